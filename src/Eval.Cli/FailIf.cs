@@ -1,0 +1,113 @@
+using System.Globalization;
+using Spark.Eval.Core;
+using Spark.Eval.Core.Metrics;
+
+namespace Spark.Eval.Cli;
+
+/// <summary>One --fail-if threshold such as ttft_p99_ms&gt;800: the run exits 1 when any backend meets it.</summary>
+public sealed record Threshold(string Metric, string Operator, double Value)
+{
+    private static readonly string[] Operators = [">=", "<=", ">", "<"];
+
+    private static readonly string[] Stems =
+        ["ttft", "ttft_any", "response_headers", "e2e", "e2e_with_retries", "tpot", "itl", "schedule_lag"];
+
+    private static readonly string[] Stats = ["mean", "p50", "p90", "p95", "p99", "max"];
+
+    /// <summary>Every name a threshold may use.</summary>
+    public static IReadOnlySet<string> KnownMetrics { get; } = BuildKnown();
+
+    public static IReadOnlyList<Threshold> ParseList(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return [];
+        }
+
+        var result = new List<Threshold>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var op = Operators.FirstOrDefault(o => part.Contains(o, StringComparison.Ordinal))
+                ?? throw new InputException($"--fail-if '{part}': no comparison. Fix: write metric>value, for example ttft_p99_ms>800");
+            var at = part.IndexOf(op, StringComparison.Ordinal);
+            var metric = part[..at].Trim();
+            var raw = part[(at + op.Length)..].Trim();
+            if (!KnownMetrics.Contains(metric))
+            {
+                throw new InputException($"--fail-if '{part}': unknown metric '{metric}'. Fix: use a name from docs/metrics.md, e.g. ttft_p99_ms, itl_p99_ms, error_rate, goodput_ratio");
+            }
+
+            if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            {
+                throw new InputException($"--fail-if '{part}': '{raw}' is not a number. Fix: write a plain number such as 800 or 0.02");
+            }
+
+            result.Add(new Threshold(metric, op, value));
+        }
+
+        return result;
+    }
+
+    /// <summary>The breaches: one line per backend and threshold that tripped.</summary>
+    public static IReadOnlyList<string> Evaluate(IReadOnlyList<Threshold> thresholds, RunSummary summary)
+    {
+        var breaches = new List<string>();
+        foreach (var backend in summary.Backends)
+        {
+            var scalars = SummaryCalculator.Scalars(backend);
+            foreach (var t in thresholds)
+            {
+                // A metric with no samples (every attempt failed) cannot pass a latency threshold.
+                if (!scalars.TryGetValue(t.Metric, out var actual))
+                {
+                    breaches.Add($"{backend.Backend}: {t.Metric} has no value (no successful attempt), threshold {t}");
+                    continue;
+                }
+
+                if (t.IsBreachedBy(actual))
+                {
+                    breaches.Add($"{backend.Backend}: {t.Metric} = {SummaryCalculator.Format(actual)} breaches {t}");
+                }
+            }
+        }
+
+        return breaches;
+    }
+
+    public bool IsBreachedBy(double actual) => Operator switch
+    {
+        ">" => actual > Value,
+        ">=" => actual >= Value,
+        "<" => actual < Value,
+        "<=" => actual <= Value,
+        _ => false,
+    };
+
+    public override string ToString() => $"{Metric}{Operator}{Value.ToString(CultureInfo.InvariantCulture)}";
+
+    private static HashSet<string> BuildKnown()
+    {
+        var known = new HashSet<string>(StringComparer.Ordinal)
+        {
+            "error_rate", "request_throughput_rps", "output_token_throughput_tps", "goodput_ratio", "goodput_rps",
+            "attempts_ok", "attempts_failed", "attempts_cancelled", "duration_s",
+        };
+        foreach (var stem in Stems)
+        {
+            foreach (var stat in Stats)
+            {
+                known.Add($"{stem}_{stat}_ms");
+            }
+        }
+
+        foreach (var stem in new[] { "output_tokens_per_s", "output_tokens" })
+        {
+            foreach (var stat in Stats)
+            {
+                known.Add($"{stem}_{stat}");
+            }
+        }
+
+        return known;
+    }
+}

@@ -1,0 +1,3 @@
+using Spark.Eval.Cli;
+
+return await SparkEvalCli.RunAsync(args);

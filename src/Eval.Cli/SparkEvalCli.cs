@@ -1,0 +1,53 @@
+using System.CommandLine;
+using Spark.Eval.Core;
+
+namespace Spark.Eval.Cli;
+
+/// <summary>The spark-eval command tree and its exit-code contract: 0 ok, 1 threshold failed, 2 bad input, 130 interrupted.</summary>
+public static class SparkEvalCli
+{
+    public const int ExitOk = 0;
+    public const int ExitThresholdFailed = 1;
+    public const int ExitBadInput = 2;
+    public const int ExitInterrupted = 130;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter? stdout = null, TextWriter? stderr = null, CancellationToken cancellationToken = default)
+    {
+        stdout ??= Console.Out;
+        stderr ??= Console.Error;
+        var root = new RootCommand("spark-eval: replay bounded coding tasks against backends and measure latency, throughput and pass rates.")
+        {
+            RunCommand.Create(stdout, stderr),
+            SummarizeCommand.Create(stdout, stderr),
+        };
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                await stderr.WriteLineAsync($"error: {error.Message}");
+            }
+
+            await stderr.WriteLineAsync("Fix: see 'spark-eval --help' or 'spark-eval <command> --help'.");
+            return ExitBadInput;
+        }
+
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration
+            {
+                Output = stdout,
+                Error = stderr,
+                // We handle SIGINT/SIGTERM ourselves so that in-flight attempts are recorded as cancelled.
+                ProcessTerminationTimeout = null,
+                EnableDefaultExceptionHandler = false,
+            }, cancellationToken);
+        }
+        catch (InputException ex)
+        {
+            await stderr.WriteLineAsync($"error: {ex.Message}");
+            return ExitBadInput;
+        }
+    }
+}

@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Tokens;
+
+namespace Spark.Eval.Core.Backends;
+
+/// <summary>
+/// The minimal built-in simulator: streams a task's reference answer one token per update, the first after a
+/// constant TTFT and the rest at a constant rate, on the injected clock. Its timings are simulated by construction.
+/// </summary>
+public sealed class ConstantRateSimChatClient : IChatClient
+{
+    private readonly TimeProvider _time;
+    private readonly TokenCounter _tokens;
+    private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _pieces = new(StringComparer.Ordinal);
+
+    public ConstantRateSimChatClient(TimeProvider time, TokenCounter tokens, double ttftMs, double tokensPerSecond, string modelId)
+    {
+        _time = time;
+        _tokens = tokens;
+        TtftMs = ttftMs;
+        TokensPerSecond = tokensPerSecond;
+        ModelId = modelId;
+    }
+
+    public double TtftMs { get; }
+
+    public double TokensPerSecond { get; }
+
+    public string ModelId { get; }
+
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+        await GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken);
+
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var task = AttemptContext.Task(options)
+            ?? throw new InvalidOperationException("The sim backend answers bench tasks only: the runner passes the task in ChatOptions.");
+        var pieces = _pieces.GetOrAdd(task.Id, _ => _tokens.Split(task.ReferenceSolution));
+        var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? int.MaxValue);
+        var start = _time.GetTimestamp();
+        var next = 0;
+        while (next < limit)
+        {
+            // Absolute schedule from the request start, so a late wake-up does not push every later token back.
+            var remaining = Due(next) - _time.GetElapsedTime(start);
+            if (remaining > TimeSpan.Zero)
+            {
+                await Task.Delay(remaining, _time, cancellationToken);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+
+            // Tokens already due when we wake go out together, as a server flushes what it has.
+            var elapsed = _time.GetElapsedTime(start);
+            var end = next + 1;
+            while (end < limit && Due(end) <= elapsed)
+            {
+                end++;
+            }
+
+            var text = end == next + 1 ? pieces[next] : string.Concat(pieces.Skip(next).Take(end - next));
+            next = end;
+            yield return new ChatResponseUpdate(ChatRole.Assistant, text) { ModelId = ModelId };
+        }
+
+        var input = 0;
+        foreach (var message in messages)
+        {
+            input += _tokens.Count(message.Text);
+        }
+
+        yield return new ChatResponseUpdate
+        {
+            Role = ChatRole.Assistant,
+            ModelId = ModelId,
+            Contents = [new UsageContent(new UsageDetails { InputTokenCount = input, OutputTokenCount = limit, TotalTokenCount = input + limit })],
+        };
+    }
+
+    private TimeSpan Due(int token) => TimeSpan.FromSeconds((TtftMs / 1000.0) + (token / TokensPerSecond));
+
+    public object? GetService(Type serviceType, object? serviceKey = null) => serviceType.IsInstanceOfType(this) ? this : null;
+
+    public void Dispose() { }
+}
+
+/// <summary>Factory for <c>sim?ttft_ms=…&amp;tokens_per_s=…</c>.</summary>
+public sealed class ConstantRateSimBackendFactory(TokenCounter tokens) : IBackendFactory
+{
+    private static readonly string[] Keys = ["name", "ttft_ms", "tokens_per_s"];
+
+    public string Kind => "sim";
+
+    public string Usage => "sim?name=N&ttft_ms=150&tokens_per_s=1000 — simulated: streams each task's reference answer at a constant TTFT and rate";
+
+    public Task<BackendHandle> CreateAsync(BackendSpec spec, BackendContext context, CancellationToken cancellationToken)
+    {
+        var ttft = spec.GetDouble("ttft_ms", 150, 0, 600_000);
+        var tps = spec.GetDouble("tokens_per_s", 1000, 0.001, 1e7);
+        spec.EnsureAllRead(Keys);
+        var model = "sim-constant";
+        var client = new ConstantRateSimChatClient(context.Time, tokens, ttft, tps, model);
+        var description = string.Create(CultureInfo.InvariantCulture, $"SIMULATED constant rate: TTFT {ttft} ms, {tps} tokens/s, answers = task reference");
+        return Task.FromResult(new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: true, model), client));
+    }
+}

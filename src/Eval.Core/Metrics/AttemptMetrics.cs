@@ -1,0 +1,121 @@
+using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Timing;
+
+namespace Spark.Eval.Core.Metrics;
+
+/// <summary>
+/// Per-attempt metrics derived from the raw events alone (formulas in docs/metrics.md). Times are in
+/// milliseconds from the start of the try that served the answer (the last retry mark, else t = 0).
+/// </summary>
+public readonly record struct AttemptMetrics
+{
+    /// <summary>Time to the first update carrying non-empty answer content.</summary>
+    public double? TtftMs { get; init; }
+    /// <summary>Time to the first streamed update of any kind (empty, usage-only and reasoning included).</summary>
+    public double? TtftAnyMs { get; init; }
+    /// <summary>Time to response headers, when the backend reports them.</summary>
+    public double? ResponseHeadersMs { get; init; }
+    /// <summary>Time to the end of the stream.</summary>
+    public double? E2eMs { get; init; }
+    /// <summary>Time from the first try's start to the end of the stream: includes retries and their waits.</summary>
+    public double? E2eWithRetriesMs { get; init; }
+    /// <summary>(E2E − TTFT) / (answer tokens − 1); undefined (null) for answers of fewer than two tokens.</summary>
+    public double? TpotMs { get; init; }
+    /// <summary>Answer tokens / E2E in seconds.</summary>
+    public double? OutputTokensPerSecond { get; init; }
+    public long AnswerTokens { get; init; }
+
+    public static AttemptMetrics Compute(AttemptRecord record)
+    {
+        var events = record.Events;
+        var tryStart = TryStartUs(events);
+        long? firstContent = null, firstAny = null, headers = null, end = null;
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i];
+            if (e.OffsetMicroseconds < tryStart && e.Kind != StreamEventKind.End)
+            {
+                continue;
+            }
+
+            switch (e.Kind)
+            {
+                case StreamEventKind.Content:
+                    firstContent ??= e.OffsetMicroseconds;
+                    firstAny ??= e.OffsetMicroseconds;
+                    break;
+                case StreamEventKind.Reasoning or StreamEventKind.ToolCall or StreamEventKind.Usage or StreamEventKind.Empty:
+                    firstAny ??= e.OffsetMicroseconds;
+                    break;
+                case StreamEventKind.ResponseHeaders:
+                    headers ??= e.OffsetMicroseconds;
+                    break;
+                case StreamEventKind.End:
+                    end = e.OffsetMicroseconds;
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        var tokens = record.Tokens.AnswerTokens;
+        double? ttft = Ms(firstContent - tryStart);
+        double? e2e = Ms(end - tryStart);
+        double? tpot = ttft is { } t && e2e is { } e2 && tokens >= 2 ? (e2 - t) / (tokens - 1) : null;
+        double? tps = e2e is > 0 ? tokens / (e2e.Value / 1000.0) : null;
+        return new AttemptMetrics
+        {
+            TtftMs = ttft,
+            TtftAnyMs = Ms(firstAny - tryStart),
+            ResponseHeadersMs = Ms(headers - tryStart),
+            E2eMs = e2e,
+            E2eWithRetriesMs = Ms(end),
+            TpotMs = tpot,
+            OutputTokensPerSecond = tps,
+            AnswerTokens = tokens,
+        };
+    }
+
+    /// <summary>Start of the try that served the answer: the last retry mark, else 0.</summary>
+    public static long TryStartUs(IReadOnlyList<StreamEvent> events)
+    {
+        long start = 0;
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (events[i].Kind == StreamEventKind.Retry)
+            {
+                start = events[i].OffsetMicroseconds;
+            }
+        }
+
+        return start;
+    }
+
+    /// <summary>
+    /// Inter-token latency samples of one attempt, in µs: the gap between consecutive non-empty output chunks
+    /// (content, reasoning or tool call) of the serving try. Empty and usage-only updates are excluded.
+    /// </summary>
+    public static void AddChunkGaps(AttemptRecord record, LogHistogram into)
+    {
+        var events = record.Events;
+        var tryStart = TryStartUs(events);
+        long? previous = null;
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i];
+            if (!e.IsOutputChunk || e.OffsetMicroseconds < tryStart)
+            {
+                continue;
+            }
+
+            if (previous is { } p)
+            {
+                into.Add(e.OffsetMicroseconds - p);
+            }
+
+            previous = e.OffsetMicroseconds;
+        }
+    }
+
+    private static double? Ms(long? us) => us is { } v ? v / 1000.0 : null;
+}

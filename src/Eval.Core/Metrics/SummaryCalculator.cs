@@ -1,0 +1,221 @@
+using System.Globalization;
+using Spark.Eval.Core.Results;
+
+namespace Spark.Eval.Core.Metrics;
+
+/// <summary>Aggregates attempt records into a <see cref="RunSummary"/>; formulas are documented in docs/metrics.md.</summary>
+public static class SummaryCalculator
+{
+    public static RunSummary Compute(string runId, IEnumerable<AttemptRecord> attempts, SloSpec slo)
+    {
+        var groups = new Dictionary<string, Accumulator>(StringComparer.Ordinal);
+        var order = new List<string>();
+        foreach (var record in attempts)
+        {
+            if (!groups.TryGetValue(record.Slot.Backend, out var acc))
+            {
+                acc = new Accumulator(record.Slot.Backend);
+                groups[record.Slot.Backend] = acc;
+                order.Add(record.Slot.Backend);
+            }
+
+            acc.Add(record, slo);
+        }
+
+        var notes = new List<string>
+        {
+            "Latency distributions are over ok attempts; failed attempts count in error_rate and against goodput.",
+            "Cancelled attempts (interrupt or duration limit) are counted apart and excluded from error_rate.",
+        };
+        if (groups.Values.Any(g => g.Simulated))
+        {
+            notes.Add("SIMULATED: backends marked simulated report modelled timings, not measurements of real hardware.");
+        }
+
+        return new RunSummary
+        {
+            RunId = runId,
+            Backends = order.Select(name => groups[name].Build(slo)).ToList(),
+            Notes = notes,
+        };
+    }
+
+    /// <summary>Flat scalar names (ttft_p99_ms, error_rate, …) per backend, as used by --fail-if and summary.csv.</summary>
+    public static IReadOnlyDictionary<string, double> Scalars(BackendSummary summary)
+    {
+        var result = new SortedDictionary<string, double>(StringComparer.Ordinal)
+        {
+            ["error_rate"] = summary.ErrorRate,
+            ["request_throughput_rps"] = summary.RequestThroughputRps,
+            ["output_token_throughput_tps"] = summary.OutputTokenThroughputTps,
+            ["goodput_ratio"] = summary.Goodput.Ratio,
+            ["goodput_rps"] = summary.Goodput.Rps,
+            ["attempts_ok"] = summary.Counts.Ok,
+            ["attempts_failed"] = summary.Counts.Error + summary.Counts.Timeout,
+            ["attempts_cancelled"] = summary.Counts.Cancelled,
+            ["duration_s"] = summary.DurationSeconds,
+        };
+        foreach (var (name, stats) in summary.Metrics)
+        {
+            var (stem, unit) = name.EndsWith("_ms", StringComparison.Ordinal) ? (name[..^3], "_ms") : (name, "");
+            result[$"{stem}_mean{unit}"] = stats.Mean;
+            result[$"{stem}_p50{unit}"] = stats.P50;
+            result[$"{stem}_p90{unit}"] = stats.P90;
+            result[$"{stem}_p95{unit}"] = stats.P95;
+            result[$"{stem}_p99{unit}"] = stats.P99;
+            result[$"{stem}_max{unit}"] = stats.Max;
+        }
+
+        return result;
+    }
+
+    private sealed class Accumulator(string backend)
+    {
+        private readonly List<double> _ttft = [], _ttftAny = [], _headers = [], _e2e = [], _e2eRetries = [], _tpot = [], _tps = [], _lag = [], _tokens = [];
+        private readonly LogHistogram _itl = new();
+        private readonly Dictionary<string, int> _errors = new(StringComparer.Ordinal);
+        private int _ok, _error, _timeout, _cancelled, _warmup, _good;
+        private long _first = long.MaxValue, _last = long.MinValue, _answerTokens, _inputTokens, _reasoningTokens, _discrepancy, _tokenizerTokens;
+        private bool _allUsage = true, _anyUsage;
+        private string _tokenizer = "";
+
+        public bool Simulated { get; private set; }
+
+        public void Add(AttemptRecord r, SloSpec slo)
+        {
+            if (r.Slot.Warmup)
+            {
+                _warmup++;
+                return;
+            }
+
+            Simulated |= r.Simulated;
+            var m = AttemptMetrics.Compute(r);
+            if (r.ScheduleLagUs is { } lag)
+            {
+                _lag.Add(lag / 1000.0);
+            }
+
+            switch (r.Outcome.Status)
+            {
+                case AttemptStatus.Cancelled:
+                    _cancelled++;
+                    return;
+                case AttemptStatus.Error:
+                    _error++;
+                    Count(r.Outcome.ErrorClass ?? "error");
+                    break;
+                case AttemptStatus.Timeout:
+                    _timeout++;
+                    Count(r.Outcome.ErrorClass ?? "timeout");
+                    break;
+                case AttemptStatus.Ok:
+                default:
+                    break;
+            }
+
+            _first = Math.Min(_first, r.StartUs);
+            _last = Math.Max(_last, r.StartUs + (long)((m.E2eWithRetriesMs ?? 0) * 1000));
+            if (r.Outcome.Status != AttemptStatus.Ok)
+            {
+                return;
+            }
+
+            _ok++;
+            Push(_ttft, m.TtftMs);
+            Push(_ttftAny, m.TtftAnyMs);
+            Push(_headers, m.ResponseHeadersMs);
+            Push(_e2e, m.E2eMs);
+            Push(_e2eRetries, m.E2eWithRetriesMs);
+            Push(_tpot, m.TpotMs);
+            Push(_tps, m.OutputTokensPerSecond);
+            _tokens.Add(m.AnswerTokens);
+            AttemptMetrics.AddChunkGaps(r, _itl);
+
+            _answerTokens += m.AnswerTokens;
+            _inputTokens += r.Tokens.InputUsage ?? r.Tokens.InputTokenizer;
+            _reasoningTokens += r.Tokens.ReasoningUsage ?? 0;
+            _tokenizerTokens += r.Tokens.OutputTokenizer;
+            _tokenizer = r.Tokens.Tokenizer;
+            if (r.Tokens.Discrepancy is { } d)
+            {
+                _anyUsage = true;
+                _discrepancy += d;
+            }
+            else
+            {
+                _allUsage = false;
+            }
+
+            if (Meets(m, slo))
+            {
+                _good++;
+            }
+        }
+
+        private static bool Meets(AttemptMetrics m, SloSpec slo) =>
+            (slo.TtftMs is not { } t || m.TtftMs <= t)
+            && (slo.TpotMs is not { } p || m.TpotMs is null || m.TpotMs <= p)
+            && (slo.E2eMs is not { } e || m.E2eMs <= e);
+
+        private void Count(string errorClass) => _errors[errorClass] = _errors.GetValueOrDefault(errorClass) + 1;
+
+        private static void Push(List<double> list, double? value)
+        {
+            if (value is { } v)
+            {
+                list.Add(v);
+            }
+        }
+
+        public BackendSummary Build(SloSpec slo)
+        {
+            var decided = _ok + _error + _timeout;
+            var duration = _last > _first ? (_last - _first) / 1e6 : 0;
+            var metrics = new SortedDictionary<string, LatencyStatistics>(StringComparer.Ordinal);
+            void Put(string name, List<double> values, string unit)
+            {
+                if (LatencyStatistics.FromSamples([.. values], unit) is { } s)
+                {
+                    metrics[name] = s;
+                }
+            }
+
+            Put("ttft_ms", _ttft, "ms");
+            Put("ttft_any_ms", _ttftAny, "ms");
+            Put("response_headers_ms", _headers, "ms");
+            Put("e2e_ms", _e2e, "ms");
+            Put("e2e_with_retries_ms", _e2eRetries, "ms");
+            Put("tpot_ms", _tpot, "ms");
+            Put("output_tokens_per_s", _tps, "tokens/s");
+            Put("output_tokens", _tokens, "tokens");
+            Put("schedule_lag_ms", _lag, "ms");
+            if (LatencyStatistics.FromHistogram(_itl) is { } itl)
+            {
+                metrics["itl_ms"] = itl;
+            }
+
+            var source = !_anyUsage ? "tokenizer" : _allUsage ? "usage" : "mixed";
+            return new BackendSummary
+            {
+                Backend = backend,
+                Simulated = Simulated,
+                Counts = new AttemptCounts(decided + _cancelled, _ok, _error, _timeout, _cancelled, _warmup),
+                ErrorRate = decided == 0 ? 0 : (double)(_error + _timeout) / decided,
+                DurationSeconds = duration,
+                RequestThroughputRps = duration > 0 ? _ok / duration : 0,
+                OutputTokenThroughputTps = duration > 0 ? _answerTokens / duration : 0,
+                Goodput = new GoodputSummary(slo, _good, decided == 0 ? 0 : (double)_good / decided, duration > 0 ? _good / duration : 0),
+                Metrics = metrics,
+                Tokens = new TokenSummary(_answerTokens, _inputTokens, _reasoningTokens, source,
+                    _anyUsage ? _discrepancy : null,
+                    _anyUsage && _tokenizerTokens > 0 ? (double)_discrepancy / _tokenizerTokens : null,
+                    _tokenizer),
+                ErrorClasses = new SortedDictionary<string, int>(_errors, StringComparer.Ordinal),
+            };
+        }
+    }
+
+    /// <summary>Formats a value the way every report prints numbers (invariant culture).</summary>
+    public static string Format(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
+}

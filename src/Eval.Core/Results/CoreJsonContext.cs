@@ -1,0 +1,28 @@
+using System.Text.Json.Serialization;
+using Spark.Eval.Core.Metrics;
+using Spark.Eval.Core.Tasks;
+
+namespace Spark.Eval.Core.Results;
+
+/// <summary>Source-generated JSON contract for every on-disk format of the core.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    UseStringEnumConverter = true)]
+[JsonSerializable(typeof(BenchTask))]
+[JsonSerializable(typeof(AttemptRecord))]
+[JsonSerializable(typeof(RunManifest))]
+[JsonSerializable(typeof(RunSummary))]
+public sealed partial class CoreJsonContext : JsonSerializerContext;
+
+/// <summary>Indented variant for files people read (manifest, summary).</summary>
+[JsonSourceGenerationOptions(
+    WriteIndented = true,
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    UseStringEnumConverter = true)]
+[JsonSerializable(typeof(RunManifest))]
+[JsonSerializable(typeof(RunSummary))]
+public sealed partial class CoreIndentedJsonContext : JsonSerializerContext;

@@ -1,0 +1,52 @@
+namespace Spark.Eval.Core.Results;
+
+/// <summary>What a run was, where and how: enough to reproduce, resume and recompute it.</summary>
+public sealed record RunManifest
+{
+    public int FormatVersion { get; init; } = ResultsFormat.Version;
+    public required string RunId { get; init; }
+    public required string HarnessVersion { get; init; }
+    public required RunPlanSpec Plan { get; init; }
+    public required SuiteInfo Suite { get; init; }
+    public required IReadOnlyList<BackendInfo> Backends { get; init; }
+    public required EnvironmentInfo Environment { get; init; }
+    public required DateTimeOffset StartedUtc { get; init; }
+    public DateTimeOffset? EndedUtc { get; init; }
+    /// <summary>How the run ended: completed, interrupted, duration_reached, failed.</summary>
+    public string? Status { get; init; }
+    public int Resumes { get; init; }
+}
+
+/// <summary>The plan as the user gave it, resolved to concrete values; resume re-reads it from here.</summary>
+public sealed record RunPlanSpec
+{
+    public required string SuitePath { get; init; }
+    public required IReadOnlyList<string> BackendSpecs { get; init; }
+    public int Repeats { get; init; } = 1;
+    public int Warmup { get; init; }
+    public int Concurrency { get; init; } = 1;
+    /// <summary>Open-loop rate in requests/s; null for closed loop.</summary>
+    public double? Rate { get; init; }
+    public string Arrival { get; init; } = "poisson";
+    public double Burstiness { get; init; } = 1.0;
+    public int Seed { get; init; }
+    public double? DurationSeconds { get; init; }
+    public double TimeoutSeconds { get; init; } = 120;
+    public double Temperature { get; init; }
+    /// <summary>Cap on output tokens; when null each task's token budget applies.</summary>
+    public int? MaxTokens { get; init; }
+    public int? TaskLimit { get; init; }
+    public SloSpec Slo { get; init; } = new();
+}
+
+/// <summary>Service-level objectives used for goodput; null fields are not checked.</summary>
+public sealed record SloSpec(double? TtftMs = null, double? TpotMs = null, double? E2eMs = null);
+
+/// <summary>The suite a run used, with the hash of its bytes.</summary>
+public sealed record SuiteInfo(string Name, string Source, string Sha256, int TaskCount);
+
+/// <summary>A backend as the run saw it.</summary>
+public sealed record BackendInfo(string Name, string Spec, string Kind, string Description, bool Simulated, string? ModelReported = null);
+
+/// <summary>The machine and software that produced a run.</summary>
+public sealed record EnvironmentInfo(string Os, string Cpu, int Cores, string DotNet, string? GitCommit, string MachineName);

@@ -1,0 +1,195 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Spark.Eval.Core.Results;
+
+namespace Spark.Eval.Core.Tasks;
+
+/// <summary>A loaded, validated task suite and the hash of the bytes it came from.</summary>
+public sealed record TaskSuite(string Name, string Source, string Sha256, IReadOnlyList<BenchTask> Tasks);
+
+/// <summary>Loads a suite from a directory (its <c>tasks.jsonl</c>) or a JSON Lines file, validating every record.</summary>
+public static class TaskSuiteLoader
+{
+    public const string TasksFileName = "tasks.jsonl";
+
+    private static readonly Dictionary<string, JsonValueKind[]> Fields = new(StringComparer.Ordinal)
+    {
+        ["formatVersion"] = [JsonValueKind.Number],
+        ["id"] = [JsonValueKind.String],
+        ["kind"] = [JsonValueKind.String],
+        ["language"] = [JsonValueKind.String],
+        ["prompt"] = [JsonValueKind.String],
+        ["contextFiles"] = [JsonValueKind.Array],
+        ["entryPoint"] = [JsonValueKind.String, JsonValueKind.Null],
+        ["hiddenChecks"] = [JsonValueKind.String],
+        ["referenceSolution"] = [JsonValueKind.String],
+        ["mutants"] = [JsonValueKind.Array],
+        ["difficulty"] = [JsonValueKind.Number],
+        ["tags"] = [JsonValueKind.Array],
+        ["tokenBudget"] = [JsonValueKind.Number],
+        ["stopTokens"] = [JsonValueKind.Array],
+        ["structureRule"] = [JsonValueKind.String, JsonValueKind.Null],
+        ["rubric"] = [JsonValueKind.Object, JsonValueKind.Null],
+        ["failingOutput"] = [JsonValueKind.String, JsonValueKind.Null],
+        ["quarantineReason"] = [JsonValueKind.String, JsonValueKind.Null],
+    };
+
+    private static readonly string[] Required = ["formatVersion", "id", "kind", "language", "prompt", "hiddenChecks", "referenceSolution"];
+
+    private static readonly string[] Kinds = ["stub", "refactor", "unit-tests", "explain", "fix"];
+
+    /// <summary>Loads from a path; throws <see cref="InputException"/> naming file, line and field on the first bad record.</summary>
+    public static TaskSuite Load(string path)
+    {
+        var file = Directory.Exists(path) ? Path.Combine(path, TasksFileName) : path;
+        if (!File.Exists(file))
+        {
+            throw InputException.At(path, null, null, "no such suite",
+                $"pass a suite directory containing {TasksFileName} or a .jsonl file (see docs/formats.md)");
+        }
+
+        var bytes = File.ReadAllBytes(file);
+        var name = Directory.Exists(path) ? new DirectoryInfo(path).Name : Path.GetFileNameWithoutExtension(file);
+        return Parse(name, file, bytes);
+    }
+
+    /// <summary>Parses suite bytes; <paramref name="file"/> is used in error messages only.</summary>
+    public static TaskSuite Parse(string name, string file, ReadOnlySpan<byte> bytes)
+    {
+        var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        var text = Encoding.UTF8.GetString(bytes);
+        var tasks = new List<BenchTask>();
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        var lineNo = 0;
+        foreach (var rawLine in text.Split('\n'))
+        {
+            lineNo++;
+            var line = rawLine.TrimEnd('\r');
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+
+            var task = ParseLine(file, lineNo, line);
+            if (seen.TryGetValue(task.Id, out var first))
+            {
+                throw InputException.At(file, lineNo, "id", $"duplicate id '{task.Id}' (first on line {first})",
+                    "give every task a unique id");
+            }
+
+            seen[task.Id] = lineNo;
+            tasks.Add(task);
+        }
+
+        if (tasks.Count == 0)
+        {
+            throw InputException.At(file, null, null, "the suite holds no tasks", "add at least one JSON object per line");
+        }
+
+        return new TaskSuite(name, file, sha, tasks);
+    }
+
+    private static BenchTask ParseLine(string file, int lineNo, string line)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(line);
+        }
+        catch (JsonException ex)
+        {
+            throw InputException.At(file, lineNo, null, $"not valid JSON ({ex.Message})",
+                "write one complete JSON object per line");
+        }
+
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw InputException.At(file, lineNo, null, "a line must hold one JSON object", "wrap the record in { }");
+            }
+
+            foreach (var property in root.EnumerateObject())
+            {
+                if (!Fields.TryGetValue(property.Name, out var kinds))
+                {
+                    throw InputException.At(file, lineNo, property.Name, "unknown field",
+                        $"remove it or use one of: {string.Join(", ", Fields.Keys)}");
+                }
+
+                if (!kinds.Contains(property.Value.ValueKind))
+                {
+                    throw InputException.At(file, lineNo, property.Name,
+                        $"expected {string.Join(" or ", kinds).ToLowerInvariant()}, found {property.Value.ValueKind.ToString().ToLowerInvariant()}",
+                        "correct the value's type (docs/formats.md lists every field)");
+                }
+            }
+
+            foreach (var field in Required)
+            {
+                if (!root.TryGetProperty(field, out var value))
+                {
+                    throw InputException.At(file, lineNo, field, "missing required field", $"add \"{field}\" to the record");
+                }
+
+                if (value.ValueKind == JsonValueKind.String && string.IsNullOrWhiteSpace(value.GetString()) && field != "hiddenChecks")
+                {
+                    throw InputException.At(file, lineNo, field, "must not be empty", "give it a value");
+                }
+            }
+
+            var version = root.GetProperty("formatVersion").GetInt32();
+            if (version != TaskFormat.Version)
+            {
+                throw InputException.At(file, lineNo, "formatVersion", $"unsupported version {version}",
+                    $"this harness reads task format {TaskFormat.Version}");
+            }
+
+            var kind = root.GetProperty("kind").GetString()!;
+            if (!Kinds.Contains(kind, StringComparer.Ordinal))
+            {
+                throw InputException.At(file, lineNo, "kind", $"unknown kind '{kind}'", $"use one of: {string.Join(", ", Kinds)}");
+            }
+
+            var language = root.GetProperty("language").GetString()!;
+            if (!TaskFormat.Languages.Contains(language))
+            {
+                throw InputException.At(file, lineNo, "language", $"unknown language '{language}'",
+                    $"use one of: {string.Join(", ", TaskFormat.Languages)}");
+            }
+
+            BenchTask task;
+            try
+            {
+                task = root.Deserialize(CoreJsonContext.Default.BenchTask)
+                    ?? throw InputException.At(file, lineNo, null, "null record", "write a JSON object");
+            }
+            catch (JsonException ex)
+            {
+                var field = ex.Path is { Length: > 2 } p ? p.TrimStart('$', '.') : null;
+                throw InputException.At(file, lineNo, field, ex.Message, "correct the value (docs/formats.md lists every field)");
+            }
+
+            // The source-generated reader sets absent init-only properties to default(T): restore the documented defaults.
+            task = task with
+            {
+                Difficulty = root.TryGetProperty("difficulty", out _) ? task.Difficulty : 1,
+                TokenBudget = root.TryGetProperty("tokenBudget", out _) ? task.TokenBudget : 512,
+            };
+
+            if (task.Difficulty is < 1 or > 5)
+            {
+                throw InputException.At(file, lineNo, "difficulty", $"{task.Difficulty} is out of range", "use 1 (trivial) to 5 (hard)");
+            }
+
+            if (task.TokenBudget is < 1 or > 131072)
+            {
+                throw InputException.At(file, lineNo, "tokenBudget", $"{task.TokenBudget} is out of range", "use 1 to 131072");
+            }
+
+            return task;
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using System.Text;
+using Microsoft.Extensions.AI;
+
+namespace Spark.Eval.Core.Timing;
+
+/// <summary>
+/// Collects the timed events, text and usage of one attempt. The runner puts one into the request's
+/// <see cref="ChatOptions.AdditionalProperties"/>; the timing middleware and transport-aware backends write to it.
+/// </summary>
+public sealed class AttemptRecorder
+{
+    /// <summary>The key under which the recorder travels in <see cref="ChatOptions.AdditionalProperties"/>.</summary>
+    public const string OptionsKey = "spark.recorder";
+
+    private readonly TimeProvider _time;
+    private readonly List<(long Timestamp, StreamEventKind Kind, int Chars)> _events = new(128);
+    private readonly StringBuilder _answer = new();
+    private readonly StringBuilder _reasoning = new();
+    private readonly Lock _gate = new();
+
+    public AttemptRecorder(TimeProvider time)
+    {
+        _time = time;
+    }
+
+    /// <summary>The timestamp (in <see cref="TimeProvider"/> ticks) that t = 0 refers to; set by <see cref="Start"/>.</summary>
+    public long StartTimestamp { get; private set; }
+
+    public bool Started { get; private set; }
+
+    public TimeProvider Time => _time;
+
+    public UsageDetails? Usage { get; private set; }
+
+    public string? ModelId { get; set; }
+
+    /// <summary>Retries the transport made before the try that served the answer.</summary>
+    public int Retries { get; private set; }
+
+    public string Answer => _answer.ToString();
+
+    public string Reasoning => _reasoning.ToString();
+
+    /// <summary>Stamps t = 0. Called once by the timing middleware just before the backend is called.</summary>
+    public void Start()
+    {
+        lock (_gate)
+        {
+            StartTimestamp = _time.GetTimestamp();
+            Started = true;
+            _events.Clear();
+            _events.Add((StartTimestamp, StreamEventKind.RequestStart, 0));
+        }
+    }
+
+    /// <summary>Stamps a moment now. Backends call this for transport moments (headers, first byte, retry).</summary>
+    public void Mark(StreamEventKind kind, int chars = 0) => MarkAt(_time.GetTimestamp(), kind, chars);
+
+    /// <summary>Records a moment stamped earlier (a transport layer that took the timestamp itself).</summary>
+    public void MarkAt(long timestamp, StreamEventKind kind, int chars = 0)
+    {
+        lock (_gate)
+        {
+            _events.Add((timestamp, kind, chars));
+            if (kind == StreamEventKind.Retry)
+            {
+                Retries++;
+            }
+        }
+    }
+
+    internal void AppendAnswer(string text) => _answer.Append(text);
+
+    internal void AppendReasoning(string text) => _reasoning.Append(text);
+
+    internal void SetUsage(UsageDetails usage)
+    {
+        if (Usage is null)
+        {
+            Usage = usage;
+        }
+        else
+        {
+            Usage.Add(usage);
+        }
+    }
+
+    /// <summary>The recorded events as offsets from t = 0, in the order they were stamped.</summary>
+    public IReadOnlyList<StreamEvent> Events()
+    {
+        lock (_gate)
+        {
+            var result = new StreamEvent[_events.Count];
+            for (var i = 0; i < _events.Count; i++)
+            {
+                var (ts, kind, chars) = _events[i];
+                var us = (long)Math.Round((ts - StartTimestamp) * 1_000_000.0 / _time.TimestampFrequency);
+                result[i] = new StreamEvent(us, kind, chars);
+            }
+
+            return result;
+        }
+    }
+
+    /// <summary>Finds the recorder in a request's options, if the runner attached one.</summary>
+    public static AttemptRecorder? From(ChatOptions? options) =>
+        options?.AdditionalProperties is { } props && props.TryGetValue(OptionsKey, out var value) ? value as AttemptRecorder : null;
+}

@@ -1,0 +1,142 @@
+using System.Text.Json;
+using Spark.Eval.Core.Results;
+
+namespace Spark.Eval.Cli.Tests;
+
+public class RunCommandTests
+{
+    private const string Fast = "sim?name=fast&ttft_ms=5&tokens_per_s=20000";
+
+    [Fact]
+    public async Task Run_SmallPlan_WritesRunDirectoryAndSummarizeRecomputesIt()
+    {
+        var dir = Path.Combine(CliHarness.TempDir(), "run");
+        var (exit, stdout, stderr) = await CliHarness.RunAsync("run", "--backend", Fast, "--backend", "sim?name=slow&ttft_ms=20&tokens_per_s=5000",
+            "--repeats", "2", "--warmup", "1", "--concurrency", "3", "--out", dir);
+        Assert.True(exit == 0, stderr);
+        foreach (var file in new[] { "manifest.json", "attempts.jsonl", "summary.json", "summary.csv", "attempts.csv" })
+        {
+            Assert.True(File.Exists(Path.Combine(dir, file)), file);
+        }
+
+        Assert.Contains("fast (simulated)", stdout, StringComparison.Ordinal);
+        var (records, torn) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
+        Assert.False(torn);
+        // 6 tasks × 2 backends × 2 repeats + 1 warm-up per backend.
+        Assert.Equal(26, records.Count);
+        Assert.Equal(24, records.Count(r => !r.Slot.Warmup));
+        Assert.All(records, r => Assert.Equal(AttemptStatus.Ok, r.Outcome.Status));
+        Assert.All(records, r => Assert.True(r.Simulated));
+
+        var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json"))).RootElement;
+        Assert.Equal("completed", manifest.GetProperty("status").GetString());
+        Assert.Equal(1, manifest.GetProperty("formatVersion").GetInt32());
+        Assert.Equal(64, manifest.GetProperty("suite").GetProperty("sha256").GetString()!.Length);
+
+        var before = File.ReadAllText(Path.Combine(dir, "summary.json"));
+        File.Delete(Path.Combine(dir, "summary.json"));
+        File.Delete(Path.Combine(dir, "summary.csv"));
+        var (again, _, _) = await CliHarness.RunAsync("summarize", dir);
+        Assert.Equal(0, again);
+        Assert.Equal(before, File.ReadAllText(Path.Combine(dir, "summary.json")));
+        Assert.True(File.Exists(Path.Combine(dir, "summary.csv")));
+    }
+
+    [Fact]
+    public async Task Run_MalformedSuiteLine_Exit2NamesFileLineFieldAndWritesNothing()
+    {
+        var root = CliHarness.TempDir();
+        var suite = Path.Combine(root, "bad.jsonl");
+        var good = File.ReadLines(Path.Combine(CliHarness.RepoRoot, "datasets", "spark-mini", "tasks.jsonl")).First();
+        await File.WriteAllTextAsync(suite, good + "\n" + good.Replace("\"kind\": \"stub\"", "\"kind\": \"limerick\"", StringComparison.Ordinal).Replace("py-stub-email", "other", StringComparison.Ordinal) + "\n", TestContext.Current.CancellationToken);
+        var outDir = Path.Combine(root, "run");
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--suite", suite, "--out", outDir);
+        Assert.Equal(2, exit);
+        Assert.Contains($"{suite}:2: field 'kind': unknown kind 'limerick'", stderr, StringComparison.Ordinal);
+        Assert.Contains("Fix:", stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Theory]
+    [InlineData("--backend", "warp?x=1", "unknown backend kind 'warp'")]
+    [InlineData("--backend", "sim?ttft=5", "unknown setting 'ttft'")]
+    [InlineData("--backend", "sim?tokens_per_s=fast", "tokens_per_s=fast is not a number")]
+    [InlineData("--fail-if", "ttft_p42_ms>3", "unknown metric 'ttft_p42_ms'")]
+    [InlineData("--concurrency", "0", "--concurrency 0: must be ≥ 1")]
+    [InlineData("--arrival", "uniform", "unknown arrival process")]
+    [InlineData("--repeats", "two", "error:")]
+    public async Task Run_BadFlag_Exit2WithFix(string flag, string value, string message)
+    {
+        var outDir = Path.Combine(CliHarness.TempDir(), "run");
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", flag, value, "--out", outDir);
+        Assert.Equal(2, exit);
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public async Task Run_ConfigWithUnknownKey_Exit2NamesLine()
+    {
+        var root = CliHarness.TempDir();
+        var config = Path.Combine(root, "plan.yaml");
+        await File.WriteAllTextAsync(config, "repeats: 1\nconcurency: 3\n", TestContext.Current.CancellationToken);
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--config", config, "--out", Path.Combine(root, "run"));
+        Assert.Equal(2, exit);
+        Assert.Contains($"{config}:2", stderr, StringComparison.Ordinal);
+        Assert.Contains("concurency", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_ConfigFile_SuppliesPlanAndFlagsOverride()
+    {
+        var root = CliHarness.TempDir();
+        var config = Path.Combine(root, "plan.yaml");
+        await File.WriteAllTextAsync(config, $"backends:\n  - \"{Fast}\"\nrepeats: 3\nwarmup: 0\ntasks: 2\nslo:\n  ttftMs: 1000\n", TestContext.Current.CancellationToken);
+        var dir = Path.Combine(root, "run");
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--config", config, "--repeats", "1", "--out", dir);
+        Assert.True(exit == 0, stderr);
+        var (records, _) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
+        Assert.Equal(2, records.Count);
+        Assert.Contains("\"ttftMs\": 1000", File.ReadAllText(Path.Combine(dir, "manifest.json")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_ThresholdBreached_Exit1()
+    {
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", Fast, "--tasks", "2", "--repeats", "1", "--warmup", "0",
+            "--fail-if", "ttft_p50_ms>1,error_rate>0.5", "--out", Path.Combine(CliHarness.TempDir(), "run"));
+        Assert.Equal(1, exit);
+        Assert.Contains("FAILED threshold: fast: ttft_p50_ms", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("error_rate =", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_EveryAttemptTimesOut_Exit1AndAttemptsRecordedAsTimeouts()
+    {
+        var dir = Path.Combine(CliHarness.TempDir(), "run");
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", "sim?ttft_ms=2000", "--tasks", "2", "--repeats", "1", "--warmup", "0",
+            "--timeout", "0.05", "--out", dir);
+        Assert.Equal(1, exit);
+        Assert.Contains("every attempt failed", stderr, StringComparison.Ordinal);
+        var (records, _) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
+        Assert.Equal(2, records.Count);
+        Assert.All(records, r => Assert.Equal(AttemptStatus.Timeout, r.Outcome.Status));
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement.GetProperty("backends")[0];
+        Assert.Equal(1.0, summary.GetProperty("errorRate").GetDouble());
+    }
+
+    [Fact]
+    public async Task Run_OpenLoop_RecordsScheduleAndLag()
+    {
+        var dir = Path.Combine(CliHarness.TempDir(), "run");
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", Fast, "--rate", "40", "--arrival", "gamma", "--burstiness", "0.5",
+            "--repeats", "2", "--warmup", "0", "--seed", "7", "--out", dir, "--json");
+        Assert.True(exit == 0, stderr);
+        var (records, _) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
+        Assert.Equal(12, records.Count);
+        Assert.All(records, r => Assert.NotNull(r.ScheduledUs));
+        Assert.All(records, r => Assert.InRange(r.ScheduleLagUs!.Value, 0, 200_000));
+        var expected = Core.Running.ArrivalSchedule.Compute(12, 40, "gamma", 0.5, 7);
+        Assert.Equal(expected.Order(), records.Select(r => r.ScheduledUs!.Value - records.Min(x => x.ScheduledUs!.Value)).Order());
+    }
+}

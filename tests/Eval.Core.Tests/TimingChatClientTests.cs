@@ -1,0 +1,83 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Time.Testing;
+using Spark.Eval.Core.Timing;
+
+namespace Spark.Eval.Core.Tests;
+
+public class TimingChatClientTests
+{
+    /// <summary>Yields scripted updates, advancing fake time before each: what a backend would do in real time.</summary>
+    private sealed class ScriptedClient(FakeTimeProvider time, params (int DelayMs, ChatResponseUpdate Update)[] script) : IChatClient
+    {
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            AttemptRecorder.From(options)?.Mark(StreamEventKind.ResponseHeaders);
+            foreach (var (delay, update) in script)
+            {
+                time.Advance(TimeSpan.FromMilliseconds(delay));
+                await Task.Yield();
+                yield return update;
+            }
+        }
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public async Task Streaming_StampsAndClassifiesEveryUpdate()
+    {
+        var time = new FakeTimeProvider();
+        var inner = new ScriptedClient(time,
+            (30, new ChatResponseUpdate(ChatRole.Assistant, [new TextReasoningContent("hmm")])),
+            (20, new ChatResponseUpdate(ChatRole.Assistant, "")),
+            (50, new ChatResponseUpdate(ChatRole.Assistant, "Hel")),
+            (7, new ChatResponseUpdate(ChatRole.Assistant, "lo")),
+            (0, new ChatResponseUpdate(ChatRole.Assistant, [new FunctionCallContent("c1", "f")])),
+            (1, new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(new UsageDetails { OutputTokenCount = 4, InputTokenCount = 9 })])));
+        var client = new ChatClientBuilder(inner).UseTiming().Build();
+        var recorder = new AttemptRecorder(time);
+        var options = new ChatOptions { AdditionalProperties = new() { [AttemptRecorder.OptionsKey] = recorder } };
+
+        var seen = 0;
+        await foreach (var _ in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "hi")], options, TestContext.Current.CancellationToken))
+        {
+            seen++;
+        }
+
+        Assert.Equal(6, seen);
+        Assert.Equal("Hello", recorder.Answer);
+        Assert.Equal("hmm", recorder.Reasoning);
+        Assert.Equal(4, recorder.Usage!.OutputTokenCount);
+        var events = recorder.Events();
+        Assert.Equal(
+            new[]
+            {
+                new StreamEvent(0, StreamEventKind.RequestStart), new StreamEvent(0, StreamEventKind.ResponseHeaders),
+                new StreamEvent(30_000, StreamEventKind.Reasoning, 3), new StreamEvent(50_000, StreamEventKind.Empty),
+                new StreamEvent(100_000, StreamEventKind.Content, 3), new StreamEvent(107_000, StreamEventKind.Content, 2),
+                new StreamEvent(107_000, StreamEventKind.ToolCall), new StreamEvent(108_000, StreamEventKind.Usage),
+                new StreamEvent(108_000, StreamEventKind.End),
+            },
+            events);
+    }
+
+    [Fact]
+    public async Task Streaming_WithoutRecorder_PassesThrough()
+    {
+        var time = new FakeTimeProvider();
+        var client = new TimingChatClient(new ScriptedClient(time, (1, new ChatResponseUpdate(ChatRole.Assistant, "x"))));
+        var texts = new List<string>();
+        await foreach (var update in client.GetStreamingResponseAsync([], null, TestContext.Current.CancellationToken))
+        {
+            texts.Add(update.Text);
+        }
+
+        Assert.Equal(["x"], texts);
+    }
+}
