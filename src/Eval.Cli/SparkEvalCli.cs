@@ -11,6 +11,13 @@ public static class SparkEvalCli
     public const int ExitBadInput = 2;
     public const int ExitInterrupted = 130;
 
+    private static IEnumerable<Command> AreaCommands(TextWriter stdout, TextWriter stderr)
+    {
+        _ = stdout;
+        _ = stderr;
+        return [];
+    }
+
     public static async Task<int> RunAsync(string[] args, TextWriter? stdout = null, TextWriter? stderr = null, CancellationToken cancellationToken = default)
     {
         stdout ??= Console.Out;
@@ -20,6 +27,12 @@ public static class SparkEvalCli
             RunCommand.Create(stdout, stderr),
             SummarizeCommand.Create(stdout, stderr),
         };
+
+        // Each area adds its commands here, one line each (simulate, serve-sim, models, sandbox, datasets, …).
+        foreach (var command in AreaCommands(stdout, stderr))
+        {
+            root.Subcommands.Add(command);
+        }
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
