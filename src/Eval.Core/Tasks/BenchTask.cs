@@ -28,6 +28,8 @@ public sealed record BenchTask
     /// <summary>Test source the answer must pass; never shown to the model.</summary>
     public required string HiddenChecks { get; init; }
     public required string ReferenceSolution { get; init; }
+    /// <summary>Hidden code the program needs besides the answer and checks (types, helpers, the implementation under test); see docs/grading.md.</summary>
+    public string? SupportCode { get; init; }
     /// <summary>Plausible wrong answers; the hidden checks must reject every one.</summary>
     public IReadOnlyList<string> Mutants { get; init => field = value ?? []; } = [];
     /// <summary>1 (trivial) to 5 (hard).</summary>

@@ -24,6 +24,7 @@ public static class TaskSuiteLoader
         ["entryPoint"] = [JsonValueKind.String, JsonValueKind.Null],
         ["hiddenChecks"] = [JsonValueKind.String],
         ["referenceSolution"] = [JsonValueKind.String],
+        ["supportCode"] = [JsonValueKind.String, JsonValueKind.Null],
         ["mutants"] = [JsonValueKind.Array],
         ["difficulty"] = [JsonValueKind.Number],
         ["tags"] = [JsonValueKind.Array],
