@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Spark.Eval.Core.Results;
+
+namespace Spark.Eval.Cli.Tests;
+
+/// <summary>Crash and interrupt a real spark-eval process, then resume: exactly one attempt per planned slot.</summary>
+public class ResumeTests
+{
+    // Slow enough (about 1–2 s per attempt) that the process is killed mid-run.
+    private static readonly string[] Plan =
+        ["run", "--backend", "sim?name=slow&ttft_ms=200&tokens_per_s=60", "--repeats", "2", "--warmup", "1", "--concurrency", "2"];
+
+    private static async Task WaitForLines(string file, int lines, Process process)
+    {
+        for (var i = 0; i < 1200; i++)
+        {
+            if (File.Exists(file) && File.ReadLines(file).Count() >= lines)
+            {
+                return;
+            }
+
+            if (process.HasExited)
+            {
+                Assert.Fail("spark-eval exited early: " + await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken));
+            }
+
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Fail($"{file} did not reach {lines} lines");
+    }
+
+    private static void AssertExactlyOnePerPlannedSlot(string dir)
+    {
+        var (records, torn) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
+        Assert.False(torn);
+        // 6 tasks × 1 backend × 2 repeats + 1 warm-up.
+        Assert.Equal(13, records.Count);
+        Assert.Equal(13, records.Select(r => r.Slot).Distinct().Count());
+        Assert.Equal(12, records.Count(r => !r.Slot.Warmup));
+        Assert.All(records, r => Assert.Equal(AttemptStatus.Ok, r.Outcome.Status));
+        Assert.Equal(records.Count, records.Select(r => r.Sequence).Distinct().Count());
+        var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json"))).RootElement;
+        Assert.Equal("completed", manifest.GetProperty("status").GetString());
+        Assert.Equal(1, manifest.GetProperty("resumes").GetInt32());
+    }
+
+    [Fact]
+    public async Task Resume_AfterKillDashNine_ExactlyOneAttemptPerPlannedSlot()
+    {
+        var dir = Path.Combine(CliHarness.TempDir(), "run");
+        using (var process = CliHarness.Start(CliHarness.RepoRoot, [.. Plan, "--out", dir]))
+        {
+            await WaitForLines(Path.Combine(dir, "attempts.jsonl"), 4, process);
+            process.Kill(entireProcessTree: true); // SIGKILL: no chance to clean up
+            await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+
+        var (before, _) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
+        Assert.InRange(before.Count, 4, 12);
+
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--resume", dir);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("resuming", stderr, StringComparison.Ordinal);
+        AssertExactlyOnePerPlannedSlot(dir);
+    }
+
+    [Fact]
+    public async Task Interrupt_Sigint_KeepsDoneAttemptsRecordsCancelledAndResumeCompletes()
+    {
+        var dir = Path.Combine(CliHarness.TempDir(), "run");
+        using (var process = CliHarness.Start(CliHarness.RepoRoot, [.. Plan, "--out", dir]))
+        {
+            await WaitForLines(Path.Combine(dir, "attempts.jsonl"), 3, process);
+            using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
+            }
+
+            await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+            Assert.Equal(130, process.ExitCode);
+        }
+
+        var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json"))).RootElement;
+        Assert.Equal("interrupted", manifest.GetProperty("status").GetString());
+        var (records, _) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
+        Assert.Contains(records, r => r.Outcome.Status == AttemptStatus.Cancelled && r.Outcome.ErrorClass == "interrupted");
+        Assert.True(File.Exists(Path.Combine(dir, "summary.json")));
+
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--resume", dir);
+        Assert.True(exit == 0, stderr);
+        AssertExactlyOnePerPlannedSlot(dir);
+        Assert.True(File.Exists(Path.Combine(dir, "interrupted.jsonl")));
+    }
+
+    [Fact]
+    public async Task Resume_WithPlanFlag_Exit2()
+    {
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--resume", CliHarness.TempDir(), "--repeats", "3");
+        Assert.Equal(2, exit);
+        Assert.Contains("--repeats cannot be combined with --resume", stderr, StringComparison.Ordinal);
+    }
+}
