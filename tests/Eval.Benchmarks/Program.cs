@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Spark.Eval.Benchmarks.TimingMiddlewareBenchmarks).Assembly).Run(args);
