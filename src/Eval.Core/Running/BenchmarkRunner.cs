@@ -23,7 +23,7 @@ public sealed record RunResult(int Attempts, string Status);
 /// </summary>
 public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
 {
-    private readonly ConcurrentDictionary<string, int> _inputTokens = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (IReadOnlyList<ChatMessage> Messages, int Tokens)> _prompts = new(StringComparer.Ordinal);
 
     /// <summary>Every slot the plan defines, warm-ups first, in a deterministic order.</summary>
     public static IReadOnlyList<PlannedSlot> PlanSlots(RunPlanSpec plan, IReadOnlyList<BenchTask> tasks, IReadOnlyList<string> backends)
@@ -83,8 +83,15 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, duration.Token);
         var sequence = firstSequence;
         var count = 0;
-        var runStart = time.GetTimestamp();
         var pending = slots.Where(s => !completed.Contains(s.Key)).ToList();
+
+        // Build every prompt and count its tokens before the clock starts: none of that belongs on the send path.
+        foreach (var slot in pending)
+        {
+            Prompt(slot.Task);
+        }
+
+        var runStart = time.GetTimestamp();
 
         async Task Execute(PlannedSlot slot, long? scheduledUs)
         {
@@ -130,7 +137,8 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
                 }
 
                 var scheduledRunUs = ToUs(measuredStart - runStart) + dueUs + baseOffsetUs;
-                inFlight.Add(Execute(slot, scheduledRunUs));
+                // Hand the attempt to the thread pool so its synchronous start never delays the next send.
+                inFlight.Add(Task.Run(() => Execute(slot, scheduledRunUs), CancellationToken.None));
             }
 
             await Task.WhenAll(inFlight);
@@ -174,6 +182,13 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         }
     }
 
+    private (IReadOnlyList<ChatMessage> Messages, int Tokens) Prompt(BenchTask task) =>
+        _prompts.GetOrAdd(task.Id, _ =>
+        {
+            var messages = PromptBuilder.Build(task);
+            return (messages, messages.Sum(m => tokens.Count(m.Text)));
+        });
+
 #pragma warning disable CA1031 // Errors are data: every failure becomes a classified attempt, never an exception that ends the run.
     private async Task<AttemptRecord> ExecuteAsync(
         RunPlanSpec plan, PlannedSlot slot, RunBackend backend, long runStart, long baseOffsetUs, long? scheduledUs,
@@ -192,14 +207,13 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
                 [AttemptContext.SeedKey] = SlotSeed(plan.Seed, slot.Key),
             },
         };
-        IReadOnlyList<ChatMessage> messages = [];
+        var (messages, promptTokens) = Prompt(task);
         var fallbackStart = time.GetTimestamp();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(plan.TimeoutSeconds), time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
         AttemptOutcome outcome;
         try
         {
-            messages = PromptBuilder.Build(task);
             await foreach (var _ in backend.Client.GetStreamingResponseAsync(messages, options, linked.Token).WithCancellation(linked.Token))
             {
             }
@@ -223,7 +237,6 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         var answer = recorder.Answer;
         var usage = recorder.Usage;
         var startTimestamp = recorder.Started ? recorder.StartTimestamp : fallbackStart;
-        var prompt = _inputTokens.GetOrAdd(task.Id, _ => messages.Sum(m => tokens.Count(m.Text)));
         return new AttemptRecord
         {
             Sequence = sequence,
@@ -242,7 +255,7 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
                 InputUsage = usage?.InputTokenCount,
                 ReasoningUsage = usage?.ReasoningTokenCount,
                 OutputTokenizer = tokens.Count(answer),
-                InputTokenizer = prompt,
+                InputTokenizer = promptTokens,
                 Tokenizer = tokens.Name,
             },
             ModelReported = recorder.ModelId,
