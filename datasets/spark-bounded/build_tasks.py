@@ -667,7 +667,672 @@ task(
         '    {\n        counts[word] = counts.GetValueOrDefault(word) + 1;\n    }\n    return counts;\n}\n',
     ])
 
-# @@PYTHON@@
+# ---------------------------------------------------------------------------------------------------------------
+# Python
+# ---------------------------------------------------------------------------------------------------------------
+PY_STOP = ["\nif __name__", "\n# Example usage", "\nprint("]
+
+# ---- Python stub ----
+task(
+    id="py-stub-parse-date", kind="stub", language="python", difficulty=2, tags=["dates", "parsing"], tokenBudget=320,
+    stopTokens=PY_STOP, entryPoint="parse_date",
+    prompt="Write a Python function `parse_date(text: str) -> datetime.date | None` that accepts a date written as "
+           "`YYYY-MM-DD` or as `DD/MM/YYYY` (day first) and returns a `datetime.date`; it returns None for any other "
+           "format or an impossible date such as 2023-02-29. Leading and trailing spaces are ignored. Include the imports.",
+    referenceSolution="import datetime\n\n\ndef parse_date(text: str) -> datetime.date | None:\n"
+                      "    text = text.strip()\n"
+                      "    for fmt in ('%Y-%m-%d', '%d/%m/%Y'):\n"
+                      "        try:\n"
+                      "            return datetime.datetime.strptime(text, fmt).date()\n"
+                      "        except ValueError:\n"
+                      "            pass\n"
+                      "    return None\n",
+    hiddenChecks="import datetime as _dt\n" + py_asserts(
+        "parse_date('2024-02-29') == _dt.date(2024, 2, 29)", "parse_date('05/01/2024') == _dt.date(2024, 1, 5)",
+        "parse_date(' 31/12/1999 ') == _dt.date(1999, 12, 31)", "parse_date('2023-02-29') is None",
+        "parse_date('31/02/2024') is None", "parse_date('2024/01/05') is None", "parse_date('') is None",
+        "parse_date('yesterday') is None"),
+    mutants=[
+        "import datetime\n\n\ndef parse_date(text: str) -> datetime.date | None:\n"
+        "    text = text.strip()\n"
+        "    for fmt in ('%Y-%m-%d', '%m/%d/%Y'):\n"
+        "        try:\n"
+        "            return datetime.datetime.strptime(text, fmt).date()\n"
+        "        except ValueError:\n"
+        "            pass\n"
+        "    return None\n",
+        "import datetime\n\n\ndef parse_date(text: str) -> datetime.date | None:\n"
+        "    text = text.strip()\n"
+        "    if '-' in text:\n"
+        "        y, m, d = text.split('-')\n"
+        "        return datetime.date(int(y), int(m), int(d))\n"
+        "    if '/' in text:\n"
+        "        d, m, y = text.split('/')\n"
+        "        return datetime.date(int(y), int(m), int(d))\n"
+        "    return None\n",
+        "import datetime\n\n\ndef parse_date(text: str) -> datetime.date | None:\n"
+        "    for fmt in ('%Y-%m-%d', '%d/%m/%Y'):\n"
+        "        try:\n"
+        "            return datetime.datetime.strptime(text, fmt).date()\n"
+        "        except ValueError:\n"
+        "            pass\n"
+        "    return None\n",
+    ])
+
+task(
+    id="py-stub-group-by", kind="stub", language="python", difficulty=2, tags=["collections", "group-by"],
+    tokenBudget=256, stopTokens=PY_STOP, entryPoint="group_by",
+    prompt="Write `group_by(items, key)` that returns a dict mapping each `key(item)` to the list of items with that "
+           "key, keeping the items' original order inside each list and the keys in order of first appearance. "
+           "Items need not be hashable and need not be sorted.",
+    referenceSolution="def group_by(items, key):\n"
+                      "    groups = {}\n"
+                      "    for item in items:\n"
+                      "        groups.setdefault(key(item), []).append(item)\n"
+                      "    return groups\n",
+    hiddenChecks=py_asserts(
+        "group_by(['apple', 'bob', 'avocado', 'cat', 'bee'], lambda s: s[0]) == "
+        "{'a': ['apple', 'avocado'], 'b': ['bob', 'bee'], 'c': ['cat']}",
+        "list(group_by([3, 1, 2, 5], lambda n: n % 2)) == [1, 0]",
+        "group_by([], len) == {}",
+        "group_by([[1], [2], [1]], len) == {1: [[1], [2], [1]]}",
+        "group_by(['x', 'x'], lambda s: s) == {'x': ['x', 'x']}"),
+    mutants=[
+        "import itertools\n\n\ndef group_by(items, key):\n"
+        "    return {k: list(g) for k, g in itertools.groupby(items, key)}\n",
+        "def group_by(items, key):\n"
+        "    groups = {}\n"
+        "    for item in items:\n"
+        "        groups[key(item)] = [item]\n"
+        "    return groups\n",
+        "import itertools\n\n\ndef group_by(items, key):\n"
+        "    return {k: list(g) for k, g in itertools.groupby(sorted(items, key=key), key)}\n",
+    ])
+
+task(
+    id="py-stub-retry", kind="stub", language="python", difficulty=3, tags=["retry", "backoff", "exceptions"],
+    tokenBudget=384, stopTokens=PY_STOP, entryPoint="retry",
+    prompt="Write `retry(func, attempts=3, base_delay=0.1, sleep=time.sleep)` that calls `func()` and returns its "
+           "result. If the call raises an `Exception`, it sleeps `base_delay * 2 ** n` seconds (n = 0 for the first "
+           "retry, 1 for the second, ...) and tries again, calling `func` at most `attempts` times in total; when the "
+           "last attempt fails it re-raises that exception (no sleep after the last attempt). `attempts` < 1 raises "
+           "ValueError. Include the imports.",
+    referenceSolution="import time\n\n\ndef retry(func, attempts=3, base_delay=0.1, sleep=time.sleep):\n"
+                      "    if attempts < 1:\n"
+                      "        raise ValueError('attempts must be >= 1')\n"
+                      "    for n in range(attempts):\n"
+                      "        try:\n"
+                      "            return func()\n"
+                      "        except Exception:\n"
+                      "            if n == attempts - 1:\n"
+                      "                raise\n"
+                      "            sleep(base_delay * 2 ** n)\n",
+    hiddenChecks="class Flaky:\n"
+                 "    def __init__(self, failures):\n"
+                 "        self.failures, self.calls = failures, 0\n"
+                 "    def __call__(self):\n"
+                 "        self.calls += 1\n"
+                 "        if self.calls <= self.failures:\n"
+                 "            raise ConnectionError(f'fail {self.calls}')\n"
+                 "        return 'ok'\n\n"
+                 "delays = []\n"
+                 "f = Flaky(2)\n"
+                 "assert retry(f, attempts=3, base_delay=0.5, sleep=delays.append) == 'ok'\n"
+                 "assert f.calls == 3 and delays == [0.5, 1.0], (f.calls, delays)\n"
+                 "delays = []\n"
+                 "f = Flaky(5)\n"
+                 "try:\n"
+                 "    retry(f, attempts=3, base_delay=1, sleep=delays.append)\n"
+                 "    raise AssertionError('expected ConnectionError')\n"
+                 "except ConnectionError as e:\n"
+                 "    assert str(e) == 'fail 3', str(e)\n"
+                 "assert f.calls == 3 and delays == [1, 2], (f.calls, delays)\n"
+                 "delays = []\n"
+                 "assert retry(lambda: 42, sleep=delays.append) == 42 and delays == []\n"
+                 "try:\n"
+                 "    retry(lambda: 1, attempts=0, sleep=delays.append)\n"
+                 "    raise AssertionError('expected ValueError')\n"
+                 "except ValueError:\n"
+                 "    pass\n",
+    mutants=[
+        "import time\n\n\ndef retry(func, attempts=3, base_delay=0.1, sleep=time.sleep):\n"
+        "    if attempts < 1:\n"
+        "        raise ValueError('attempts must be >= 1')\n"
+        "    last = None\n"
+        "    for n in range(attempts):\n"
+        "        try:\n"
+        "            return func()\n"
+        "        except Exception as e:\n"
+        "            last = e\n"
+        "            sleep(base_delay * 2 ** n)\n"
+        "    raise last\n",
+        "import time\n\n\ndef retry(func, attempts=3, base_delay=0.1, sleep=time.sleep):\n"
+        "    if attempts < 1:\n"
+        "        raise ValueError('attempts must be >= 1')\n"
+        "    for n in range(1, attempts + 1):\n"
+        "        try:\n"
+        "            return func()\n"
+        "        except Exception:\n"
+        "            if n == attempts:\n"
+        "                raise\n"
+        "            sleep(base_delay * 2 ** n)\n",
+        "import time\n\n\ndef retry(func, attempts=3, base_delay=0.1, sleep=time.sleep):\n"
+        "    if attempts < 1:\n"
+        "        raise ValueError('attempts must be >= 1')\n"
+        "    for n in range(attempts):\n"
+        "        try:\n"
+        "            return func()\n"
+        "        except Exception:\n"
+        "            sleep(base_delay * 2 ** n)\n"
+        "    return None\n",
+    ])
+
+task(
+    id="py-stub-chunked", kind="stub", language="python", difficulty=1, tags=["lists", "boundaries"], tokenBudget=256,
+    stopTokens=PY_STOP, entryPoint="chunked",
+    prompt="Write `chunked(items: list, size: int) -> list[list]` that splits a list into consecutive chunks of "
+           "`size` items (the last chunk may be shorter). `size` < 1 raises ValueError.",
+    referenceSolution="def chunked(items: list, size: int) -> list[list]:\n"
+                      "    if size < 1:\n"
+                      "        raise ValueError('size must be >= 1')\n"
+                      "    return [items[i:i + size] for i in range(0, len(items), size)]\n",
+    hiddenChecks=py_asserts(
+        "chunked([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]]", "chunked([1, 2, 3, 4], 2) == [[1, 2], [3, 4]]",
+        "chunked([], 3) == []", "chunked([1], 5) == [[1]]", "chunked(list('abc'), 1) == [['a'], ['b'], ['c']]")
+        + "try:\n    chunked([1], 0)\n    raise AssertionError('expected ValueError')\nexcept ValueError:\n    pass\n",
+    mutants=[
+        "def chunked(items: list, size: int) -> list[list]:\n"
+        "    if size < 1:\n"
+        "        raise ValueError('size must be >= 1')\n"
+        "    return [items[i:i + size] for i in range(0, len(items) - size + 1, size)]\n",
+        "def chunked(items: list, size: int) -> list[list]:\n"
+        "    if size < 1:\n"
+        "        raise ValueError('size must be >= 1')\n"
+        "    return [items[i:i + size] for i in range(0, len(items) + 1, size)]\n",
+        "def chunked(items: list, size: int) -> list[list]:\n"
+        "    if size < 0:\n"
+        "        raise ValueError('size must be >= 0')\n"
+        "    return [items[i:i + size] for i in range(0, len(items), size or 1)]\n",
+    ])
+
+# ---- Python refactor ----
+task(
+    id="py-refactor-comprehension", kind="refactor", language="python", difficulty=1,
+    tags=["comprehension", "refactor"], tokenBudget=256, stopTokens=PY_STOP, entryPoint="active_emails",
+    structureRule="no-loops;uses-comprehension",
+    prompt="Rewrite `active_emails` as a single list comprehension with no `for` statement, keeping its behaviour "
+           "exactly.",
+    contextFiles=[{"path": "users.py", "content":
+                   "def active_emails(users):\n"
+                   "    result = []\n"
+                   "    for user in users:\n"
+                   "        if user.get('active') and user.get('email'):\n"
+                   "            result.append(user['email'].strip().lower())\n"
+                   "    return result\n"}],
+    referenceSolution="def active_emails(users):\n"
+                      "    return [u['email'].strip().lower() for u in users if u.get('active') and u.get('email')]\n",
+    hiddenChecks="users = [\n"
+                 "    {'email': ' Ann@Example.com ', 'active': True},\n"
+                 "    {'email': 'bob@example.com', 'active': False},\n"
+                 "    {'active': True},\n"
+                 "    {'email': '', 'active': True},\n"
+                 "    {'email': 'cy@example.com'},\n"
+                 "    {'email': 'Dee@example.com', 'active': 1},\n"
+                 "]\n" + py_asserts("active_emails(users) == ['ann@example.com', 'dee@example.com']",
+                                    "active_emails([]) == []"),
+    mutants=[
+        "def active_emails(users):\n"
+        "    return [u['email'].strip().lower() for u in users if u.get('email')]\n",
+        "def active_emails(users):\n"
+        "    return [u['email'].lower() for u in users if u.get('active') and u.get('email')]\n",
+        "def active_emails(users):\n"
+        "    return [u.get('email', '').strip().lower() for u in users if u.get('active')]\n",
+    ])
+
+task(
+    id="py-refactor-guard-clauses", kind="refactor", language="python", difficulty=2,
+    tags=["guard-clauses", "readability", "refactor"], tokenBudget=320, stopTokens=PY_STOP, entryPoint="ticket_price",
+    structureRule="no-nested-if",
+    prompt="Rewrite `ticket_price` with guard clauses (early returns/raises) so that no `if` is nested inside another "
+           "`if` (an `elif` chain is fine), keeping its behaviour exactly.",
+    contextFiles=[{"path": "tickets.py", "content":
+                   "def ticket_price(age, is_student, day):\n"
+                   "    if age >= 0:\n"
+                   "        if day in ('sat', 'sun'):\n"
+                   "            base = 14\n"
+                   "        else:\n"
+                   "            base = 10\n"
+                   "        if age < 6:\n"
+                   "            return 0\n"
+                   "        else:\n"
+                   "            if age >= 65 or is_student:\n"
+                   "                return base / 2\n"
+                   "            else:\n"
+                   "                return base\n"
+                   "    else:\n"
+                   "        raise ValueError('age must be >= 0')\n"}],
+    referenceSolution="def ticket_price(age, is_student, day):\n"
+                      "    if age < 0:\n"
+                      "        raise ValueError('age must be >= 0')\n"
+                      "    if age < 6:\n"
+                      "        return 0\n"
+                      "    base = 14 if day in ('sat', 'sun') else 10\n"
+                      "    if age >= 65 or is_student:\n"
+                      "        return base / 2\n"
+                      "    return base\n",
+    hiddenChecks=py_asserts("ticket_price(0, False, 'mon') == 0", "ticket_price(5, True, 'sat') == 0",
+                            "ticket_price(6, False, 'mon') == 10", "ticket_price(30, False, 'sun') == 14",
+                            "ticket_price(30, True, 'sat') == 7", "ticket_price(65, False, 'tue') == 5",
+                            "ticket_price(64, False, 'tue') == 10")
+                 + "try:\n    ticket_price(-1, False, 'mon')\n    raise AssertionError('expected ValueError')\n"
+                   "except ValueError:\n    pass\n",
+    mutants=[
+        "def ticket_price(age, is_student, day):\n"
+        "    if age < 0:\n"
+        "        raise ValueError('age must be >= 0')\n"
+        "    if age <= 6:\n"
+        "        return 0\n"
+        "    base = 14 if day in ('sat', 'sun') else 10\n"
+        "    if age >= 65 or is_student:\n"
+        "        return base / 2\n"
+        "    return base\n",
+        "def ticket_price(age, is_student, day):\n"
+        "    if age < 0:\n"
+        "        raise ValueError('age must be >= 0')\n"
+        "    if age < 6:\n"
+        "        return 0\n"
+        "    base = 14 if day in ('sat', 'sun') else 10\n"
+        "    if age > 65 or is_student:\n"
+        "        return base / 2\n"
+        "    return base\n",
+        "def ticket_price(age, is_student, day):\n"
+        "    if age < 0:\n"
+        "        raise ValueError('age must be >= 0')\n"
+        "    if age < 6:\n"
+        "        return 0\n"
+        "    base = 14 if day == 'sat' else 10\n"
+        "    if age >= 65 or is_student:\n"
+        "        return base / 2\n"
+        "    return base\n",
+    ])
+
+task(
+    id="py-refactor-fstring", kind="refactor", language="python", difficulty=1, tags=["f-strings", "formatting", "refactor"],
+    tokenBudget=256, stopTokens=PY_STOP, entryPoint="format_line", structureRule="uses-fstring;no-string-format",
+    prompt="Rewrite `format_line` to build its string with an f-string instead of `%` formatting, keeping the output "
+           "exactly the same.",
+    contextFiles=[{"path": "invoice.py", "content":
+                   "def format_line(name, qty, unit_price):\n"
+                   "    return '%-10s x%3d @ %8.2f = %9.2f' % (name[:10], qty, unit_price, qty * unit_price)\n"}],
+    referenceSolution="def format_line(name, qty, unit_price):\n"
+                      "    return f'{name[:10]:<10} x{qty:3d} @ {unit_price:8.2f} = {qty * unit_price:9.2f}'\n",
+    hiddenChecks=py_asserts("format_line('pen', 3, 1.5) == 'pen        x  3 @     1.50 =      4.50'",
+                            "format_line('notebook-deluxe', 12, 10.0) == 'notebook-d x 12 @    10.00 =    120.00'",
+                            "format_line('ink', 1, 0.005) == 'ink        x  1 @     0.01 =      0.01'"),
+    mutants=[
+        "def format_line(name, qty, unit_price):\n"
+        "    return f'{name:<10} x{qty:3d} @ {unit_price:8.2f} = {qty * unit_price:9.2f}'\n",
+        "def format_line(name, qty, unit_price):\n"
+        "    return f'{name[:10]:>10} x{qty:3d} @ {unit_price:8.2f} = {qty * unit_price:9.2f}'\n",
+        "def format_line(name, qty, unit_price):\n"
+        "    return f'{name[:10]:<10} x{qty:3d} @ {unit_price:8.2f} = {round(qty * unit_price):9.2f}'\n",
+    ])
+
+task(
+    id="py-refactor-dataclass", kind="refactor", language="python", difficulty=2, tags=["dataclass", "refactor"],
+    tokenBudget=320, stopTokens=PY_STOP, entryPoint="Version", structureRule="uses-dataclass;no-dunder-methods",
+    prompt="Replace the hand-written `__init__`, `__eq__`, `__repr__` and `__lt__` of `Version` with a "
+           "`@dataclass`, keeping its behaviour (construction, equality, repr and ordering) exactly. Include the import.",
+    contextFiles=[{"path": "version.py", "content":
+                   "class Version:\n"
+                   "    def __init__(self, major, minor=0, patch=0):\n"
+                   "        self.major = major\n"
+                   "        self.minor = minor\n"
+                   "        self.patch = patch\n\n"
+                   "    def __eq__(self, other):\n"
+                   "        if other.__class__ is not self.__class__:\n"
+                   "            return NotImplemented\n"
+                   "        return (self.major, self.minor, self.patch) == (other.major, other.minor, other.patch)\n\n"
+                   "    def __lt__(self, other):\n"
+                   "        if other.__class__ is not self.__class__:\n"
+                   "            return NotImplemented\n"
+                   "        return (self.major, self.minor, self.patch) < (other.major, other.minor, other.patch)\n\n"
+                   "    def __repr__(self):\n"
+                   "        return f'Version(major={self.major!r}, minor={self.minor!r}, patch={self.patch!r})'\n"}],
+    referenceSolution="from dataclasses import dataclass\n\n\n@dataclass(order=True)\nclass Version:\n"
+                      "    major: int\n    minor: int = 0\n    patch: int = 0\n",
+    hiddenChecks=py_asserts(
+        "Version(1, 2, 3) == Version(1, 2, 3)", "Version(1) == Version(1, 0, 0)", "Version(1, 2) != Version(1, 3)",
+        "repr(Version(2, 0, 1)) == 'Version(major=2, minor=0, patch=1)'",
+        "sorted([Version(1, 10), Version(1, 2), Version(0, 9, 9)]) == [Version(0, 9, 9), Version(1, 2), Version(1, 10)]",
+        "Version(1, 2, 3) < Version(1, 3)", "not (Version(2) < Version(1, 9))", "Version(1) != (1, 0, 0)"),
+    mutants=[
+        "from dataclasses import dataclass\n\n\n@dataclass\nclass Version:\n"
+        "    major: int\n    minor: int = 0\n    patch: int = 0\n",
+        "from dataclasses import dataclass\n\n\n@dataclass(order=True)\nclass Version:\n"
+        "    major: int\n    patch: int = 0\n    minor: int = 0\n",
+        "from dataclasses import dataclass\n\n\n@dataclass(order=True)\nclass Version:\n"
+        "    major: str\n    minor: str = '0'\n    patch: str = '0'\n\n"
+        "    def __post_init__(self):\n"
+        "        self.major, self.minor, self.patch = str(self.major), str(self.minor), str(self.patch)\n",
+    ])
+
+# ---- Python unit-tests ----
+PY_DISCOUNT = ("def calculate_discount(price: float, percent: float) -> float:\n"
+               "    if price < 0:\n"
+               "        raise ValueError('price must be >= 0')\n"
+               "    if not 0 <= percent <= 100:\n"
+               "        raise ValueError('percent must be in [0, 100]')\n"
+               "    return round(price * (100 - percent) / 100, 2)\n")
+task(
+    id="py-unit-tests-discount", kind="unit-tests", language="python", difficulty=2, tags=["unittest", "edge-cases"],
+    tokenBudget=512, entryPoint="calculate_discount",
+    prompt="Write tests for `calculate_discount(price, percent)`, which returns the price after a percentage discount "
+           "rounded to 2 decimals and raises ValueError for a negative price or a percent outside 0..100."
+           + PY_UNIT_PROMPT.format(fn="calculate_discount", file="discount.py"),
+    contextFiles=[{"path": "discount.py", "content": PY_DISCOUNT}], supportCode=PY_DISCOUNT, hiddenChecks="",
+    referenceSolution="import unittest\n\n\nclass DiscountTests(unittest.TestCase):\n"
+                      "    def test_no_discount(self):\n        self.assertEqual(calculate_discount(80, 0), 80)\n\n"
+                      "    def test_full_discount(self):\n        self.assertEqual(calculate_discount(80, 100), 0)\n\n"
+                      "    def test_rounds_to_cents(self):\n        self.assertEqual(calculate_discount(9.99, 15), 8.49)\n"
+                      "        self.assertEqual(calculate_discount(7.77, 30), 5.44)\n\n"
+                      "    def test_zero_price(self):\n        self.assertEqual(calculate_discount(0, 50), 0)\n\n"
+                      "    def test_rejects_negative_price(self):\n"
+                      "        with self.assertRaises(ValueError):\n            calculate_discount(-0.01, 10)\n\n"
+                      "    def test_rejects_percent_out_of_range(self):\n"
+                      "        for p in (-1, 100.5, 101):\n"
+                      "            with self.assertRaises(ValueError):\n                calculate_discount(10, p)\n\n\n"
+                      "if __name__ == '__main__':\n    unittest.main()\n",
+    mutants=[
+        PY_DISCOUNT.replace("if not 0 <= percent <= 100:", "if percent < 0:"),
+        PY_DISCOUNT.replace("if price < 0:", "if price <= 0:"),
+        PY_DISCOUNT.replace("round(price * (100 - percent) / 100, 2)", "round(price * percent / 100, 2)"),
+        PY_DISCOUNT.replace("round(price * (100 - percent) / 100, 2)", "int(price * (100 - percent)) / 100"),
+    ])
+
+PY_SLUG = ("import re\n\n\ndef slugify(title: str, max_length: int = 40) -> str:\n"
+           "    slug = re.sub(r'[^a-z0-9]+', '-', title.lower()).strip('-')\n"
+           "    return slug[:max_length].rstrip('-')\n")
+task(
+    id="py-unit-tests-slugify", kind="unit-tests", language="python", difficulty=2, tags=["unittest", "strings", "regex"],
+    tokenBudget=512, entryPoint="slugify",
+    prompt="Write tests for `slugify(title, max_length=40)`: it lower-cases, turns every run of characters other than "
+           "a-z and 0-9 into one hyphen, trims hyphens at both ends, cuts to `max_length` characters and drops a "
+           "hyphen left dangling by the cut." + PY_UNIT_PROMPT.format(fn="slugify", file="slug.py"),
+    contextFiles=[{"path": "slug.py", "content": PY_SLUG}], supportCode=PY_SLUG, hiddenChecks="",
+    referenceSolution="assert slugify('Hello, World!') == 'hello-world'\n"
+                      "assert slugify('  Spark   Eval 2026 ') == 'spark-eval-2026'\n"
+                      "assert slugify('---') == ''\n"
+                      "assert slugify('Caf\u00e9 au lait') == 'caf-au-lait'\n"
+                      "assert slugify('abc def', max_length=4) == 'abc'\n"
+                      "assert slugify('abcdef', max_length=3) == 'abc'\n"
+                      "assert len(slugify('x' * 100)) == 40\n",
+    mutants=[
+        PY_SLUG.replace(".strip('-')", ""),
+        PY_SLUG.replace("[^a-z0-9]+", "[^a-z0-9]"),
+        PY_SLUG.replace("slug[:max_length].rstrip('-')", "slug[:max_length]"),
+        PY_SLUG.replace("title.lower()", "title"),
+    ])
+
+PY_DURATION = ("import re\n\n_PART = re.compile(r'(\\d+)([hms])')\n\n\n"
+               "def parse_duration(text: str) -> int:\n"
+               "    \"\"\"'1h30m' -> 5400 seconds; parts in h, m, s order, each optional, at least one.\"\"\"\n"
+               "    if not re.fullmatch(r'(\\d+h)?(\\d+m)?(\\d+s)?', text) or not text:\n"
+               "        raise ValueError(f'bad duration: {text!r}')\n"
+               "    factor = {'h': 3600, 'm': 60, 's': 1}\n"
+               "    return sum(int(n) * factor[u] for n, u in _PART.findall(text))\n")
+task(
+    id="py-unit-tests-parse-duration", kind="unit-tests", language="python", difficulty=2,
+    tags=["unittest", "parsing", "regex"], tokenBudget=512, entryPoint="parse_duration",
+    prompt="Write tests for `parse_duration(text)`, which turns strings like '1h30m', '45s' or '2h5s' into seconds and "
+           "raises ValueError for an empty string, a wrong unit order or unknown units."
+           + PY_UNIT_PROMPT.format(fn="parse_duration", file="duration.py"),
+    contextFiles=[{"path": "duration.py", "content": PY_DURATION}], supportCode=PY_DURATION, hiddenChecks="",
+    referenceSolution="import unittest\n\n\nclass DurationTests(unittest.TestCase):\n"
+                      "    def test_single_units(self):\n"
+                      "        self.assertEqual(parse_duration('45s'), 45)\n"
+                      "        self.assertEqual(parse_duration('2m'), 120)\n"
+                      "        self.assertEqual(parse_duration('3h'), 10800)\n\n"
+                      "    def test_combined(self):\n"
+                      "        self.assertEqual(parse_duration('1h30m'), 5400)\n"
+                      "        self.assertEqual(parse_duration('2h5s'), 7205)\n"
+                      "        self.assertEqual(parse_duration('1h1m1s'), 3661)\n\n"
+                      "    def test_multi_digit(self):\n"
+                      "        self.assertEqual(parse_duration('90m'), 5400)\n\n"
+                      "    def test_invalid(self):\n"
+                      "        for bad in ('', '5', '30m1h', '1d', '1h 30m'):\n"
+                      "            with self.assertRaises(ValueError, msg=bad):\n"
+                      "                parse_duration(bad)\n\n\n"
+                      "if __name__ == '__main__':\n    unittest.main()\n",
+    mutants=[
+        PY_DURATION.replace("{'h': 3600, 'm': 60, 's': 1}", "{'h': 3600, 'm': 3600, 's': 1}"),
+        PY_DURATION.replace("r'(\\d+)([hms])'", "r'(\\d)([hms])'"),
+        PY_DURATION.replace("re.fullmatch(r'(\\d+h)?(\\d+m)?(\\d+s)?', text)", "re.fullmatch(r'(\\d+[hms])*', text)"),
+        PY_DURATION.replace(" or not text:", ":"),
+    ])
+
+PY_INTERVALS = ("def merge_intervals(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:\n"
+                "    \"\"\"Merges overlapping or touching closed intervals; input in any order.\"\"\"\n"
+                "    merged: list[tuple[int, int]] = []\n"
+                "    for start, end in sorted(intervals):\n"
+                "        if merged and start <= merged[-1][1]:\n"
+                "            merged[-1] = (merged[-1][0], max(merged[-1][1], end))\n"
+                "        else:\n"
+                "            merged.append((start, end))\n"
+                "    return merged\n")
+task(
+    id="py-unit-tests-merge-intervals", kind="unit-tests", language="python", difficulty=3,
+    tags=["unittest", "intervals", "edge-cases"], tokenBudget=512, entryPoint="merge_intervals",
+    prompt="Write tests for `merge_intervals(intervals)`, which merges overlapping or touching closed intervals "
+           "given in any order and returns them sorted."
+           + PY_UNIT_PROMPT.format(fn="merge_intervals", file="intervals.py"),
+    contextFiles=[{"path": "intervals.py", "content": PY_INTERVALS}], supportCode=PY_INTERVALS, hiddenChecks="",
+    referenceSolution="import unittest\n\n\nclass MergeTests(unittest.TestCase):\n"
+                      "    def test_empty(self):\n        self.assertEqual(merge_intervals([]), [])\n\n"
+                      "    def test_disjoint_sorted(self):\n"
+                      "        self.assertEqual(merge_intervals([(5, 6), (1, 2)]), [(1, 2), (5, 6)])\n\n"
+                      "    def test_overlap(self):\n"
+                      "        self.assertEqual(merge_intervals([(1, 4), (2, 3), (3, 8)]), [(1, 8)])\n\n"
+                      "    def test_touching(self):\n"
+                      "        self.assertEqual(merge_intervals([(1, 2), (2, 3)]), [(1, 3)])\n\n"
+                      "    def test_contained_keeps_larger_end(self):\n"
+                      "        self.assertEqual(merge_intervals([(1, 10), (2, 3), (11, 12)]), [(1, 10), (11, 12)])\n\n"
+                      "    def test_unsorted_input(self):\n"
+                      "        self.assertEqual(merge_intervals([(8, 9), (1, 3), (2, 5)]), [(1, 5), (8, 9)])\n\n\n"
+                      "if __name__ == '__main__':\n    unittest.main()\n",
+    mutants=[
+        PY_INTERVALS.replace("start <= merged[-1][1]", "start < merged[-1][1]"),
+        PY_INTERVALS.replace("sorted(intervals)", "intervals"),
+        PY_INTERVALS.replace("max(merged[-1][1], end)", "end"),
+    ])
+
+# ---- Python explain ----
+task(
+    id="py-explain-memoize", kind="explain", language="python", difficulty=2, tags=["decorators", "caching", "explain"],
+    tokenBudget=160,
+    prompt="In two sentences, explain what the `memoize` decorator does to a function it wraps.",
+    contextFiles=[{"path": "cache.py", "content":
+                   "import functools\n\n\ndef memoize(func):\n"
+                   "    cache = {}\n\n"
+                   "    @functools.wraps(func)\n"
+                   "    def wrapper(*args):\n"
+                   "        if args not in cache:\n"
+                   "            cache[args] = func(*args)\n"
+                   "        return cache[args]\n\n"
+                   "    return wrapper\n"}],
+    hiddenChecks="",
+    rubric={"maxWords": 60,
+            "requiredConcepts": [
+                {"name": "caches results", "phrasings": ["cache", "remember", "memoiz", "stores the result", "stores results"]},
+                {"name": "keyed by positional arguments", "phrasings": ["same arguments", "same positional arguments", "same args", "arguments as the key", "argument tuple", "per argument", "same inputs"]},
+                {"name": "computed once", "phrasings": ["only once", "once per", "not called again", "without calling", "skips the call", "instead of calling", "does not call"]}],
+            "wrongClaims": ["expires", "evicts", "keyword arguments are cached", "thread-safe", "least recently used", "lru"]},
+    referenceSolution="It caches each result in a dictionary keyed by the tuple of positional arguments, so the wrapped "
+                      "function runs only once per distinct set of arguments. A later call with the same arguments "
+                      "returns the stored result without calling the function again.",
+    mutants=["It caches results with a least recently used policy that evicts old entries, so the function runs only "
+             "once per set of same arguments.",
+             "It logs every call to the wrapped function and its arguments before running it."])
+
+task(
+    id="py-explain-sql-latest-order", kind="explain", language="python", difficulty=3, tags=["sql", "window-functions", "explain"],
+    tokenBudget=160,
+    prompt="In two sentences, explain what rows `LATEST` returns.",
+    contextFiles=[{"path": "queries.py", "content":
+                   "LATEST = '''\n"
+                   "SELECT customer_id, id AS order_id, created_at\n"
+                   "FROM (\n"
+                   "    SELECT o.*, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY created_at DESC) AS rn\n"
+                   "    FROM orders o\n"
+                   ") ranked\n"
+                   "WHERE rn = 1\n"
+                   "'''\n"}],
+    hiddenChecks="",
+    rubric={"maxWords": 60,
+            "requiredConcepts": [
+                {"name": "one row per customer", "phrasings": ["each customer", "every customer", "per customer", "one row per customer"]},
+                {"name": "most recent order", "phrasings": ["most recent", "latest", "newest", "last order"]}],
+            "wrongClaims": ["oldest", "first order", "earliest", "total", "count of orders", "number of orders"]},
+    referenceSolution="For each customer it returns one row: the id and creation time of that customer's most recent "
+                      "order. The window function numbers each customer's orders by creation time, newest first, and the outer "
+                      "query keeps only number 1.",
+    mutants=["For each customer it returns the first order they ever placed, numbered by ROW_NUMBER.",
+             "It returns the most recent order in the whole table."])
+
+task(
+    id="py-explain-batched-lines", kind="explain", language="python", difficulty=2, tags=["generators", "files", "explain"],
+    tokenBudget=160,
+    prompt="In two sentences, explain what `batched_lines` yields.",
+    contextFiles=[{"path": "batches.py", "content":
+                   "def batched_lines(path, n):\n"
+                   "    batch = []\n"
+                   "    with open(path, encoding='utf-8') as f:\n"
+                   "        for line in f:\n"
+                   "            line = line.strip()\n"
+                   "            if not line:\n"
+                   "                continue\n"
+                   "            batch.append(line)\n"
+                   "            if len(batch) == n:\n"
+                   "                yield batch\n"
+                   "                batch = []\n"
+                   "    if batch:\n"
+                   "        yield batch\n"}],
+    hiddenChecks="",
+    rubric={"maxWords": 60,
+            "requiredConcepts": [
+                {"name": "lists of n lines", "phrasings": ["lists of n", "batches of n", "groups of n", "n lines at a time", "n lines each", "up to n"]},
+                {"name": "blank lines skipped", "phrasings": ["blank lines", "empty lines", "skips blank", "skips empty", "ignores blank", "ignores empty"]},
+                {"name": "last batch shorter", "phrasings": ["last batch", "final batch", "remaining lines", "leftover", "fewer than n", "shorter"]}],
+            "wrongClaims": ["reads the whole file into memory", "drops the last", "discards the remaining", "includes blank lines"]},
+    referenceSolution="It lazily reads the file and yields lists of n stripped lines, skipping blank lines. The final "
+                      "batch may hold fewer than n lines and is yielded only if it is not empty.",
+    mutants=["It reads the whole file into memory and yields batches of n lines, skipping blank lines and including "
+             "the shorter last batch.",
+             "It yields lists of n stripped lines, skipping blank lines, and drops the last incomplete batch."])
+
+task(
+    id="py-explain-merge-settings", kind="explain", language="python", difficulty=2, tags=["dicts", "configuration", "explain"],
+    tokenBudget=160,
+    prompt="In two sentences, explain what `merge_settings` returns.",
+    contextFiles=[{"path": "settings.py", "content":
+                   "def merge_settings(defaults: dict, overrides: dict) -> dict:\n"
+                   "    return {**defaults, **{k: v for k, v in overrides.items() if v is not None}}\n"}],
+    hiddenChecks="",
+    rubric={"maxWords": 50,
+            "requiredConcepts": [
+                {"name": "new dict", "phrasings": ["new dict", "new dictionary", "a copy", "without modifying", "without changing", "leaves both"]},
+                {"name": "overrides win", "phrasings": ["override", "overrides win", "take precedence", "replace the default", "replacing"]},
+                {"name": "None ignored", "phrasings": ["none are ignored", "none is ignored", "none values are skipped", "none are skipped", "except none", "not none", "unless it is none", "set to none"]}],
+            "wrongClaims": ["in place", "defaults take precedence", "defaults win", "removes keys", "deep merge", "recursively"]},
+    referenceSolution="It returns a new dictionary with all defaults, where each override replaces the default value "
+                      "unless it is None. Overrides set to None are ignored, and neither input is modified.",
+    mutants=["It updates the defaults in place with every override, so overrides take precedence.",
+             "It returns a new dict where overrides win, recursively merging nested dictionaries."])
+
+# ---- Python fix ----
+task(
+    id="py-fix-last-n", kind="fix", language="python", difficulty=2, tags=["slicing", "boundaries"], tokenBudget=256,
+    stopTokens=PY_STOP, entryPoint="last_n",
+    prompt="`last_n(items, n)` should return a new list of the last n items (all of them when n exceeds the length, "
+           "none when n is 0). The hidden checks fail with the output below. Fix the function.",
+    contextFiles=[{"path": "lists.py", "content": "def last_n(items, n):\n    return items[-n:]\n"}],
+    referenceSolution="def last_n(items, n):\n    if n <= 0:\n        return []\n    return items[-n:]\n",
+    hiddenChecks=py_asserts("last_n([1, 2, 3, 4], 2) == [3, 4]", "last_n([1, 2, 3], 5) == [1, 2, 3]",
+                            "last_n([1, 2, 3], 0) == []", "last_n([], 3) == []", "last_n([1, 2, 3], 3) == [1, 2, 3]"),
+    mutants=["def last_n(items, n):\n    return items[len(items) - n:]\n",
+             "def last_n(items, n):\n    if n <= 0:\n        return []\n    return items[-n - 1:]\n",
+             "def last_n(items, n):\n    return items[-n:] if n < len(items) else []\n"])
+
+task(
+    id="py-fix-mutable-default", kind="fix", language="python", difficulty=2, tags=["mutable-default", "gotchas"],
+    tokenBudget=256, stopTokens=PY_STOP, entryPoint="add_tag",
+    prompt="`add_tag(tag, tags=None)` should append `tag` to the given list (modifying it) and return it; when no "
+           "list is given it must start from a fresh empty list on every call. The hidden checks fail with the output "
+           "below. Fix the function.",
+    contextFiles=[{"path": "tags.py", "content": "def add_tag(tag, tags=[]):\n    tags.append(tag)\n    return tags\n"}],
+    referenceSolution="def add_tag(tag, tags=None):\n    if tags is None:\n        tags = []\n    tags.append(tag)\n    return tags\n",
+    hiddenChecks="assert add_tag('a') == ['a']\n"
+                 "assert add_tag('b') == ['b']\n"
+                 "mine = []\n"
+                 "result = add_tag('x', mine)\n"
+                 "assert mine == ['x'] and result is mine\n"
+                 "other = ['p']\n"
+                 "assert add_tag('q', other) == ['p', 'q'] and other == ['p', 'q']\n",
+    mutants=["def add_tag(tag, tags=None):\n    tags = tags or []\n    tags.append(tag)\n    return tags\n",
+             "def add_tag(tag, tags=[]):\n    tags = list(tags)\n    tags.append(tag)\n    return tags\n",
+             "def add_tag(tag, tags=[]):\n    return tags + [tag]\n"])
+
+task(
+    id="py-fix-version-sort", kind="fix", language="python", difficulty=2, tags=["sorting", "versions"], tokenBudget=256,
+    stopTokens=PY_STOP, entryPoint="sort_versions",
+    prompt="`sort_versions(versions)` should return dotted version strings such as '1.10.0' in ascending numeric "
+           "order (a missing part counts as smaller: '1.2' < '1.2.1'). The hidden checks fail with the output below. "
+           "Fix the function.",
+    contextFiles=[{"path": "versions.py", "content": "def sort_versions(versions):\n    return sorted(versions)\n"}],
+    referenceSolution="def sort_versions(versions):\n"
+                      "    return sorted(versions, key=lambda v: tuple(int(p) for p in v.split('.')))\n",
+    hiddenChecks=py_asserts(
+        "sort_versions(['1.10.0', '1.2.0', '1.9.3']) == ['1.2.0', '1.9.3', '1.10.0']",
+        "sort_versions(['2.0', '1.2.1', '1.2', '10.0.0']) == ['1.2', '1.2.1', '2.0', '10.0.0']",
+        "sort_versions([]) == []"),
+    mutants=["def sort_versions(versions):\n    return sorted(versions, key=lambda v: v.split('.'))\n",
+             "def sort_versions(versions):\n    return sorted(versions, key=lambda v: int(v.replace('.', '')))\n",
+             "def sort_versions(versions):\n"
+             "    return sorted(versions, key=lambda v: tuple(int(p) for p in v.split('.')), reverse=True)\n"])
+
+task(
+    id="py-fix-pagination", kind="fix", language="python", difficulty=1, tags=["pagination", "off-by-one"],
+    tokenBudget=256, stopTokens=PY_STOP, entryPoint="page",
+    prompt="`page(items, number, size)` should return page `number` of the items, where pages are numbered from 1; "
+           "a page past the end is empty and a number below 1 raises ValueError. The hidden checks fail with the "
+           "output below. Fix the function.",
+    contextFiles=[{"path": "paging.py", "content":
+                   "def page(items, number, size):\n"
+                   "    if number < 1:\n"
+                   "        raise ValueError('pages start at 1')\n"
+                   "    return items[number * size:(number + 1) * size]\n"}],
+    referenceSolution="def page(items, number, size):\n"
+                      "    if number < 1:\n"
+                      "        raise ValueError('pages start at 1')\n"
+                      "    return items[(number - 1) * size:number * size]\n",
+    hiddenChecks="items = list(range(1, 8))\n" + py_asserts(
+        "page(items, 1, 3) == [1, 2, 3]", "page(items, 2, 3) == [4, 5, 6]", "page(items, 3, 3) == [7]",
+        "page(items, 4, 3) == []")
+        + "try:\n    page(items, 0, 3)\n    raise AssertionError('expected ValueError')\nexcept ValueError:\n    pass\n",
+    mutants=["def page(items, number, size):\n"
+             "    if number < 1:\n"
+             "        raise ValueError('pages start at 1')\n"
+             "    return items[(number - 1) * size:number * size + 1]\n",
+             "def page(items, number, size):\n"
+             "    return items[(number - 1) * size:number * size]\n",
+             "def page(items, number, size):\n"
+             "    if number < 1:\n"
+             "        raise ValueError('pages start at 1')\n"
+             "    start = (number - 1) * size\n"
+             "    return items[start:start + size - 1]\n"])
+
+
+# @@PYTHON-END@@
 
 # @@TYPESCRIPT@@
 
