@@ -1334,7 +1334,907 @@ task(
 
 # @@PYTHON-END@@
 
-# @@TYPESCRIPT@@
+# ---------------------------------------------------------------------------------------------------------------
+# TypeScript
+# ---------------------------------------------------------------------------------------------------------------
+TS_STOP = ["\n// Example usage", "\nconsole.log("]
+
+# A fake clock the debounce checks install over the global timers (deterministic, no real waiting).
+TS_FAKE_TIMERS = (
+    "type Pending = { id: number; at: number; fn: () => void };\n"
+    "let now = 0;\nlet nextId = 1;\nlet pending: Pending[] = [];\n"
+    "const g = globalThis as unknown as Record<string, unknown>;\n"
+    "g.setTimeout = (fn: () => void, ms: number) => { const id = nextId++; pending.push({ id, at: now + ms, fn }); return id; };\n"
+    "g.clearTimeout = (id: number) => { pending = pending.filter(p => p.id !== id); };\n"
+    "function advance(ms: number): void {\n"
+    "  const end = now + ms;\n"
+    "  for (;;) {\n"
+    "    const due = pending.filter(p => p.at <= end).sort((a, b) => a.at - b.at)[0];\n"
+    "    if (!due) break;\n"
+    "    pending = pending.filter(p => p !== due);\n"
+    "    now = due.at;\n"
+    "    due.fn();\n"
+    "  }\n"
+    "  now = end;\n"
+    "}\n")
+
+# ---- TypeScript stub ----
+task(
+    id="ts-stub-debounce", kind="stub", language="typescript", difficulty=3, tags=["timers", "debounce", "generics"],
+    tokenBudget=320, stopTokens=TS_STOP, entryPoint="debounce",
+    prompt="Write `export function debounce<A extends unknown[]>(fn: (...args: A) => void, waitMs: number): "
+           "(...args: A) => void` that returns a debounced function: each call restarts a `waitMs` timer (use the "
+           "global `setTimeout`/`clearTimeout`), and `fn` runs once, with the arguments of the latest call, when "
+           "`waitMs` passes without a new call.",
+    referenceSolution="export function debounce<A extends unknown[]>(fn: (...args: A) => void, waitMs: number): (...args: A) => void {\n"
+                      "  let timer: ReturnType<typeof setTimeout> | undefined;\n"
+                      "  return (...args: A) => {\n"
+                      "    if (timer !== undefined) clearTimeout(timer);\n"
+                      "    timer = setTimeout(() => {\n"
+                      "      timer = undefined;\n"
+                      "      fn(...args);\n"
+                      "    }, waitMs);\n"
+                      "  };\n"
+                      "}\n",
+    supportCode=TS_FAKE_TIMERS,
+    hiddenChecks=TS_ASSERT +
+    "const calls: string[] = [];\n"
+    "const save = debounce((text: string) => { calls.push(text); }, 100);\n"
+    "save('a'); advance(50); save('ab'); advance(99);\n"
+    "assert.deepStrictEqual(calls, [], 'must not run before waitMs of quiet');\n"
+    "advance(1);\n"
+    "assert.deepStrictEqual(calls, ['ab'], 'runs once with the latest arguments');\n"
+    "advance(500);\n"
+    "assert.deepStrictEqual(calls, ['ab'], 'runs only once');\n"
+    "save('x'); advance(100); save('y'); advance(100);\n"
+    "assert.deepStrictEqual(calls, ['ab', 'x', 'y'], 'a new burst after the quiet period runs again');\n",
+    mutants=[
+        "export function debounce<A extends unknown[]>(fn: (...args: A) => void, waitMs: number): (...args: A) => void {\n"
+        "  return (...args: A) => {\n"
+        "    setTimeout(() => fn(...args), waitMs);\n"
+        "  };\n"
+        "}\n",
+        "export function debounce<A extends unknown[]>(fn: (...args: A) => void, waitMs: number): (...args: A) => void {\n"
+        "  let timer: ReturnType<typeof setTimeout> | undefined;\n"
+        "  let first: A | undefined;\n"
+        "  return (...args: A) => {\n"
+        "    if (timer !== undefined) clearTimeout(timer);\n"
+        "    first ??= args;\n"
+        "    timer = setTimeout(() => {\n"
+        "      timer = undefined;\n"
+        "      fn(...(first as A));\n"
+        "      first = undefined;\n"
+        "    }, waitMs);\n"
+        "  };\n"
+        "}\n",
+        "export function debounce<A extends unknown[]>(fn: (...args: A) => void, waitMs: number): (...args: A) => void {\n"
+        "  let timer: ReturnType<typeof setTimeout> | undefined;\n"
+        "  return (...args: A) => {\n"
+        "    if (timer !== undefined) return;\n"
+        "    timer = setTimeout(() => {\n"
+        "      timer = undefined;\n"
+        "      fn(...args);\n"
+        "    }, waitMs);\n"
+        "  };\n"
+        "}\n",
+    ])
+
+task(
+    id="ts-stub-group-by", kind="stub", language="typescript", difficulty=2, tags=["collections", "group-by", "generics"],
+    tokenBudget=256, stopTokens=TS_STOP, entryPoint="groupBy",
+    prompt="Write `export function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]>` that groups "
+           "items by key, keeping the items' order inside each group and the keys in order of first appearance. It "
+           "must not modify `items`.",
+    referenceSolution="export function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {\n"
+                      "  const groups = new Map<K, T[]>();\n"
+                      "  for (const item of items) {\n"
+                      "    const k = key(item);\n"
+                      "    const group = groups.get(k);\n"
+                      "    if (group) group.push(item);\n"
+                      "    else groups.set(k, [item]);\n"
+                      "  }\n"
+                      "  return groups;\n"
+                      "}\n",
+    hiddenChecks=TS_ASSERT +
+    "const words = ['apple', 'bob', 'avocado', 'cat', 'bee'];\n"
+    "const byFirst = groupBy(words, w => w[0]);\n"
+    "assert.deepStrictEqual([...byFirst.entries()], [['a', ['apple', 'avocado']], ['b', ['bob', 'bee']], ['c', ['cat']]]);\n"
+    "assert.deepStrictEqual(words, ['apple', 'bob', 'avocado', 'cat', 'bee']);\n"
+    "assert.deepStrictEqual([...groupBy([3, 1, 2, 5], n => n % 2 === 0).keys()], [false, true]);\n"
+    "assert.strictEqual(groupBy([], (x: number) => x).size, 0);\n"
+    "assert.deepStrictEqual(groupBy([0, 0], n => n).get(0), [0, 0]);\n",
+    mutants=[
+        "export function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {\n"
+        "  const groups = new Map<K, T[]>();\n"
+        "  for (const item of items) groups.set(key(item), [item]);\n"
+        "  return groups;\n"
+        "}\n",
+        "export function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {\n"
+        "  const groups = new Map<K, T[]>();\n"
+        "  for (const item of items) {\n"
+        "    const k = key(item);\n"
+        "    if (!k) continue;\n"
+        "    groups.set(k, [...(groups.get(k) ?? []), item]);\n"
+        "  }\n"
+        "  return groups;\n"
+        "}\n",
+        "export function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {\n"
+        "  const groups = new Map<K, T[]>();\n"
+        "  for (const item of [...items].sort()) {\n"
+        "    const k = key(item);\n"
+        "    groups.set(k, [...(groups.get(k) ?? []), item]);\n"
+        "  }\n"
+        "  return groups;\n"
+        "}\n",
+    ])
+
+task(
+    id="ts-stub-retry-backoff", kind="stub", language="typescript", difficulty=3, tags=["async", "retry", "backoff"],
+    tokenBudget=384, stopTokens=TS_STOP, entryPoint="retryWithBackoff",
+    prompt="Write `export async function retryWithBackoff<T>(fn: () => Promise<T>, attempts: number, baseDelayMs: "
+           "number, sleep: (ms: number) => Promise<void>): Promise<T>` that awaits `fn()` and returns its value; when "
+           "it rejects, it awaits `sleep(baseDelayMs * 2 ** n)` (n = 0 before the first retry, 1 before the second, "
+           "...) and tries again, calling `fn` at most `attempts` times in total, then rejects with the last error "
+           "(no sleep after the last attempt). `attempts` < 1 throws a RangeError.",
+    referenceSolution="export async function retryWithBackoff<T>(fn: () => Promise<T>, attempts: number, baseDelayMs: number,\n"
+                      "    sleep: (ms: number) => Promise<void>): Promise<T> {\n"
+                      "  if (attempts < 1) throw new RangeError('attempts must be >= 1');\n"
+                      "  for (let n = 0; ; n++) {\n"
+                      "    try {\n"
+                      "      return await fn();\n"
+                      "    } catch (err) {\n"
+                      "      if (n === attempts - 1) throw err;\n"
+                      "      await sleep(baseDelayMs * 2 ** n);\n"
+                      "    }\n"
+                      "  }\n"
+                      "}\n",
+    hiddenChecks=TS_ASSERT +
+    "const delays: number[] = [];\n"
+    "const sleep = async (ms: number): Promise<void> => { delays.push(ms); };\n"
+    "function flaky(failures: number) {\n"
+    "  const state = { calls: 0 };\n"
+    "  const fn = async (): Promise<string> => {\n"
+    "    state.calls++;\n"
+    "    if (state.calls <= failures) throw new Error(`fail ${state.calls}`);\n"
+    "    return 'ok';\n"
+    "  };\n"
+    "  return { fn, state };\n"
+    "}\n"
+    "const a = flaky(2);\n"
+    "assert.strictEqual(await retryWithBackoff(a.fn, 3, 100, sleep), 'ok');\n"
+    "assert.strictEqual(a.state.calls, 3);\n"
+    "assert.deepStrictEqual(delays, [100, 200]);\n"
+    "delays.length = 0;\n"
+    "const b = flaky(9);\n"
+    "await assert.rejects(retryWithBackoff(b.fn, 3, 50, sleep), { message: 'fail 3' });\n"
+    "assert.strictEqual(b.state.calls, 3);\n"
+    "assert.deepStrictEqual(delays, [50, 100]);\n"
+    "delays.length = 0;\n"
+    "assert.strictEqual(await retryWithBackoff(async () => 7, 1, 10, sleep), 7);\n"
+    "assert.deepStrictEqual(delays, []);\n"
+    "await assert.rejects(retryWithBackoff(async () => 7, 0, 10, sleep), RangeError);\n",
+    mutants=[
+        "export async function retryWithBackoff<T>(fn: () => Promise<T>, attempts: number, baseDelayMs: number,\n"
+        "    sleep: (ms: number) => Promise<void>): Promise<T> {\n"
+        "  if (attempts < 1) throw new RangeError('attempts must be >= 1');\n"
+        "  let last: unknown;\n"
+        "  for (let n = 0; n < attempts; n++) {\n"
+        "    try {\n"
+        "      return await fn();\n"
+        "    } catch (err) {\n"
+        "      last = err;\n"
+        "      await sleep(baseDelayMs * 2 ** n);\n"
+        "    }\n"
+        "  }\n"
+        "  throw last;\n"
+        "}\n",
+        "export async function retryWithBackoff<T>(fn: () => Promise<T>, attempts: number, baseDelayMs: number,\n"
+        "    sleep: (ms: number) => Promise<void>): Promise<T> {\n"
+        "  if (attempts < 1) throw new RangeError('attempts must be >= 1');\n"
+        "  for (let n = 1; ; n++) {\n"
+        "    try {\n"
+        "      return await fn();\n"
+        "    } catch (err) {\n"
+        "      if (n === attempts) throw err;\n"
+        "      await sleep(baseDelayMs * 2 ** n);\n"
+        "    }\n"
+        "  }\n"
+        "}\n",
+        "export async function retryWithBackoff<T>(fn: () => Promise<T>, attempts: number, baseDelayMs: number,\n"
+        "    sleep: (ms: number) => Promise<void>): Promise<T> {\n"
+        "  for (let n = 0; ; n++) {\n"
+        "    try {\n"
+        "      return await fn();\n"
+        "    } catch (err) {\n"
+        "      if (n >= attempts) throw err;\n"
+        "      await sleep(baseDelayMs * 2 ** n);\n"
+        "    }\n"
+        "  }\n"
+        "}\n",
+    ])
+
+task(
+    id="ts-stub-parse-query", kind="stub", language="typescript", difficulty=2, tags=["parsing", "urls"],
+    tokenBudget=320, stopTokens=TS_STOP, entryPoint="parseQuery",
+    prompt="Write `export function parseQuery(query: string): Record<string, string[]>` that parses a URL query string "
+           "(an optional leading '?', pairs separated by '&'): keys and values are percent-decoded, '+' means a space, "
+           "a key without '=' has the value '', empty pairs are skipped, and repeated keys collect their values in "
+           "order. Do not use URLSearchParams.",
+    referenceSolution="export function parseQuery(query: string): Record<string, string[]> {\n"
+                      "  const result: Record<string, string[]> = {};\n"
+                      "  const decode = (s: string) => decodeURIComponent(s.replace(/\\+/g, ' '));\n"
+                      "  for (const pair of query.replace(/^\\?/, '').split('&')) {\n"
+                      "    if (pair === '') continue;\n"
+                      "    const eq = pair.indexOf('=');\n"
+                      "    const key = decode(eq < 0 ? pair : pair.slice(0, eq));\n"
+                      "    const value = eq < 0 ? '' : decode(pair.slice(eq + 1));\n"
+                      "    (result[key] ??= []).push(value);\n"
+                      "  }\n"
+                      "  return result;\n"
+                      "}\n",
+    hiddenChecks=TS_ASSERT +
+    "assert.deepStrictEqual(parseQuery('?q=hello+world&page=2'), { q: ['hello world'], page: ['2'] });\n"
+    "assert.deepStrictEqual(parseQuery('tag=a&tag=b&&tag=c'), { tag: ['a', 'b', 'c'] });\n"
+    "assert.deepStrictEqual(parseQuery('flag&x='), { flag: [''], x: [''] });\n"
+    "assert.deepStrictEqual(parseQuery('name=J%C3%BCrgen%20K&eq=a%3Db=c'), { name: ['J\u00fcrgen K'], eq: ['a=b=c'] });\n"
+    "assert.deepStrictEqual(parseQuery(''), {});\n"
+    "assert.deepStrictEqual(parseQuery('a%20b=1'), { 'a b': ['1'] });\n",
+    mutants=[
+        "export function parseQuery(query: string): Record<string, string[]> {\n"
+        "  const result: Record<string, string[]> = {};\n"
+        "  for (const pair of query.replace(/^\\?/, '').split('&')) {\n"
+        "    if (pair === '') continue;\n"
+        "    const [key, value = ''] = pair.split('=');\n"
+        "    (result[decodeURIComponent(key)] ??= []).push(decodeURIComponent(value.replace(/\\+/g, ' ')));\n"
+        "  }\n"
+        "  return result;\n"
+        "}\n",
+        "export function parseQuery(query: string): Record<string, string[]> {\n"
+        "  const result: Record<string, string[]> = {};\n"
+        "  for (const pair of query.replace(/^\\?/, '').split('&')) {\n"
+        "    if (pair === '') continue;\n"
+        "    const eq = pair.indexOf('=');\n"
+        "    const key = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));\n"
+        "    const value = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));\n"
+        "    (result[key] ??= []).push(value);\n"
+        "  }\n"
+        "  return result;\n"
+        "}\n",
+        "export function parseQuery(query: string): Record<string, string[]> {\n"
+        "  const result: Record<string, string[]> = {};\n"
+        "  const decode = (s: string) => decodeURIComponent(s.replace(/\\+/g, ' '));\n"
+        "  for (const pair of query.replace(/^\\?/, '').split('&')) {\n"
+        "    if (pair === '') continue;\n"
+        "    const eq = pair.indexOf('=');\n"
+        "    const key = decode(eq < 0 ? pair : pair.slice(0, eq));\n"
+        "    result[key] = [eq < 0 ? '' : decode(pair.slice(eq + 1))];\n"
+        "  }\n"
+        "  return result;\n"
+        "}\n",
+    ])
+
+# ---- TypeScript refactor ----
+TS_ORDER = "type Order = { id: string; status: 'open' | 'paid' | 'cancelled'; total: number };\n"
+task(
+    id="ts-refactor-map-filter", kind="refactor", language="typescript", difficulty=1, tags=["arrays", "refactor"],
+    tokenBudget=256, stopTokens=TS_STOP, entryPoint="paidOrderIds", structureRule="no-loops;uses-map-filter",
+    prompt="Rewrite `paidOrderIds` with `filter`/`map` (no loops), keeping its behaviour exactly. The `Order` type is "
+           "already declared; answer with the function only.",
+    contextFiles=[{"path": "orders.ts", "content": TS_ORDER +
+                   "\nexport function paidOrderIds(orders: Order[], minTotal: number): string[] {\n"
+                   "  const ids: string[] = [];\n"
+                   "  for (const o of orders) {\n"
+                   "    if (o.status === 'paid' && o.total >= minTotal) {\n"
+                   "      ids.push(o.id.toUpperCase());\n"
+                   "    }\n"
+                   "  }\n"
+                   "  return ids;\n"
+                   "}\n"}],
+    supportCode=TS_ORDER,
+    referenceSolution="export function paidOrderIds(orders: Order[], minTotal: number): string[] {\n"
+                      "  return orders\n"
+                      "    .filter(o => o.status === 'paid' && o.total >= minTotal)\n"
+                      "    .map(o => o.id.toUpperCase());\n"
+                      "}\n",
+    hiddenChecks=TS_ASSERT +
+    "const orders: Order[] = [\n"
+    "  { id: 'a1', status: 'paid', total: 50 },\n"
+    "  { id: 'b2', status: 'open', total: 90 },\n"
+    "  { id: 'c3', status: 'paid', total: 49.99 },\n"
+    "  { id: 'd4', status: 'paid', total: 120 },\n"
+    "  { id: 'e5', status: 'cancelled', total: 500 },\n"
+    "];\n"
+    "assert.deepStrictEqual(paidOrderIds(orders, 50), ['A1', 'D4']);\n"
+    "assert.deepStrictEqual(paidOrderIds(orders, 0), ['A1', 'C3', 'D4']);\n"
+    "assert.deepStrictEqual(paidOrderIds([], 0), []);\n",
+    mutants=[
+        "export function paidOrderIds(orders: Order[], minTotal: number): string[] {\n"
+        "  return orders.filter(o => o.status === 'paid' && o.total > minTotal).map(o => o.id.toUpperCase());\n"
+        "}\n",
+        "export function paidOrderIds(orders: Order[], minTotal: number): string[] {\n"
+        "  return orders.filter(o => o.status !== 'open' && o.total >= minTotal).map(o => o.id.toUpperCase());\n"
+        "}\n",
+        "export function paidOrderIds(orders: Order[], minTotal: number): string[] {\n"
+        "  return orders.filter(o => o.status === 'paid' && o.total >= minTotal).map(o => o.id);\n"
+        "}\n",
+    ])
+
+TS_USER_API = ("type User = { id: number; name: string; teamId: number | null };\n"
+               "type Team = { id: number; name: string };\n"
+               "interface Api { getUser(id: number): Promise<User>; getTeam(id: number): Promise<Team> }\n")
+task(
+    id="ts-refactor-async-await", kind="refactor", language="typescript", difficulty=3, tags=["async", "promises", "refactor"],
+    tokenBudget=320, stopTokens=TS_STOP, entryPoint="teamNameOf", structureRule="uses-async-await;no-then",
+    prompt="Rewrite `teamNameOf` with async/await instead of `.then`/`.catch` chains, keeping its behaviour exactly "
+           "(including which errors are swallowed). The types are already declared; answer with the function only.",
+    contextFiles=[{"path": "teams.ts", "content": TS_USER_API +
+                   "\nexport function teamNameOf(api: Api, userId: number): Promise<string> {\n"
+                   "  return api.getUser(userId)\n"
+                   "    .then(user => {\n"
+                   "      if (user.teamId === null) return 'no team';\n"
+                   "      return api.getTeam(user.teamId)\n"
+                   "        .then(team => team.name)\n"
+                   "        .catch(() => 'unknown team');\n"
+                   "    });\n"
+                   "}\n"}],
+    supportCode=TS_USER_API,
+    referenceSolution="export async function teamNameOf(api: Api, userId: number): Promise<string> {\n"
+                      "  const user = await api.getUser(userId);\n"
+                      "  if (user.teamId === null) return 'no team';\n"
+                      "  try {\n"
+                      "    const team = await api.getTeam(user.teamId);\n"
+                      "    return team.name;\n"
+                      "  } catch {\n"
+                      "    return 'unknown team';\n"
+                      "  }\n"
+                      "}\n",
+    hiddenChecks=TS_ASSERT +
+    "const users: Record<number, User> = { 1: { id: 1, name: 'ann', teamId: 10 }, 2: { id: 2, name: 'bo', teamId: null },\n"
+    "  3: { id: 3, name: 'cy', teamId: 99 } };\n"
+    "const api: Api = {\n"
+    "  async getUser(id) { const u = users[id]; if (!u) throw new Error(`no user ${id}`); return u; },\n"
+    "  async getTeam(id) { if (id !== 10) throw new Error(`no team ${id}`); return { id, name: 'Platform' }; },\n"
+    "};\n"
+    "assert.strictEqual(await teamNameOf(api, 1), 'Platform');\n"
+    "assert.strictEqual(await teamNameOf(api, 2), 'no team');\n"
+    "assert.strictEqual(await teamNameOf(api, 3), 'unknown team');\n"
+    "await assert.rejects(teamNameOf(api, 4), { message: 'no user 4' });\n",
+    mutants=[
+        "export async function teamNameOf(api: Api, userId: number): Promise<string> {\n"
+        "  try {\n"
+        "    const user = await api.getUser(userId);\n"
+        "    if (user.teamId === null) return 'no team';\n"
+        "    const team = await api.getTeam(user.teamId);\n"
+        "    return team.name;\n"
+        "  } catch {\n"
+        "    return 'unknown team';\n"
+        "  }\n"
+        "}\n",
+        "export async function teamNameOf(api: Api, userId: number): Promise<string> {\n"
+        "  const user = await api.getUser(userId);\n"
+        "  if (!user.teamId) return 'no team';\n"
+        "  const team = await api.getTeam(user.teamId);\n"
+        "  return team.name;\n"
+        "}\n",
+        "export async function teamNameOf(api: Api, userId: number): Promise<string> {\n"
+        "  const user = await api.getUser(userId);\n"
+        "  try {\n"
+        "    const team = await api.getTeam(user.teamId ?? 0);\n"
+        "    return team.name;\n"
+        "  } catch {\n"
+        "    return 'unknown team';\n"
+        "  }\n"
+        "}\n",
+    ])
+
+task(
+    id="ts-refactor-guard-clauses", kind="refactor", language="typescript", difficulty=2,
+    tags=["guard-clauses", "readability", "refactor"], tokenBudget=320, stopTokens=TS_STOP, entryPoint="canEdit",
+    structureRule="no-nested-if",
+    prompt="Rewrite `canEdit` with guard clauses (early returns) so that no `if` is nested inside another `if` "
+           "(`else if` chains are fine), keeping its behaviour exactly. The types are already declared; answer with "
+           "the function only.",
+    contextFiles=[{"path": "permissions.ts", "content":
+                   "type Role = 'admin' | 'editor' | 'viewer';\n"
+                   "type Doc = { ownerId: string; locked: boolean; archived: boolean };\n\n"
+                   "export function canEdit(userId: string, role: Role, doc: Doc): boolean {\n"
+                   "  if (!doc.archived) {\n"
+                   "    if (role === 'admin') {\n"
+                   "      return true;\n"
+                   "    } else {\n"
+                   "      if (doc.locked) {\n"
+                   "        return false;\n"
+                   "      } else {\n"
+                   "        if (role === 'editor' || doc.ownerId === userId) {\n"
+                   "          return true;\n"
+                   "        }\n"
+                   "        return false;\n"
+                   "      }\n"
+                   "    }\n"
+                   "  }\n"
+                   "  return false;\n"
+                   "}\n"}],
+    supportCode="type Role = 'admin' | 'editor' | 'viewer';\ntype Doc = { ownerId: string; locked: boolean; archived: boolean };\n",
+    referenceSolution="export function canEdit(userId: string, role: Role, doc: Doc): boolean {\n"
+                      "  if (doc.archived) return false;\n"
+                      "  if (role === 'admin') return true;\n"
+                      "  if (doc.locked) return false;\n"
+                      "  return role === 'editor' || doc.ownerId === userId;\n"
+                      "}\n",
+    hiddenChecks=TS_ASSERT +
+    "const doc = (over: Partial<Doc> = {}): Doc => ({ ownerId: 'u1', locked: false, archived: false, ...over });\n"
+    "assert.strictEqual(canEdit('x', 'admin', doc({ locked: true })), true);\n"
+    "assert.strictEqual(canEdit('x', 'admin', doc({ archived: true })), false);\n"
+    "assert.strictEqual(canEdit('x', 'editor', doc()), true);\n"
+    "assert.strictEqual(canEdit('x', 'editor', doc({ locked: true })), false);\n"
+    "assert.strictEqual(canEdit('u1', 'viewer', doc()), true);\n"
+    "assert.strictEqual(canEdit('u2', 'viewer', doc()), false);\n"
+    "assert.strictEqual(canEdit('u1', 'viewer', doc({ locked: true })), false);\n"
+    "assert.strictEqual(canEdit('u1', 'editor', doc({ archived: true })), false);\n",
+    mutants=[
+        "export function canEdit(userId: string, role: Role, doc: Doc): boolean {\n"
+        "  if (role === 'admin') return true;\n"
+        "  if (doc.archived || doc.locked) return false;\n"
+        "  return role === 'editor' || doc.ownerId === userId;\n"
+        "}\n",
+        "export function canEdit(userId: string, role: Role, doc: Doc): boolean {\n"
+        "  if (doc.archived) return false;\n"
+        "  if (role === 'admin') return true;\n"
+        "  if (doc.locked) return false;\n"
+        "  return role === 'editor' && doc.ownerId === userId;\n"
+        "}\n",
+        "export function canEdit(userId: string, role: Role, doc: Doc): boolean {\n"
+        "  if (doc.archived) return false;\n"
+        "  if (role === 'admin') return true;\n"
+        "  return role === 'editor' || doc.ownerId === userId;\n"
+        "}\n",
+    ])
+
+TS_CONFIG_TYPES = ("type Config = { server?: { http?: { port?: number | null; host?: string } } };\n")
+task(
+    id="ts-refactor-optional-chaining", kind="refactor", language="typescript", difficulty=2,
+    tags=["optional-chaining", "nullish", "refactor"], tokenBudget=256, stopTokens=TS_STOP, entryPoint="listenAddress",
+    structureRule="uses-optional-chaining;uses-nullish-coalescing;no-nested-if",
+    prompt="Rewrite `listenAddress` with optional chaining (`?.`) and nullish coalescing (`??`) instead of the nested "
+           "checks, keeping its behaviour exactly (note that port 0 and an empty host are kept). The `Config` type is "
+           "already declared; answer with the function only.",
+    contextFiles=[{"path": "config.ts", "content": TS_CONFIG_TYPES +
+                   "\nexport function listenAddress(config: Config | undefined): string {\n"
+                   "  let host = 'localhost';\n"
+                   "  let port = 8080;\n"
+                   "  if (config) {\n"
+                   "    if (config.server) {\n"
+                   "      if (config.server.http) {\n"
+                   "        if (config.server.http.host !== undefined) host = config.server.http.host;\n"
+                   "        if (config.server.http.port !== undefined && config.server.http.port !== null) port = config.server.http.port;\n"
+                   "      }\n"
+                   "    }\n"
+                   "  }\n"
+                   "  return `${host}:${port}`;\n"
+                   "}\n"}],
+    supportCode=TS_CONFIG_TYPES,
+    referenceSolution="export function listenAddress(config: Config | undefined): string {\n"
+                      "  const host = config?.server?.http?.host ?? 'localhost';\n"
+                      "  const port = config?.server?.http?.port ?? 8080;\n"
+                      "  return `${host}:${port}`;\n"
+                      "}\n",
+    hiddenChecks=TS_ASSERT +
+    "assert.strictEqual(listenAddress(undefined), 'localhost:8080');\n"
+    "assert.strictEqual(listenAddress({}), 'localhost:8080');\n"
+    "assert.strictEqual(listenAddress({ server: { http: { port: 0 } } }), 'localhost:0');\n"
+    "assert.strictEqual(listenAddress({ server: { http: { host: '', port: null } } }), ':8080');\n"
+    "assert.strictEqual(listenAddress({ server: { http: { host: '0.0.0.0', port: 443 } } }), '0.0.0.0:443');\n",
+    mutants=[
+        "export function listenAddress(config: Config | undefined): string {\n"
+        "  const host = config?.server?.http?.host || 'localhost';\n"
+        "  const port = config?.server?.http?.port || 8080;\n"
+        "  return `${host}:${port}`;\n"
+        "}\n",
+        "export function listenAddress(config: Config | undefined): string {\n"
+        "  const host = config?.server?.http?.host ?? 'localhost';\n"
+        "  const port = config?.server?.http?.port || 8080;\n"
+        "  return `${host}:${port}`;\n"
+        "}\n",
+        "export function listenAddress(config: Config | undefined): string {\n"
+        "  const host = config?.server?.http?.host || 'localhost';\n"
+        "  const port = config?.server?.http?.port ?? 8080;\n"
+        "  return `${host}:${port}`;\n"
+        "}\n",
+    ])
+
+# ---- TypeScript unit-tests (Jest) ----
+TS_PASSWORD = ("export type Strength = 'weak' | 'medium' | 'strong';\n\n"
+               "export function passwordStrength(password: string): Strength {\n"
+               "  if (password.length < 8) return 'weak';\n"
+               "  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter(r => r.test(password)).length;\n"
+               "  if (password.length >= 12 && classes >= 3) return 'strong';\n"
+               "  return classes >= 2 ? 'medium' : 'weak';\n"
+               "}\n")
+task(
+    id="ts-unit-tests-password-strength", kind="unit-tests", language="typescript", difficulty=2,
+    tags=["jest", "boundaries"], tokenBudget=512, entryPoint="passwordStrength",
+    prompt="Write Jest tests for `passwordStrength(password)`: fewer than 8 characters is 'weak'; 12 or more "
+           "characters using at least 3 of the classes lower-case, upper-case, digit, other is 'strong'; otherwise "
+           "at least 2 classes is 'medium' and fewer is 'weak'."
+           + TS_UNIT_PROMPT.format(fn="passwordStrength", file="password.ts", module="password"),
+    contextFiles=[{"path": "password.ts", "content": TS_PASSWORD}], supportCode=TS_PASSWORD, hiddenChecks="",
+    referenceSolution="import { describe, expect, test } from '@jest/globals';\n"
+                      "import { passwordStrength } from './password';\n\n"
+                      "describe('passwordStrength', () => {\n"
+                      "  test('short is weak', () => expect(passwordStrength('Ab1!xyz')).toBe('weak'));\n"
+                      "  test('8 chars, two classes is medium', () => expect(passwordStrength('abcdefg1')).toBe('medium'));\n"
+                      "  test('one class is weak', () => expect(passwordStrength('abcdefghijklmn')).toBe('weak'));\n"
+                      "  test('11 chars is not strong', () => expect(passwordStrength('Abcdefghij1')).toBe('medium'));\n"
+                      "  test('12 chars, three classes is strong', () => expect(passwordStrength('Abcdefghijk1')).toBe('strong'));\n"
+                      "  test('12 chars, two classes is medium', () => expect(passwordStrength('abcdefghijk1')).toBe('medium'));\n"
+                      "  test('symbols count as a class', () => expect(passwordStrength('abcdefghij!1')).toBe('strong'));\n"
+                      "});\n",
+    mutants=[
+        TS_PASSWORD.replace("password.length < 8", "password.length <= 8"),
+        TS_PASSWORD.replace("password.length >= 12", "password.length > 12"),
+        TS_PASSWORD.replace(", /[^A-Za-z0-9]/]", "]"),
+        TS_PASSWORD.replace("classes >= 2 ? 'medium'", "classes >= 1 ? 'medium'"),
+    ])
+
+TS_CHUNK = ("export function chunk<T>(items: readonly T[], size: number): T[][] {\n"
+            "  if (!Number.isInteger(size) || size < 1) throw new RangeError('size must be a positive integer');\n"
+            "  const out: T[][] = [];\n"
+            "  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));\n"
+            "  return out;\n"
+            "}\n")
+task(
+    id="ts-unit-tests-chunk", kind="unit-tests", language="typescript", difficulty=1, tags=["jest", "arrays"],
+    tokenBudget=400, entryPoint="chunk",
+    prompt="Write Jest tests for `chunk(items, size)`, which splits an array into consecutive chunks of `size` (the "
+           "last may be shorter) and throws a RangeError unless size is a positive integer."
+           + TS_UNIT_PROMPT.format(fn="chunk", file="chunk.ts", module="chunk"),
+    contextFiles=[{"path": "chunk.ts", "content": TS_CHUNK}], supportCode=TS_CHUNK, hiddenChecks="",
+    referenceSolution="import { expect, test } from '@jest/globals';\n"
+                      "import { chunk } from './chunk';\n\n"
+                      "test('even split', () => expect(chunk([1, 2, 3, 4], 2)).toEqual([[1, 2], [3, 4]]));\n"
+                      "test('last chunk shorter', () => expect(chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]));\n"
+                      "test('empty input', () => expect(chunk([], 3)).toEqual([]));\n"
+                      "test('size larger than input', () => expect(chunk(['a'], 5)).toEqual([['a']]));\n"
+                      "test('rejects zero and fractions', () => {\n"
+                      "  expect(() => chunk([1], 0)).toThrow(RangeError);\n"
+                      "  expect(() => chunk([1], 1.5)).toThrow(RangeError);\n"
+                      "});\n",
+    mutants=[
+        TS_CHUNK.replace("i < items.length; i += size", "i + size <= items.length; i += size"),
+        TS_CHUNK.replace("items.slice(i, i + size)", "items.slice(i, i + size - 1)"),
+        TS_CHUNK.replace("!Number.isInteger(size) || ", ""),
+    ])
+
+TS_SHIPPING = ("export function shippingCost(weightKg: number, express: boolean): number {\n"
+               "  if (!(weightKg > 0)) throw new RangeError('weight must be positive');\n"
+               "  let cost: number;\n"
+               "  if (weightKg <= 1) cost = 5;\n"
+               "  else if (weightKg <= 5) cost = 10;\n"
+               "  else cost = 10 + Math.ceil(weightKg - 5) * 2;\n"
+               "  return express ? cost * 2 : cost;\n"
+               "}\n")
+task(
+    id="ts-unit-tests-shipping", kind="unit-tests", language="typescript", difficulty=2, tags=["jest", "boundaries", "money"],
+    tokenBudget=512, entryPoint="shippingCost",
+    prompt="Write Jest tests for `shippingCost(weightKg, express)`: up to 1 kg costs 5, up to 5 kg costs 10, above "
+           "that 10 plus 2 per started kg over 5; express doubles the price; a weight that is not positive (or NaN) "
+           "throws a RangeError." + TS_UNIT_PROMPT.format(fn="shippingCost", file="shipping.ts", module="shipping"),
+    contextFiles=[{"path": "shipping.ts", "content": TS_SHIPPING}], supportCode=TS_SHIPPING, hiddenChecks="",
+    referenceSolution="import { describe, expect, test } from '@jest/globals';\n"
+                      "import { shippingCost } from './shipping';\n\n"
+                      "describe('shippingCost', () => {\n"
+                      "  test.each([\n"
+                      "    [0.5, 5], [1, 5], [1.01, 10], [5, 10], [5.1, 12], [6, 12], [7.5, 16],\n"
+                      "  ])('%p kg costs %p', (kg, cost) => expect(shippingCost(kg, false)).toBe(cost));\n"
+                      "  test('express doubles', () => {\n"
+                      "    expect(shippingCost(1, true)).toBe(10);\n"
+                      "    expect(shippingCost(6, true)).toBe(24);\n"
+                      "  });\n"
+                      "  test('rejects non-positive and NaN', () => {\n"
+                      "    expect(() => shippingCost(0, false)).toThrow(RangeError);\n"
+                      "    expect(() => shippingCost(-2, true)).toThrow(RangeError);\n"
+                      "    expect(() => shippingCost(Number.NaN, false)).toThrow(RangeError);\n"
+                      "  });\n"
+                      "});\n",
+    mutants=[
+        TS_SHIPPING.replace("weightKg <= 1", "weightKg < 1"),
+        TS_SHIPPING.replace("Math.ceil(weightKg - 5)", "Math.floor(weightKg - 5)"),
+        TS_SHIPPING.replace("express ? cost * 2 : cost", "express ? cost + 5 : cost"),
+        TS_SHIPPING.replace("!(weightKg > 0)", "weightKg <= 0"),
+    ])
+
+TS_DURATION = ("export function formatDuration(totalSeconds: number): string {\n"
+               "  if (!Number.isInteger(totalSeconds) || totalSeconds < 0) throw new RangeError('need a whole, non-negative number');\n"
+               "  const h = Math.floor(totalSeconds / 3600);\n"
+               "  const m = Math.floor((totalSeconds % 3600) / 60);\n"
+               "  const s = totalSeconds % 60;\n"
+               "  const mmss = `${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;\n"
+               "  return h > 0 ? `${h}:${mmss}` : mmss;\n"
+               "}\n")
+task(
+    id="ts-unit-tests-format-duration", kind="unit-tests", language="typescript", difficulty=2,
+    tags=["jest", "formatting", "time"], tokenBudget=512, entryPoint="formatDuration",
+    prompt="Write Jest tests for `formatDuration(totalSeconds)`, which formats whole seconds as `mm:ss`, or `h:mm:ss` "
+           "from one hour on (hours unpadded), and throws a RangeError for negative or fractional input."
+           + TS_UNIT_PROMPT.format(fn="formatDuration", file="duration.ts", module="duration"),
+    contextFiles=[{"path": "duration.ts", "content": TS_DURATION}], supportCode=TS_DURATION, hiddenChecks="",
+    referenceSolution="import { expect, test } from '@jest/globals';\n"
+                      "import { formatDuration } from './duration';\n\n"
+                      "test('zero', () => expect(formatDuration(0)).toBe('00:00'));\n"
+                      "test('pads seconds and minutes', () => expect(formatDuration(65)).toBe('01:05'));\n"
+                      "test('just under an hour', () => expect(formatDuration(3599)).toBe('59:59'));\n"
+                      "test('one hour', () => expect(formatDuration(3600)).toBe('1:00:00'));\n"
+                      "test('hours unpadded', () => expect(formatDuration(36125)).toBe('10:02:05'));\n"
+                      "test('rejects bad input', () => {\n"
+                      "  expect(() => formatDuration(-1)).toThrow(RangeError);\n"
+                      "  expect(() => formatDuration(1.5)).toThrow(RangeError);\n"
+                      "});\n",
+    mutants=[
+        TS_DURATION.replace("h > 0 ?", "h > 1 ?"),
+        TS_DURATION.replace("Math.floor((totalSeconds % 3600) / 60)", "Math.floor(totalSeconds / 60)"),
+        TS_DURATION.replace("String(s).padStart(2, '0')", "String(s)"),
+        TS_DURATION.replace("!Number.isInteger(totalSeconds) || ", ""),
+    ])
+
+# ---- TypeScript explain ----
+task(
+    id="ts-explain-debounce", kind="explain", language="typescript", difficulty=2, tags=["timers", "explain"],
+    tokenBudget=160,
+    prompt="In two sentences, explain what happens when the function returned by `debounce` is called many times in "
+           "quick succession.",
+    contextFiles=[{"path": "debounce.ts", "content":
+                   "export function debounce<A extends unknown[]>(fn: (...args: A) => void, waitMs: number) {\n"
+                   "  let timer: ReturnType<typeof setTimeout> | undefined;\n"
+                   "  return (...args: A) => {\n"
+                   "    clearTimeout(timer);\n"
+                   "    timer = setTimeout(() => fn(...args), waitMs);\n"
+                   "  };\n"
+                   "}\n"}],
+    hiddenChecks="",
+    rubric={"maxWords": 60,
+            "requiredConcepts": [
+                {"name": "restarts the timer", "phrasings": ["restart", "resets the timer", "cancels the previous", "clears the previous", "cancels the pending", "clears the pending"]},
+                {"name": "runs once after quiet", "phrasings": ["once", "single call", "only the last", "after the calls stop", "stop for"]},
+                {"name": "latest arguments", "phrasings": ["latest arguments", "last arguments", "most recent arguments", "arguments of the last", "arguments of the latest", "last call's arguments"]}],
+            "wrongClaims": ["immediately", "every call runs", "first call's arguments", "first arguments", "throttle", "at most once per"]},
+    referenceSolution="Each call clears the pending timer and restarts it, so nothing runs while calls keep coming. "
+                      "Once calls stop for waitMs, fn runs once with the latest arguments.",
+    mutants=["The first call runs fn immediately and later calls within waitMs are ignored, like a throttle.",
+             "Each call restarts the timer, and when the calls stop, fn runs once with the first call's arguments."])
+
+task(
+    id="ts-explain-all-settled", kind="explain", language="typescript", difficulty=2, tags=["promises", "concurrency", "explain"],
+    tokenBudget=160,
+    prompt="In two sentences, explain what `fetchAll` returns and what happens when some requests fail.",
+    contextFiles=[{"path": "fetchAll.ts", "content":
+                   "export async function fetchAll(urls: string[]): Promise<{ bodies: string[]; failed: number }> {\n"
+                   "  const results = await Promise.allSettled(urls.map(u => fetch(u).then(r => r.text())));\n"
+                   "  const bodies = results.flatMap(r => (r.status === 'fulfilled' ? [r.value] : []));\n"
+                   "  return { bodies, failed: results.length - bodies.length };\n"
+                   "}\n"}],
+    hiddenChecks="",
+    rubric={"maxWords": 60,
+            "requiredConcepts": [
+                {"name": "all requests at once", "phrasings": ["concurrently", "in parallel", "at the same time", "at once", "simultaneously"]},
+                {"name": "keeps successful bodies", "phrasings": ["successful", "succeeded", "fulfilled"]},
+                {"name": "counts failures without throwing", "phrasings": ["counts the failures", "number of failed", "number of failures", "how many failed", "count of failed", "counts failed"]}],
+            "wrongClaims": ["sequentially", "one after another", "one at a time", "throws", "rejects if any", "retries", "stops at the first"]},
+    referenceSolution="It fetches all URLs concurrently and waits for every request to settle. It returns the bodies "
+                      "of the successful requests, in URL order, plus the number of failed requests, so a failure "
+                      "never makes it reject.",
+    mutants=["It fetches the URLs one after another and returns the successful bodies plus the number of failed "
+             "requests.",
+             "It fetches all URLs in parallel and returns their bodies, but rejects if any request fails."])
+
+task(
+    id="ts-explain-revenue-reduce", kind="explain", language="typescript", difficulty=2, tags=["reduce", "explain"],
+    tokenBudget=160,
+    prompt="In two sentences, explain what `revenueByCategory` computes.",
+    contextFiles=[{"path": "revenue.ts", "content":
+                   "type Line = { category: string; price: number; qty: number; refunded: boolean };\n\n"
+                   "export const revenueByCategory = (lines: Line[]): Record<string, number> =>\n"
+                   "  lines\n"
+                   "    .filter(l => !l.refunded)\n"
+                   "    .reduce<Record<string, number>>(\n"
+                   "      (acc, l) => ({ ...acc, [l.category]: (acc[l.category] ?? 0) + l.price * l.qty }),\n"
+                   "      {},\n"
+                   "    );\n"}],
+    hiddenChecks="",
+    rubric={"maxWords": 50,
+            "requiredConcepts": [
+                {"name": "per category", "phrasings": ["per category", "each category", "by category", "every category"]},
+                {"name": "price times quantity summed", "phrasings": ["price times quantity", "price * qty", "price multiplied by quantity", "price \u00d7 quantity", "price times qty", "quantity times price"]},
+                {"name": "refunded lines excluded", "phrasings": ["refunded lines are excluded", "excluding refunded", "skips refunded", "ignores refunded", "ignoring refunded", "without refunded", "non-refunded", "not refunded"]}],
+            "wrongClaims": ["average", "count of lines", "number of items", "includes refunded", "mutates"]},
+    referenceSolution="It totals price times quantity for each category, ignoring refunded lines. The result is an "
+                      "object mapping each category name to its revenue.",
+    mutants=["It computes the average price times quantity per category, ignoring refunded lines.",
+             "It sums price times quantity for each category, including refunded lines."])
+
+task(
+    id="ts-explain-sql-not-exists", kind="explain", language="typescript", difficulty=2, tags=["sql", "explain"],
+    tokenBudget=160,
+    prompt="In two sentences, explain what the query in `UNSOLD` returns.",
+    contextFiles=[{"path": "queries.ts", "content":
+                   "export const UNSOLD = `\n"
+                   "  SELECT p.id, p.name\n"
+                   "  FROM products p\n"
+                   "  WHERE p.discontinued = FALSE\n"
+                   "    AND NOT EXISTS (SELECT 1 FROM order_items oi WHERE oi.product_id = p.id)\n"
+                   "  ORDER BY p.name\n"
+                   "`;\n"}],
+    hiddenChecks="",
+    rubric={"maxWords": 60,
+            "requiredConcepts": [
+                {"name": "never ordered", "phrasings": ["never been ordered", "never ordered", "no order items", "not in any order", "no orders", "never appear", "never sold", "not appear in any"]},
+                {"name": "not discontinued", "phrasings": ["not discontinued", "active products", "still sold", "non-discontinued", "aren't discontinued", "are not discontinued"]},
+                {"name": "sorted by name", "phrasings": ["by name", "alphabetical"]}],
+            "wrongClaims": ["most ordered", "best-selling", "deletes", "discontinued products that", "count of orders", "every product"]},
+    referenceSolution="It returns the id and name of products that are not discontinued and have never been ordered, "
+                      "meaning no order item refers to them. The rows are sorted alphabetically by name.",
+    mutants=["It returns every product with its number of orders, sorted by name.",
+             "It lists discontinued products that have never been ordered, sorted by name."])
+
+# ---- TypeScript fix ----
+task(
+    id="ts-fix-range", kind="fix", language="typescript", difficulty=1, tags=["off-by-one", "loops"], tokenBudget=256,
+    stopTokens=TS_STOP, entryPoint="range",
+    prompt="`range(start, end, step = 1)` should return the numbers from `start` up to but not including `end`, "
+           "stepping by a positive `step`. The hidden checks fail with the output below. Fix it and answer with the "
+           "whole corrected function.",
+    contextFiles=[{"path": "range.ts", "content":
+                   "export function range(start: number, end: number, step = 1): number[] {\n"
+                   "  const out: number[] = [];\n"
+                   "  for (let i = start; i <= end; i += step) out.push(i);\n"
+                   "  return out;\n"
+                   "}\n"}],
+    referenceSolution="export function range(start: number, end: number, step = 1): number[] {\n"
+                      "  const out: number[] = [];\n"
+                      "  for (let i = start; i < end; i += step) out.push(i);\n"
+                      "  return out;\n"
+                      "}\n",
+    hiddenChecks=TS_ASSERT +
+    "assert.deepStrictEqual(range(0, 4), [0, 1, 2, 3]);\n"
+    "assert.deepStrictEqual(range(2, 10, 3), [2, 5, 8]);\n"
+    "assert.deepStrictEqual(range(0, 9, 3), [0, 3, 6]);\n"
+    "assert.deepStrictEqual(range(5, 5), []);\n"
+    "assert.deepStrictEqual(range(-2, 1), [-2, -1, 0]);\n",
+    mutants=[
+        "export function range(start: number, end: number, step = 1): number[] {\n"
+        "  const out: number[] = [];\n"
+        "  for (let i = start; i < end - 1; i += step) out.push(i);\n"
+        "  return out;\n"
+        "}\n",
+        "export function range(start: number, end: number, step = 1): number[] {\n"
+        "  const out: number[] = [];\n"
+        "  for (let i = start; i <= end - step; i += step) out.push(i);\n"
+        "  return out;\n"
+        "}\n",
+        "export function range(start: number, end: number, step = 1): number[] {\n"
+        "  return Array.from({ length: end - start }, (_, i) => start + i * step);\n"
+        "}\n",
+    ])
+
+task(
+    id="ts-fix-async-foreach", kind="fix", language="typescript", difficulty=3, tags=["async", "promises", "gotchas"],
+    tokenBudget=320, stopTokens=TS_STOP, entryPoint="totalSize",
+    prompt="`totalSize(paths, sizeOf)` should return the sum of the sizes reported by the async `sizeOf` for every "
+           "path (0 for no paths). The hidden checks fail with the output below. Fix it and answer with the whole "
+           "corrected function.",
+    contextFiles=[{"path": "sizes.ts", "content":
+                   "export async function totalSize(paths: string[], sizeOf: (path: string) => Promise<number>): Promise<number> {\n"
+                   "  let total = 0;\n"
+                   "  paths.forEach(async p => {\n"
+                   "    total += await sizeOf(p);\n"
+                   "  });\n"
+                   "  return total;\n"
+                   "}\n"}],
+    referenceSolution="export async function totalSize(paths: string[], sizeOf: (path: string) => Promise<number>): Promise<number> {\n"
+                      "  const sizes = await Promise.all(paths.map(p => sizeOf(p)));\n"
+                      "  return sizes.reduce((sum, n) => sum + n, 0);\n"
+                      "}\n",
+    hiddenChecks=TS_ASSERT +
+    "const sizes: Record<string, number> = { a: 10, b: 32, c: 0 };\n"
+    "const sizeOf = async (p: string): Promise<number> => {\n"
+    "  await new Promise(resolve => setTimeout(resolve, 1));\n"
+    "  if (!(p in sizes)) throw new Error(`missing ${p}`);\n"
+    "  return sizes[p];\n"
+    "};\n"
+    "assert.strictEqual(await totalSize(['a', 'b', 'c'], sizeOf), 42);\n"
+    "assert.strictEqual(await totalSize([], sizeOf), 0);\n"
+    "await assert.rejects(totalSize(['a', 'zzz'], sizeOf), { message: 'missing zzz' });\n",
+    mutants=[
+        "export async function totalSize(paths: string[], sizeOf: (path: string) => Promise<number>): Promise<number> {\n"
+        "  const sizes = await Promise.all(paths.map(p => sizeOf(p)));\n"
+        "  return sizes.reduce((sum, n) => sum + n);\n"
+        "}\n",
+        "export async function totalSize(paths: string[], sizeOf: (path: string) => Promise<number>): Promise<number> {\n"
+        "  let total = 0;\n"
+        "  paths.map(async p => { total += await sizeOf(p); });\n"
+        "  return total;\n"
+        "}\n",
+        "export async function totalSize(paths: string[], sizeOf: (path: string) => Promise<number>): Promise<number> {\n"
+        "  const results = await Promise.allSettled(paths.map(p => sizeOf(p)));\n"
+        "  return results.reduce((sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0), 0);\n"
+        "}\n",
+    ])
+
+task(
+    id="ts-fix-numeric-sort", kind="fix", language="typescript", difficulty=1, tags=["sorting", "gotchas"],
+    tokenBudget=256, stopTokens=TS_STOP, entryPoint="sortedScores",
+    prompt="`sortedScores(scores)` should return a new array of the scores in ascending numeric order, leaving the "
+           "input unchanged. The hidden checks fail with the output below. Fix it and answer with the whole corrected "
+           "function.",
+    contextFiles=[{"path": "scores.ts", "content":
+                   "export function sortedScores(scores: number[]): number[] {\n"
+                   "  return scores.sort();\n"
+                   "}\n"}],
+    referenceSolution="export function sortedScores(scores: number[]): number[] {\n"
+                      "  return [...scores].sort((a, b) => a - b);\n"
+                      "}\n",
+    hiddenChecks=TS_ASSERT +
+    "const input = [10, 9, 100, 1, -5];\n"
+    "assert.deepStrictEqual(sortedScores(input), [-5, 1, 9, 10, 100]);\n"
+    "assert.deepStrictEqual(input, [10, 9, 100, 1, -5], 'input must be unchanged');\n"
+    "assert.deepStrictEqual(sortedScores([]), []);\n"
+    "assert.deepStrictEqual(sortedScores([2.5, 2, 2.25]), [2, 2.25, 2.5]);\n",
+    mutants=[
+        "export function sortedScores(scores: number[]): number[] {\n"
+        "  return scores.sort((a, b) => a - b);\n"
+        "}\n",
+        "export function sortedScores(scores: number[]): number[] {\n"
+        "  return [...scores].sort((a, b) => b - a);\n"
+        "}\n",
+        "export function sortedScores(scores: number[]): number[] {\n"
+        "  return [...scores].sort((a, b) => (a > b ? 1 : 0));\n"
+        "}\n",
+    ])
+
+task(
+    id="ts-fix-title-case", kind="fix", language="typescript", difficulty=2, tags=["strings", "edge-cases"],
+    tokenBudget=256, stopTokens=TS_STOP, entryPoint="titleCase",
+    prompt="`titleCase(text)` should upper-case the first letter of every space-separated word and lower-case the "
+           "rest, keeping all spaces exactly as they were. The hidden checks fail with the output below. Fix it and "
+           "answer with the whole corrected function.",
+    contextFiles=[{"path": "titleCase.ts", "content":
+                   "export function titleCase(text: string): string {\n"
+                   "  return text\n"
+                   "    .split(' ')\n"
+                   "    .map(w => w[0].toUpperCase() + w.slice(1).toLowerCase())\n"
+                   "    .join(' ');\n"
+                   "}\n"}],
+    referenceSolution="export function titleCase(text: string): string {\n"
+                      "  return text\n"
+                      "    .split(' ')\n"
+                      "    .map(w => w.charAt(0).toUpperCase() + w.slice(1).toLowerCase())\n"
+                      "    .join(' ');\n"
+                      "}\n",
+    hiddenChecks=TS_ASSERT +
+    "assert.strictEqual(titleCase('hello world'), 'Hello World');\n"
+    "assert.strictEqual(titleCase('the  QUICK fox '), 'The  Quick Fox ');\n"
+    "assert.strictEqual(titleCase(''), '');\n"
+    "assert.strictEqual(titleCase('a'), 'A');\n",
+    mutants=[
+        "export function titleCase(text: string): string {\n"
+        "  return text\n"
+        "    .split(' ')\n"
+        "    .filter(w => w.length > 0)\n"
+        "    .map(w => w[0].toUpperCase() + w.slice(1).toLowerCase())\n"
+        "    .join(' ');\n"
+        "}\n",
+        "export function titleCase(text: string): string {\n"
+        "  return text\n"
+        "    .split(' ')\n"
+        "    .map(w => w.charAt(0).toUpperCase() + w.slice(1))\n"
+        "    .join(' ');\n"
+        "}\n",
+        "export function titleCase(text: string): string {\n"
+        "  return text.replace(/\\b\\w/g, c => c.toUpperCase());\n"
+        "}\n",
+    ])
+
+
+# @@TYPESCRIPT-END@@
 
 
 def main():
