@@ -11,7 +11,9 @@ Needs on PATH: python3, node, dotnet. Tools outside the repo (never committed):
     (override with TSVERIFY=/path).
   * C#: a Roslyn compile-only runner, /tmp/csrunner/bin/csrunner.dll (override with CSRUNNER=/path); it compiles each
     program in memory with DEBUG defined and writes program.dll + runtimeconfig, which this script runs with `dotnet`.
-    Its source is described in README.md ("Verifying the suite").
+    Its source is embedded below (CSRUNNER_PROGRAM); when the dll is missing this script writes it to /tmp/csrunner
+    and builds it once (`dotnet build`, needs Microsoft.CodeAnalysis.CSharp 5.0.0 and xunit.v3.assert 4.0.2).
+  * The TypeScript tools are installed the same way on first use when missing (npm install --prefix).
 
 What is checked per task:
   * static: required fields, >= 2 mutants, kind-specific fields (contextFiles, structureRule, rubric,
@@ -59,6 +61,139 @@ public static class __TestMain
         }
         if (methods.Count == 0) { Console.WriteLine("no tests"); return 1; }
         return failed == 0 ? 0 : 1;
+    }
+}
+"""
+
+CSRUNNER_PROJECT = r"""<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <Nullable>disable</Nullable>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <ManagePackageVersionsCentrally>false</ManagePackageVersionsCentrally>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="Microsoft.CodeAnalysis.CSharp" Version="5.0.0" />
+    <PackageReference Include="xunit.v3.assert" Version="4.0.2" />
+  </ItemGroup>
+</Project>
+"""
+
+CSRUNNER_PROGRAM = r"""// Throwaway verification runner (not committed): compiles C# programs in memory with Roslyn (DEBUG defined)
+// and writes each to <outDir>/<name>/program.dll with a runtimeconfig so `dotnet program.dll` runs it.
+// Also checks structure rules on the syntax tree.
+// Usage: csrunner <jobs.json> <results.json>
+// jobs: [{"name": "...", "source": "...", "outDir": "...", "structure": {"answer": "...", "rule": "..."}?}]
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+var jobs = JsonNode.Parse(File.ReadAllText(args[0]))!.AsArray();
+var tpa = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
+var xunitDll = typeof(Xunit.Assert).Assembly.Location;
+var refs = tpa.Where(p => Path.GetFileName(p).StartsWith("System.") || Path.GetFileName(p) is "mscorlib.dll" or "netstandard.dll")
+    .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToList();
+refs.Add(MetadataReference.CreateFromFile(xunitDll));
+var parseOptions = new CSharpParseOptions(LanguageVersion.Latest, preprocessorSymbols: ["DEBUG"]);
+var results = new JsonArray();
+foreach (var job in jobs)
+{
+    var name = (string)job!["name"]!;
+    var res = new JsonObject { ["name"] = name };
+    if (job["source"] is JsonNode srcNode)
+    {
+        var tree = CSharpSyntaxTree.ParseText((string)srcNode!, parseOptions);
+        var comp = CSharpCompilation.Create("program", [tree], refs,
+            new CSharpCompilationOptions(OutputKind.ConsoleApplication, optimizationLevel: OptimizationLevel.Debug, nullableContextOptions: NullableContextOptions.Disable));
+        var dir = (string)job["outDir"]!;
+        Directory.CreateDirectory(dir);
+        var dllPath = Path.Combine(dir, "program.dll");
+        using (var fs = File.Create(dllPath))
+        {
+            var emit = comp.Emit(fs);
+            var errors = emit.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.ToString()).ToArray();
+            res["compiled"] = emit.Success;
+            res["errors"] = new JsonArray(errors.Select(e => (JsonNode)JsonValue.Create(e)!).ToArray());
+        }
+        File.WriteAllText(Path.Combine(dir, "program.runtimeconfig.json"),
+            "{\"runtimeOptions\":{\"tfm\":\"net10.0\",\"framework\":{\"name\":\"Microsoft.NETCore.App\",\"version\":\"10.0.0\"}}}");
+        File.Copy(xunitDll, Path.Combine(dir, Path.GetFileName(xunitDll)), true);
+    }
+    if (job["structure"] is JsonObject st)
+    {
+        var answer = (string)st["answer"]!;
+        var rule = (string)st["rule"]!;
+        var root = CSharpSyntaxTree.ParseText("public static class Problem {\n" + answer + "\n}", parseOptions).GetRoot();
+        var failures = new JsonArray();
+        foreach (var r in rule.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Structure.Check(root, r, out var why)) failures.Add(r + ": " + why);
+        }
+        res["structureFailures"] = failures;
+    }
+    results.Add(res);
+}
+File.WriteAllText(args[1], results.ToJsonString());
+
+static class Structure
+{
+    static readonly HashSet<string> Linq = ["Where", "Select", "SelectMany", "OrderBy", "OrderByDescending", "ThenBy", "ThenByDescending",
+        "Order", "OrderDescending", "GroupBy", "Sum", "Count", "Any", "All", "Aggregate", "First", "FirstOrDefault", "Last", "LastOrDefault",
+        "ToDictionary", "ToLookup", "Distinct", "DistinctBy", "Take", "Skip", "TakeWhile", "SkipWhile", "Min", "Max", "MinBy", "MaxBy", "Average", "Zip", "Chunk", "CountBy", "Index", "Join", "GroupJoin"];
+
+    public static bool Check(SyntaxNode root, string rule, out string why)
+    {
+        var nodes = root.DescendantNodes().ToList();
+        why = "";
+        switch (rule)
+        {
+            case "no-loops":
+                var loop = nodes.FirstOrDefault(n => n is ForStatementSyntax or ForEachStatementSyntax or WhileStatementSyntax or DoStatementSyntax);
+                why = loop is null ? "" : "found " + loop.Kind();
+                return loop is null;
+            case "uses-linq":
+                var ok = nodes.Any(n => n is QueryExpressionSyntax) || nodes.OfType<InvocationExpressionSyntax>().Any(i =>
+                    i.Expression is MemberAccessExpressionSyntax m && Linq.Contains(m.Name.Identifier.ValueText));
+                why = "no LINQ operator call or query expression";
+                return ok;
+            case "no-nested-if":
+                var nested = nodes.OfType<IfStatementSyntax>().FirstOrDefault(i => ChainHead(i).Ancestors().OfType<IfStatementSyntax>().Any());
+                why = nested is null ? "" : "if nested inside another if at line " + (nested.GetLocation().GetLineSpan().StartLinePosition.Line);
+                return nested is null;
+            case "uses-switch-expression":
+                why = "no switch expression";
+                return nodes.Any(n => n is SwitchExpressionSyntax);
+            case "no-if":
+                why = "found an if statement";
+                return !nodes.Any(n => n is IfStatementSyntax);
+            case "uses-string-interpolation":
+                why = "no interpolated string";
+                return nodes.Any(n => n is InterpolatedStringExpressionSyntax);
+            case "no-string-concat":
+                var concat = nodes.OfType<BinaryExpressionSyntax>().FirstOrDefault(b => b.IsKind(SyntaxKind.AddExpression) &&
+                    (b.Left is LiteralExpressionSyntax { RawKind: (int)SyntaxKind.StringLiteralExpression } || b.Right is LiteralExpressionSyntax { RawKind: (int)SyntaxKind.StringLiteralExpression } || b.Left is InterpolatedStringExpressionSyntax || b.Right is InterpolatedStringExpressionSyntax));
+                why = "string concatenation with + found";
+                return concat is null;
+            case "uses-pattern-matching":
+                why = "no is-pattern, switch pattern or property pattern";
+                return nodes.Any(n => n is IsPatternExpressionSyntax or SwitchExpressionSyntax or CasePatternSwitchLabelSyntax);
+            case "no-mutable-locals":
+                why = "local reassigned";
+                return !nodes.OfType<AssignmentExpressionSyntax>().Any(a => a.Left is IdentifierNameSyntax) && !nodes.Any(n => n is PostfixUnaryExpressionSyntax or PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PreIncrementExpression });
+            default:
+                why = "unknown rule";
+                return false;
+        }
+    }
+
+    static SyntaxNode ChainHead(IfStatementSyntax i)
+    {
+        SyntaxNode cur = i;
+        while (cur.Parent is ElseClauseSyntax e && e.Parent is IfStatementSyntax up) cur = up;
+        return cur;
     }
 }
 """
@@ -399,6 +534,43 @@ def exec_typescript(cases, work):
         c.output = normalise(r.get("message", ""), c.dir)
 
 
+# ------------------------------------------------------------------------------------------------ tools
+def ensure_tools(languages):
+    if "csharp" in languages and not os.path.exists(CSRUNNER):
+        src = os.path.dirname(os.path.dirname(CSRUNNER))
+        os.makedirs(src, exist_ok=True)
+        with open(os.path.join(src, "csrunner.csproj"), "w") as f:
+            f.write(CSRUNNER_PROJECT)
+        with open(os.path.join(src, "Program.cs"), "w") as f:
+            f.write(CSRUNNER_PROGRAM)
+        print(f"building the C# verification runner in {src} ...", flush=True)
+        rc, out = run(["dotnet", "build", "-c", "Release", "-o", os.path.dirname(CSRUNNER)], src, timeout=600)
+        if rc != 0:
+            sys.exit("building the C# runner failed:\n" + out)
+    if ("typescript" in languages or "javascript" in languages) and not os.path.exists(
+            os.path.join(TSVERIFY, "node_modules", ".bin", "jest")):
+        os.makedirs(TSVERIFY, exist_ok=True)
+        print(f"installing typescript@5.9.3 jest@30.5.2 @types/node@20 into {TSVERIFY} ...", flush=True)
+        rc, out = run(["npm", "install", "--prefix", TSVERIFY, "--no-audit", "--no-fund", "typescript@5.9.3",
+                       "jest@30.5.2", "@types/node@20"], TSVERIFY, timeout=600)
+        if rc != 0:
+            sys.exit("npm install failed:\n" + out)
+
+
+def schema_problems(lines):
+    try:
+        import jsonschema
+    except ImportError:
+        print("note: python package jsonschema not installed; schema check skipped")
+        return []
+    with open(os.path.join(HERE, "..", "task.schema.json"), encoding="utf-8") as f:
+        validator = jsonschema.Draft202012Validator(json.load(f))
+    out = []
+    for no, t in lines:
+        out += [f"line {no}: schema: {e.message}" for e in validator.iter_errors(t)]
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ main
 def structure_checks(tasks, work):
     """Returns {(task id, label): [failures]} for the reference and mutants of refactor tasks."""
@@ -446,13 +618,17 @@ def main():
     args = ap.parse_args()
 
     with open(args.tasks, encoding="utf-8") as f:
-        tasks = [json.loads(line) for line in f if line.strip()]
+        numbered = [(no, json.loads(line)) for no, line in enumerate(f, 1) if line.strip()]
+    problems = schema_problems(numbered)
+    tasks = [t for _, t in numbered]
+    ids = [t["id"] for t in tasks]
+    problems += [f"duplicate id {i}" for i in sorted(set(ids)) if ids.count(i) > 1]
     if args.lang:
         tasks = [t for t in tasks if t["language"] == args.lang]
     if args.id:
         tasks = [t for t in tasks if args.id in t["id"]]
 
-    problems = []
+    ensure_tools({t["language"] for t in tasks})
     for t in tasks:
         problems += [f"{t['id']}: {p}" for p in static_problems(t)]
 
@@ -502,12 +678,15 @@ def main():
     # refactor: structure rule
     st = structure_checks(tasks, work)
     stats["structure_refs_ok"] = 0
+    stats["structure_mutants_ok"] = 0
     for (tid, label), failures in sorted(st.items()):
         if label == "reference":
             if failures:
                 problems.append(f"{tid}: reference violates structureRule: {failures}")
             else:
                 stats["structure_refs_ok"] += 1
+        elif not failures:
+            stats["structure_mutants_ok"] += 1  # the mutant is a real refactor that breaks behaviour
 
     # fix: the buggy code fails and failingOutput is its real output
     captured = {}
