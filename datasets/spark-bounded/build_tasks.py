@@ -62,7 +62,8 @@ task(
     stopTokens=CS_STOP, entryPoint="IsValidEmail",
     prompt="Write a C# method `public static bool IsValidEmail(string address)` that returns true when the address has "
            "exactly one '@', a non-empty local part of letters, digits, dots, underscores, plus or hyphen, and a domain "
-           "of one or more dot-separated labels (letters, digits, hyphens) ending in a label of at least two letters. "
+           "of two or more non-empty dot-separated labels (letters, digits, hyphens), the last of which is at least "
+           "two letters. "
            "The whole string must match (a trailing newline makes it invalid). Use a regular expression. Answer with the "
            "method only.",
     referenceSolution='public static bool IsValidEmail(string address) =>\n'
@@ -114,7 +115,8 @@ task(
     tokenBudget=200, stopTokens=CS_STOP, entryPoint="PageCount",
     prompt="Write `public static int PageCount(int totalItems, int pageSize)` returning how many pages are needed to show "
            "`totalItems` items with `pageSize` items per page (0 items need 0 pages). Throw "
-           "`ArgumentOutOfRangeException` when `pageSize` < 1 or `totalItems` < 0. Answer with the method only.",
+           "`ArgumentOutOfRangeException` when `pageSize` < 1 or `totalItems` < 0. It must be correct for every valid "
+           "`int` input (beware of overflow). Answer with the method only.",
     referenceSolution='public static int PageCount(int totalItems, int pageSize)\n{\n'
                       '    ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);\n'
                       '    ArgumentOutOfRangeException.ThrowIfNegative(totalItems);\n'
@@ -473,7 +475,7 @@ task(
     hiddenChecks="",
     rubric={"maxWords": 60,
             "requiredConcepts": [
-                {"name": "length 10 to 64", "phrasings": ["10 to 64", "10 and 64", "10-64", "ten to sixty-four", "between 10"]},
+                {"name": "length 10 to 64", "phrasings": ["10 to 64", "10 and 64", "10-64", "10\u201364", "ten to sixty-four", "between 10", "at most 64", "up to 64", "maximum of 64"]},
                 {"name": "a digit", "phrasings": ["digit", "number", "numeral"]},
                 {"name": "an uppercase letter", "phrasings": ["uppercase", "upper-case", "capital", "upper case"]},
                 {"name": "no whitespace", "phrasings": ["no whitespace", "no spaces", "without spaces", "without whitespace", "non-whitespace", "no white space"]}],
@@ -499,7 +501,7 @@ task(
     hiddenChecks="",
     rubric={"maxWords": 60,
             "requiredConcepts": [
-                {"name": "at most four at once", "phrasings": ["at most four", "at most 4", "up to four", "up to 4", "no more than four", "no more than 4", "four at a time", "4 at a time", "four concurrent", "4 concurrent"]},
+                {"name": "at most four at once", "phrasings": ["at most four", "at most 4", "up to four", "up to 4", "no more than four", "no more than 4", "four at a time", "4 at a time", "four concurrent", "4 concurrent", "maximum of four", "maximum of 4", "max 4", "four at once", "4 at once", "four in parallel", "4 in parallel", "four simultaneous", "4 simultaneous"]},
                 {"name": "waits for all", "phrasings": ["all of them", "all downloads", "every download", "whenall", "when all", "all complete", "all finish"]},
                 {"name": "results in input order", "phrasings": ["same order", "input order", "order of the", "in order"]}],
             "wrongClaims": ["one at a time", "sequentially", "per second", "all at once", "cancels", "retries", "ignores errors", "four seconds"]},
