@@ -7,8 +7,8 @@ Usage:
                                            [--update-failing-output] [--keep]
 
 Needs on PATH: python3, node, dotnet. Tools outside the repo (never committed):
-  * TypeScript/Jest: npm install --prefix /tmp/tsverify typescript@5.9.3 jest@30.5.2 @types/node@20
-    (override with TSVERIFY=/path).
+  * TypeScript/Jest: npm install --prefix /tmp/tsverify typescript@5.9.3 jest@30.5.2 @types/node@20.19.25
+    @types/jest@30.0.0 (override with TSVERIFY=/path).
   * C#: a Roslyn compile-only runner, /tmp/csrunner/bin/csrunner.dll (override with CSRUNNER=/path); it compiles each
     program in memory with DEBUG defined and writes program.dll + runtimeconfig, which this script runs with `dotnet`.
     Its source is embedded below (CSRUNNER_PROGRAM); when the dll is missing this script writes it to /tmp/csrunner
@@ -40,6 +40,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TSVERIFY = os.environ.get("TSVERIFY", "/tmp/tsverify")
 CSRUNNER = os.environ.get("CSRUNNER", "/tmp/csrunner/bin/csrunner.dll")
 TIMEOUT_S = 20
+# The versions the harness locks (src/Eval.Sandbox/node/package-lock.json on the grading branch).
+NPM_PACKAGES = ["typescript@5.9.3", "jest@30.5.2", "@types/node@20.19.25", "@types/jest@30.0.0"]
+TS_MODULE = "esm"
 WORKERS = 2
 
 CS_USINGS = ("using System; using System.Collections.Generic; using System.Linq; using System.Text;\n"
@@ -142,14 +145,34 @@ static class Structure
 {
     static readonly HashSet<string> Linq = ["Where", "Select", "SelectMany", "OrderBy", "OrderByDescending", "ThenBy", "ThenByDescending",
         "Order", "OrderDescending", "GroupBy", "Sum", "Count", "Any", "All", "Aggregate", "First", "FirstOrDefault", "Last", "LastOrDefault",
-        "ToDictionary", "ToLookup", "Distinct", "DistinctBy", "Take", "Skip", "TakeWhile", "SkipWhile", "Min", "Max", "MinBy", "MaxBy", "Average", "Zip", "Chunk", "CountBy", "Index", "Join", "GroupJoin"];
+        "ToDictionary", "ToLookup", "Distinct", "DistinctBy", "Take", "Skip", "TakeWhile", "SkipWhile", "Min", "Max", "MinBy", "MaxBy", "Average", "Zip", "Chunk", "CountBy", "Index", "Join", "GroupJoin", "ToList", "ToArray", "ToHashSet"];
 
     public static bool Check(SyntaxNode root, string rule, out string why)
     {
         var nodes = root.DescendantNodes().ToList();
         why = "";
+        var calls = nodes.OfType<InvocationExpressionSyntax>().Select(i => i.Expression switch
+        {
+            MemberAccessExpressionSyntax m => m.Name.Identifier.ValueText,
+            IdentifierNameSyntax id => id.Identifier.ValueText,
+            GenericNameSyntax g => g.Identifier.ValueText,
+            _ => "",
+        }).ToHashSet();
+        if (rule.StartsWith("uses-call:", StringComparison.Ordinal))
+        {
+            why = rule[10..] + " is never called";
+            return calls.Contains(rule[10..]);
+        }
+        if (rule.StartsWith("no-call:", StringComparison.Ordinal))
+        {
+            why = rule[8..] + " is called";
+            return !calls.Contains(rule[8..]);
+        }
         switch (rule)
         {
+            case "uses-lambda":
+                why = "no lambda";
+                return nodes.Any(n => n is LambdaExpressionSyntax);
             case "no-loops":
                 var loop = nodes.FirstOrDefault(n => n is ForStatementSyntax or ForEachStatementSyntax or WhileStatementSyntax or DoStatementSyntax);
                 why = loop is null ? "" : "found " + loop.Kind();
@@ -208,15 +231,21 @@ for (const job of jobs) {
   (function walk(n) { nodes.push(n); ts.forEachChild(n, walk); })(sf);
   const isLoop = n => [ts.SyntaxKind.ForStatement, ts.SyntaxKind.ForInStatement, ts.SyntaxKind.ForOfStatement,
     ts.SyntaxKind.WhileStatement, ts.SyntaxKind.DoStatement].includes(n.kind);
-  const calls = name => nodes.some(n => ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression) && n.expression.name.text === name);
+  const calls = name => nodes.some(n => ts.isCallExpression(n) && ((ts.isPropertyAccessExpression(n.expression) && n.expression.name.text === name)
+    || (ts.isIdentifier(n.expression) && n.expression.text === name)));
   const chainHead = n => { while (n.parent && ts.isIfStatement(n.parent) && n.parent.elseStatement === n) n = n.parent; return n; };
   const hasIfAncestor = n => { for (let p = n.parent; p; p = p.parent) if (ts.isIfStatement(p)) return true; return false; };
   const failures = [];
   for (const rule of job.rule.split(';').map(r => r.trim()).filter(Boolean)) {
     let ok;
+    if (rule.startsWith('uses-call:')) { if (!calls(rule.slice(10))) failures.push(rule); continue; }
+    if (rule.startsWith('no-call:')) { if (calls(rule.slice(8))) failures.push(rule); continue; }
     switch (rule) {
       case 'no-loops': ok = !nodes.some(isLoop); break;
       case 'uses-map-filter': ok = calls('map') || calls('filter'); break;
+      case 'uses-array-methods': ok = ['map', 'filter', 'reduce', 'flatMap', 'some', 'every', 'find', 'findIndex', 'reduceRight'].some(calls); break;
+      case 'uses-lambda': ok = nodes.some(n => ts.isArrowFunction(n)); break;
+      case 'no-if': ok = !nodes.some(n => ts.isIfStatement(n)); break;
       case 'uses-reduce': ok = calls('reduce'); break;
       case 'no-nested-if': ok = !nodes.some(n => ts.isIfStatement(n) && hasIfAncestor(chainHead(n))); break;
       case 'uses-async-await': ok = nodes.some(n => ts.isAwaitExpression(n)) &&
@@ -257,9 +286,24 @@ def py_structure_failures(answer, rule):
             p = parents.get(p)
         return False
 
+    call_names = set()
+    for n in nodes:
+        if isinstance(n, ast.Call):
+            if isinstance(n.func, ast.Name):
+                call_names.add(n.func.id)
+            elif isinstance(n.func, ast.Attribute):
+                call_names.add(n.func.attr)
     failures = []
     for r in [x.strip() for x in rule.split(";") if x.strip()]:
-        if r == "no-loops":
+        if r.startswith("uses-call:"):
+            ok = r[10:] in call_names
+        elif r.startswith("no-call:"):
+            ok = r[8:] not in call_names
+        elif r == "uses-lambda":
+            ok = any(isinstance(n, ast.Lambda) for n in nodes)
+        elif r == "no-if":
+            ok = not any(isinstance(n, ast.If) for n in nodes)
+        elif r == "no-loops":
             ok = not any(isinstance(n, (ast.For, ast.While, ast.AsyncFor)) for n in nodes)
         elif r == "uses-comprehension":
             ok = any(isinstance(n, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)) for n in nodes)
@@ -447,9 +491,9 @@ def exec_csharp(cases, work):
         list(pool.map(one, enumerate(cases)))
 
 
-def tsc(files, cwd, extra):
+def tsc(files, cwd, extra, types="node"):
     cmd = [os.path.join(TSVERIFY, "node_modules", ".bin", "tsc"), "--strict", "--target", "es2022", "--skipLibCheck",
-           "--types", "node"] + extra + files
+           "--types", types] + extra + files
     rc, out = run(cmd, cwd, timeout=600)
     errors = {}
     for line in out.splitlines():
@@ -469,7 +513,7 @@ def exec_typescript(cases, work):
     os.makedirs(esm)
     os.makedirs(cjs)
     with open(os.path.join(esm, "package.json"), "w") as f:
-        json.dump({"type": "module"}, f)
+        json.dump({"type": "module" if TS_MODULE == "esm" else "commonjs"}, f)
     with open(os.path.join(cjs, "package.json"), "w") as f:
         json.dump({"type": "commonjs", "jest": {"testEnvironment": "node", "testMatch": ["**/answer.test.js"]}}, f)
     plain = [c for c in cases if c.task["kind"] != "unit-tests"]
@@ -481,7 +525,9 @@ def exec_typescript(cases, work):
         with open(os.path.join(c.dir, "program.ts"), "w", encoding="utf-8") as f:
             f.write(compose_ts(c.task, c.answer))
         files.append(os.path.relpath(os.path.join(c.dir, "program.ts"), esm))
-    errors = tsc(files, esm, ["--module", "nodenext", "--moduleResolution", "nodenext"]) if files else {}
+    module_flags = (["--module", "nodenext", "--moduleResolution", "nodenext"] if TS_MODULE == "esm"
+                    else ["--module", "commonjs", "--esModuleInterop"])
+    errors = tsc(files, esm, module_flags) if files else {}
 
     def one(c):
         errs = errors.get(os.path.join(c.dir, "program.ts"))
@@ -510,7 +556,7 @@ def exec_typescript(cases, work):
         with open(os.path.join(c.dir, "answer.test.ts"), "w", encoding="utf-8") as f:
             f.write(c.answer)
         files += [os.path.relpath(os.path.join(c.dir, n), cjs) for n in (impl_name, "answer.test.ts")]
-    errors = tsc(files, cjs, ["--module", "commonjs", "--moduleResolution", "node10", "--esModuleInterop"])
+    errors = tsc(files, cjs, ["--module", "commonjs", "--esModuleInterop"], types="node,jest")
     report = os.path.join(root, "jest.json")
     run([os.path.join(TSVERIFY, "node_modules", ".bin", "jest"), "--rootDir", cjs, "--ci", "--json", "--outputFile",
          report, "--maxWorkers", str(WORKERS)], cjs, timeout=600)
@@ -548,11 +594,11 @@ def ensure_tools(languages):
         if rc != 0:
             sys.exit("building the C# runner failed:\n" + out)
     if ("typescript" in languages or "javascript" in languages) and not os.path.exists(
-            os.path.join(TSVERIFY, "node_modules", ".bin", "jest")):
+            os.path.join(TSVERIFY, "node_modules", "@types", "jest")):
         os.makedirs(TSVERIFY, exist_ok=True)
-        print(f"installing typescript@5.9.3 jest@30.5.2 @types/node@20 into {TSVERIFY} ...", flush=True)
-        rc, out = run(["npm", "install", "--prefix", TSVERIFY, "--no-audit", "--no-fund", "typescript@5.9.3",
-                       "jest@30.5.2", "@types/node@20"], TSVERIFY, timeout=600)
+        print(f"installing {' '.join(NPM_PACKAGES)} into {TSVERIFY} ...", flush=True)
+        rc, out = run(["npm", "install", "--prefix", TSVERIFY, "--no-audit", "--no-fund"] + NPM_PACKAGES, TSVERIFY,
+                      timeout=600)
         if rc != 0:
             sys.exit("npm install failed:\n" + out)
 
@@ -615,7 +661,11 @@ def main():
     ap.add_argument("--id")
     ap.add_argument("--update-failing-output", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--ts-module", choices=["esm", "commonjs"], default="esm",
+                    help="compile TypeScript programs as an ES module (docs/grading.md, default) or as CommonJS")
     args = ap.parse_args()
+    global TS_MODULE
+    TS_MODULE = args.ts_module
 
     with open(args.tasks, encoding="utf-8") as f:
         numbered = [(no, json.loads(line)) for no, line in enumerate(f, 1) if line.strip()]
@@ -696,6 +746,8 @@ def main():
         if c.passed:
             problems.append(f"{c.task['id']}: the buggy code PASSES the hidden checks")
         captured[c.task["id"]] = c.output
+        if c.task["language"] in ("typescript", "javascript") and TS_MODULE != "esm":
+            continue  # failingOutput was captured from the ES-module build; CommonJS line numbers differ
         if not args.update_failing_output and c.task.get("failingOutput", "").strip() != c.output:
             problems.append(f"{c.task['id']}: failingOutput differs from the real output:\n{c.output}")
     if args.update_failing_output:
