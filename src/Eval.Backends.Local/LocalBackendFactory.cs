@@ -15,12 +15,12 @@ public sealed class LocalBackendFactory : IBackendFactory
     /// <summary>The seed of the models generated on first use; documented in docs/local-runtime.md.</summary>
     public const ulong DefaultSeed = 1;
 
-    private static readonly string[] Keys = ["name", "model", "threads", "ctx"];
+    private static readonly string[] Keys = ["name", "model", "threads", "ctx", "gpu_layers"];
     private static readonly Lock GenerateGate = new();
 
     public string Kind => "local";
 
-    public string Usage => "local?name=N&model=models/tiny.gguf&threads=4&ctx=4096 — real llama.cpp in process; models/tiny.gguf and models/small.gguf are generated (random weights) when missing";
+    public string Usage => "local?name=N&model=models/tiny.gguf&threads=4&ctx=4096[&gpu_layers=0] — real llama.cpp in process; models/tiny.gguf and models/small.gguf are generated (random weights) when missing";
 
     /// <summary>The default thread count: the machine's cores, at most 8 (llama.cpp decode stops scaling around memory bandwidth).</summary>
     public static int DefaultThreads => Math.Clamp(Environment.ProcessorCount, 1, 8);
@@ -32,6 +32,9 @@ public sealed class LocalBackendFactory : IBackendFactory
         var model = spec.GetString("model", "models/tiny.gguf");
         var threads = spec.GetInt("threads", DefaultThreads, 1, 512);
         var ctx = spec.GetInt("ctx", 4096, 64, 1 << 20);
+
+        // Layers to offload; only a GPU backend package (LLamaSharp.Backend.Cuda12, untested here) uses it.
+        var gpuLayers = spec.GetInt("gpu_layers", 0, 0, 100_000);
         spec.EnsureAllRead(Keys);
 
         var path = Path.GetFullPath(model, context.WorkingDirectory);
@@ -39,7 +42,7 @@ public sealed class LocalBackendFactory : IBackendFactory
         LocalModel loaded;
         try
         {
-            loaded = LocalModel.Load(path, threads, ctx, context.Time);
+            loaded = LocalModel.Load(path, threads, ctx, context.Time, gpuLayers);
         }
         catch (BackendException ex)
         {

@@ -58,7 +58,7 @@ public sealed class LocalModel : IDisposable
     public string? RandomWeightsSeed { get; }
 
     /// <summary>Loads a GGUF file; a failure throws an exception that quotes llama.cpp's own log lines.</summary>
-    public static LocalModel Load(string path, int threads, int contextSize, TimeProvider time)
+    public static LocalModel Load(string path, int threads, int contextSize, TimeProvider time, int gpuLayers = 0)
     {
         ArgumentNullException.ThrowIfNull(time);
         if (!File.Exists(path))
@@ -74,7 +74,7 @@ public sealed class LocalModel : IDisposable
             Threads = threads,
             BatchThreads = threads,
             BatchSize = 512,
-            GpuLayerCount = 0,
+            GpuLayerCount = gpuLayers,
         };
         var start = time.GetTimestamp();
         LLamaWeights? weights = null;
