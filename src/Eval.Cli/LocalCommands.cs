@@ -38,7 +38,7 @@ public static class LocalCommands
                 $"wrote {path}: {new FileInfo(path).Length} bytes, {shape.ParameterCount} params, random weights (real timings, meaningless text), in {time.GetElapsedTime(start).TotalSeconds:0.00} s"));
             return Task.FromResult(SparkEvalCli.ExitOk);
         });
-        return new Command("models", "Make and inspect local models.") { generate };
+        return new Command("models", "Make local test models (random-weight GGUF files).") { generate };
     }
 
     private static GgmlType ParseType(string text) => text.Trim().ToLowerInvariant() switch
@@ -69,8 +69,8 @@ public static class LocalCommands
             var modelText = parse.GetValue(model)!;
             var settings = new LocalBenchSettings
             {
-                PromptTokens = ParseList(parse.GetValue(prompts)!, "--prompt-tokens", 1, 1 << 16),
-                Threads = ParseList(parse.GetValue(threads)!, "--threads", 1, 512),
+                PromptTokens = ParseList(parse.GetValue(prompts)!, "--prompt-tokens", 1, 1 << 16, "16,64,256"),
+                Threads = ParseList(parse.GetValue(threads)!, "--threads", 1, 512, "1,2,4"),
                 DecodeTokens = Check(parse.GetValue(decode), "--decode-tokens", 2, 1 << 16),
                 Warmup = Check(parse.GetValue(warmup), "--warmup", 0, 1000),
                 Repeats = Check(parse.GetValue(repeats), "--repeats", 1, 1000),
@@ -94,19 +94,19 @@ public static class LocalCommands
         value >= min && value <= max ? value
             : throw new InputException(string.Create(CultureInfo.InvariantCulture, $"{flag} {value}: out of range [{min}, {max}]. Fix: give {flag} a value in range"));
 
-    private static List<int> ParseList(string text, string flag, int min, int max)
+    private static List<int> ParseList(string text, string flag, int min, int max, string example)
     {
         var values = new List<int>();
         foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
             {
-                throw new InputException($"{flag} '{text}': '{part}' is not an integer. Fix: write a comma-separated list such as 16,64,256");
+                throw new InputException($"{flag} '{text}': '{part}' is not an integer. Fix: write a comma-separated list such as {example}");
             }
 
             values.Add(Check(value, flag, min, max));
         }
 
-        return values.Count > 0 ? values : throw new InputException($"{flag} is empty. Fix: write a comma-separated list such as 16,64,256");
+        return values.Count > 0 ? values : throw new InputException($"{flag} is empty. Fix: write a comma-separated list such as {example}");
     }
 }
