@@ -1,10 +1,14 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Spark.Eval.Backends.Local;
 using Spark.Eval.Backends.Local.Bench;
 using Spark.Eval.Backends.Local.Gguf;
 using Spark.Eval.Core;
+using Spark.Eval.Core.Results;
+using Spark.Eval.Reporting;
 
 namespace Spark.Eval.Cli;
 
@@ -57,7 +61,7 @@ public static class LocalCommands
         var decode = new Option<int>("--decode-tokens") { Description = "Tokens generated per measurement.", DefaultValueFactory = _ => 64 };
         var warmup = new Option<int>("--warmup") { Description = "Unmeasured runs of each path before measuring, per point.", DefaultValueFactory = _ => 1 };
         var repeats = new Option<int>("--repeats") { Description = "Measured runs of each path per point (medians are reported).", DefaultValueFactory = _ => 5 };
-        var output = new Option<string?>("--out", "-o") { Description = "JSON file for the full results (default results/bench-local-<utc time>.json)." };
+        var output = new Option<string?>("--out", "-o") { Description = "Run directory to create (default results/bench-local-<utc time>): bench-local.json plus the run format (manifest, attempts.jsonl of the harness generations, summaries)." };
         var command = new Command("bench-local",
             "Sweep prompt lengths and thread counts on the local llama.cpp runtime: TTFT, prefill and decode tokens/s (medians), and decode tokens/s through the harness (IChatClient + timing middleware) relative to a bare LLamaSharp decode loop.")
         {
@@ -76,18 +80,62 @@ public static class LocalCommands
                 Repeats = Check(parse.GetValue(repeats), "--repeats", 1, 1000),
             };
             var path = Path.GetFullPath(modelText);
+            var outDir = parse.GetValue(output)
+                ?? Path.Combine("results", "bench-local-" + time.GetUtcNow().ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+            if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
+            {
+                throw new InputException($"--out {outDir}: the directory exists and is not empty. Fix: choose a new directory");
+            }
+
             LocalBackendFactory.EnsureModel(path, modelText, new Core.Backends.BackendContext(time, Directory.GetCurrentDirectory(), stderr.WriteLine), $"--model {modelText}");
             var bench = new LocalBench(time, line => stderr.WriteLine(line));
             var report = await bench.RunAsync(path, settings, EnvironmentProbe.CpuModel(), ct);
-            var outPath = parse.GetValue(output)
-                ?? Path.Combine("results", "bench-local-" + time.GetUtcNow().ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + ".json");
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
-            await File.WriteAllBytesAsync(outPath, JsonSerializer.SerializeToUtf8Bytes(report, LocalBenchJsonContext.Default.LocalBenchReport), ct);
+            WriteRunDirectory(outDir, report, time);
             await stdout.WriteAsync(LocalBench.FormatTable(report));
-            await stdout.WriteLineAsync($"results: {outPath}");
+            await stdout.WriteLineAsync($"run directory: {outDir} (bench-local.json, manifest.json, attempts.jsonl, summary.json)");
             return SparkEvalCli.ExitOk;
         });
         return command;
+    }
+
+    /// <summary>Writes bench-local.json and, for the harness generations, the run format that 'spark-eval summarize' reads.</summary>
+    private static void WriteRunDirectory(string outDir, LocalBenchReport report, TimeProvider time)
+    {
+        Directory.CreateDirectory(outDir);
+        var directory = new RunDirectory(outDir);
+        RunDirectory.WriteAtomic(Path.Combine(outDir, "bench-local.json"), JsonSerializer.SerializeToUtf8Bytes(report, LocalBenchJsonContext.Default.LocalBenchReport));
+        var lengths = string.Join(",", report.Settings.PromptTokens.Select(p => p.ToString(CultureInfo.InvariantCulture)));
+        var manifest = new RunManifest
+        {
+            RunId = "bench-local-" + report.StartedUtc.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture),
+            HarnessVersion = EnvironmentProbe.HarnessVersion,
+            Plan = new RunPlanSpec
+            {
+                SuitePath = "bench-local:synthetic-prompts",
+                BackendSpecs = report.Backends.Select(b => b.Spec).ToList(),
+                Repeats = report.Settings.Repeats,
+                Warmup = report.Settings.Warmup,
+                Concurrency = 1,
+                MaxTokens = report.Settings.DecodeTokens,
+            },
+            Suite = new SuiteInfo("bench-local-prompts", "synthetic code-like prompts of " + lengths + " tokens",
+                Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(lengths))), report.Settings.PromptTokens.Count),
+            Backends = report.Backends,
+            Environment = EnvironmentProbe.Describe(),
+            StartedUtc = report.StartedUtc,
+            EndedUtc = time.GetUtcNow(),
+            Status = "completed",
+        };
+        directory.WriteManifest(manifest);
+        using (var log = new AttemptLog(directory.AttemptsPath))
+        {
+            foreach (var attempt in report.HarnessAttempts)
+            {
+                log.Append(attempt);
+            }
+        }
+
+        directory.WriteSummaries(manifest);
     }
 
     private static int Check(int value, string flag, int min, int max) =>

@@ -34,6 +34,10 @@ public sealed class LocalBenchTests(TinyModelFixture fixture) : IClassFixture<Ti
             Assert.Equal(p.Harness.DecodeTokensPerSecondMedian / p.Bare.DecodeTokensPerSecondMedian, p.DecodeRatio, 9);
         });
         Assert.Equal("7", report.Model.RandomWeightsSeed);
+        Assert.Equal(4, report.HarnessAttempts.Count);
+        Assert.All(report.HarnessAttempts, a => Assert.Equal(6, a.Tokens.OutputUsage));
+        Assert.Equal(["prompt-24", "prompt-48"], report.HarnessAttempts.Select(a => a.Slot.TaskId).Distinct());
+        Assert.Equal("local-t1", Assert.Single(report.Backends).Name);
         Assert.NotEqual("unknown", report.SimdBuild);
         Assert.Contains("decodeRatio", report.Definitions.Keys);
         Assert.Contains("decode ratio harness/bare", LocalBench.FormatTable(report), StringComparison.Ordinal);

@@ -29,6 +29,28 @@ public sealed class LocalCommandsTests : IDisposable
         Assert.Equal(await File.ReadAllBytesAsync(a, TestContext.Current.CancellationToken), await File.ReadAllBytesAsync(b, TestContext.Current.CancellationToken));
     }
 
+    [Fact]
+    public async Task BenchLocal_TinyModel_WritesRunDirectoryThatSummarizeReads()
+    {
+        var model = Path.Combine(_dir, "m.gguf");
+        var outDir = Path.Combine(_dir, "bench");
+        Assert.Equal(0, (await RunAsync("models", "generate", "--size", "tiny", "--out", model)).Exit);
+
+        var (exit, stdout, stderr) = await RunAsync("bench-local", "--model", model, "--prompt-tokens", "20", "--threads", "1",
+            "--decode-tokens", "5", "--warmup", "1", "--repeats", "2", "--out", outDir);
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("decode ratio harness/bare", stdout, StringComparison.Ordinal);
+        foreach (var file in new[] { "bench-local.json", "manifest.json", "attempts.jsonl", "summary.json" })
+        {
+            Assert.True(File.Exists(Path.Combine(outDir, file)), file);
+        }
+
+        Assert.Equal(3, File.ReadLines(Path.Combine(outDir, "attempts.jsonl")).Count());
+        var summarize = await RunAsync("summarize", outDir);
+        Assert.True(summarize.Exit == 0, summarize.Err);
+    }
+
     [Theory]
     [InlineData("models generate --type q4 --out x.gguf", "unknown tensor type")]
     [InlineData("models generate --size enormous --out x.gguf", "--size 'enormous'")]

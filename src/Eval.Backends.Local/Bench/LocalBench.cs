@@ -5,7 +5,9 @@ using System.Text.Json.Serialization;
 using LLama.Native;
 using Microsoft.Extensions.AI;
 using Spark.Eval.Core.Metrics;
+using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Timing;
+using Spark.Eval.Core.Tokens;
 
 namespace Spark.Eval.Backends.Local.Bench;
 
@@ -47,6 +49,14 @@ public sealed record LocalBenchReport
     /// <summary>Median over all points of the per-point decode ratio.</summary>
     public required double DecodeRatioMedian { get; init; }
     public required IReadOnlyDictionary<string, string> Definitions { get; init; }
+
+    /// <summary>Every harness generation (warm-ups flagged) as a run-format attempt: slot task "prompt-N", backend "local-tT".</summary>
+    [JsonIgnore]
+    public IReadOnlyList<AttemptRecord> HarnessAttempts { get; init; } = [];
+
+    /// <summary>One backend per thread count, named as in <see cref="HarnessAttempts"/>.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<BackendInfo> Backends { get; init; } = [];
 }
 
 /// <summary>Source-generated JSON for the bench-local result file.</summary>
@@ -78,6 +88,9 @@ public sealed class LocalBench(TimeProvider time, Action<string> log)
         var loadMs = new Dictionary<string, double>(StringComparer.Ordinal);
         LocalBenchModel? modelInfo = null;
         var contextSize = settings.PromptTokens.Max() + settings.DecodeTokens + 64;
+        var attempts = new List<AttemptRecord>();
+        var backends = new List<BackendInfo>();
+        var runStart = time.GetTimestamp();
         foreach (var threads in settings.Threads)
         {
             using var model = LocalModel.Load(modelPath, threads, contextSize, time);
@@ -85,6 +98,9 @@ public sealed class LocalBench(TimeProvider time, Action<string> log)
             log(string.Create(CultureInfo.InvariantCulture, $"bench-local: {model.Describe()}"));
             modelInfo ??= new LocalBenchModel(modelPath, model.Name, model.Weights.ParameterCount, model.Weights.SizeInBytes, model.RandomWeightsSeed, loadMs);
             using var client = new ChatClientBuilder(new LocalChatClient(model, ownsModel: false)).UseTiming().Build();
+            var backendName = string.Create(CultureInfo.InvariantCulture, $"local-t{threads}");
+            backends.Add(new BackendInfo(backendName, string.Create(CultureInfo.InvariantCulture, $"local?name={backendName}&model={modelPath}&threads={threads}&ctx={contextSize}"),
+                "local", model.Describe(), Simulated: false, model.Name));
             foreach (var target in settings.PromptTokens)
             {
                 var messages = PromptOfLength(model, target);
@@ -97,16 +113,21 @@ public sealed class LocalBench(TimeProvider time, Action<string> log)
 
                     // Alternate which path goes first so that drift on a shared machine hits both alike.
                     LocalBenchSample h, b;
+                    AttemptRecorder recorder;
                     if (i % 2 == 0)
                     {
-                        h = await MeasureHarnessAsync(client, messages, settings.DecodeTokens, cancellationToken);
+                        (h, recorder) = await MeasureHarnessAsync(client, messages, settings.DecodeTokens, cancellationToken);
                         b = MeasureBare(model, tokens, settings.DecodeTokens);
                     }
                     else
                     {
                         b = MeasureBare(model, tokens, settings.DecodeTokens);
-                        h = await MeasureHarnessAsync(client, messages, settings.DecodeTokens, cancellationToken);
+                        (h, recorder) = await MeasureHarnessAsync(client, messages, settings.DecodeTokens, cancellationToken);
                     }
+
+                    var warm = i < settings.Warmup;
+                    var slot = new SlotKey(string.Create(CultureInfo.InvariantCulture, $"prompt-{target}"), backendName, warm ? i : i - settings.Warmup, warm);
+                    attempts.Add(ToAttempt(recorder, slot, attempts.Count, runStart, messages));
 
                     if (i >= settings.Warmup)
                     {
@@ -138,6 +159,34 @@ public sealed class LocalBench(TimeProvider time, Action<string> log)
             Points = points,
             DecodeRatioMedian = LatencyStatistics.Percentile(ratios, 0.5),
             Definitions = Definitions,
+            HarnessAttempts = attempts,
+            Backends = backends,
+        };
+    }
+
+    private AttemptRecord ToAttempt(AttemptRecorder recorder, SlotKey slot, long sequence, long runStart, IReadOnlyList<ChatMessage> messages)
+    {
+        var tokens = TokenCounter.Default;
+        var usage = recorder.Usage;
+        return new AttemptRecord
+        {
+            Sequence = sequence,
+            Slot = slot,
+            TaskKind = "bench-local",
+            StartUs = (long)((recorder.StartTimestamp - runStart) * 1_000_000.0 / time.TimestampFrequency),
+            Events = recorder.Events(),
+            Outcome = AttemptOutcome.Ok,
+            Answer = recorder.Answer,
+            Tokens = new TokenCounts
+            {
+                OutputUsage = usage?.OutputTokenCount,
+                InputUsage = usage?.InputTokenCount,
+                OutputTokenizer = tokens.Count(recorder.Answer),
+                InputTokenizer = messages.Sum(m => tokens.Count(m.Text)),
+                Tokenizer = tokens.Name,
+            },
+            ModelReported = recorder.ModelId,
+            Simulated = false,
         };
     }
 
@@ -170,7 +219,7 @@ public sealed class LocalBench(TimeProvider time, Action<string> log)
         return [new ChatMessage(ChatRole.User, text[..lo])];
     }
 
-    private async Task<LocalBenchSample> MeasureHarnessAsync(IChatClient client, IReadOnlyList<ChatMessage> messages, int decodeTokens, CancellationToken cancellationToken)
+    private async Task<(LocalBenchSample Sample, AttemptRecorder Recorder)> MeasureHarnessAsync(IChatClient client, IReadOnlyList<ChatMessage> messages, int decodeTokens, CancellationToken cancellationToken)
     {
         var recorder = new AttemptRecorder(time);
         var options = new ChatOptions
@@ -187,7 +236,7 @@ public sealed class LocalBench(TimeProvider time, Action<string> log)
         var output = (int)(recorder.Usage?.OutputTokenCount ?? content.Count);
         var first = content[0].OffsetMicroseconds / 1000.0;
         var last = content[^1].OffsetMicroseconds / 1000.0;
-        return new LocalBenchSample(first, (output - 1) / ((last - first) / 1000.0), output);
+        return (new LocalBenchSample(first, (output - 1) / ((last - first) / 1000.0), output), recorder);
     }
 
     /// <summary>The reference loop: LLamaSharp's batch decode and the native greedy sampler, nothing else.</summary>
