@@ -28,6 +28,7 @@ public sealed class LocalModel : IDisposable
         ChatTemplate = metadata.GetValueOrDefault("tokenizer.chat_template");
         RandomWeightsSeed = metadata.GetValueOrDefault(TestModelGenerator.RandomWeightsKey);
         Name = metadata.GetValueOrDefault("general.name") ?? System.IO.Path.GetFileNameWithoutExtension(path);
+        TemplateUsable = ChatTemplate is not null && TemplateWorks();
     }
 
     public string Path { get; }
@@ -53,6 +54,12 @@ public sealed class LocalModel : IDisposable
 
     /// <summary>The Jinja chat template from the GGUF metadata, if the file has one.</summary>
     public string? ChatTemplate { get; }
+
+    /// <summary>
+    /// True when llama.cpp can apply <see cref="ChatTemplate"/> (it recognises the common template families, not
+    /// arbitrary Jinja); otherwise the plain template is used.
+    /// </summary>
+    public bool TemplateUsable { get; }
 
     /// <summary>The seed of a model written by <see cref="TestModelGenerator"/>; null for any other model.</summary>
     public string? RandomWeightsSeed { get; }
@@ -99,15 +106,9 @@ public sealed class LocalModel : IDisposable
     public string FormatPrompt(IEnumerable<ChatMessage> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        if (ChatTemplate is not null)
+        if (TemplateUsable)
         {
-            var template = new LLamaTemplate(Weights) { AddAssistant = true };
-            foreach (var message in messages)
-            {
-                template.Add(message.Role.Value, message.Text);
-            }
-
-            return Encoding.UTF8.GetString(template.Apply());
+            return ApplyTemplate(messages);
         }
 
         var plain = new StringBuilder();
@@ -119,6 +120,31 @@ public sealed class LocalModel : IDisposable
 
         return plain.Append("Assistant:").ToString();
     }
+
+    private string ApplyTemplate(IEnumerable<ChatMessage> messages)
+    {
+        var template = new LLamaTemplate(Weights) { AddAssistant = true };
+        foreach (var message in messages)
+        {
+            template.Add(message.Role.Value, message.Text);
+        }
+
+        return Encoding.UTF8.GetString(template.Apply());
+    }
+
+#pragma warning disable CA1031 // Any failure of the native template engine means: fall back to the plain template.
+    private bool TemplateWorks()
+    {
+        try
+        {
+            return ApplyTemplate([new ChatMessage(ChatRole.User, "ping")]).Contains("ping", StringComparison.Ordinal);
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    }
+#pragma warning restore CA1031
 
     /// <summary>Tokenizes with BOS and with control tokens (such as &lt;|im_start|&gt;) parsed as tokens.</summary>
     public LLamaToken[] Tokenize(string text) => Context.Tokenize(text, addBos: true, special: true);
@@ -177,7 +203,7 @@ public sealed class LocalModel : IDisposable
             ? $"RANDOM weights (generated, seed {seed}): real timings, meaningless text"
             : "weights from the file";
         return string.Create(CultureInfo.InvariantCulture,
-            $"llama.cpp in process (LLamaSharp, CPU {LlamaNative.SimdBuild} build) · {System.IO.Path.GetFileName(Path)} '{Name}', {Weights.ParameterCount / 1e6:0.##}M params, {Weights.SizeInBytes / 1e6:0.#} MB · {weights} · chat template: {(ChatTemplate is null ? "plain (none in GGUF)" : "from GGUF")} · threads {Threads} · ctx {ContextSize} · model load {LoadTime.TotalMilliseconds:0} ms");
+            $"llama.cpp in process (LLamaSharp, CPU {LlamaNative.SimdBuild} build) · {System.IO.Path.GetFileName(Path)} '{Name}', {Weights.ParameterCount / 1e6:0.##}M params, {Weights.SizeInBytes / 1e6:0.#} MB · {weights} · chat template: {(TemplateUsable ? "from GGUF" : ChatTemplate is null ? "plain (none in GGUF)" : "plain (GGUF template not supported by llama.cpp)")} · threads {Threads} · ctx {ContextSize} · model load {LoadTime.TotalMilliseconds:0} ms");
     }
 
     private static void Check(DecodeResult result, string what)

@@ -37,7 +37,7 @@ public static class LocalCommands
             var start = time.GetTimestamp();
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"generating {path}: vocab {shape.VocabSize}, width {shape.Embedding}, {shape.Layers} layers, {shape.Heads} heads, ffn {shape.FeedForward} = {shape.ParameterCount / 1e6:0.###}M params, {ggml}, seed {parse.GetValue(seed)}…"));
-            TestModelGenerator.WriteFile(path, shape, ggml, parse.GetValue(seed), chatTemplate: !parse.GetValue(noTemplate));
+            TestModelGenerator.WriteFile(path, shape, ggml, parse.GetValue(seed), chatTemplate: parse.GetValue(noTemplate) ? null : TestModelGenerator.ChatMlTemplate);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"wrote {path}: {new FileInfo(path).Length} bytes, {shape.ParameterCount} params, random weights (real timings, meaningless text), in {time.GetElapsedTime(start).TotalSeconds:0.00} s"));
             return Task.FromResult(SparkEvalCli.ExitOk);

@@ -82,6 +82,29 @@ public sealed class TestModelGeneratorTests
         }
     }
 
+    [Theory]
+    [InlineData(null, "plain (none in GGUF)")]
+    [InlineData("{{ messages | my_custom_filter }}", "plain (GGUF template not supported by llama.cpp)")]
+    public void FormatPrompt_NoUsableTemplate_PlainTemplate(string? template, string described)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "spark-eval-local-tests", Guid.NewGuid().ToString("N"));
+        var path = Path.Combine(dir, "m.gguf");
+        try
+        {
+            TestModelGenerator.WriteFile(path, TestModelShape.Tiny, GgmlType.F16, 3, template);
+            using var model = LocalModel.Load(path, 1, 256, TimeProvider.System);
+
+            var prompt = model.FormatPrompt([new(Microsoft.Extensions.AI.ChatRole.System, "Be brief."), new(Microsoft.Extensions.AI.ChatRole.User, "Add 1 and 2.")]);
+
+            Assert.Equal("System: Be brief.\nUser: Add 1 and 2.\nAssistant:", prompt);
+            Assert.Contains("chat template: " + described, model.Describe(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void Load_TruncatedFile_BackendExceptionQuotingLlamaCppLog()
     {

@@ -87,7 +87,8 @@ public static class TestModelGenerator
     private const int FirstByteToken = 5;
     private const int FirstTextToken = FirstByteToken + 256;
 
-    private const string ChatMlTemplate =
+    /// <summary>The ChatML template written by default (llama.cpp recognises it by its &lt;|im_start|&gt; markers).</summary>
+    public const string ChatMlTemplate =
         "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
         "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
@@ -96,7 +97,7 @@ public static class TestModelGenerator
         "▁etaoinsrlhdcumpfgybw.,()_=\"':;vk{}[]-x0123456789/*+<>#!?&|%$@\\^`~jqzETAOINSRLHDCUMPFGYBWVKXJQZ";
 
     /// <summary>Writes a model to <paramref name="path"/> through a temporary file, so a reader never sees half a model.</summary>
-    public static void WriteFile(string path, TestModelShape shape, GgmlType type, ulong seed, bool chatTemplate = true)
+    public static void WriteFile(string path, TestModelShape shape, GgmlType type, ulong seed, string? chatTemplate = ChatMlTemplate)
     {
         ArgumentNullException.ThrowIfNull(path);
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
@@ -118,7 +119,7 @@ public static class TestModelGenerator
     }
 
     /// <summary>Writes a model to <paramref name="output"/>.</summary>
-    public static void Write(Stream output, TestModelShape shape, GgmlType type, ulong seed, bool chatTemplate = true)
+    public static void Write(Stream output, TestModelShape shape, GgmlType type, ulong seed, string? chatTemplate = ChatMlTemplate)
     {
         ArgumentNullException.ThrowIfNull(shape);
         var vocab = BuildVocabulary(shape.VocabSize);
@@ -148,9 +149,9 @@ public static class TestModelGenerator
         w.AddUInt32("tokenizer.ggml.unknown_token_id", UnknownToken);
         w.AddBool("tokenizer.ggml.add_bos_token", true);
         w.AddBool("tokenizer.ggml.add_eos_token", false);
-        if (chatTemplate)
+        if (chatTemplate is not null)
         {
-            w.AddString("tokenizer.chat_template", ChatMlTemplate);
+            w.AddString("tokenizer.chat_template", chatTemplate);
         }
 
         // One random stream per tensor, keyed by the seed and the tensor's index: the bytes depend on nothing else.
