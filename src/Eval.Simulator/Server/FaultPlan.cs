@@ -82,6 +82,12 @@ public sealed record FaultSpec(FaultKind Kind, int AfterChunks = 2, int DelayMs 
         {
             var eq = part.IndexOf('=', StringComparison.Ordinal);
             var key = eq < 0 ? part : part[..eq];
+            if (key == "id")
+            {
+                // Free-form tags (id=…) only make the header value unique, so that count applies per test.
+                continue;
+            }
+
             if (eq < 0 || !double.TryParse(part[(eq + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < 0)
             {
                 throw new InputException($"{source}: fault setting '{part}' is not key=non-negative number. Fix: write for example stall;after=3;ms=5000");
@@ -93,8 +99,6 @@ public sealed record FaultSpec(FaultKind Kind, int AfterChunks = 2, int DelayMs 
                 "ms" => spec with { DelayMs = (int)value },
                 "retry_after" => spec with { RetryAfterSeconds = value },
                 "count" => spec with { Count = (int)value },
-                // Free-form tags (id=…) only make the header value unique, so that count applies per test.
-                "id" => spec,
                 _ => throw new InputException($"{source}: unknown fault setting '{key}'. Fix: use after, ms, retry_after, count or id"),
             };
         }
