@@ -127,21 +127,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 Delay = options.RetryBaseDelay,
                 MaxDelay = options.RetryMaxDelay,
                 ShouldRetryAfterHeader = true,
-                OnRetry = args =>
-                {
-                    if (args.Context.Properties.TryGetValue(RecorderKey, out var recorder))
-                    {
-                        recorder?.Mark(StreamEventKind.Retry);
-                    }
-
-                    if (args.Context.Properties.TryGetValue(TimeoutsKey, out var timeouts))
-                    {
-                        // The TTFT budget belongs to the try that serves the answer: restart it after the back-off wait.
-                        timeouts?.RestartTimeToFirstToken(args.RetryDelay);
-                    }
-
-                    return ValueTask.CompletedTask;
-                },
             });
         }
 
@@ -156,7 +141,39 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             });
         }
 
-        return new ResilienceHandler(builder.Build()) { InnerHandler = sockets };
+        return new ResilienceHandler(builder.Build()) { InnerHandler = new TryMarkingHandler(sockets) };
+    }
+
+    /// <summary>
+    /// Runs inside the resilience pipeline, once per try: stamps <see cref="StreamEventKind.Retry"/> when a retry actually
+    /// starts (after its back-off), so the serving try's latency starts there, and gives that try a fresh TTFT budget.
+    /// </summary>
+    private sealed class TryMarkingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        private static readonly ResiliencePropertyKey<int> TriesKey = new("spark.tries");
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.GetResilienceContext() is { } context)
+            {
+                var tries = context.Properties.GetValue(TriesKey, 0);
+                context.Properties.Set(TriesKey, tries + 1);
+                if (tries > 0)
+                {
+                    if (context.Properties.TryGetValue(RecorderKey, out var recorder))
+                    {
+                        recorder?.Mark(StreamEventKind.Retry);
+                    }
+
+                    if (context.Properties.TryGetValue(TimeoutsKey, out var timeouts))
+                    {
+                        timeouts?.RestartTimeToFirstToken();
+                    }
+                }
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     /// <summary>Opens a pooled connection (GET {base}/models) so that the first attempt does not pay for it.</summary>
@@ -801,12 +818,12 @@ internal sealed class AttemptTimeouts : IDisposable
 
     public bool PhaseExpired => _phase.IsCancellationRequested;
 
-    /// <summary>After a retry's back-off, the next try gets the full TTFT budget again.</summary>
-    public void RestartTimeToFirstToken(TimeSpan backoff)
+    /// <summary>When a retry starts (after its back-off), it gets the full TTFT budget again.</summary>
+    public void RestartTimeToFirstToken()
     {
         if (!FirstToken && !_phase.IsCancellationRequested)
         {
-            _phase.CancelAfter(backoff + _options.TimeToFirstTokenTimeout);
+            _phase.CancelAfter(_options.TimeToFirstTokenTimeout);
         }
     }
 

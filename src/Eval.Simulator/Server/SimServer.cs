@@ -383,6 +383,32 @@ public sealed class SimServer : IAsyncDisposable
         var reasoning = new StringBuilder();
         UsageDetails? usage = null;
         var chunks = 0;
+        var faultApplied = false;
+
+        // Applies a mid-stream fault once; true when the response must end here.
+        async Task<bool> MidStreamFaultAsync()
+        {
+            faultApplied = true;
+            switch (fault.Kind)
+            {
+                case FaultKind.Disconnect:
+                    entry.Events.Add(new ServerEvent(NowNs(), "fault_disconnect"));
+                    context.Abort();
+                    return true;
+                case FaultKind.EarlyEnd:
+                    entry.Events.Add(new ServerEvent(NowNs(), "fault_early_end"));
+                    return true;
+                case FaultKind.Malformed:
+                    await writer.WriteRawAsync("data: {\"id\":\"" + id + "\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"\n\n", "fault_malformed", ct);
+                    return false;
+                case FaultKind.Stall:
+                    entry.Events.Add(new ServerEvent(NowNs(), "fault_stall"));
+                    await Task.Delay(TimeSpan.FromMilliseconds(fault.DelayMs), _time, ct);
+                    return false;
+                default:
+                    return false;
+            }
+        }
 
         if (api == ApiKind.Chat)
         {
@@ -418,27 +444,9 @@ public sealed class SimServer : IAsyncDisposable
                     continue;
                 }
 
-                if (chunks == fault.AfterChunks && fault.Kind is FaultKind.Disconnect or FaultKind.Stall or FaultKind.Malformed or FaultKind.EarlyEnd)
+                if (chunks == fault.AfterChunks && !faultApplied && await MidStreamFaultAsync())
                 {
-                    switch (fault.Kind)
-                    {
-                        case FaultKind.Disconnect:
-                            entry.Events.Add(new ServerEvent(NowNs(), "fault_disconnect"));
-                            context.Abort();
-                            return;
-                        case FaultKind.EarlyEnd:
-                            entry.Events.Add(new ServerEvent(NowNs(), "fault_early_end"));
-                            return;
-                        case FaultKind.Malformed:
-                            await writer.WriteRawAsync("data: {\"id\":\"" + id + "\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"\n\n", "fault_malformed", ct);
-                            break;
-                        case FaultKind.Stall:
-                            entry.Events.Add(new ServerEvent(NowNs(), "fault_stall"));
-                            await Task.Delay(TimeSpan.FromMilliseconds(fault.DelayMs), _time, ct);
-                            break;
-                        default:
-                            break;
-                    }
+                    return;
                 }
 
                 chunks++;
@@ -462,6 +470,12 @@ public sealed class SimServer : IAsyncDisposable
                     }), ct);
                 }
             }
+        }
+
+        // A backend that coalesced tokens (late wake-ups) may send fewer chunks than "after": the fault still happens.
+        if (!faultApplied && await MidStreamFaultAsync())
+        {
+            return;
         }
 
         if (api == ApiKind.Chat)
