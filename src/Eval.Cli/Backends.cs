@@ -9,5 +9,6 @@ public static class Backends
     public static BackendRegistry CreateRegistry() => new([
         new ConstantRateSimBackendFactory(TokenCounter.Default),
         new Spark.Eval.Backends.Local.LocalBackendFactory(),
+        new Spark.Eval.Backends.Remote.OpenAIBackendFactory(),
     ]);
 }

@@ -15,6 +15,7 @@ public static class SparkEvalCli
     {
         return [
             .. LocalCommands.Create(stdout, stderr),
+            .. RemoteCommands.Create(stdout, stderr),
         ];
     }
 

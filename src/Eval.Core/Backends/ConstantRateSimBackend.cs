@@ -38,9 +38,11 @@ public sealed class ConstantRateSimChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var task = AttemptContext.Task(options)
-            ?? throw new InvalidOperationException("The sim backend answers bench tasks only: the runner passes the task in ChatOptions.");
-        var pieces = _pieces.GetOrAdd(task.Id, _ => _tokens.Split(task.ReferenceSolution));
+        // Without a task (a request served over HTTP by serve-sim), answer a deterministic text derived from the prompt.
+        var task = AttemptContext.Task(options);
+        var pieces = task is not null
+            ? _pieces.GetOrAdd(task.Id, _ => _tokens.Split(task.ReferenceSolution))
+            : _tokens.Split(PromptEcho(messages, options?.MaxOutputTokens ?? DefaultPromptAnswerTokens));
         var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? int.MaxValue);
         var start = _time.GetTimestamp();
         var next = 0;
@@ -80,6 +82,39 @@ public sealed class ConstantRateSimChatClient : IChatClient
             ModelId = ModelId,
             Contents = [new UsageContent(new UsageDetails { InputTokenCount = input, OutputTokenCount = limit, TotalTokenCount = input + limit })],
         };
+    }
+
+    /// <summary>Answer length, in tokens, for prompts without a task when the request sets no token limit.</summary>
+    public const int DefaultPromptAnswerTokens = 64;
+
+    /// <summary>
+    /// The answer to a prompt without a task: "Simulated answer NNNNNNNN:" (an FNV-1a fingerprint of the prompt) followed by
+    /// the prompt's words, repeated until the text holds at least <paramref name="minTokens"/> tokens.
+    /// </summary>
+    public string PromptEcho(IEnumerable<ChatMessage> messages, int minTokens)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var prompt = string.Join("\n", messages.Select(m => m.Text));
+        var hash = 2166136261u;
+        foreach (var c in prompt)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        var words = prompt.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        var text = new System.Text.StringBuilder(string.Create(CultureInfo.InvariantCulture, $"Simulated answer {hash:x8}:"));
+        var budget = Math.Clamp(minTokens, 1, 100_000);
+        var i = 0;
+        while (_tokens.Count(text.ToString()) < budget)
+        {
+            // Add words in batches so the token count is taken rarely.
+            for (var k = 0; k < 16; k++, i++)
+            {
+                text.Append(' ').Append(words.Length == 0 ? "token" : words[i % words.Length]);
+            }
+        }
+
+        return text.ToString();
     }
 
     private TimeSpan Due(int token) => TimeSpan.FromSeconds((TtftMs / 1000.0) + (token / TokensPerSecond));

@@ -1,0 +1,118 @@
+using System.Globalization;
+using Spark.Eval.Core;
+using Spark.Eval.Core.Backends;
+using Spark.Eval.Core.Results;
+
+namespace Spark.Eval.Backends.Remote;
+
+/// <summary>
+/// Factory for <c>openai?url=…&amp;model=…&amp;key_env=…&amp;api=chat|responses</c>: any OpenAI-compatible server.
+/// Settings are documented in docs/remote.md.
+/// </summary>
+public sealed class OpenAIBackendFactory : IBackendFactory
+{
+    private static readonly string[] Keys =
+    [
+        "name", "url", "model", "key_env", "api", "headers", "connect_timeout_ms", "ttft_timeout_ms", "idle_timeout_ms",
+        "total_timeout_ms", "retries", "retry_base_ms", "max_concurrency", "breaker_min_throughput", "http2", "preconnect",
+    ];
+
+    public string Kind => "openai";
+
+    public string Usage => "openai?url=http://127.0.0.1:8000/v1&model=M&key_env=OPENAI_API_KEY&api=chat|responses&headers=k:v|k2:v2 — any OpenAI-compatible API; more settings in docs/remote.md";
+
+    public async Task<BackendHandle> CreateAsync(BackendSpec spec, BackendContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(context);
+        var options = ParseOptions(spec);
+        spec.EnsureAllRead(Keys);
+        string? key = null;
+        if (options.KeyEnvironmentVariable is { } variable)
+        {
+            key = Environment.GetEnvironmentVariable(variable);
+            if (string.IsNullOrEmpty(key))
+            {
+                throw new InputException($"--backend '{spec.Text}': key_env={variable} but the environment variable {variable} is empty or not set. Fix: export {variable}=… (the key is read from there and never written anywhere)");
+            }
+        }
+
+        var client = new OpenAICompatibleChatClient(options, context.Time, key);
+        if (options.Preconnect)
+        {
+            await client.PreconnectAsync(cancellationToken);
+            context.Log($"{spec.Name}: pre-connected to {SafeUrl(options.BaseUrl)}");
+        }
+
+        var description = string.Create(CultureInfo.InvariantCulture,
+            $"OpenAI-compatible {(options.Api == OpenAIApi.ChatCompletions ? "Chat Completions" : "Responses")} API at {SafeUrl(options.BaseUrl)}, model {options.Model}");
+        return new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: false, options.Model), client);
+    }
+
+    /// <summary>Reads the spec's settings into options, validating each (InputException on bad values).</summary>
+    public static OpenAIBackendOptions ParseOptions(BackendSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var urlText = spec.GetString("url") ?? throw new InputException($"--backend '{spec.Text}': url is missing. Fix: add url=http://host:port/v1");
+        if (!Uri.TryCreate(urlText, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new InputException($"--backend '{spec.Text}': url={urlText} is not an absolute http(s) URL. Fix: write url=http://127.0.0.1:8000/v1");
+        }
+
+        if (!string.IsNullOrEmpty(url.UserInfo))
+        {
+            throw new InputException($"--backend '{spec.Name}': url carries credentials. Fix: remove user:password@ from the url and put the key in an environment variable named by key_env");
+        }
+
+        var model = spec.GetString("model") ?? throw new InputException($"--backend '{spec.Text}': model is missing. Fix: add model=<the server's model id>");
+        var api = spec.GetString("api", "chat") switch
+        {
+            "chat" => OpenAIApi.ChatCompletions,
+            "responses" => OpenAIApi.Responses,
+            var other => throw new InputException($"--backend '{spec.Text}': api={other} is unknown. Fix: use api=chat or api=responses"),
+        };
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (spec.GetString("headers") is { } headerText)
+        {
+            foreach (var pair in headerText.Split('|', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var colon = pair.IndexOf(':', StringComparison.Ordinal);
+                if (colon <= 0)
+                {
+                    throw new InputException($"--backend '{spec.Text}': header '{pair}' is not name:value. Fix: write headers=name:value|name2:value2 (URL-encode & as %26)");
+                }
+
+                headers[pair[..colon].Trim()] = pair[(colon + 1)..].Trim();
+            }
+        }
+
+        if (headers.ContainsKey("Authorization"))
+        {
+            throw new InputException($"--backend '{spec.Name}': headers must not carry Authorization. Fix: put the key in an environment variable and name it with key_env");
+        }
+
+        return new OpenAIBackendOptions
+        {
+            BaseUrl = url,
+            Model = model,
+            Api = api,
+            KeyEnvironmentVariable = spec.GetString("key_env"),
+            Headers = headers,
+            ConnectTimeout = Ms(spec, "connect_timeout_ms", 10_000),
+            TimeToFirstTokenTimeout = Ms(spec, "ttft_timeout_ms", 60_000),
+            IdleTimeout = Ms(spec, "idle_timeout_ms", 30_000),
+            TotalTimeout = Ms(spec, "total_timeout_ms", 300_000),
+            MaxRetries = spec.GetInt("retries", 3, 0, 20),
+            RetryBaseDelay = Ms(spec, "retry_base_ms", 500),
+            MaxConcurrency = spec.GetInt("max_concurrency", 0, 0, 100_000),
+            BreakerMinimumThroughput = spec.GetInt("breaker_min_throughput", 20, 0, 1_000_000),
+            Http2 = spec.GetInt("http2", 0, 0, 1) == 1,
+            Preconnect = spec.GetInt("preconnect", 0, 0, 1) == 1,
+        };
+    }
+
+    private static TimeSpan Ms(BackendSpec spec, string key, double fallback) =>
+        TimeSpan.FromMilliseconds(spec.GetDouble(key, fallback, 1, 86_400_000));
+
+    private static string SafeUrl(Uri url) => url.GetLeftPart(UriPartial.Path);
+}

@@ -1,0 +1,67 @@
+namespace Spark.Eval.Backends.Remote;
+
+/// <summary>Which OpenAI-compatible API a remote backend speaks.</summary>
+public enum OpenAIApi
+{
+    /// <summary>POST {base}/chat/completions.</summary>
+    ChatCompletions,
+    /// <summary>POST {base}/responses.</summary>
+    Responses,
+}
+
+/// <summary>Settings of one OpenAI-compatible remote backend; the key itself is not here, only the name of its variable.</summary>
+public sealed record OpenAIBackendOptions
+{
+    /// <summary>Base URL ending in the API version, e.g. http://127.0.0.1:8000/v1.</summary>
+    public required Uri BaseUrl { get; init; }
+
+    public required string Model { get; init; }
+
+    public OpenAIApi Api { get; init; } = OpenAIApi.ChatCompletions;
+
+    /// <summary>Name of the environment variable holding the API key (never the key).</summary>
+    public string? KeyEnvironmentVariable { get; init; }
+
+    /// <summary>Headers sent with every request (for example x-spark-fault against serve-sim).</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>TCP (and DNS) connect timeout.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>From the start of the try that serves the answer to its first content, reasoning or tool-call event.</summary>
+    public TimeSpan TimeToFirstTokenTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Longest silence between two stream reads after the first token.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The whole attempt, retries included.</summary>
+    public TimeSpan TotalTimeout { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>Retries before the first byte (429, 5xx, 408, connection failures); 0 disables.</summary>
+    public int MaxRetries { get; init; } = 3;
+
+    /// <summary>Base of the exponential back-off when the server gives no Retry-After; jitter is added.</summary>
+    public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Longest wait before one retry, Retry-After included.</summary>
+    public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Requests in flight at once to this backend (a rate-limit guard); 0 = unlimited.</summary>
+    public int MaxConcurrency { get; init; }
+
+    /// <summary>The circuit opens when at least this share of tries failed in the sampling window …</summary>
+    public double BreakerFailureRatio { get; init; } = 0.5;
+
+    /// <summary>… and at least this many tries were made in it; 0 disables the breaker.</summary>
+    public int BreakerMinimumThroughput { get; init; } = 20;
+
+    public TimeSpan BreakerSamplingDuration { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan BreakerBreakDuration { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Use HTTP/2 (prior knowledge on http://, negotiated on https://) instead of HTTP/1.1.</summary>
+    public bool Http2 { get; init; }
+
+    /// <summary>Open a connection at creation (GET /models) so that connect time stays out of the first attempt.</summary>
+    public bool Preconnect { get; init; }
+}

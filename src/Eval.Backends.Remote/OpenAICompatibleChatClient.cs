@@ -1,0 +1,847 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Http.Resilience;
+using Polly;
+using Polly.CircuitBreaker;
+using Spark.Eval.Core.Backends;
+using Spark.Eval.Core.Timing;
+
+namespace Spark.Eval.Backends.Remote;
+
+/// <summary>Connection set-up times (DNS + TCP connect) of one backend's pool, cold (first) and warm (later) apart.</summary>
+public sealed class ConnectionStats
+{
+    private readonly Lock _gate = new();
+    private readonly List<double> _connectMs = [];
+
+    /// <summary>Connect times in ms, in the order connections were opened.</summary>
+    public IReadOnlyList<double> ConnectMilliseconds
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _connectMs];
+            }
+        }
+    }
+
+    internal void Record(TimeSpan elapsed)
+    {
+        lock (_gate)
+        {
+            _connectMs.Add(elapsed.TotalMilliseconds);
+        }
+    }
+}
+
+/// <summary>
+/// An <see cref="IChatClient"/> for OpenAI-compatible Chat Completions and Responses APIs with its own SSE reader on a
+/// pooled keep-alive <see cref="SocketsHttpHandler"/>. It stamps transport moments (request sent, response headers,
+/// first byte, retries) on the attempt's <see cref="AttemptRecorder"/>, retries only before the first byte, and ends
+/// every failure as a <see cref="BackendException"/> with a classified error; the API key never appears in messages.
+/// </summary>
+public sealed class OpenAICompatibleChatClient : IChatClient
+{
+    private static readonly ResiliencePropertyKey<AttemptRecorder?> RecorderKey = new("spark.recorder");
+    private static readonly ResiliencePropertyKey<AttemptTimeouts?> TimeoutsKey = new("spark.timeouts");
+
+    private readonly OpenAIBackendOptions _options;
+    private readonly TimeProvider _time;
+    private readonly string? _apiKey;
+    private readonly HttpClient _http;
+    private readonly SemaphoreSlim? _limiter;
+    private readonly Uri _endpoint;
+    private readonly ChatClientMetadata _metadata;
+
+    /// <param name="options">Where and how to call.</param>
+    /// <param name="time">The clock for timestamps, timeouts and back-off.</param>
+    /// <param name="apiKey">The key read from the variable named in <paramref name="options"/>; null for none.</param>
+    public OpenAICompatibleChatClient(OpenAIBackendOptions options, TimeProvider time, string? apiKey)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _time = time;
+        _apiKey = string.IsNullOrEmpty(apiKey) ? null : apiKey;
+        _limiter = options.MaxConcurrency > 0 ? new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency) : null;
+        var baseText = options.BaseUrl.ToString().TrimEnd('/') + "/";
+        _endpoint = new Uri(new Uri(baseText), options.Api == OpenAIApi.ChatCompletions ? "chat/completions" : "responses");
+        _http = new HttpClient(CreateHandler(options, time, Connections), disposeHandler: true)
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+            DefaultRequestVersion = options.Http2 ? HttpVersion.Version20 : HttpVersion.Version11,
+            DefaultVersionPolicy = options.Http2 && options.BaseUrl.Scheme == Uri.UriSchemeHttp ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
+        };
+        _metadata = new ChatClientMetadata("openai-compatible", options.BaseUrl, options.Model);
+    }
+
+    public ConnectionStats Connections { get; } = new();
+
+    public OpenAIBackendOptions Options => _options;
+
+    private static ResilienceHandler CreateHandler(OpenAIBackendOptions options, TimeProvider time, ConnectionStats stats)
+    {
+        var sockets = new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            MaxConnectionsPerServer = int.MaxValue,
+            ConnectTimeout = options.ConnectTimeout,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            UseProxy = false,
+            EnableMultipleHttp2Connections = true,
+            ConnectCallback = async (context, ct) =>
+            {
+                var start = time.GetTimestamp();
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(context.DnsEndPoint, ct);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+
+                stats.Record(time.GetElapsedTime(start));
+                return new NetworkStream(socket, ownsSocket: true);
+            },
+        };
+
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
+        if (options.MaxRetries > 0)
+        {
+            builder.AddRetry(new HttpRetryStrategyOptions
+            {
+                MaxRetryAttempts = options.MaxRetries,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = options.RetryBaseDelay,
+                MaxDelay = options.RetryMaxDelay,
+                ShouldRetryAfterHeader = true,
+            });
+        }
+
+        if (options.BreakerMinimumThroughput > 0)
+        {
+            builder.AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
+            {
+                FailureRatio = options.BreakerFailureRatio,
+                MinimumThroughput = options.BreakerMinimumThroughput,
+                SamplingDuration = options.BreakerSamplingDuration,
+                BreakDuration = options.BreakerBreakDuration,
+            });
+        }
+
+        return new ResilienceHandler(builder.Build()) { InnerHandler = new TryMarkingHandler(sockets) };
+    }
+
+    /// <summary>
+    /// Runs inside the resilience pipeline, once per try: stamps <see cref="StreamEventKind.Retry"/> when a retry actually
+    /// starts (after its back-off), so the serving try's latency starts there, and gives that try a fresh TTFT budget.
+    /// </summary>
+    private sealed class TryMarkingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        private static readonly ResiliencePropertyKey<int> TriesKey = new("spark.tries");
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.GetResilienceContext() is { } context)
+            {
+                var tries = context.Properties.GetValue(TriesKey, 0);
+                context.Properties.Set(TriesKey, tries + 1);
+                if (tries > 0)
+                {
+                    if (context.Properties.TryGetValue(RecorderKey, out var recorder))
+                    {
+                        recorder?.Mark(StreamEventKind.Retry);
+                    }
+
+                    if (context.Properties.TryGetValue(TimeoutsKey, out var timeouts))
+                    {
+                        timeouts?.RestartTimeToFirstToken();
+                    }
+                }
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>Opens a pooled connection (GET {base}/models) so that the first attempt does not pay for it.</summary>
+    public async Task PreconnectAsync(CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(_options.BaseUrl.ToString().TrimEnd('/') + "/"), "models"));
+        AddHeaders(request);
+        try
+        {
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new BackendException("connection", Redact($"pre-connect to {_options.BaseUrl} failed: {ex.Message}"));
+        }
+    }
+
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var recorder = AttemptRecorder.From(options);
+        using var timeouts = new AttemptTimeouts(_time, _options, cancellationToken);
+        await AcquireAsync(timeouts);
+        try
+        {
+            using var response = await SendAsync(messages, options, stream: false, recorder, timeouts);
+            await EnsureSuccessAsync(response, timeouts, "application/json");
+            byte[] body;
+            try
+            {
+                body = await response.Content.ReadAsByteArrayAsync(timeouts.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
+            {
+                throw Translate(ex, timeouts, "reading the response body");
+            }
+
+            recorder?.Mark(StreamEventKind.FirstByte);
+            try
+            {
+                using var document = JsonDocument.Parse(body);
+                return _options.Api == OpenAIApi.ChatCompletions ? ParseChatCompletion(document.RootElement) : ParseResponse(document.RootElement);
+            }
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException)
+            {
+                throw new BackendException("malformed_response", Redact($"response body from {_endpoint} is not the expected JSON: {ex.Message}"));
+            }
+        }
+        finally
+        {
+            _limiter?.Release();
+        }
+    }
+
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var recorder = AttemptRecorder.From(options);
+        using var timeouts = new AttemptTimeouts(_time, _options, cancellationToken);
+        await AcquireAsync(timeouts);
+        try
+        {
+            using var response = await SendAsync(messages, options, stream: true, recorder, timeouts);
+            await EnsureSuccessAsync(response, timeouts, "text/event-stream");
+            var body = await ReadBodyStreamAsync(response, timeouts);
+            var reader = new SseReader(body, _time);
+            var state = new StreamState(_options.Api);
+            var firstByteMarked = false;
+            while (!state.Done)
+            {
+                var more = await NextEventAsync(reader, timeouts);
+                if (!firstByteMarked && reader.FirstByteTimestamp != 0)
+                {
+                    recorder?.MarkAt(reader.FirstByteTimestamp, StreamEventKind.FirstByte);
+                    firstByteMarked = true;
+                }
+
+                if (!more)
+                {
+                    break;
+                }
+
+                var update = ParseEvent(reader, state);
+                if (update is null)
+                {
+                    continue;
+                }
+
+                if (update.Contents.Any(c => c is TextContent or TextReasoningContent or FunctionCallContent))
+                {
+                    timeouts.FirstTokenSeen();
+                }
+
+                yield return update;
+            }
+
+            if (!state.Done)
+            {
+                // The stream closed cleanly but before [DONE] (chat) or response.completed (responses): a partial answer.
+                throw new BackendException("early_end", $"the stream from {_endpoint} ended after {state.Events} events without its end marker");
+            }
+        }
+        finally
+        {
+            _limiter?.Release();
+        }
+    }
+
+    private async Task AcquireAsync(AttemptTimeouts timeouts)
+    {
+        if (_limiter is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _limiter.WaitAsync(timeouts.Token);
+        }
+        catch (OperationCanceledException ex)
+        {
+            throw Translate(ex, timeouts, "waiting for a concurrency slot");
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream, AttemptRecorder? recorder, AttemptTimeouts timeouts)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, _endpoint)
+        {
+            Content = new TimedJsonContent(BuildBody(messages, options, stream), recorder),
+        };
+        AddHeaders(request);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(stream ? "text/event-stream" : "application/json"));
+        var context = ResilienceContextPool.Shared.Get(timeouts.Token);
+        context.Properties.Set(RecorderKey, recorder);
+        context.Properties.Set(TimeoutsKey, timeouts);
+        request.SetResilienceContext(context);
+        try
+        {
+            var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeouts.Token);
+            recorder?.Mark(StreamEventKind.ResponseHeaders);
+            return response;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException or BrokenCircuitException)
+        {
+            throw Translate(ex, timeouts, "sending the request");
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private void AddHeaders(HttpRequestMessage request)
+    {
+        if (_apiKey is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _apiKey);
+        }
+
+        foreach (var (name, value) in _options.Headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+    }
+
+    private async Task EnsureSuccessAsync(HttpResponseMessage response, AttemptTimeouts timeouts, string expectedMediaType)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            var snippet = string.Empty;
+            try
+            {
+                var text = await response.Content.ReadAsStringAsync(timeouts.Token);
+                snippet = text.Length > 300 ? text[..300] + "…" : text;
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
+            {
+                snippet = "(body unreadable)";
+            }
+
+            var code = (int)response.StatusCode;
+            throw new BackendException($"http_{code}", Redact($"HTTP {code} from {_endpoint}: {snippet}"));
+        }
+
+        var mediaType = response.Content.Headers.ContentType?.MediaType;
+        if (!string.Equals(mediaType, expectedMediaType, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new BackendException("wrong_content_type", $"{_endpoint} answered with content type '{mediaType ?? "(none)"}', expected '{expectedMediaType}'");
+        }
+    }
+
+    private async Task<Stream> ReadBodyStreamAsync(HttpResponseMessage response, AttemptTimeouts timeouts)
+    {
+        try
+        {
+            return await response.Content.ReadAsStreamAsync(timeouts.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
+        {
+            throw Translate(ex, timeouts, "opening the response body");
+        }
+    }
+
+    private async Task<bool> NextEventAsync(SseReader reader, AttemptTimeouts timeouts)
+    {
+        timeouts.BeforeRead();
+        try
+        {
+            return await reader.ReadAsync(timeouts.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
+        {
+            throw Translate(ex, timeouts, "reading the stream");
+        }
+    }
+
+    /// <summary>Maps a transport exception to a classified one; caller cancellation passes through unchanged.</summary>
+    private Exception Translate(Exception ex, AttemptTimeouts timeouts, string during)
+    {
+        if (ex is OperationCanceledException && timeouts.CallerCancelled)
+        {
+            return ex;
+        }
+
+        var (errorClass, what) = ex switch
+        {
+            OperationCanceledException when timeouts.TotalExpired => ("total_timeout", $"no end of stream within {timeouts.Total.TotalMilliseconds:0} ms"),
+            OperationCanceledException when timeouts.PhaseExpired && !timeouts.FirstToken => ("ttft_timeout", $"no first token within {_options.TimeToFirstTokenTimeout.TotalMilliseconds:0} ms"),
+            OperationCanceledException when timeouts.PhaseExpired => ("stream_stalled", $"no data for {_options.IdleTimeout.TotalMilliseconds:0} ms between chunks"),
+            OperationCanceledException => ("timeout", "timed out"),
+            BrokenCircuitException => ("circuit_open", "the circuit breaker is open after repeated failures"),
+            HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => ("connect_error", ex.Message),
+            HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded } or HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded } => ("connection_reset", ex.Message),
+            HttpRequestException or HttpIOException or IOException => ("connection_reset", ex.Message),
+            _ => ("error", ex.Message),
+        };
+        return new BackendException(errorClass, Redact($"{what} while {during} ({_endpoint})"), ex is OperationCanceledException ? null : new InvalidOperationException(Redact(ex.Message)));
+    }
+
+    /// <summary>Removes the API key from any text that could reach a log, a result or an exception.</summary>
+    internal string Redact(string text) => _apiKey is null ? text : text.Replace(_apiKey, "[redacted]", StringComparison.Ordinal);
+
+    private byte[] BuildBody(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("model", options?.ModelId ?? _options.Model);
+            if (_options.Api == OpenAIApi.ChatCompletions)
+            {
+                w.WriteStartArray("messages");
+                foreach (var message in messages)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("role", message.Role.Value);
+                    w.WriteString("content", message.Text);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+                if (stream)
+                {
+                    w.WriteBoolean("stream", true);
+                    w.WriteStartObject("stream_options");
+                    w.WriteBoolean("include_usage", true);
+                    w.WriteEndObject();
+                }
+
+                if (options?.MaxOutputTokens is { } max)
+                {
+                    w.WriteNumber("max_tokens", max);
+                }
+            }
+            else
+            {
+                if (options?.ConversationId is { } previous)
+                {
+                    w.WriteString("previous_response_id", previous);
+                }
+
+                w.WriteStartArray("input");
+                foreach (var message in messages)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("role", message.Role.Value);
+                    w.WriteString("content", message.Text);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+                if (stream)
+                {
+                    w.WriteBoolean("stream", true);
+                }
+
+                if (options?.MaxOutputTokens is { } max)
+                {
+                    w.WriteNumber("max_output_tokens", max);
+                }
+            }
+
+            if (options?.Temperature is { } temperature)
+            {
+                w.WriteNumber("temperature", temperature);
+            }
+
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>What one stream has seen so far: ids, partial tool calls, whether its end marker came.</summary>
+    private sealed class StreamState(OpenAIApi api)
+    {
+        public OpenAIApi Api { get; } = api;
+        public bool Done { get; set; }
+        public int Events { get; set; }
+        public string? ResponseId { get; set; }
+        public string? Model { get; set; }
+        public Dictionary<int, (string? Id, string? Name, StringBuilder Arguments)> ToolCalls { get; } = [];
+    }
+
+    private ChatResponseUpdate? ParseEvent(SseReader reader, StreamState state)
+    {
+        state.Events++;
+        var data = reader.Data;
+        if (state.Api == OpenAIApi.ChatCompletions && data.SequenceEqual("[DONE]"u8))
+        {
+            state.Done = true;
+            return null;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(reader.DataMemory);
+            return state.Api == OpenAIApi.ChatCompletions ? ParseChatChunk(document.RootElement, state) : ParseResponsesEvent(document.RootElement, state);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            throw new BackendException("malformed_chunk", Redact($"event {state.Events} from {_endpoint} is not valid JSON of the expected shape: {ex.Message}"));
+        }
+    }
+
+    private ChatResponseUpdate? ParseChatChunk(JsonElement root, StreamState state)
+    {
+        if (root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
+        {
+            throw new BackendException("server_error_event", Redact($"the stream carried an error: {error.GetRawText()}"));
+        }
+
+        state.ResponseId ??= root.TryGetProperty("id", out var id) ? id.GetString() : null;
+        state.Model ??= root.TryGetProperty("model", out var model) ? model.GetString() : null;
+        var contents = new List<AIContent>(1);
+        ChatFinishReason? finish = null;
+        if (root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0)
+        {
+            var choice = choices[0];
+            if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object)
+            {
+                if (delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String && content.GetString() is { Length: > 0 } text)
+                {
+                    contents.Add(new TextContent(text));
+                }
+
+                if ((delta.TryGetProperty("reasoning_content", out var reasoning) || delta.TryGetProperty("reasoning", out reasoning))
+                    && reasoning.ValueKind == JsonValueKind.String && reasoning.GetString() is { Length: > 0 } thought)
+                {
+                    contents.Add(new TextReasoningContent(thought));
+                }
+
+                if (delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
+                {
+                    foreach (var call in calls.EnumerateArray())
+                    {
+                        var index = call.TryGetProperty("index", out var ix) ? ix.GetInt32() : 0;
+                        if (!state.ToolCalls.TryGetValue(index, out var partial))
+                        {
+                            partial = (null, null, new StringBuilder());
+                        }
+
+                        if (call.TryGetProperty("id", out var callId) && callId.ValueKind == JsonValueKind.String)
+                        {
+                            partial.Id = callId.GetString();
+                        }
+
+                        if (call.TryGetProperty("function", out var function))
+                        {
+                            if (function.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
+                            {
+                                partial.Name = name.GetString();
+                            }
+
+                            if (function.TryGetProperty("arguments", out var args) && args.ValueKind == JsonValueKind.String)
+                            {
+                                partial.Arguments.Append(args.GetString());
+                            }
+                        }
+
+                        state.ToolCalls[index] = partial;
+                    }
+                }
+            }
+
+            if (choice.TryGetProperty("finish_reason", out var reason) && reason.ValueKind == JsonValueKind.String)
+            {
+                finish = new ChatFinishReason(reason.GetString()!);
+                // Tool calls arrive in fragments; they are complete when the choice finishes.
+                foreach (var (_, call) in state.ToolCalls.OrderBy(kv => kv.Key))
+                {
+                    contents.Add(new FunctionCallContent(call.Id ?? string.Empty, call.Name ?? string.Empty, ParseArguments(call.Arguments.ToString())));
+                }
+
+                state.ToolCalls.Clear();
+            }
+        }
+
+        if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        {
+            contents.Add(new UsageContent(ChatUsage(usage)));
+        }
+
+        return new ChatResponseUpdate(ChatRole.Assistant, contents)
+        {
+            ResponseId = state.ResponseId,
+            ModelId = state.Model,
+            FinishReason = finish,
+        };
+    }
+
+    private ChatResponseUpdate? ParseResponsesEvent(JsonElement root, StreamState state)
+    {
+        var type = root.GetProperty("type").GetString();
+        switch (type)
+        {
+            case "response.created" or "response.in_progress":
+                state.ResponseId ??= root.GetProperty("response").GetProperty("id").GetString();
+                state.Model ??= root.GetProperty("response").TryGetProperty("model", out var m) ? m.GetString() : null;
+                return new ChatResponseUpdate(ChatRole.Assistant, []) { ResponseId = state.ResponseId, ModelId = state.Model };
+            case "response.output_text.delta":
+                return Update(new TextContent(root.GetProperty("delta").GetString()));
+            case "response.reasoning_text.delta" or "response.reasoning_summary_text.delta":
+                return Update(new TextReasoningContent(root.GetProperty("delta").GetString()));
+            case "response.output_item.done" when root.GetProperty("item").GetProperty("type").GetString() == "function_call":
+                var item = root.GetProperty("item");
+                return Update(new FunctionCallContent(item.GetProperty("call_id").GetString() ?? string.Empty, item.GetProperty("name").GetString() ?? string.Empty,
+                    ParseArguments(item.GetProperty("arguments").GetString() ?? string.Empty)));
+            case "response.completed":
+                state.Done = true;
+                var response = root.GetProperty("response");
+                var update = Update(response.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object
+                    ? new UsageContent(ResponsesUsage(usage)) : null);
+                update.FinishReason = ChatFinishReason.Stop;
+                return update;
+            case "response.failed" or "error":
+                throw new BackendException("server_error_event", Redact($"the stream carried {type}: {root.GetRawText()}"));
+            case "response.incomplete":
+                throw new BackendException("incomplete", Redact($"the response ended incomplete: {root.GetProperty("response").GetProperty("incomplete_details").GetRawText()}"));
+            default:
+                return null;
+        }
+
+        ChatResponseUpdate Update(AIContent? content) =>
+            new(ChatRole.Assistant, content is null ? [] : [content]) { ResponseId = state.ResponseId, ModelId = state.Model };
+    }
+
+    private static Dictionary<string, object?>? ParseArguments(string json)
+    {
+        if (string.IsNullOrWhiteSpace(json))
+        {
+            return null;
+        }
+
+        using var document = JsonDocument.Parse(json);
+        var result = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (document.RootElement.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                result[property.Name] = property.Value.Clone();
+            }
+        }
+
+        return result;
+    }
+
+    private static UsageDetails ChatUsage(JsonElement usage)
+    {
+        var details = new UsageDetails
+        {
+            InputTokenCount = usage.TryGetProperty("prompt_tokens", out var p) && p.ValueKind == JsonValueKind.Number ? p.GetInt64() : null,
+            OutputTokenCount = usage.TryGetProperty("completion_tokens", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt64() : null,
+            TotalTokenCount = usage.TryGetProperty("total_tokens", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetInt64() : null,
+        };
+        if (usage.TryGetProperty("completion_tokens_details", out var cd) && cd.ValueKind == JsonValueKind.Object
+            && cd.TryGetProperty("reasoning_tokens", out var r) && r.ValueKind == JsonValueKind.Number)
+        {
+            details.ReasoningTokenCount = r.GetInt64();
+        }
+
+        return details;
+    }
+
+    private static UsageDetails ResponsesUsage(JsonElement usage)
+    {
+        var details = new UsageDetails
+        {
+            InputTokenCount = usage.TryGetProperty("input_tokens", out var p) && p.ValueKind == JsonValueKind.Number ? p.GetInt64() : null,
+            OutputTokenCount = usage.TryGetProperty("output_tokens", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt64() : null,
+            TotalTokenCount = usage.TryGetProperty("total_tokens", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetInt64() : null,
+        };
+        if (usage.TryGetProperty("output_tokens_details", out var od) && od.ValueKind == JsonValueKind.Object
+            && od.TryGetProperty("reasoning_tokens", out var r) && r.ValueKind == JsonValueKind.Number)
+        {
+            details.ReasoningTokenCount = r.GetInt64();
+        }
+
+        return details;
+    }
+
+    private ChatResponse ParseChatCompletion(JsonElement root)
+    {
+        var choice = root.GetProperty("choices")[0];
+        var message = choice.GetProperty("message");
+        var contents = new List<AIContent>();
+        if ((message.TryGetProperty("reasoning_content", out var reasoning) || message.TryGetProperty("reasoning", out reasoning)) && reasoning.ValueKind == JsonValueKind.String)
+        {
+            contents.Add(new TextReasoningContent(reasoning.GetString()));
+        }
+
+        if (message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+        {
+            contents.Add(new TextContent(content.GetString()));
+        }
+
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, contents))
+        {
+            ResponseId = root.TryGetProperty("id", out var id) ? id.GetString() : null,
+            ModelId = root.TryGetProperty("model", out var model) ? model.GetString() : _options.Model,
+            FinishReason = choice.TryGetProperty("finish_reason", out var f) && f.ValueKind == JsonValueKind.String ? new ChatFinishReason(f.GetString()!) : null,
+            Usage = root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object ? ChatUsage(usage) : null,
+        };
+    }
+
+    private ChatResponse ParseResponse(JsonElement root)
+    {
+        var contents = new List<AIContent>();
+        foreach (var item in root.GetProperty("output").EnumerateArray())
+        {
+            var type = item.GetProperty("type").GetString();
+            if (type is "message" or "reasoning" && item.TryGetProperty("content", out var parts) && parts.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var part in parts.EnumerateArray())
+                {
+                    var text = part.TryGetProperty("text", out var t) ? t.GetString() : null;
+                    contents.Add(type == "message" ? new TextContent(text) : new TextReasoningContent(text));
+                }
+            }
+        }
+
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, contents))
+        {
+            ResponseId = root.TryGetProperty("id", out var id) ? id.GetString() : null,
+            ModelId = root.TryGetProperty("model", out var model) ? model.GetString() : _options.Model,
+            Usage = root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object ? ResponsesUsage(usage) : null,
+        };
+    }
+
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is not null ? null
+        : serviceType == typeof(ChatClientMetadata) ? _metadata
+        : serviceType == typeof(ConnectionStats) ? Connections
+        : serviceType.IsInstanceOfType(this) ? this
+        : null;
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        _limiter?.Dispose();
+    }
+
+    /// <summary>JSON request content that stamps <see cref="StreamEventKind.RequestSent"/> once its bytes are written.</summary>
+    private sealed class TimedJsonContent : HttpContent
+    {
+        private readonly byte[] _body;
+        private readonly AttemptRecorder? _recorder;
+
+        public TimedJsonContent(byte[] body, AttemptRecorder? recorder)
+        {
+            _body = body;
+            _recorder = recorder;
+            Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+            await SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            await stream.WriteAsync(_body, cancellationToken);
+            await stream.FlushAsync(cancellationToken);
+            _recorder?.Mark(StreamEventKind.RequestSent);
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = _body.Length;
+            return true;
+        }
+    }
+}
+
+/// <summary>The timeouts of one attempt: caller cancellation, a total deadline, and a phase deadline (first token, then idle).</summary>
+internal sealed class AttemptTimeouts : IDisposable
+{
+    private readonly CancellationToken _caller;
+    private readonly CancellationTokenSource _total;
+    private readonly CancellationTokenSource _phase;
+    private readonly CancellationTokenSource _linked;
+    private readonly OpenAIBackendOptions _options;
+
+    public AttemptTimeouts(TimeProvider time, OpenAIBackendOptions options, CancellationToken caller)
+    {
+        _caller = caller;
+        _options = options;
+        Total = options.TotalTimeout;
+        _total = new CancellationTokenSource(options.TotalTimeout, time);
+        _phase = new CancellationTokenSource(options.TimeToFirstTokenTimeout, time);
+        _linked = CancellationTokenSource.CreateLinkedTokenSource(caller, _total.Token, _phase.Token);
+    }
+
+    public TimeSpan Total { get; }
+
+    public CancellationToken Token => _linked.Token;
+
+    public bool FirstToken { get; private set; }
+
+    public bool CallerCancelled => _caller.IsCancellationRequested;
+
+    public bool TotalExpired => _total.IsCancellationRequested;
+
+    public bool PhaseExpired => _phase.IsCancellationRequested;
+
+    /// <summary>When a retry starts (after its back-off), it gets the full TTFT budget again.</summary>
+    public void RestartTimeToFirstToken()
+    {
+        if (!FirstToken && !_phase.IsCancellationRequested)
+        {
+            _phase.CancelAfter(_options.TimeToFirstTokenTimeout);
+        }
+    }
+
+    public void FirstTokenSeen() => FirstToken = true;
+
+    /// <summary>After the first token, each read gets the idle budget.</summary>
+    public void BeforeRead()
+    {
+        if (FirstToken && !_phase.IsCancellationRequested)
+        {
+            _phase.CancelAfter(_options.IdleTimeout);
+        }
+    }
+
+    public void Dispose()
+    {
+        _linked.Dispose();
+        _phase.Dispose();
+        _total.Dispose();
+    }
+}

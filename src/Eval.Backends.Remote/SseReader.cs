@@ -1,0 +1,170 @@
+namespace Spark.Eval.Backends.Remote;
+
+/// <summary>
+/// Reads Server-Sent Events from a stream, one event per <see cref="ReadAsync"/>, without allocating per event:
+/// <see cref="Data"/> and <see cref="EventName"/> point into reused buffers and stay valid until the next read.
+/// Follows the WHATWG framing: fields <c>data</c> (joined by '\n'), <c>event</c>, comments (':'), blank line ends an event.
+/// </summary>
+public sealed class SseReader
+{
+    private readonly Stream _stream;
+    private readonly TimeProvider? _time;
+    private byte[] _buffer;
+    private int _start;
+    private int _end;
+    private byte[] _data = new byte[4096];
+    private int _dataLength;
+    private bool _hasData;
+    private readonly byte[] _event = new byte[256];
+    private int _eventLength;
+
+    /// <param name="stream">The response body.</param>
+    /// <param name="time">When given, the moment the first body bytes arrived is stamped into <see cref="FirstByteTimestamp"/>.</param>
+    /// <param name="bufferSize">Initial read buffer size; it grows for longer lines.</param>
+    public SseReader(Stream stream, TimeProvider? time = null, int bufferSize = 16 * 1024)
+    {
+        _stream = stream;
+        _time = time;
+        _buffer = new byte[bufferSize];
+    }
+
+    /// <summary>The data of the last event read (its data lines joined by '\n').</summary>
+    public ReadOnlySpan<byte> Data => _data.AsSpan(0, _dataLength);
+
+    /// <summary>The same as <see cref="Data"/>, as memory.</summary>
+    public ReadOnlyMemory<byte> DataMemory => _data.AsMemory(0, _dataLength);
+
+    /// <summary>The <c>event:</c> field of the last event read; empty when it had none.</summary>
+    public ReadOnlySpan<byte> EventName => _event.AsSpan(0, _eventLength);
+
+    /// <summary>The <see cref="TimeProvider"/> timestamp when the first body bytes arrived; 0 before.</summary>
+    public long FirstByteTimestamp { get; private set; }
+
+    /// <summary>Total body bytes read.</summary>
+    public long BytesRead { get; private set; }
+
+    /// <summary>True when the stream ended inside an event (data without the closing blank line).</summary>
+    public bool EndedInsideEvent { get; private set; }
+
+    /// <summary>Reads the next event; false at the end of the stream.</summary>
+    public async ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
+    {
+        _dataLength = 0;
+        _eventLength = 0;
+        _hasData = false;
+        while (true)
+        {
+            if (ParseBuffered())
+            {
+                return true;
+            }
+
+            if (_start > 0)
+            {
+                // Keep the unfinished line; move it to the front so the buffer has room.
+                Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+                _end -= _start;
+                _start = 0;
+            }
+
+            if (_end == _buffer.Length)
+            {
+                Array.Resize(ref _buffer, _buffer.Length * 2);
+            }
+
+            var n = await _stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken);
+            if (n == 0)
+            {
+                EndedInsideEvent = _hasData || _end > _start;
+                return false;
+            }
+
+            if (FirstByteTimestamp == 0 && _time is not null)
+            {
+                FirstByteTimestamp = _time.GetTimestamp();
+            }
+
+            BytesRead += n;
+            _end += n;
+        }
+    }
+
+    /// <summary>Parses complete lines in the buffer; true when an event was completed.</summary>
+    private bool ParseBuffered()
+    {
+        while (_start < _end)
+        {
+            var span = _buffer.AsSpan(_start, _end - _start);
+            var newline = span.IndexOf((byte)'\n');
+            if (newline < 0)
+            {
+                return false;
+            }
+
+            var line = span[..newline];
+            _start += newline + 1;
+            if (line.Length > 0 && line[^1] == (byte)'\r')
+            {
+                line = line[..^1];
+            }
+
+            if (line.IsEmpty)
+            {
+                if (_hasData)
+                {
+                    return true;
+                }
+
+                // A blank line after an event: or comments alone, dispatches nothing.
+                _eventLength = 0;
+                continue;
+            }
+
+            if (line[0] == (byte)':')
+            {
+                continue;
+            }
+
+            var colon = line.IndexOf((byte)':');
+            var field = colon < 0 ? line : line[..colon];
+            var value = colon < 0 ? [] : line[(colon + 1)..];
+            if (value.Length > 0 && value[0] == (byte)' ')
+            {
+                value = value[1..];
+            }
+
+            if (field.SequenceEqual("data"u8))
+            {
+                AppendData(value);
+            }
+            else if (field.SequenceEqual("event"u8))
+            {
+                var length = Math.Min(value.Length, _event.Length);
+                value[..length].CopyTo(_event);
+                _eventLength = length;
+            }
+
+            // id and retry are not used by OpenAI-compatible streams; unknown fields are ignored as the spec says.
+        }
+
+        return false;
+    }
+
+    private void AppendData(ReadOnlySpan<byte> value)
+    {
+        var needed = _dataLength + value.Length + (_hasData ? 1 : 0);
+        if (needed > _data.Length)
+        {
+            Array.Resize(ref _data, Math.Max(needed, _data.Length * 2));
+        }
+
+        if (_hasData)
+        {
+            _data[_dataLength++] = (byte)'\n';
+        }
+
+        value.CopyTo(_data.AsSpan(_dataLength));
+        _dataLength += value.Length;
+        _hasData = true;
+    }
+}

@@ -1,0 +1,86 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Spark.Eval.Simulator.Server;
+
+/// <summary>One event serve-sim flushed, stamped after the flush returned: monotonic nanoseconds, kind and characters.</summary>
+public readonly record struct ServerEvent(
+    [property: JsonPropertyName("t_ns")] long MonotonicNs,
+    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("chars")] int Characters = 0);
+
+/// <summary>
+/// What serve-sim did for one request, with server-side timestamps on the machine's monotonic clock
+/// (<see cref="TimeProvider.GetTimestamp"/> in nanoseconds, CLOCK_MONOTONIC on Linux), so that a client on the
+/// same machine can subtract its own stamps from them.
+/// </summary>
+public sealed class ServerRequestLog
+{
+    [JsonPropertyName("format_version")] public int FormatVersion { get; init; } = 1;
+    [JsonPropertyName("request_id")] public required string RequestId { get; init; }
+    [JsonPropertyName("path")] public required string Path { get; init; }
+    [JsonPropertyName("stream")] public bool Stream { get; set; }
+    [JsonPropertyName("fault")] public string Fault { get; set; } = "none";
+    [JsonPropertyName("status")] public int Status { get; set; }
+    [JsonPropertyName("received_ns")] public long ReceivedNs { get; init; }
+    [JsonPropertyName("headers_ns")] public long? HeadersNs { get; set; }
+    [JsonPropertyName("end_ns")] public long? EndNs { get; set; }
+    [JsonPropertyName("events")] public List<ServerEvent> Events { get; init; } = new(64);
+}
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ServerRequestLog))]
+internal sealed partial class ServerLogJsonContext : JsonSerializerContext;
+
+/// <summary>The per-request log of serve-sim: kept in memory (bounded) for <c>GET /v1/_spark/log</c> and optionally appended to a JSONL file.</summary>
+public sealed class ServerLogStore : IDisposable
+{
+    private readonly ConcurrentQueue<ServerRequestLog> _entries = new();
+    private readonly int _capacity;
+    private readonly StreamWriter? _file;
+    private readonly Lock _fileGate = new();
+
+    public ServerLogStore(string? jsonlPath, int capacity = 200_000)
+    {
+        _capacity = capacity;
+        if (jsonlPath is not null)
+        {
+            _file = new StreamWriter(jsonlPath, append: true, new UTF8Encoding(false)) { AutoFlush = true };
+        }
+    }
+
+    /// <summary>Converts a <see cref="TimeProvider"/> timestamp to nanoseconds of the same clock.</summary>
+    public static long ToNanoseconds(long timestamp, long frequency) =>
+        frequency == 1_000_000_000 ? timestamp : (long)(timestamp * (1e9 / frequency));
+
+    public void Add(ServerRequestLog entry)
+    {
+        _entries.Enqueue(entry);
+        while (_entries.Count > _capacity && _entries.TryDequeue(out _))
+        {
+        }
+
+        if (_file is not null)
+        {
+            var line = JsonSerializer.Serialize(entry, ServerLogJsonContext.Default.ServerRequestLog);
+            lock (_fileGate)
+            {
+                _file.WriteLine(line);
+            }
+        }
+    }
+
+    /// <summary>The entries for one request id, or all when null.</summary>
+    public IReadOnlyList<ServerRequestLog> Find(string? requestId) =>
+        requestId is null ? _entries.ToArray() : _entries.Where(e => e.RequestId == requestId).ToArray();
+
+    public void Clear() => _entries.Clear();
+
+    public static string ToJsonLine(ServerRequestLog entry) => JsonSerializer.Serialize(entry, ServerLogJsonContext.Default.ServerRequestLog);
+
+    public static ServerRequestLog? FromJsonLine(string line) => JsonSerializer.Deserialize(line, ServerLogJsonContext.Default.ServerRequestLog);
+
+    public void Dispose() => _file?.Dispose();
+}

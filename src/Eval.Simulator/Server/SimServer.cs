@@ -1,0 +1,801 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Spark.Eval.Core;
+
+namespace Spark.Eval.Simulator.Server;
+
+/// <summary>Settings of serve-sim: where it listens, which faults it injects, where it logs and what key it expects.</summary>
+public sealed record SimServerOptions
+{
+    /// <summary>Address to bind: loopback unless told otherwise.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>Port to bind; 0 picks a free one (see <see cref="SimServer.BaseAddress"/>).</summary>
+    public int Port { get; init; } = 8000;
+
+    /// <summary>The model id reported by /v1/models and in responses.</summary>
+    public string ModelId { get; init; } = "sim";
+
+    public FaultInjector Faults { get; init; } = FaultInjector.HeaderOnly;
+
+    /// <summary>A JSONL file that receives one line per request, besides the in-memory log.</summary>
+    public string? LogPath { get; init; }
+
+    /// <summary>When set, requests must carry <c>Authorization: Bearer &lt;key&gt;</c>; others get 401.</summary>
+    public string? ApiKey { get; init; }
+}
+
+/// <summary>
+/// serve-sim: an OpenAI-compatible HTTP server on Kestrel that hosts any <see cref="IChatClient"/>, injects faults on
+/// demand and logs when each event was flushed. Endpoints: <c>GET /v1/models</c>, <c>POST /v1/chat/completions</c>,
+/// <c>POST /v1/responses</c>, <c>GET /v1/_spark/log</c>.
+/// </summary>
+public sealed class SimServer : IAsyncDisposable
+{
+    private static readonly byte[] DataPrefix = "data: "u8.ToArray();
+    private static readonly byte[] EventPrefix = "event: "u8.ToArray();
+    private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
+    private static readonly byte[] DoneLine = "data: [DONE]\n\n"u8.ToArray();
+
+    private readonly WebApplication _app;
+    private readonly IChatClient _backend;
+    private readonly SimServerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<string, List<ChatMessage>> _conversations = new(StringComparer.Ordinal);
+    private long _nextId;
+
+    private SimServer(WebApplication app, IChatClient backend, SimServerOptions options, TimeProvider time)
+    {
+        _app = app;
+        _backend = backend;
+        _options = options;
+        _time = time;
+        Log = new ServerLogStore(options.LogPath);
+    }
+
+    /// <summary>The base URL clients use, ending in <c>/v1/</c>.</summary>
+    public Uri BaseAddress { get; private set; } = new("http://127.0.0.1/v1/");
+
+    public ServerLogStore Log { get; }
+
+    /// <summary>Starts listening; returns once the port is bound.</summary>
+    public static async Task<SimServer> StartAsync(IChatClient backend, SimServerOptions options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var address = options.Host == "localhost" ? IPAddress.Loopback
+            : IPAddress.TryParse(options.Host, out var parsed) ? parsed
+            : throw new InputException($"--host '{options.Host}' is not an IP address. Fix: use 127.0.0.1 (default), ::1 or 0.0.0.0");
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "serve-sim" });
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            // A stalled stream is a fault we inject on purpose; Kestrel must not cut it short.
+            k.Limits.MinResponseDataRate = null;
+            k.Limits.MaxConcurrentConnections = null;
+            k.Listen(address, options.Port);
+        });
+        builder.Services.AddRoutingCore();
+        var app = builder.Build();
+        var server = new SimServer(app, backend, options, time);
+        app.MapGet("/v1/models", server.ModelsAsync);
+        app.MapPost("/v1/chat/completions", ctx => server.HandleAsync(ctx, ApiKind.Chat));
+        app.MapPost("/v1/responses", ctx => server.HandleAsync(ctx, ApiKind.Responses));
+        app.MapGet("/v1/_spark/log", server.LogAsync);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException ex)
+        {
+            throw new InputException($"serve-sim could not bind {options.Host}:{options.Port.ToString(CultureInfo.InvariantCulture)}: {ex.Message}. Fix: choose a free --port (0 picks one)");
+        }
+
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+            ?? throw new InvalidOperationException("Kestrel reported no address");
+        server.BaseAddress = new Uri(bound.TrimEnd('/') + "/v1/");
+        return server;
+    }
+
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+        Log.Dispose();
+    }
+
+    private enum ApiKind
+    {
+        Chat,
+        Responses,
+    }
+
+    private long NowNs() => ServerLogStore.ToNanoseconds(_time.GetTimestamp(), _time.TimestampFrequency);
+
+    private async Task ModelsAsync(HttpContext context)
+    {
+        context.Response.ContentType = "application/json";
+        var json = string.Create(CultureInfo.InvariantCulture,
+            $"{{\"object\":\"list\",\"data\":[{{\"id\":{JsonSerializer.Serialize(_options.ModelId, ServerJson.Default.String)},\"object\":\"model\",\"created\":0,\"owned_by\":\"spark-eval\"}}]}}");
+        await context.Response.WriteAsync(json, context.RequestAborted);
+    }
+
+    private async Task LogAsync(HttpContext context)
+    {
+        var id = context.Request.Query["request_id"].FirstOrDefault();
+        var entries = Log.Find(id);
+        if (context.Request.Query["clear"].FirstOrDefault() == "1")
+        {
+            Log.Clear();
+        }
+
+        context.Response.ContentType = "application/x-ndjson";
+        var text = new StringBuilder();
+        foreach (var entry in entries)
+        {
+            text.Append(ServerLogStore.ToJsonLine(entry)).Append('\n');
+        }
+
+        await context.Response.WriteAsync(text.ToString(), context.RequestAborted);
+    }
+
+    /// <summary>A parsed request: messages, stream flags and limits.</summary>
+    private sealed record ParsedRequest(List<ChatMessage> Messages, bool Stream, bool IncludeUsage, int? MaxTokens, float? Temperature, string Model, string? PreviousResponseId);
+
+#pragma warning disable CA1031 // A request that fails is answered with an error status and logged; the server goes on.
+    private async Task HandleAsync(HttpContext context, ApiKind api)
+    {
+        var entry = new ServerRequestLog
+        {
+            RequestId = Interlocked.Increment(ref _nextId).ToString("x8", CultureInfo.InvariantCulture),
+            Path = context.Request.Path,
+            ReceivedNs = NowNs(),
+        };
+        context.Response.Headers["x-request-id"] = entry.RequestId;
+        try
+        {
+            if (_options.ApiKey is { } key && context.Request.Headers.Authorization.ToString() != "Bearer " + key)
+            {
+                // Like real providers, the message echoes (part of) the key it got: clients must keep it out of their logs.
+                await ErrorAsync(context, entry, 401, "invalid_api_key", $"Incorrect API key provided: {context.Request.Headers.Authorization.ToString().Replace("Bearer ", string.Empty, StringComparison.Ordinal)}.");
+                return;
+            }
+
+            ParsedRequest request;
+            FaultSpec fault;
+            try
+            {
+                using var body = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
+                request = api == ApiKind.Chat ? ParseChat(body.RootElement) : ParseResponses(body.RootElement);
+                fault = _options.Faults.Choose(context.Request.Headers[FaultInjector.HeaderName].FirstOrDefault());
+            }
+            catch (Exception ex) when (ex is JsonException or InputException or InvalidOperationException or KeyNotFoundException)
+            {
+                await ErrorAsync(context, entry, 400, "invalid_request_error", ex.Message);
+                return;
+            }
+
+            entry.Stream = request.Stream;
+            entry.Fault = FaultSpec.CanonicalName(fault.Kind);
+            if (await BeforeBodyFaultAsync(context, entry, fault))
+            {
+                return;
+            }
+
+            if (request.Stream)
+            {
+                await StreamAsync(context, entry, api, request, fault);
+            }
+            else
+            {
+                await CompleteAsync(context, entry, api, request, fault);
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            entry.Events.Add(new ServerEvent(NowNs(), "client_aborted"));
+        }
+        catch (Exception ex)
+        {
+            entry.Events.Add(new ServerEvent(NowNs(), "server_exception:" + ex.GetType().Name));
+            if (!context.Response.HasStarted)
+            {
+                context.Response.StatusCode = 500;
+            }
+            else
+            {
+                context.Abort();
+            }
+        }
+        finally
+        {
+            entry.Status = context.Response.StatusCode;
+            entry.EndNs = NowNs();
+            Log.Add(entry);
+        }
+    }
+#pragma warning restore CA1031
+
+    private async Task ErrorAsync(HttpContext context, ServerRequestLog entry, int status, string code, string message)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        var json = string.Create(CultureInfo.InvariantCulture,
+            $"{{\"error\":{{\"message\":{JsonSerializer.Serialize(message, ServerJson.Default.String)},\"type\":\"{code}\",\"code\":\"{code}\"}}}}");
+        await context.Response.WriteAsync(json, context.RequestAborted);
+        entry.HeadersNs = NowNs();
+    }
+
+    /// <summary>Applies faults that act before any body byte; true when the response is finished.</summary>
+    private async Task<bool> BeforeBodyFaultAsync(HttpContext context, ServerRequestLog entry, FaultSpec fault)
+    {
+        switch (fault.Kind)
+        {
+            case FaultKind.RateLimit or FaultKind.Unavailable:
+                context.Response.Headers.RetryAfter = Math.Ceiling(fault.RetryAfterSeconds).ToString(CultureInfo.InvariantCulture);
+                context.Response.Headers["retry-after-ms"] = (fault.RetryAfterSeconds * 1000).ToString("0", CultureInfo.InvariantCulture);
+                await ErrorAsync(context, entry, fault.Kind == FaultKind.RateLimit ? 429 : 503,
+                    fault.Kind == FaultKind.RateLimit ? "rate_limit_exceeded" : "service_unavailable", "injected fault");
+                return true;
+            case FaultKind.ServerError:
+                await ErrorAsync(context, entry, 500, "server_error", "injected fault");
+                return true;
+            case FaultKind.WrongContentType:
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = "text/html; charset=utf-8";
+                await context.Response.WriteAsync("<html><body>Gateway says hello</body></html>", context.RequestAborted);
+                entry.HeadersNs = NowNs();
+                return true;
+            case FaultKind.SlowHeaders:
+                await Task.Delay(TimeSpan.FromMilliseconds(fault.DelayMs), _time, context.RequestAborted);
+                return false;
+            default:
+                return false;
+        }
+    }
+
+    private ParsedRequest ParseChat(JsonElement root)
+    {
+        var messages = new List<ChatMessage>();
+        foreach (var m in root.GetProperty("messages").EnumerateArray())
+        {
+            messages.Add(new ChatMessage(new ChatRole(m.GetProperty("role").GetString() ?? "user"), ContentText(m.TryGetProperty("content", out var c) ? c : default)));
+        }
+
+        var stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+        var usage = root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
+            && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
+        int? max = root.TryGetProperty("max_completion_tokens", out var mct) && mct.ValueKind == JsonValueKind.Number ? mct.GetInt32()
+            : root.TryGetProperty("max_tokens", out var mt) && mt.ValueKind == JsonValueKind.Number ? mt.GetInt32() : null;
+        return new ParsedRequest(messages, stream, usage, max, Temperature(root), Model(root), null);
+    }
+
+    private ParsedRequest ParseResponses(JsonElement root)
+    {
+        var messages = new List<ChatMessage>();
+        string? previous = root.TryGetProperty("previous_response_id", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null;
+        if (previous is not null)
+        {
+            if (!_conversations.TryGetValue(previous, out var earlier))
+            {
+                throw new InputException($"previous_response_id '{previous}' is unknown to this server. Fix: send the full input, or an id this server returned");
+            }
+
+            lock (earlier)
+            {
+                messages.AddRange(earlier);
+            }
+        }
+
+        if (root.TryGetProperty("instructions", out var ins) && ins.ValueKind == JsonValueKind.String)
+        {
+            messages.Insert(0, new ChatMessage(ChatRole.System, ins.GetString()));
+        }
+
+        var input = root.GetProperty("input");
+        if (input.ValueKind == JsonValueKind.String)
+        {
+            messages.Add(new ChatMessage(ChatRole.User, input.GetString()));
+        }
+        else
+        {
+            foreach (var item in input.EnumerateArray())
+            {
+                if (item.TryGetProperty("role", out var role))
+                {
+                    messages.Add(new ChatMessage(new ChatRole(role.GetString() ?? "user"), ContentText(item.TryGetProperty("content", out var c) ? c : default)));
+                }
+            }
+        }
+
+        var stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+        int? max = root.TryGetProperty("max_output_tokens", out var mt) && mt.ValueKind == JsonValueKind.Number ? mt.GetInt32() : null;
+        return new ParsedRequest(messages, stream, true, max, Temperature(root), Model(root), previous);
+    }
+
+    private static float? Temperature(JsonElement root) =>
+        root.TryGetProperty("temperature", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetSingle() : null;
+
+    private string Model(JsonElement root) =>
+        root.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() ?? _options.ModelId : _options.ModelId;
+
+    private static string ContentText(JsonElement content)
+    {
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return content.GetString() ?? string.Empty;
+        }
+
+        if (content.ValueKind != JsonValueKind.Array)
+        {
+            return string.Empty;
+        }
+
+        var text = new StringBuilder();
+        foreach (var part in content.EnumerateArray())
+        {
+            if (part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
+            {
+                text.Append(t.GetString());
+            }
+        }
+
+        return text.ToString();
+    }
+
+    private static ChatOptions BackendOptions(ParsedRequest request) => new()
+    {
+        MaxOutputTokens = request.MaxTokens,
+        Temperature = request.Temperature,
+        ModelId = request.Model,
+    };
+
+    /// <summary>Streams the hosted backend's updates as SSE, flushing each event and logging when the flush returned.</summary>
+    private async Task StreamAsync(HttpContext context, ServerRequestLog entry, ApiKind api, ParsedRequest request, FaultSpec fault)
+    {
+        var ct = context.RequestAborted;
+        var response = context.Response;
+        response.StatusCode = 200;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        await response.StartAsync(ct);
+        await response.BodyWriter.FlushAsync(ct);
+        entry.HeadersNs = NowNs();
+
+        using var writer = new SseEventWriter(response, entry, this);
+        var id = (api == ApiKind.Chat ? "chatcmpl-" : "resp_") + entry.RequestId;
+        var itemId = "msg_" + entry.RequestId;
+        var created = _time.GetUtcNow().ToUnixTimeSeconds();
+        var answer = new StringBuilder();
+        var reasoning = new StringBuilder();
+        UsageDetails? usage = null;
+        var chunks = 0;
+        var faultApplied = false;
+
+        // Applies a mid-stream fault once; true when the response must end here.
+        async Task<bool> MidStreamFaultAsync()
+        {
+            faultApplied = true;
+            switch (fault.Kind)
+            {
+                case FaultKind.Disconnect:
+                    entry.Events.Add(new ServerEvent(NowNs(), "fault_disconnect"));
+                    context.Abort();
+                    return true;
+                case FaultKind.EarlyEnd:
+                    entry.Events.Add(new ServerEvent(NowNs(), "fault_early_end"));
+                    return true;
+                case FaultKind.Malformed:
+                    await writer.WriteRawAsync("data: {\"id\":\"" + id + "\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"\n\n", "fault_malformed", ct);
+                    return false;
+                case FaultKind.Stall:
+                    entry.Events.Add(new ServerEvent(NowNs(), "fault_stall"));
+                    await Task.Delay(TimeSpan.FromMilliseconds(fault.DelayMs), _time, ct);
+                    return false;
+                default:
+                    return false;
+            }
+        }
+
+        if (api == ApiKind.Chat)
+        {
+            await writer.WriteAsync(null, "role", 0, w => ChatChunk(w, id, created, request.Model, d => d.WriteString("role", "assistant"), null), ct);
+        }
+        else
+        {
+            await writer.WriteAsync("response.created", "created", 0, w => ResponseEvent(w, "response.created", writer.Sequence, w2 =>
+            {
+                w2.WritePropertyName("response");
+                ResponseObject(w2, id, itemId, created, request.Model, "in_progress", null, null, null);
+            }), ct);
+        }
+
+        await foreach (var update in _backend.GetStreamingResponseAsync(request.Messages, BackendOptions(request), ct))
+        {
+            foreach (var content in update.Contents)
+            {
+                if (content is UsageContent u)
+                {
+                    usage = u.Details;
+                    continue;
+                }
+
+                var (kind, text) = content switch
+                {
+                    TextContent t when !string.IsNullOrEmpty(t.Text) => ("content", t.Text),
+                    TextReasoningContent r when !string.IsNullOrEmpty(r.Text) => ("reasoning", r.Text),
+                    _ => (null, null),
+                };
+                if (kind is null || text is null)
+                {
+                    continue;
+                }
+
+                if (chunks == fault.AfterChunks && !faultApplied && await MidStreamFaultAsync())
+                {
+                    return;
+                }
+
+                chunks++;
+                (kind == "content" ? answer : reasoning).Append(text);
+                if (api == ApiKind.Chat)
+                {
+                    await writer.WriteAsync(null, kind, text.Length, w => ChatChunk(w, id, created, request.Model,
+                        d => d.WriteString(kind == "content" ? "content" : "reasoning_content", text), null), ct);
+                }
+                else
+                {
+                    var type = kind == "content" ? "response.output_text.delta" : "response.reasoning_text.delta";
+                    await writer.WriteAsync(type, kind, text.Length, w => ResponseEvent(w, type, writer.Sequence, w2 =>
+                    {
+                        w2.WriteString("item_id", itemId);
+                        w2.WriteNumber("output_index", 0);
+                        w2.WriteNumber("content_index", 0);
+                        w2.WriteString("delta", text);
+                        w2.WriteStartArray("logprobs");
+                        w2.WriteEndArray();
+                    }), ct);
+                }
+            }
+        }
+
+        // A backend that coalesced tokens (late wake-ups) may send fewer chunks than "after": the fault still happens.
+        if (!faultApplied && await MidStreamFaultAsync())
+        {
+            return;
+        }
+
+        if (api == ApiKind.Chat)
+        {
+            await writer.WriteAsync(null, "finish", 0, w => ChatChunk(w, id, created, request.Model, _ => { }, "stop"), ct);
+            if (request.IncludeUsage)
+            {
+                await writer.WriteAsync(null, "usage", 0, w => ChatUsageChunk(w, id, created, request.Model, usage), ct);
+            }
+
+            await writer.WriteRawAsync(DoneLine, "done", ct);
+        }
+        else
+        {
+            Remember(id, request, answer.ToString());
+            var text = answer.ToString();
+            await writer.WriteAsync("response.output_text.done", "text_done", 0, w => ResponseEvent(w, "response.output_text.done", writer.Sequence, w2 =>
+            {
+                w2.WriteString("item_id", itemId);
+                w2.WriteNumber("output_index", 0);
+                w2.WriteNumber("content_index", 0);
+                w2.WriteString("text", text);
+                w2.WriteStartArray("logprobs");
+                w2.WriteEndArray();
+            }), ct);
+            await writer.WriteAsync("response.completed", "completed", 0, w => ResponseEvent(w, "response.completed", writer.Sequence, w2 =>
+            {
+                w2.WritePropertyName("response");
+                ResponseObject(w2, id, itemId, created, request.Model, "completed", text, reasoning.Length > 0 ? reasoning.ToString() : null, usage);
+            }), ct);
+        }
+    }
+
+    private async Task CompleteAsync(HttpContext context, ServerRequestLog entry, ApiKind api, ParsedRequest request, FaultSpec fault)
+    {
+        var ct = context.RequestAborted;
+        var answer = new StringBuilder();
+        var reasoning = new StringBuilder();
+        UsageDetails? usage = null;
+        await foreach (var update in _backend.GetStreamingResponseAsync(request.Messages, BackendOptions(request), ct))
+        {
+            foreach (var content in update.Contents)
+            {
+                switch (content)
+                {
+                    case TextContent t:
+                        answer.Append(t.Text);
+                        break;
+                    case TextReasoningContent r:
+                        reasoning.Append(r.Text);
+                        break;
+                    case UsageContent u:
+                        usage = u.Details;
+                        break;
+                    default:
+                        break;
+                }
+            }
+        }
+
+        if (fault.Kind == FaultKind.Stall)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(fault.DelayMs), _time, ct);
+        }
+
+        if (fault.Kind == FaultKind.Disconnect)
+        {
+            entry.Events.Add(new ServerEvent(NowNs(), "fault_disconnect"));
+            context.Abort();
+            return;
+        }
+
+        var id = (api == ApiKind.Chat ? "chatcmpl-" : "resp_") + entry.RequestId;
+        var created = _time.GetUtcNow().ToUnixTimeSeconds();
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            if (api == ApiKind.Chat)
+            {
+                w.WriteStartObject();
+                w.WriteString("id", id);
+                w.WriteString("object", "chat.completion");
+                w.WriteNumber("created", created);
+                w.WriteString("model", request.Model);
+                w.WriteStartArray("choices");
+                w.WriteStartObject();
+                w.WriteNumber("index", 0);
+                w.WriteStartObject("message");
+                w.WriteString("role", "assistant");
+                w.WriteString("content", answer.ToString());
+                if (reasoning.Length > 0)
+                {
+                    w.WriteString("reasoning_content", reasoning.ToString());
+                }
+
+                w.WriteEndObject();
+                w.WriteNull("logprobs");
+                w.WriteString("finish_reason", "stop");
+                w.WriteEndObject();
+                w.WriteEndArray();
+                WriteChatUsage(w, usage);
+                w.WriteEndObject();
+            }
+            else
+            {
+                Remember(id, request, answer.ToString());
+                ResponseObject(w, id, "msg_" + entry.RequestId, created, request.Model, "completed", answer.ToString(), reasoning.Length > 0 ? reasoning.ToString() : null, usage);
+            }
+        }
+
+        var bytes = buffer.WrittenMemory;
+        if (fault.Kind == FaultKind.Malformed)
+        {
+            bytes = bytes[..(bytes.Length / 2)].ToArray().Concat("\"}"u8.ToArray()).ToArray();
+        }
+        else if (fault.Kind == FaultKind.EarlyEnd)
+        {
+            bytes = bytes[..(bytes.Length / 2)];
+        }
+
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/json";
+        await context.Response.StartAsync(ct);
+        entry.HeadersNs = NowNs();
+        await context.Response.Body.WriteAsync(bytes, ct);
+        await context.Response.Body.FlushAsync(ct);
+        entry.Events.Add(new ServerEvent(NowNs(), "body", answer.Length));
+    }
+
+    private void Remember(string id, ParsedRequest request, string answer)
+    {
+        // Kept for previous_response_id; bounded so a long benchmark does not grow without limit.
+        if (_conversations.Count > 10_000)
+        {
+            _conversations.Clear();
+        }
+
+        var history = new List<ChatMessage>(request.Messages) { new(ChatRole.Assistant, answer) };
+        _conversations[id] = history;
+    }
+
+    private static void ChatChunk(Utf8JsonWriter w, string id, long created, string model, Action<Utf8JsonWriter> delta, string? finish)
+    {
+        w.WriteStartObject();
+        w.WriteString("id", id);
+        w.WriteString("object", "chat.completion.chunk");
+        w.WriteNumber("created", created);
+        w.WriteString("model", model);
+        w.WriteStartArray("choices");
+        w.WriteStartObject();
+        w.WriteNumber("index", 0);
+        w.WriteStartObject("delta");
+        delta(w);
+        w.WriteEndObject();
+        w.WriteNull("logprobs");
+        if (finish is null)
+        {
+            w.WriteNull("finish_reason");
+        }
+        else
+        {
+            w.WriteString("finish_reason", finish);
+        }
+
+        w.WriteEndObject();
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static void ChatUsageChunk(Utf8JsonWriter w, string id, long created, string model, UsageDetails? usage)
+    {
+        w.WriteStartObject();
+        w.WriteString("id", id);
+        w.WriteString("object", "chat.completion.chunk");
+        w.WriteNumber("created", created);
+        w.WriteString("model", model);
+        w.WriteStartArray("choices");
+        w.WriteEndArray();
+        WriteChatUsage(w, usage);
+        w.WriteEndObject();
+    }
+
+    private static void WriteChatUsage(Utf8JsonWriter w, UsageDetails? usage)
+    {
+        w.WriteStartObject("usage");
+        w.WriteNumber("prompt_tokens", usage?.InputTokenCount ?? 0);
+        w.WriteNumber("completion_tokens", usage?.OutputTokenCount ?? 0);
+        w.WriteNumber("total_tokens", usage?.TotalTokenCount ?? ((usage?.InputTokenCount ?? 0) + (usage?.OutputTokenCount ?? 0)));
+        w.WriteEndObject();
+    }
+
+    private static void ResponseEvent(Utf8JsonWriter w, string type, int sequence, Action<Utf8JsonWriter> body)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", type);
+        w.WriteNumber("sequence_number", sequence);
+        body(w);
+        w.WriteEndObject();
+    }
+
+    private static void ResponseObject(Utf8JsonWriter w, string id, string itemId, long created, string model, string status, string? text, string? reasoning, UsageDetails? usage)
+    {
+        w.WriteStartObject();
+        w.WriteString("id", id);
+        w.WriteString("object", "response");
+        w.WriteNumber("created_at", created);
+        w.WriteString("status", status);
+        w.WriteString("model", model);
+        w.WriteNull("error");
+        w.WriteNull("incomplete_details");
+        w.WriteNull("instructions");
+        w.WriteBoolean("parallel_tool_calls", true);
+        w.WriteString("tool_choice", "auto");
+        w.WriteStartArray("tools");
+        w.WriteEndArray();
+        w.WriteStartObject("metadata");
+        w.WriteEndObject();
+        w.WriteStartArray("output");
+        if (reasoning is not null)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", "rs_" + itemId);
+            w.WriteString("type", "reasoning");
+            w.WriteStartArray("summary");
+            w.WriteEndArray();
+            w.WriteStartArray("content");
+            w.WriteStartObject();
+            w.WriteString("type", "reasoning_text");
+            w.WriteString("text", reasoning);
+            w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        if (text is not null)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", itemId);
+            w.WriteString("type", "message");
+            w.WriteString("status", "completed");
+            w.WriteString("role", "assistant");
+            w.WriteStartArray("content");
+            w.WriteStartObject();
+            w.WriteString("type", "output_text");
+            w.WriteString("text", text);
+            w.WriteStartArray("annotations");
+            w.WriteEndArray();
+            w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        if (usage is not null)
+        {
+            w.WriteStartObject("usage");
+            w.WriteNumber("input_tokens", usage.InputTokenCount ?? 0);
+            w.WriteStartObject("input_tokens_details");
+            w.WriteNumber("cached_tokens", 0);
+            w.WriteEndObject();
+            w.WriteNumber("output_tokens", usage.OutputTokenCount ?? 0);
+            w.WriteStartObject("output_tokens_details");
+            w.WriteNumber("reasoning_tokens", usage.ReasoningTokenCount ?? 0);
+            w.WriteEndObject();
+            w.WriteNumber("total_tokens", usage.TotalTokenCount ?? ((usage.InputTokenCount ?? 0) + (usage.OutputTokenCount ?? 0)));
+            w.WriteEndObject();
+        }
+
+        w.WriteEndObject();
+    }
+
+    /// <summary>Writes one SSE event at a time to the response and logs the moment each flush returned.</summary>
+    private sealed class SseEventWriter(HttpResponse response, ServerRequestLog entry, SimServer server) : IDisposable
+    {
+        public void Dispose() => _writer?.Dispose();
+
+        private readonly ArrayBufferWriter<byte> _json = new(1024);
+        private Utf8JsonWriter? _writer;
+
+        public int Sequence { get; private set; }
+
+        public async Task WriteAsync(string? eventName, string kind, int chars, Action<Utf8JsonWriter> body, CancellationToken ct)
+        {
+            _json.ResetWrittenCount();
+            if (_writer is null)
+            {
+                _writer = new Utf8JsonWriter(_json);
+            }
+            else
+            {
+                _writer.Reset(_json);
+            }
+
+            body(_writer);
+            _writer.Flush();
+            var pipe = response.BodyWriter;
+            if (eventName is not null)
+            {
+                pipe.Write(EventPrefix);
+                pipe.Write(Encoding.UTF8.GetBytes(eventName));
+                pipe.Write("\n"u8);
+            }
+
+            pipe.Write(DataPrefix);
+            pipe.Write(_json.WrittenSpan);
+            pipe.Write(EventEnd);
+            await pipe.FlushAsync(ct);
+            entry.Events.Add(new ServerEvent(server.NowNs(), kind, chars));
+            Sequence++;
+        }
+
+        public async Task WriteRawAsync(ReadOnlyMemory<byte> bytes, string kind, CancellationToken ct)
+        {
+            await response.BodyWriter.WriteAsync(bytes, ct);
+            entry.Events.Add(new ServerEvent(server.NowNs(), kind));
+        }
+
+        public Task WriteRawAsync(string text, string kind, CancellationToken ct) => WriteRawAsync(Encoding.UTF8.GetBytes(text), kind, ct);
+    }
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(string))]
+internal sealed partial class ServerJson : System.Text.Json.Serialization.JsonSerializerContext;
