@@ -94,7 +94,8 @@ task(
     prompt="Write `public static DateOnly? ParseIsoDate(string text)` that parses a calendar date written exactly as "
            "yyyy-MM-dd (four-digit year, two-digit month and day) and returns null for anything else, including "
            "impossible dates such as 2023-02-29, other formats and surrounding whitespace. It must not depend on the "
-           "current culture. Answer with the method only.",
+           "current culture. Answer with the method only (`System.Globalization` is not imported: qualify its types, "
+           "e.g. `System.Globalization.CultureInfo`).",
     referenceSolution='public static DateOnly? ParseIsoDate(string text) =>\n'
                       '    DateOnly.TryParseExact(text, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture,\n'
                       '        System.Globalization.DateTimeStyles.None, out var date) ? date : null;\n',
