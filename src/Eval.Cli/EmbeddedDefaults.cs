@@ -15,7 +15,7 @@ public static class EmbeddedDefaults
         "sim?name=sim-wafer-scale&ttft_ms=90&tokens_per_s=1000",
         "sim?name=sim-gpu&ttft_ms=250&tokens_per_s=160",
         "sim?name=sim-cpu&ttft_ms=700&tokens_per_s=40",
-        "local?name=local-tiny-random&model=models/tiny.gguf&threads=2&ctx=2048",
+        "local?name=local-tiny-random&model=models/tiny.gguf&threads=1&ctx=2048",
     ];
 
     public static TaskSuite LoadSuite(string path)
