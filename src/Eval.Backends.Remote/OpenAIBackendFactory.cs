@@ -19,7 +19,7 @@ public sealed class OpenAIBackendFactory : IBackendFactory
 
     public string Kind => "openai";
 
-    public string Usage => "openai?url=http://127.0.0.1:8000/v1&model=M&key_env=OPENAI_API_KEY&api=chat|responses&headers=k:v|k2:v2 — any OpenAI-compatible API; more settings in docs/remote.md";
+    public string Usage => "openai?url=http://127.0.0.1:8000/v1&model=M&key_env=OPENAI_API_KEY&api=chat|responses|responses_ws&headers=k:v|k2:v2 — any OpenAI-compatible API; more settings in docs/remote.md";
 
     public async Task<BackendHandle> CreateAsync(BackendSpec spec, BackendContext context, CancellationToken cancellationToken)
     {
@@ -45,7 +45,7 @@ public sealed class OpenAIBackendFactory : IBackendFactory
         }
 
         var description = string.Create(CultureInfo.InvariantCulture,
-            $"OpenAI-compatible {(options.Api == OpenAIApi.ChatCompletions ? "Chat Completions" : "Responses")} API at {SafeUrl(options.BaseUrl)}, model {options.Model}");
+            $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)}, model {options.Model}");
         return new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: false, options.Model), client);
     }
 
@@ -69,7 +69,8 @@ public sealed class OpenAIBackendFactory : IBackendFactory
         {
             "chat" => OpenAIApi.ChatCompletions,
             "responses" => OpenAIApi.Responses,
-            var other => throw new InputException($"--backend '{spec.Text}': api={other} is unknown. Fix: use api=chat or api=responses"),
+            "responses_ws" => OpenAIApi.ResponsesWebSocket,
+            var other => throw new InputException($"--backend '{spec.Text}': api={other} is unknown. Fix: use api=chat, api=responses or api=responses_ws"),
         };
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         if (spec.GetString("headers") is { } headerText)

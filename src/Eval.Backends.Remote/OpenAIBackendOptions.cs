@@ -7,6 +7,8 @@ public enum OpenAIApi
     ChatCompletions,
     /// <summary>POST {base}/responses.</summary>
     Responses,
+    /// <summary>Responses over one persistent WebSocket per concurrent request (ws(s)://{base}/responses), reused across attempts.</summary>
+    ResponsesWebSocket,
 }
 
 /// <summary>Settings of one OpenAI-compatible remote backend; the key itself is not here, only the name of its variable.</summary>

@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Net.WebSockets;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
@@ -59,6 +61,8 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     private readonly SemaphoreSlim? _limiter;
     private readonly Uri _endpoint;
     private readonly ChatClientMetadata _metadata;
+    private readonly ConcurrentBag<ClientWebSocket> _webSockets = [];
+    private int _webSocketsOpened;
 
     /// <param name="options">Where and how to call.</param>
     /// <param name="time">The clock for timestamps, timeouts and back-off.</param>
@@ -72,6 +76,10 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         _limiter = options.MaxConcurrency > 0 ? new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency) : null;
         var baseText = options.BaseUrl.ToString().TrimEnd('/') + "/";
         _endpoint = new Uri(new Uri(baseText), options.Api == OpenAIApi.ChatCompletions ? "chat/completions" : "responses");
+        if (options.Api == OpenAIApi.ResponsesWebSocket)
+        {
+            _endpoint = new UriBuilder(_endpoint) { Scheme = _endpoint.Scheme == Uri.UriSchemeHttps ? "wss" : "ws" }.Uri;
+        }
         _http = new HttpClient(CreateHandler(options, time, Connections), disposeHandler: true)
         {
             Timeout = Timeout.InfiniteTimeSpan,
@@ -82,6 +90,9 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     }
 
     public ConnectionStats Connections { get; } = new();
+
+    /// <summary>WebSocket connections opened so far (api=responses_ws); each is reused by later attempts.</summary>
+    public int WebSocketsOpened => Volatile.Read(ref _webSocketsOpened);
 
     public OpenAIBackendOptions Options => _options;
 
@@ -193,6 +204,12 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
+        if (_options.Api == OpenAIApi.ResponsesWebSocket)
+        {
+            // WebSocket mode always streams; a whole response is the streamed one, collected.
+            return await GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken);
+        }
+
         var recorder = AttemptRecorder.From(options);
         using var timeouts = new AttemptTimeouts(_time, _options, cancellationToken);
         await AcquireAsync(timeouts);
@@ -235,6 +252,16 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         await AcquireAsync(timeouts);
         try
         {
+            if (_options.Api == OpenAIApi.ResponsesWebSocket)
+            {
+                await foreach (var update in StreamWebSocketAsync(messages, options, recorder, timeouts))
+                {
+                    yield return update;
+                }
+
+                yield break;
+            }
+
             using var response = await SendAsync(messages, options, stream: true, recorder, timeouts);
             await EnsureSuccessAsync(response, timeouts, "text/event-stream");
             var body = await ReadBodyStreamAsync(response, timeouts);
@@ -279,6 +306,134 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         {
             _limiter?.Release();
         }
+    }
+
+    /// <summary>Responses WebSocket mode: one request per message on a pooled persistent connection, events as messages.</summary>
+    private async IAsyncEnumerable<ChatResponseUpdate> StreamWebSocketAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, AttemptRecorder? recorder, AttemptTimeouts timeouts)
+    {
+        var socket = await RentWebSocketAsync(timeouts);
+        var reusable = false;
+        try
+        {
+            try
+            {
+                await socket.SendAsync(BuildBody(messages, options, stream: false), WebSocketMessageType.Text, endOfMessage: true, timeouts.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
+            {
+                throw Translate(ex, timeouts, "sending on the WebSocket");
+            }
+
+            recorder?.Mark(StreamEventKind.RequestSent);
+            var buffer = new ArrayBufferWriter<byte>(8192);
+            var state = new StreamState(OpenAIApi.Responses);
+            var first = true;
+            while (!state.Done)
+            {
+                buffer.ResetWrittenCount();
+                timeouts.BeforeRead();
+                bool open;
+                try
+                {
+                    ValueWebSocketReceiveResult received;
+                    do
+                    {
+                        received = await socket.ReceiveAsync(buffer.GetMemory(8192), timeouts.Token);
+                        if (first)
+                        {
+                            recorder?.Mark(StreamEventKind.FirstByte);
+                            first = false;
+                        }
+
+                        buffer.Advance(received.Count);
+                    }
+                    while (!received.EndOfMessage && received.MessageType != WebSocketMessageType.Close);
+                    open = received.MessageType != WebSocketMessageType.Close;
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
+                {
+                    throw Translate(ex, timeouts, "reading the WebSocket");
+                }
+
+                if (!open)
+                {
+                    throw new BackendException("early_end", $"the WebSocket to {_endpoint} closed after {state.Events} events without response.completed");
+                }
+
+                var update = ParseData(buffer.WrittenMemory, state);
+                if (update is null)
+                {
+                    continue;
+                }
+
+                if (update.Contents.Any(c => c is TextContent or TextReasoningContent or FunctionCallContent))
+                {
+                    timeouts.FirstTokenSeen();
+                }
+
+                yield return update;
+            }
+
+            reusable = true;
+        }
+        finally
+        {
+            if (reusable && socket.State == WebSocketState.Open)
+            {
+                _webSockets.Add(socket);
+            }
+            else
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    private async Task<ClientWebSocket> RentWebSocketAsync(AttemptTimeouts timeouts)
+    {
+        while (_webSockets.TryTake(out var pooled))
+        {
+            if (pooled.State == WebSocketState.Open)
+            {
+                return pooled;
+            }
+
+            pooled.Dispose();
+        }
+
+        var socket = new ClientWebSocket();
+        if (_apiKey is not null)
+        {
+            socket.Options.SetRequestHeader("Authorization", "Bearer " + _apiKey);
+        }
+
+        foreach (var (name, value) in _options.Headers)
+        {
+            socket.Options.SetRequestHeader(name, value);
+        }
+
+        var start = _time.GetTimestamp();
+        try
+        {
+            await socket.ConnectAsync(_endpoint, timeouts.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or HttpRequestException or IOException)
+        {
+            socket.Dispose();
+            if (ex is OperationCanceledException && timeouts.CallerCancelled)
+            {
+                throw;
+            }
+
+            throw ex is OperationCanceledException
+                ? Translate(ex, timeouts, "opening the WebSocket")
+                : new BackendException("connect_error", Redact($"could not open a WebSocket to {_endpoint}: {ex.Message}"));
+        }
+
+        // Connection set-up for WebSocket mode includes the HTTP upgrade.
+        Connections.Record(_time.GetElapsedTime(start));
+        Interlocked.Increment(ref _webSocketsOpened);
+        return socket;
     }
 
     private async Task AcquireAsync(AttemptTimeouts timeouts)
@@ -450,6 +605,11 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             }
             else
             {
+                if (_options.Api == OpenAIApi.ResponsesWebSocket)
+                {
+                    w.WriteString("type", "response.create");
+                }
+
                 if (options?.ConversationId is { } previous)
                 {
                     w.WriteString("previous_response_id", previous);
@@ -501,8 +661,17 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     private ChatResponseUpdate? ParseEvent(SseReader reader, StreamState state)
     {
         state.Events++;
-        var data = reader.Data;
-        if (state.Api == OpenAIApi.ChatCompletions && data.SequenceEqual("[DONE]"u8))
+        return ParseData(reader.DataMemory, state, counted: true);
+    }
+
+    private ChatResponseUpdate? ParseData(ReadOnlyMemory<byte> data, StreamState state, bool counted = false)
+    {
+        if (!counted)
+        {
+            state.Events++;
+        }
+
+        if (state.Api == OpenAIApi.ChatCompletions && data.Span.SequenceEqual("[DONE]"u8))
         {
             state.Done = true;
             return null;
@@ -510,7 +679,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
         try
         {
-            using var document = JsonDocument.Parse(reader.DataMemory);
+            using var document = JsonDocument.Parse(data);
             return state.Api == OpenAIApi.ChatCompletions ? ParseChatChunk(document.RootElement, state) : ParseResponsesEvent(document.RootElement, state);
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
@@ -752,6 +921,11 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
     public void Dispose()
     {
+        while (_webSockets.TryTake(out var socket))
+        {
+            socket.Dispose();
+        }
+
         _http.Dispose();
         _limiter?.Dispose();
     }

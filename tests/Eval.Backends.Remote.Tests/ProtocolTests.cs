@@ -41,6 +41,45 @@ public sealed class ProtocolTests(SimServerFixture fixture) : IClassFixture<SimS
     }
 
     [Fact]
+    public async Task WebSocket_SequentialAttempts_ReuseOneConnectionAndMatchSseText()
+    {
+        using var sse = new OpenAICompatibleChatClient(fixture.Options(api: OpenAIApi.Responses), TimeProvider.System, null);
+        using var ws = new OpenAICompatibleChatClient(fixture.Options(api: OpenAIApi.ResponsesWebSocket), TimeProvider.System, null);
+        var (expected, _, _) = await SimServerFixture.AttemptAsync(sse, Prompt, 30);
+
+        var attempts = new List<AttemptRecorder>();
+        for (var i = 0; i < 3; i++)
+        {
+            var (recorder, error, _) = await SimServerFixture.AttemptAsync(ws, Prompt, 30);
+            Assert.Null(error);
+            attempts.Add(recorder);
+        }
+
+        Assert.Equal(1, ws.WebSocketsOpened);
+        Assert.All(attempts, a => Assert.Equal(expected.Answer, a.Answer));
+        Assert.All(attempts, a => Assert.Equal(expected.Usage?.OutputTokenCount, a.Usage?.OutputTokenCount));
+        var kinds = attempts[^1].Events().Select(e => e.Kind).ToList();
+        Assert.True(kinds.IndexOf(StreamEventKind.RequestSent) < kinds.IndexOf(StreamEventKind.FirstByte));
+        Assert.True(kinds.IndexOf(StreamEventKind.FirstByte) < kinds.IndexOf(StreamEventKind.Content));
+        Assert.Contains(fixture.Server.Log.Find(null), e => e.Path.Contains("websocket", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task WebSocket_PreviousResponseId_SendsOnlyNewInputAndServerContinues()
+    {
+        using var ws = new OpenAICompatibleChatClient(fixture.Options(api: OpenAIApi.ResponsesWebSocket), TimeProvider.System, null);
+        var first = await ws.GetResponseAsync([new Microsoft.Extensions.AI.ChatMessage(ChatRole.User, "delta epsilon")],
+            new ChatOptions { MaxOutputTokens = 8 }, TestContext.Current.CancellationToken);
+
+        var second = await ws.GetResponseAsync([new Microsoft.Extensions.AI.ChatMessage(ChatRole.User, "zeta")],
+            new ChatOptions { MaxOutputTokens = 60, ConversationId = first.ResponseId }, TestContext.Current.CancellationToken);
+
+        Assert.StartsWith("resp_", first.ResponseId, StringComparison.Ordinal);
+        Assert.Contains("epsilon", second.Text, StringComparison.Ordinal);
+        Assert.Equal(1, ws.WebSocketsOpened);
+    }
+
+    [Fact]
     public async Task Responses_PreviousResponseId_ServerContinuesTheConversation()
     {
         using var client = new OpenAICompatibleChatClient(fixture.Options(api: OpenAIApi.Responses), TimeProvider.System, null);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
+using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -9,6 +10,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebSockets;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -87,11 +89,14 @@ public sealed class SimServer : IAsyncDisposable
             k.Listen(address, options.Port);
         });
         builder.Services.AddRoutingCore();
+        builder.Services.AddWebSockets(_ => { });
         var app = builder.Build();
         var server = new SimServer(app, backend, options, time);
         app.MapGet("/v1/models", server.ModelsAsync);
         app.MapPost("/v1/chat/completions", ctx => server.HandleAsync(ctx, ApiKind.Chat));
+        app.UseWebSockets();
         app.MapPost("/v1/responses", ctx => server.HandleAsync(ctx, ApiKind.Responses));
+        app.MapGet("/v1/responses", server.WebSocketAsync);
         app.MapGet("/v1/_spark/log", server.LogAsync);
         try
         {
@@ -225,6 +230,102 @@ public sealed class SimServer : IAsyncDisposable
             entry.Status = context.Response.StatusCode;
             entry.EndNs = NowNs();
             Log.Add(entry);
+        }
+    }
+#pragma warning restore CA1031
+
+#pragma warning disable CA1031 // A bad message is answered with an error event; the connection goes on.
+    /// <summary>
+    /// Responses API WebSocket mode: one persistent connection; each text message <c>{"type":"response.create", …}</c>
+    /// (fields as in the HTTP body, at the top level or under <c>response</c>) is answered with the same events as the SSE
+    /// stream, one per message; <c>previous_response_id</c> continues a stored conversation with incremental input.
+    /// </summary>
+    private async Task WebSocketAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = 400;
+            await context.Response.WriteAsync("POST /v1/responses, or open a WebSocket here", context.RequestAborted);
+            return;
+        }
+
+        if (_options.ApiKey is { } key && context.Request.Headers.Authorization.ToString() != "Bearer " + key)
+        {
+            context.Response.StatusCode = 401;
+            return;
+        }
+
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        var ct = context.RequestAborted;
+        var buffer = new ArrayBufferWriter<byte>(8192);
+        while (socket.State == WebSocketState.Open)
+        {
+            buffer.ResetWrittenCount();
+            ValueWebSocketReceiveResult received;
+            try
+            {
+                do
+                {
+                    received = await socket.ReceiveAsync(buffer.GetMemory(8192), ct);
+                    buffer.Advance(received.Count);
+                }
+                while (!received.EndOfMessage && received.MessageType != WebSocketMessageType.Close);
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+            {
+                return;
+            }
+
+            if (received.MessageType == WebSocketMessageType.Close)
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+                return;
+            }
+
+            var entry = new ServerRequestLog
+            {
+                RequestId = Interlocked.Increment(ref _nextId).ToString("x8", CultureInfo.InvariantCulture),
+                Path = "/v1/responses (websocket)",
+                ReceivedNs = NowNs(),
+                Stream = true,
+            };
+            try
+            {
+                ParsedRequest request;
+                try
+                {
+                    using var document = JsonDocument.Parse(buffer.WrittenMemory);
+                    var root = document.RootElement;
+                    if (!root.TryGetProperty("type", out var type) || type.GetString() != "response.create")
+                    {
+                        throw new InputException("WebSocket messages must have type response.create. Fix: send {\"type\":\"response.create\", \"model\":…, \"input\":…}");
+                    }
+
+                    request = ParseResponses(root.TryGetProperty("response", out var inner) && inner.ValueKind == JsonValueKind.Object ? inner : root) with { Stream = true };
+                }
+                catch (Exception ex) when (ex is JsonException or InputException or InvalidOperationException or KeyNotFoundException)
+                {
+                    var error = string.Create(CultureInfo.InvariantCulture,
+                        $"{{\"type\":\"error\",\"error\":{{\"type\":\"invalid_request_error\",\"message\":{JsonSerializer.Serialize(ex.Message, ServerJson.Default.String)}}}}}");
+                    await socket.SendAsync(Encoding.UTF8.GetBytes(error), WebSocketMessageType.Text, endOfMessage: true, ct);
+                    entry.Status = 400;
+                    continue;
+                }
+
+                entry.HeadersNs = entry.ReceivedNs;
+                entry.Status = 200;
+                await StreamAsync(context, entry, ApiKind.Responses, request, new FaultSpec(FaultKind.None), socket);
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+            {
+                entry.Events.Add(new ServerEvent(NowNs(), "client_aborted"));
+                return;
+            }
+            finally
+            {
+                entry.EndNs = NowNs();
+                Log.Add(entry);
+            }
         }
     }
 #pragma warning restore CA1031
@@ -364,18 +465,21 @@ public sealed class SimServer : IAsyncDisposable
     };
 
     /// <summary>Streams the hosted backend's updates as SSE, flushing each event and logging when the flush returned.</summary>
-    private async Task StreamAsync(HttpContext context, ServerRequestLog entry, ApiKind api, ParsedRequest request, FaultSpec fault)
+    private async Task StreamAsync(HttpContext context, ServerRequestLog entry, ApiKind api, ParsedRequest request, FaultSpec fault, WebSocket? socket = null)
     {
         var ct = context.RequestAborted;
         var response = context.Response;
-        response.StatusCode = 200;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        await response.StartAsync(ct);
-        await response.BodyWriter.FlushAsync(ct);
-        entry.HeadersNs = NowNs();
+        if (socket is null)
+        {
+            response.StatusCode = 200;
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-cache";
+            await response.StartAsync(ct);
+            await response.BodyWriter.FlushAsync(ct);
+            entry.HeadersNs = NowNs();
+        }
 
-        using var writer = new SseEventWriter(response, entry, this);
+        using var writer = new SseEventWriter(response, entry, this, socket);
         var id = (api == ApiKind.Chat ? "chatcmpl-" : "resp_") + entry.RequestId;
         var itemId = "msg_" + entry.RequestId;
         var created = _time.GetUtcNow().ToUnixTimeSeconds();
@@ -748,7 +852,7 @@ public sealed class SimServer : IAsyncDisposable
     }
 
     /// <summary>Writes one SSE event at a time to the response and logs the moment each flush returned.</summary>
-    private sealed class SseEventWriter(HttpResponse response, ServerRequestLog entry, SimServer server) : IDisposable
+    private sealed class SseEventWriter(HttpResponse response, ServerRequestLog entry, SimServer server, WebSocket? socket) : IDisposable
     {
         public void Dispose() => _writer?.Dispose();
 
@@ -771,6 +875,15 @@ public sealed class SimServer : IAsyncDisposable
 
             body(_writer);
             _writer.Flush();
+            if (socket is not null)
+            {
+                // WebSocket mode: one event per text message, stamped when the send completed.
+                await socket.SendAsync(_json.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, ct);
+                entry.Events.Add(new ServerEvent(server.NowNs(), kind, chars));
+                Sequence++;
+                return;
+            }
+
             var pipe = response.BodyWriter;
             if (eventName is not null)
             {
@@ -789,6 +902,13 @@ public sealed class SimServer : IAsyncDisposable
 
         public async Task WriteRawAsync(ReadOnlyMemory<byte> bytes, string kind, CancellationToken ct)
         {
+            if (socket is not null)
+            {
+                await socket.SendAsync(bytes, WebSocketMessageType.Text, endOfMessage: true, ct);
+                entry.Events.Add(new ServerEvent(server.NowNs(), kind));
+                return;
+            }
+
             await response.BodyWriter.WriteAsync(bytes, ct);
             entry.Events.Add(new ServerEvent(server.NowNs(), kind));
         }
