@@ -44,6 +44,23 @@ public sealed class FaultMatrixTests(SimServerFixture fixture) : IClassFixture<S
         Assert.StartsWith("Simulated answer", okRecorder.Answer, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("malformed", "malformed_response")]
+    [InlineData("early_end", "malformed_response")]
+    [InlineData("wrong_content_type", "wrong_content_type")]
+    [InlineData("500", "http_500")]
+    [InlineData("disconnect", "connection_reset")]
+    public async Task NonStreaming_InjectedFault_EndsAsClassifiedFailure(string fault, string expectedClass)
+    {
+        using var client = new OpenAICompatibleChatClient(fixture.Options(fault), TimeProvider.System, null);
+
+        var error = await Assert.ThrowsAsync<Spark.Eval.Core.Backends.BackendException>(() => client.GetResponseAsync(
+            [new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "hi")], new Microsoft.Extensions.AI.ChatOptions { MaxOutputTokens = 8 },
+            TestContext.Current.CancellationToken));
+
+        Assert.Equal(expectedClass, error.ErrorClass);
+    }
+
     [Fact]
     public async Task Retry_429ThenSuccess_RetriedOnceAndRecordedBeforeTheServingTry()
     {
