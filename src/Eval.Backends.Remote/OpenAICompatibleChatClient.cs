@@ -217,20 +217,30 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         {
             using var response = await SendAsync(messages, options, stream: false, recorder, timeouts);
             await EnsureSuccessAsync(response, timeouts, "application/json");
-            byte[] body;
+            var body = new MemoryStream();
             try
             {
-                body = await response.Content.ReadAsByteArrayAsync(timeouts.Token);
+                await using var stream = await response.Content.ReadAsStreamAsync(timeouts.Token);
+                var chunk = new byte[16 * 1024];
+                int read;
+                while ((read = await stream.ReadAsync(chunk, timeouts.Token)) > 0)
+                {
+                    if (body.Length == 0)
+                    {
+                        recorder?.Mark(StreamEventKind.FirstByte);
+                    }
+
+                    body.Write(chunk, 0, read);
+                }
             }
             catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
             {
                 throw Translate(ex, timeouts, "reading the response body");
             }
 
-            recorder?.Mark(StreamEventKind.FirstByte);
             try
             {
-                using var document = JsonDocument.Parse(body);
+                using var document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
                 return _options.Api == OpenAIApi.ChatCompletions ? ParseChatCompletion(document.RootElement) : ParseResponse(document.RootElement);
             }
             catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException)

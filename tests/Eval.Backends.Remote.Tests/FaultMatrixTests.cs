@@ -15,17 +15,17 @@ public sealed class FaultMatrixTests(SimServerFixture fixture) : IClassFixture<S
         { "500", "http_500", false },
         { "wrong_content_type", "wrong_content_type", false },
         { "disconnect;after=2", "connection_reset", null },
-        { "stall;after=2;ms=4000", "stream_stalled", true },
+        { "stall;after=2;ms=8000", "stream_stalled", true },
         { "malformed;after=2", "malformed_chunk", true },
         { "early_end;after=2", "early_end", true },
-        { "slow_headers;ms=3000", "ttft_timeout", false },
+        { "slow_headers;ms=6000", "ttft_timeout", false },
     };
 
     [Theory]
     [MemberData(nameof(Faults))]
     public async Task Stream_InjectedFault_EndsAsClassifiedFailureAndNextRequestSucceeds(string fault, string expectedClass, bool? partialText)
     {
-        var options = fixture.Options(fault) with { TimeToFirstTokenTimeout = TimeSpan.FromMilliseconds(800) };
+        var options = fixture.Options(fault) with { TimeToFirstTokenTimeout = TimeSpan.FromMilliseconds(2000) };
         using var faulty = new OpenAICompatibleChatClient(options, TimeProvider.System, null);
         var (recorder, error, _) = await SimServerFixture.AttemptAsync(faulty);
 
@@ -42,6 +42,23 @@ public sealed class FaultMatrixTests(SimServerFixture fixture) : IClassFixture<S
         var (okRecorder, okError, _) = await SimServerFixture.AttemptAsync(healthy);
         Assert.Null(okError);
         Assert.StartsWith("Simulated answer", okRecorder.Answer, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("malformed", "malformed_response")]
+    [InlineData("early_end", "malformed_response")]
+    [InlineData("wrong_content_type", "wrong_content_type")]
+    [InlineData("500", "http_500")]
+    [InlineData("disconnect", "connection_reset")]
+    public async Task NonStreaming_InjectedFault_EndsAsClassifiedFailure(string fault, string expectedClass)
+    {
+        using var client = new OpenAICompatibleChatClient(fixture.Options(fault), TimeProvider.System, null);
+
+        var error = await Assert.ThrowsAsync<Spark.Eval.Core.Backends.BackendException>(() => client.GetResponseAsync(
+            [new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "hi")], new Microsoft.Extensions.AI.ChatOptions { MaxOutputTokens = 8 },
+            TestContext.Current.CancellationToken));
+
+        Assert.Equal(expectedClass, error.ErrorClass);
     }
 
     [Fact]

@@ -32,7 +32,7 @@ public sealed class RunnerTests
             Model = "m",
             MaxRetries = 0,
             BreakerMinimumThroughput = 0,
-            IdleTimeout = TimeSpan.FromMilliseconds(500),
+            IdleTimeout = TimeSpan.FromSeconds(2),
         }, TimeProvider.System, null);
         var backend = new RunBackend(new BackendInfo("remote", "openai", "openai", "test", false), new ChatClientBuilder(remote).UseTiming().Build());
         var slots = BenchmarkRunner.PlanSlots(plan, tasks, ["remote"]);

@@ -37,7 +37,8 @@ public sealed class SimServerFixture : IAsyncLifetime
         Headers = fault is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [FaultInjector.HeaderName] = fault },
         MaxRetries = 0,
         RetryBaseDelay = TimeSpan.FromMilliseconds(10),
-        IdleTimeout = TimeSpan.FromMilliseconds(500),
+        // Generous for a busy 2-core machine: only the stall fault should ever be this quiet.
+        IdleTimeout = TimeSpan.FromSeconds(2),
         TimeToFirstTokenTimeout = TimeSpan.FromSeconds(5),
         TotalTimeout = TimeSpan.FromSeconds(20),
     };
