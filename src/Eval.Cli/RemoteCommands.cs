@@ -19,11 +19,14 @@ namespace Spark.Eval.Cli;
 public static class RemoteCommands
 {
     public static IEnumerable<Command> Create(TextWriter stdout, TextWriter stderr) =>
-        [CreateServeSim(stdout, stderr), SelfTestCommand.Create(stdout, stderr), SseBenchCommand.Create(stdout)];
+        [CreateServe("serve-sim", "Serve a backend over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /v1/responses) with fault injection and a server-side flush log.", Backend, stdout, stderr),
+         CreateServe("serve-local", "Serve the local llama.cpp runtime over the same OpenAI-compatible API (serve-sim with a local backend; docs/local-runtime.md).", LocalBackend, stdout, stderr),
+         SelfTestCommand.Create(stdout, stderr), SseBenchCommand.Create(stdout)];
 
     private static readonly Option<int> Port = new("--port", "-p") { Description = "TCP port to listen on; 0 picks a free one (printed on stdout). Default 8000.", DefaultValueFactory = _ => 8000 };
     private static readonly Option<string> Host = new("--host") { Description = "Address to bind. Default 127.0.0.1 (loopback only).", DefaultValueFactory = _ => "127.0.0.1" };
     private static readonly Option<string> Backend = new("--backend", "-b") { Description = "Backend spec to host (see 'spark-eval run --help'). Default: sim (constant rate).", DefaultValueFactory = _ => "sim" };
+    private static readonly Option<string> LocalBackend = new("--backend", "-b") { Description = "Local backend spec to host. Default: the generated tiny random-weight model (generated on first use).", DefaultValueFactory = _ => "local?name=local-tiny-random&model=models/tiny.gguf&threads=2" };
     private static readonly Option<string> Model = new("--model") { Description = "Model id reported by /v1/models. Default: the backend's name." };
     private static readonly Option<double> FaultRate = new("--fault-rate") { Description = "Probability in [0, 1] that a request without an x-spark-fault header gets one of --faults. Default 0." };
     private static readonly Option<string?> Faults = new("--faults") { Description = "Comma-separated faults drawn by --fault-rate: 429, 503, 500, slow_headers, wrong_content_type, disconnect, stall, malformed, early_end; settings as kind;after=N;ms=N;retry_after=S." };
@@ -31,13 +34,13 @@ public static class RemoteCommands
     private static readonly Option<string?> LogPath = new("--log") { Description = "Append one JSON line per request (server-side flush times) to this file; GET /v1/_spark/log serves the same." };
     private static readonly Option<string?> KeyEnv = new("--api-key-env") { Description = "Name of an environment variable holding the key clients must send (Bearer); default: no key needed." };
 
-    private static Command CreateServeSim(TextWriter stdout, TextWriter stderr)
+    private static Command CreateServe(string name, string description, Option<string> backend, TextWriter stdout, TextWriter stderr)
     {
-        var command = new Command("serve-sim", "Serve a backend over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /v1/responses) with fault injection and a server-side flush log.")
+        var command = new Command(name, description)
         {
-            Port, Host, Backend, Model, FaultRate, Faults, FaultSeed, LogPath, KeyEnv,
+            Port, Host, backend, Model, FaultRate, Faults, FaultSeed, LogPath, KeyEnv,
         };
-        command.SetAction((parse, ct) => ServeAsync(parse, stdout, stderr, ct));
+        command.SetAction((parse, ct) => ServeAsync(parse, backend, stdout, stderr, ct));
         return command;
     }
 
@@ -45,7 +48,7 @@ public static class RemoteCommands
     internal static IReadOnlyList<FaultSpec> ParseFaults(string? text) =>
         string.IsNullOrWhiteSpace(text) ? [] : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(f => FaultSpec.Parse(f, "--faults")).ToArray();
 
-    private static async Task<int> ServeAsync(ParseResult parse, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    private static async Task<int> ServeAsync(ParseResult parse, Option<string> backendOption, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         var time = TimeProvider.System;
         var port = parse.GetValue(Port);
@@ -66,7 +69,7 @@ public static class RemoteCommands
 
         var faults = new FaultInjector(parse.GetValue(FaultRate), ParseFaults(parse.GetValue(Faults)), parse.GetValue(FaultSeed));
         var registry = Backends.CreateRegistry();
-        await using var backend = await registry.CreateAsync(parse.GetValue(Backend)!, new BackendContext(time, Environment.CurrentDirectory, line => stderr.WriteLine(line)), ct);
+        await using var backend = await registry.CreateAsync(parse.GetValue(backendOption)!, new BackendContext(time, Environment.CurrentDirectory, line => stderr.WriteLine(line)), ct);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         void Stop(PosixSignalContext context)
         {
