@@ -13,9 +13,7 @@ public static class SparkEvalCli
 
     private static IEnumerable<Command> AreaCommands(TextWriter stdout, TextWriter stderr)
     {
-        _ = stdout;
-        _ = stderr;
-        return [];
+        return [.. SimulatorCommands.Create(stdout, stderr)];
     }
 
     public static async Task<int> RunAsync(string[] args, TextWriter? stdout = null, TextWriter? stderr = null, CancellationToken cancellationToken = default)
