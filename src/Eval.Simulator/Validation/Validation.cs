@@ -20,7 +20,7 @@ public sealed record ValidationRow
     public int TensorParallel { get; init; } = 1;
     /// <summary>Closed-loop concurrency (the batch a benchmark keeps in flight); offline runs use the request count.</summary>
     public int Concurrency { get; init; } = 1;
-    /// <summary>Requests simulated (default: max(4 · concurrency, 64)).</summary>
+    /// <summary>Requests simulated (default: max(40 · concurrency, 64), the first quarter excluded as warm-up).</summary>
     public int? Requests { get; init; }
     public int InputTokens { get; init; }
     public int OutputTokens { get; init; }
@@ -118,9 +118,13 @@ public static class ValidationRunner
         var model = catalog.GetModel(row.Model, $"validation row {row.Id}: model");
         var precision = Precision.Find(row.Precision) ?? throw new InputException($"validation row {row.Id}: precision '{row.Precision}' is unknown. Fix: use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}");
         var latency = new LatencyModel(hw, model, precision, row.TensorParallel);
+        var requests = row.Requests ?? Math.Max(40 * row.Concurrency, 64);
         var options = new LoadOptions
         {
-            Requests = row.Requests ?? Math.Max(4 * row.Concurrency, 64),
+            Requests = requests,
+            // A benchmark at concurrency C starts with C requests at once; its steady state comes many waves later.
+            // Identical requests started together stay bunched for many waves, so a quarter of the run is warm-up.
+            WarmupFraction = requests > row.Concurrency ? 0.25 : 0,
             Concurrency = row.Concurrency,
             InputTokens = row.InputTokens,
             OutputTokens = row.OutputTokens,
