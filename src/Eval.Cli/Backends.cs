@@ -8,5 +8,6 @@ public static class Backends
 {
     public static BackendRegistry CreateRegistry() => new([
         new ConstantRateSimBackendFactory(TokenCounter.Default),
+        new Spark.Eval.Simulator.Backend.HwSimBackendFactory(TokenCounter.Default),
     ]);
 }
