@@ -15,14 +15,14 @@ public enum DeviceArchitecture
 /// <summary>Where one figure of a profile comes from: the field, a source address and the quoted text.</summary>
 public sealed record FigureSource(string Field, string Url, string Quote);
 
-/// <summary>One hardware profile: a device's memory, bandwidth, peak compute, efficiency constants, overheads and price.</summary>
+/// <summary>One hardware profile (setters, not init, so that source-generated JSON keeps the defaults of absent fields): a device's memory, bandwidth, peak compute, efficiency constants, overheads and price.</summary>
 public sealed record HardwareProfile
 {
     public required string Id { get; init; }
     public required string Name { get; init; }
     /// <summary>The calibration family (one set of efficiency constants per family, never per row).</summary>
     public required string Family { get; init; }
-    public DeviceArchitecture Architecture { get; init; } = DeviceArchitecture.Roofline;
+    public DeviceArchitecture Architecture { get; set; } = DeviceArchitecture.Roofline;
     /// <summary>Memory per device that holds weights and KV cache (HBM, DRAM, or on-chip SRAM for sram-pipeline), GB (1e9 bytes).</summary>
     public double MemoryGB { get; init; }
     /// <summary>Peak memory bandwidth per device, GB/s (SRAM bandwidth for sram-pipeline).</summary>
@@ -32,9 +32,9 @@ public sealed record HardwareProfile
     /// <summary>Per-direction device-to-device bandwidth for tensor-parallel all-reduce, GB/s; 0 when devices are not linked.</summary>
     public double InterconnectGBps { get; init; }
     /// <summary>Fraction of peak compute reached by prefill matmuls (calibrated per family).</summary>
-    public double ComputeEfficiency { get; init; } = 0.5;
+    public double ComputeEfficiency { get; set; } = 0.5;
     /// <summary>Fraction of peak bandwidth reached by decode weight and KV reads (calibrated per family).</summary>
-    public double BandwidthEfficiency { get; init; } = 0.7;
+    public double BandwidthEfficiency { get; set; } = 0.7;
     /// <summary>Fixed cost of one engine step (scheduling, kernel launches, sampling), ms.</summary>
     public double StepOverheadMs { get; init; }
     /// <summary>Fixed cost per request before its first step (tokenisation, HTTP, queue hand-off), ms.</summary>
@@ -42,13 +42,13 @@ public sealed record HardwareProfile
     /// <summary>Client-to-server network round trip added to time to first token, ms.</summary>
     public double NetworkRttMs { get; init; }
     /// <summary>Latency of one all-reduce hop (launch plus synchronisation), µs.</summary>
-    public double AllReduceLatencyUs { get; init; } = 8;
+    public double AllReduceLatencyUs { get; set; } = 8;
     /// <summary>Fraction of device memory left for weights and KV cache after runtime reservations.</summary>
-    public double MemoryUtilization { get; init; } = 0.9;
+    public double MemoryUtilization { get; set; } = 0.9;
     /// <summary>Largest batch the engine schedules in one step.</summary>
-    public int MaxBatch { get; init; } = 256;
+    public int MaxBatch { get; set; } = 256;
     /// <summary>Token budget of one step when chunked prefill is on.</summary>
-    public int MaxStepTokens { get; init; } = 8192;
+    public int MaxStepTokens { get; set; } = 8192;
     /// <summary>sram-pipeline only: time for one token to pass one layer, µs (calibrated per family).</summary>
     public double LayerLatencyUs { get; init; }
     /// <summary>sram-pipeline only: cost of crossing from one device to the next in the pipeline, ms (calibrated per family).</summary>
@@ -84,11 +84,11 @@ public sealed record ModelProfile
     public int ExpertsPerToken { get; init; }
     /// <summary>Parameters inside routed experts (all layers, all experts), billions.</summary>
     public double ExpertParametersB { get; init; }
-    public int ContextLength { get; init; } = 8192;
+    public int ContextLength { get; set; } = 8192;
     /// <summary>Probability of a correct answer to a difficulty-1 task (simulated quality); see docs/simulator.md.</summary>
-    public double Capability { get; init; } = 0.5;
+    public double Capability { get; set; } = 0.5;
     /// <summary>Precision used when none is given.</summary>
-    public string DefaultPrecision { get; init; } = "bf16";
+    public string DefaultPrecision { get; set; } = "bf16";
     public IReadOnlyList<FigureSource> Sources { get; init => field = value ?? []; } = [];
 
     public bool IsMixtureOfExperts => Experts > 0 && ExpertsPerToken > 0;

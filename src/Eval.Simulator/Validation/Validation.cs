@@ -17,9 +17,9 @@ public sealed record ValidationRow
     public required string Hardware { get; init; }
     public required string Model { get; init; }
     public required string Precision { get; init; }
-    public int TensorParallel { get; init; } = 1;
+    public int TensorParallel { get; set; } = 1;
     /// <summary>Closed-loop concurrency (the batch a benchmark keeps in flight); offline runs use the request count.</summary>
-    public int Concurrency { get; init; } = 1;
+    public int Concurrency { get; set; } = 1;
     /// <summary>Requests simulated (default: max(40 · concurrency, 64), the first quarter excluded as warm-up).</summary>
     public int? Requests { get; init; }
     public int InputTokens { get; init; }
