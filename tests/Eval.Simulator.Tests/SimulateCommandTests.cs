@@ -55,4 +55,23 @@ public class SimulateCommandTests
         Assert.Contains(expected, stderr, StringComparison.Ordinal);
         Assert.Contains("Fix:", stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task EmbeddedDefaults_AreAtLeastThreeSimulatedHwsimProfiles()
+    {
+        Assert.True(EmbeddedDefaults.Backends.Count >= 3);
+        var registry = Backends.CreateRegistry();
+        var context = new Core.Backends.BackendContext(TimeProvider.System, ProfileCatalogTests.RepoRoot, _ => { });
+        var hardware = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var spec in EmbeddedDefaults.Backends)
+        {
+            await using var handle = await registry.CreateAsync(spec, context, TestContext.Current.CancellationToken);
+            Assert.Equal("hwsim", handle.Info.Kind);
+            Assert.True(handle.Info.Simulated);
+            Assert.StartsWith("SIMULATED", handle.Info.Description, StringComparison.Ordinal);
+            hardware.Add(((Backend.HwSimChatClient)handle.Client).Latency.Hardware.Family);
+        }
+
+        Assert.True(hardware.Count >= 3, "the defaults compare different device families");
+    }
 }
