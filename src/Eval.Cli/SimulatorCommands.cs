@@ -255,7 +255,10 @@ public static class SimulatorCommands
             if (parse.GetValue(write) is { } target)
             {
                 await File.WriteAllTextAsync(target, page, ct);
-                await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"wrote {target}: {results.Count} rows, median absolute error {ValidationRunner.MedianAbsoluteError(results) * 100:F1} %, worst {results.Max(r => r.Ratio):F2}×").AsMemory(), ct);
+                var fitted = results.Where(r => !r.Row.Holdout).ToList();
+                var holdout = results.Where(r => r.Row.Holdout).ToList();
+                await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"wrote {target}: calibration {fitted.Count} rows, median absolute error {ValidationRunner.MedianAbsoluteError(fitted) * 100:F1} %, worst {fitted.Max(r => r.Ratio):F2}×; holdout {holdout.Count} rows, median absolute error {(holdout.Count > 0 ? ValidationRunner.MedianAbsoluteError(holdout) * 100 : 0):F1} %, worst {(holdout.Count > 0 ? holdout.Max(r => r.Ratio) : 0):F2}×").AsMemory(), ct);
             }
             else
             {
@@ -277,6 +280,8 @@ public static class SimulatorCommands
         row: nvidia-hopper (compute 0.6, bandwidth 0.7, 2 ms step, 5 ms request overhead) from its 19 rows; nvidia-blackwell
         keeps the Hopper constants except a compute efficiency of 0.38 fitted on its 2 rows; cerebras-wse (per-layer latency,
         wafer hop) and groq-lpu (per-layer latency) are fitted on their 2 rows each, so those rows show the fit, not a test.
+        The holdout section lists published rows added after calibration and never fitted: read its error as the
+        error to expect on unseen measurements from other software releases and device families.
         See docs/simulator.md for the model and for what this table does not cover.
         """;
 
