@@ -84,6 +84,7 @@ public static class SimulatorCommands
                 LengthSpread = parse.GetValue(spread),
                 Seed = parse.GetValue(seed),
             };
+            var sloTarget = parse.GetValue(slo) is { } sloArg ? Slo.Parse(sloArg) : null;
             var points = new List<LoadPoint>();
             foreach (var i in inputs)
             {
@@ -92,13 +93,13 @@ public static class SimulatorCommands
                     foreach (var cc in concurrencies)
                     {
                         var options = template with { InputTokens = i, OutputTokens = o, Concurrency = cc };
-                        points.Add(new LoadPoint { InputTokens = i, OutputTokens = o, Concurrency = cc, Stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options)) });
+                        points.Add(new LoadPoint { InputTokens = i, OutputTokens = o, Concurrency = cc, Stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options), sloTarget) });
                     }
 
                     foreach (var rr in rates)
                     {
                         var options = template with { InputTokens = i, OutputTokens = o, Rate = rr };
-                        points.Add(new LoadPoint { InputTokens = i, OutputTokens = o, Rate = rr, Stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options)) });
+                        points.Add(new LoadPoint { InputTokens = i, OutputTokens = o, Rate = rr, Stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options), sloTarget) });
                     }
                 }
             }
@@ -201,12 +202,12 @@ public static class SimulatorCommands
         var sb = new System.Text.StringBuilder();
         sb.Append(c, $"SIMULATED {latency.Describe()} (TP {report.TensorParallel}, {report.Devices} device(s)), KV cache {report.KvCapacityTokens:N0} tokens, chunked prefill {(report.ChunkedPrefill ? "on" : "off")}, seed {report.Seed}\n");
         sb.Append(c, $"unloaded: TTFT {report.UnloadedTtftMs:F1} ms (RTT + request overhead + prefill), TPOT {report.UnloadedTpotMs:F2} ms (one decode step at batch 1)\n\n");
-        sb.Append("in/out      load          TTFT p50   TTFT p99   TPOT p50   TPOT p99   out tok/s   req/s    peak batch\n");
+        sb.Append("in/out      load          TTFT p50   TTFT p99   TPOT p50   TPOT p99   out tok/s   req/s  goodput/s  in SLO  peak batch\n");
         foreach (var p in report.Points)
         {
             var load = p.Rate is { } r ? string.Create(c, $"rate {r:G4}/s") : string.Create(c, $"conc {p.Concurrency}");
             var s = p.Stats;
-            sb.Append(c, $"{$"{p.InputTokens}/{p.OutputTokens}",-11} {load,-13} {s.TtftP50Ms,8:F1}ms {s.TtftP99Ms,8:F1}ms {s.TpotP50Ms,8:F2}ms {s.TpotP99Ms,8:F2}ms {s.OutputTokensPerSecond,10:F0} {s.RequestsPerSecond,8:F2} {s.PeakBatch,8}\n");
+            sb.Append(c, $"{$"{p.InputTokens}/{p.OutputTokens}",-11} {load,-13} {s.TtftP50Ms,8:F1}ms {s.TtftP99Ms,8:F1}ms {s.TpotP50Ms,8:F2}ms {s.TpotP99Ms,8:F2}ms {s.OutputTokensPerSecond,10:F0} {s.RequestsPerSecond,8:F2} {s.GoodputRequestsPerSecond,10:F2} {s.SloAttainment,7:P0} {s.PeakBatch,8}\n");
         }
 
         if (report.Saturation is { } sat)
@@ -230,7 +231,7 @@ public static class SimulatorCommands
             }
         }
 
-        sb.Append("\nAll figures are SIMULATED by the latency model in docs/simulator.md; error bars in docs/simulator-validation.md.\n");
+        sb.Append("\ngoodput = requests per second meeting the SLO on both TTFT and TPOT (all requests without --slo).\nAll figures are SIMULATED by the latency model in docs/simulator.md; error bars in docs/simulator-validation.md.\n");
         return sb.ToString();
     }
 
