@@ -34,10 +34,10 @@ public static class SimulatorCommands
         var jitter = new Option<double>("--jitter") { Description = "Relative standard deviation of each step's duration (0 = none)." };
         var spread = new Option<double>("--length-spread") { Description = "Uniform ± spread of lengths around their means, as a fraction." };
         var seed = new Option<int>("--seed") { Description = "Seed for arrivals, lengths and jitter.", DefaultValueFactory = _ => 42 };
-        var slo = new Option<string?>("--slo") { Description = "p99 targets for sizing, e.g. ttft_ms=500,tpot_ms=50." };
+        var slo = new Option<string?>("--slo") { Description = "p99 targets for goodput and sizing, e.g. ttft_ms=500,tpot_ms=50." };
         var developers = new Option<int?>("--developers") { Description = "Developers to serve (with --slo): devices needed and cost per million output tokens." };
         var perDev = new Option<double>("--requests-per-developer-min") { Description = "Requests each developer sends per minute.", DefaultValueFactory = _ => 2.0 };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object (shape in docs/simulator.md#json)." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object (shape: docs/simulator.md, section JSON shape)." };
         var noSaturation = new Option<bool>("--no-saturation") { Description = "Skip the saturation search." };
 
         var command = new Command("simulate", "SIMULATED: predict TTFT, TPOT, throughput, goodput and saturation for a hardware × model profile under load; size a fleet for an SLO.")
