@@ -10,5 +10,6 @@ public static class Backends
         new ConstantRateSimBackendFactory(TokenCounter.Default),
         new Spark.Eval.Backends.Local.LocalBackendFactory(),
         new Spark.Eval.Backends.Remote.OpenAIBackendFactory(),
+        new Spark.Eval.Simulator.Backend.HwSimBackendFactory(TokenCounter.Default),
     ]);
 }

@@ -9,12 +9,12 @@ public static class EmbeddedDefaults
     public const string EmbeddedPrefix = "embedded:";
     public const string SuiteName = "spark-mini";
 
-    /// <summary>Constant-rate simulated profiles (labelled SIMULATED everywhere); the hardware simulator replaces their figures.</summary>
+    /// <summary>Hardware-simulated profiles (labelled SIMULATED everywhere): wafer-scale, GPU and Apple unified-memory, see docs/simulator.md.</summary>
     public static readonly IReadOnlyList<string> Backends =
     [
-        "sim?name=sim-wafer-scale&ttft_ms=90&tokens_per_s=1000",
-        "sim?name=sim-gpu&ttft_ms=250&tokens_per_s=160",
-        "sim?name=sim-cpu&ttft_ms=700&tokens_per_s=40",
+        "hwsim?name=sim-wse3-llama70b&hw=wse-3&model=llama-3.1-70b&precision=bf16",
+        "hwsim?name=sim-h100-qwen32b&hw=h100-sxm&model=qwen2.5-coder-32b&precision=fp8",
+        "hwsim?name=sim-m2ultra-qwen7b&hw=apple-m2-ultra&model=qwen2.5-coder-7b&precision=q4",
         "local?name=local-tiny-random&model=models/tiny.gguf&threads=1&ctx=2048",
     ];
 

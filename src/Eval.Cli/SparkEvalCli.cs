@@ -14,6 +14,7 @@ public static class SparkEvalCli
     private static IEnumerable<Command> AreaCommands(TextWriter stdout, TextWriter stderr)
     {
         return [
+            .. SimulatorCommands.Create(stdout, stderr),
             .. LocalCommands.Create(stdout, stderr),
             .. RemoteCommands.Create(stdout, stderr),
         ];

@@ -1,0 +1,364 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Spark.Eval.Core;
+using Spark.Eval.Simulator.Calibration;
+using Spark.Eval.Simulator.Latency;
+using Spark.Eval.Simulator.Load;
+using Spark.Eval.Simulator.Profiles;
+using Spark.Eval.Simulator.Validation;
+
+namespace Spark.Eval.Cli;
+
+/// <summary><c>spark-eval simulate</c> (load points, sweeps, saturation, sizing, validate, bench, profiles) and <c>spark-eval calibrate</c>.</summary>
+public static class SimulatorCommands
+{
+    private static readonly Option<string?> Profiles = new("--profiles") { Description = "Folder with hardware.json and models.json (default: hw-profiles/ above the working directory, else the embedded copies)." };
+
+    public static IEnumerable<Command> Create(TextWriter stdout, TextWriter stderr) => [CreateSimulate(stdout, stderr), CreateCalibrate(stdout, stderr)];
+
+    private static Command CreateSimulate(TextWriter stdout, TextWriter stderr)
+    {
+        var hw = new Option<string>("--hw") { Description = "Hardware profile id (see 'spark-eval simulate profiles')." };
+        var model = new Option<string>("--model") { Description = "Model profile id." };
+        var precision = new Option<string?>("--precision") { Description = "bf16, fp8, int8, q8_0, q4, mxfp4 or fp4 (default: the model's)." };
+        var tp = new Option<int>("--tp") { Description = "Tensor-parallel degree (devices per replica).", DefaultValueFactory = _ => 1 };
+        var input = new Option<string>("--input-tokens") { Description = "Prompt tokens per request; a comma list sweeps (e.g. 512,2048).", DefaultValueFactory = _ => "2048" };
+        var output = new Option<string>("--output-tokens") { Description = "Output tokens per request; a comma list sweeps.", DefaultValueFactory = _ => "128" };
+        var concurrency = new Option<string?>("--concurrency", "-c") { Description = "Closed loop: requests in flight; a comma list sweeps (e.g. 1,8,64)." };
+        var rate = new Option<string?>("--rate") { Description = "Open loop: requests per second; a comma list sweeps." };
+        var requests = new Option<int>("--requests", "-n") { Description = "Requests simulated per load point.", DefaultValueFactory = _ => 1000 };
+        var arrival = new Option<string>("--arrival") { Description = "Open-loop inter-arrivals: poisson or gamma.", DefaultValueFactory = _ => "poisson" };
+        var burstiness = new Option<double>("--burstiness") { Description = "Gamma shape (1 = Poisson).", DefaultValueFactory = _ => 1.0 };
+        var chunked = new Option<bool>("--chunked-prefill") { Description = "Mix prompt chunks with decode steps up to the device's step-token budget." };
+        var jitter = new Option<double>("--jitter") { Description = "Relative standard deviation of each step's duration (0 = none)." };
+        var spread = new Option<double>("--length-spread") { Description = "Uniform ± spread of lengths around their means, as a fraction." };
+        var seed = new Option<int>("--seed") { Description = "Seed for arrivals, lengths and jitter.", DefaultValueFactory = _ => 42 };
+        var slo = new Option<string?>("--slo") { Description = "p99 targets for goodput and sizing, e.g. ttft_ms=500,tpot_ms=50." };
+        var developers = new Option<int?>("--developers") { Description = "Developers to serve (with --slo): devices needed and cost per million output tokens." };
+        var perDev = new Option<double>("--requests-per-developer-min") { Description = "Requests each developer sends per minute.", DefaultValueFactory = _ => 2.0 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object (shape: docs/simulator.md, section JSON shape)." };
+        var noSaturation = new Option<bool>("--no-saturation") { Description = "Skip the saturation search." };
+
+        var command = new Command("simulate", "SIMULATED: predict TTFT, TPOT, throughput, goodput and saturation for a hardware × model profile under load; size a fleet for an SLO.")
+        {
+            hw, model, precision, tp, input, output, concurrency, rate, requests, arrival, burstiness, chunked, jitter, spread, seed, slo, developers, perDev, json, noSaturation, Profiles,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var catalog = ProfileCatalog.Load(parse.GetValue(Profiles));
+            var latency = Build(catalog, parse.GetValue(hw), parse.GetValue(model), parse.GetValue(precision), parse.GetValue(tp));
+            var inputs = ParseList(parse.GetValue(input)!, "--input-tokens", 1, 1_000_000).Select(v => (int)v).ToList();
+            var outputs = ParseList(parse.GetValue(output)!, "--output-tokens", 1, 1_000_000).Select(v => (int)v).ToList();
+            var rates = parse.GetValue(rate) is { } r ? ParseList(r, "--rate", 1e-6, 1e7) : [];
+            var concurrencies = parse.GetValue(concurrency) is { } c ? ParseList(c, "--concurrency", 1, 100_000).Select(v => (int?)(int)v).ToList() : [];
+            if (rates.Count > 0 && concurrencies.Count > 0)
+            {
+                throw new InputException("--concurrency and --rate: give one load kind. Fix: use --concurrency for a closed loop or --rate for an open loop");
+            }
+
+            if (rates.Count == 0 && concurrencies.Count == 0)
+            {
+                concurrencies.Add(1);
+            }
+
+            var arrivalKind = parse.GetValue(arrival)!;
+            if (arrivalKind is not ("poisson" or "gamma"))
+            {
+                throw new InputException($"--arrival '{arrivalKind}': unknown. Fix: use poisson or gamma");
+            }
+
+            var n = parse.GetValue(requests);
+            if (n < 1)
+            {
+                throw new InputException("--requests: must be >= 1. Fix: give a request count such as 1000");
+            }
+
+            var template = new LoadOptions
+            {
+                Requests = n,
+                Arrival = arrivalKind,
+                Burstiness = parse.GetValue(burstiness),
+                ChunkedPrefill = parse.GetValue(chunked),
+                Jitter = parse.GetValue(jitter),
+                LengthSpread = parse.GetValue(spread),
+                Seed = parse.GetValue(seed),
+            };
+            var sloTarget = parse.GetValue(slo) is { } sloArg ? Slo.Parse(sloArg) : null;
+            var points = new List<LoadPoint>();
+            foreach (var i in inputs)
+            {
+                foreach (var o in outputs)
+                {
+                    foreach (var cc in concurrencies)
+                    {
+                        var options = template with { InputTokens = i, OutputTokens = o, Concurrency = cc };
+                        points.Add(new LoadPoint { InputTokens = i, OutputTokens = o, Concurrency = cc, Stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options), sloTarget) });
+                    }
+
+                    foreach (var rr in rates)
+                    {
+                        var options = template with { InputTokens = i, OutputTokens = o, Rate = rr };
+                        points.Add(new LoadPoint { InputTokens = i, OutputTokens = o, Rate = rr, Stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options), sloTarget) });
+                    }
+                }
+            }
+
+            var first = template with { InputTokens = inputs[0], OutputTokens = outputs[0], Requests = Math.Min(n, 2000) };
+            var saturation = parse.GetValue(noSaturation) ? null : CapacityPlanner.FindSaturation(latency, first);
+            CapacityPlan? plan = null;
+            if (parse.GetValue(slo) is { } sloText)
+            {
+                var devs = parse.GetValue(developers) ?? throw new InputException("--slo needs --developers. Fix: add --developers N");
+                if (devs < 1)
+                {
+                    throw new InputException("--developers: must be >= 1. Fix: give the number of developers to serve");
+                }
+
+                plan = CapacityPlanner.Plan(latency, first, Slo.Parse(sloText), devs, parse.GetValue(perDev), saturation ?? CapacityPlanner.FindSaturation(latency, first));
+            }
+            else if (parse.GetValue(developers) is not null)
+            {
+                throw new InputException("--developers needs --slo. Fix: add --slo ttft_ms=500,tpot_ms=50");
+            }
+
+            var report = new SimulationReport
+            {
+                Hardware = latency.Hardware.Id,
+                Model = latency.Model.Id,
+                Precision = latency.Precision.Name,
+                TensorParallel = latency.TensorParallel,
+                Devices = latency.Devices,
+                KvCapacityTokens = latency.KvCapacityTokens,
+                ChunkedPrefill = template.ChunkedPrefill,
+                Seed = template.Seed,
+                UnloadedTtftMs = latency.UnloadedTtftSeconds(inputs[0]) * 1000,
+                UnloadedTpotMs = latency.DecodeStepSeconds(1, inputs[0]) * 1000,
+                Points = points,
+                Saturation = saturation,
+                Plan = plan,
+            };
+            if (parse.GetValue(json))
+            {
+                await stdout.WriteLineAsync(JsonSerializer.Serialize(report, SimulatorJsonContext.Default.SimulationReport).AsMemory(), ct);
+            }
+            else
+            {
+                await stdout.WriteAsync(RenderText(report, latency).AsMemory(), ct);
+            }
+
+            return SparkEvalCli.ExitOk;
+        });
+
+        command.Subcommands.Add(CreateValidate(stdout));
+        command.Subcommands.Add(CreateBench(stdout));
+        command.Subcommands.Add(CreateProfilesList(stdout));
+        return command;
+    }
+
+    internal static LatencyModel Build(ProfileCatalog catalog, string? hwId, string? modelId, string? precisionName, int tp)
+    {
+        if (string.IsNullOrWhiteSpace(hwId))
+        {
+            throw new InputException($"--hw: missing. Fix: add --hw <id>, one of: {string.Join(", ", catalog.Hardware.Select(h => h.Id))}");
+        }
+
+        if (string.IsNullOrWhiteSpace(modelId))
+        {
+            throw new InputException($"--model: missing. Fix: add --model <id>, one of: {string.Join(", ", catalog.Models.Select(m => m.Id))}");
+        }
+
+        var hardware = catalog.GetHardware(hwId);
+        var model = catalog.GetModel(modelId);
+        var name = precisionName ?? model.DefaultPrecision;
+        var precision = Precision.Find(name) ?? throw new InputException($"--precision '{name}': unknown. Fix: use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}");
+        if (tp is < 1 or > 64)
+        {
+            throw new InputException($"--tp {tp}: must be 1..64. Fix: give the tensor-parallel degree");
+        }
+
+        return new LatencyModel(hardware, model, precision, tp);
+    }
+
+    private static List<double> ParseList(string text, string option, double min, double max)
+    {
+        var values = new List<double>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || v < min || v > max)
+            {
+                throw new InputException(string.Create(CultureInfo.InvariantCulture, $"{option} '{text}': '{part}' is not a number in [{min}, {max}]. Fix: give a number or a comma list such as 1,8,64"));
+            }
+
+            values.Add(v);
+        }
+
+        return values.Count > 0 ? values : throw new InputException($"{option}: empty. Fix: give a number or a comma list");
+    }
+
+    private static string RenderText(SimulationReport report, LatencyModel latency)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var sb = new System.Text.StringBuilder();
+        sb.Append(c, $"SIMULATED {latency.Describe()} (TP {report.TensorParallel}, {report.Devices} device(s)), KV cache {report.KvCapacityTokens:N0} tokens, chunked prefill {(report.ChunkedPrefill ? "on" : "off")}, seed {report.Seed}\n");
+        sb.Append(c, $"unloaded: TTFT {report.UnloadedTtftMs:F1} ms (RTT + request overhead + prefill), TPOT {report.UnloadedTpotMs:F2} ms (one decode step at batch 1)\n\n");
+        sb.Append("in/out      load          TTFT p50   TTFT p99   TPOT p50   TPOT p99   out tok/s   req/s  goodput/s  in SLO  peak batch\n");
+        foreach (var p in report.Points)
+        {
+            var load = p.Rate is { } r ? string.Create(c, $"rate {r:G4}/s") : string.Create(c, $"conc {p.Concurrency}");
+            var s = p.Stats;
+            sb.Append(c, $"{$"{p.InputTokens}/{p.OutputTokens}",-11} {load,-13} {s.TtftP50Ms,8:F1}ms {s.TtftP99Ms,8:F1}ms {s.TpotP50Ms,8:F2}ms {s.TpotP99Ms,8:F2}ms {s.OutputTokensPerSecond,10:F0} {s.RequestsPerSecond,8:F2} {s.GoodputRequestsPerSecond,10:F2} {s.SloAttainment,7:P0} {s.PeakBatch,8}\n");
+        }
+
+        if (report.Saturation is { } sat)
+        {
+            sb.Append(c, $"\nsaturation ({report.Points[0].InputTokens}/{report.Points[0].OutputTokens}): concurrency {sat.Concurrency}, {sat.OutputTokensPerSecond:F0} output tok/s, TPOT p50 {sat.TpotP50Ms:F2} ms, TTFT p50 {sat.TtftP50Ms:F1} ms (next doubling adds < 5 %)\n");
+        }
+
+        if (report.Plan is { } plan)
+        {
+            sb.Append(c, $"\nsizing for {plan.Developers} developers × {plan.RequestsPerDeveloperPerMinute:G3} req/min = {plan.DemandRequestsPerSecond:F2} req/s, SLO p99 TTFT ≤ {plan.Slo.TtftMs?.ToString(c) ?? "-"} ms, p99 TPOT ≤ {plan.Slo.TpotMs?.ToString(c) ?? "-"} ms:\n");
+            if (!plan.Feasible)
+            {
+                sb.Append("  infeasible: even a trickle of requests misses the SLO on this profile\n");
+            }
+            else
+            {
+                sb.Append(c, $"  one replica sustains {plan.MaxRequestsPerSecondPerReplica:F3} req/s within the SLO → {plan.Replicas} replica(s) × {plan.DevicesPerReplica} device(s) = {plan.Devices} device(s)\n");
+                sb.Append(plan.PricePerDeviceHour > 0
+                    ? string.Create(c, $"  cost {plan.CostPerHour:F2} USD/h at {plan.PricePerDeviceHour:F2} USD/device-hour → {plan.CostPerMillionOutputTokens:F2} USD per million output tokens at this demand\n")
+                    : "  cost: the profile has no sourced device-hour price\n");
+            }
+        }
+
+        sb.Append("\ngoodput = requests per second meeting the SLO on both TTFT and TPOT (all requests without --slo).\nAll figures are SIMULATED by the latency model in docs/simulator.md; error bars in docs/simulator-validation.md.\n");
+        return sb.ToString();
+    }
+
+    private static Command CreateValidate(TextWriter stdout)
+    {
+        var data = new Option<string?>("--data") { Description = "Validation rows (default: hw-profiles/validation.json beside the profiles, else the embedded copy)." };
+        var write = new Option<string?>("--write") { Description = "Write the Markdown page here (e.g. docs/simulator-validation.md) instead of printing it." };
+        var command = new Command("validate", "Compare the simulator's predictions with published measurements; prints (or writes) the validation table.") { data, write, Profiles };
+        command.SetAction(async (parse, ct) =>
+        {
+            var profilesDir = parse.GetValue(Profiles);
+            var catalog = ProfileCatalog.Load(profilesDir);
+            var path = parse.GetValue(data);
+            if (path is null && (profilesDir ?? ProfileCatalog.FindDirectory(Directory.GetCurrentDirectory())) is { } dir && File.Exists(Path.Combine(dir, "validation.json")))
+            {
+                path = Path.Combine(dir, "validation.json");
+            }
+
+            var file = ValidationRunner.Load(path);
+            var results = ValidationRunner.Run(catalog, file);
+            var page = ValidationRunner.RenderMarkdown(results, ValidationPreamble);
+            if (parse.GetValue(write) is { } target)
+            {
+                await File.WriteAllTextAsync(target, page, ct);
+                var fitted = results.Where(r => !r.Row.Holdout).ToList();
+                var holdout = results.Where(r => r.Row.Holdout).ToList();
+                await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"wrote {target}: calibration {fitted.Count} rows, median absolute error {ValidationRunner.MedianAbsoluteError(fitted) * 100:F1} %, worst {fitted.Max(r => r.Ratio):F2}×; holdout {holdout.Count} rows, median absolute error {(holdout.Count > 0 ? ValidationRunner.MedianAbsoluteError(holdout) * 100 : 0):F1} %, worst {(holdout.Count > 0 ? holdout.Max(r => r.Ratio) : 0):F2}×").AsMemory(), ct);
+            }
+            else
+            {
+                await stdout.WriteAsync(page.AsMemory(), ct);
+            }
+
+            return SparkEvalCli.ExitOk;
+        });
+        return command;
+    }
+
+    public const string ValidationPreamble = """
+        # Simulator validation (generated)
+
+        This page is generated by `spark-eval simulate validate --write docs/simulator-validation.md` from
+        `hw-profiles/validation.json` (published measurements, each with its source address and the quoted figure) and
+        the profiles in `hw-profiles/`. Do not edit it by hand. Predictions are SIMULATED; error = (predicted − published) / published;
+        "worst" is max(predicted/published, published/predicted). Constants are calibrated once per device family, never per
+        row: nvidia-hopper (compute 0.6, bandwidth 0.7, 2 ms step, 5 ms request overhead) from its 19 rows; nvidia-blackwell
+        keeps the Hopper constants except a compute efficiency of 0.38 fitted on its 2 rows; cerebras-wse (per-layer latency,
+        wafer hop) and groq-lpu (per-layer latency) are fitted on their 2 rows each, so those rows show the fit, not a test.
+        The holdout section lists published rows added after calibration and never fitted: read its error as the
+        error to expect on unseen measurements from other software releases and device families.
+        See docs/simulator.md for the model and for what this table does not cover.
+        """;
+
+    private static Command CreateBench(TextWriter stdout)
+    {
+        var n = new Option<int>("--requests", "-n") { Description = "Requests to simulate.", DefaultValueFactory = _ => 100_000 };
+        var conc = new Option<int>("--concurrency", "-c") { Description = "Closed-loop concurrency.", DefaultValueFactory = _ => 256 };
+        var command = new Command("bench", "Time the simulator itself: N requests of Llama 3.1 8B (bf16) on H100, 2048 in / 128 out, continuous batching (wall-clock seconds).") { n, conc, Profiles };
+        command.SetAction(async (parse, ct) =>
+        {
+            var catalog = ProfileCatalog.Load(parse.GetValue(Profiles));
+            var latency = Build(catalog, "h100-sxm", "llama-3.1-8b", "bf16", 1);
+            var options = new LoadOptions { Requests = parse.GetValue(n), Concurrency = parse.GetValue(conc), InputTokens = 2048, OutputTokens = 128, Seed = 1 };
+            var time = TimeProvider.System;
+            var start = time.GetTimestamp();
+            var result = LoadSimulator.Run(latency, options);
+            var elapsed = time.GetElapsedTime(start).TotalSeconds;
+            var stats = LoadSimulator.Summarize(result);
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"simulated {options.Requests:N0} requests ({result.Steps:N0} engine steps, {stats.SimulatedSeconds:F1} simulated s, {stats.OutputTokensPerSecond:F0} simulated output tok/s) in {elapsed:F2} s wall clock").AsMemory(), ct);
+            return SparkEvalCli.ExitOk;
+        });
+        return command;
+    }
+
+    private static Command CreateProfilesList(TextWriter stdout)
+    {
+        var command = new Command("profiles", "List the hardware and model profiles and where they were loaded from.") { Profiles };
+        command.SetAction(async (parse, ct) =>
+        {
+            var catalog = ProfileCatalog.Load(parse.GetValue(Profiles));
+            var c = CultureInfo.InvariantCulture;
+            var sb = new System.Text.StringBuilder();
+            sb.Append(c, $"profiles from {catalog.Origin}\n\nhardware:\n");
+            foreach (var h in catalog.Hardware)
+            {
+                sb.Append(c, $"  {h.Id,-16} {h.Name} [{h.Family}, {h.Architecture}] {h.MemoryGB:G4} GB, {h.MemoryBandwidthGBps:G4} GB/s, {h.PeakTflopsFor(Precision.Find("bf16")!):G4} TFLOPS bf16, {(h.PricePerDeviceHour > 0 ? h.PricePerDeviceHour.ToString("F2", c) + " USD/h" : "no price")}\n");
+            }
+
+            sb.Append("\nmodels:\n");
+            foreach (var m in catalog.Models)
+            {
+                sb.Append(c, $"  {m.Id,-18} {m.Name}: {m.ParametersB:G4}B params ({m.ActiveParametersB:G3}B active), {m.Layers} layers, capability {m.Capability:F2}, default {m.DefaultPrecision}\n");
+            }
+
+            await stdout.WriteAsync(sb.ToString().AsMemory(), ct);
+            return SparkEvalCli.ExitOk;
+        });
+        return command;
+    }
+
+    private static Command CreateCalibrate(TextWriter stdout, TextWriter stderr)
+    {
+        var outPath = new Option<string?>("--out") { Description = "Where to write the profile (default: hw-profiles/cpu-local.json above the working directory, else ./hw-profiles/cpu-local.json)." };
+        var seconds = new Option<double>("--seconds") { Description = "Measurement budget in seconds.", DefaultValueFactory = _ => 3.0 };
+        var command = new Command("calibrate", "Measure this machine's memory bandwidth and matrix-multiply throughput and write the cpu-local hardware profile.") { outPath, seconds };
+        command.SetAction(async (parse, ct) =>
+        {
+            var budget = parse.GetValue(seconds);
+            if (budget is <= 0 or > 120)
+            {
+                throw new InputException("--seconds: must be in (0, 120]. Fix: give a short budget such as 3");
+            }
+
+            var time = TimeProvider.System;
+            await stderr.WriteLineAsync("measuring memory bandwidth and matmul throughput…".AsMemory(), ct);
+            var m = HostCalibrator.Measure(time, budget);
+            var file = HostCalibrator.ToProfile(m, time.GetUtcNow());
+            var target = parse.GetValue(outPath)
+                ?? Path.Combine(ProfileCatalog.FindDirectory(Directory.GetCurrentDirectory()) ?? Path.Combine(Directory.GetCurrentDirectory(), ProfileCatalog.DirectoryName), ProfileCatalog.LocalHardwareFile);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(target))!);
+            await File.WriteAllTextAsync(target, JsonSerializer.Serialize(file, SimulatorJsonContext.Default.HardwareFile) + "\n", ct);
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"cpu-local: {m.ReadBandwidthGBps:F1} GB/s read bandwidth, {m.MatmulGflops:F1} GFLOPS fp32 matmul, {m.MemoryGB:F1} GB, {m.Cores} cores → {target}").AsMemory(), ct);
+            return SparkEvalCli.ExitOk;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,44 @@
+using System.Globalization;
+using Spark.Eval.Core;
+using Spark.Eval.Core.Backends;
+using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Tokens;
+using Spark.Eval.Simulator.Latency;
+using Spark.Eval.Simulator.Profiles;
+
+namespace Spark.Eval.Simulator.Backend;
+
+/// <summary>Factory for <c>hwsim?hw=h100-sxm&amp;model=llama-3.1-8b&amp;precision=bf16&amp;tp=1&amp;name=…</c>: the hardware-model simulated backend.</summary>
+public sealed class HwSimBackendFactory(TokenCounter tokens) : IBackendFactory
+{
+    private static readonly string[] Keys = ["name", "hw", "model", "precision", "tp", "rtt_ms", "profiles"];
+
+    public string Kind => "hwsim";
+
+    public string Usage => "hwsim?name=N&hw=h100-sxm&model=llama-3.1-8b&precision=bf16&tp=1&rtt_ms=0&profiles=DIR — SIMULATED: hardware × model latency model (docs/simulator.md), answers = reference or mutants by the model's capability";
+
+    public Task<BackendHandle> CreateAsync(BackendSpec spec, BackendContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(context);
+        var hwId = spec.GetString("hw") ?? throw new InputException($"--backend '{spec.Text}': missing hw. Fix: add hw=<id>, e.g. hwsim?hw=h100-sxm&model=llama-3.1-8b (ids: spark-eval simulate profiles)");
+        var modelId = spec.GetString("model") ?? throw new InputException($"--backend '{spec.Text}': missing model. Fix: add model=<id>, e.g. hwsim?hw=h100-sxm&model=llama-3.1-8b");
+        var precisionName = spec.GetString("precision");
+        var tp = spec.GetInt("tp", 1, 1, 64);
+        var rtt = spec.GetDouble("rtt_ms", 0, 0, 60_000);
+        var profiles = spec.GetString("profiles");
+        spec.EnsureAllRead(Keys);
+
+        var catalog = ProfileCatalog.Load(profiles is null ? null : Path.GetFullPath(profiles, context.WorkingDirectory), context.WorkingDirectory);
+        var hardware = catalog.GetHardware(hwId, $"--backend '{spec.Text}': hw");
+        var model = catalog.GetModel(modelId, $"--backend '{spec.Text}': model");
+        var name = precisionName ?? model.DefaultPrecision;
+        var precision = Precision.Find(name)
+            ?? throw new InputException($"--backend '{spec.Text}': precision '{name}' is unknown. Fix: use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}");
+        var latency = new LatencyModel(hardware, model, precision, tp);
+        var client = new HwSimChatClient(context.Time, tokens, latency, rtt);
+        var description = string.Create(CultureInfo.InvariantCulture,
+            $"SIMULATED {latency.Describe()}: TTFT {client.TimeToFirstTokenSeconds(500) * 1000:F0} ms at 500 prompt tokens, {1 / latency.DecodeStepSeconds(1, 500):F0} tokens/s alone; answers = reference or mutants (capability {model.Capability:F2}); profiles from {catalog.Origin}");
+        return Task.FromResult(new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: true, client.ModelId), client));
+    }
+}

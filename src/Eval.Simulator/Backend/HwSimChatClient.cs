@@ -1,0 +1,114 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using Spark.Eval.Core.Backends;
+using Spark.Eval.Core.Tokens;
+using Spark.Eval.Simulator.Latency;
+
+namespace Spark.Eval.Simulator.Backend;
+
+/// <summary>
+/// A simulated backend driven by the hardware latency model: answers a bench task with its reference or a mutant
+/// (<see cref="SimulatedQuality"/>) and streams it token by token on the injected clock. The first token comes after
+/// RTT + request overhead + prefill(prompt tokens); each later token after one decode step at the batch formed by the
+/// requests this client is streaming at that moment. Every timing it produces is simulated.
+/// </summary>
+public sealed class HwSimChatClient : IChatClient
+{
+    private readonly TimeProvider _time;
+    private readonly TokenCounter _tokens;
+    private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _pieces = new(StringComparer.Ordinal);
+    private int _active;
+
+    public HwSimChatClient(TimeProvider time, TokenCounter tokens, LatencyModel latency, double extraRttMs = 0)
+    {
+        ArgumentNullException.ThrowIfNull(latency);
+        _time = time;
+        _tokens = tokens;
+        Latency = latency;
+        ExtraRttMs = extraRttMs;
+        ModelId = $"{latency.Model.Id}@{latency.Hardware.Id} (simulated)";
+    }
+
+    public LatencyModel Latency { get; }
+
+    /// <summary>Network round trip added on top of the hardware profile's, ms.</summary>
+    public double ExtraRttMs { get; }
+
+    public string ModelId { get; }
+
+    /// <summary>Seconds to the first token for a prompt of <paramref name="inputTokens"/> tokens: RTT + request overhead + prefill.</summary>
+    public double TimeToFirstTokenSeconds(int inputTokens) => Latency.UnloadedTtftSeconds(inputTokens) + (ExtraRttMs / 1000.0);
+
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+        await GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken);
+
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var task = AttemptContext.Task(options)
+            ?? throw new InvalidOperationException("The hwsim backend answers bench tasks only: the runner passes the task in ChatOptions.");
+        var answer = SimulatedQuality.Choose(task, Latency.Model.Capability, AttemptContext.Seed(options), Latency.Model.Id);
+        var pieces = _pieces.GetOrAdd(answer.Text, _tokens.Split);
+        var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? int.MaxValue);
+        var input = 0;
+        foreach (var message in messages)
+        {
+            input += _tokens.Count(message.Text);
+        }
+
+        var start = _time.GetTimestamp();
+        Interlocked.Increment(ref _active);
+        try
+        {
+            var due = TimeToFirstTokenSeconds(input);
+            var next = 0;
+            while (next < limit)
+            {
+                // Absolute schedule from the request start, so a late wake-up does not push every later token back.
+                var remaining = TimeSpan.FromSeconds(due) - _time.GetElapsedTime(start);
+                if (remaining > TimeSpan.Zero)
+                {
+                    await Task.Delay(remaining, _time, cancellationToken);
+                }
+
+                cancellationToken.ThrowIfCancellationRequested();
+
+                // Tokens already due when we wake go out together, as a server flushes what it has.
+                var elapsed = _time.GetElapsedTime(start).TotalSeconds;
+                var end = next;
+                do
+                {
+                    end++;
+                    if (end < limit)
+                    {
+                        var batch = Math.Max(1, Volatile.Read(ref _active));
+                        due += Latency.DecodeStepSeconds(batch, batch * (double)(input + end));
+                    }
+                }
+                while (end < limit && due <= elapsed);
+
+                var text = end == next + 1 ? pieces[next] : string.Concat(pieces.Skip(next).Take(end - next));
+                next = end;
+                yield return new ChatResponseUpdate(ChatRole.Assistant, text) { ModelId = ModelId };
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _active);
+        }
+
+        yield return new ChatResponseUpdate
+        {
+            Role = ChatRole.Assistant,
+            ModelId = ModelId,
+            Contents = [new UsageContent(new UsageDetails { InputTokenCount = input, OutputTokenCount = limit, TotalTokenCount = input + limit })],
+            AdditionalProperties = new() { ["spark.simulated.answer"] = answer.Label },
+        };
+    }
+
+    public object? GetService(Type serviceType, object? serviceKey = null) => serviceType.IsInstanceOfType(this) ? this : null;
+
+    public void Dispose() { }
+}

@@ -1,0 +1,161 @@
+using System.Globalization;
+using Spark.Eval.Core;
+using Spark.Eval.Simulator.Profiles;
+
+namespace Spark.Eval.Simulator.Latency;
+
+/// <summary>
+/// The analytic cost of one engine step for a hardware × model × precision × tensor-parallel profile.
+/// Roofline devices: max(compute, memory) + all-reduce + step overhead. SRAM-pipeline devices: per-layer pipeline
+/// latency plus device hops, or compute when the batch is large. Every formula is written out in docs/simulator.md.
+/// </summary>
+public sealed class LatencyModel
+{
+    private readonly double _computeFlopsPerSecond;
+    private readonly double _bytesPerSecond;
+    private readonly double _nonExpertBytes;
+    private readonly double _expertBytes;
+    private readonly double _attentionWidth;
+    private readonly double _stepOverhead;
+    private readonly double _pipelineLatency;
+
+    public LatencyModel(HardwareProfile hardware, ModelProfile model, Precision precision, int tensorParallel)
+    {
+        ArgumentNullException.ThrowIfNull(hardware);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(precision);
+        Hardware = hardware;
+        Model = model;
+        Precision = precision;
+        WeightBytes = model.ParametersB * 1e9 * precision.BytesPerWeight;
+        KvBytesPerToken = 2.0 * model.Layers * model.KvHeads * model.HeadDim * precision.BytesPerKv;
+        _expertBytes = model.IsMixtureOfExperts ? model.ExpertParametersB * 1e9 * precision.BytesPerWeight : 0;
+        _nonExpertBytes = WeightBytes - _expertBytes;
+        _attentionWidth = (double)Math.Max(1, model.AttentionHeads) * model.HeadDim;
+        _stepOverhead = hardware.StepOverheadMs / 1000.0;
+        var usable = hardware.MemoryGB * 1e9 * hardware.MemoryUtilization;
+
+        if (hardware.Architecture == DeviceArchitecture.SramPipeline)
+        {
+            // Weights must sit in on-chip SRAM: the device count follows from the model size, not from --tp.
+            Devices = Math.Max(tensorParallel, (int)Math.Ceiling(WeightBytes / usable));
+            _pipelineLatency = (model.Layers * hardware.LayerLatencyUs / 1e6) + ((Devices - 1) * hardware.DeviceHopMs / 1000.0);
+        }
+        else
+        {
+            Devices = tensorParallel;
+            if (WeightBytes > Devices * usable)
+            {
+                throw new InputException(string.Create(CultureInfo.InvariantCulture,
+                    $"--model {model.Id} at {precision.Name}: weights need {WeightBytes / 1e9:F1} GB but {Devices} × {hardware.Id} hold {Devices * usable / 1e9:F1} GB usable. Fix: raise --tp, or pick a smaller --precision or model"));
+            }
+        }
+
+        TensorParallel = tensorParallel;
+        _computeFlopsPerSecond = Devices * hardware.PeakTflopsFor(precision) * 1e12 * hardware.ComputeEfficiency;
+        _bytesPerSecond = Devices * hardware.MemoryBandwidthGBps * 1e9 * hardware.BandwidthEfficiency;
+        KvCapacityTokens = (long)Math.Max(0, ((Devices * usable) - WeightBytes) / KvBytesPerToken);
+    }
+
+    public HardwareProfile Hardware { get; }
+
+    public ModelProfile Model { get; }
+
+    public Precision Precision { get; }
+
+    public int TensorParallel { get; }
+
+    /// <summary>Devices that serve one replica: the TP degree, or for SRAM-pipeline chips the count whose SRAM holds the weights.</summary>
+    public int Devices { get; }
+
+    /// <summary>Bytes of all weights at this precision.</summary>
+    public double WeightBytes { get; }
+
+    /// <summary>KV-cache bytes per token: 2 (K and V) · layers · kvHeads · headDim · bytes per element.</summary>
+    public double KvBytesPerToken { get; }
+
+    /// <summary>Tokens of KV cache the replica holds: (devices · memory · utilisation − weights) / KV bytes per token.</summary>
+    public long KvCapacityTokens { get; }
+
+    /// <summary>Largest batch of sequences of <paramref name="sequenceTokens"/> tokens that fits the KV cache and the engine's batch limit.</summary>
+    public int MaxBatch(int sequenceTokens) =>
+        (int)Math.Clamp(KvCapacityTokens / Math.Max(1, sequenceTokens), 0, Hardware.MaxBatch);
+
+    /// <summary>
+    /// Expected distinct routed experts touched per layer by <paramref name="tokens"/> tokens, each choosing k of E
+    /// uniformly: E · (1 − (1 − k/E)^tokens).
+    /// </summary>
+    public double ExpectedDistinctExperts(double tokens)
+    {
+        if (!Model.IsMixtureOfExperts)
+        {
+            return 0;
+        }
+
+        var e = (double)Model.Experts;
+        return e * (1 - Math.Pow(1 - (Model.ExpertsPerToken / e), tokens));
+    }
+
+    /// <summary>Bytes of weights one step reads: all dense weights plus the experts its tokens touch.</summary>
+    public double WeightBytesRead(double tokens) =>
+        Model.IsMixtureOfExperts ? _nonExpertBytes + (_expertBytes * ExpectedDistinctExperts(tokens) / Model.Experts) : WeightBytes;
+
+    /// <summary>
+    /// Tensor-parallel all-reduce time of one step: two all-reduces per layer, each α + 2(TP−1)/TP · tokens·hidden·2 bytes / link bandwidth.
+    /// </summary>
+    public double AllReduceSeconds(double tokens)
+    {
+        if (TensorParallel <= 1 || Hardware.Architecture == DeviceArchitecture.SramPipeline)
+        {
+            return 0;
+        }
+
+        var bytes = tokens * Model.HiddenSize * 2.0;
+        var link = Hardware.InterconnectGBps > 0 ? Hardware.InterconnectGBps * 1e9 : 25e9;
+        var perReduce = (Hardware.AllReduceLatencyUs / 1e6) + (2.0 * (TensorParallel - 1) / TensorParallel * bytes / link);
+        return 2.0 * Model.Layers * perReduce;
+    }
+
+    /// <summary>
+    /// Seconds of one engine step that prefills <paramref name="prefillTokens"/> prompt tokens (with
+    /// <paramref name="prefillAttentionPairs"/> query·key pairs) and decodes one token for each of
+    /// <paramref name="decodeBatch"/> sequences whose contexts sum to <paramref name="decodeContext"/> tokens.
+    /// </summary>
+    public double StepSeconds(double prefillTokens, double prefillAttentionPairs, int decodeBatch, double decodeContext)
+    {
+        var tokens = prefillTokens + decodeBatch;
+        if (tokens <= 0)
+        {
+            return 0;
+        }
+
+        // Linear layers: 2 FLOPs per active parameter per token. Attention: QKᵀ and AV, 2·2·layers·width per query·key pair.
+        var flops = (2.0 * Model.ActiveParametersB * 1e9 * tokens) + (4.0 * Model.Layers * _attentionWidth * (prefillAttentionPairs + decodeContext));
+        var compute = flops / _computeFlopsPerSecond;
+        if (Hardware.Architecture == DeviceArchitecture.SramPipeline)
+        {
+            // Weights never move: a token pays the pipeline latency; a big batch or a long prompt is compute bound.
+            return Math.Max(_pipelineLatency, compute) + _stepOverhead;
+        }
+
+        // KV cache: decode reads every cached token once per step; every new token's K and V are written.
+        var bytes = WeightBytesRead(tokens) + (KvBytesPerToken * (decodeContext + tokens));
+        var memory = bytes / _bytesPerSecond;
+        return Math.Max(compute, memory) + AllReduceSeconds(tokens) + _stepOverhead;
+    }
+
+    /// <summary>Seconds of a decode step for <paramref name="batch"/> sequences with contexts summing to <paramref name="contextSum"/>.</summary>
+    public double DecodeStepSeconds(int batch, double contextSum) => StepSeconds(0, 0, batch, contextSum);
+
+    /// <summary>Seconds to prefill one prompt of <paramref name="tokens"/> tokens alone (causal attention: n²/2 pairs).</summary>
+    public double PrefillSeconds(int tokens) => StepSeconds(tokens, tokens * (double)tokens / 2.0, 0, 0);
+
+    /// <summary>
+    /// Time to first token of a lone request as a client sees it: network round trip + request overhead + prefill.
+    /// </summary>
+    public double UnloadedTtftSeconds(int inputTokens) =>
+        ((Hardware.NetworkRttMs + Hardware.RequestOverheadMs) / 1000.0) + PrefillSeconds(inputTokens);
+
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"{Hardware.Name} × {Devices} / {Model.Name} {Precision.Name}");
+}

@@ -1,0 +1,129 @@
+using System.Text.Json.Serialization;
+
+namespace Spark.Eval.Simulator.Profiles;
+
+/// <summary>How a device executes a model: HBM/DRAM roofline (GPU, CPU, unified memory) or an on-chip SRAM layer pipeline.</summary>
+public enum DeviceArchitecture
+{
+    /// <summary>Weights stream from off-chip memory every step: a compute/bandwidth roofline.</summary>
+    [JsonStringEnumMemberName("roofline")] Roofline,
+
+    /// <summary>Weights stay in on-chip SRAM spread over layers (wafer-scale, LPU): latency is a per-layer pipeline.</summary>
+    [JsonStringEnumMemberName("sram-pipeline")] SramPipeline,
+}
+
+/// <summary>Where one figure of a profile comes from: the field, a source address and the quoted text.</summary>
+public sealed record FigureSource(string Field, string Url, string Quote);
+
+/// <summary>One hardware profile (setters, not init, so that source-generated JSON keeps the defaults of absent fields): a device's memory, bandwidth, peak compute, efficiency constants, overheads and price.</summary>
+public sealed record HardwareProfile
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    /// <summary>The calibration family (one set of efficiency constants per family, never per row).</summary>
+    public required string Family { get; init; }
+    public DeviceArchitecture Architecture { get; set; } = DeviceArchitecture.Roofline;
+    /// <summary>Memory per device that holds weights and KV cache (HBM, DRAM, or on-chip SRAM for sram-pipeline), GB (1e9 bytes).</summary>
+    public double MemoryGB { get; init; }
+    /// <summary>Peak memory bandwidth per device, GB/s (SRAM bandwidth for sram-pipeline).</summary>
+    public double MemoryBandwidthGBps { get; init; }
+    /// <summary>Dense peak TFLOPS (or TOPS) per device by precision name.</summary>
+    public IReadOnlyDictionary<string, double> PeakTflops { get; init => field = value ?? new Dictionary<string, double>(); } = new Dictionary<string, double>();
+    /// <summary>Per-direction device-to-device bandwidth for tensor-parallel all-reduce, GB/s; 0 when devices are not linked.</summary>
+    public double InterconnectGBps { get; init; }
+    /// <summary>Fraction of peak compute reached by prefill matmuls (calibrated per family).</summary>
+    public double ComputeEfficiency { get; set; } = 0.5;
+    /// <summary>Fraction of peak bandwidth reached by decode weight and KV reads (calibrated per family).</summary>
+    public double BandwidthEfficiency { get; set; } = 0.7;
+    /// <summary>Fixed cost of one engine step (scheduling, kernel launches, sampling), ms.</summary>
+    public double StepOverheadMs { get; init; }
+    /// <summary>Fixed cost per request before its first step (tokenisation, HTTP, queue hand-off), ms.</summary>
+    public double RequestOverheadMs { get; init; }
+    /// <summary>Client-to-server network round trip added to time to first token, ms.</summary>
+    public double NetworkRttMs { get; init; }
+    /// <summary>Latency of one all-reduce hop (launch plus synchronisation), µs.</summary>
+    public double AllReduceLatencyUs { get; set; } = 8;
+    /// <summary>Fraction of device memory left for weights and KV cache after runtime reservations.</summary>
+    public double MemoryUtilization { get; set; } = 0.9;
+    /// <summary>Largest batch the engine schedules in one step.</summary>
+    public int MaxBatch { get; set; } = 256;
+    /// <summary>Token budget of one step when chunked prefill is on.</summary>
+    public int MaxStepTokens { get; set; } = 8192;
+    /// <summary>sram-pipeline only: time for one token to pass one layer, µs (calibrated per family).</summary>
+    public double LayerLatencyUs { get; init; }
+    /// <summary>sram-pipeline only: cost of crossing from one device to the next in the pipeline, ms (calibrated per family).</summary>
+    public double DeviceHopMs { get; init; }
+    /// <summary>Price of one device-hour, USD (list or typical cloud price, see sources).</summary>
+    public double PricePerDeviceHour { get; init; }
+    public IReadOnlyList<FigureSource> Sources { get; init => field = value ?? []; } = [];
+
+    /// <summary>Peak TFLOPS for a precision: the precision's own figure, else bf16's.</summary>
+    public double PeakTflopsFor(Precision precision) =>
+        PeakTflops.TryGetValue(precision.Name, out var v) ? v
+        : precision.ComputeAs is { } alias && PeakTflops.TryGetValue(alias, out var a) ? a
+        : PeakTflops.TryGetValue("bf16", out var b) ? b : 0;
+}
+
+/// <summary>One model profile: architecture figures that drive the latency model, mixture-of-experts shape and capability.</summary>
+public sealed record ModelProfile
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    /// <summary>All parameters, billions.</summary>
+    public double ParametersB { get; init; }
+    /// <summary>Parameters used per token, billions (equal to <see cref="ParametersB"/> for dense models).</summary>
+    public double ActiveParametersB { get; init; }
+    public int Layers { get; init; }
+    public int HiddenSize { get; init; }
+    public int AttentionHeads { get; init; }
+    public int KvHeads { get; init; }
+    public int HeadDim { get; init; }
+    /// <summary>Routed experts per layer; 0 for dense models.</summary>
+    public int Experts { get; init; }
+    /// <summary>Routed experts each token uses.</summary>
+    public int ExpertsPerToken { get; init; }
+    /// <summary>Parameters inside routed experts (all layers, all experts), billions.</summary>
+    public double ExpertParametersB { get; init; }
+    public int ContextLength { get; set; } = 8192;
+    /// <summary>Probability of a correct answer to a difficulty-1 task (simulated quality); see docs/simulator.md.</summary>
+    public double Capability { get; set; } = 0.5;
+    /// <summary>Precision used when none is given.</summary>
+    public string DefaultPrecision { get; set; } = "bf16";
+    public IReadOnlyList<FigureSource> Sources { get; init => field = value ?? []; } = [];
+
+    public bool IsMixtureOfExperts => Experts > 0 && ExpertsPerToken > 0;
+}
+
+/// <summary>A hardware profile file: format version and the profiles it holds.</summary>
+public sealed record HardwareFile
+{
+    public int FormatVersion { get; init; }
+    public IReadOnlyList<HardwareProfile> Hardware { get; init => field = value ?? []; } = [];
+}
+
+/// <summary>A model profile file: format version and the profiles it holds.</summary>
+public sealed record ModelFile
+{
+    public int FormatVersion { get; init; }
+    public IReadOnlyList<ModelProfile> Models { get; init => field = value ?? []; } = [];
+}
+
+/// <summary>A numeric precision: bytes per weight, bytes per KV element, and which peak-compute figure it uses.</summary>
+public sealed record Precision(string Name, double BytesPerWeight, double BytesPerKv, string? ComputeAs)
+{
+    public static readonly IReadOnlyList<Precision> All =
+    [
+        new("bf16", 2.0, 2.0, null),
+        new("fp8", 1.0, 1.0, null),
+        new("int8", 1.0, 2.0, "fp8"),
+        // llama.cpp block formats: q8_0 stores 32 int8 weights plus one fp16 scale (8.5 bits); q4_0 stores 4.5 bits.
+        new("q8_0", 1.0625, 2.0, "int8"),
+        new("q4", 0.5625, 2.0, "int8"),
+        // MXFP4 (gpt-oss): 4-bit values with a shared 8-bit scale per 32 (4.25 bits).
+        new("mxfp4", 0.53125, 2.0, "fp8"),
+        // NVFP4 (Blackwell): 4-bit values with an FP8 scale per 16 (4.5 bits); KV cache in FP8.
+        new("fp4", 0.5625, 1.0, "fp8"),
+    ];
+
+    public static Precision? Find(string name) => All.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+}

@@ -1,0 +1,84 @@
+using Spark.Eval.Core;
+using Spark.Eval.Simulator.Latency;
+using Spark.Eval.Simulator.Profiles;
+
+namespace Spark.Eval.Simulator.Tests;
+
+public class LatencyModelTests
+{
+    [Fact]
+    public void DecodeStep_BatchOne_IsWeightsPlusKvOverBandwidth()
+    {
+        var model = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        Assert.Equal(2e9, model.WeightBytes);
+        Assert.Equal(8000, model.KvBytesPerToken);
+
+        // Memory: 2e9 weights + 8000·(1000 context + 1 new) bytes at 1e12 B/s; compute 2e9 + 4·10·1000·1000 FLOPs at 1e14: memory bound.
+        var expected = (2e9 + (8000 * 1001.0)) / 1e12;
+        Assert.Equal(expected, model.DecodeStepSeconds(1, 1000), 12);
+    }
+
+    [Fact]
+    public void Prefill_LongPrompt_IsComputeBoundWithAttentionTerm()
+    {
+        var model = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 1);
+
+        // 2·1e9·4000 linear + 4·10 layers·1000 width·(4000²/2) attention FLOPs at 1e14 FLOP/s.
+        var flops = (2e9 * 4000) + (4.0 * 10 * 1000 * (4000.0 * 4000 / 2));
+        Assert.Equal(flops / 1e14, model.PrefillSeconds(4000), 12);
+        Assert.True(flops / 1e14 > (2e9 + (8000 * 4000.0)) / 1e12, "the case must be compute bound");
+    }
+
+    [Fact]
+    public void KvCapacity_LimitsBatch()
+    {
+        var model = new LatencyModel(TestProfiles.Gpu(memoryGB: 20), TestProfiles.Dense(), TestProfiles.Bf16, 1);
+
+        // (20e9 − 2e9) / 8000 bytes per token = 2,250,000 tokens; sequences of 100,000 tokens → 22 at once.
+        Assert.Equal(2_250_000, model.KvCapacityTokens);
+        Assert.Equal(22, model.MaxBatch(100_000));
+        Assert.Equal(64, model.MaxBatch(10));
+    }
+
+    [Fact]
+    public void ExpectedDistinctExperts_MatchesClosedForm()
+    {
+        var model = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Moe(), TestProfiles.Bf16, 1);
+        Assert.Equal(2, model.ExpectedDistinctExperts(1), 12);
+        Assert.Equal(8 * (1 - (0.75 * 0.75)), model.ExpectedDistinctExperts(2), 12);
+        Assert.True(model.ExpectedDistinctExperts(1000) > 7.999);
+
+        // Batch 1 reads the dense part (1 B) and 2 of 8 experts (7 B · 2/8) at 2 bytes each.
+        Assert.Equal((1e9 + (7e9 * 2 / 8)) * 2, model.WeightBytesRead(1), 3);
+    }
+
+    [Fact]
+    public void AllReduce_TensorParallelTwo_MatchesFormula()
+    {
+        var model = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 2);
+
+        // 2 per layer × 10 layers × (10 µs + 2·(2−1)/2 · 4 tokens·1000·2 bytes / 100 GB/s).
+        var expected = 2 * 10 * (10e-6 + (1.0 * 4 * 1000 * 2 / 100e9));
+        Assert.Equal(expected, model.AllReduceSeconds(4), 15);
+        Assert.Equal(0, new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 1).AllReduceSeconds(4));
+    }
+
+    [Fact]
+    public void SramPipeline_DecodeIsLayersTimesLatencyPlusHops()
+    {
+        // 2e9 bytes of weights over 1 GB of SRAM per chip → 2 chips; 10 layers × 10 µs + 1 hop × 0.5 ms.
+        var model = new LatencyModel(TestProfiles.Sram(), TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        Assert.Equal(2, model.Devices);
+        Assert.Equal((10 * 10e-6) + 0.5e-3, model.DecodeStepSeconds(1, 100), 12);
+
+        // A bandwidth roofline would say 2e9 bytes / (2 × 1e15 B/s) = 1 µs: the pipeline model is 600× slower, as measured chips are.
+        Assert.True(model.DecodeStepSeconds(1, 100) > 100 * 2e9 / 2e15);
+    }
+
+    [Fact]
+    public void Constructor_WeightsLargerThanMemory_ThrowsWithFix()
+    {
+        var ex = Assert.Throws<InputException>(() => new LatencyModel(TestProfiles.Gpu(memoryGB: 1), TestProfiles.Dense(), TestProfiles.Bf16, 1));
+        Assert.Contains("raise --tp", ex.Message, StringComparison.Ordinal);
+    }
+}

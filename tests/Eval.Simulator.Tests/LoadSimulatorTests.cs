@@ -1,0 +1,99 @@
+using Spark.Eval.Simulator.Latency;
+using Spark.Eval.Simulator.Load;
+using Spark.Eval.Simulator.Profiles;
+
+namespace Spark.Eval.Simulator.Tests;
+
+public class LoadSimulatorTests
+{
+    private static LatencyModel H100Llama8B() =>
+        new(ProfileCatalog.LoadEmbedded().GetHardware("h100-sxm"), ProfileCatalog.LoadEmbedded().GetModel("llama-3.1-8b"), Precision.Find("bf16")!, 1);
+
+    [Fact]
+    public void Run_SingleRequest_TimesMatchTheLatencyModel()
+    {
+        var model = new LatencyModel(TestProfiles.Gpu(requestMs: 3), TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        var result = LoadSimulator.Run(model, new LoadOptions { Requests = 1, Concurrency = 1, InputTokens = 1000, OutputTokens = 3 });
+
+        var prefill = model.PrefillSeconds(1000);
+        Assert.Equal(0.003 + prefill, result.Ttft[0], 12);
+
+        // Two decode steps follow the first token, at contexts 1001 and 1002.
+        var decode = model.DecodeStepSeconds(1, 1001) + model.DecodeStepSeconds(1, 1002);
+        Assert.Equal(decode / 2, result.Tpot[0], 12);
+        Assert.Equal(0.003 + prefill + decode, result.EndToEnd[0], 12);
+    }
+
+    [Fact]
+    public void Run_SameSeed_IsDeterministic_OtherSeedDiffers()
+    {
+        var model = H100Llama8B();
+        var options = new LoadOptions { Requests = 400, Rate = 8, InputTokens = 1024, OutputTokens = 64, Jitter = 0.1, LengthSpread = 0.3, Seed = 7 };
+        var a = LoadSimulator.Run(model, options);
+        var b = LoadSimulator.Run(model, options);
+        var c = LoadSimulator.Run(model, options with { Seed = 8 });
+        Assert.Equal(a.Ttft, b.Ttft);
+        Assert.Equal(a.Tpot, b.Tpot);
+        Assert.NotEqual(a.Ttft, c.Ttft);
+    }
+
+    [Fact]
+    public void Run_RatePastSaturation_QueueingGrowsLatency()
+    {
+        var model = H100Llama8B();
+        var template = new LoadOptions { Requests = 1500, InputTokens = 2048, OutputTokens = 128, Seed = 3, WarmupFraction = 0.2 };
+        var saturation = CapacityPlanner.FindSaturation(model, template with { Requests = 600 });
+        var capacity = saturation.OutputTokensPerSecond / template.OutputTokens;
+
+        var light = LoadSimulator.Summarize(LoadSimulator.Run(model, template with { Rate = capacity * 0.3 }));
+        var heavy = LoadSimulator.Summarize(LoadSimulator.Run(model, template with { Rate = capacity * 2 }));
+
+        // Past saturation the queue grows without bound: TTFT explodes while throughput stays near capacity.
+        Assert.True(heavy.TtftP50Ms > 10 * light.TtftP50Ms, $"light {light.TtftP50Ms} ms, heavy {heavy.TtftP50Ms} ms");
+        Assert.InRange(heavy.OutputTokensPerSecond, saturation.OutputTokensPerSecond * 0.8, saturation.OutputTokensPerSecond * 1.25);
+        Assert.True(light.OutputTokensPerSecond < heavy.OutputTokensPerSecond);
+    }
+
+    [Fact]
+    public void Run_KvBudget_CapsTheBatch()
+    {
+        // 18e9 bytes of KV / 8000 per token = 2.25 M tokens; 200,000-token sequences → 11 at once although 64 are in flight.
+        var model = new LatencyModel(TestProfiles.Gpu(memoryGB: 20), TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        var result = LoadSimulator.Run(model, new LoadOptions { Requests = 64, Concurrency = 64, InputTokens = 199_990, OutputTokens = 10 });
+        Assert.Equal(11, result.PeakBatch);
+    }
+
+    [Fact]
+    public void Run_ChunkedPrefill_KeepsDecodingDuringLongPrompts()
+    {
+        var model = H100Llama8B();
+        var options = new LoadOptions { Requests = 300, Rate = 3, InputTokens = 8000, OutputTokens = 200, Seed = 5, WarmupFraction = 0.1 };
+        var whole = LoadSimulator.Summarize(LoadSimulator.Run(model, options));
+        var chunked = LoadSimulator.Summarize(LoadSimulator.Run(model, options with { ChunkedPrefill = true }));
+
+        // Without chunking every new prompt stalls all decoding sequences for a whole prefill.
+        Assert.True(chunked.TpotP99Ms < whole.TpotP99Ms, $"chunked {chunked.TpotP99Ms} ms vs whole {whole.TpotP99Ms} ms");
+    }
+
+    [Fact]
+    public void Plan_SloAndDevelopers_SizesFleetAndCost()
+    {
+        var model = H100Llama8B();
+        var template = new LoadOptions { Requests = 500, InputTokens = 2048, OutputTokens = 128, Seed = 1 };
+        var saturation = CapacityPlanner.FindSaturation(model, template);
+        var plan = CapacityPlanner.Plan(model, template, new Slo(1000, 50), developers: 500, requestsPerDeveloperPerMinute: 2, saturation);
+
+        Assert.True(plan.Feasible);
+        Assert.Equal((int)Math.Ceiling(plan.DemandRequestsPerSecond / plan.MaxRequestsPerSecondPerReplica), plan.Replicas);
+        Assert.Equal(plan.Devices * 3.0, plan.CostPerHour, 9);
+        Assert.Equal(plan.CostPerHour / (500 * 2 / 60.0 * 128 * 3600 / 1e6), plan.CostPerMillionOutputTokens, 9);
+    }
+
+    [Fact]
+    public void SloParse_BadKey_ThrowsWithFix()
+    {
+        var ex = Assert.Throws<Core.InputException>(() => Slo.Parse("ttft=5"));
+        Assert.Contains("Fix:", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(new Slo(500, null), Slo.Parse("ttft_ms=500"));
+    }
+}

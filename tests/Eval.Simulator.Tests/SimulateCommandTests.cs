@@ -1,0 +1,77 @@
+using System.Text.Json;
+using Spark.Eval.Cli;
+
+namespace Spark.Eval.Simulator.Tests;
+
+public class SimulateCommandTests
+{
+    private static async Task<(int Exit, string Out, string Err)> RunAsync(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await SparkEvalCli.RunAsync(args, stdout, stderr, TestContext.Current.CancellationToken);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public async Task Simulate_JsonSweep_PrintsOneDocumentedObject()
+    {
+        var (exit, stdout, stderr) = await RunAsync("simulate", "--hw", "h100-sxm", "--model", "llama-3.1-8b", "--precision", "fp8",
+            "--input-tokens", "512", "--output-tokens", "64", "--concurrency", "1,16", "--requests", "64",
+            "--slo", "ttft_ms=1000,tpot_ms=50", "--developers", "100", "--json");
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("simulated").GetBoolean());
+        Assert.Equal("h100-sxm", root.GetProperty("hardware").GetString());
+        var points = root.GetProperty("points");
+        Assert.Equal(2, points.GetArrayLength());
+        var single = points[0].GetProperty("stats");
+        var loaded = points[1].GetProperty("stats");
+        Assert.True(loaded.GetProperty("outputTokensPerSecond").GetDouble() > single.GetProperty("outputTokensPerSecond").GetDouble());
+        Assert.True(root.GetProperty("saturation").GetProperty("concurrency").GetInt32() >= 1);
+        Assert.True(root.GetProperty("plan").GetProperty("devices").GetInt32() >= 1);
+    }
+
+    [Theory]
+    [InlineData("--hw", "h999", "no hardware profile")]
+    [InlineData("--precision", "fp3", "--precision 'fp3': unknown")]
+    [InlineData("--concurrency", "x", "is not a number")]
+    public async Task Simulate_BadInput_ExitsTwoWithFix(string option, string value, string expected)
+    {
+        var args = new List<string> { "simulate", "--hw", "h100-sxm", "--model", "llama-3.1-8b", "--requests", "8" };
+        var at = args.IndexOf(option);
+        if (at >= 0)
+        {
+            args[at + 1] = value;
+        }
+        else
+        {
+            args.AddRange([option, value]);
+        }
+
+        var (exit, _, stderr) = await RunAsync([.. args]);
+        Assert.Equal(2, exit);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+        Assert.Contains("Fix:", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EmbeddedDefaults_AreAtLeastThreeSimulatedHwsimProfiles()
+    {
+        Assert.True(EmbeddedDefaults.Backends.Count >= 3);
+        var registry = Backends.CreateRegistry();
+        var context = new Core.Backends.BackendContext(TimeProvider.System, ProfileCatalogTests.RepoRoot, _ => { });
+        var hardware = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var spec in EmbeddedDefaults.Backends)
+        {
+            await using var handle = await registry.CreateAsync(spec, context, TestContext.Current.CancellationToken);
+            Assert.Equal("hwsim", handle.Info.Kind);
+            Assert.True(handle.Info.Simulated);
+            Assert.StartsWith("SIMULATED", handle.Info.Description, StringComparison.Ordinal);
+            hardware.Add(((Backend.HwSimChatClient)handle.Client).Latency.Hardware.Family);
+        }
+
+        Assert.True(hardware.Count >= 3, "the defaults compare different device families");
+    }
+}

@@ -1,0 +1,55 @@
+using Spark.Eval.Cli;
+using Spark.Eval.Simulator.Profiles;
+using Spark.Eval.Simulator.Validation;
+
+namespace Spark.Eval.Simulator.Tests;
+
+public class ValidationTests
+{
+    private static readonly Lazy<IReadOnlyList<ValidationResult>> Results = new(() =>
+        ValidationRunner.Run(ProfileCatalog.LoadEmbedded(), ValidationRunner.Load(null)));
+
+    [Fact]
+    public void PublishedTable_MedianErrorAtMostTenPercent_NoRowBeyondOneAndAHalfTimes()
+    {
+        var results = Results.Value.Where(r => !r.Row.Holdout).ToList();
+        Assert.True(results.Count >= 20, $"{results.Count} rows");
+        Assert.True(ValidationRunner.MedianAbsoluteError(results) <= 0.10, $"median absolute error {ValidationRunner.MedianAbsoluteError(results):P1}");
+        foreach (var r in results)
+        {
+            Assert.True(r.Ratio <= 1.5, $"{r.Row.Id}: published {r.Row.Value}, predicted {r.Predicted} ({r.Ratio:F2}×)");
+        }
+    }
+
+    [Fact]
+    public void PublishedTable_CoversRequiredKinds_EveryRowSourced()
+    {
+        var rows = Results.Value.Where(r => !r.Row.Holdout).Select(r => r.Row).ToList();
+        Assert.All(rows, r => Assert.StartsWith("http", r.Source, StringComparison.Ordinal));
+        Assert.All(rows, r => Assert.False(string.IsNullOrWhiteSpace(r.Quote)));
+        Assert.Contains(rows, r => r.Metric == "ttft_ms" && r.Concurrency == 1);
+        Assert.Contains(rows, r => r.Metric == "itl_ms");
+        Assert.Contains(rows, r => r.Metric == "output_tps" && r.Concurrency >= 100);
+        Assert.Contains(rows, r => r.Metric == "ttft_ms" && r.Concurrency >= 25);
+        Assert.Contains(rows, r => r.Hardware == "wse-3");
+        Assert.Contains(rows, r => r.Hardware == "groq-lpu");
+    }
+
+    [Fact]
+    public void HoldoutRows_AreReportedApart()
+    {
+        var holdout = Results.Value.Where(r => r.Row.Holdout).ToList();
+        Assert.NotEmpty(holdout);
+        var page = ValidationRunner.RenderMarkdown(Results.Value, SimulatorCommands.ValidationPreamble);
+        Assert.Contains("## Holdout rows", page, StringComparison.Ordinal);
+        Assert.All(holdout, r => Assert.Contains(r.Row.Id, page, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ValidationPage_IsRegeneratedFromTheData()
+    {
+        var page = ValidationRunner.RenderMarkdown(Results.Value, SimulatorCommands.ValidationPreamble);
+        var committed = File.ReadAllText(Path.Combine(ProfileCatalogTests.RepoRoot, "docs", "simulator-validation.md"));
+        Assert.True(page == committed, "docs/simulator-validation.md is stale. Fix: run spark-eval simulate validate --write docs/simulator-validation.md");
+    }
+}
