@@ -15,7 +15,7 @@ public static class SparkEvalCli
     {
         _ = stdout;
         _ = stderr;
-        return [];
+        return [.. GradingCommands.Create(stdout, stderr)];
     }
 
     public static async Task<int> RunAsync(string[] args, TextWriter? stdout = null, TextWriter? stderr = null, CancellationToken cancellationToken = default)

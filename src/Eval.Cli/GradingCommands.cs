@@ -1,0 +1,256 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Spark.Eval.Core;
+using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Tasks;
+using Spark.Eval.Reporting;
+using Spark.Eval.Sandbox;
+using Spark.Eval.Sandbox.Execution;
+using Spark.Eval.Sandbox.Grading;
+using Spark.Eval.Sandbox.Importing;
+
+namespace Spark.Eval.Cli;
+
+/// <summary><c>spark-eval sandbox run</c>, <c>spark-eval grade</c>, <c>spark-eval datasets check|import</c>: executing and grading answers.</summary>
+public static class GradingCommands
+{
+    private static readonly Option<bool> AllowUnsandboxed = new("--allow-unsandboxed") { Description = "Run untrusted code under process limits alone when bubblewrap is missing (unsafe)." };
+
+    public static IEnumerable<Command> Create(TextWriter stdout, TextWriter stderr) => [Sandbox(stdout, stderr), Grade(stdout, stderr), Datasets(stdout, stderr)];
+
+    private static Command Sandbox(TextWriter stdout, TextWriter stderr)
+    {
+        var language = new Option<string>("--language", "-l") { Description = "csharp, python, typescript or javascript.", Required = true };
+        var file = new Argument<string>("file") { Description = "The program to run (a whole program: exit 0 = passed)." };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
+        var cpu = new Option<double?>("--cpu-seconds") { Description = "CPU-time limit (default 5)." };
+        var memory = new Option<int?>("--memory-mb") { Description = "Memory limit in MiB (default 512)." };
+        var run = new Command("run", "Run one program under the grading sandbox and print its classified outcome (how to debug a grade).") { language, file, json, cpu, memory, AllowUnsandboxed };
+        run.SetAction(async (parse, ct) =>
+        {
+            var path = parse.GetValue(file)!;
+            var lang = parse.GetValue(language)!;
+            if (!File.Exists(path))
+            {
+                throw new InputException($"{path}: no such file. Fix: pass the path of a program file");
+            }
+
+            if (!CodeSandbox.Languages.Contains(lang))
+            {
+                throw new InputException($"--language {lang}: unknown. Fix: use one of {string.Join(", ", CodeSandbox.Languages)}");
+            }
+
+            var limits = SandboxLimits.Default with
+            {
+                CpuSeconds = parse.GetValue(cpu) ?? SandboxLimits.Default.CpuSeconds,
+                MemoryBytes = (parse.GetValue(memory) ?? 512) * (1L << 20),
+            };
+            using var sandbox = new CodeSandbox(new SandboxOptions { AllowUnsandboxed = parse.GetValue(AllowUnsandboxed), Limits = limits }, TimeProvider.System, l => stderr.WriteLine(l));
+            var result = await sandbox.ExecuteAsync(new ProgramRequest { Language = lang, Source = await File.ReadAllTextAsync(path, ct), Limits = limits }, ct);
+            if (parse.GetValue(json))
+            {
+                var node = new JsonObject
+                {
+                    ["outcome"] = result.Outcome.Name(),
+                    ["detail"] = result.Detail,
+                    ["isolation"] = result.Isolation,
+                    ["policy"] = sandbox.Policy,
+                    ["exitCode"] = result.Run?.ExitCode,
+                    ["signal"] = result.Run?.Signal,
+                    ["stoppedBy"] = result.Run?.StoppedBy,
+                    ["cpuSeconds"] = result.Run?.CpuSeconds,
+                    ["wallSeconds"] = result.Run?.WallSeconds,
+                    ["outputBytes"] = result.Run?.OutputBytes,
+                    ["stdout"] = result.Run?.Stdout,
+                    ["stderr"] = result.Run?.Stderr,
+                };
+                await stdout.WriteLineAsync(node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            }
+            else
+            {
+                await stdout.WriteLineAsync($"outcome: {result.Outcome.Name()}");
+                if (result.Detail is not null)
+                {
+                    await stdout.WriteLineAsync($"detail: {result.Detail}");
+                }
+
+                await stdout.WriteLineAsync($"isolation: {result.Isolation}  ({sandbox.Policy})");
+                if (result.Run is { } r)
+                {
+                    await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                        $"exit: {r.ExitCode}{(r.Signal is { } s ? $" (signal {s})" : "")}  cpu: {r.CpuSeconds?.ToString("0.###", CultureInfo.InvariantCulture) ?? "n/a"} s  wall: {r.WallSeconds:0.###} s  output: {r.OutputBytes} bytes{(r.StoppedBy is { } by ? $"  stopped by: {by}" : "")}"));
+                    if (r.Stdout.Length > 0)
+                    {
+                        await stdout.WriteLineAsync("--- stdout ---\n" + r.Stdout.TrimEnd());
+                    }
+
+                    if (r.Stderr.Length > 0)
+                    {
+                        await stdout.WriteLineAsync("--- stderr ---\n" + r.Stderr.TrimEnd());
+                    }
+                }
+            }
+
+            return result.Outcome == ExecutionOutcome.Passed ? SparkEvalCli.ExitOk : SparkEvalCli.ExitThresholdFailed;
+        });
+        return new Command("sandbox", "The grading sandbox (bubblewrap, rlimits, cgroups).") { run };
+    }
+
+    private static Command Grade(TextWriter stdout, TextWriter stderr)
+    {
+        var dir = new Argument<string>("run-dir") { Description = "A run directory written by 'spark-eval run'." };
+        var suite = new Option<string?>("--suite") { Description = "The suite to grade against (default: the one in the run's manifest; its hash must match)." };
+        var json = new Option<bool>("--json") { Description = "Print the grade summary as JSON." };
+        var command = new Command("grade", "Grade (or re-grade) the stored answers of a run: writes each attempt's grade field and the pass rates.") { dir, suite, json, AllowUnsandboxed };
+        command.SetAction(async (parse, ct) =>
+        {
+            var directory = new RunDirectory(parse.GetValue(dir)!);
+            if (!directory.Exists)
+            {
+                throw new InputException($"{directory.Path}: no manifest.json here. Fix: pass a run directory written by 'spark-eval run'");
+            }
+
+            var manifest = directory.ReadManifest();
+            var suitePath = parse.GetValue(suite) ?? manifest.Plan.SuitePath;
+            var tasks = EmbeddedDefaults.LoadSuite(suitePath);
+            if (tasks.Sha256 != manifest.Suite.Sha256 && parse.GetValue(suite) is null)
+            {
+                throw new InputException($"{suitePath}: the suite changed since the run (sha256 {tasks.Sha256[..12]}… vs {manifest.Suite.Sha256[..12]}…). Fix: restore the suite or pass --suite explicitly");
+            }
+
+            var report = await GradeRunAsync(directory, tasks, parse.GetValue(AllowUnsandboxed), stderr, ct);
+            await stdout.WriteLineAsync(parse.GetValue(json) ? report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : FormatReport(report));
+            return SparkEvalCli.ExitOk;
+        });
+        return command;
+    }
+
+    /// <summary>Grades every ok, measured attempt of a run, rewrites attempts.jsonl atomically with the grades, records the isolation in the manifest and recomputes the summaries.</summary>
+    public static async Task<JsonObject> GradeRunAsync(RunDirectory directory, TaskSuite suite, bool allowUnsandboxed, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var manifest = directory.ReadManifest();
+        var (records, _) = AttemptLog.Read(directory.AttemptsPath);
+        var byId = suite.Tasks.ToDictionary(t => t.Id, StringComparer.Ordinal);
+        using var sandbox = new CodeSandbox(new SandboxOptions { AllowUnsandboxed = allowUnsandboxed }, TimeProvider.System, l => stderr.WriteLine(l));
+        var grader = new TaskGrader(sandbox, new TrustIndex(suite.Tasks));
+        await stderr.WriteLineAsync($"grading {records.Count(r => r.Outcome.Status == AttemptStatus.Ok && !r.Slot.Warmup)} answers; sandbox policy: {sandbox.Policy}");
+        var graded = new List<AttemptRecord>(records.Count);
+        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var refused = 0;
+        foreach (var record in records)
+        {
+            if (record.Outcome.Status != AttemptStatus.Ok || record.Slot.Warmup || !byId.TryGetValue(record.Slot.TaskId, out var task))
+            {
+                graded.Add(record);
+                continue;
+            }
+
+            var grade = await grader.GradeAnswerAsync(task, record.Answer, cancellationToken);
+            var json = grade.ToJson();
+            json["policy"] = sandbox.Policy;
+            graded.Add(record with { Grade = json });
+            counts[grade.Outcome.Name()] = counts.GetValueOrDefault(grade.Outcome.Name()) + 1;
+            if (grade.Detail?.StartsWith("refused", StringComparison.Ordinal) == true)
+            {
+                refused++;
+            }
+        }
+
+        AttemptLog.Rewrite(directory.AttemptsPath, graded);
+        directory.WriteManifest(manifest with { SandboxIsolation = sandbox.Policy });
+        var summary = directory.WriteSummaries(manifest);
+        if (refused > 0)
+        {
+            await stderr.WriteLineAsync($"warning: {refused} answer(s) were refused (bubblewrap missing, not suite text): install bubblewrap or re-grade with --allow-unsandboxed");
+        }
+
+        var backends = new JsonArray();
+        foreach (var b in summary.Backends)
+        {
+            backends.Add(JsonSerializer.SerializeToNode(b.Grading, Core.Results.CoreJsonContext.Default.GradingSummary));
+        }
+
+        return new JsonObject
+        {
+            ["runDir"] = directory.Path,
+            ["policy"] = sandbox.Policy,
+            ["outcomes"] = new JsonObject(counts.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            ["backends"] = backends,
+        };
+    }
+
+    private static string FormatReport(JsonObject report)
+    {
+        var lines = new List<string> { $"graded {report["runDir"]}  ({report["policy"]})", "outcomes: " + string.Join(", ", report["outcomes"]!.AsObject().Select(kv => $"{kv.Key} {kv.Value}")) };
+        foreach (var backend in report["backends"]!.AsArray())
+        {
+            lines.Add(backend?.ToJsonString() ?? "");
+        }
+
+        return string.Join('\n', lines);
+    }
+
+    private static Command Datasets(TextWriter stdout, TextWriter stderr)
+    {
+        var suiteArg = new Argument<string>("suite") { Description = "Suite directory (with tasks.jsonl) or .jsonl file." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object per task and a summary." };
+        var check = new Command("check", "Prove a suite honest: every reference passes and every mutant fails (exit 1 if not).") { suiteArg, json, AllowUnsandboxed };
+        check.SetAction(async (parse, ct) =>
+        {
+            var suite = EmbeddedDefaults.LoadSuite(parse.GetValue(suiteArg)!);
+            using var sandbox = new CodeSandbox(new SandboxOptions { AllowUnsandboxed = parse.GetValue(AllowUnsandboxed) }, TimeProvider.System, l => stderr.WriteLine(l));
+            var checker = new SuiteChecker(new TaskGrader(sandbox, new TrustIndex(suite.Tasks)));
+            await stderr.WriteLineAsync($"checking {suite.Tasks.Count} tasks of {suite.Name}; sandbox policy: {sandbox.Policy}");
+            var results = new List<TaskCheck>();
+            foreach (var task in suite.Tasks)
+            {
+                var result = await checker.CheckAsync(task, ct);
+                results.Add(result);
+                if (parse.GetValue(json))
+                {
+                    var node = new JsonObject
+                    {
+                        ["id"] = result.TaskId,
+                        ["kind"] = result.Kind,
+                        ["language"] = result.Language,
+                        ["status"] = result.Status,
+                        ["reference"] = result.Reference?.Outcome.Name(),
+                        ["mutants"] = new JsonArray([.. result.Mutants.Select(m => (JsonNode?)m.Outcome.Name())]),
+                        ["problems"] = new JsonArray([.. result.Problems.Select(p => (JsonNode?)p)]),
+                    };
+                    await stdout.WriteLineAsync(node.ToJsonString());
+                }
+                else
+                {
+                    await stdout.WriteLineAsync($"{(result.Status == "ok" ? "ok  " : result.Status == "skipped" ? "skip" : "FAIL")} {result.TaskId} ({result.Kind}, {result.Language})"
+                        + (result.Problems.Count > 0 ? ": " + string.Join("; ", result.Problems) : ""));
+                }
+            }
+
+            var failed = results.Count(r => !r.Ok);
+            var summary = string.Create(CultureInfo.InvariantCulture,
+                $"{results.Count(r => r.Status == "ok")} ok, {failed} failed, {results.Count(r => r.Status == "skipped")} skipped of {results.Count} tasks; references passing {results.Count(r => r.Reference?.Passed == true)}, mutants failing {results.Sum(r => r.Mutants.Count(m => !m.Passed))}/{results.Sum(r => r.Mutants.Count)}");
+            await (parse.GetValue(json) ? stderr : stdout).WriteLineAsync(summary);
+            return failed == 0 ? SparkEvalCli.ExitOk : SparkEvalCli.ExitThresholdFailed;
+        });
+
+        var format = new Argument<string>("format") { Description = "humaneval or multipl-e." };
+        var file = new Argument<string>("file") { Description = "HumanEval .jsonl/.jsonl.gz, or a MultiPL-E humaneval-cs/ts .jsonl." };
+        var outDir = new Option<string?>("--out") { Description = $"Suite directory to write (default {Importers.DefaultRoot}/<name>, git-ignored: public suites are never committed)." };
+        var import = new Command("import", "Import a public suite into the task model (HumanEval, MultiPL-E C#/TypeScript).") { format, file, outDir };
+        import.SetAction(async (parse, ct) =>
+        {
+            var result = await Importers.ImportAsync(parse.GetValue(format)!, parse.GetValue(file)!, parse.GetValue(outDir), ct);
+            await stdout.WriteLineAsync($"imported {result.Tasks} tasks ({result.Quarantined} quarantined) into {result.Path}");
+            foreach (var note in result.Notes)
+            {
+                await stdout.WriteLineAsync($"note: {note}");
+            }
+
+            return SparkEvalCli.ExitOk;
+        });
+        return new Command("datasets", "Check and import task suites.") { check, import };
+    }
+}
