@@ -102,13 +102,20 @@ internal sealed class GradingAccumulator
         var passed = outcome == "passed";
         _outcomes[outcome] = _outcomes.GetValueOrDefault(outcome) + 1;
         var key = record.Slot.TaskId;
-        (string Kind, string Language, int N, int C) entry = _tasks.TryGetValue(key, out var seen) ? seen : (record.TaskKind ?? "?", record.Language ?? "?", 0, 0);
+        (string Kind, string Language, int N, int C) entry = _tasks.TryGetValue(key, out var seen) ? seen : (KindName(record.TaskKind), record.Language ?? "?", 0, 0);
         _tasks[key] = (entry.Kind, entry.Language, entry.N + 1, entry.C + (passed ? 1 : 0));
         if (grade["mutationScore"] is { } score)
         {
             _mutation.Add(score.GetValue<double>());
         }
     }
+
+    private static string KindName(string? kind) => kind switch
+    {
+        null => "?",
+        "UnitTests" => "unit-tests",
+        _ => kind.ToLowerInvariant(),
+    };
 
     public GradingSummary? Build()
     {

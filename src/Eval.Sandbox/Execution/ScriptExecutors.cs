@@ -127,7 +127,7 @@ public sealed partial class TypeScriptExecutor(ProcessSandbox sandbox, Action<st
 
         if (request.Mode == ProgramMode.Tests)
         {
-            await File.WriteAllTextAsync(directory.File("jest.config.json"), "{\"testEnvironment\":\"node\",\"testMatch\":[\"**/*.test.js\"],\"cache\":false,\"watchman\":false,\"haste\":{\"enableSymlinks\":false}}", cancellationToken);
+            await File.WriteAllTextAsync(directory.File("jest.config.json"), "{\"testEnvironment\":\"node\",\"testMatch\":[\"**/*.test.js\"],\"transform\":{},\"cache\":false,\"watchman\":false,\"maxWorkers\":1}", cancellationToken);
             var limits = request.Limits with { CpuSeconds = Math.Max(request.Limits.CpuSeconds, 20), WallSeconds = Math.Max(request.Limits.WallSeconds, 60), MemoryBytes = Math.Max(request.Limits.MemoryBytes, 1L << 30) };
             var result = await JavaScriptExecutor.RunNodeAsync(sandbox, tools.Jest, "typescript", limits, directory, isolated, [tools.Root], cancellationToken,
                 "--ci", "--runInBand", "--no-cache", "--config", "jest.config.json", "--rootDir", ".");
