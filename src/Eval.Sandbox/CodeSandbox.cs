@@ -18,10 +18,10 @@ public sealed class CodeSandbox : IDisposable
     private readonly CSharpExecutor _csharp;
     private readonly Dictionary<string, ICodeExecutor> _executors;
 
-    public CodeSandbox(SandboxOptions options, TimeProvider time, Action<string>? progress = null)
+    public CodeSandbox(SandboxOptions options, TimeProvider time, Action<string>? progress = null, SandboxEnvironment? environment = null)
     {
         _options = options;
-        Environment = SandboxEnvironment.Current;
+        Environment = environment ?? SandboxEnvironment.Current;
         _process = new ProcessSandbox(Environment, time);
         _csharp = new CSharpExecutor(_process, time);
         _executors = new(StringComparer.Ordinal)

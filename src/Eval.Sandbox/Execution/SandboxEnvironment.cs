@@ -20,6 +20,9 @@ public sealed class SandboxEnvironment
 
     public bool HasNamespaces => Bubblewrap is not null;
 
+    /// <summary>This environment without bubblewrap: what a machine lacking it gets (process limits only).</summary>
+    public SandboxEnvironment WithoutNamespaces() => new() { Prlimit = Prlimit, CgroupRoots = CgroupRoots, ScratchRoot = ScratchRoot };
+
     /// <summary>The isolation level a run under this environment reaches, e.g. bubblewrap+rlimits+cgroup(memory,pids,cpuacct).</summary>
     public string Describe(bool isolated)
     {

@@ -74,6 +74,6 @@ public static partial class CodeExtractor
         return Regex.IsMatch(code, pattern, RegexOptions.Multiline, TimeSpan.FromSeconds(1));
     }
 
-    [GeneratedRegex(@"```[ \t]*(?<lang>[\w#+\-.]*)[^\n]*\n(?<code>.*?)(?<close>\n?```|\z)", RegexOptions.Singleline)]
+    [GeneratedRegex(@"```[ \t]*(?<lang>[\w#+\-.]*)[^\n]*\n(?<code>.*?)(?:(?<close>\n?```)|\z)", RegexOptions.Singleline)]
     private static partial Regex Fence();
 }
