@@ -159,7 +159,7 @@ public sealed class TaskGrader(CodeSandbox sandbox, TrustIndex trust)
             Language = task.Language,
             Source = tests.Code,
             Mode = ProgramMode.Tests,
-            Implementation = impl,
+            Implementation = task.Language == "csharp" ? $"{ProgramComposer.CSharpUsings}using Xunit;\npublic static class Problem {{\n{impl}\n}}\n" : impl,
             ImplementationPath = path,
             Trusted = trusted,
         };
