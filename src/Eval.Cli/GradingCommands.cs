@@ -97,7 +97,64 @@ public static class GradingCommands
 
             return result.Outcome == ExecutionOutcome.Passed ? SparkEvalCli.ExitOk : SparkEvalCli.ExitThresholdFailed;
         });
-        return new Command("sandbox", "The grading sandbox (bubblewrap, rlimits, cgroups).") { run };
+        return new Command("sandbox", "The grading sandbox (bubblewrap, rlimits, cgroups).") { run, Bench(stdout, stderr) };
+    }
+
+    private static Command Bench(TextWriter stdout, TextWriter stderr)
+    {
+        var suiteArg = new Argument<string>("suite") { Description = "Suite whose reference solutions are graded (e.g. .cache/datasets/humaneval)." };
+        var count = new Option<int?>("--count") { Description = "Programs per mode (tasks are repeated to reach it; default 100)." };
+        var parallel = new Option<int?>("--parallel") { Description = "Programs graded at once (default 1)." };
+        var language = new Option<string?>("--language", "-l") { Description = "Only tasks of this language." };
+        var bench = new Command("bench", "Throughput: reference answers graded per second, fully isolated vs naive (no bubblewrap, no limits), in the same session.") { suiteArg, count, parallel, language };
+        bench.SetAction(async (parse, ct) =>
+        {
+            var suite = EmbeddedDefaults.LoadSuite(parse.GetValue(suiteArg)!);
+            var lang = parse.GetValue(language);
+            var tasks = suite.Tasks.Where(t => t.QuarantineReason is null && !t.Tags.Contains(SuiteChecker.NoReferenceTag) && t.Kind is not (TaskKind.Explain or TaskKind.UnitTests) && (lang is null || t.Language == lang)).ToList();
+            if (tasks.Count == 0)
+            {
+                throw new InputException($"{suite.Source}: no task with a reference to grade. Fix: pass a suite with references (for example an imported HumanEval)");
+            }
+
+            var n = parse.GetValue(count) ?? 100;
+            var degree = Math.Max(1, parse.GetValue(parallel) ?? 1);
+            var time = TimeProvider.System;
+            var naiveEnvironment = new SandboxEnvironment { ScratchRoot = SandboxEnvironment.Current.ScratchRoot };
+            foreach (var (mode, environment) in new[] { ("isolated", SandboxEnvironment.Current), ("naive", naiveEnvironment) })
+            {
+                using var sandbox = new CodeSandbox(new SandboxOptions { AllowUnsandboxed = true }, time, l => stderr.WriteLine(l), environment);
+                var grader = new TaskGrader(sandbox, TrustIndex.Empty);
+                // Warm-up: one program per language (worker start, npm tools).
+                foreach (var first in tasks.GroupBy(t => t.Language).Select(g => g.First()))
+                {
+                    _ = await grader.GradeAsync(first, new Extraction(first.ReferenceSolution, "suite", null, "whole-function"), ct);
+                }
+
+                var passed = 0;
+                var started = time.GetTimestamp();
+                await Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = degree, CancellationToken = ct }, async (i, token) =>
+                {
+                    var task = tasks[i % tasks.Count];
+                    var grade = await grader.GradeAsync(task, new Extraction(task.ReferenceSolution, "suite", null, CodeExtractor.IsWholeDefinition(task.ReferenceSolution, task) ? "whole-function" : "body"), token);
+                    if (grade.Passed)
+                    {
+                        Interlocked.Increment(ref passed);
+                    }
+                    else
+                    {
+                        stderr.WriteLine($"not passed: {task.Id}: {grade.Outcome.Name()} {grade.Detail}");
+                    }
+                });
+                var seconds = time.GetElapsedTime(started).TotalSeconds;
+                await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"{mode,-9} {lang ?? "all"}: {n} programs in {seconds:0.00} s = {n / seconds:0.0} graded/s (parallel {degree}, {passed} passed; isolation {environment.Describe(mode == "isolated")})"));
+            }
+
+            await stdout.WriteLineAsync($"machine: {Environment.ProcessorCount} cores; graded/s = programs / wall seconds after a warm-up; shared machines give noisy numbers.");
+            return SparkEvalCli.ExitOk;
+        });
+        return bench;
     }
 
     private static Command Grade(TextWriter stdout, TextWriter stderr)
@@ -212,7 +269,8 @@ public static class GradingCommands
     {
         var suiteArg = new Argument<string>("suite") { Description = "Suite directory (with tasks.jsonl) or .jsonl file." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per task and a summary." };
-        var check = new Command("check", "Prove a suite honest: every reference passes and every mutant fails (exit 1 if not).") { suiteArg, json, AllowUnsandboxed };
+        var parallel = new Option<int?>("--parallel") { Description = "Tasks checked at once (default: the number of cores)." };
+        var check = new Command("check", "Prove a suite honest: every reference passes and every mutant fails (exit 1 if not).") { suiteArg, json, AllowUnsandboxed, parallel };
         check.SetAction(async (parse, ct) =>
         {
             var suite = EmbeddedDefaults.LoadSuite(parse.GetValue(suiteArg)!);
@@ -220,9 +278,12 @@ public static class GradingCommands
             var checker = new SuiteChecker(new TaskGrader(sandbox, new TrustIndex(suite.Tasks)));
             await stderr.WriteLineAsync($"checking {suite.Tasks.Count} tasks of {suite.Name}; sandbox policy: {sandbox.Policy}");
             var results = new List<TaskCheck>();
-            foreach (var task in suite.Tasks)
+            var checks = new TaskCheck[suite.Tasks.Count];
+            await Parallel.ForEachAsync(Enumerable.Range(0, suite.Tasks.Count),
+                new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parse.GetValue(parallel) ?? Environment.ProcessorCount), CancellationToken = ct },
+                async (i, token) => checks[i] = await checker.CheckAsync(suite.Tasks[i], token));
+            foreach (var result in checks)
             {
-                var result = await checker.CheckAsync(task, ct);
                 results.Add(result);
                 if (parse.GetValue(json))
                 {

@@ -61,7 +61,8 @@ public sealed class CSharpExecutor(ProcessSandbox sandbox, TimeProvider time) : 
         }
 
         var (result, reusable) = await worker.RunAsync(request, image, time, cancellationToken);
-        if (reusable && !_disposed)
+        // Recycle long-lived workers so code-heap growth from loaded attempts never reaches the memory limit.
+        if (reusable && !_disposed && worker.Attempts < 100)
         {
             _idle.GetOrAdd(isolated, _ => []).Add(worker);
         }
@@ -139,6 +140,8 @@ internal sealed class CSharpWorker : IDisposable
     }
 
     public SandboxLimits Limits { get; }
+
+    public int Attempts => _attempts;
 
     public bool IsAlive => !_process.HasExited;
 
@@ -291,7 +294,7 @@ internal sealed class CSharpWorker : IDisposable
         {
             var stderr = _process.StderrText;
             var crashRun = new ProcessRun { Stdout = "", Stderr = stderr, WallSeconds = wallSeconds, CpuSeconds = cpuSeconds, Isolation = _process.Isolation };
-            var outcome = _process.MemoryLimitHit || stderr.Contains("OutOfMemory", StringComparison.Ordinal) ? ExecutionOutcome.MemoryLimit
+            var outcome = _process.MemoryLimitHit || stderr.Contains("OutOfMemory", StringComparison.Ordinal) || stderr.Contains("Out of memory", StringComparison.Ordinal) ? ExecutionOutcome.MemoryLimit
                 : _process.PidsLimitHit ? ExecutionOutcome.SandboxViolation
                 : ExecutionOutcome.RuntimeError;
             return new ExecutionResult { Outcome = outcome, Detail = what + Classifier.Tail(stderr, 3, prefix: ": "), Run = crashRun, Isolation = _process.Isolation };

@@ -28,6 +28,7 @@ public static class Program
         writer.Write(Magic);
         writer.Write("ready");
         writer.Flush();
+        var served = 0;
         while (true)
         {
             int mode;
@@ -61,6 +62,12 @@ public static class Program
             writer.Write(capture.Text);
             writer.Write(capture.Total);
             writer.Flush();
+            // Unloaded attempt assemblies are only freed by a collection; collect between requests, off the attempt's clock.
+            if (++served % 8 == 0)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
         }
     }
 
