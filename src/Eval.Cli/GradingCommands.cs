@@ -240,30 +240,38 @@ public static class GradingCommands
         }
 
         var backends = new JsonArray();
+        var lines = new List<string>();
         foreach (var b in summary.Backends)
         {
-            backends.Add(JsonSerializer.SerializeToNode(b.Grading, Core.Results.CoreJsonContext.Default.GradingSummary));
+            backends.Add(new JsonObject
+            {
+                ["backend"] = b.Backend,
+                ["grading"] = b.Grading is null ? null : JsonSerializer.SerializeToNode(b.Grading, Core.Results.CoreJsonContext.Default.GradingSummary),
+            });
+            if (b.Grading is { } g)
+            {
+                var ic = CultureInfo.InvariantCulture;
+                var atK = string.Join("  ", g.PassAtK.Concat(g.PassAllK).Select(kv => kv.Key + " " + kv.Value.ToString("0.###", ic)));
+                var kinds = string.Join(", ", g.ByKind.Select(kv => kv.Key + " " + kv.Value.PassRate.ToString("P0", ic)));
+                var languages = string.Join(", ", g.ByLanguage.Select(kv => kv.Key + " " + kv.Value.PassRate.ToString("P0", ic)));
+                var mutation = g.MeanMutationScore is { } m ? "  mutation score " + m.ToString("0.##", ic) : "";
+                lines.Add($"  {b.Backend}: pass rate {g.PassRate.ToString("P1", ic)} ({g.Passed.ToString(ic)}/{g.Graded.ToString(ic)})  {atK}  by kind: {kinds}  by language: {languages}{mutation}");
+            }
         }
 
+        await stderr.WriteLineAsync("grades written to attempts.jsonl; pass rates (details in summary.json → grading):\n" + string.Join("\n", lines));
         return new JsonObject
         {
             ["runDir"] = directory.Path,
             ["policy"] = sandbox.Policy,
             ["outcomes"] = new JsonObject(counts.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             ["backends"] = backends,
+            ["text"] = string.Join("\n", lines),
         };
     }
 
-    private static string FormatReport(JsonObject report)
-    {
-        var lines = new List<string> { $"graded {report["runDir"]}  ({report["policy"]})", "outcomes: " + string.Join(", ", report["outcomes"]!.AsObject().Select(kv => $"{kv.Key} {kv.Value}")) };
-        foreach (var backend in report["backends"]!.AsArray())
-        {
-            lines.Add(backend?.ToJsonString() ?? "");
-        }
-
-        return string.Join('\n', lines);
-    }
+    private static string FormatReport(JsonObject report) =>
+        $"graded {report["runDir"]}  ({report["policy"]})\noutcomes: " + string.Join(", ", report["outcomes"]!.AsObject().Select(kv => $"{kv.Key} {kv.Value}")) + "\n" + report["text"];
 
     private static Command Datasets(TextWriter stdout, TextWriter stderr)
     {
