@@ -148,6 +148,14 @@ public sealed class AdversarialTests(SandboxFixture fixture) : IClassFixture<San
         $"class P {{ static void Main() {{ System.IO.File.WriteAllText(\"{SecretFile}\", \"pwned\"); }} }}", ExecutionOutcome.RuntimeError, ExecutionOutcome.SandboxViolation);
 
     [Fact]
+    public async Task CSharp_PassingProgramLeavingChild_ChildIsKilled()
+    {
+        var marker = "8" + Random.Shared.Next(100000, 999999).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await Hostile("csharp", $"class P {{ static void Main() {{ System.Diagnostics.Process.Start(\"/bin/sleep\", \"{marker}\"); }} }}", ExecutionOutcome.Passed);
+        Assert.False(SandboxFixture.ProcessWithMarkerAlive("sleep " + marker), "a child of a passing C# program survived the attempt");
+    }
+
+    [Fact]
     public Task CSharp_SpawnProcesses_IsContained() => Hostile("csharp",
         "class P { static void Main() { for (int i = 0; i < 200; i++) System.Diagnostics.Process.Start(\"/bin/sleep\", \"987123\"); } }",
         ExecutionOutcome.RuntimeError, ExecutionOutcome.SandboxViolation, ExecutionOutcome.Passed);

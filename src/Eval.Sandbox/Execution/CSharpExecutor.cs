@@ -128,6 +128,7 @@ internal sealed class CSharpWorker : IDisposable
     private readonly string _hostDir;
     private readonly string _insideDir;
     private int _attempts;
+    private int? _baselineProcesses;
 
     private CSharpWorker(SandboxedProcess process, string hostDir, string insideDir, SandboxLimits limits)
     {
@@ -187,6 +188,8 @@ internal sealed class CSharpWorker : IDisposable
             {
                 throw new IOException("the worker answered with an unexpected greeting");
             }
+
+            worker._baselineProcesses = process.ProcessCount;
         }
         catch (Exception ex) when (ex is EndOfStreamException or OperationCanceledException or IOException)
         {
@@ -281,9 +284,11 @@ internal sealed class CSharpWorker : IDisposable
             return (Crashed("the program ended the worker", wall, cpuUsed), false);
         }
 
+        // A program that left processes behind (even one that passed) gets its worker replaced, which kills them.
+        var clean = _process.ProcessCount == _baselineProcesses;
         return answer.Status switch
         {
-            0 => (Result(ExecutionOutcome.Passed, request.Mode == ProgramMode.Tests ? answer.Detail : null), true),
+            0 => (Result(ExecutionOutcome.Passed, request.Mode == ProgramMode.Tests ? answer.Detail : null), clean),
             1 => (Result(ExecutionOutcome.WrongAnswer, Classifier.Shorten(answer.Detail)), false),
             3 => (Result(ExecutionOutcome.OutputLimit, answer.Detail), false),
             4 => (Result(ExecutionOutcome.HarnessError, answer.Detail), false),

@@ -221,6 +221,9 @@ public sealed class SandboxedProcess : IDisposable
 
     public bool PidsLimitHit => _cgroup?.PidsLimitHit ?? false;
 
+    /// <summary>Processes alive in the attempt's cgroup; null without cgroups.</summary>
+    public int? ProcessCount => _cgroup?.Pids().Count;
+
     public string StderrText => _stderr.Text;
 
     public long OutputBytes => (_stdout?.Total ?? 0) + _stderr.Total;
