@@ -127,7 +127,11 @@ public sealed class AdversarialTests(SandboxFixture fixture) : IClassFixture<San
     public Task JavaScript_HugeOutput_IsOutputLimit() => Hostile("javascript", "const s = 'z'.repeat(65536); for (;;) { process.stdout.write(s); }\n", ExecutionOutcome.OutputLimit, ExecutionOutcome.Timeout);
 
     [Fact]
-    public Task TypeScript_InfiniteLoop_IsTimeout() => Hostile("typescript", "let n: number = 0;\nwhile (n >= 0) { n = (n + 1) % 10; }\n", ExecutionOutcome.Timeout);
+    public async Task TypeScript_InfiniteLoop_IsTimeout()
+    {
+        await SandboxFixture.RequireNodeToolsAsync();
+        await Hostile("typescript", "let n: number = 0;\nwhile (n >= 0) { n = (n + 1) % 10; }\n", ExecutionOutcome.Timeout);
+    }
 
     [Fact]
     public Task CSharp_InfiniteLoop_IsTimeout() => Hostile("csharp", "class P { static void Main() { while (true) { } } }", ExecutionOutcome.Timeout);

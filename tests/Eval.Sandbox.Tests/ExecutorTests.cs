@@ -20,6 +20,11 @@ public class ExecutorTests(SandboxFixture fixture) : IClassFixture<SandboxFixtur
     public async Task Execute_Program_IsClassified(string language, string source, ExecutionOutcome expected)
     {
         SandboxFixture.RequireIsolation();
+        if (language == "typescript")
+        {
+            await SandboxFixture.RequireNodeToolsAsync();
+        }
+
         var result = await fixture.RunAsync(language, source);
         Assert.True(expected == result.Outcome, $"{result.Outcome}: {result.Detail}");
         Assert.Contains("bubblewrap", result.Isolation, StringComparison.Ordinal);

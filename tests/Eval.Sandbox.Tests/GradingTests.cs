@@ -19,6 +19,7 @@ public class GradingTests(SandboxFixture fixture) : IClassFixture<SandboxFixture
     public async Task DatasetsCheck_SparkMini_EveryReferencePassesEveryMutantFails()
     {
         SandboxFixture.RequireIsolation();
+        await SandboxFixture.RequireNodeToolsAsync();
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         var exit = await SparkEvalCli.RunAsync(["datasets", "check", Path.Combine(TestSupport.RepoRoot, "datasets", "spark-mini")], stdout, stderr, TestContext.Current.CancellationToken);
@@ -55,6 +56,7 @@ public class GradingTests(SandboxFixture fixture) : IClassFixture<SandboxFixture
     [Fact]
     public async Task Structure_TypeScriptCompilerApi_ArrayMethodsRequired()
     {
+        await SandboxFixture.RequireNodeToolsAsync();
         Assert.Null(await StructureChecker.CheckAsync("no-loops;uses-array-methods", "typescript", "export const f = (xs: number[]): number[] => xs.filter(x => x > 0).map(x => x * 2); // for (;;)\n", TestContext.Current.CancellationToken));
         var broken = await StructureChecker.CheckAsync("no-loops", "typescript", "export function f(xs: number[]) { const out: number[] = []; for (const x of xs) out.push(x); return out; }\n", TestContext.Current.CancellationToken);
         Assert.Contains("loop", broken, StringComparison.Ordinal);

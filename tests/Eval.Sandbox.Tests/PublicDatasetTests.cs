@@ -99,6 +99,7 @@ public class PublicDatasetTests(SandboxFixture fixture) : IClassFixture<SandboxF
     {
         SandboxFixture.RequireIsolation();
         Assert.SkipUnless(TestSupport.SlowTestsEnabled, "slow (tsc + node per body): set SPARK_EVAL_SLOW_TESTS=1");
+        await SandboxFixture.RequireNodeToolsAsync();
         await AssertBodiesAsync(await ImportAsync("multipl-e", "multipl-e/humaneval-ts.jsonl"), name, correct, wrong);
     }
 

@@ -13,6 +13,19 @@ public sealed class SandboxFixture : IDisposable
     public static void RequireIsolation() =>
         Assert.SkipUnless(SandboxEnvironment.Current.HasNamespaces, "bubblewrap is not installed here (apt-get install bubblewrap); isolation tests need it");
 
+    /// <summary>Skips when the locked npm tools cannot be installed (no registry access); TypeScript needs them.</summary>
+    public static async Task RequireNodeToolsAsync()
+    {
+        try
+        {
+            _ = await NodeTools.EnsureAsync(null, TestContext.Current.CancellationToken);
+        }
+        catch (ToolMissingException ex)
+        {
+            Assert.Skip($"the locked TypeScript/Jest tools are unavailable here: {ex.Message}");
+        }
+    }
+
     /// <summary>True when some live process's command line contains the marker.</summary>
     public static bool ProcessWithMarkerAlive(string marker)
     {
