@@ -39,13 +39,14 @@ public static class RunCommand
     private static readonly Option<double?> SloE2e = new("--slo-e2e-ms") { Description = "Goodput SLO on end-to-end latency, ms." };
     private static readonly Option<string?> Resume = new("--resume") { Description = "Finish the plan of an interrupted run directory: exactly one attempt per planned slot." };
     private static readonly Option<bool> Json = new("--json") { Description = "Print the summary as JSON on stdout (progress stays on stderr)." };
+    private static readonly Option<bool> NoGrade = new("--no-grade") { Description = "Do not grade answers after generation (grade later with 'spark-eval grade <run-dir>')." };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("run", "Replay a task suite against backends and write a run directory (attempts.jsonl, manifest, summaries, CSVs).")
         {
             Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Repeats, Seed, Warmup, Duration, Timeout,
-            MaxTokens, Temperature, Tasks, Out, FailIf, SloTtft, SloTpot, SloE2e, Resume, Json,
+            MaxTokens, Temperature, Tasks, Out, FailIf, SloTtft, SloTpot, SloE2e, Resume, Json, NoGrade,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -163,6 +164,13 @@ public static class RunCommand
                 Backends = manifest.Backends.Select(b => b with { ModelReported = reported.GetValueOrDefault(b.Name) ?? b.ModelReported }).ToList(),
             };
             directory.WriteManifest(manifest);
+            // Grading runs after generation has finished, never on the measured path.
+            if (!parse.GetValue(NoGrade) && result.Status != "interrupted")
+            {
+                _ = await GradingCommands.GradeRunAsync(directory, suite, allowUnsandboxed: false, stderr, ct);
+                manifest = directory.ReadManifest();
+            }
+
             var summary = directory.WriteSummaries(manifest);
             SummaryTable.Write(parse.GetValue(Json) ? stderr : stdout, summary);
             if (parse.GetValue(Json))

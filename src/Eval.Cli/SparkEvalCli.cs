@@ -17,6 +17,7 @@ public static class SparkEvalCli
             .. SimulatorCommands.Create(stdout, stderr),
             .. LocalCommands.Create(stdout, stderr),
             .. RemoteCommands.Create(stdout, stderr),
+            .. GradingCommands.Create(stdout, stderr),
         ];
     }
 

@@ -31,6 +31,8 @@ public sealed record BackendSummary
     public required TokenSummary Tokens { get; init; }
     /// <summary>Failed attempts by error class.</summary>
     public IReadOnlyDictionary<string, int> ErrorClasses { get; init; } = new Dictionary<string, int>();
+    /// <summary>Pass rates from the attempts' grades (spark-eval grade); null when nothing is graded.</summary>
+    public GradingSummary? Grading { get; init; }
 }
 
 /// <summary>How many attempts ended how.</summary>

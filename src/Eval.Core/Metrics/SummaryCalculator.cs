@@ -55,6 +55,11 @@ public static class SummaryCalculator
             ["attempts_cancelled"] = summary.Counts.Cancelled,
             ["duration_s"] = summary.DurationSeconds,
         };
+        if (summary.Grading is { } grading)
+        {
+            result["pass_rate"] = grading.PassRate;
+        }
+
         foreach (var (name, stats) in summary.Metrics)
         {
             var (stem, unit) = name.EndsWith("_ms", StringComparison.Ordinal) ? (name[..^3], "_ms") : (name, "");
@@ -73,6 +78,7 @@ public static class SummaryCalculator
     {
         private readonly List<double> _ttft = [], _ttftAny = [], _headers = [], _e2e = [], _e2eRetries = [], _tpot = [], _tps = [], _lag = [], _tokens = [];
         private readonly LogHistogram _itl = new();
+        private readonly GradingAccumulator _grading = new();
         private readonly Dictionary<string, int> _errors = new(StringComparer.Ordinal);
         private int _ok, _error, _timeout, _cancelled, _warmup, _good;
         private long _first = long.MaxValue, _last = long.MinValue, _answerTokens, _inputTokens, _reasoningTokens, _discrepancy, _tokenizerTokens;
@@ -90,6 +96,7 @@ public static class SummaryCalculator
             }
 
             Simulated |= r.Simulated;
+            _grading.Add(r);
             var m = AttemptMetrics.Compute(r);
             if (r.ScheduleLagUs is { } lag)
             {
@@ -212,6 +219,7 @@ public static class SummaryCalculator
                     _anyUsage && _tokenizerTokens > 0 ? (double)_discrepancy / _tokenizerTokens : null,
                     _tokenizer),
                 ErrorClasses = new SortedDictionary<string, int>(_errors, StringComparer.Ordinal),
+                Grading = _grading.Build(),
             };
         }
     }

@@ -15,6 +15,8 @@ public sealed record RunManifest
     /// <summary>How the run ended: completed, interrupted, duration_reached, failed.</summary>
     public string? Status { get; init; }
     public int Resumes { get; init; }
+    /// <summary>The sandbox isolation grading reached (bubblewrap+rlimits+cgroup…, trusted-only, or unsandboxed); null until graded.</summary>
+    public string? SandboxIsolation { get; init; }
 }
 
 /// <summary>The plan as the user gave it, resolved to concrete values; resume re-reads it from here.</summary>

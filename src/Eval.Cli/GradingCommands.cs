@@ -1,0 +1,341 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Spark.Eval.Core;
+using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Tasks;
+using Spark.Eval.Reporting;
+using Spark.Eval.Sandbox;
+using Spark.Eval.Sandbox.Execution;
+using Spark.Eval.Sandbox.Grading;
+using Spark.Eval.Sandbox.Importing;
+
+namespace Spark.Eval.Cli;
+
+/// <summary><c>spark-eval sandbox run</c>, <c>spark-eval grade</c>, <c>spark-eval datasets check|import</c>: executing and grading answers.</summary>
+public static class GradingCommands
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskGrade> TrustedGrades = new(StringComparer.Ordinal);
+
+    private static readonly Option<bool> AllowUnsandboxed = new("--allow-unsandboxed") { Description = "Run untrusted code under process limits alone when bubblewrap is missing (unsafe)." };
+
+    public static IEnumerable<Command> Create(TextWriter stdout, TextWriter stderr) => [Sandbox(stdout, stderr), Grade(stdout, stderr), Datasets(stdout, stderr)];
+
+    private static Command Sandbox(TextWriter stdout, TextWriter stderr)
+    {
+        var language = new Option<string>("--language", "-l") { Description = "csharp, python, typescript or javascript.", Required = true };
+        var file = new Argument<string>("file") { Description = "The program to run (a whole program: exit 0 = passed)." };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
+        var cpu = new Option<double?>("--cpu-seconds") { Description = "CPU-time limit (default 5)." };
+        var memory = new Option<int?>("--memory-mb") { Description = "Memory limit in MiB (default 512)." };
+        var run = new Command("run", "Run one program under the grading sandbox and print its classified outcome (how to debug a grade).") { language, file, json, cpu, memory, AllowUnsandboxed };
+        run.SetAction(async (parse, ct) =>
+        {
+            var path = parse.GetValue(file)!;
+            var lang = parse.GetValue(language)!;
+            if (!File.Exists(path))
+            {
+                throw new InputException($"{path}: no such file. Fix: pass the path of a program file");
+            }
+
+            if (!CodeSandbox.Languages.Contains(lang))
+            {
+                throw new InputException($"--language {lang}: unknown. Fix: use one of {string.Join(", ", CodeSandbox.Languages)}");
+            }
+
+            var limits = SandboxLimits.Default with
+            {
+                CpuSeconds = parse.GetValue(cpu) ?? SandboxLimits.Default.CpuSeconds,
+                MemoryBytes = (parse.GetValue(memory) ?? 512) * (1L << 20),
+            };
+            using var sandbox = new CodeSandbox(new SandboxOptions { AllowUnsandboxed = parse.GetValue(AllowUnsandboxed), Limits = limits }, TimeProvider.System, l => stderr.WriteLine(l));
+            var result = await sandbox.ExecuteAsync(new ProgramRequest { Language = lang, Source = await File.ReadAllTextAsync(path, ct), Limits = limits }, ct);
+            if (parse.GetValue(json))
+            {
+                var node = new JsonObject
+                {
+                    ["outcome"] = result.Outcome.Name(),
+                    ["detail"] = result.Detail,
+                    ["isolation"] = result.Isolation,
+                    ["policy"] = sandbox.Policy,
+                    ["exitCode"] = result.Run?.ExitCode,
+                    ["signal"] = result.Run?.Signal,
+                    ["stoppedBy"] = result.Run?.StoppedBy,
+                    ["cpuSeconds"] = result.Run?.CpuSeconds,
+                    ["wallSeconds"] = result.Run?.WallSeconds,
+                    ["outputBytes"] = result.Run?.OutputBytes,
+                    ["stdout"] = result.Run?.Stdout,
+                    ["stderr"] = result.Run?.Stderr,
+                };
+                await stdout.WriteLineAsync(node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            }
+            else
+            {
+                await stdout.WriteLineAsync($"outcome: {result.Outcome.Name()}");
+                if (result.Detail is not null)
+                {
+                    await stdout.WriteLineAsync($"detail: {result.Detail}");
+                }
+
+                await stdout.WriteLineAsync($"isolation: {result.Isolation}  ({sandbox.Policy})");
+                if (result.Run is { } r)
+                {
+                    await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                        $"exit: {r.ExitCode}{(r.Signal is { } s ? $" (signal {s})" : "")}  cpu: {r.CpuSeconds?.ToString("0.###", CultureInfo.InvariantCulture) ?? "n/a"} s  wall: {r.WallSeconds:0.###} s  output: {r.OutputBytes} bytes{(r.StoppedBy is { } by ? $"  stopped by: {by}" : "")}"));
+                    if (r.Stdout.Length > 0)
+                    {
+                        await stdout.WriteLineAsync("--- stdout ---\n" + r.Stdout.TrimEnd());
+                    }
+
+                    if (r.Stderr.Length > 0)
+                    {
+                        await stdout.WriteLineAsync("--- stderr ---\n" + r.Stderr.TrimEnd());
+                    }
+                }
+            }
+
+            return result.Outcome == ExecutionOutcome.Passed ? SparkEvalCli.ExitOk : SparkEvalCli.ExitThresholdFailed;
+        });
+        return new Command("sandbox", "The grading sandbox (bubblewrap, rlimits, cgroups).") { run, Bench(stdout, stderr) };
+    }
+
+    private static Command Bench(TextWriter stdout, TextWriter stderr)
+    {
+        var suiteArg = new Argument<string>("suite") { Description = "Suite whose reference solutions are graded (e.g. .cache/datasets/humaneval)." };
+        var count = new Option<int?>("--count") { Description = "Programs per mode (tasks are repeated to reach it; default 100)." };
+        var parallel = new Option<int?>("--parallel") { Description = "Programs graded at once (default 1)." };
+        var language = new Option<string?>("--language", "-l") { Description = "Only tasks of this language." };
+        var bench = new Command("bench", "Throughput: reference answers graded per second, fully isolated vs naive (no bubblewrap, no limits), in the same session.") { suiteArg, count, parallel, language };
+        bench.SetAction(async (parse, ct) =>
+        {
+            var suite = EmbeddedDefaults.LoadSuite(parse.GetValue(suiteArg)!);
+            var lang = parse.GetValue(language);
+            var tasks = suite.Tasks.Where(t => t.QuarantineReason is null && !t.Tags.Contains(SuiteChecker.NoReferenceTag) && t.Kind is not (TaskKind.Explain or TaskKind.UnitTests) && (lang is null || t.Language == lang)).ToList();
+            if (tasks.Count == 0)
+            {
+                throw new InputException($"{suite.Source}: no task with a reference to grade. Fix: pass a suite with references (for example an imported HumanEval)");
+            }
+
+            var n = parse.GetValue(count) ?? 100;
+            var degree = Math.Max(1, parse.GetValue(parallel) ?? 1);
+            var time = TimeProvider.System;
+            var naiveEnvironment = new SandboxEnvironment { ScratchRoot = SandboxEnvironment.Current.ScratchRoot };
+            foreach (var (mode, environment) in new[] { ("isolated", SandboxEnvironment.Current), ("naive", naiveEnvironment) })
+            {
+                using var sandbox = new CodeSandbox(new SandboxOptions { AllowUnsandboxed = true }, time, l => stderr.WriteLine(l), environment);
+                var grader = new TaskGrader(sandbox, TrustIndex.Empty);
+                // Warm-up: one program per language (worker start, npm tools).
+                foreach (var first in tasks.GroupBy(t => t.Language).Select(g => g.First()))
+                {
+                    _ = await grader.GradeAsync(first, new Extraction(first.ReferenceSolution, "suite", null, "whole-function"), ct);
+                }
+
+                var passed = 0;
+                var started = time.GetTimestamp();
+                await Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = degree, CancellationToken = ct }, async (i, token) =>
+                {
+                    var task = tasks[i % tasks.Count];
+                    var grade = await grader.GradeAsync(task, new Extraction(task.ReferenceSolution, "suite", null, CodeExtractor.IsWholeDefinition(task.ReferenceSolution, task) ? "whole-function" : "body"), token);
+                    if (grade.Passed)
+                    {
+                        Interlocked.Increment(ref passed);
+                    }
+                    else
+                    {
+                        stderr.WriteLine($"not passed: {task.Id}: {grade.Outcome.Name()} {grade.Detail}");
+                    }
+                });
+                var seconds = time.GetElapsedTime(started).TotalSeconds;
+                await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"{mode,-9} {lang ?? "all"}: {n} programs in {seconds:0.00} s = {n / seconds:0.0} graded/s (parallel {degree}, {passed} passed; isolation {environment.Describe(mode == "isolated")})"));
+            }
+
+            await stdout.WriteLineAsync($"machine: {Environment.ProcessorCount} cores; graded/s = programs / wall seconds after a warm-up; shared machines give noisy numbers.");
+            return SparkEvalCli.ExitOk;
+        });
+        return bench;
+    }
+
+    private static Command Grade(TextWriter stdout, TextWriter stderr)
+    {
+        var dir = new Argument<string>("run-dir") { Description = "A run directory written by 'spark-eval run'." };
+        var suite = new Option<string?>("--suite") { Description = "The suite to grade against (default: the one in the run's manifest; its hash must match)." };
+        var json = new Option<bool>("--json") { Description = "Print the grade summary as JSON." };
+        var command = new Command("grade", "Grade (or re-grade) the stored answers of a run: writes each attempt's grade field and the pass rates.") { dir, suite, json, AllowUnsandboxed };
+        command.SetAction(async (parse, ct) =>
+        {
+            var directory = new RunDirectory(parse.GetValue(dir)!);
+            if (!directory.Exists)
+            {
+                throw new InputException($"{directory.Path}: no manifest.json here. Fix: pass a run directory written by 'spark-eval run'");
+            }
+
+            var manifest = directory.ReadManifest();
+            var suitePath = parse.GetValue(suite) ?? manifest.Plan.SuitePath;
+            var tasks = EmbeddedDefaults.LoadSuite(suitePath);
+            if (tasks.Sha256 != manifest.Suite.Sha256 && parse.GetValue(suite) is null)
+            {
+                throw new InputException($"{suitePath}: the suite changed since the run (sha256 {tasks.Sha256[..12]}… vs {manifest.Suite.Sha256[..12]}…). Fix: restore the suite or pass --suite explicitly");
+            }
+
+            var report = await GradeRunAsync(directory, tasks, parse.GetValue(AllowUnsandboxed), stderr, ct);
+            await stdout.WriteLineAsync(parse.GetValue(json) ? report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : FormatReport(report));
+            return SparkEvalCli.ExitOk;
+        });
+        return command;
+    }
+
+    /// <summary>Grades every ok, measured attempt of a run, rewrites attempts.jsonl atomically with the grades, records the isolation in the manifest and recomputes the summaries.</summary>
+    public static async Task<JsonObject> GradeRunAsync(RunDirectory directory, TaskSuite suite, bool allowUnsandboxed, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var manifest = directory.ReadManifest();
+        var (records, _) = AttemptLog.Read(directory.AttemptsPath);
+        var byId = suite.Tasks.ToDictionary(t => t.Id, StringComparer.Ordinal);
+        using var sandbox = new CodeSandbox(new SandboxOptions { AllowUnsandboxed = allowUnsandboxed }, TimeProvider.System, l => stderr.WriteLine(l));
+        var grader = new TaskGrader(sandbox, new TrustIndex(suite.Tasks));
+        await stderr.WriteLineAsync($"grading {records.Count(r => r.Outcome.Status == AttemptStatus.Ok && !r.Slot.Warmup)} answers; sandbox policy: {sandbox.Policy}");
+        var graded = new List<AttemptRecord>(records.Count);
+        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var refused = 0;
+        var cache = new Dictionary<string, TaskGrade>(StringComparer.Ordinal);
+        foreach (var record in records)
+        {
+            if (record.Outcome.Status != AttemptStatus.Ok || record.Slot.Warmup || !byId.TryGetValue(record.Slot.TaskId, out var task))
+            {
+                graded.Add(record);
+                continue;
+            }
+
+            // Identical answers to the same task make identical programs: execute each once per pass.
+            // Suite text (trusted answers, e.g. a simulated backend's references) grades the same in every run of this process.
+            var key = task.Id + "\n" + TrustIndex.Hash(record.Answer);
+            var trustedKey = suite.Sha256 + "\n" + sandbox.Policy + "\n" + key;
+            if (!cache.TryGetValue(key, out var grade) && !TrustedGrades.TryGetValue(trustedKey, out grade))
+            {
+                grade = await grader.GradeAnswerAsync(task, record.Answer, cancellationToken);
+                cache[key] = grade;
+                if (grade.Trusted)
+                {
+                    TrustedGrades[trustedKey] = grade;
+                }
+            }
+
+            var json = grade.ToJson();
+            json["policy"] = sandbox.Policy;
+            graded.Add(record with { Grade = json });
+            counts[grade.Outcome.Name()] = counts.GetValueOrDefault(grade.Outcome.Name()) + 1;
+            if (grade.Detail?.StartsWith("refused", StringComparison.Ordinal) == true)
+            {
+                refused++;
+            }
+        }
+
+        AttemptLog.Rewrite(directory.AttemptsPath, graded);
+        directory.WriteManifest(manifest with { SandboxIsolation = sandbox.Policy });
+        var summary = directory.WriteSummaries(manifest);
+        if (refused > 0)
+        {
+            await stderr.WriteLineAsync($"warning: {refused} answer(s) were refused (bubblewrap missing, not suite text): install bubblewrap or re-grade with --allow-unsandboxed");
+        }
+
+        var backends = new JsonArray();
+        var lines = new List<string>();
+        foreach (var b in summary.Backends)
+        {
+            backends.Add(new JsonObject
+            {
+                ["backend"] = b.Backend,
+                ["grading"] = b.Grading is null ? null : JsonSerializer.SerializeToNode(b.Grading, Core.Results.CoreJsonContext.Default.GradingSummary),
+            });
+            if (b.Grading is { } g)
+            {
+                var ic = CultureInfo.InvariantCulture;
+                var atK = string.Join("  ", g.PassAtK.Concat(g.PassAllK).Select(kv => kv.Key + " " + kv.Value.ToString("0.###", ic)));
+                var kinds = string.Join(", ", g.ByKind.Select(kv => kv.Key + " " + kv.Value.PassRate.ToString("P0", ic)));
+                var languages = string.Join(", ", g.ByLanguage.Select(kv => kv.Key + " " + kv.Value.PassRate.ToString("P0", ic)));
+                var mutation = g.MeanMutationScore is { } m ? "  mutation score " + m.ToString("0.##", ic) : "";
+                lines.Add($"  {b.Backend}: pass rate {g.PassRate.ToString("P1", ic)} ({g.Passed.ToString(ic)}/{g.Graded.ToString(ic)})  {atK}  by kind: {kinds}  by language: {languages}{mutation}");
+            }
+        }
+
+        await stderr.WriteLineAsync("grades written to attempts.jsonl; pass rates (details in summary.json → grading):\n" + string.Join("\n", lines));
+        return new JsonObject
+        {
+            ["runDir"] = directory.Path,
+            ["policy"] = sandbox.Policy,
+            ["outcomes"] = new JsonObject(counts.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            ["backends"] = backends,
+            ["text"] = string.Join("\n", lines),
+        };
+    }
+
+    private static string FormatReport(JsonObject report) =>
+        $"graded {report["runDir"]}  ({report["policy"]})\noutcomes: " + string.Join(", ", report["outcomes"]!.AsObject().Select(kv => $"{kv.Key} {kv.Value}")) + "\n" + report["text"];
+
+    private static Command Datasets(TextWriter stdout, TextWriter stderr)
+    {
+        var suiteArg = new Argument<string>("suite") { Description = "Suite directory (with tasks.jsonl) or .jsonl file." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object per task and a summary." };
+        var parallel = new Option<int?>("--parallel") { Description = "Tasks checked at once (default: the number of cores)." };
+        var check = new Command("check", "Prove a suite honest: every reference passes and every mutant fails (exit 1 if not).") { suiteArg, json, AllowUnsandboxed, parallel };
+        check.SetAction(async (parse, ct) =>
+        {
+            var suite = EmbeddedDefaults.LoadSuite(parse.GetValue(suiteArg)!);
+            using var sandbox = new CodeSandbox(new SandboxOptions { AllowUnsandboxed = parse.GetValue(AllowUnsandboxed) }, TimeProvider.System, l => stderr.WriteLine(l));
+            var checker = new SuiteChecker(new TaskGrader(sandbox, new TrustIndex(suite.Tasks)));
+            await stderr.WriteLineAsync($"checking {suite.Tasks.Count} tasks of {suite.Name}; sandbox policy: {sandbox.Policy}");
+            var results = new List<TaskCheck>();
+            var checks = new TaskCheck[suite.Tasks.Count];
+            await Parallel.ForEachAsync(Enumerable.Range(0, suite.Tasks.Count),
+                new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parse.GetValue(parallel) ?? Environment.ProcessorCount), CancellationToken = ct },
+                async (i, token) => checks[i] = await checker.CheckAsync(suite.Tasks[i], token));
+            foreach (var result in checks)
+            {
+                results.Add(result);
+                if (parse.GetValue(json))
+                {
+                    var node = new JsonObject
+                    {
+                        ["id"] = result.TaskId,
+                        ["kind"] = result.Kind,
+                        ["language"] = result.Language,
+                        ["status"] = result.Status,
+                        ["reference"] = result.Reference?.Outcome.Name(),
+                        ["mutants"] = new JsonArray([.. result.Mutants.Select(m => (JsonNode?)m.Outcome.Name())]),
+                        ["problems"] = new JsonArray([.. result.Problems.Select(p => (JsonNode?)p)]),
+                    };
+                    await stdout.WriteLineAsync(node.ToJsonString());
+                }
+                else
+                {
+                    await stdout.WriteLineAsync($"{(result.Status == "ok" ? "ok  " : result.Status == "skipped" ? "skip" : "FAIL")} {result.TaskId} ({result.Kind}, {result.Language})"
+                        + (result.Problems.Count > 0 ? ": " + string.Join("; ", result.Problems) : ""));
+                }
+            }
+
+            var failed = results.Count(r => !r.Ok);
+            var summary = string.Create(CultureInfo.InvariantCulture,
+                $"{results.Count(r => r.Status == "ok")} ok, {failed} failed, {results.Count(r => r.Status == "skipped")} skipped of {results.Count} tasks; references passing {results.Count(r => r.Reference?.Passed == true)}, mutants failing {results.Sum(r => r.Mutants.Count(m => !m.Passed))}/{results.Sum(r => r.Mutants.Count)}");
+            await (parse.GetValue(json) ? stderr : stdout).WriteLineAsync(summary);
+            return failed == 0 ? SparkEvalCli.ExitOk : SparkEvalCli.ExitThresholdFailed;
+        });
+
+        var format = new Argument<string>("format") { Description = "humaneval or multipl-e." };
+        var file = new Argument<string>("file") { Description = "HumanEval .jsonl/.jsonl.gz, or a MultiPL-E humaneval-cs/ts .jsonl." };
+        var outDir = new Option<string?>("--out") { Description = $"Suite directory to write (default {Importers.DefaultRoot}/<name>, git-ignored: public suites are never committed)." };
+        var import = new Command("import", "Import a public suite into the task model (HumanEval, MultiPL-E C#/TypeScript).") { format, file, outDir };
+        import.SetAction(async (parse, ct) =>
+        {
+            var result = await Importers.ImportAsync(parse.GetValue(format)!, parse.GetValue(file)!, parse.GetValue(outDir), ct);
+            await stdout.WriteLineAsync($"imported {result.Tasks} tasks ({result.Quarantined} quarantined) into {result.Path}");
+            foreach (var note in result.Notes)
+            {
+                await stdout.WriteLineAsync($"note: {note}");
+            }
+
+            return SparkEvalCli.ExitOk;
+        });
+        return new Command("datasets", "Check and import task suites.") { check, import };
+    }
+}

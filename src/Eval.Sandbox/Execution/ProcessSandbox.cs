@@ -1,0 +1,372 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace Spark.Eval.Sandbox.Execution;
+
+/// <summary>What to run in the sandbox: the command (paths as seen inside), its fresh directory and what it may read.</summary>
+public sealed record ProcessSpec
+{
+    /// <summary>Program and arguments; relative file names resolve in the attempt directory (the working directory).</summary>
+    public required IReadOnlyList<string> Argv { get; init; }
+    /// <summary>The attempt's fresh host directory; mounted writable at <see cref="ProcessSandbox.InsideWorkDir"/> when isolated.</summary>
+    public required string WorkDir { get; init; }
+    /// <summary>Host paths the program may read, mounted read-only at the same path (interpreters outside /usr, tool folders).</summary>
+    public IReadOnlyList<string> ReadOnlyBinds { get; init; } = [];
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+    public SandboxLimits Limits { get; init; } = SandboxLimits.Default;
+    /// <summary>Also cap the address space (RLIMIT_AS) at the memory limit: right for CPython, wrong for V8 and .NET, which reserve far more than they use.</summary>
+    public bool LimitAddressSpace { get; init; }
+    /// <summary>Keep stdin open as a pipe (the C# worker's request channel); one-shot programs get it closed.</summary>
+    public bool KeepStdin { get; init; }
+}
+
+/// <summary>Runs a process under bubblewrap (namespaces, read-only system, no network), rlimits and per-attempt cgroups.</summary>
+public sealed class ProcessSandbox(SandboxEnvironment environment, TimeProvider time)
+{
+    public const string InsideWorkDir = "/sandbox";
+
+    public SandboxEnvironment Environment => environment;
+
+    /// <summary>The working directory as the program sees it.</summary>
+    public string WorkPath(string hostWorkDir, bool isolated) => isolated && environment.HasNamespaces ? InsideWorkDir : hostWorkDir;
+
+    /// <summary>Runs to completion (or to a limit) and returns what happened; the process tree is gone when this returns.</summary>
+    public async Task<ProcessRun> RunAsync(ProcessSpec spec, bool isolated, CancellationToken cancellationToken)
+    {
+        using var process = Start(spec, isolated);
+        return await process.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Starts a process under the sandbox; the caller owns the returned handle.</summary>
+    public SandboxedProcess Start(ProcessSpec spec, bool isolated)
+    {
+        var useBwrap = isolated && environment.HasNamespaces;
+        var cgroup = Cgroup.Create(environment, spec.Limits);
+        var info = new ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = spec.WorkDir,
+        };
+        // The shell joins the attempt's cgroups before exec, so every descendant is born inside them.
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add("for f in \"$@\"; do shift; [ \"$f\" = -- ] && break; echo $$ > \"$f\" || exit 125; done; exec \"$@\"");
+        info.ArgumentList.Add("sh");
+        foreach (var procs in cgroup?.ProcsFiles ?? [])
+        {
+            info.ArgumentList.Add(procs);
+        }
+
+        info.ArgumentList.Add("--");
+        if (useBwrap)
+        {
+            AddBubblewrap(info.ArgumentList, spec);
+        }
+        else
+        {
+            info.Environment.Clear();
+            info.Environment["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+            info.Environment["HOME"] = spec.WorkDir;
+            info.Environment["LANG"] = "C.UTF-8";
+            info.Environment["TMPDIR"] = spec.WorkDir;
+            foreach (var (key, value) in spec.Environment)
+            {
+                info.Environment[key] = value;
+            }
+        }
+
+        if (environment.Prlimit is not null)
+        {
+            var limits = spec.Limits;
+            var cpu = (long)Math.Ceiling(limits.CpuSeconds);
+            info.ArgumentList.Add(environment.Prlimit);
+            info.ArgumentList.Add($"--cpu={(cpu + 1).ToString(CultureInfo.InvariantCulture)}:{(cpu + 2).ToString(CultureInfo.InvariantCulture)}");
+            info.ArgumentList.Add($"--fsize={limits.FileSizeBytes.ToString(CultureInfo.InvariantCulture)}");
+            info.ArgumentList.Add("--core=0");
+            info.ArgumentList.Add("--nofile=256");
+            if (spec.LimitAddressSpace)
+            {
+                info.ArgumentList.Add($"--as={(limits.MemoryBytes * 2).ToString(CultureInfo.InvariantCulture)}");
+            }
+
+            info.ArgumentList.Add("--");
+        }
+
+        foreach (var arg in spec.Argv)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var level = environment.Describe(useBwrap) + (useBwrap ? "" : "(no-namespaces)");
+        return new SandboxedProcess(info, spec, cgroup, level, time);
+    }
+
+    private void AddBubblewrap(System.Collections.ObjectModel.Collection<string> args, ProcessSpec spec)
+    {
+        args.Add(environment.Bubblewrap!);
+        foreach (var a in new[] { "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox" })
+        {
+            args.Add(a);
+        }
+
+        args.Add("--ro-bind");
+        args.Add("/usr");
+        args.Add("/usr");
+        foreach (var top in new[] { "/bin", "/lib", "/lib64", "/lib32", "/sbin" })
+        {
+            var info = new FileInfo(top);
+            if (info.LinkTarget is { } target)
+            {
+                args.Add("--symlink");
+                args.Add(target);
+                args.Add(top);
+            }
+            else if (Directory.Exists(top))
+            {
+                args.Add("--ro-bind");
+                args.Add(top);
+                args.Add(top);
+            }
+        }
+
+        foreach (var etc in new[] { "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/ssl/openssl.cnf" })
+        {
+            if (Path.Exists(etc))
+            {
+                args.Add("--ro-bind");
+                args.Add(etc);
+                args.Add(etc);
+            }
+        }
+
+        foreach (var bind in spec.ReadOnlyBinds.Distinct(StringComparer.Ordinal))
+        {
+            if (!bind.StartsWith("/usr/", StringComparison.Ordinal) && Path.Exists(bind))
+            {
+                args.Add("--ro-bind");
+                args.Add(bind);
+                args.Add(bind);
+            }
+        }
+
+        foreach (var a in new[] { "--proc", "/proc", "--dev", "/dev", "--size", "16777216", "--tmpfs", "/tmp", "--bind", spec.WorkDir, InsideWorkDir, "--chdir", InsideWorkDir, "--clearenv",
+            "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", InsideWorkDir, "--setenv", "LANG", "C.UTF-8", "--setenv", "TMPDIR", "/tmp" })
+        {
+            args.Add(a);
+        }
+
+        foreach (var (key, value) in spec.Environment)
+        {
+            args.Add("--setenv");
+            args.Add(key);
+            args.Add(value);
+        }
+    }
+}
+
+/// <summary>A live sandboxed process: watches its CPU time, wall time and output, and kills its whole tree on exit.</summary>
+public sealed class SandboxedProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly Cgroup? _cgroup;
+    private readonly SandboxLimits _limits;
+    private readonly TimeProvider _time;
+    private readonly CappedReader? _stdout;
+    private readonly CappedReader _stderr;
+    private readonly long _started;
+    private bool _disposed;
+
+    internal SandboxedProcess(ProcessStartInfo info, ProcessSpec spec, Cgroup? cgroup, string isolation, TimeProvider time)
+    {
+        _cgroup = cgroup;
+        _limits = spec.Limits;
+        _time = time;
+        Isolation = isolation;
+        _started = time.GetTimestamp();
+        try
+        {
+            _process = Process.Start(info) ?? throw new InvalidOperationException("the sandbox shell did not start");
+        }
+        catch
+        {
+            cgroup?.Dispose();
+            throw;
+        }
+
+        if (!spec.KeepStdin)
+        {
+            _process.StandardInput.Close();
+            _stdout = new CappedReader(_process.StandardOutput.BaseStream, _limits.OutputKeepBytes);
+        }
+
+        _stderr = new CappedReader(_process.StandardError.BaseStream, _limits.OutputKeepBytes);
+    }
+
+    public string Isolation { get; }
+
+    /// <summary>The request channel (only when started with <see cref="ProcessSpec.KeepStdin"/>).</summary>
+    public Stream StandardInput => _process.StandardInput.BaseStream;
+
+    /// <summary>The response channel (only when started with <see cref="ProcessSpec.KeepStdin"/>).</summary>
+    public Stream StandardOutput => _process.StandardOutput.BaseStream;
+
+    public bool HasExited => _process.HasExited;
+
+    public double? CpuSeconds => _cgroup?.CpuSeconds;
+
+    public bool MemoryLimitHit => _cgroup is { } c && (c.OomKilled || c.MemoryLimitHit);
+
+    public bool PidsLimitHit => _cgroup?.PidsLimitHit ?? false;
+
+    /// <summary>Processes alive in the attempt's cgroup; null without cgroups.</summary>
+    public int? ProcessCount => _cgroup?.Pids().Count;
+
+    public string StderrText => _stderr.Text;
+
+    public long OutputBytes => (_stdout?.Total ?? 0) + _stderr.Total;
+
+    /// <summary>Waits for exit, enforcing CPU (when measurable), wall and output limits; kills the tree at the end.</summary>
+    public async Task<ProcessRun> WaitAsync(CancellationToken cancellationToken)
+    {
+        string? stoppedBy = null;
+        var exited = _process.WaitForExitAsync(CancellationToken.None);
+        while (!exited.IsCompleted)
+        {
+            await Task.WhenAny(exited, Task.Delay(TimeSpan.FromMilliseconds(20), _time, CancellationToken.None));
+            if (exited.IsCompleted)
+            {
+                break;
+            }
+
+            stoppedBy = cancellationToken.IsCancellationRequested ? "cancelled"
+                : CpuSeconds is { } cpu && cpu > _limits.CpuSeconds ? "cpu_limit"
+                : _time.GetElapsedTime(_started).TotalSeconds > _limits.WallSeconds ? "wall_limit"
+                : OutputBytes > _limits.OutputKillBytes ? "output_limit"
+                : null;
+            if (stoppedBy is not null)
+            {
+                Kill();
+                break;
+            }
+        }
+
+        await exited;
+        var wall = _time.GetElapsedTime(_started).TotalSeconds;
+        var cpuUsed = CpuSeconds;
+        var memory = MemoryLimitHit;
+        // Orphans (no pid namespace) may hold the pipes open: sweep the tree, then give readers a moment.
+        KillTree();
+        await Task.WhenAny(Task.WhenAll(_stdout?.Completion ?? Task.CompletedTask, _stderr.Completion), Task.Delay(TimeSpan.FromSeconds(2), _time, CancellationToken.None));
+        var code = _process.ExitCode;
+        return new ProcessRun
+        {
+            ExitCode = code,
+            Signal = code > 128 && code < 160 ? code - 128 : null,
+            Stdout = _stdout?.Text ?? "",
+            Stderr = _stderr.Text,
+            OutputBytes = OutputBytes,
+            WallSeconds = wall,
+            CpuSeconds = cpuUsed,
+            StoppedBy = stoppedBy ?? (memory && code != 0 ? "memory_limit" : OutputBytes > _limits.OutputKillBytes ? "output_limit" : null),
+            Isolation = Isolation,
+        };
+    }
+
+    public void Kill()
+    {
+        try
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        _cgroup?.KillAll();
+    }
+
+    private void KillTree()
+    {
+        _cgroup?.KillAll();
+        if (!_process.HasExited)
+        {
+            Kill();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        KillTree();
+        _cgroup?.Dispose();
+        _process.Dispose();
+        _stdout?.Dispose();
+        _stderr.Dispose();
+    }
+}
+
+/// <summary>Drains a stream, keeping the first bytes and counting the rest.</summary>
+internal sealed class CappedReader : IDisposable
+{
+    private readonly MemoryStream _kept = new();
+    private readonly int _keep;
+    private long _total;
+
+    public CappedReader(Stream stream, int keep)
+    {
+        _keep = keep;
+        Completion = Task.Run(() => PumpAsync(stream));
+    }
+
+    public Task Completion { get; }
+
+    public long Total => Interlocked.Read(ref _total);
+
+    public string Text
+    {
+        get
+        {
+            lock (_kept)
+            {
+                var text = Encoding.UTF8.GetString(_kept.GetBuffer(), 0, (int)_kept.Length);
+                var dropped = Total - _kept.Length;
+                return dropped > 0 ? text + $"\n… [{dropped.ToString(CultureInfo.InvariantCulture)} more bytes not kept]" : text;
+            }
+        }
+    }
+
+    public void Dispose() => _kept.Dispose();
+
+    private async Task PumpAsync(Stream stream)
+    {
+        var buffer = new byte[16384];
+        try
+        {
+            int read;
+            while ((read = await stream.ReadAsync(buffer)) > 0)
+            {
+                lock (_kept)
+                {
+                    var room = (int)Math.Max(0, _keep - _kept.Length);
+                    if (room > 0)
+                    {
+                        _kept.Write(buffer, 0, Math.Min(room, read));
+                    }
+                }
+
+                Interlocked.Add(ref _total, read);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+        }
+    }
+}

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Spark.Eval.Sandbox.Execution;
+
+namespace Spark.Eval.Sandbox.Grading;
+
+/// <summary>Structural facts of an answer, read from its syntax tree.</summary>
+public sealed record StructureFacts(string? SyntaxError, int Loops, int Comprehensions, IReadOnlyList<string> Calls, int Ifs, int Lambdas);
+
+/// <summary>Checks a refactor task's structure rule on the syntax tree: Roslyn (C#), Python's ast (helper script), the TypeScript 5.9 compiler API (helper script) — never text patterns.</summary>
+/// <remarks>Rules, separated by ';': no-loops, no-if, uses-linq, uses-comprehension, uses-array-methods, uses-lambda, uses-call:NAME, no-call:NAME.</remarks>
+public static class StructureChecker
+{
+    private static readonly HashSet<string> Linq = new(StringComparer.Ordinal)
+    {
+        "Select", "Where", "OrderBy", "OrderByDescending", "ThenBy", "ThenByDescending", "Order", "OrderDescending", "GroupBy", "Aggregate",
+        "Sum", "Count", "Any", "All", "First", "FirstOrDefault", "SelectMany", "Distinct", "ToList", "ToArray", "ToDictionary", "Zip",
+        "Skip", "Take", "Max", "Min", "Average", "Join", "DistinctBy", "MaxBy", "MinBy", "Chunk", "ToHashSet",
+    };
+
+    private static readonly HashSet<string> ArrayMethods = new(StringComparer.Ordinal) { "map", "filter", "reduce", "flatMap", "some", "every", "find", "findIndex", "reduceRight" };
+
+    public static readonly IReadOnlyList<string> KnownRules = ["no-loops", "no-if", "uses-linq", "uses-comprehension", "uses-array-methods", "uses-lambda", "uses-call:NAME", "no-call:NAME"];
+
+    /// <summary>Returns null when every rule holds, else the first broken rule.</summary>
+    public static async Task<string?> CheckAsync(string rule, string language, string code, CancellationToken cancellationToken)
+    {
+        var facts = await FactsAsync(language, code, cancellationToken);
+        if (facts.SyntaxError is { } error)
+        {
+            return $"structure: the answer does not parse ({error})";
+        }
+
+        foreach (var part in rule.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var broken = part switch
+            {
+                "no-loops" => facts.Loops > 0 ? $"{facts.Loops} loop(s) remain" : null,
+                "no-if" => facts.Ifs > 0 ? $"{facts.Ifs} if statement(s) remain" : null,
+                "uses-linq" => facts.Calls.Any(Linq.Contains) ? null : "no LINQ operator is called",
+                "uses-comprehension" => facts.Comprehensions > 0 ? null : "no comprehension or generator expression",
+                "uses-array-methods" => facts.Calls.Any(ArrayMethods.Contains) ? null : "no map/filter/reduce-style array method is called",
+                "uses-lambda" => facts.Lambdas > 0 ? null : "no lambda",
+                _ when part.StartsWith("uses-call:", StringComparison.Ordinal) => facts.Calls.Contains(part[10..], StringComparer.Ordinal) ? null : $"{part[10..]} is never called",
+                _ when part.StartsWith("no-call:", StringComparison.Ordinal) => facts.Calls.Contains(part[8..], StringComparer.Ordinal) ? $"{part[8..]} is called" : null,
+                _ => $"unknown rule '{part}' (known: {string.Join(", ", KnownRules)})",
+            };
+            if (broken is not null)
+            {
+                return $"structure rule {part}: {broken}";
+            }
+        }
+
+        return null;
+    }
+
+    public static async Task<StructureFacts> FactsAsync(string language, string code, CancellationToken cancellationToken)
+    {
+        switch (language)
+        {
+            case "csharp":
+                return CSharpFacts(code);
+            case "python":
+                var python = ToolLocator.Require(ToolLocator.Python, "python3", "Python 3.11 or later");
+                return await HelperAsync(python.Executable, [Helper("structure.py")], code, cancellationToken);
+            default:
+                var tools = await NodeTools.EnsureAsync(null, cancellationToken);
+                var node = ToolLocator.Require(ToolLocator.Node, "node", "Node.js 20 or later");
+                return await HelperAsync(node.Executable, [Helper("structure.js"), tools.NodeModules], code, cancellationToken);
+        }
+    }
+
+    private static string Helper(string name) => Path.Combine(AppContext.BaseDirectory, "sandbox-helpers", name);
+
+    private static StructureFacts CSharpFacts(string code)
+    {
+        // The answer is a member of class Problem; parse it inside one so methods and expression bodies are valid.
+        var tree = CSharpSyntaxTree.ParseText("class Problem {\n" + code + "\n}", new CSharpParseOptions(LanguageVersion.Latest));
+        var root = tree.GetRoot();
+        var error = tree.GetDiagnostics().FirstOrDefault(d => d.Severity == DiagnosticSeverity.Error);
+        var nodes = root.DescendantNodes().ToList();
+        var calls = nodes.OfType<InvocationExpressionSyntax>().Select(i => i.Expression switch
+        {
+            MemberAccessExpressionSyntax m => m.Name.Identifier.Text,
+            IdentifierNameSyntax n => n.Identifier.Text,
+            GenericNameSyntax g => g.Identifier.Text,
+            _ => "",
+        }).Where(n => n.Length > 0).ToList();
+        // Query syntax (from … select) is LINQ too.
+        if (nodes.OfType<QueryExpressionSyntax>().Any())
+        {
+            calls.Add("Select");
+        }
+
+        return new StructureFacts(
+            error?.ToString(),
+            nodes.Count(n => n is ForStatementSyntax or ForEachStatementSyntax or WhileStatementSyntax or DoStatementSyntax),
+            nodes.OfType<QueryExpressionSyntax>().Count(),
+            calls,
+            nodes.OfType<IfStatementSyntax>().Count(),
+            nodes.OfType<LambdaExpressionSyntax>().Count());
+    }
+
+    private static async Task<StructureFacts> HelperAsync(string executable, string[] args, string code, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo(executable) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(info)!;
+        await process.StandardInput.WriteAsync(code);
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(timeout.Token);
+        var text = await stdout;
+        if (process.ExitCode != 0 || text.Length == 0)
+        {
+            throw new InvalidOperationException($"structure helper failed: {Classifier.Tail(await stderr, 3)}");
+        }
+
+        using var doc = JsonDocument.Parse(text);
+        var r = doc.RootElement;
+        return new StructureFacts(
+            r.GetProperty("syntaxError").ValueKind == JsonValueKind.String ? r.GetProperty("syntaxError").GetString() : null,
+            r.GetProperty("loops").GetInt32(),
+            r.GetProperty("comprehensions").GetInt32(),
+            [.. r.GetProperty("calls").EnumerateArray().Select(e => e.GetString() ?? "")],
+            r.GetProperty("ifs").GetInt32(),
+            r.GetProperty("lambdas").GetInt32());
+    }
+}
