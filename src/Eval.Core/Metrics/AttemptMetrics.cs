@@ -25,43 +25,78 @@ public readonly record struct AttemptMetrics
     public double? OutputTokensPerSecond { get; init; }
     public long AnswerTokens { get; init; }
 
-    public static AttemptMetrics Compute(AttemptRecord record)
+    public static AttemptMetrics Compute(AttemptRecord record) => Compute(record, null);
+
+    /// <summary>
+    /// Computes the metrics in one pass over the events and, when <paramref name="chunkGaps"/> is given, adds the
+    /// attempt's inter-chunk gaps to it (see <see cref="AddChunkGaps"/>).
+    /// </summary>
+    public static AttemptMetrics Compute(AttemptRecord record, LogHistogram? chunkGaps)
     {
+        ArgumentNullException.ThrowIfNull(record);
         var events = record.Events;
-        var tryStart = TryStartUs(events);
-        long? firstContent = null, firstAny = null, headers = null, end = null;
+        long tryStart = 0;
+        long? firstContent = null, firstAny = null, headers = null, end = null, previousChunk = null;
+
+        // Gaps are held until the end: a later retry mark would make them belong to a failed try.
+        var gaps = events.Count <= 512 ? stackalloc long[events.Count] : new long[events.Count];
+        var gapCount = 0;
         for (var i = 0; i < events.Count; i++)
         {
             var e = events[i];
-            if (e.OffsetMicroseconds < tryStart && e.Kind != StreamEventKind.End)
-            {
-                continue;
-            }
-
+            var t = e.OffsetMicroseconds;
             switch (e.Kind)
             {
-                case StreamEventKind.Content:
-                    firstContent ??= e.OffsetMicroseconds;
-                    firstAny ??= e.OffsetMicroseconds;
+                case StreamEventKind.Retry:
+                    tryStart = t;
+                    firstContent = firstAny = headers = previousChunk = null;
+                    gapCount = 0;
                     break;
-                case StreamEventKind.Reasoning or StreamEventKind.ToolCall or StreamEventKind.Usage or StreamEventKind.Empty:
-                    firstAny ??= e.OffsetMicroseconds;
+                case StreamEventKind.Content:
+                    firstContent ??= t;
+                    firstAny ??= t;
+                    if (previousChunk is { } pc)
+                    {
+                        gaps[gapCount++] = t - pc;
+                    }
+
+                    previousChunk = t;
+                    break;
+                case StreamEventKind.Reasoning or StreamEventKind.ToolCall:
+                    firstAny ??= t;
+                    if (previousChunk is { } pr)
+                    {
+                        gaps[gapCount++] = t - pr;
+                    }
+
+                    previousChunk = t;
+                    break;
+                case StreamEventKind.Usage or StreamEventKind.Empty:
+                    firstAny ??= t;
                     break;
                 case StreamEventKind.ResponseHeaders:
-                    headers ??= e.OffsetMicroseconds;
+                    headers ??= t;
                     break;
                 case StreamEventKind.End:
-                    end = e.OffsetMicroseconds;
+                    end = t;
                     break;
                 default:
                     break;
             }
         }
 
+        if (chunkGaps is not null)
+        {
+            for (var i = 0; i < gapCount; i++)
+            {
+                chunkGaps.Add(gaps[i]);
+            }
+        }
+
         var tokens = record.Tokens.AnswerTokens;
         double? ttft = Ms(firstContent - tryStart);
         double? e2e = Ms(end - tryStart);
-        double? tpot = ttft is { } t && e2e is { } e2 && tokens >= 2 ? (e2 - t) / (tokens - 1) : null;
+        double? tpot = ttft is { } tt && e2e is { } e2 && tokens >= 2 ? (e2 - tt) / (tokens - 1) : null;
         double? tps = e2e is > 0 ? tokens / (e2e.Value / 1000.0) : null;
         return new AttemptMetrics
         {
@@ -95,27 +130,7 @@ public readonly record struct AttemptMetrics
     /// Inter-token latency samples of one attempt, in µs: the gap between consecutive non-empty output chunks
     /// (content, reasoning or tool call) of the serving try. Empty and usage-only updates are excluded.
     /// </summary>
-    public static void AddChunkGaps(AttemptRecord record, LogHistogram into)
-    {
-        var events = record.Events;
-        var tryStart = TryStartUs(events);
-        long? previous = null;
-        for (var i = 0; i < events.Count; i++)
-        {
-            var e = events[i];
-            if (!e.IsOutputChunk || e.OffsetMicroseconds < tryStart)
-            {
-                continue;
-            }
-
-            if (previous is { } p)
-            {
-                into.Add(e.OffsetMicroseconds - p);
-            }
-
-            previous = e.OffsetMicroseconds;
-        }
-    }
+    public static void AddChunkGaps(AttemptRecord record, LogHistogram into) => Compute(record, into);
 
     private static double? Ms(long? us) => us is { } v ? v / 1000.0 : null;
 }

@@ -97,7 +97,7 @@ public static class SummaryCalculator
 
             Simulated |= r.Simulated;
             _grading.Add(r);
-            var m = AttemptMetrics.Compute(r);
+            var m = r.Outcome.Status == AttemptStatus.Ok ? AttemptMetrics.Compute(r, _itl) : AttemptMetrics.Compute(r);
             if (r.ScheduleLagUs is { } lag)
             {
                 _lag.Add(lag / 1000.0);
@@ -137,7 +137,6 @@ public static class SummaryCalculator
             Push(_tpot, m.TpotMs);
             Push(_tps, m.OutputTokensPerSecond);
             _tokens.Add(m.AnswerTokens);
-            AttemptMetrics.AddChunkGaps(r, _itl);
 
             _answerTokens += m.AnswerTokens;
             _inputTokens += r.Tokens.InputUsage ?? r.Tokens.InputTokenizer;
@@ -180,23 +179,23 @@ public static class SummaryCalculator
             var decided = _ok + _error + _timeout;
             var duration = _last > _first ? (_last - _first) / 1e6 : 0;
             var metrics = new SortedDictionary<string, LatencyStatistics>(StringComparer.Ordinal);
-            void Put(string name, List<double> values, string unit)
+            (string Name, List<double> Values, string Unit)[] distributions =
+            [
+                ("ttft_ms", _ttft, "ms"), ("ttft_any_ms", _ttftAny, "ms"), ("response_headers_ms", _headers, "ms"),
+                ("e2e_ms", _e2e, "ms"), ("e2e_with_retries_ms", _e2eRetries, "ms"), ("tpot_ms", _tpot, "ms"),
+                ("output_tokens_per_s", _tps, "tokens/s"), ("output_tokens", _tokens, "tokens"), ("schedule_lag_ms", _lag, "ms"),
+            ];
+
+            // Sorting dominates on large runs; the distributions are independent, so sort them in parallel.
+            var computed = new LatencyStatistics?[distributions.Length];
+            Parallel.For(0, distributions.Length, i => computed[i] = LatencyStatistics.FromSamples([.. distributions[i].Values], distributions[i].Unit));
+            for (var i = 0; i < distributions.Length; i++)
             {
-                if (LatencyStatistics.FromSamples([.. values], unit) is { } s)
+                if (computed[i] is { } stats)
                 {
-                    metrics[name] = s;
+                    metrics[distributions[i].Name] = stats;
                 }
             }
-
-            Put("ttft_ms", _ttft, "ms");
-            Put("ttft_any_ms", _ttftAny, "ms");
-            Put("response_headers_ms", _headers, "ms");
-            Put("e2e_ms", _e2e, "ms");
-            Put("e2e_with_retries_ms", _e2eRetries, "ms");
-            Put("tpot_ms", _tpot, "ms");
-            Put("output_tokens_per_s", _tps, "tokens/s");
-            Put("output_tokens", _tokens, "tokens");
-            Put("schedule_lag_ms", _lag, "ms");
             if (LatencyStatistics.FromHistogram(_itl) is { } itl)
             {
                 metrics["itl_ms"] = itl;
