@@ -142,6 +142,13 @@ public sealed class ProcessSandbox(SandboxEnvironment environment, TimeProvider 
             }
         }
 
+        // bwrap mounts in argument order: the private /tmp must come before the read-only binds, or a bind that lives
+        // under /tmp (a checkout in /tmp, the C# worker's build output) is hidden by it.
+        foreach (var a in new[] { "--proc", "/proc", "--dev", "/dev", "--size", "16777216", "--tmpfs", "/tmp" })
+        {
+            args.Add(a);
+        }
+
         foreach (var bind in spec.ReadOnlyBinds.Distinct(StringComparer.Ordinal))
         {
             if (!bind.StartsWith("/usr/", StringComparison.Ordinal) && Path.Exists(bind))
@@ -152,7 +159,7 @@ public sealed class ProcessSandbox(SandboxEnvironment environment, TimeProvider 
             }
         }
 
-        foreach (var a in new[] { "--proc", "/proc", "--dev", "/dev", "--size", "16777216", "--tmpfs", "/tmp", "--bind", spec.WorkDir, InsideWorkDir, "--chdir", InsideWorkDir, "--clearenv",
+        foreach (var a in new[] { "--bind", spec.WorkDir, InsideWorkDir, "--chdir", InsideWorkDir, "--clearenv",
             "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", InsideWorkDir, "--setenv", "LANG", "C.UTF-8", "--setenv", "TMPDIR", "/tmp" })
         {
             args.Add(a);
