@@ -142,6 +142,14 @@ public sealed class ProcessSandbox(SandboxEnvironment environment, TimeProvider 
             }
         }
 
+        // bubblewrap mounts in argument order, so /proc, /dev and the /tmp tmpfs come before the tool binds: a tool
+        // under /tmp (spark-eval and its C# worker run from a build folder in /tmp, a runtime unpacked there) stays
+        // visible instead of being hidden by the fresh tmpfs ("the specified command or file was not found").
+        foreach (var a in new[] { "--proc", "/proc", "--dev", "/dev", "--size", "16777216", "--tmpfs", "/tmp" })
+        {
+            args.Add(a);
+        }
+
         foreach (var bind in spec.ReadOnlyBinds.Distinct(StringComparer.Ordinal))
         {
             if (!bind.StartsWith("/usr/", StringComparison.Ordinal) && Path.Exists(bind))
@@ -152,7 +160,7 @@ public sealed class ProcessSandbox(SandboxEnvironment environment, TimeProvider 
             }
         }
 
-        foreach (var a in new[] { "--proc", "/proc", "--dev", "/dev", "--size", "16777216", "--tmpfs", "/tmp", "--bind", spec.WorkDir, InsideWorkDir, "--chdir", InsideWorkDir, "--clearenv",
+        foreach (var a in new[] { "--bind", spec.WorkDir, InsideWorkDir, "--chdir", InsideWorkDir, "--clearenv",
             "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", InsideWorkDir, "--setenv", "LANG", "C.UTF-8", "--setenv", "TMPDIR", "/tmp" })
         {
             args.Add(a);
