@@ -28,6 +28,23 @@ public class GradingTests(SandboxFixture fixture) : IClassFixture<SandboxFixture
     }
 
     [Fact]
+    public async Task DatasetsCheck_SparkBounded_EveryReferencePassesEveryMutantFails()
+    {
+        SandboxFixture.RequireIsolation();
+        await SandboxFixture.RequireNodeToolsAsync();
+        var suite = TaskSuiteLoader.Load(Path.Combine(TestSupport.RepoRoot, "datasets", "spark-bounded"));
+        var mutants = suite.Tasks.Sum(t => t.Mutants.Count);
+        Assert.Equal(60, suite.Tasks.Count);
+        Assert.Equal(176, mutants);
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await SparkEvalCli.RunAsync(["datasets", "check", Path.Combine(TestSupport.RepoRoot, "datasets", "spark-bounded")], stdout, stderr, TestContext.Current.CancellationToken);
+        var text = stdout.ToString() + stderr;
+        Assert.True(exit == 0, text);
+        Assert.Contains("60 ok, 0 failed, 0 skipped of 60 tasks; references passing 60, mutants failing 176/176", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Refactor_CSharpLoopKeptBehaviour_FailsStructureRuleOnSyntaxTree()
     {
         SandboxFixture.RequireIsolation();

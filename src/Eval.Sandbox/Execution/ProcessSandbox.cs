@@ -142,8 +142,9 @@ public sealed class ProcessSandbox(SandboxEnvironment environment, TimeProvider 
             }
         }
 
-        // bwrap mounts in argument order: the private /tmp must come before the read-only binds, or a bind that lives
-        // under /tmp (a checkout in /tmp, the C# worker's build output) is hidden by it.
+        // bubblewrap mounts in argument order, so /proc, /dev and the /tmp tmpfs come before the tool binds: a tool
+        // under /tmp (spark-eval and its C# worker run from a build folder in /tmp, a runtime unpacked there) stays
+        // visible instead of being hidden by the fresh tmpfs ("the specified command or file was not found").
         foreach (var a in new[] { "--proc", "/proc", "--dev", "/dev", "--size", "16777216", "--tmpfs", "/tmp" })
         {
             args.Add(a);

@@ -7,11 +7,42 @@ using Spark.Eval.Sandbox.Execution;
 
 namespace Spark.Eval.Sandbox.Grading;
 
-/// <summary>Structural facts of an answer, read from its syntax tree.</summary>
-public sealed record StructureFacts(string? SyntaxError, int Loops, int Comprehensions, IReadOnlyList<string> Calls, int Ifs, int Lambdas);
+/// <summary>Structural facts of an answer, read from its syntax tree (counts of node kinds; a fact a language lacks is 0).</summary>
+public sealed record StructureFacts(string? SyntaxError, int Loops, int Comprehensions, IReadOnlyList<string> Calls, int Ifs, int Lambdas)
+{
+    /// <summary>if statements inside another if statement (an else-if / elif continues its chain and does not count).</summary>
+    public int NestedIfs { get; init; }
+
+    /// <summary>C# switch expressions (<c>x switch { ... }</c>).</summary>
+    public int SwitchExpressions { get; init; }
+
+    /// <summary>Python f-strings (<c>JoinedStr</c>).</summary>
+    public int FStrings { get; init; }
+
+    /// <summary>Python <c>'...' % x</c> with a string-literal left operand, plus <c>.format(...)</c> calls.</summary>
+    public int StringFormats { get; init; }
+
+    /// <summary>Python classes decorated with <c>dataclass</c> / <c>dataclasses.dataclass</c> (called or not).</summary>
+    public int Dataclasses { get; init; }
+
+    /// <summary>Python hand-written <c>__init__</c>, <c>__eq__</c>, <c>__repr__</c>, <c>__lt__</c>.</summary>
+    public int DunderMethods { get; init; }
+
+    /// <summary>async functions (declaration, expression, arrow or method).</summary>
+    public int AsyncFunctions { get; init; }
+
+    /// <summary>await expressions.</summary>
+    public int Awaits { get; init; }
+
+    /// <summary>TypeScript/JavaScript optional-chain links (<c>?.</c>).</summary>
+    public int OptionalChains { get; init; }
+
+    /// <summary>TypeScript/JavaScript <c>??</c> expressions.</summary>
+    public int NullishCoalescing { get; init; }
+}
 
 /// <summary>Checks a refactor task's structure rule on the syntax tree: Roslyn (C#), Python's ast (helper script), the TypeScript 5.9 compiler API (helper script) — never text patterns.</summary>
-/// <remarks>Rules, separated by ';': no-loops, no-if, uses-linq, uses-comprehension, uses-array-methods, uses-lambda, uses-call:NAME, no-call:NAME.</remarks>
+/// <remarks>Rules, separated by ';', are listed in <see cref="KnownRules"/> and defined in docs/grading.md.</remarks>
 public static class StructureChecker
 {
     private static readonly HashSet<string> Linq = new(StringComparer.Ordinal)
@@ -23,7 +54,28 @@ public static class StructureChecker
 
     private static readonly HashSet<string> ArrayMethods = new(StringComparer.Ordinal) { "map", "filter", "reduce", "flatMap", "some", "every", "find", "findIndex", "reduceRight" };
 
-    public static readonly IReadOnlyList<string> KnownRules = ["no-loops", "no-if", "uses-linq", "uses-comprehension", "uses-array-methods", "uses-lambda", "uses-call:NAME", "no-call:NAME"];
+    /// <summary>The rule vocabulary (docs/grading.md).</summary>
+    public static readonly IReadOnlyList<string> KnownRules =
+    [
+        "no-loops", "no-if", "no-nested-if", "uses-linq", "uses-comprehension", "uses-array-methods", "uses-lambda", "uses-call:NAME", "no-call:NAME",
+        "uses-switch-expression", "uses-fstring", "no-string-format", "uses-dataclass", "no-dunder-methods", "uses-async-await",
+        "uses-optional-chaining", "uses-nullish-coalescing",
+    ];
+
+    // Rules that only make sense in some languages; any other rule applies to every language.
+    private static readonly Dictionary<string, string[]> RuleLanguages = new(StringComparer.Ordinal)
+    {
+        ["uses-linq"] = ["csharp"],
+        ["uses-switch-expression"] = ["csharp"],
+        ["uses-comprehension"] = ["python"],
+        ["uses-fstring"] = ["python"],
+        ["no-string-format"] = ["python"],
+        ["uses-dataclass"] = ["python"],
+        ["no-dunder-methods"] = ["python"],
+        ["uses-array-methods"] = ["typescript", "javascript"],
+        ["uses-optional-chaining"] = ["typescript", "javascript"],
+        ["uses-nullish-coalescing"] = ["typescript", "javascript"],
+    };
 
     /// <summary>Returns null when every rule holds, else the first broken rule.</summary>
     public static async Task<string?> CheckAsync(string rule, string language, string code, CancellationToken cancellationToken)
@@ -36,10 +88,24 @@ public static class StructureChecker
 
         foreach (var part in rule.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
+            if (RuleLanguages.TryGetValue(part, out var languages) && !languages.Contains(language, StringComparer.Ordinal))
+            {
+                return $"structure rule {part}: applies to {string.Join("/", languages)} only, not {language}";
+            }
+
             var broken = part switch
             {
                 "no-loops" => facts.Loops > 0 ? $"{facts.Loops} loop(s) remain" : null,
                 "no-if" => facts.Ifs > 0 ? $"{facts.Ifs} if statement(s) remain" : null,
+                "no-nested-if" => facts.NestedIfs > 0 ? $"{facts.NestedIfs} if statement(s) nested inside another if" : null,
+                "uses-switch-expression" => facts.SwitchExpressions > 0 ? null : "no switch expression",
+                "uses-fstring" => facts.FStrings > 0 ? null : "no f-string",
+                "no-string-format" => facts.StringFormats > 0 ? $"{facts.StringFormats} '%' formatting or .format() call(s) remain" : null,
+                "uses-dataclass" => facts.Dataclasses > 0 ? null : "no class is decorated with dataclass",
+                "no-dunder-methods" => facts.DunderMethods > 0 ? $"{facts.DunderMethods} hand-written __init__/__eq__/__repr__/__lt__ remain" : null,
+                "uses-async-await" => facts.AsyncFunctions > 0 && facts.Awaits > 0 ? null : facts.AsyncFunctions == 0 ? "no async function" : "no await expression",
+                "uses-optional-chaining" => facts.OptionalChains > 0 ? null : "no optional chain (?.)",
+                "uses-nullish-coalescing" => facts.NullishCoalescing > 0 ? null : "no ?? expression",
                 "uses-linq" => facts.Calls.Any(Linq.Contains) ? null : "no LINQ operator is called",
                 "uses-comprehension" => facts.Comprehensions > 0 ? null : "no comprehension or generator expression",
                 "uses-array-methods" => facts.Calls.Any(ArrayMethods.Contains) ? null : "no map/filter/reduce-style array method is called",
@@ -101,7 +167,31 @@ public static class StructureChecker
             nodes.OfType<QueryExpressionSyntax>().Count(),
             calls,
             nodes.OfType<IfStatementSyntax>().Count(),
-            nodes.OfType<LambdaExpressionSyntax>().Count());
+            nodes.OfType<LambdaExpressionSyntax>().Count())
+        {
+            NestedIfs = nodes.OfType<IfStatementSyntax>().Count(i => ChainHead(i).Ancestors().OfType<IfStatementSyntax>().Any()),
+            SwitchExpressions = nodes.OfType<SwitchExpressionSyntax>().Count(),
+            AsyncFunctions = nodes.Count(n => n switch
+            {
+                MethodDeclarationSyntax m => m.Modifiers.Any(SyntaxKind.AsyncKeyword),
+                LocalFunctionStatementSyntax f => f.Modifiers.Any(SyntaxKind.AsyncKeyword),
+                AnonymousFunctionExpressionSyntax a => a.AsyncKeyword.IsKind(SyntaxKind.AsyncKeyword),
+                _ => false,
+            }),
+            Awaits = nodes.OfType<AwaitExpressionSyntax>().Count(),
+        };
+    }
+
+    // An `else if` is an if statement that is the whole else clause of another: it continues that chain rather than nesting.
+    private static SyntaxNode ChainHead(IfStatementSyntax node)
+    {
+        SyntaxNode current = node;
+        while (current.Parent is ElseClauseSyntax { Parent: IfStatementSyntax outer })
+        {
+            current = outer;
+        }
+
+        return current;
     }
 
     private static async Task<StructureFacts> HelperAsync(string executable, string[] args, string code, CancellationToken cancellationToken)
@@ -134,6 +224,18 @@ public static class StructureChecker
             r.GetProperty("comprehensions").GetInt32(),
             [.. r.GetProperty("calls").EnumerateArray().Select(e => e.GetString() ?? "")],
             r.GetProperty("ifs").GetInt32(),
-            r.GetProperty("lambdas").GetInt32());
+            r.GetProperty("lambdas").GetInt32())
+        {
+            NestedIfs = r.GetProperty("nestedIfs").GetInt32(),
+            SwitchExpressions = r.GetProperty("switchExpressions").GetInt32(),
+            FStrings = r.GetProperty("fstrings").GetInt32(),
+            StringFormats = r.GetProperty("stringFormats").GetInt32(),
+            Dataclasses = r.GetProperty("dataclasses").GetInt32(),
+            DunderMethods = r.GetProperty("dunderMethods").GetInt32(),
+            AsyncFunctions = r.GetProperty("asyncFunctions").GetInt32(),
+            Awaits = r.GetProperty("awaits").GetInt32(),
+            OptionalChains = r.GetProperty("optionalChains").GetInt32(),
+            NullishCoalescing = r.GetProperty("nullishCoalescing").GetInt32(),
+        };
     }
 }
