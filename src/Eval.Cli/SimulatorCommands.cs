@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Spark.Eval.Backends.Local;
+using Spark.Eval.Backends.Local.Bench;
 using Spark.Eval.Core;
 using Spark.Eval.Simulator.Calibration;
 using Spark.Eval.Simulator.Latency;
@@ -151,6 +153,7 @@ public static class SimulatorCommands
         });
 
         command.Subcommands.Add(CreateValidate(stdout));
+        command.Subcommands.Add(CreateValidateLocal(stdout, stderr));
         command.Subcommands.Add(CreateBench(stdout));
         command.Subcommands.Add(CreateProfilesList(stdout));
         return command;
@@ -255,6 +258,12 @@ public static class SimulatorCommands
             var page = ValidationRunner.RenderMarkdown(results, ValidationPreamble);
             if (parse.GetValue(write) is { } target)
             {
+                // Keep the measured local CPU section (validate-local writes it; this command cannot regenerate it).
+                if (File.Exists(target) && LocalValidation.ExtractSection(await File.ReadAllTextAsync(target, ct)) is { } local)
+                {
+                    page = LocalValidation.UpsertSection(page, local);
+                }
+
                 await File.WriteAllTextAsync(target, page, ct);
                 var fitted = results.Where(r => !r.Row.Holdout).ToList();
                 var holdout = results.Where(r => r.Row.Holdout).ToList();
@@ -266,6 +275,95 @@ public static class SimulatorCommands
                 await stdout.WriteAsync(page.AsMemory(), ct);
             }
 
+            return SparkEvalCli.ExitOk;
+        });
+        return command;
+    }
+
+    private static Command CreateValidateLocal(TextWriter stdout, TextWriter stderr)
+    {
+        var models = new Option<string>("--model", "-m") { Description = "Comma list of GGUF files; models/tiny.gguf and models/small.gguf are generated when missing.", DefaultValueFactory = _ => "models/tiny.gguf,models/small.gguf" };
+        var modelProfile = new Option<string?>("--model-profile") { Description = "Model profile id for every --model (default: spark-tiny for tiny.gguf, spark-small for small.gguf)." };
+        var hw = new Option<string>("--hw") { Description = "Hardware profile that predicts (written by 'spark-eval calibrate').", DefaultValueFactory = _ => "cpu-local" };
+        var threads = new Option<int>("--threads") { Description = "llama.cpp threads (calibrate measures with all cores).", DefaultValueFactory = _ => LocalBackendFactory.DefaultThreads };
+        var prompts = new Option<string>("--prompt-tokens") { Description = "Comma list of prompt lengths (tokens).", DefaultValueFactory = _ => "64,256" };
+        var decode = new Option<int>("--decode-tokens") { Description = "Tokens generated per measurement.", DefaultValueFactory = _ => 32 };
+        var warmup = new Option<int>("--warmup") { Description = "Unmeasured runs per point.", DefaultValueFactory = _ => 1 };
+        var repeats = new Option<int>("--repeats") { Description = "Measured runs per point (medians are compared).", DefaultValueFactory = _ => 3 };
+        var json = new Option<bool>("--json") { Description = "Print the rows as one JSON object." };
+        var write = new Option<string?>("--write") { Description = "Write/refresh the 'Local CPU validation' section of this Markdown page (e.g. docs/simulator-validation.md); the rest of the page is kept." };
+        var command = new Command("validate-local",
+            "Measure llama.cpp runs of the generated test models here (TTFT, decode tok/s; medians) and compare them with the simulator's predictions for the cpu-local profile.")
+        {
+            models, modelProfile, hw, threads, prompts, decode, warmup, repeats, json, write, Profiles,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var catalog = ProfileCatalog.Load(parse.GetValue(Profiles));
+            var hardware = catalog.GetHardware(parse.GetValue(hw)!);
+            var nThreads = parse.GetValue(threads);
+            if (nThreads is < 1 or > 512)
+            {
+                throw new InputException("--threads: must be 1..512. Fix: give a thread count such as 2");
+            }
+
+            var settings = new LocalBenchSettings
+            {
+                PromptTokens = ParseList(parse.GetValue(prompts)!, "--prompt-tokens", 1, 1 << 14).Select(v => (int)v).ToList(),
+                Threads = [nThreads],
+                DecodeTokens = parse.GetValue(decode) is var d and >= 2 and <= 4096 ? d : throw new InputException("--decode-tokens: must be 2..4096. Fix: give a count such as 32"),
+                Warmup = parse.GetValue(warmup) is var w and >= 0 and <= 100 ? w : throw new InputException("--warmup: must be 0..100. Fix: give a count such as 1"),
+                Repeats = parse.GetValue(repeats) is var r and >= 1 and <= 100 ? r : throw new InputException("--repeats: must be 1..100. Fix: give a count such as 3"),
+            };
+            var time = TimeProvider.System;
+            var loadAverage = File.Exists("/proc/loadavg") ? string.Join(' ', (await File.ReadAllTextAsync("/proc/loadavg", ct)).Split(' ').Take(3)) : "n/a";
+            var rows = new List<LocalValidationRow>();
+            var cpu = EnvironmentProbe.CpuModel();
+            foreach (var text in parse.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var profileId = parse.GetValue(modelProfile) ?? Path.GetFileName(text) switch
+                {
+                    "tiny.gguf" => "spark-tiny",
+                    "small.gguf" => "spark-small",
+                    _ => throw new InputException($"--model {text}: no model profile known for this file. Fix: add --model-profile <id> (see 'spark-eval simulate profiles')"),
+                };
+                var profile = catalog.GetModel(profileId, "--model-profile");
+                var latency = Build(catalog, hardware.Id, profile.Id, null, 1);
+                var path = Path.GetFullPath(text);
+                LocalBackendFactory.EnsureModel(path, text, new Core.Backends.BackendContext(time, Directory.GetCurrentDirectory(), stderr.WriteLine), $"--model {text}");
+                var bench = new LocalBench(time, line => stderr.WriteLine(line));
+                var measured = await bench.RunAsync(path, settings, cpu, ct);
+                foreach (var point in measured.Points)
+                {
+                    var m = new LocalMeasurement(Path.GetFileName(text), profile.Id, latency.Precision.Name, point.Threads, point.PromptTokens, settings.DecodeTokens, settings.Repeats,
+                        point.Harness.TtftMsMedian, point.Harness.DecodeTokensPerSecondMedian);
+                    rows.AddRange(LocalValidation.Rows(latency, m));
+                }
+            }
+
+            var report = new LocalValidationReport
+            {
+                Hardware = hardware.Id,
+                Cpu = string.Create(CultureInfo.InvariantCulture, $"{cpu} ({Environment.ProcessorCount} logical cores)"),
+                LoadAverage = loadAverage,
+                MeasuredUtc = time.GetUtcNow(),
+                Rows = rows,
+                MedianAbsoluteError = LocalValidation.MedianAbsoluteError(rows),
+                WorstRatio = rows.Count > 0 ? rows.Max(x => x.Ratio) : double.NaN,
+                Definitions = LocalValidation.Definitions,
+            };
+            if (parse.GetValue(write) is { } target)
+            {
+                var commandText = string.Create(CultureInfo.InvariantCulture,
+                    $"spark-eval simulate validate-local --model {parse.GetValue(models)} --threads {nThreads} --prompt-tokens {parse.GetValue(prompts)} --decode-tokens {settings.DecodeTokens} --warmup {settings.Warmup} --repeats {settings.Repeats} --write {target}");
+                var page = File.Exists(target) ? await File.ReadAllTextAsync(target, ct) : "# Simulator validation\n";
+                await File.WriteAllTextAsync(target, LocalValidation.UpsertSection(page, LocalValidation.RenderMarkdown(report, commandText)), ct);
+                await stderr.WriteLineAsync($"wrote the Local CPU validation section of {target}".AsMemory(), ct);
+            }
+
+            await stdout.WriteAsync((parse.GetValue(json)
+                ? JsonSerializer.Serialize(report, LocalValidationJsonContext.Default.LocalValidationReport) + "\n"
+                : LocalValidation.RenderText(report)).AsMemory(), ct);
             return SparkEvalCli.ExitOk;
         });
         return command;
