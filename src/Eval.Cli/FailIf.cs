@@ -89,7 +89,7 @@ public sealed record Threshold(string Metric, string Operator, double Value)
     {
         var known = new HashSet<string>(StringComparer.Ordinal)
         {
-            "error_rate", "request_throughput_rps", "output_token_throughput_tps", "goodput_ratio", "goodput_rps",
+            "error_rate", "request_throughput_rps", "output_token_throughput_tps", "goodput_ratio", "goodput_rps", "pass_rate",
             "attempts_ok", "attempts_failed", "attempts_cancelled", "duration_s",
         };
         foreach (var stem in Stems)

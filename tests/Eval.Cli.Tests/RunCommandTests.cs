@@ -156,4 +156,15 @@ public class RunCommandTests
         Assert.InRange(records.Count, 1, 29);
         Assert.Contains(records, r => r.Outcome.Status == AttemptStatus.Cancelled && r.Outcome.ErrorClass == "duration_limit");
     }
+
+    [Fact]
+    public async Task Run_PassRateThreshold_GradesThenGates()
+    {
+        // The constant-rate sim answers with each task's reference, so every graded answer passes.
+        var dir = Path.Combine(CliHarness.TempDir(), "run");
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", Fast, "--tasks", "2", "--repeats", "1", "--warmup", "0",
+            "--fail-if", "pass_rate<1.01", "--out", dir);
+        Assert.True(exit == 1, stderr);
+        Assert.Contains("FAILED threshold: fast: pass_rate = 1 breaches pass_rate<1.01", stderr, StringComparison.Ordinal);
+    }
 }

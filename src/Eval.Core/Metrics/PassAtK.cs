@@ -83,10 +83,19 @@ internal sealed class GradingAccumulator
     private readonly Dictionary<string, (string Kind, string Language, int N, int C)> _tasks = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, int> _outcomes = new(StringComparer.Ordinal);
     private readonly List<double> _mutation = [];
+    private readonly List<AttemptRecord> _failedGenerations = [];
     private int _quarantined;
 
     public void Add(AttemptRecord record)
     {
+        // A generation that failed (error, timeout) produced no answer: it counts as not passed, never out of the
+        // denominator. Cancelled attempts are re-planned by --resume and stay out.
+        if (record.Outcome.Status is AttemptStatus.Error or AttemptStatus.Timeout)
+        {
+            _failedGenerations.Add(record);
+            return;
+        }
+
         if (record.Grade is not { } grade || record.Outcome.Status != AttemptStatus.Ok)
         {
             return;
@@ -124,9 +133,18 @@ internal sealed class GradingAccumulator
             return null;
         }
 
+        foreach (var failed in _failedGenerations)
+        {
+            var key = failed.Slot.TaskId;
+            var entry = _tasks.TryGetValue(key, out var seen) ? seen : (KindName(failed.TaskKind), failed.Language ?? "?", 0, 0);
+            _tasks[key] = (entry.Item1, entry.Item2, entry.Item3 + 1, entry.Item4);
+            _outcomes["generation_failed"] = _outcomes.GetValueOrDefault("generation_failed") + 1;
+        }
+
+        _failedGenerations.Clear();
         var notes = new List<string>
         {
-            "pass_rate = passed / graded attempts; pass@k = mean over tasks of 1 − C(n−c,k)/C(n,k); pass^k = mean over tasks of C(c,k)/C(n,k).",
+            "pass_rate = passed / (graded attempts + failed generations): an attempt whose generation failed counts as not passed; pass@k = mean over tasks of 1 − C(n−c,k)/C(n,k); pass^k = mean over tasks of C(c,k)/C(n,k).",
         };
         var minN = _tasks.Values.Min(t => t.N);
         var omitted = Ks.Where(k => k > minN && k <= _tasks.Values.Max(t => t.N)).ToList();
