@@ -34,7 +34,8 @@ public static class SummaryTable
             .AddColumn(new TableColumn("E2E p50 ms").RightAligned())
             .AddColumn(new TableColumn("tok/s p50").RightAligned())
             .AddColumn(new TableColumn("req/s").RightAligned())
-            .AddColumn(new TableColumn("goodput").RightAligned());
+            .AddColumn(new TableColumn("goodput").RightAligned())
+            .AddColumn(new TableColumn("pass").RightAligned());
         foreach (var b in summary.Backends)
         {
             string Stat(string metric, Func<LatencyStatistics, double> pick) =>
@@ -51,7 +52,8 @@ public static class SummaryTable
                 Stat("e2e_ms", s => s.P50),
                 Stat("output_tokens_per_s", s => s.P50),
                 b.RequestThroughputRps.ToString("0.00", CultureInfo.InvariantCulture),
-                (b.Goodput.Ratio * 100).ToString("0", CultureInfo.InvariantCulture) + "%");
+                (b.Goodput.Ratio * 100).ToString("0", CultureInfo.InvariantCulture) + "%",
+                b.Grading is { } g ? (g.PassRate * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "–");
         }
 
         console.Write(table);
