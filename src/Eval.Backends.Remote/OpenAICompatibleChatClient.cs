@@ -840,38 +840,23 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         return result;
     }
 
-    private static UsageDetails ChatUsage(JsonElement usage)
+    private static UsageDetails ChatUsage(JsonElement usage) => Usage(usage, "prompt_tokens", "completion_tokens", "completion_tokens_details");
+
+    private static UsageDetails ResponsesUsage(JsonElement usage) => Usage(usage, "input_tokens", "output_tokens", "output_tokens_details");
+
+    /// <summary>Reads a usage object; Chat Completions and Responses name the same counts differently.</summary>
+    private static UsageDetails Usage(JsonElement usage, string input, string output, string outputDetails)
     {
-        var details = new UsageDetails
+        static long? Number(JsonElement e, string name) =>
+            e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt64() : null;
+
+        return new UsageDetails
         {
-            InputTokenCount = usage.TryGetProperty("prompt_tokens", out var p) && p.ValueKind == JsonValueKind.Number ? p.GetInt64() : null,
-            OutputTokenCount = usage.TryGetProperty("completion_tokens", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt64() : null,
-            TotalTokenCount = usage.TryGetProperty("total_tokens", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetInt64() : null,
+            InputTokenCount = Number(usage, input),
+            OutputTokenCount = Number(usage, output),
+            TotalTokenCount = Number(usage, "total_tokens"),
+            ReasoningTokenCount = usage.TryGetProperty(outputDetails, out var d) && d.ValueKind == JsonValueKind.Object ? Number(d, "reasoning_tokens") : null,
         };
-        if (usage.TryGetProperty("completion_tokens_details", out var cd) && cd.ValueKind == JsonValueKind.Object
-            && cd.TryGetProperty("reasoning_tokens", out var r) && r.ValueKind == JsonValueKind.Number)
-        {
-            details.ReasoningTokenCount = r.GetInt64();
-        }
-
-        return details;
-    }
-
-    private static UsageDetails ResponsesUsage(JsonElement usage)
-    {
-        var details = new UsageDetails
-        {
-            InputTokenCount = usage.TryGetProperty("input_tokens", out var p) && p.ValueKind == JsonValueKind.Number ? p.GetInt64() : null,
-            OutputTokenCount = usage.TryGetProperty("output_tokens", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt64() : null,
-            TotalTokenCount = usage.TryGetProperty("total_tokens", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetInt64() : null,
-        };
-        if (usage.TryGetProperty("output_tokens_details", out var od) && od.ValueKind == JsonValueKind.Object
-            && od.TryGetProperty("reasoning_tokens", out var r) && r.ValueKind == JsonValueKind.Number)
-        {
-            details.ReasoningTokenCount = r.GetInt64();
-        }
-
-        return details;
     }
 
     private ChatResponse ParseChatCompletion(JsonElement root)

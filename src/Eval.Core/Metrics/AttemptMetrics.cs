@@ -111,21 +111,6 @@ public readonly record struct AttemptMetrics
         };
     }
 
-    /// <summary>Start of the try that served the answer: the last retry mark, else 0.</summary>
-    public static long TryStartUs(IReadOnlyList<StreamEvent> events)
-    {
-        long start = 0;
-        for (var i = 0; i < events.Count; i++)
-        {
-            if (events[i].Kind == StreamEventKind.Retry)
-            {
-                start = events[i].OffsetMicroseconds;
-            }
-        }
-
-        return start;
-    }
-
     /// <summary>
     /// Inter-token latency samples of one attempt, in µs: the gap between consecutive non-empty output chunks
     /// (content, reasoning or tool call) of the serving try. Empty and usage-only updates are excluded.

@@ -208,33 +208,21 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         }
     }
 
+    /// <summary>Waits on an injected clock (tests' fake time); the system clock uses <see cref="SleepUntil"/> on the dispatcher thread.</summary>
     private async Task WaitUntilAsync(long startTimestamp, long dueUs, CancellationToken cancellationToken)
     {
-        var due = TimeSpan.FromTicks(dueUs * 10);
-        while (!cancellationToken.IsCancellationRequested)
+        var remaining = TimeSpan.FromTicks(dueUs * 10) - time.GetElapsedTime(startTimestamp);
+        if (remaining <= TimeSpan.Zero)
         {
-            var remaining = due - time.GetElapsedTime(startTimestamp);
-            if (remaining <= TimeSpan.Zero)
-            {
-                return;
-            }
+            return;
+        }
 
-            // Sleep while far away; the OS wakes sleepers 50–70 µs late at p50 and up to ~1 ms, so spin the last stretch.
-            if (remaining > TimeSpan.FromMilliseconds(1.5) || time != TimeProvider.System)
-            {
-                try
-                {
-                    await Task.Delay(time == TimeProvider.System ? remaining - TimeSpan.FromMilliseconds(1) : remaining, time, cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-            else
-            {
-                Thread.SpinWait(64);
-            }
+        try
+        {
+            await Task.Delay(remaining, time, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 

@@ -563,15 +563,7 @@ public sealed class SimServer : IAsyncDisposable
                 else
                 {
                     var type = kind == "content" ? "response.output_text.delta" : "response.reasoning_text.delta";
-                    await writer.WriteAsync(type, kind, text.Length, w => ResponseEvent(w, type, writer.Sequence, w2 =>
-                    {
-                        w2.WriteString("item_id", itemId);
-                        w2.WriteNumber("output_index", 0);
-                        w2.WriteNumber("content_index", 0);
-                        w2.WriteString("delta", text);
-                        w2.WriteStartArray("logprobs");
-                        w2.WriteEndArray();
-                    }), ct);
+                    await writer.WriteAsync(type, kind, text.Length, w => ResponseEvent(w, type, writer.Sequence, w2 => TextPart(w2, itemId, "delta", text)), ct);
                 }
             }
         }
@@ -596,15 +588,7 @@ public sealed class SimServer : IAsyncDisposable
         {
             Remember(id, request, answer.ToString());
             var text = answer.ToString();
-            await writer.WriteAsync("response.output_text.done", "text_done", 0, w => ResponseEvent(w, "response.output_text.done", writer.Sequence, w2 =>
-            {
-                w2.WriteString("item_id", itemId);
-                w2.WriteNumber("output_index", 0);
-                w2.WriteNumber("content_index", 0);
-                w2.WriteString("text", text);
-                w2.WriteStartArray("logprobs");
-                w2.WriteEndArray();
-            }), ct);
+            await writer.WriteAsync("response.output_text.done", "text_done", 0, w => ResponseEvent(w, "response.output_text.done", writer.Sequence, w2 => TextPart(w2, itemId, "text", text)), ct);
             await writer.WriteAsync("response.completed", "completed", 0, w => ResponseEvent(w, "response.completed", writer.Sequence, w2 =>
             {
                 w2.WritePropertyName("response");
@@ -769,6 +753,17 @@ public sealed class SimServer : IAsyncDisposable
         w.WriteNumber("completion_tokens", usage?.OutputTokenCount ?? 0);
         w.WriteNumber("total_tokens", usage?.TotalTokenCount ?? ((usage?.InputTokenCount ?? 0) + (usage?.OutputTokenCount ?? 0)));
         w.WriteEndObject();
+    }
+
+    /// <summary>The fields of a Responses output-text event: a delta while streaming, the whole text when done.</summary>
+    private static void TextPart(Utf8JsonWriter w, string itemId, string textField, string text)
+    {
+        w.WriteString("item_id", itemId);
+        w.WriteNumber("output_index", 0);
+        w.WriteNumber("content_index", 0);
+        w.WriteString(textField, text);
+        w.WriteStartArray("logprobs");
+        w.WriteEndArray();
     }
 
     private static void ResponseEvent(Utf8JsonWriter w, string type, int sequence, Action<Utf8JsonWriter> body)
