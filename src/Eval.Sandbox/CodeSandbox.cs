@@ -16,6 +16,7 @@ public sealed class CodeSandbox : IDisposable
     private readonly SandboxOptions _options;
     private readonly ProcessSandbox _process;
     private readonly CSharpExecutor _csharp;
+    private readonly PythonForkServerPool _pythonServers;
     private readonly Dictionary<string, ICodeExecutor> _executors;
 
     public CodeSandbox(SandboxOptions options, TimeProvider time, Action<string>? progress = null, SandboxEnvironment? environment = null)
@@ -24,9 +25,10 @@ public sealed class CodeSandbox : IDisposable
         Environment = environment ?? SandboxEnvironment.Current;
         _process = new ProcessSandbox(Environment, time);
         _csharp = new CSharpExecutor(_process, time);
+        _pythonServers = new PythonForkServerPool(_process, time);
         _executors = new(StringComparer.Ordinal)
         {
-            ["python"] = new PythonExecutor(_process),
+            ["python"] = new PythonExecutor(_process, _pythonServers),
             ["javascript"] = new JavaScriptExecutor(_process),
             ["typescript"] = new TypeScriptExecutor(_process, progress),
             ["csharp"] = _csharp,
@@ -41,7 +43,7 @@ public sealed class CodeSandbox : IDisposable
 
     /// <summary>The policy this sandbox applies, in words, for the run manifest and the grade summary.</summary>
     public string Policy => Environment.HasNamespaces
-        ? $"isolated: {Environment.Describe(true)} for every program"
+        ? $"isolated: {Environment.Describe(true)} for every program" + (Environment.CanSwitchUsers ? "; Python in pooled fork-servers, each attempt slot with its own uid" : "")
         : _options.AllowUnsandboxed
             ? $"UNSANDBOXED (--allow-unsandboxed): {Environment.Describe(false)} only, bubblewrap missing"
             : $"trusted-only: bubblewrap missing, so only suite references and mutants (matched by hash) run, under {Environment.Describe(false)}; other answers are refused";
@@ -71,5 +73,9 @@ public sealed class CodeSandbox : IDisposable
         }
     }
 
-    public void Dispose() => _csharp.Dispose();
+    public void Dispose()
+    {
+        _csharp.Dispose();
+        _pythonServers.Dispose();
+    }
 }

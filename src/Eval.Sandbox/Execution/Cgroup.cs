@@ -13,6 +13,8 @@ internal sealed class Cgroup : IDisposable
 
     public IEnumerable<string> ProcsFiles => _dirs.Values.Select(d => Path.Combine(d, "cgroup.procs"));
 
+    public bool Has(string controller) => _dirs.ContainsKey(controller);
+
     public string Controllers => string.Join(",", _dirs.Keys.Order(StringComparer.Ordinal));
 
     public static Cgroup? Create(SandboxEnvironment environment, SandboxLimits limits)

@@ -19,6 +19,12 @@ public sealed record ProcessSpec
     public bool LimitAddressSpace { get; init; }
     /// <summary>Keep stdin open as a pipe (the C# worker's request channel); one-shot programs get it closed.</summary>
     public bool KeepStdin { get; init; }
+    /// <summary>
+    /// When not empty: no user namespace; the process runs as the host's root with only these capabilities (and no new
+    /// privileges), so it can switch each attempt to its own unprivileged uid (the Python fork-server). Needs
+    /// <see cref="SandboxEnvironment.CanSwitchUsers"/>.
+    /// </summary>
+    public IReadOnlyList<string> KeepCapabilities { get; init; } = [];
 }
 
 /// <summary>Runs a process under bubblewrap (namespaces, read-only system, no network), rlimits and per-attempt cgroups.</summary>
@@ -107,7 +113,22 @@ public sealed class ProcessSandbox(SandboxEnvironment environment, TimeProvider 
     private void AddBubblewrap(System.Collections.ObjectModel.Collection<string> args, ProcessSpec spec)
     {
         args.Add(environment.Bubblewrap!);
-        foreach (var a in new[] { "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox" })
+        var privileged = spec.KeepCapabilities.Count > 0;
+        var namespaces = privileged
+            ? new[] { "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL" }
+            : new[] { "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL" };
+        foreach (var a in namespaces)
+        {
+            args.Add(a);
+        }
+
+        foreach (var cap in spec.KeepCapabilities)
+        {
+            args.Add("--cap-add");
+            args.Add(cap);
+        }
+
+        foreach (var a in new[] { "--die-with-parent", "--new-session", "--hostname", "sandbox" })
         {
             args.Add(a);
         }
@@ -150,10 +171,18 @@ public sealed class ProcessSandbox(SandboxEnvironment environment, TimeProvider 
             args.Add(a);
         }
 
+        var made = new HashSet<string>(StringComparer.Ordinal) { "/", "/usr", "/tmp", "/proc", "/dev" };
         foreach (var bind in spec.ReadOnlyBinds.Distinct(StringComparer.Ordinal))
         {
             if (!bind.StartsWith("/usr/", StringComparison.Ordinal) && Path.Exists(bind))
             {
+                if (privileged)
+                {
+                    // bubblewrap would copy the host's modes for the folders above a bind (/root is 0700): an attempt uid
+                    // could not reach the interpreter under /root/.pyenv. Make them traversable (0755) first.
+                    AddParents(args, bind, made);
+                }
+
                 args.Add("--ro-bind");
                 args.Add(bind);
                 args.Add(bind);
@@ -171,6 +200,24 @@ public sealed class ProcessSandbox(SandboxEnvironment environment, TimeProvider 
             args.Add("--setenv");
             args.Add(key);
             args.Add(value);
+        }
+    }
+
+    private static void AddParents(System.Collections.ObjectModel.Collection<string> args, string path, HashSet<string> made)
+    {
+        var parents = new Stack<string>();
+        for (var dir = Path.GetDirectoryName(path); dir is not null && !made.Contains(dir); dir = Path.GetDirectoryName(dir))
+        {
+            parents.Push(dir);
+        }
+
+        while (parents.TryPop(out var dir))
+        {
+            made.Add(dir);
+            args.Add("--perms");
+            args.Add("0755");
+            args.Add("--dir");
+            args.Add(dir);
         }
     }
 }
@@ -224,6 +271,9 @@ public sealed class SandboxedProcess : IDisposable
     public bool HasExited => _process.HasExited;
 
     public double? CpuSeconds => _cgroup?.CpuSeconds;
+
+    /// <summary>True when the process tree is under a memory cgroup limit.</summary>
+    public bool HasMemoryCgroup => _cgroup?.Has("memory") ?? false;
 
     public bool MemoryLimitHit => _cgroup is { } c && (c.OomKilled || c.MemoryLimitHit);
 

@@ -20,8 +20,17 @@ public sealed class SandboxEnvironment
 
     public bool HasNamespaces => Bubblewrap is not null;
 
+    /// <summary>
+    /// True when bubblewrap can run a process as root with a few capabilities and no user namespace (the harness runs as
+    /// root), so the Python fork-server can give each attempt slot its own unprivileged uid. SPARK_EVAL_SANDBOX=no-forkserver turns it off.
+    /// </summary>
+    public bool CanSwitchUsers { get; init; }
+
     /// <summary>This environment without bubblewrap: what a machine lacking it gets (process limits only).</summary>
     public SandboxEnvironment WithoutNamespaces() => new() { Prlimit = Prlimit, CgroupRoots = CgroupRoots, ScratchRoot = ScratchRoot };
+
+    /// <summary>This environment without the Python fork-server: every Python attempt in its own bubblewrap (the one-shot path).</summary>
+    public SandboxEnvironment WithoutForkServer() => new() { Bubblewrap = Bubblewrap, Prlimit = Prlimit, CgroupRoots = CgroupRoots, ScratchRoot = ScratchRoot };
 
     /// <summary>The isolation level a run under this environment reaches, e.g. bubblewrap+rlimits+cgroup(memory,pids,cpuacct).</summary>
     public string Describe(bool isolated)
@@ -54,6 +63,8 @@ public sealed class SandboxEnvironment
             bwrap = null;
         }
 
+        var switchUsers = bwrap is not null && Environment.IsPrivilegedProcess && disable is not "no-forkserver"
+            && Works(bwrap, "--unshare-pid", "--unshare-net", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "/bin/true");
         var cgroups = new Dictionary<string, string>(StringComparer.Ordinal);
         if (OperatingSystem.IsLinux() && disable is not "none" && disable is not "no-cgroup")
         {
@@ -114,6 +125,7 @@ public sealed class SandboxEnvironment
         return new SandboxEnvironment
         {
             Bubblewrap = bwrap,
+            CanSwitchUsers = switchUsers,
             Prlimit = Which("prlimit"),
             CgroupRoots = cgroups,
             ScratchRoot = scratch,

@@ -37,13 +37,21 @@ public sealed class AttemptDirectory : IDisposable
     }
 }
 
-/// <summary>Python: <c>python3 -I -B prog.py</c>; tests mode runs implementation + tests as one file (plain asserts or unittest.main()).</summary>
-public sealed class PythonExecutor(ProcessSandbox sandbox) : ICodeExecutor
+/// <summary>
+/// Python: isolated attempts go to the pooled fork-server (<see cref="PythonForkServerPool"/>) when this machine allows per-attempt
+/// uids, else <c>python3 -I -B prog.py</c> in its own sandbox; tests mode runs implementation + tests as one file (plain asserts or unittest.main()).
+/// </summary>
+public sealed class PythonExecutor(ProcessSandbox sandbox, PythonForkServerPool? forkServers = null) : ICodeExecutor
 {
     public async Task<ExecutionResult> ExecuteAsync(ProgramRequest request, AttemptDirectory directory, bool isolated, CancellationToken cancellationToken)
     {
         var python = ToolLocator.Require(ToolLocator.Python, "python3", "Python 3.11 or later (apt-get install python3)");
         var source = request.Mode == ProgramMode.Tests ? request.Implementation + "\n" + request.Source : request.Source;
+        if (isolated && forkServers is not null && sandbox.Environment.CanSwitchUsers)
+        {
+            return await forkServers.ExecuteAsync(source, request.Limits, cancellationToken);
+        }
+
         await File.WriteAllTextAsync(directory.File("prog.py"), source, cancellationToken);
         var run = await sandbox.RunAsync(new ProcessSpec
         {

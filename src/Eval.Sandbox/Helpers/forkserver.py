@@ -1,0 +1,359 @@
+"""Spark Eval Python fork-server: runs untrusted Python programs, one at a time, inside one long-lived bubblewrap sandbox.
+
+Trusted code. Started by the harness as `python3 -I -B forkserver.py <uid>` under bubblewrap (own pid, net, ipc and
+uts namespaces, read-only system, host root with only CAP_SETUID, CAP_SETGID, CAP_CHOWN and CAP_KILL kept, no new
+privileges). Per attempt it forks a child that gets a fresh directory /sandbox/aN (mode 0700, owned by the attempt
+uid), its own session, rlimits (CPU, FSIZE, NPROC, NOFILE, CORE, AS), stdin from /dev/null, stdout/stderr on pipes
+the server reads with a cap, then drops to the attempt uid/gid (unique to this server, so it owns nothing else and
+RLIMIT_NPROC counts only its processes) and runs the program. At the end everything that uid owns is killed and the
+directory is emptied by a helper running as that uid.
+
+Protocol (stdin/stdout of the server, little-endian): request = u32 length + JSON; response and greeting =
+u32 magic + u32 length + JSON.
+"""
+
+import base64
+import builtins
+import json
+import os
+import resource
+import select
+import signal
+import struct
+import sys
+import time
+import traceback
+import types
+
+# Warm the modules graded programs import most, so a forked child does not pay for them.
+import atexit  # noqa: F401
+import bisect  # noqa: F401
+import collections  # noqa: F401
+import copy  # noqa: F401
+import decimal  # noqa: F401
+import fractions  # noqa: F401
+import functools  # noqa: F401
+import hashlib  # noqa: F401
+import heapq  # noqa: F401
+import itertools  # noqa: F401
+import math  # noqa: F401
+import operator  # noqa: F401
+import random  # noqa: F401
+import re  # noqa: F401
+import statistics  # noqa: F401
+import string  # noqa: F401
+import threading  # noqa: F401
+import typing  # noqa: F401
+import unittest  # noqa: F401
+
+MAGIC = 0x59505053
+SELF = os.path.abspath(__file__)
+MAX_FD = 1024
+
+
+def read_exact(fd, n):
+    chunks = []
+    while n > 0:
+        chunk = os.read(fd, n)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def send(fd, obj):
+    data = json.dumps(obj).encode("utf-8")
+    payload = struct.pack("<II", MAGIC, len(data)) + data
+    while payload:
+        payload = payload[os.write(fd, payload):]
+
+
+def exit_code(e):
+    code = e.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:
+        print(code, file=sys.stderr)
+    except Exception:
+        pass
+    return 1
+
+
+def finish(code):
+    """Ends the child as an interpreter would: non-daemon threads joined, atexit run, stdio flushed."""
+    try:
+        threading._shutdown()
+    except BaseException:
+        pass
+    try:
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    os._exit(code)
+
+
+def run_inline(path, source):
+    """Runs the program in this forked interpreter as `python3 -I -B prog.py` would run it."""
+    sys.argv = [os.path.basename(path)]
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__cached__ = None
+    main.__builtins__ = builtins
+    sys.modules["__main__"] = main
+    code = 0
+    try:
+        exec(compile(source, path, "exec", dont_inherit=True), main.__dict__)
+    except SystemExit as e:
+        code = exit_code(e)
+    except BaseException as e:
+        tb = e.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == SELF:
+            tb = tb.tb_next
+        try:
+            traceback.print_exception(type(e), e, tb)
+        except BaseException:
+            pass
+        code = 1
+    finish(code)
+
+
+def child(req, uid, directory, out_w, err_w):
+    """The attempt process: never returns."""
+    try:
+        os.setsid()
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")
+        except OSError:
+            pass
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.closerange(3, MAX_FD)
+        cpu = int(req["cpu"])
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (req["fsize"], req["fsize"]))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+        resource.setrlimit(resource.RLIMIT_NPROC, (req["nproc"], req["nproc"]))
+        if req.get("as"):
+            resource.setrlimit(resource.RLIMIT_AS, (req["as"], req["as"]))
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(sig, signal.SIG_DFL)
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        if os.getuid() != uid or os.geteuid() != uid or os.getgid() != uid or os.getgroups():
+            os._exit(125)
+        os.chdir(directory)
+        os.umask(0o022)
+        os.environ.clear()
+        os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": directory, "LANG": "C.UTF-8",
+                           "TMPDIR": directory, "PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8"})
+        path = os.path.join(directory, "prog.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(req["source"])
+    except BaseException:
+        try:
+            traceback.print_exc()
+            sys.stderr.flush()
+        except BaseException:
+            pass
+        os._exit(125)
+    if req.get("execv"):
+        try:
+            os.execv(sys.executable, [sys.executable, "-I", "-B", "prog.py"])
+        except BaseException:
+            os._exit(126)
+    run_inline(path, req["source"])
+
+
+def uid_processes(uid, me):
+    """(live, zombie) processes whose real uid is the attempt uid, from /proc (kill(-1) cannot tell: it succeeds
+    whenever any other process exists)."""
+    live = zombies = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open("/proc/%s/status" % name) as f:
+                state = ruid = None
+                for line in f:
+                    if line.startswith("State:"):
+                        state = line.split()[1]
+                    elif line.startswith("Uid:"):
+                        ruid = int(line.split()[1])
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+        if ruid == uid:
+            if state == "Z":
+                zombies += 1
+            else:
+                live += 1
+    return live, zombies
+
+
+def sweep(uid, directory):
+    """Kills every process the attempt uid owns (from a helper running as that uid, so nothing else can be hit)
+    and empties its directory. Returns (1 when any process was left behind, directory removed)."""
+    pid = os.fork()
+    if pid == 0:
+        found = 0
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            me = os.getpid()
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                live, zombies = uid_processes(uid, me)
+                if live == 0 and zombies == 0:
+                    break
+                if live:
+                    found = 1
+                    os.kill(-1, signal.SIGKILL)
+                time.sleep(0.001)
+            import shutil
+
+            def unlock(func, p, _):
+                try:
+                    os.chmod(os.path.dirname(p), 0o700)
+                    os.chmod(p, 0o700)
+                    func(p)
+                except OSError:
+                    pass
+
+            for name in os.listdir(directory):
+                p = os.path.join(directory, name)
+                if os.path.isdir(p) and not os.path.islink(p):
+                    shutil.rmtree(p, onerror=unlock)
+                else:
+                    os.unlink(p)
+        except BaseException:
+            os._exit(2)
+        os._exit(found)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    try:
+        os.rmdir(directory)
+        removed = True
+    except OSError:
+        removed = False
+    return (0 if code == 0 else 1), removed
+
+
+def attempt(req, uid, n):
+    while True:
+        directory = "/sandbox/a%d" % n
+        try:
+            os.mkdir(directory, 0o700)
+            break
+        except FileExistsError:
+            n += 1000
+    os.chown(directory, uid, uid)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        child(req, uid, directory, out_w, err_w)
+    os.close(out_w)
+    os.close(err_w)
+    keep, kill = req["keep"], req["kill"]
+    kept = {out_r: bytearray(), err_r: bytearray()}
+    total = {out_r: 0, err_r: 0}
+    open_fds = [out_r, err_r]
+    pidfd = os.pidfd_open(pid)
+    status = None
+    rusage = None
+    stopped = None
+
+    def pump(fd):
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            open_fds.remove(fd)
+            return
+        room = keep - len(kept[fd])
+        if room > 0:
+            kept[fd] += chunk[:room]
+        total[fd] += len(chunk)
+
+    while status is None:
+        ready, _, _ = select.select(open_fds + [pidfd], [], [])
+        for fd in ready:
+            if fd == pidfd:
+                _, status, rusage = os.wait4(pid, 0)
+            else:
+                pump(fd)
+        if stopped is None and total[out_r] + total[err_r] > kill:
+            stopped = "output_limit"
+            for kill_one in (os.killpg, os.kill):
+                try:
+                    kill_one(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+    os.close(pidfd)
+    leftovers, removed = sweep(uid, directory)
+    # Everything holding the pipes is dead now; take what is still buffered.
+    deadline = time.monotonic() + 2
+    while open_fds and time.monotonic() < deadline:
+        ready, _, _ = select.select(open_fds, [], [], 0.1)
+        for fd in ready:
+            pump(fd)
+    for fd in (out_r, err_r):
+        os.close(fd)
+    return {
+        "exited": os.WIFEXITED(status),
+        "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "stdout": base64.b64encode(bytes(kept[out_r])).decode("ascii"),
+        "stderr": base64.b64encode(bytes(kept[err_r])).decode("ascii"),
+        "stdoutTotal": total[out_r],
+        "stderrTotal": total[err_r],
+        "stoppedBy": stopped,
+        "leftovers": leftovers,
+        "dirRemoved": removed,
+        "cpu": rusage.ru_utime + rusage.ru_stime,
+    }
+
+
+def main():
+    uid = int(sys.argv[1])
+    proto_in = os.dup(0)
+    proto_out = os.dup(1)
+    # Nothing but the protocol may reach the harness's channel: stray prints go to stderr.
+    os.dup2(2, 1)
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    if os.getuid() != 0:
+        send(proto_out, {"ready": False, "error": "the fork-server needs root with CAP_SETUID inside its sandbox"})
+        return 1
+    import gc
+    gc.collect()
+    gc.freeze()
+    send(proto_out, {"ready": True, "python": sys.version.split()[0], "uid": uid})
+    n = 0
+    while True:
+        header = read_exact(proto_in, 4)
+        if header is None:
+            return 0
+        (length,) = struct.unpack("<I", header)
+        req = json.loads(read_exact(proto_in, length).decode("utf-8"))
+        n += 1
+        send(proto_out, attempt(req, uid, n))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
