@@ -268,7 +268,8 @@ internal sealed class PythonForkServer : IDisposable
             var stderr = Kept(r.GetProperty("stderr").GetBytesFromBase64(), stderrTotal);
             var serverStop = r.GetProperty("stoppedBy").ValueKind == JsonValueKind.String ? r.GetProperty("stoppedBy").GetString() : null;
             var leftovers = r.GetProperty("leftovers").GetInt32();
-            var clean = r.GetProperty("dirRemoved").GetBoolean() && leftovers == 0;
+            // Every process of the attempt uid is dead now; its directory goes before this server (same uid) takes another attempt.
+            var clean = TryDeleteAttemptDirectory(r.GetProperty("dir").GetString()) && leftovers == 0;
             var memory = _process.MemoryLimitHit;
             if (code == 125)
             {
@@ -297,6 +298,28 @@ internal sealed class PythonForkServer : IDisposable
             var run = new ProcessRun { ExitCode = 137, Signal = 9, Stdout = "", Stderr = stderr, WallSeconds = wallSeconds, CpuSeconds = cpuSeconds, Isolation = Isolation };
             var outcome = _process.MemoryLimitHit ? ExecutionOutcome.MemoryLimit : _process.PidsLimitHit ? ExecutionOutcome.SandboxViolation : ExecutionOutcome.RuntimeError;
             return new ExecutionResult { Outcome = outcome, Detail = what + Classifier.Tail(stderr, 3, prefix: ": "), Run = run, Isolation = Isolation };
+        }
+    }
+
+    private bool TryDeleteAttemptDirectory(string? name)
+    {
+        if (name is null || name.Length == 0 || name.Contains('/', StringComparison.Ordinal) || name.StartsWith('.'))
+        {
+            return false;
+        }
+
+        try
+        {
+            Directory.Delete(Path.Combine(_hostDir, name), recursive: true);
+            return true;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

@@ -6,7 +6,7 @@ privileges). Per attempt it forks a child that gets a fresh directory /sandbox/a
 uid), its own session, rlimits (CPU, FSIZE, NPROC, NOFILE, CORE, AS), stdin from /dev/null, stdout/stderr on pipes
 the server reads with a cap, then drops to the attempt uid/gid (unique to this server, so it owns nothing else and
 RLIMIT_NPROC counts only its processes) and runs the program. At the end everything that uid owns is killed and the
-directory is emptied by a helper running as that uid.
+harness deletes the directory (from outside, before the server takes another attempt).
 
 Protocol (stdin/stdout of the server, little-endian): request = u32 length + JSON; response and greeting =
 u32 magic + u32 length + JSON.
@@ -177,79 +177,62 @@ def child(req, uid, directory, out_w, err_w):
     run_inline(path, req["source"])
 
 
-def uid_processes(uid, me):
-    """(live, zombie) processes whose real uid is the attempt uid, from /proc (kill(-1) cannot tell: it succeeds
-    whenever any other process exists)."""
-    live = zombies = 0
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == me:
-            continue
+def ipc_objects(uid):
+    """SysV shared memory, queues and semaphores the uid created: they outlive processes, so they would let one attempt
+    pass data to the next in this server's IPC namespace. Any of them makes the server not reusable."""
+    count = 0
+    for kind in ("shm", "msg", "sem"):
         try:
-            with open("/proc/%s/status" % name) as f:
-                state = ruid = None
+            with open("/proc/sysvipc/" + kind) as f:
+                header = f.readline().split()
+                column = header.index("uid")
                 for line in f:
-                    if line.startswith("State:"):
-                        state = line.split()[1]
-                    elif line.startswith("Uid:"):
-                        ruid = int(line.split()[1])
-                        break
-        except (OSError, ValueError, IndexError):
-            continue
-        if ruid == uid:
+                    fields = line.split()
+                    if len(fields) > column and fields[column] == str(uid):
+                        count += 1
+        except (OSError, ValueError):
+            pass
+    return count
+
+
+def sweep(uid):
+    """Kills every process whose real uid is the attempt uid (the server holds CAP_KILL; only attempt processes have that
+    uid) until none is left, zombies reaped. Returns 1 when anything was left behind (processes or IPC objects), else 0."""
+    found = 0
+    me = os.getpid()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        live = zombies = 0
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == me:
+                continue
+            try:
+                with open("/proc/%s/status" % name) as f:
+                    state = ruid = None
+                    for line in f:
+                        if line.startswith("State:"):
+                            state = line.split()[1]
+                        elif line.startswith("Uid:"):
+                            ruid = int(line.split()[1])
+                            break
+            except (OSError, ValueError, IndexError):
+                continue
+            if ruid != uid:
+                continue
             if state == "Z":
                 zombies += 1
-            else:
-                live += 1
-    return live, zombies
-
-
-def sweep(uid, directory):
-    """Kills every process the attempt uid owns (from a helper running as that uid, so nothing else can be hit)
-    and empties its directory. Returns (1 when any process was left behind, directory removed)."""
-    pid = os.fork()
-    if pid == 0:
-        found = 0
-        try:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            me = os.getpid()
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                live, zombies = uid_processes(uid, me)
-                if live == 0 and zombies == 0:
-                    break
-                if live:
-                    found = 1
-                    os.kill(-1, signal.SIGKILL)
-                time.sleep(0.001)
-            import shutil
-
-            def unlock(func, p, _):
-                try:
-                    os.chmod(os.path.dirname(p), 0o700)
-                    os.chmod(p, 0o700)
-                    func(p)
-                except OSError:
-                    pass
-
-            for name in os.listdir(directory):
-                p = os.path.join(directory, name)
-                if os.path.isdir(p) and not os.path.islink(p):
-                    shutil.rmtree(p, onerror=unlock)
-                else:
-                    os.unlink(p)
-        except BaseException:
-            os._exit(2)
-        os._exit(found)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    try:
-        os.rmdir(directory)
-        removed = True
-    except OSError:
-        removed = False
-    return (0 if code == 0 else 1), removed
+                continue
+            live += 1
+            try:
+                os.kill(int(name), signal.SIGKILL)
+            except OSError:
+                pass
+        if live:
+            found = 1
+        if live == 0 and zombies == 0:
+            break
+        time.sleep(0.001)
+    return 1 if found or ipc_objects(uid) else 0
 
 
 def attempt(req, uid, n):
@@ -304,7 +287,7 @@ def attempt(req, uid, n):
                 except OSError:
                     pass
     os.close(pidfd)
-    leftovers, removed = sweep(uid, directory)
+    leftovers = sweep(uid)
     # Everything holding the pipes is dead now; take what is still buffered.
     deadline = time.monotonic() + 2
     while open_fds and time.monotonic() < deadline:
@@ -323,7 +306,7 @@ def attempt(req, uid, n):
         "stderrTotal": total[err_r],
         "stoppedBy": stopped,
         "leftovers": leftovers,
-        "dirRemoved": removed,
+        "dir": os.path.basename(directory),
         "cpu": rusage.ru_utime + rusage.ru_stime,
     }
 
