@@ -12,6 +12,8 @@ public sealed class CSharpExecutor(ProcessSandbox sandbox, TimeProvider time) : 
 {
     private static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest, preprocessorSymbols: ["DEBUG", "TRACE"]);
     private static readonly Lazy<ImmutableArray<MetadataReference>> FrameworkReferences = new(LoadReferences);
+    private static readonly Lazy<CSharpCompilation> ProgramBase = new(() => EmptyCompilation(OutputKind.ConsoleApplication));
+    private static readonly Lazy<CSharpCompilation> LibraryBase = new(() => EmptyCompilation(OutputKind.DynamicallyLinkedLibrary));
     private readonly ConcurrentDictionary<bool, ConcurrentBag<CSharpWorker>> _idle = new();
     private bool _disposed;
 
@@ -21,10 +23,10 @@ public sealed class CSharpExecutor(ProcessSandbox sandbox, TimeProvider time) : 
     public static (byte[]? Image, string? Errors) Compile(string source, ProgramMode mode)
     {
         var tree = CSharpSyntaxTree.ParseText(source, ParseOptions, path: "Program.cs", encoding: Encoding.UTF8);
-        var options = new CSharpCompilationOptions(mode == ProgramMode.Tests ? OutputKind.DynamicallyLinkedLibrary : OutputKind.ConsoleApplication,
-            optimizationLevel: OptimizationLevel.Debug, nullableContextOptions: NullableContextOptions.Disable,
-            concurrentBuild: false, deterministic: true);
-        var compilation = CSharpCompilation.Create($"attempt{Guid.NewGuid():N}", [tree], FrameworkReferences.Value, options);
+        // One empty compilation per mode, shared: adding a tree keeps its bound framework references (Roslyn reuses the
+        // reference manager while the assembly name and references stay the same), which a fresh Create rebinds every time.
+        // Every image is loaded in its own collectible load context, so the shared assembly name never clashes.
+        var compilation = (mode == ProgramMode.Tests ? LibraryBase : ProgramBase).Value.AddSyntaxTrees(tree);
         using var stream = new MemoryStream();
         var emit = compilation.Emit(stream);
         if (!emit.Success)
@@ -36,6 +38,10 @@ public sealed class CSharpExecutor(ProcessSandbox sandbox, TimeProvider time) : 
 
         return (stream.ToArray(), null);
     }
+
+    private static CSharpCompilation EmptyCompilation(OutputKind kind) => CSharpCompilation.Create("attempt", [], FrameworkReferences.Value,
+        new CSharpCompilationOptions(kind, optimizationLevel: OptimizationLevel.Debug, nullableContextOptions: NullableContextOptions.Disable,
+            concurrentBuild: false, deterministic: true));
 
     public async Task<ExecutionResult> ExecuteAsync(ProgramRequest request, AttemptDirectory directory, bool isolated, CancellationToken cancellationToken)
     {
