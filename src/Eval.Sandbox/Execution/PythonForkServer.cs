@@ -163,8 +163,9 @@ internal sealed class PythonForkServer : IDisposable
             File.SetUnixFileMode(hostDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
         }
 
-        // The server's own interpreter (about 30 MB) and the sweep helper come on top of the program's limits.
-        var serverLimits = limits with { MemoryBytes = limits.MemoryBytes + (64L << 20), MaxProcesses = limits.MaxProcesses + 8 };
+        // The server's own interpreter (about 30 MB) comes on top of the program's limits. Its RLIMIT_CPU counts its whole life
+        // (a few ms per attempt), so it gets an hour: each attempt's CPU limit is the child's own RLIMIT_CPU and the cgroup poll.
+        var serverLimits = limits with { MemoryBytes = limits.MemoryBytes + (64L << 20), MaxProcesses = limits.MaxProcesses + 8, CpuSeconds = 3600 };
         var process = sandbox.Start(new ProcessSpec
         {
             Argv = [python.Executable, "-I", "-B", script, uid.ToString(CultureInfo.InvariantCulture)],
