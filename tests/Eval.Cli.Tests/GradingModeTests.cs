@@ -56,7 +56,7 @@ public class GradingModeTests(SlowServerFixture fixture) : IClassFixture<SlowSer
     {
         var suite = Suite();
         var backend = $"openai?name=served&url={Uri.EscapeDataString(fixture.Server.BaseAddress.ToString().TrimEnd('/'))}&model=m&retries=0";
-        var common = new[] { "--suite", suite, "--backend", backend, "--repeats", "3", "--warmup", "0", "--concurrency", "1", "--max-tokens", "60",
+        var common = new[] { "run", "--suite", suite, "--backend", backend, "--repeats", "3", "--warmup", "0", "--concurrency", "1", "--max-tokens", "60",
             "--judge", "hwsim?name=judge&hw=wse-3&model=llama-3.1-70b" };
         var after = Path.Combine(CliHarness.TempDir(), "after");
         var concurrent = Path.Combine(CliHarness.TempDir(), "concurrent");

@@ -139,7 +139,7 @@ public class JudgeEndToEndTests(JudgeServerFixture fixture) : IClassFixture<Judg
     }
 
     [Fact]
-    public async Task GradeWithJudge_ProseReplyingBackend_UnparsableRetriedOnceAndRecorded()
+    public async Task GradeWithJudge_ProseReplyingBackend_UnparsableVerdictRetriedOnceAndRecorded()
     {
         var suite = JudgeServerFixture.ExplainSuite();
         var dir = Path.Combine(CliHarness.TempDir(), "run");
@@ -151,7 +151,8 @@ public class JudgeEndToEndTests(JudgeServerFixture fixture) : IClassFixture<Judg
 
         Assert.True(gradeExit == 0, gradeErr);
         var (records, _) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
-        Assert.All(records, r => Assert.Equal("judge_unparsable", r.Grade!["judge"]!["errorClass"]!.GetValue<string>()));
+        // The echo holds pieces of the judge input, sometimes a balanced {…} without a verdict: either parse failure class.
+        Assert.All(records, r => Assert.Contains(r.Grade!["judge"]!["errorClass"]!.GetValue<string>(), new[] { "judge_unparsable", "judge_bad_verdict" }));
         Assert.All(records, r => Assert.Equal(2, r.Grade!["judge"]!["tries"]!.GetValue<int>()));
         Assert.All(records, r => Assert.False(r.Grade!["passed"]!.GetValue<bool>()));
         Assert.All(records, r => Assert.StartsWith("Simulated answer", r.Grade!["judge"]!["rawReply"]!.GetValue<string>(), StringComparison.Ordinal));
