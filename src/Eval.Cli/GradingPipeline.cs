@@ -102,7 +102,7 @@ public sealed class GradingPipeline : IAsyncDisposable
     private readonly ConcurrentDictionary<long, JsonObject> _grades = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Task[] _workers;
-    private int _finished, _deferred, _concurrent;
+    private int _finished, _deferred, _queued, _startedDuringGeneration, _generating = 1;
 
     /// <summary>Starts the workers (concurrent mode); <paramref name="clockOrigin"/> is a <see cref="TimeProvider"/> timestamp taken just
     /// before generation started: grade times are recorded in µs from it (null: no times, as in <c>spark-eval grade</c>).</summary>
@@ -127,8 +127,14 @@ public sealed class GradingPipeline : IAsyncDisposable
     /// <summary>Attempts offered but not queued because the queue was full (graded after generation instead).</summary>
     public int Deferred => Volatile.Read(ref _deferred);
 
-    /// <summary>Attempts graded while generation was still going on.</summary>
-    public int GradedConcurrently => Volatile.Read(ref _concurrent);
+    /// <summary>Attempts queued for grading while generation went on.</summary>
+    public int Queued => Volatile.Read(ref _queued);
+
+    /// <summary>Grades that started before generation finished (the overlap concurrent mode buys).</summary>
+    public int StartedDuringGeneration => Volatile.Read(ref _startedDuringGeneration);
+
+    /// <summary>Marks the end of generation: grades starting from now on are not counted as overlapping it.</summary>
+    public void MarkGenerationFinished() => Volatile.Write(ref _generating, 0);
 
     /// <summary>
     /// Called with every attempt as it ends (on the runner's thread): counts it and, in concurrent mode, queues it for
@@ -145,6 +151,7 @@ public sealed class GradingPipeline : IAsyncDisposable
 
         if (_queue.Writer.TryWrite(record))
         {
+            Interlocked.Increment(ref _queued);
             return true;
         }
 
@@ -156,13 +163,14 @@ public sealed class GradingPipeline : IAsyncDisposable
     public async Task<IReadOnlyDictionary<long, JsonObject>> FinishAsync(IReadOnlyList<AttemptRecord> records, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(records);
+        MarkGenerationFinished();
         _queue.Writer.TryComplete();
         using (cancellationToken.Register(_stop.Cancel))
         {
             await Task.WhenAll(_workers);
             var rest = records.Where(r => Gradable(r) && !_grades.ContainsKey(r.Sequence)).ToList();
             await Parallel.ForEachAsync(rest, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = _stop.Token },
-                async (record, token) => _grades[record.Sequence] = await GradeAsync(record, concurrent: false, token));
+                async (record, token) => _grades[record.Sequence] = await GradeAsync(record, queued: false, token));
         }
 
         return _grades;
@@ -172,19 +180,24 @@ public sealed class GradingPipeline : IAsyncDisposable
     {
         await foreach (var record in _queue.Reader.ReadAllAsync(_stop.Token))
         {
-            _grades[record.Sequence] = await GradeAsync(record, concurrent: true, _stop.Token);
-            Interlocked.Increment(ref _concurrent);
+            _grades[record.Sequence] = await GradeAsync(record, queued: true, _stop.Token);
         }
     }
 
     private bool Gradable(AttemptRecord record) =>
         record.Outcome.Status == AttemptStatus.Ok && !record.Slot.Warmup && _tasks.ContainsKey(record.Slot.TaskId);
 
-    private async Task<JsonObject> GradeAsync(AttemptRecord record, bool concurrent, CancellationToken cancellationToken)
+    private async Task<JsonObject> GradeAsync(AttemptRecord record, bool queued, CancellationToken cancellationToken)
     {
         var task = _tasks[record.Slot.TaskId];
         var start = _time.GetTimestamp();
         var attemptsDone = Volatile.Read(ref _finished);
+        var duringGeneration = Volatile.Read(ref _generating) == 1;
+        if (duringGeneration)
+        {
+            Interlocked.Increment(ref _startedDuringGeneration);
+        }
+
         var answerHash = TrustIndex.Hash(record.Answer);
         var key = task.Id + "\n" + answerHash;
         var judged = task.Kind == TaskKind.Explain && _settings.Judge is not null;
@@ -212,7 +225,7 @@ public sealed class GradingPipeline : IAsyncDisposable
 
         var json = (JsonObject)result.Json.DeepClone();
         json["policy"] = _sandbox.Policy;
-        var grading = new JsonObject { ["mode"] = _mode, ["duringGeneration"] = concurrent, ["reused"] = reused };
+        var grading = new JsonObject { ["mode"] = _mode, ["queued"] = queued, ["startedDuringGeneration"] = duringGeneration, ["reused"] = reused };
         if (_clockOrigin is { } origin)
         {
             grading["startUs"] = Us(start - origin);

@@ -175,6 +175,8 @@ public static class RunCommand
                     }, interrupt.Token));
             }
 
+            pipeline?.MarkGenerationFinished();
+
             var (records, _) = AttemptLog.Read(directory.AttemptsPath);
             var reported = records.Where(x => x.ModelReported is not null).GroupBy(x => x.Slot.Backend)
                 .ToDictionary(g => g.Key, g => g.First().ModelReported);
@@ -191,7 +193,7 @@ public static class RunCommand
                 _ = await GradingCommands.GradeRunAsync(directory, suite, gradingSettings, stderr, ct, pipeline, info);
                 if (gradingMode == GradingMode.Concurrent)
                 {
-                    await stderr.WriteLineAsync($"graded concurrently: {pipeline.GradedConcurrently} attempts while generating, {pipeline.Deferred} deferred (queue full) to after generation");
+                    await stderr.WriteLineAsync($"graded concurrently: {pipeline.Queued} attempts queued during generation, {pipeline.StartedDuringGeneration} grades started before generation finished, {pipeline.Deferred} deferred (queue full) to after generation");
                 }
 
                 manifest = directory.ReadManifest();

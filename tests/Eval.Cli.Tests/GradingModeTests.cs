@@ -79,12 +79,14 @@ public class GradingModeTests(SlowServerFixture fixture) : IClassFixture<SlowSer
         // after: every grade started once the last attempt had ended. concurrent: some started before it ended.
         var lastEndAfter = afterRecords.Max(End);
         Assert.All(afterRecords, r => Assert.True(GradeStartUs(r) >= lastEndAfter, $"{r.Slot}: grade start {GradeStartUs(r)} µs < last end {lastEndAfter} µs"));
-        Assert.All(afterRecords, r => Assert.False(r.Grade!["grading"]!["duringGeneration"]!.GetValue<bool>()));
+        Assert.All(afterRecords, r => Assert.False(r.Grade!["grading"]!["startedDuringGeneration"]!.GetValue<bool>()));
+        Assert.All(afterRecords, r => Assert.False(r.Grade!["grading"]!["queued"]!.GetValue<bool>()));
+        Assert.All(concurrentRecords, r => Assert.True(r.Grade!["grading"]!["queued"]!.GetValue<bool>()));
         var lastEnd = concurrentRecords.Max(End);
-        var during = concurrentRecords.Where(r => r.Grade!["grading"]!["duringGeneration"]!.GetValue<bool>()).ToList();
+        var during = concurrentRecords.Where(r => r.Grade!["grading"]!["startedDuringGeneration"]!.GetValue<bool>()).ToList();
         Assert.NotEmpty(during);
-        Assert.Contains(during, r => GradeStartUs(r) < lastEnd);
-        Assert.Contains(during, r => r.Grade!["grading"]!["attemptsFinishedAtStart"]!.GetValue<int>() < concurrentRecords.Count);
+        Assert.All(during, r => Assert.True(GradeStartUs(r) < lastEnd, $"{r.Slot}: grade start {GradeStartUs(r)} µs ≥ last end {lastEnd} µs"));
+        Assert.All(during, r => Assert.True(r.Grade!["grading"]!["attemptsFinishedAtStart"]!.GetValue<int>() < concurrentRecords.Count));
 
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(concurrent, "manifest.json")))!;
         Assert.Equal("concurrent", manifest["grading"]!["mode"]!.GetValue<string>());
