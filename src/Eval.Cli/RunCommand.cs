@@ -114,6 +114,11 @@ public static class RunCommand
             JudgeGrader? judge = null;
             if (parse.GetValue(Judge) is { } judgeSpec)
             {
+                if (!gradeAnswers)
+                {
+                    throw new InputException("--judge with --no-grade: the judge grades explain answers, and --no-grade skips grading. Fix: drop --no-grade, or drop --judge and judge later with 'spark-eval grade <run-dir> --judge SPEC'");
+                }
+
                 (judgeHandle, judge) = await JudgeOption.CreateJudgeAsync(judgeSpec, time, stderr, ct);
             }
 

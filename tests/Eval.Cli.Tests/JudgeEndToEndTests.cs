@@ -173,4 +173,15 @@ public class JudgeEndToEndTests(JudgeServerFixture fixture) : IClassFixture<Judg
         Assert.Contains("url is missing", stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(dir));
     }
+
+    [Fact]
+    public async Task RunWithJudge_NoGrade_Exit2WithFix()
+    {
+        var dir = Path.Combine(CliHarness.TempDir(), "run");
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", "sim?ttft_ms=1", "--judge", "sim?ttft_ms=1", "--no-grade", "--out", dir);
+        Assert.Equal(2, exit);
+        Assert.Contains("--judge with --no-grade", stderr, StringComparison.Ordinal);
+        Assert.Contains("Fix:", stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir));
+    }
 }
