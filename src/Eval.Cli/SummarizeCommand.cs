@@ -27,7 +27,7 @@ public static class SummarizeCommand
                 SummaryTable.Write(stdout, summary);
             }
 
-            stderr.WriteLine($"rewrote summary.json, summary.csv and attempts.csv in {directory.Path}");
+            stderr.WriteLine($"rewrote summary.json, summary.csv, attempts.csv, report.html, report.md and plots/ in {directory.Path}");
             return SparkEvalCli.ExitOk;
         });
         return command;

@@ -60,3 +60,17 @@ public class FlowMetricsTests
         Assert.Equal(6.0, SummaryCalculator.Scalars(backend)["flow_wait_per_pass_s"], 9);
     }
 }
+
+public class ProportionIntervalTests
+{
+    [Theory]
+    [InlineData(0, 10, 0.0, 0.2775)]
+    [InlineData(5, 10, 0.2366, 0.7634)]
+    [InlineData(10, 10, 0.7225, 1.0)]
+    public void Wilson95_MatchesPublishedValues(int passed, int n, double low, double high)
+    {
+        var (l, h) = Spark.Eval.Core.Metrics.ProportionInterval.Wilson95(passed, n);
+        Assert.Equal(low, l, 3);
+        Assert.Equal(high, h, 3);
+    }
+}
