@@ -12,7 +12,7 @@ public static class SummarizeCommand
     {
         var dir = new Argument<string>("run-dir") { Description = "A run directory written by 'spark-eval run'." };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON on stdout." };
-        var command = new Command("summarize", "Recompute summary.json, summary.csv and attempts.csv from a run's attempts.jsonl.") { dir, json };
+        var command = new Command("summarize", "Recompute summary.json, summary.csv, attempts.csv and the reports (report.html, report.md, plots/) from a run's attempts.jsonl.") { dir, json };
         command.SetAction(parse =>
         {
             var directory = new RunDirectory(parse.GetValue(dir)!);

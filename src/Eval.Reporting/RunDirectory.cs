@@ -55,6 +55,15 @@ public sealed class RunDirectory(string path)
         return summary;
     }
 
+    /// <summary>Reads the manifest and attempts and computes the summary, writing nothing (for comparisons).</summary>
+    public ReportData Load()
+    {
+        var manifest = ReadManifest();
+        var (records, _) = AttemptLog.Read(AttemptsPath);
+        var summary = SummaryCalculator.Compute(manifest.RunId, records, manifest.Plan.Slo);
+        return ReportData.From(manifest, summary, records);
+    }
+
     /// <summary>Writes plots/*.png|svg, report.md and report.html.</summary>
     private void WriteReports(ReportData data)
     {
