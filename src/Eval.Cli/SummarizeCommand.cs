@@ -18,6 +18,7 @@ public static class SummarizeCommand
             var directory = new RunDirectory(parse.GetValue(dir)!);
             var manifest = directory.ReadManifest();
             var summary = directory.WriteSummaries(manifest);
+            HistoryCommand.Record(directory, manifest, summary, stderr);
             if (parse.GetValue(json))
             {
                 stdout.WriteLine(JsonSerializer.Serialize(summary, CoreIndentedJsonContext.Default.RunSummary));
@@ -27,7 +28,7 @@ public static class SummarizeCommand
                 SummaryTable.Write(stdout, summary);
             }
 
-            stderr.WriteLine($"rewrote summary.json, summary.csv, attempts.csv, report.html, report.md and plots/ in {directory.Path}");
+            stderr.WriteLine($"rewrote summary.json, summary.csv, attempts.csv, report.html, report.md and plots/ in {directory.Path}; recorded in {HistoryCommand.PathFor(directory.Path)}");
             return SparkEvalCli.ExitOk;
         });
         return command;

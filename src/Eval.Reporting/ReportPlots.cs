@@ -209,4 +209,34 @@ public static class ReportPlots
         plot.Axes.SetLimitsY(0, 1.1);
         return plot;
     }
+
+    /// <summary>Draws one metric across runs, a line per backend, to a PNG (or an SVG when the path ends in .svg).</summary>
+    public static void SaveTrend(IReadOnlyList<HistoryPoint> points, string path)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var runs = points.Select(p => p.RunId).Distinct(StringComparer.Ordinal).ToList();
+        var index = 0;
+        foreach (var group in points.GroupBy(p => p.Backend, StringComparer.Ordinal))
+        {
+            var xs = group.Select(p => (double)runs.IndexOf(p.RunId)).ToArray();
+            var ys = group.Select(p => p.Value).ToArray();
+            var line = plot.Add.Scatter(xs, ys, palette.GetColor(index++));
+            line.LegendText = group.Key + (group.First().Simulated ? " (SIMULATED)" : "");
+        }
+
+        plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, runs.Count).Select(i => (double)i)], [.. runs]);
+        plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        plot.Axes.Bottom.MinimumSize = 140;
+        plot.Axes.Right.MinimumSize = 90;
+        plot.Title($"{points[0].Metric} across runs");
+        plot.YLabel(points[0].Metric);
+        plot.ShowLegend(Alignment.UpperLeft);
+        var bytes = path.EndsWith(".svg", StringComparison.OrdinalIgnoreCase)
+            ? System.Text.Encoding.UTF8.GetBytes(plot.GetSvgXml(900, 450))
+            : plot.GetImageBytes(900, 450, ImageFormat.Png);
+        RunDirectory.WriteAtomic(path, bytes);
+    }
 }
