@@ -205,13 +205,14 @@ public static class RunCommand
             }
 
             var summary = directory.WriteSummaries(manifest);
+            HistoryCommand.Record(directory, manifest, summary, stderr);
             SummaryTable.Write(parse.GetValue(Json) ? stderr : stdout, summary);
             if (parse.GetValue(Json))
             {
                 await stdout.WriteLineAsync(JsonSerializer.Serialize(summary, CoreIndentedJsonContext.Default.RunSummary));
             }
 
-            await stderr.WriteLineAsync($"run directory: {outDir}  (status {result.Status}; recompute with: spark-eval summarize {outDir})");
+            await stderr.WriteLineAsync($"run directory: {outDir}  (status {result.Status}; report: {Path.Combine(outDir, HtmlReport.FileName)}; recompute with: spark-eval summarize {outDir})");
             return Verdict(result, summary, thresholds, stderr, outDir);
         }
         finally

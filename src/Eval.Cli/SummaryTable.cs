@@ -35,7 +35,9 @@ public static class SummaryTable
             .AddColumn(new TableColumn("tok/s p50").RightAligned())
             .AddColumn(new TableColumn("req/s").RightAligned())
             .AddColumn(new TableColumn("goodput").RightAligned())
-            .AddColumn(new TableColumn("pass").RightAligned());
+            .AddColumn(new TableColumn("pass").RightAligned())
+            .AddColumn(new TableColumn("in flow").RightAligned())
+            .AddColumn(new TableColumn("s/pass").RightAligned());
         foreach (var b in summary.Backends)
         {
             string Stat(string metric, Func<LatencyStatistics, double> pick) =>
@@ -53,10 +55,13 @@ public static class SummaryTable
                 Stat("output_tokens_per_s", s => s.P50),
                 b.RequestThroughputRps.ToString("0.00", CultureInfo.InvariantCulture),
                 (b.Goodput.Ratio * 100).ToString("0", CultureInfo.InvariantCulture) + "%",
-                b.Grading is { } g ? (g.PassRate * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "–");
+                b.Grading is { } g ? (g.PassRate * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "–",
+                b.Flow is { } f ? (f.InFlowRatio * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "–",
+                b.Flow?.WaitPerPassSeconds is { } w ? w.ToString("0.00", CultureInfo.InvariantCulture) : "–");
         }
 
         console.Write(table);
+        writer.WriteLine("in flow = answers complete within 1 s / all decided attempts; s/pass = total waiting / passed answers (docs/metrics.md).");
         foreach (var note in summary.Notes)
         {
             writer.WriteLine($"note: {note}");
