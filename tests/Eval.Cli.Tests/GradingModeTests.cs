@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Spark.Eval.Core;
 using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Tasks;
 using Spark.Eval.Core.Tokens;
 using Spark.Eval.Simulator.Server;
 
@@ -92,6 +93,42 @@ public class GradingModeTests(SlowServerFixture fixture) : IClassFixture<SlowSer
         Assert.Equal("concurrent", manifest["grading"]!["mode"]!.GetValue<string>());
         Assert.Equal(64, manifest["grading"]!["queueCapacity"]!.GetValue<int>());
         Assert.Contains("graded concurrently:", errConcurrent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Offer_QueueFullBehindSlowJudge_NeverWaitsDefersAndGradesEveryAttempt()
+    {
+        var task = JudgeTests.ExplainTask();
+        var suite = new TaskSuite("one", "memory", new string('0', 64), [task]);
+        // A judge whose first token comes after a simulated 2 s round trip keeps both workers busy.
+        var (handle, judge) = await JudgeOption.CreateJudgeAsync("hwsim?name=slow-judge&hw=wse-3&model=llama-3.1-70b&rtt_ms=2000",
+            TimeProvider.System, TextWriter.Null, TestContext.Current.CancellationToken);
+        await using var backend = handle;
+        await using var pipeline = new GradingPipeline(suite, new GradingSettings(false, judge, 42), GradingMode.Concurrent, TimeProvider.System, TextWriter.Null, TimeProvider.System.GetTimestamp());
+        const int Attempts = 100;
+        var records = Enumerable.Range(0, Attempts).Select(i => new AttemptRecord
+        {
+            Sequence = i,
+            Slot = new SlotKey(task.Id, "b", i),
+            TaskKind = "Explain",
+            Language = task.Language,
+            Events = [],
+            Outcome = AttemptOutcome.Ok,
+            Answer = task.ReferenceSolution,
+            Tokens = new TokenCounts { Tokenizer = "o200k_base" },
+        }).ToList();
+
+        var queued = records.Count(pipeline.Offer);
+        var grades = await pipeline.FinishAsync(records, TestContext.Current.CancellationToken);
+
+        // At most the queue's capacity plus one record per busy worker were queued; the rest were deferred, not waited for.
+        Assert.InRange(queued, 1, GradingPipeline.QueueCapacity + GradingPipeline.Parallelism);
+        Assert.Equal(Attempts - queued, pipeline.Deferred);
+        Assert.Equal(Attempts, grades.Count);
+        Assert.Equal(Attempts - queued, grades.Values.Count(g => !g["grading"]!["queued"]!.GetValue<bool>()));
+        // Identical answers: one judge call, every grade the same verdict.
+        Assert.Single(grades.Values, g => !g["grading"]!["reused"]!.GetValue<bool>());
+        Assert.Single(grades.Values.Select(g => g["outcome"]!.GetValue<string>()).Distinct());
     }
 
     private static long End(AttemptRecord record) => record.StartUs + record.Events[^1].OffsetMicroseconds;
