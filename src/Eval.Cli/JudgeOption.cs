@@ -11,11 +11,13 @@ public static class JudgeOption
 {
     public static Option<string?> Create() => new("--judge")
     {
+        HelpName = "backend-spec",
         Description = "Backend spec (any kind --backend accepts) that judges explain answers beside the rubric; pass = rubric AND judge (docs/grading.md).",
     };
 
     public static Option<string?> CreateGradingMode() => new("--grading")
     {
+        HelpName = "after|concurrent|auto",
         Description = "When to grade: after (when generation has finished), concurrent (bounded queue while generating), auto (default: concurrent only when every backend is remote; docs/grading.md).",
     };
 
