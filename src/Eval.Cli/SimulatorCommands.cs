@@ -286,13 +286,14 @@ public static class SimulatorCommands
 
     /// <summary>
     /// Calibration models for <c>spark-eval calibrate</c>: shapes that differ in layers (1 vs 4 at one width) and width
-    /// (256 vs 1024), each in f16 and q8_0, vocabulary 4,096; none of them is a validation model.
+    /// (256 vs 1024; the wide one, 77M parameters, is larger than the last-level cache so decode streams from DRAM),
+    /// each in f16 and q8_0, vocabulary 4,096; none of them is a validation model.
     /// </summary>
     public static readonly IReadOnlyList<(string Name, TestModelShape Shape)> CalibrationShapes =
     [
         ("cal-w256-l1", new TestModelShape(4096, 256, 1, 4, 4, 704, 4096)),
         ("cal-w256-l4", new TestModelShape(4096, 256, 4, 4, 4, 704, 4096)),
-        ("cal-w1024-l2", new TestModelShape(4096, 1024, 2, 16, 16, 2816, 4096)),
+        ("cal-w1024-l6", new TestModelShape(4096, 1024, 6, 16, 16, 2816, 4096)),
     ];
 
     /// <summary>A model profile for a generated shape (design values of the generator; embedding and head not tied).</summary>
@@ -398,7 +399,7 @@ public static class SimulatorCommands
                 MedianAbsoluteError = LocalValidation.MedianAbsoluteError(rows),
                 WorstRatio = rows.Count > 0 ? rows.Max(x => x.Ratio) : double.NaN,
                 Definitions = LocalValidation.Definitions,
-                Calibration = [.. hwFor.Values.Distinct().SelectMany(h => h.Sources.Where(src => src.Field is "stepOverheadMs" or "weightReadGBps" or "peakTflops" or "layerOverheadUs" or "requestOverheadMs")
+                Calibration = [.. hwFor.Values.Distinct().SelectMany(h => h.Sources.Where(src => src.Field is "stepOverheadMs" or "weightReadGBps" or "peakTflops" or "layerOverheadUs" or "requestOverheadMs" or "decodeContextNs" or "prefillPairNs" or "prefillElementNs")
                     .Select(src => $"{h.Id}.{src.Field}: {src.Quote}"))],
             };
             if (parse.GetValue(write) is { } target)
@@ -549,7 +550,7 @@ public static class SimulatorCommands
             foreach (var fit in fits ?? [])
             {
                 await stdout.WriteLineAsync(string.Create(c,
-                    $"cpu-local-t{fit.Threads}: step {fit.StepOverheadMs:F3} ms + {fit.LayerOverheadUs:F1} µs/layer, request {fit.RequestOverheadMs:F2} ms, decode weight read {string.Join(", ", fit.WeightReadGBps.Select(kv => $"{kv.Key} {kv.Value:F2} GB/s"))}, prefill {string.Join(", ", fit.PrefillGflops.Select(kv => $"{kv.Key} {kv.Value:F1} GFLOPS"))} (fit residual median decode {fit.DecodeFitMedianError * 100:F1} %, prefill {fit.PrefillFitMedianError * 100:F1} %, {fit.Samples} runs)").AsMemory(), ct);
+                    $"cpu-local-t{fit.Threads}: step {fit.StepOverheadMs:F3} ms + {fit.LayerOverheadUs:F1} µs/layer, {fit.DecodeContextNs:F1} ns/cached token·head·layer, prefill {fit.PrefillPairNs:F3} ns/pair·head·layer + {fit.PrefillElementNs:F4} ns/token·hidden·layer, request {fit.RequestOverheadMs:F2} ms, decode weight read {string.Join(", ", fit.WeightReadGBps.Select(kv => $"{kv.Key} {kv.Value:F2} GB/s"))}, prefill {string.Join(", ", fit.PrefillGflops.Select(kv => $"{kv.Key} {kv.Value:F1} GFLOPS"))} (fit residual median decode {fit.DecodeFitMedianError * 100:F1} %, prefill {fit.PrefillFitMedianError * 100:F1} %, {fit.Samples} runs)").AsMemory(), ct);
             }
 
             await stdout.WriteLineAsync($"load average after: {await LoadAverageAsync(ct)}".AsMemory(), ct);

@@ -160,6 +160,9 @@ public static class HostCalibrator
                 new("computeEfficiency", url, "1: peakTflops are the runtime's measured prefill rates, efficiency included"),
                 new("stepOverheadMs", url, Q(string.Create(c, $"{how}: fixed cost per step {fit.StepOverheadMs:F3} ms"))),
                 new("layerOverheadUs", url, Q(string.Create(c, $"{how}: fixed cost per layer per step {fit.LayerOverheadUs:F1} µs"))),
+                new("decodeContextNs", url, Q(string.Create(c, $"{how}: decode cost per cached token per head per layer {fit.DecodeContextNs:F2} ns"))),
+                new("prefillElementNs", url, Q(string.Create(c, $"{how}: prefill cost per token·hidden element per layer {fit.PrefillElementNs:F4} ns"))),
+                new("prefillPairNs", url, Q(string.Create(c, $"{how}: prefill attention cost per query·key pair per head per layer {fit.PrefillPairNs:F3} ns"))),
                 new("requestOverheadMs", url, Q(string.Create(c, $"{how}: fixed cost per request {fit.RequestOverheadMs:F3} ms (template, tokenising, first sample, harness)"))),
             ]);
             var profile = Base(m, id, string.Create(c, $"This machine's CPU, llama.cpp with {fit.Threads} thread(s) (measured by spark-eval calibrate)")) with
@@ -168,6 +171,9 @@ public static class HostCalibrator
                 WeightReadGBps = fit.WeightReadGBps.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 3), StringComparer.Ordinal),
                 StepOverheadMs = Math.Round(fit.StepOverheadMs, 4),
                 LayerOverheadUs = Math.Round(fit.LayerOverheadUs, 2),
+                DecodeContextNs = Math.Round(fit.DecodeContextNs, 3),
+                PrefillElementNs = Math.Round(fit.PrefillElementNs, 5),
+                PrefillPairNs = Math.Round(fit.PrefillPairNs, 4),
                 RequestOverheadMs = Math.Round(fit.RequestOverheadMs, 4),
                 Threads = fit.Threads,
                 Sources = sources,

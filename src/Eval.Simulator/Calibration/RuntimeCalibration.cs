@@ -15,6 +15,9 @@ public sealed record RuntimeFit(
     int Threads,
     double StepOverheadMs,
     double LayerOverheadUs,
+    double DecodeContextNs,
+    double PrefillPairNs,
+    double PrefillElementNs,
     double RequestOverheadMs,
     IReadOnlyDictionary<string, double> WeightReadGBps,
     IReadOnlyDictionary<string, double> PrefillGflops,
@@ -25,8 +28,9 @@ public sealed record RuntimeFit(
 
 /// <summary>
 /// Fits a CPU runtime profile (Vidur-like: per-operator costs measured once per device, never per validation row) from
-/// runs of dedicated calibration models that differ in layer count and width. Decode: 1/rate − KV bytes/bandwidth =
-/// step + layers · layer + Σ_p weight bytes_p / R_p. Prefill: TTFT − step − layers · layer = request + Σ_p FLOPs_p / F_p.
+/// runs of dedicated calibration models that differ in layer count and width, at two prompt lengths. Decode:
+/// 1/rate − KV bytes/bandwidth = step + layers · layer + layers · heads · context · c + Σ_p weight bytes_p / R_p.
+/// Prefill: TTFT − step − layers · layer = request + layers · heads · pairs · a + tokens · hidden · layers · e + Σ_p FLOPs_p / F_p.
 /// Both are non-negative least squares in relative error, so that small and large calibration models weigh alike.
 /// </summary>
 public static class RuntimeCalibration
@@ -53,15 +57,16 @@ public static class RuntimeCalibration
             var context = s.PromptTokens + (s.OutputTokens / 2.0);
             var stepSeconds = 1.0 / s.DecodeTokensPerSecond;
             var kvSeconds = model.KvBytesRead(1, context) / kvBytesPerSecond;
-            var x = new double[2 + precisions.Count];
+            var x = new double[3 + precisions.Count];
             x[0] = 1;
             x[1] = s.Shape.Layers;
-            x[2 + precisions.IndexOf(s.Precision)] = model.WeightBytesRead(1);
+            x[2] = s.Shape.Layers * (double)s.Shape.AttentionHeads * context;
+            x[3 + precisions.IndexOf(s.Precision)] = model.WeightBytesRead(1);
             decodeRows.Add((Scale(x, stepSeconds), (stepSeconds - kvSeconds) / stepSeconds));
             prefillGeometry.Add((s, model.StepFlops(s.PromptTokens, s.PromptTokens * (double)s.PromptTokens / 2.0, 0, 0)));
         }
 
-        var decode = NonNegativeLeastSquares(decodeRows, fixedFeatures: 2);
+        var decode = NonNegativeLeastSquares(decodeRows, fixedFeatures: 3);
         var step = decode[0];
         var layer = decode[1];
 
@@ -69,25 +74,27 @@ public static class RuntimeCalibration
         foreach (var (s, flops) in prefillGeometry)
         {
             var ttft = s.TtftMs / 1000.0;
-            var x = new double[1 + precisions.Count];
+            var x = new double[3 + precisions.Count];
             x[0] = 1;
-            x[1 + precisions.IndexOf(s.Precision)] = flops;
+            x[1] = s.Shape.Layers * (double)s.Shape.AttentionHeads * s.PromptTokens * (double)s.PromptTokens / 2.0;
+            x[2] = s.PromptTokens * (double)s.Shape.HiddenSize * s.Shape.Layers;
+            x[3 + precisions.IndexOf(s.Precision)] = flops;
             prefillRows.Add((Scale(x, ttft), (ttft - step - (layer * s.Shape.Layers)) / ttft));
         }
 
-        var prefill = NonNegativeLeastSquares(prefillRows, fixedFeatures: 1);
+        var prefill = NonNegativeLeastSquares(prefillRows, fixedFeatures: 3);
         var weightRates = new Dictionary<string, double>(StringComparer.Ordinal);
         var flopRates = new Dictionary<string, double>(StringComparer.Ordinal);
         for (var i = 0; i < precisions.Count; i++)
         {
-            weightRates[precisions[i]] = 1.0 / decode[2 + i] / 1e9;
-            flopRates[precisions[i]] = 1.0 / prefill[1 + i] / 1e9;
+            weightRates[precisions[i]] = 1.0 / decode[3 + i] / 1e9;
+            flopRates[precisions[i]] = 1.0 / prefill[3 + i] / 1e9;
         }
 
         var decodeResidual = Median(decodeRows.Select(r => Math.Abs(Dot(r.X, decode) - r.Y)));
         var prefillResidual = Median(prefillRows.Select(r => Math.Abs(Dot(r.X, prefill) - r.Y)));
         var models = string.Join(", ", samples.Select(s => s.Shape.Id + " " + s.Precision).Distinct(StringComparer.Ordinal));
-        return new RuntimeFit(samples[0].Threads, step * 1000, layer * 1e6, prefill[0] * 1000, weightRates, flopRates, samples.Count, decodeResidual, prefillResidual, models);
+        return new RuntimeFit(samples[0].Threads, step * 1000, layer * 1e6, decode[2] * 1e9, prefill[1] * 1e9, prefill[2] * 1e9, prefill[0] * 1000, weightRates, flopRates, samples.Count, decodeResidual, prefillResidual, models);
     }
 
     private static double[] Scale(double[] x, double by) => x.Select(v => v / by).ToArray();

@@ -153,7 +153,7 @@ public sealed class LatencyModel
 
         // KV cache: decode reads every cached token once per step; every new token's K and V are written.
         var memory = (WeightBytesRead(tokens) / _weightBytesPerSecond) + (KvBytesRead(tokens, decodeContext) / _bytesPerSecond);
-        return Math.Max(compute, memory) + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead;
+        return Math.Max(compute, memory) + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeContext);
     }
 
     /// <summary>
@@ -167,6 +167,15 @@ public sealed class LatencyModel
         var logitTokens = decodeBatch + (prefillTokens > 0 ? 1 : 0);
         return (2.0 * _linearParams * tokens) + (2.0 * _headParams * logitTokens) + (4.0 * Model.Layers * _attentionWidth * (prefillAttentionPairs + decodeContext));
     }
+
+    /// <summary>
+    /// Runtime costs outside FLOPs and bytes (measured CPU runtimes only, 0 elsewhere): layers · heads · prefill pairs ·
+    /// prefillPairNs + prompt tokens · hidden · layers · prefillElementNs + layers · heads · cached tokens · decodeContextNs.
+    /// </summary>
+    public double RuntimeOverheadSeconds(double prefillTokens, double prefillAttentionPairs, double decodeContext) =>
+        ((Model.Layers * (double)Math.Max(1, Model.AttentionHeads) * prefillAttentionPairs * Hardware.PrefillPairNs)
+         + (prefillTokens * (double)Model.HiddenSize * Model.Layers * Hardware.PrefillElementNs)
+         + (Model.Layers * (double)Math.Max(1, Model.AttentionHeads) * decodeContext * Hardware.DecodeContextNs)) / 1e9;
 
     /// <summary>KV-cache bytes a step moves: every cached token of the decoding sequences read once, every new token's K and V written.</summary>
     public double KvBytesRead(double tokens, double decodeContext) => KvBytesPerToken * (decodeContext + tokens);

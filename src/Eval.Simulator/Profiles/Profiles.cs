@@ -51,6 +51,12 @@ public sealed record HardwareProfile
     public int MaxStepTokens { get; set; } = 8192;
     /// <summary>Fixed cost of one layer in one step regardless of its size (per-operator dispatch and thread synchronisation), µs; measured for CPUs by calibrate, 0 elsewhere.</summary>
     public double LayerOverheadUs { get; init; }
+    /// <summary>Fixed cost per prompt query·key pair per attention head per layer in prefill (scores, mask, softmax beyond their FLOPs), ns; measured for CPUs by calibrate, 0 elsewhere.</summary>
+    public double PrefillPairNs { get; init; }
+    /// <summary>Fixed cost per prompt token per hidden element per layer in prefill (norms, rotary, activations, residual adds: element-wise work outside the FLOP count), ns; measured for CPUs by calibrate, 0 elsewhere.</summary>
+    public double PrefillElementNs { get; init; }
+    /// <summary>Fixed cost per cached token of the decoding sequences per attention head per layer (KV-cache views, scores, softmax beyond their FLOPs), ns; measured for CPUs by calibrate, 0 elsewhere.</summary>
+    public double DecodeContextNs { get; init; }
     /// <summary>
     /// Measured rate at which a decode step streams weights of a precision, GB/s, efficiency included (the runtime's own
     /// matrix-vector kernels, e.g. llama.cpp's q8_0 and f16 dot products); used instead of bandwidth × efficiency for weight reads.
