@@ -172,10 +172,11 @@ public static class ValidationRunner
         if (holdout.Count > 0)
         {
             sb.Append("\n## Holdout rows (never fitted; bounds not asserted)\n\n");
-            sb.Append("These published rows are never used to fit a constant: A100 rows of TensorRT-LLM v0.5 and v0.6.1 (2023, static\n");
-            sb.Append("batching, in process). They test two things the simulator has not seen: the 2023 serving-stack constants fitted\n");
-            sb.Append("on the H100 v0.5 rows (`h100-sxm-trtllm2023`), carried over to another device family, and the Ampere family,\n");
-            sb.Append("which borrows the Hopper efficiency constants.\n\n");
+            sb.Append("These published rows are never used to fit a constant. A100 rows of TensorRT-LLM v0.5 and v0.6.1 (2023, static\n");
+            sb.Append("batching, in process) test the 2023 serving-stack constants fitted on the H100 v0.5 rows (`h100-sxm-trtllm2023`)\n");
+            sb.Append("carried over to another device family, and the Ampere family, which borrows the Hopper efficiency constants.\n");
+            sb.Append("vLLM rows (H200, batch 8) test the 2025 Hopper constants, fitted on TensorRT-LLM and NIM rows, under another\n");
+            sb.Append("serving stack.\n\n");
             AppendTable(sb, holdout);
         }
 
