@@ -399,8 +399,7 @@ public static class SimulatorCommands
                 MedianAbsoluteError = LocalValidation.MedianAbsoluteError(rows),
                 WorstRatio = rows.Count > 0 ? rows.Max(x => x.Ratio) : double.NaN,
                 Definitions = LocalValidation.Definitions,
-                Calibration = [.. hwFor.Values.Distinct().SelectMany(h => h.Sources.Where(src => src.Field is "stepOverheadMs" or "weightReadGBps" or "peakTflops" or "layerOverheadUs" or "requestOverheadMs" or "decodeContextNs" or "prefillPairNs" or "prefillElementNs")
-                    .Select(src => $"{h.Id}.{src.Field}: {src.Quote}"))],
+                Calibration = [.. hwFor.Values.Distinct().SelectMany(CalibrationLines)],
             };
             if (parse.GetValue(write) is { } target)
             {
@@ -417,6 +416,29 @@ public static class SimulatorCommands
             return SparkEvalCli.ExitOk;
         });
         return command;
+    }
+
+    /// <summary>One line saying how a profile was measured, then one line per calibrated figure (the value part of its quote).</summary>
+    private static IEnumerable<string> CalibrationLines(HardwareProfile h)
+    {
+        static (string How, string Value) Split(string quote)
+        {
+            var at = quote.LastIndexOf(": ", StringComparison.Ordinal);
+            return at < 0 ? (quote, quote) : (quote[..at], quote[(at + 2)..]);
+        }
+
+        string[] fields = ["weightReadGBps", "peakTflops", "stepOverheadMs", "layerOverheadUs", "decodeContextNs", "prefillPairNs", "prefillElementNs", "requestOverheadMs"];
+        var sources = h.Sources.Where(s => fields.Contains(s.Field)).ToList();
+        if (sources.Count == 0)
+        {
+            yield break;
+        }
+
+        yield return $"`{h.Id}`: {Split(sources[0].Quote).How}";
+        foreach (var s in sources)
+        {
+            yield return $"`{h.Id}.{s.Field}`: {Split(s.Quote).Value}";
+        }
     }
 
     private static async Task<string> LoadAverageAsync(CancellationToken ct) =>
@@ -440,6 +462,7 @@ public static class SimulatorCommands
         > **GPU measurements not taken in this session.** The issue also asks for this simulator's predictions beside
         > PyTorch/llama.cpp runs measured on a real GPU. No GPU device was lent to this task's session, so none were
         > taken; every GPU row below is a published figure with its source, not a measurement of ours.
+
         See docs/simulator.md for the model and for what this table does not cover.
         """;
 
