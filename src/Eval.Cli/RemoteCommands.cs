@@ -33,12 +33,16 @@ public static class RemoteCommands
     private static readonly Option<int> FaultSeed = new("--fault-seed") { Description = "Seed of the fault draws. Default 42.", DefaultValueFactory = _ => 42 };
     private static readonly Option<string?> LogPath = new("--log") { Description = "Append one JSON line per request (server-side flush times) to this file; GET /v1/_spark/log serves the same." };
     private static readonly Option<string?> KeyEnv = new("--api-key-env") { Description = "Name of an environment variable holding the key clients must send (Bearer); default: no key needed." };
+    private static readonly Option<bool> NoEmissionClock = new("--no-emission-clock") { Description = "Let the hosted backend pace with the system timer (thread pool) instead of serve-sim's emission clock (a dedicated real-time timer thread that writes each chunk at its due time)." };
+    private static readonly Option<double> SpinUs = new("--spin-us") { Description = "Emission clock: spin this many µs before each due time instead of sleeping. Default 500.", DefaultValueFactory = _ => 500 };
+    private static readonly Option<int> RtPriority = new("--rt-priority") { Description = "Emission clock: SCHED_FIFO priority of its timer thread (1-99; needs root or CAP_SYS_NICE, else it runs at normal priority and says so); 0 = normal priority. Default 30.", DefaultValueFactory = _ => 30 };
+    private static readonly Option<bool> Http2 = new("--http2") { Description = "Speak HTTP/2 only (h2c with prior knowledge, e.g. the openai backend's http_version=2) instead of HTTP/1.1." };
 
     private static Command CreateServe(string name, string description, Option<string> backend, TextWriter stdout, TextWriter stderr)
     {
         var command = new Command(name, description)
         {
-            Port, Host, backend, Model, FaultRate, Faults, FaultSeed, LogPath, KeyEnv,
+            Port, Host, backend, Model, FaultRate, Faults, FaultSeed, LogPath, KeyEnv, NoEmissionClock, SpinUs, RtPriority, Http2,
         };
         command.SetAction((parse, ct) => ServeAsync(parse, backend, stdout, stderr, ct));
         return command;
@@ -68,8 +72,17 @@ public static class RemoteCommands
         }
 
         var faults = new FaultInjector(parse.GetValue(FaultRate), ParseFaults(parse.GetValue(Faults)), parse.GetValue(FaultSeed));
+        var spinUs = parse.GetValue(SpinUs);
+        var priority = parse.GetValue(RtPriority);
+        if (spinUs is < 0 or > 100_000 || priority is < 0 or > 99)
+        {
+            throw new InputException("serve-sim: --spin-us must be in 0..100000 and --rt-priority in 0..99. Fix: adjust the values");
+        }
+
+        using var emission = parse.GetValue(NoEmissionClock) ? null
+            : new EmissionClock(new EmissionClockOptions { Spin = TimeSpan.FromMicroseconds(spinUs), RealTimePriority = priority });
         var registry = Backends.CreateRegistry();
-        await using var backend = await registry.CreateAsync(parse.GetValue(backendOption)!, new BackendContext(time, Environment.CurrentDirectory, line => stderr.WriteLine(line)), ct);
+        await using var backend = await registry.CreateAsync(parse.GetValue(backendOption)!, new BackendContext((TimeProvider?)emission ?? time, Environment.CurrentDirectory, line => stderr.WriteLine(line)), ct);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         void Stop(PosixSignalContext context)
         {
@@ -87,8 +100,11 @@ public static class RemoteCommands
             Faults = faults,
             LogPath = parse.GetValue(LogPath),
             ApiKey = key,
+            Emission = emission,
+            InlineScheduling = emission is not null,
+            Http2 = parse.GetValue(Http2),
         }, time, ct);
-        await stdout.WriteLineAsync($"serve-sim listening on {server.BaseAddress} (backend: {backend.Info.Description})");
+        await stdout.WriteLineAsync($"serve-sim listening on {server.BaseAddress} (backend: {backend.Info.Description}; {(parse.GetValue(Http2) ? "HTTP/2 h2c" : "HTTP/1.1")}; emission clock: {emission?.Description ?? "off, the backend paces with the system timer"})");
         await stdout.FlushAsync(ct);
         try
         {

@@ -52,7 +52,7 @@ public sealed class ConstantRateSimChatClient : IChatClient
             var remaining = Due(next) - _time.GetElapsedTime(start);
             if (remaining > TimeSpan.Zero)
             {
-                await Task.Delay(remaining, _time, cancellationToken);
+                await Timing.PreciseDelay.DelayAsync(_time, remaining, cancellationToken);
             }
 
             cancellationToken.ThrowIfCancellationRequested();

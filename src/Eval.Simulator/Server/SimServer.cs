@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.WebSockets;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,6 +38,21 @@ public sealed record SimServerOptions
 
     /// <summary>When set, requests must carry <c>Authorization: Bearer &lt;key&gt;</c>; others get 401.</summary>
     public string? ApiKey { get; init; }
+
+    /// <summary>
+    /// The emission scheduler the hosted backend paces with (pass the same instance to the backend as its clock); when set,
+    /// each chunk's due time is logged beside its flush time (<c>due_ns</c>). Null: the backend paces on its own clock.
+    /// </summary>
+    public EmissionClock? Emission { get; init; }
+
+    /// <summary>
+    /// Run socket continuations inline (Kestrel's UnsafePreferInlineScheduling): a flush then sends on the thread that
+    /// flushed (the emission clock's) instead of handing the bytes to an I/O thread, so the logged flush time is the send time.
+    /// </summary>
+    public bool InlineScheduling { get; init; }
+
+    /// <summary>Speak HTTP/2 only on the cleartext endpoint (h2c with prior knowledge); default HTTP/1.1.</summary>
+    public bool Http2 { get; init; }
 }
 
 /// <summary>
@@ -86,8 +102,13 @@ public sealed class SimServer : IAsyncDisposable
             // A stalled stream is a fault we inject on purpose; Kestrel must not cut it short.
             k.Limits.MinResponseDataRate = null;
             k.Limits.MaxConcurrentConnections = null;
-            k.Listen(address, options.Port);
+            k.Listen(address, options.Port, listen => listen.Protocols = options.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1);
         });
+        if (options.InlineScheduling)
+        {
+            builder.WebHost.UseSockets(s => s.UnsafePreferInlineScheduling = true);
+        }
+
         builder.Services.AddRoutingCore();
         builder.Services.AddWebSockets(_ => { });
         var app = builder.Build();
@@ -130,6 +151,18 @@ public sealed class SimServer : IAsyncDisposable
 
     private long NowNs() => ServerLogStore.ToNanoseconds(_time.GetTimestamp(), _time.TimestampFrequency);
 
+    /// <summary>The due time (ns) of the emission-clock timer that released the chunk being logged, or null when none did.</summary>
+    private long? TakeDueNs()
+    {
+        if (_options.Emission is not { } clock || EmissionClock.Slot is not { } slot)
+        {
+            return null;
+        }
+
+        var due = slot.Take();
+        return due < 0 ? null : ServerLogStore.ToNanoseconds(due, clock.TimestampFrequency);
+    }
+
     private async Task ModelsAsync(HttpContext context)
     {
         context.Response.ContentType = "application/json";
@@ -168,7 +201,9 @@ public sealed class SimServer : IAsyncDisposable
             RequestId = Interlocked.Increment(ref _nextId).ToString("x8", CultureInfo.InvariantCulture),
             Path = context.Request.Path,
             ReceivedNs = NowNs(),
+            Protocol = context.Request.Protocol,
         };
+        EmissionClock.Slot = new EmissionSlot();
         context.Response.Headers["x-request-id"] = entry.RequestId;
         try
         {
@@ -288,7 +323,9 @@ public sealed class SimServer : IAsyncDisposable
                 Path = "/v1/responses (websocket)",
                 ReceivedNs = NowNs(),
                 Stream = true,
+                Protocol = context.Request.Protocol,
             };
+            EmissionClock.Slot = new EmissionSlot();
             try
             {
                 ParsedRequest request;
@@ -874,7 +911,7 @@ public sealed class SimServer : IAsyncDisposable
             {
                 // WebSocket mode: one event per text message, stamped when the send completed.
                 await socket.SendAsync(_json.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, ct);
-                entry.Events.Add(new ServerEvent(server.NowNs(), kind, chars));
+                entry.Events.Add(new ServerEvent(server.NowNs(), kind, chars, server.TakeDueNs()));
                 Sequence++;
                 return;
             }
@@ -891,7 +928,7 @@ public sealed class SimServer : IAsyncDisposable
             pipe.Write(_json.WrittenSpan);
             pipe.Write(EventEnd);
             await pipe.FlushAsync(ct);
-            entry.Events.Add(new ServerEvent(server.NowNs(), kind, chars));
+            entry.Events.Add(new ServerEvent(server.NowNs(), kind, chars, server.TakeDueNs()));
             Sequence++;
         }
 
