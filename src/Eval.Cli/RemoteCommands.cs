@@ -133,12 +133,15 @@ public static class SelfTestCommand
     private static readonly Option<double> ItlMs = new("--itl-ms") { Description = "serve-sim's inter-token time, ms (no jitter). Default 10.", DefaultValueFactory = _ => 10 };
     private static readonly Option<int> Tokens = new("--tokens") { Description = "Output tokens per request. Default 32.", DefaultValueFactory = _ => 32 };
     private static readonly Option<int> Rounds = new("--rounds") { Description = "Measured requests per stream at each level (after one warm-up round). Default 2.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<bool> ServerNoClock = new("--no-emission-clock") { Description = "Run serve-sim without its emission clock (the backend paces with the system timer), for comparison." };
+    private static readonly Option<double> ServerSpinUs = new("--spin-us") { Description = "serve-sim's emission clock spin window, µs. Default 500.", DefaultValueFactory = _ => 500 };
+    private static readonly Option<int> ServerPriority = new("--rt-priority") { Description = "SCHED_FIFO priority of serve-sim's emission clock thread; 0 = normal. Default 30.", DefaultValueFactory = _ => 30 };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("selftest", "Measure the harness's own timing error: serve-sim in a child process with a fixed schedule, driven at concurrency 1/16/64/256; prints measured − server-logged flush times (TTFT, inter-token) at p50/p99.")
         {
-            Json, Levels, TtftMs, ItlMs, Tokens, Rounds,
+            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -147,7 +150,8 @@ public static class SelfTestCommand
     /// <summary>Errors of one concurrency level, in ms.</summary>
     public sealed record LevelResult(
         int Concurrency, int Requests, int Failed, long Chunks, double ChunksPerSecond, int CountMismatches, bool GcFreeWindow,
-        LatencyStatistics? TtftErrorMs, LatencyStatistics? ItlErrorMs, LatencyStatistics? DeliveryDelayMs, LatencyStatistics? ServerTtftLatenessMs);
+        LatencyStatistics? TtftErrorMs, LatencyStatistics? ItlErrorMs, LatencyStatistics? DeliveryDelayMs, LatencyStatistics? ServerTtftLatenessMs,
+        LatencyStatistics? EmitLatenessMs, long UnscheduledChunks);
 
     private static async Task<int> ExecuteAsync(ParseResult parse, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
@@ -168,11 +172,19 @@ public static class SelfTestCommand
         }
 
         var backendSpec = string.Create(CultureInfo.InvariantCulture, $"sim?ttft_ms={ttft}&tokens_per_s={1000.0 / itl}");
-        using var server = StartServer(backendSpec);
+        var serverArgs = new List<string> { "--spin-us", parse.GetValue(ServerSpinUs).ToString(CultureInfo.InvariantCulture), "--rt-priority", parse.GetValue(ServerPriority).ToString(CultureInfo.InvariantCulture) };
+        if (parse.GetValue(ServerNoClock))
+        {
+            serverArgs.Add("--no-emission-clock");
+        }
+
+        using var server = StartServer(backendSpec, serverArgs);
         try
         {
-            var baseUrl = await ReadBaseUrlAsync(server, ct);
-            await stderr.WriteLineAsync($"selftest: serve-sim pid {server.Id.ToString(CultureInfo.InvariantCulture)} at {baseUrl} ({backendSpec}); client {InlineCompletions}=1");
+            var (baseUrl, serverLine) = await ReadBaseUrlAsync(server, ct);
+            var conditions = string.Create(CultureInfo.InvariantCulture,
+                $"client: {SchedulingPolicy()}, {InlineCompletions}=1, GC kept out of the measured window (TryStartNoGCRegion); server (child process): {InlineCompletions}=1, {ServerGen0}={ServerGen0Value} (512 MB gen0 budget), DOTNET_TieredCompilation=0, {serverLine}");
+            await stderr.WriteLineAsync($"selftest: serve-sim pid {server.Id.ToString(CultureInfo.InvariantCulture)} at {baseUrl} ({backendSpec})");
             using var logClient = new HttpClient { BaseAddress = baseUrl };
             var results = new List<LevelResult>();
             foreach (var level in levels)
@@ -185,19 +197,20 @@ public static class SelfTestCommand
             {
                 await stdout.WriteLineAsync(JsonSerializer.Serialize(new SelfTestReport(
                     "measured − server-logged flush time on one monotonic clock; ttft_error = client first content − server first content flush; itl_error = client gap − server gap; delivery = client chunk − server flush of the same chunk",
-                    ttft, itl, tokens, rounds, Environment.ProcessorCount, results), SelfTestJson.Default.SelfTestReport));
+                    ttft, itl, tokens, rounds, Environment.ProcessorCount, conditions, results), SelfTestJson.Default.SelfTestReport));
             }
             else
             {
                 await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                     $"serve-sim schedule: TTFT {ttft} ms, inter-token {itl} ms, {tokens} tokens/request, {rounds} measured requests per stream; {Environment.ProcessorCount} CPU cores shared by client and server"));
-                await stdout.WriteLineAsync("error = measured (client, after SSE parse and timing layer) − server-logged flush time, same monotonic clock; ms");
-                await stdout.WriteLineAsync("| concurrency | requests | failed | chunks/s | TTFT err p50 | TTFT err p99 | ITL err p50 | ITL err p99 | delivery p99 | server TTFT late p99 | GC-free |");
-                await stdout.WriteLineAsync("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
+                await stdout.WriteLineAsync("conditions: " + conditions);
+                await stdout.WriteLineAsync("error = measured (client, after SSE parse and timing layer) − server-logged flush time, same monotonic clock; emit late = server flush − due time of the emission-clock timer that released the chunk (its schedule); unscheduled = content chunks no timer released (already due when the backend looked: late and coalesced); ms");
+                await stdout.WriteLineAsync("| concurrency | requests | failed | chunks/s | TTFT err p50 | TTFT err p99 | ITL err p50 | ITL err p99 | delivery p99 | emit late p50 | emit late p99 | unscheduled | GC-free |");
+                await stdout.WriteLineAsync("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
                 foreach (var r in results)
                 {
                     await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                        $"| {r.Concurrency} | {r.Requests} | {r.Failed} | {r.ChunksPerSecond:0} | {F(r.TtftErrorMs?.P50)} | {F(r.TtftErrorMs?.P99)} | {F(r.ItlErrorMs?.P50)} | {F(r.ItlErrorMs?.P99)} | {F(r.DeliveryDelayMs?.P99)} | {F(r.ServerTtftLatenessMs?.P99)} | {(r.GcFreeWindow ? "yes" : "no")} |"));
+                        $"| {r.Concurrency} | {r.Requests} | {r.Failed} | {r.ChunksPerSecond:0} | {F(r.TtftErrorMs?.P50)} | {F(r.TtftErrorMs?.P99)} | {F(r.ItlErrorMs?.P50)} | {F(r.ItlErrorMs?.P99)} | {F(r.DeliveryDelayMs?.P99)} | {F(r.EmitLatenessMs?.P50)} | {F(r.EmitLatenessMs?.P99)} | {r.UnscheduledChunks} | {(r.GcFreeWindow ? "yes" : "no")} |"));
                 }
             }
 
@@ -215,7 +228,33 @@ public static class SelfTestCommand
         static string F(double? v) => v is { } x ? x.ToString("0.000", CultureInfo.InvariantCulture) : "–";
     }
 
-    private static Process StartServer(string backendSpec)
+    private const string ServerGen0 = "DOTNET_GCgen0size";
+    private const string ServerGen0Value = "0x20000000";
+
+    /// <summary>This process's scheduling policy as /proc reports it (SCHED_FIFO under <c>chrt -f</c>).</summary>
+    private static string SchedulingPolicy()
+    {
+        try
+        {
+            var stat = File.ReadAllText("/proc/self/stat");
+            // Fields after the command name (which may hold spaces) start at field 3; rt_priority is field 40, policy 41.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var priority = fields[40 - 3];
+            return fields[41 - 3] switch
+            {
+                "0" => "normal priority (SCHED_OTHER)",
+                "1" => "SCHED_FIFO priority " + priority,
+                "2" => "SCHED_RR priority " + priority,
+                var p => "scheduling policy " + p,
+            };
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
+        {
+            return "scheduling policy unknown";
+        }
+    }
+
+    private static Process StartServer(string backendSpec, IEnumerable<string> serverArgs)
     {
         var self = Environment.ProcessPath ?? "dotnet";
         var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false };
@@ -224,18 +263,20 @@ public static class SelfTestCommand
             info.ArgumentList.Add(typeof(SelfTestCommand).Assembly.Location);
         }
 
-        foreach (var arg in new[] { "serve-sim", "--port", "0", "--backend", backendSpec })
+        foreach (var arg in new[] { "serve-sim", "--port", "0", "--backend", backendSpec }.Concat(serverArgs))
         {
             info.ArgumentList.Add(arg);
         }
 
         info.Environment[InlineCompletions] = "1";
+        // A large gen0 budget: the server does not collect during a measured window (it cannot use a no-GC region across requests).
+        info.Environment[ServerGen0] = ServerGen0Value;
         // Fully optimised code from the start, so the server does not re-JIT during the measured window.
         info.Environment["DOTNET_TieredCompilation"] = "0";
         return Process.Start(info) ?? throw new InvalidOperationException("could not start serve-sim");
     }
 
-    private static async Task<Uri> ReadBaseUrlAsync(Process server, CancellationToken ct)
+    private static async Task<(Uri Url, string Line)> ReadBaseUrlAsync(Process server, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(60));
@@ -245,7 +286,7 @@ public static class SelfTestCommand
             var at = line.IndexOf(marker, StringComparison.Ordinal);
             if (at >= 0)
             {
-                return new Uri(line[(at + marker.Length)..].Split(' ')[0]);
+                return (new Uri(line[(at + marker.Length)..].Split(' ')[0]), line);
             }
         }
 
@@ -320,6 +361,7 @@ public static class SelfTestCommand
         }
 
         var logText = await logClient.GetStringAsync(new Uri("_spark/log?clear=1", UriKind.Relative), ct);
+        Console.Error.WriteLine("clock: " + await logClient.GetStringAsync(new Uri("_spark/clock", UriKind.Relative), ct));
         var serverLog = logText.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(ServerLogStore.FromJsonLine).OfType<ServerRequestLog>()
             .ToDictionary(e => e.RequestId, StringComparer.Ordinal);
 
@@ -327,6 +369,8 @@ public static class SelfTestCommand
         var itlErr = new List<double>();
         var delivery = new List<double>();
         var serverLate = new List<double>();
+        var emitLate = new List<double>();
+        long unscheduled = 0;
         int failed = 0, mismatches = 0;
         long chunks = 0;
         foreach (var (recorder, responseId, ok) in attempts)
@@ -341,6 +385,18 @@ public static class SelfTestCommand
             var startNs = ServerLogStore.ToNanoseconds(recorder.StartTimestamp, time.TimestampFrequency);
             var received = recorder.Events().Where(e => e.Kind == StreamEventKind.Content).Select(e => startNs + (e.OffsetMicroseconds * 1000)).ToArray();
             var served = entry.Events.Where(e => e.Kind == "content").Select(e => e.MonotonicNs).ToArray();
+            foreach (var e in entry.Events.Where(e => e.Kind == "content"))
+            {
+                if (e.DueNs is { } due)
+                {
+                    emitLate.Add((e.MonotonicNs - due) / 1e6);
+                }
+                else
+                {
+                    unscheduled++;
+                }
+            }
+
             if (received.Length != served.Length || received.Length == 0)
             {
                 mismatches++;
@@ -362,7 +418,8 @@ public static class SelfTestCommand
 
         return new LevelResult(concurrency, attempts.Count, failed, chunks, chunks / elapsed.TotalSeconds, mismatches, gcFree,
             LatencyStatistics.FromSamples([.. ttftErr], "ms"), LatencyStatistics.FromSamples([.. itlErr], "ms"),
-            LatencyStatistics.FromSamples([.. delivery], "ms"), LatencyStatistics.FromSamples([.. serverLate], "ms"));
+            LatencyStatistics.FromSamples([.. delivery], "ms"), LatencyStatistics.FromSamples([.. serverLate], "ms"),
+            LatencyStatistics.FromSamples([.. emitLate], "ms"), unscheduled);
     }
 
     /// <summary>Asks the GC to stay out of the measured window; false when the runtime refuses that much.</summary>
@@ -393,7 +450,7 @@ public static class SelfTestCommand
 }
 
 /// <summary>The selftest result as one JSON object (<c>--json</c>).</summary>
-public sealed record SelfTestReport(string Definition, double TtftMs, double ItlMs, int Tokens, int Rounds, int Cores, IReadOnlyList<SelfTestCommand.LevelResult> Levels);
+public sealed record SelfTestReport(string Definition, double TtftMs, double ItlMs, int Tokens, int Rounds, int Cores, string Conditions, IReadOnlyList<SelfTestCommand.LevelResult> Levels);
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true,
     NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals)]

@@ -25,6 +25,9 @@ public sealed class EmissionClock : TimeProvider, IDisposable
 {
     private static readonly AsyncLocal<EmissionSlot?> CurrentSlot = new();
 
+    [ThreadStatic]
+    private static bool t_onTimerThread;
+
     private readonly PriorityQueue<(Entry Entry, int Generation), long> _queue = new();
     private readonly Lock _gate = new();
     private readonly Thread _thread;
@@ -36,6 +39,8 @@ public sealed class EmissionClock : TimeProvider, IDisposable
     private long _sleepingUntil = long.MaxValue;
     private volatile bool _stopped;
     private long _fired;
+    private long _callbackTicks;
+    private long _maxCallbackTicks;
 
     public EmissionClock(EmissionClockOptions? options = null)
     {
@@ -66,6 +71,9 @@ public sealed class EmissionClock : TimeProvider, IDisposable
         set => CurrentSlot.Value = value;
     }
 
+    /// <summary>True on an emission clock's timer thread: work that is not due now should move off it.</summary>
+    public static bool OnTimerThread => t_onTimerThread;
+
     /// <summary>True when the timer thread runs under SCHED_FIFO.</summary>
     public bool RealTime { get; private set; }
 
@@ -74,6 +82,12 @@ public sealed class EmissionClock : TimeProvider, IDisposable
 
     /// <summary>Timer callbacks run so far.</summary>
     public long Fired => Interlocked.Read(ref _fired);
+
+    /// <summary>Mean time one callback (with the write and flush it runs inline) held the timer thread, µs.</summary>
+    public double MeanCallbackMicroseconds => Fired == 0 ? 0 : Interlocked.Read(ref _callbackTicks) * 1e6 / TimestampFrequency / Fired;
+
+    /// <summary>Longest time one callback held the timer thread, µs.</summary>
+    public double MaxCallbackMicroseconds => Interlocked.Read(ref _maxCallbackTicks) * 1e6 / TimestampFrequency;
 
     public override long GetTimestamp() => System.GetTimestamp();
 
@@ -145,6 +159,7 @@ public sealed class EmissionClock : TimeProvider, IDisposable
     private void Run()
     {
         SetUpThread();
+        t_onTimerThread = true;
         _started.Set();
         while (!_stopped)
         {
@@ -193,8 +208,15 @@ public sealed class EmissionClock : TimeProvider, IDisposable
                 entry = _queue.Dequeue().Entry;
             }
 
-            Interlocked.Increment(ref _fired);
+            var before = GetTimestamp();
             entry.Fire();
+            var took = GetTimestamp() - before;
+            Interlocked.Add(ref _callbackTicks, took);
+            Interlocked.Increment(ref _fired);
+            if (took > _maxCallbackTicks)
+            {
+                Interlocked.Exchange(ref _maxCallbackTicks, took);
+            }
         }
     }
 

@@ -119,6 +119,7 @@ public sealed class SimServer : IAsyncDisposable
         app.MapPost("/v1/responses", ctx => server.HandleAsync(ctx, ApiKind.Responses));
         app.MapGet("/v1/responses", server.WebSocketAsync);
         app.MapGet("/v1/_spark/log", server.LogAsync);
+        app.MapGet("/v1/_spark/clock", server.ClockAsync);
         try
         {
             await app.StartAsync(cancellationToken);
@@ -168,6 +169,16 @@ public sealed class SimServer : IAsyncDisposable
         context.Response.ContentType = "application/json";
         var json = string.Create(CultureInfo.InvariantCulture,
             $"{{\"object\":\"list\",\"data\":[{{\"id\":{JsonSerializer.Serialize(_options.ModelId, ServerJson.Default.String)},\"object\":\"model\",\"created\":0,\"owned_by\":\"spark-eval\"}}]}}");
+        await context.Response.WriteAsync(json, context.RequestAborted);
+    }
+
+    /// <summary>The emission clock's counters: callbacks run, mean and longest time one held the timer thread (µs), and how it runs.</summary>
+    private async Task ClockAsync(HttpContext context)
+    {
+        context.Response.ContentType = "application/json";
+        var clock = _options.Emission;
+        var json = clock is null ? "{\"emission_clock\":null}" : string.Create(CultureInfo.InvariantCulture,
+            $"{{\"emission_clock\":{JsonSerializer.Serialize(clock.Description, ServerJson.Default.String)},\"real_time\":{(clock.RealTime ? "true" : "false")},\"fired\":{clock.Fired},\"mean_callback_us\":{clock.MeanCallbackMicroseconds:0.0},\"max_callback_us\":{clock.MaxCallbackMicroseconds:0.0}}}");
         await context.Response.WriteAsync(json, context.RequestAborted);
     }
 
@@ -603,6 +614,12 @@ public sealed class SimServer : IAsyncDisposable
                     await writer.WriteAsync(type, kind, text.Length, w => ResponseEvent(w, type, writer.Sequence, w2 => TextPart(w2, itemId, "delta", text)), ct);
                 }
             }
+        }
+
+        // What follows is not on the schedule: leave the emission clock's thread to the other streams' due chunks.
+        if (EmissionClock.OnTimerThread)
+        {
+            await Task.Yield();
         }
 
         // A backend that coalesced tokens (late wake-ups) may send fewer chunks than "after": the fault still happens.
