@@ -189,7 +189,7 @@ public static class SelfTestCommand
             var results = new List<LevelResult>();
             foreach (var level in levels)
             {
-                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, baseUrl, logClient, time, ct));
+                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, baseUrl, logClient, time, stderr, ct));
                 await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"selftest: concurrency {level} done"));
             }
 
@@ -293,7 +293,7 @@ public static class SelfTestCommand
         throw new InvalidOperationException("serve-sim exited before it printed its address");
     }
 
-    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, Uri baseUrl, HttpClient logClient, TimeProvider time, CancellationToken ct)
+    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, Uri baseUrl, HttpClient logClient, TimeProvider time, TextWriter stderr, CancellationToken ct)
     {
         using var client = new OpenAICompatibleChatClient(new OpenAIBackendOptions
         {
@@ -361,7 +361,8 @@ public static class SelfTestCommand
         }
 
         var logText = await logClient.GetStringAsync(new Uri("_spark/log?clear=1", UriKind.Relative), ct);
-        Console.Error.WriteLine("clock: " + await logClient.GetStringAsync(new Uri("_spark/clock", UriKind.Relative), ct));
+        await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"selftest: serve-sim emission clock after concurrency {concurrency} (cumulative): ")
+            + await logClient.GetStringAsync(new Uri("_spark/clock", UriKind.Relative), ct));
         var serverLog = logText.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(ServerLogStore.FromJsonLine).OfType<ServerRequestLog>()
             .ToDictionary(e => e.RequestId, StringComparer.Ordinal);
 
