@@ -36,13 +36,14 @@ public static class RemoteCommands
     private static readonly Option<bool> NoEmissionClock = new("--no-emission-clock") { Description = "Let the hosted backend pace with the system timer (thread pool) instead of serve-sim's emission clock (a dedicated real-time timer thread that writes each chunk at its due time)." };
     private static readonly Option<double> SpinUs = new("--spin-us") { Description = "Emission clock: spin this many µs before each due time instead of sleeping. Default 500.", DefaultValueFactory = _ => 500 };
     private static readonly Option<int> RtPriority = new("--rt-priority") { Description = "Emission clock: SCHED_FIFO priority of its timer thread (1-99; needs root or CAP_SYS_NICE, else it runs at normal priority and says so); 0 = normal priority. Default 30.", DefaultValueFactory = _ => 30 };
+    private static readonly Option<int> ClockThreads = new("--clock-threads") { Description = "Emission clock: timer threads; each request's chunks stay on one, requests are spread round-robin. Default 2.", DefaultValueFactory = _ => 2 };
     private static readonly Option<bool> Http2 = new("--http2") { Description = "Speak HTTP/2 only (h2c with prior knowledge, e.g. the openai backend's http_version=2) instead of HTTP/1.1." };
 
     private static Command CreateServe(string name, string description, Option<string> backend, TextWriter stdout, TextWriter stderr)
     {
         var command = new Command(name, description)
         {
-            Port, Host, backend, Model, FaultRate, Faults, FaultSeed, LogPath, KeyEnv, NoEmissionClock, SpinUs, RtPriority, Http2,
+            Port, Host, backend, Model, FaultRate, Faults, FaultSeed, LogPath, KeyEnv, NoEmissionClock, SpinUs, RtPriority, ClockThreads, Http2,
         };
         command.SetAction((parse, ct) => ServeAsync(parse, backend, stdout, stderr, ct));
         return command;
@@ -74,13 +75,14 @@ public static class RemoteCommands
         var faults = new FaultInjector(parse.GetValue(FaultRate), ParseFaults(parse.GetValue(Faults)), parse.GetValue(FaultSeed));
         var spinUs = parse.GetValue(SpinUs);
         var priority = parse.GetValue(RtPriority);
-        if (spinUs is < 0 or > 100_000 || priority is < 0 or > 99)
+        var threads = parse.GetValue(ClockThreads);
+        if (spinUs is < 0 or > 100_000 || priority is < 0 or > 99 || threads is < 1 or > 64)
         {
-            throw new InputException("serve-sim: --spin-us must be in 0..100000 and --rt-priority in 0..99. Fix: adjust the values");
+            throw new InputException("serve-sim: --spin-us must be in 0..100000, --rt-priority in 0..99 and --clock-threads in 1..64. Fix: adjust the values");
         }
 
         using var emission = parse.GetValue(NoEmissionClock) ? null
-            : new EmissionClock(new EmissionClockOptions { Spin = TimeSpan.FromMicroseconds(spinUs), RealTimePriority = priority });
+            : new EmissionClock(new EmissionClockOptions { Spin = TimeSpan.FromMicroseconds(spinUs), RealTimePriority = priority, Threads = threads });
         var registry = Backends.CreateRegistry();
         await using var backend = await registry.CreateAsync(parse.GetValue(backendOption)!, new BackendContext((TimeProvider?)emission ?? time, Environment.CurrentDirectory, line => stderr.WriteLine(line)), ct);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -135,13 +137,14 @@ public static class SelfTestCommand
     private static readonly Option<int> Rounds = new("--rounds") { Description = "Measured requests per stream at each level (after one warm-up round). Default 2.", DefaultValueFactory = _ => 2 };
     private static readonly Option<bool> ServerNoClock = new("--no-emission-clock") { Description = "Run serve-sim without its emission clock (the backend paces with the system timer), for comparison." };
     private static readonly Option<double> ServerSpinUs = new("--spin-us") { Description = "serve-sim's emission clock spin window, µs. Default 500.", DefaultValueFactory = _ => 500 };
+    private static readonly Option<int> ServerClockThreads = new("--clock-threads") { Description = "serve-sim's emission clock timer threads. Default 2.", DefaultValueFactory = _ => 2 };
     private static readonly Option<int> ServerPriority = new("--rt-priority") { Description = "SCHED_FIFO priority of serve-sim's emission clock thread; 0 = normal. Default 30.", DefaultValueFactory = _ => 30 };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("selftest", "Measure the harness's own timing error: serve-sim in a child process with a fixed schedule, driven at concurrency 1/16/64/256; prints measured − server-logged flush times (TTFT, inter-token) at p50/p99.")
         {
-            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority,
+            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -172,7 +175,7 @@ public static class SelfTestCommand
         }
 
         var backendSpec = string.Create(CultureInfo.InvariantCulture, $"sim?ttft_ms={ttft}&tokens_per_s={1000.0 / itl}");
-        var serverArgs = new List<string> { "--spin-us", parse.GetValue(ServerSpinUs).ToString(CultureInfo.InvariantCulture), "--rt-priority", parse.GetValue(ServerPriority).ToString(CultureInfo.InvariantCulture) };
+        var serverArgs = new List<string> { "--spin-us", parse.GetValue(ServerSpinUs).ToString(CultureInfo.InvariantCulture), "--rt-priority", parse.GetValue(ServerPriority).ToString(CultureInfo.InvariantCulture), "--clock-threads", parse.GetValue(ServerClockThreads).ToString(CultureInfo.InvariantCulture) };
         if (parse.GetValue(ServerNoClock))
         {
             serverArgs.Add("--no-emission-clock");
