@@ -42,7 +42,7 @@ public sealed class EmissionClockTests
         Assert.Equal([3, 1, 4, 2, 0], fired.Select(f => f.Index));
         Assert.All(fired, f => Assert.True(f.At >= f.Due, "a timer fired before its due time"));
         Assert.Equal(delays.Length, clock.Fired);
-        Assert.Contains("spins the last", clock.Description, StringComparison.Ordinal);
+        Assert.Contains("spin the last 500 µs", clock.Description, StringComparison.Ordinal);
         foreach (var t in timers)
         {
             t.Dispose();
@@ -54,16 +54,62 @@ public sealed class EmissionClockTests
     {
         using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0 });
         var hits = 0;
-        using var disposed = clock.CreateTimer(_ => Interlocked.Increment(ref hits), null, TimeSpan.FromMilliseconds(5), Timeout.InfiniteTimeSpan);
-        using var stopped = clock.CreateTimer(_ => Interlocked.Increment(ref hits), null, TimeSpan.FromMilliseconds(5), Timeout.InfiniteTimeSpan);
+        // Generous due times: the test thread must reach Dispose/Change before they come, even on a loaded machine.
+        using var disposed = clock.CreateTimer(_ => Interlocked.Increment(ref hits), null, TimeSpan.FromMilliseconds(500), Timeout.InfiniteTimeSpan);
+        using var stopped = clock.CreateTimer(_ => Interlocked.Increment(ref hits), null, TimeSpan.FromMilliseconds(500), Timeout.InfiniteTimeSpan);
         var witness = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var later = clock.CreateTimer(_ => witness.SetResult(), null, TimeSpan.FromMilliseconds(30), Timeout.InfiniteTimeSpan);
+        using var later = clock.CreateTimer(_ => witness.SetResult(), null, TimeSpan.FromMilliseconds(800), Timeout.InfiniteTimeSpan);
         disposed.Dispose();
         stopped.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
 
         await witness.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
 
         Assert.Equal(0, Volatile.Read(ref hits));
+    }
+
+    [Fact]
+    public async Task CreateTimer_OneRequestOnSeveralLanes_StaysOnOneThreadInDueOrder()
+    {
+        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0, Threads = 3 });
+        var fired = new List<(int Index, int Thread)>();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var timers = new List<ITimer>();
+        var slot = new EmissionSlot();
+        EmissionClock.Slot = slot;
+        try
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                var index = i;
+                timers.Add(clock.CreateTimer(_ =>
+                {
+                    lock (fired)
+                    {
+                        fired.Add((index, Environment.CurrentManagedThreadId));
+                        if (fired.Count == 4)
+                        {
+                            done.SetResult();
+                        }
+                    }
+                }, null, TimeSpan.FromMilliseconds(40 - (i * 10)), Timeout.InfiniteTimeSpan));
+            }
+        }
+        finally
+        {
+            EmissionClock.Slot = null;
+        }
+
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        Assert.Equal([3, 2, 1, 0], fired.Select(f => f.Index));
+        Assert.Single(fired.Select(f => f.Thread).Distinct());
+        Assert.InRange(slot.Lane, 0, 2);
+        Assert.True(slot.DueTimestamp > 0);
+        Assert.StartsWith("3 timer thread(s)", clock.Description, StringComparison.Ordinal);
+        foreach (var t in timers)
+        {
+            t.Dispose();
+        }
     }
 
     [Fact]
