@@ -114,14 +114,7 @@ public static class CompareCommand
 
     private static void WriteTable(TextWriter writer, RunComparisonResult result)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(writer),
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 180;
+        var console = SummaryTable.TableConsole(writer, 180);
         writer.WriteLine($"baseline {result.BaselineRun}  →  candidate {result.CandidateRun}");
         var table = new Table().Border(TableBorder.Simple)
             .AddColumn("backend").AddColumn("metric")

@@ -98,14 +98,7 @@ public static class HistoryCommand
 
     private static void WriteTable(TextWriter writer, IReadOnlyList<HistoryPoint> points)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(writer),
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 160;
+        var console = SummaryTable.TableConsole(writer, 160);
         var table = new Table().Border(TableBorder.Simple).AddColumn("started (UTC)").AddColumn("run").AddColumn("commit").AddColumn("backend")
             .AddColumn(new TableColumn(points[0].Metric).RightAligned()).AddColumn(new TableColumn("vs previous").RightAligned());
         var previous = new Dictionary<string, double>(StringComparer.Ordinal);

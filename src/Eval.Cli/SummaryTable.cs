@@ -7,9 +7,9 @@ namespace Spark.Eval.Cli;
 /// <summary>The end-of-run table: one row per backend with the figures people look at first.</summary>
 public static class SummaryTable
 {
-    public static void Write(TextWriter writer, RunSummary summary)
+    /// <summary>A console for writing tables: colours only on an interactive terminal, else plain text of the given width.</summary>
+    internal static IAnsiConsole TableConsole(TextWriter writer, int plainWidth)
     {
-        ArgumentNullException.ThrowIfNull(summary);
         var interactive = ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected;
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
@@ -20,8 +20,16 @@ public static class SummaryTable
         });
         if (!interactive)
         {
-            console.Profile.Width = 200;
+            console.Profile.Width = plainWidth;
         }
+
+        return console;
+    }
+
+    public static void Write(TextWriter writer, RunSummary summary)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        var console = TableConsole(writer, 200);
 
         var table = new Table().Border(TableBorder.Simple)
             .AddColumn("backend")
