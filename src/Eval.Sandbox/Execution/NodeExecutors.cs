@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Spark.Eval.Sandbox.Execution;
+
+/// <summary>JavaScript: <c>node prog.mjs</c> (an ES module when it imports, else CommonJS).</summary>
+public sealed partial class JavaScriptExecutor(ProcessSandbox sandbox) : ICodeExecutor
+{
+    public async Task<ExecutionResult> ExecuteAsync(ProgramRequest request, AttemptDirectory directory, bool isolated, CancellationToken cancellationToken)
+    {
+        var file = EsImport().IsMatch(request.Source) ? "prog.mjs" : "prog.cjs";
+        await File.WriteAllTextAsync(directory.File(file), request.Source, cancellationToken);
+        return await RunNodeAsync(sandbox, file, "javascript", request.Limits, directory, isolated, [], cancellationToken);
+    }
+
+    internal static async Task<ExecutionResult> RunNodeAsync(ProcessSandbox sandbox, string file, string language, SandboxLimits limits, AttemptDirectory directory, bool isolated, IReadOnlyList<string> binds, CancellationToken cancellationToken, params string[] extraArgs)
+    {
+        var node = ToolLocator.Require(ToolLocator.Node, "node", "Node.js 20 or later (apt-get install nodejs)");
+        var heapMb = Math.Max(64, limits.MemoryBytes / (1 << 20) - 64);
+        var run = await sandbox.RunAsync(new ProcessSpec
+        {
+            Argv = [node.Executable, $"--max-old-space-size={heapMb.ToString(CultureInfo.InvariantCulture)}", "--stack-size=2048", file, .. extraArgs],
+            WorkDir = directory.Path,
+            ReadOnlyBinds = [.. node.Binds, .. binds],
+            Limits = limits,
+            Environment = new Dictionary<string, string> { ["NODE_OPTIONS"] = "", ["NO_COLOR"] = "1", ["FORCE_COLOR"] = "0" },
+        }, isolated, cancellationToken);
+        return Classifier.Classify(run, language);
+    }
+
+    [GeneratedRegex(@"^\s*(import\s|export\s)", RegexOptions.Multiline)]
+    private static partial Regex EsImport();
+}
+
+/// <summary>TypeScript: the locked tsc (strict, CommonJS) compiles outside the sandbox (it never runs the code); a type error is compile_error; node runs the output inside.</summary>
+public sealed partial class TypeScriptExecutor(ProcessSandbox sandbox, Action<string>? progress) : ICodeExecutor
+{
+    public async Task<ExecutionResult> ExecuteAsync(ProgramRequest request, AttemptDirectory directory, bool isolated, CancellationToken cancellationToken)
+    {
+        NodeTools tools;
+        try
+        {
+            tools = await NodeTools.EnsureAsync(progress, cancellationToken);
+        }
+        catch (ToolMissingException ex)
+        {
+            return ExecutionResult.Harness(ex.Message, "none");
+        }
+
+        var files = new List<string>();
+        if (request.Mode == ProgramMode.Tests)
+        {
+            var implPath = SafeName(request.ImplementationPath ?? "implementation.ts");
+            await File.WriteAllTextAsync(directory.File(implPath), request.Implementation ?? "", cancellationToken);
+            await File.WriteAllTextAsync(directory.File("answer.test.ts"), request.Source, cancellationToken);
+            files.Add(implPath);
+            files.Add("answer.test.ts");
+        }
+        else
+        {
+            await File.WriteAllTextAsync(directory.File("prog.ts"), request.Source, cancellationToken);
+            files.Add("prog.ts");
+        }
+
+        var useNodeTypes = !DeclaresRequire().IsMatch(request.Source);
+        var types = request.Mode == ProgramMode.Tests ? "node,jest" : useNodeTypes ? "node" : "";
+        var compile = await CompileAsync(tools, directory.Path, files, types, cancellationToken);
+        if (compile is not null)
+        {
+            return compile with { Isolation = sandbox.Environment.Describe(isolated) };
+        }
+
+        if (request.Mode == ProgramMode.Tests)
+        {
+            await File.WriteAllTextAsync(directory.File("jest.config.json"), "{\"testEnvironment\":\"node\",\"testMatch\":[\"**/*.test.js\"],\"transform\":{},\"cache\":false,\"watchman\":false,\"maxWorkers\":1}", cancellationToken);
+            var limits = request.Limits with { CpuSeconds = Math.Max(request.Limits.CpuSeconds, 20), WallSeconds = Math.Max(request.Limits.WallSeconds, 60), MemoryBytes = Math.Max(request.Limits.MemoryBytes, 1L << 30) };
+            var result = await JavaScriptExecutor.RunNodeAsync(sandbox, tools.Jest, "typescript", limits, directory, isolated, [tools.Root], cancellationToken,
+                "--ci", "--runInBand", "--no-cache", "--config", "jest.config.json", "--rootDir", ".");
+            return result.Outcome == ExecutionOutcome.RuntimeError && result.Run is { } r && r.Stderr.Contains('●')
+                ? result with { Outcome = ExecutionOutcome.WrongAnswer, Detail = JestFailure(r.Stderr) }
+                : result;
+        }
+
+        return await JavaScriptExecutor.RunNodeAsync(sandbox, "prog.js", "typescript", request.Limits, directory, isolated, [], cancellationToken);
+    }
+
+    /// <summary>Compiles with tsc --strict; returns a compile_error result when it reports any error, else null.</summary>
+    private static async Task<ExecutionResult?> CompileAsync(NodeTools tools, string dir, IReadOnlyList<string> files, string types, CancellationToken cancellationToken)
+    {
+        var native = tools.NativeTsc;
+        var info = new ProcessStartInfo(native ?? ToolLocator.Require(ToolLocator.Node, "node", "Node.js 20 or later").Executable)
+        {
+            WorkingDirectory = dir,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (native is null)
+        {
+            info.ArgumentList.Add(tools.JsTsc);
+        }
+
+        foreach (var arg in new[] { "--strict", "--target", "es2022", "--module", "commonjs", "--esModuleInterop", "--skipLibCheck", "--pretty", "false", "--typeRoots", tools.TypesRoot, "--types", types })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var file in files)
+        {
+            info.ArgumentList.Add(file);
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(true);
+            return new ExecutionResult { Outcome = ExecutionOutcome.Timeout, Detail = "tsc did not finish within 60 s", Isolation = "" };
+        }
+
+        var output = (await stdout) + (await stderr);
+        var firstError = output.Split('\n').FirstOrDefault(l => l.Contains("error TS", StringComparison.Ordinal));
+        if (firstError is not null || (process.ExitCode != 0 && !files.All(f => File.Exists(Path.Combine(dir, Path.ChangeExtension(f, ".js"))))))
+        {
+            return new ExecutionResult { Outcome = ExecutionOutcome.CompileError, Detail = Classifier.Shorten((firstError ?? output).Trim()), Isolation = "" };
+        }
+
+        return null;
+    }
+
+    private static string JestFailure(string stderr)
+    {
+        var lines = stderr.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+        var at = lines.FindIndex(l => l.StartsWith('●'));
+        return at < 0 ? Classifier.Tail(stderr, 4) : Classifier.Shorten(string.Join(" | ", lines.Skip(at).Take(8).Where(l => !l.StartsWith("at ", StringComparison.Ordinal))));
+    }
+
+    private static string SafeName(string path)
+    {
+        var name = Path.GetFileName(path);
+        return name.Length == 0 || name.StartsWith('.') ? "implementation.ts" : name;
+    }
+
+    [GeneratedRegex(@"declare\s+(var|let|const)\s+require\b")]
+    private static partial Regex DeclaresRequire();
+}
