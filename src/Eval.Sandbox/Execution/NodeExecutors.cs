@@ -33,9 +33,15 @@ public sealed partial class JavaScriptExecutor(ProcessSandbox sandbox) : ICodeEx
     private static partial Regex EsImport();
 }
 
-/// <summary>TypeScript: the locked tsc (strict, CommonJS) compiles outside the sandbox (it never runs the code); a type error is compile_error; node runs the output inside.</summary>
-public sealed partial class TypeScriptExecutor(ProcessSandbox sandbox, Action<string>? progress) : ICodeExecutor
+/// <summary>TypeScript: a pooled, sandboxed compile server (locked TypeScript 5.9 compiler API, strict, CommonJS) type-checks and emits; a type error is compile_error; node runs the output inside the sandbox, one process per attempt.</summary>
+/// <remarks>SPARK_EVAL_TSC=native selects the previous path instead: the locked TypeScript 7 native tsc, one process per program, outside the sandbox.</remarks>
+public sealed partial class TypeScriptExecutor(ProcessSandbox sandbox, Action<string>? progress, TimeProvider time) : ICodeExecutor, IDisposable
 {
+    private readonly TypeScriptCompilePool _pool = new(sandbox, time);
+
+    /// <summary>True when SPARK_EVAL_TSC=native asks for one native tsc process per program (the slower path kept for comparison).</summary>
+    public static bool UseNativeTsc => string.Equals(System.Environment.GetEnvironmentVariable("SPARK_EVAL_TSC"), "native", StringComparison.Ordinal);
+
     public async Task<ExecutionResult> ExecuteAsync(ProgramRequest request, AttemptDirectory directory, bool isolated, CancellationToken cancellationToken)
     {
         NodeTools tools;
@@ -48,27 +54,38 @@ public sealed partial class TypeScriptExecutor(ProcessSandbox sandbox, Action<st
             return ExecutionResult.Harness(ex.Message, "none");
         }
 
-        var files = new List<string>();
+        var files = new List<(string Name, string Text)>();
         if (request.Mode == ProgramMode.Tests)
         {
-            var implPath = SafeName(request.ImplementationPath ?? "implementation.ts");
-            await File.WriteAllTextAsync(directory.File(implPath), request.Implementation ?? "", cancellationToken);
-            await File.WriteAllTextAsync(directory.File("answer.test.ts"), request.Source, cancellationToken);
-            files.Add(implPath);
-            files.Add("answer.test.ts");
+            files.Add((SafeName(request.ImplementationPath ?? "implementation.ts"), request.Implementation ?? ""));
+            files.Add(("answer.test.ts", request.Source));
         }
         else
         {
-            await File.WriteAllTextAsync(directory.File("prog.ts"), request.Source, cancellationToken);
-            files.Add("prog.ts");
+            files.Add(("prog.ts", request.Source));
         }
 
         var useNodeTypes = !DeclaresRequire().IsMatch(request.Source);
-        var types = request.Mode == ProgramMode.Tests ? "node,jest" : useNodeTypes ? "node" : "";
-        var compile = await CompileAsync(tools, directory.Path, files, types, cancellationToken);
+        string[] types = request.Mode == ProgramMode.Tests ? ["node", "jest"] : useNodeTypes ? ["node"] : [];
+        var level = sandbox.Environment.Describe(isolated);
+        ExecutionResult? compile;
+        if (UseNativeTsc)
+        {
+            foreach (var (name, text) in files)
+            {
+                await File.WriteAllTextAsync(directory.File(name), text, cancellationToken);
+            }
+
+            compile = await CompileNativeAsync(tools, directory.Path, [.. files.Select(f => f.Name)], string.Join(',', types), cancellationToken);
+        }
+        else
+        {
+            compile = await CompileInServerAsync(isolated, tools, directory, files, types, cancellationToken);
+        }
+
         if (compile is not null)
         {
-            return compile with { Isolation = sandbox.Environment.Describe(isolated) };
+            return compile with { Isolation = level };
         }
 
         if (request.Mode == ProgramMode.Tests)
@@ -85,8 +102,38 @@ public sealed partial class TypeScriptExecutor(ProcessSandbox sandbox, Action<st
         return await JavaScriptExecutor.RunNodeAsync(sandbox, "prog.js", "typescript", request.Limits, directory, isolated, [], cancellationToken);
     }
 
-    /// <summary>Compiles with tsc --strict; returns a compile_error result when it reports any error, else null.</summary>
-    private static async Task<ExecutionResult?> CompileAsync(NodeTools tools, string dir, IReadOnlyList<string> files, string types, CancellationToken cancellationToken)
+    /// <summary>Type-checks and emits in a pooled compile server; writes the emitted JavaScript into the attempt directory. Returns a result when the program does not compile, else null.</summary>
+    private async Task<ExecutionResult?> CompileInServerAsync(bool isolated, NodeTools tools, AttemptDirectory directory, IReadOnlyList<(string Name, string Text)> files, IReadOnlyList<string> types, CancellationToken cancellationToken)
+    {
+        var result = await _pool.CompileAsync(tools, isolated, files, types, cancellationToken);
+        if (result.Compilation is not { } compilation)
+        {
+            return new ExecutionResult { Outcome = result.Outcome, Detail = result.Detail, Isolation = "" };
+        }
+
+        if (compilation.ErrorCount > 0)
+        {
+            return new ExecutionResult { Outcome = ExecutionOutcome.CompileError, Detail = Classifier.Shorten(compilation.Errors[0]), Isolation = "" };
+        }
+
+        foreach (var (name, _) in files)
+        {
+            var js = Path.ChangeExtension(name, ".js");
+            if (!compilation.Outputs.TryGetValue(js, out var text))
+            {
+                return new ExecutionResult { Outcome = ExecutionOutcome.CompileError, Detail = $"the TypeScript compiler emitted no {js}", Isolation = "" };
+            }
+
+            await File.WriteAllTextAsync(directory.File(js), text, cancellationToken);
+        }
+
+        return null;
+    }
+
+    public void Dispose() => _pool.Dispose();
+
+    /// <summary>The previous path (SPARK_EVAL_TSC=native): the native tsc 7, one process per program, outside the sandbox; a compile_error result when it reports any error, else null.</summary>
+    private static async Task<ExecutionResult?> CompileNativeAsync(NodeTools tools, string dir, IReadOnlyList<string> files, string types, CancellationToken cancellationToken)
     {
         var native = tools.NativeTsc;
         var info = new ProcessStartInfo(native ?? ToolLocator.Require(ToolLocator.Node, "node", "Node.js 20 or later").Executable)
