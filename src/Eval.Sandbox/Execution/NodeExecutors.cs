@@ -33,14 +33,22 @@ public sealed partial class JavaScriptExecutor(ProcessSandbox sandbox) : ICodeEx
     private static partial Regex EsImport();
 }
 
-/// <summary>TypeScript: a pooled, sandboxed compile server (locked TypeScript 5.9 compiler API, strict, CommonJS) type-checks and emits; a type error is compile_error; node runs the output inside the sandbox, one process per attempt.</summary>
-/// <remarks>SPARK_EVAL_TSC=native selects the previous path instead: the locked TypeScript 7 native tsc, one process per program, outside the sandbox.</remarks>
+/// <summary>TypeScript: a pooled, sandboxed compile server (locked TypeScript 5.9 compiler API, strict, CommonJS) type-checks and emits; a type error is compile_error; the JavaScript runs in a pooled, sandboxed node runner (a fresh worker thread and directory per attempt).</summary>
+/// <remarks>
+/// SPARK_EVAL_NODE_RUN=process runs the JavaScript in a fresh <c>node</c> process per attempt instead; SPARK_EVAL_TSC=native compiles with
+/// the locked TypeScript 7 native tsc, one process per program, outside the sandbox (the first implementation, kept for comparison).
+/// Jest tests always run in a fresh process.
+/// </remarks>
 public sealed partial class TypeScriptExecutor(ProcessSandbox sandbox, Action<string>? progress, TimeProvider time) : ICodeExecutor, IDisposable
 {
-    private readonly TypeScriptCompilePool _pool = new(sandbox, time);
+    private readonly TypeScriptCompilePool _compilers = new(sandbox, time);
+    private readonly NodeRunnerPool _runners = new(sandbox, time);
 
     /// <summary>True when SPARK_EVAL_TSC=native asks for one native tsc process per program (the slower path kept for comparison).</summary>
     public static bool UseNativeTsc => string.Equals(System.Environment.GetEnvironmentVariable("SPARK_EVAL_TSC"), "native", StringComparison.Ordinal);
+
+    /// <summary>True when SPARK_EVAL_NODE_RUN=process asks for a fresh node process per attempt instead of the pooled runner.</summary>
+    public static bool UseNodeProcessPerAttempt => string.Equals(System.Environment.GetEnvironmentVariable("SPARK_EVAL_NODE_RUN"), "process", StringComparison.Ordinal);
 
     public async Task<ExecutionResult> ExecuteAsync(ProgramRequest request, AttemptDirectory directory, bool isolated, CancellationToken cancellationToken)
     {
@@ -69,6 +77,7 @@ public sealed partial class TypeScriptExecutor(ProcessSandbox sandbox, Action<st
         string[] types = request.Mode == ProgramMode.Tests ? ["node", "jest"] : useNodeTypes ? ["node"] : [];
         var level = sandbox.Environment.Describe(isolated);
         ExecutionResult? compile;
+        IReadOnlyDictionary<string, string>? emitted = null;
         if (UseNativeTsc)
         {
             foreach (var (name, text) in files)
@@ -80,12 +89,22 @@ public sealed partial class TypeScriptExecutor(ProcessSandbox sandbox, Action<st
         }
         else
         {
-            compile = await CompileInServerAsync(isolated, tools, directory, files, types, cancellationToken);
+            (compile, emitted) = await CompileInServerAsync(isolated, tools, files, types, cancellationToken);
         }
 
         if (compile is not null)
         {
             return compile with { Isolation = level };
+        }
+
+        if (emitted is not null && request.Mode == ProgramMode.Program && !UseNodeProcessPerAttempt)
+        {
+            return await _runners.RunAsync([("prog.js", emitted["prog.js"])], "typescript", request.Limits, isolated, cancellationToken);
+        }
+
+        foreach (var (name, text) in emitted ?? new Dictionary<string, string>())
+        {
+            await File.WriteAllTextAsync(directory.File(name), text, cancellationToken);
         }
 
         if (request.Mode == ProgramMode.Tests)
@@ -102,35 +121,40 @@ public sealed partial class TypeScriptExecutor(ProcessSandbox sandbox, Action<st
         return await JavaScriptExecutor.RunNodeAsync(sandbox, "prog.js", "typescript", request.Limits, directory, isolated, [], cancellationToken);
     }
 
-    /// <summary>Type-checks and emits in a pooled compile server; writes the emitted JavaScript into the attempt directory. Returns a result when the program does not compile, else null.</summary>
-    private async Task<ExecutionResult?> CompileInServerAsync(bool isolated, NodeTools tools, AttemptDirectory directory, IReadOnlyList<(string Name, string Text)> files, IReadOnlyList<string> types, CancellationToken cancellationToken)
+    /// <summary>Type-checks and emits in a pooled compile server: a result when the program does not compile, else the emitted JavaScript (file name → text).</summary>
+    private async Task<(ExecutionResult? Failure, IReadOnlyDictionary<string, string>? Emitted)> CompileInServerAsync(bool isolated, NodeTools tools, IReadOnlyList<(string Name, string Text)> files, IReadOnlyList<string> types, CancellationToken cancellationToken)
     {
-        var result = await _pool.CompileAsync(tools, isolated, files, types, cancellationToken);
+        var result = await _compilers.CompileAsync(tools, isolated, files, types, cancellationToken);
         if (result.Compilation is not { } compilation)
         {
-            return new ExecutionResult { Outcome = result.Outcome, Detail = result.Detail, Isolation = "" };
+            return (new ExecutionResult { Outcome = result.Outcome, Detail = result.Detail, Isolation = "" }, null);
         }
 
         if (compilation.ErrorCount > 0)
         {
-            return new ExecutionResult { Outcome = ExecutionOutcome.CompileError, Detail = Classifier.Shorten(compilation.Errors[0]), Isolation = "" };
+            return (new ExecutionResult { Outcome = ExecutionOutcome.CompileError, Detail = Classifier.Shorten(compilation.Errors[0]), Isolation = "" }, null);
         }
 
+        var emitted = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (name, _) in files)
         {
             var js = Path.ChangeExtension(name, ".js");
             if (!compilation.Outputs.TryGetValue(js, out var text))
             {
-                return new ExecutionResult { Outcome = ExecutionOutcome.CompileError, Detail = $"the TypeScript compiler emitted no {js}", Isolation = "" };
+                return (new ExecutionResult { Outcome = ExecutionOutcome.CompileError, Detail = $"the TypeScript compiler emitted no {js}", Isolation = "" }, null);
             }
 
-            await File.WriteAllTextAsync(directory.File(js), text, cancellationToken);
+            emitted[js] = text;
         }
 
-        return null;
+        return (null, emitted);
     }
 
-    public void Dispose() => _pool.Dispose();
+    public void Dispose()
+    {
+        _compilers.Dispose();
+        _runners.Dispose();
+    }
 
     /// <summary>The previous path (SPARK_EVAL_TSC=native): the native tsc 7, one process per program, outside the sandbox; a compile_error result when it reports any error, else null.</summary>
     private static async Task<ExecutionResult?> CompileNativeAsync(NodeTools tools, string dir, IReadOnlyList<string> files, string types, CancellationToken cancellationToken)

@@ -277,7 +277,14 @@ internal sealed class TypeScriptCompileServer : IDisposable
     public void Dispose()
     {
         _process.Dispose();
-        _writer.Dispose();
+        try
+        {
+            _writer.Dispose();
+        }
+        catch (IOException)
+        {
+        }
+
         _reader.Dispose();
         try
         {
