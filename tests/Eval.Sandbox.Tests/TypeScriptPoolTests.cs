@@ -123,4 +123,17 @@ public sealed class TypeScriptPoolTests(SandboxFixture fixture) : IClassFixture<
         var result = await RunAsync("let n = 0;\nprocess.stdin.on('data', c => { n += c.length; });\nprocess.stdin.on('end', () => { if (n !== 0) process.exit(5); });\n");
         AssertOutcome(ExecutionOutcome.Passed, result);
     }
+
+    [Fact]
+    public async Task Runner_CancelledDuringEndlessLoop_ThrowsAndTheNextAttemptPasses()
+    {
+        SandboxFixture.RequireIsolation();
+        await SandboxFixture.RequireNodeToolsAsync();
+        AssertOutcome(ExecutionOutcome.Passed, await RunAsync("import assert from 'node:assert';\nassert.ok(true);\n"));
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        cancel.CancelAfter(TimeSpan.FromSeconds(1));
+        var request = new ProgramRequest { Language = "typescript", Source = "for (;;) {}\n", Limits = Limits with { CpuSeconds = 60, WallSeconds = 120 } };
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => fixture.Sandbox.ExecuteAsync(request, cancel.Token));
+        AssertOutcome(ExecutionOutcome.Passed, await RunAsync("import assert from 'node:assert';\nassert.ok(true);\n"));
+    }
 }

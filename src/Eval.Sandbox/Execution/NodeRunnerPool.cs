@@ -49,7 +49,19 @@ public sealed class NodeRunnerPool(ProcessSandbox sandbox, TimeProvider time) : 
             return ExecutionResult.Harness($"the node runner did not start: {ex.Message}", level);
         }
 
-        var (result, reusable) = await runner.RunAsync(files, language, cancellationToken);
+        ExecutionResult result;
+        bool reusable;
+        try
+        {
+            (result, reusable) = await runner.RunAsync(files, language, cancellationToken);
+        }
+        catch
+        {
+            // Cancelled (or the attempt's files could not be written): the runner's state is unknown, so it goes.
+            runner.Dispose();
+            throw;
+        }
+
         if (reusable && !_disposed && runner.Attempts < NodeRunner.MaxAttempts)
         {
             bag.Add(runner);
@@ -119,7 +131,7 @@ internal sealed class NodeRunner : IDisposable
         var hostDir = Path.Combine(sandbox.Environment.ScratchRoot, $"noderunner-{Guid.NewGuid():N}");
         Directory.CreateDirectory(hostDir);
         // The runner's own heap (about 50 MB) comes on top of the program's limit; RLIMIT_CPU bounds its whole life.
-        var runnerLimits = limits with { MemoryBytes = limits.MemoryBytes + (128L << 20), CpuSeconds = limits.CpuSeconds * MaxAttempts, WallSeconds = double.MaxValue };
+        var runnerLimits = limits with { MemoryBytes = limits.MemoryBytes + (128L << 20), CpuSeconds = (limits.CpuSeconds * (MaxAttempts + 1)) + 30, WallSeconds = double.MaxValue };
         var process = sandbox.Start(new ProcessSpec
         {
             Argv = [node.Executable, "--stack-size=2048", script],

@@ -56,7 +56,17 @@ public sealed class TypeScriptCompilePool(ProcessSandbox sandbox, TimeProvider t
             return new TypeScriptCompileResult(null, ExecutionOutcome.HarnessError, $"the TypeScript compile server did not start: {ex.Message}");
         }
 
-        var result = await server.CompileAsync(files, types, cancellationToken);
+        TypeScriptCompileResult result;
+        try
+        {
+            result = await server.CompileAsync(files, types, cancellationToken);
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+
         if (result.Compilation is not null && !_disposed && server.Requests < TypeScriptCompileServer.MaxRequests)
         {
             bag.Add(server);
