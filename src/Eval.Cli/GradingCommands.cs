@@ -105,12 +105,13 @@ public static class GradingCommands
         var count = new Option<int?>("--count") { Description = "Programs per mode (tasks are repeated to reach it; default 100)." };
         var parallel = new Option<int?>("--parallel") { Description = "Programs graded at once (default 1)." };
         var language = new Option<string?>("--language", "-l") { Description = "Only tasks of this language." };
-        var bench = new Command("bench", "Throughput: reference answers graded per second, fully isolated vs naive (no bubblewrap, no limits), in the same session.") { suiteArg, count, parallel, language };
+        var kind = new Option<string?>("--kind") { Description = "Only tasks of this kind: stub, refactor, fix or unit-tests (test-writing tasks, left out by default: each grade runs the tests against the reference and every mutant)." };
+        var bench = new Command("bench", "Throughput: reference answers graded per second, fully isolated vs naive (no bubblewrap, no limits), in the same session.") { suiteArg, count, parallel, language, kind };
         bench.SetAction(async (parse, ct) =>
         {
             var suite = EmbeddedDefaults.LoadSuite(parse.GetValue(suiteArg)!);
             var lang = parse.GetValue(language);
-            var tasks = suite.Tasks.Where(t => t.QuarantineReason is null && !t.Tags.Contains(SuiteChecker.NoReferenceTag) && t.Kind is not (TaskKind.Explain or TaskKind.UnitTests) && (lang is null || t.Language == lang)).ToList();
+            var tasks = suite.Tasks.Where(t => t.QuarantineReason is null && !t.Tags.Contains(SuiteChecker.NoReferenceTag) && (parse.GetValue(kind) is { } k ? t.Kind.ToString().Equals(k.Replace("-", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase) && t.Kind is not TaskKind.Explain : t.Kind is not (TaskKind.Explain or TaskKind.UnitTests)) && (lang is null || t.Language == lang)).ToList();
             if (tasks.Count == 0)
             {
                 throw new InputException($"{suite.Source}: no task with a reference to grade. Fix: pass a suite with references (for example an imported HumanEval)");
@@ -124,10 +125,10 @@ public static class GradingCommands
             {
                 using var sandbox = new CodeSandbox(new SandboxOptions { AllowUnsandboxed = true }, time, l => stderr.WriteLine(l), environment);
                 var grader = new TaskGrader(sandbox, TrustIndex.Empty);
-                // Warm-up: one program per language (worker start, npm tools).
+                // Warm-up: one program per language and parallel slot (worker, compile server and runner start, npm tools).
                 foreach (var first in tasks.GroupBy(t => t.Language).Select(g => g.First()))
                 {
-                    _ = await grader.GradeAsync(first, new Extraction(first.ReferenceSolution, "suite", null, "whole-function"), ct);
+                    await Task.WhenAll(Enumerable.Range(0, degree).Select(_ => grader.GradeAsync(first, new Extraction(first.ReferenceSolution, "suite", null, "whole-function"), ct)));
                 }
 
                 var passed = 0;

@@ -28,7 +28,7 @@ public sealed class CodeSandbox : IDisposable
         {
             ["python"] = new PythonExecutor(_process),
             ["javascript"] = new JavaScriptExecutor(_process),
-            ["typescript"] = new TypeScriptExecutor(_process, progress),
+            ["typescript"] = new TypeScriptExecutor(_process, progress, time),
             ["csharp"] = _csharp,
         };
     }
@@ -71,5 +71,11 @@ public sealed class CodeSandbox : IDisposable
         }
     }
 
-    public void Dispose() => _csharp.Dispose();
+    public void Dispose()
+    {
+        foreach (var executor in _executors.Values.OfType<IDisposable>())
+        {
+            executor.Dispose();
+        }
+    }
 }
