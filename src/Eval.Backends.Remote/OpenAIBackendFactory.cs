@@ -14,7 +14,7 @@ public sealed class OpenAIBackendFactory : IBackendFactory
     private static readonly string[] Keys =
     [
         "name", "url", "model", "key_env", "api", "headers", "connect_timeout_ms", "ttft_timeout_ms", "idle_timeout_ms",
-        "total_timeout_ms", "retries", "retry_base_ms", "max_concurrency", "breaker_min_throughput", "http2", "preconnect",
+        "total_timeout_ms", "retries", "retry_base_ms", "max_concurrency", "breaker_min_throughput", "http2", "http_version", "preconnect", "tokenizer",
     ];
 
     public string Kind => "openai";
@@ -45,7 +45,7 @@ public sealed class OpenAIBackendFactory : IBackendFactory
         }
 
         var description = string.Create(CultureInfo.InvariantCulture,
-            $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)}, model {options.Model}");
+            $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)} over HTTP/{(options.Http2 ? "2" : "1.1")}, model {options.Model}, client tokenizer {client.Tokens.Name}");
         return new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: false, options.Model), client);
     }
 
@@ -107,8 +107,22 @@ public sealed class OpenAIBackendFactory : IBackendFactory
             RetryBaseDelay = Ms(spec, "retry_base_ms", 500),
             MaxConcurrency = spec.GetInt("max_concurrency", 0, 0, 100_000),
             BreakerMinimumThroughput = spec.GetInt("breaker_min_throughput", 20, 0, 1_000_000),
-            Http2 = spec.GetInt("http2", 0, 0, 1) == 1,
+            Http2 = HttpVersionSetting(spec),
+            Tokenizer = spec.GetString("tokenizer") is { } t && t != "auto" ? ModelTokenizers.Encoding(t, spec.Text) : null,
             Preconnect = spec.GetInt("preconnect", 0, 0, 1) == 1,
+        };
+    }
+
+    /// <summary><c>http_version=1.1|2</c> (or the older <c>http2=0|1</c>): true for HTTP/2.</summary>
+    private static bool HttpVersionSetting(BackendSpec spec)
+    {
+        var legacy = spec.GetInt("http2", 0, 0, 1) == 1;
+        return spec.GetString("http_version") switch
+        {
+            null => legacy,
+            "1.1" or "1" => false,
+            "2" or "2.0" => true,
+            var v => throw new InputException($"--backend '{spec.Text}': http_version={v} is not a supported HTTP version. Fix: write http_version=1.1 or http_version=2 (h2c with prior knowledge on http://)"),
         };
     }
 

@@ -64,6 +64,12 @@ public sealed record OpenAIBackendOptions
     /// <summary>Use HTTP/2 (prior knowledge on http://, negotiated on https://) instead of HTTP/1.1.</summary>
     public bool Http2 { get; init; }
 
+    /// <summary>
+    /// Client tokenizer encoding (o200k_base, cl100k_base, gpt2, r50k_base); null = chosen from the model id by
+    /// <see cref="ModelTokenizers.ForModel"/>, labelled approximate when the model's vocabulary is none of those.
+    /// </summary>
+    public string? Tokenizer { get; init; }
+
     /// <summary>Open a connection at creation (GET /models) so that connect time stays out of the first attempt.</summary>
     public bool Preconnect { get; init; }
 }

@@ -13,6 +13,7 @@ using Polly;
 using Polly.CircuitBreaker;
 using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Timing;
+using Spark.Eval.Core.Tokens;
 
 namespace Spark.Eval.Backends.Remote;
 
@@ -87,9 +88,13 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             DefaultVersionPolicy = options.Http2 && options.BaseUrl.Scheme == Uri.UriSchemeHttp ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
         };
         _metadata = new ChatClientMetadata("openai-compatible", options.BaseUrl, options.Model);
+        Tokens = options.Tokenizer is { } encoding ? ModelTokenizers.Create(encoding, exact: true) : ModelTokenizers.ForModel(options.Model);
     }
 
     public ConnectionStats Connections { get; } = new();
+
+    /// <summary>The client tokenizer for this backend's model (the runner counts answers with it beside the server's usage).</summary>
+    public TokenCounter Tokens { get; }
 
     /// <summary>WebSocket connections opened so far (api=responses_ws); each is reused by later attempts.</summary>
     public int WebSocketsOpened => Volatile.Read(ref _webSocketsOpened);
@@ -493,6 +498,9 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
     private void AddHeaders(HttpRequestMessage request)
     {
+        // A request built by hand carries HTTP/1.1 unless told otherwise: HttpClient's defaults apply only to its helpers.
+        request.Version = _http.DefaultRequestVersion;
+        request.VersionPolicy = _http.DefaultVersionPolicy;
         if (_apiKey is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _apiKey);
@@ -911,6 +919,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         serviceKey is not null ? null
         : serviceType == typeof(ChatClientMetadata) ? _metadata
         : serviceType == typeof(ConnectionStats) ? Connections
+        : serviceType == typeof(TokenCounter) ? Tokens
         : serviceType.IsInstanceOfType(this) ? this
         : null;
 

@@ -90,6 +90,7 @@ public sealed record Threshold(string Metric, string Operator, double Value)
         var known = new HashSet<string>(StringComparer.Ordinal)
         {
             "error_rate", "request_throughput_rps", "output_token_throughput_tps", "goodput_ratio", "goodput_rps", "pass_rate",
+            "flow_instant_feedback_ratio", "flow_in_flow_ratio", "flow_attention_kept_ratio", "flow_break_ratio", "flow_mean_wait_s", "flow_wait_per_pass_s",
             "attempts_ok", "attempts_failed", "attempts_cancelled", "duration_s",
         };
         foreach (var stem in Stems)

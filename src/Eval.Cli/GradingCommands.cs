@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spark.Eval.Core;
+using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Tasks;
 using Spark.Eval.Reporting;
@@ -16,8 +17,6 @@ namespace Spark.Eval.Cli;
 /// <summary><c>spark-eval sandbox run</c>, <c>spark-eval grade</c>, <c>spark-eval datasets check|import</c>: executing and grading answers.</summary>
 public static class GradingCommands
 {
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskGrade> TrustedGrades = new(StringComparer.Ordinal);
-
     private static readonly Option<bool> AllowUnsandboxed = new("--allow-unsandboxed") { Description = "Run untrusted code under process limits alone when bubblewrap is missing (unsafe)." };
 
     public static IEnumerable<Command> Create(TextWriter stdout, TextWriter stderr) => [Sandbox(stdout, stderr), Grade(stdout, stderr), Datasets(stdout, stderr)];
@@ -106,12 +105,13 @@ public static class GradingCommands
         var count = new Option<int?>("--count") { Description = "Programs per mode (tasks are repeated to reach it; default 100)." };
         var parallel = new Option<int?>("--parallel") { Description = "Programs graded at once (default 1)." };
         var language = new Option<string?>("--language", "-l") { Description = "Only tasks of this language." };
-        var bench = new Command("bench", "Throughput: reference answers graded per second, fully isolated vs naive (no bubblewrap, no limits), in the same session.") { suiteArg, count, parallel, language };
+        var kind = new Option<string?>("--kind") { Description = "Only tasks of this kind: stub, refactor, fix or unit-tests (test-writing tasks, left out by default: each grade runs the tests against the reference and every mutant)." };
+        var bench = new Command("bench", "Throughput: reference answers graded per second, fully isolated vs naive (no bubblewrap, no limits), in the same session.") { suiteArg, count, parallel, language, kind };
         bench.SetAction(async (parse, ct) =>
         {
             var suite = EmbeddedDefaults.LoadSuite(parse.GetValue(suiteArg)!);
             var lang = parse.GetValue(language);
-            var tasks = suite.Tasks.Where(t => t.QuarantineReason is null && !t.Tags.Contains(SuiteChecker.NoReferenceTag) && t.Kind is not (TaskKind.Explain or TaskKind.UnitTests) && (lang is null || t.Language == lang)).ToList();
+            var tasks = suite.Tasks.Where(t => t.QuarantineReason is null && !t.Tags.Contains(SuiteChecker.NoReferenceTag) && (parse.GetValue(kind) is { } k ? t.Kind.ToString().Equals(k.Replace("-", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase) && t.Kind is not TaskKind.Explain : t.Kind is not (TaskKind.Explain or TaskKind.UnitTests)) && (lang is null || t.Language == lang)).ToList();
             if (tasks.Count == 0)
             {
                 throw new InputException($"{suite.Source}: no task with a reference to grade. Fix: pass a suite with references (for example an imported HumanEval)");
@@ -125,9 +125,15 @@ public static class GradingCommands
             {
                 using var sandbox = new CodeSandbox(new SandboxOptions { AllowUnsandboxed = true }, time, l => stderr.WriteLine(l), environment);
                 var grader = new TaskGrader(sandbox, TrustIndex.Empty);
-                // Warm-up, untimed, in each mode: the first programs (worker and fork-server start, npm tools, and the JIT tiering of
-                // Roslyn and the harness, which otherwise penalises whichever mode is measured first).
-                foreach (var first in tasks.GroupBy(t => t.Language).Select(g => g.First()).Concat(Enumerable.Range(0, Math.Min(n, 30)).Select(i => tasks[i % tasks.Count])))
+                // Warm-up, untimed, in each mode: one program per language and parallel slot (worker, compile server, runner and
+                // fork-server start, npm tools), then the first 30 programs (the JIT tiering of Roslyn and the harness, which
+                // otherwise penalises whichever mode is measured first).
+                foreach (var first in tasks.GroupBy(t => t.Language).Select(g => g.First()))
+                {
+                    await Task.WhenAll(Enumerable.Range(0, degree).Select(_ => grader.GradeAsync(first, new Extraction(first.ReferenceSolution, "suite", null, "whole-function"), ct)));
+                }
+
+                foreach (var first in Enumerable.Range(0, Math.Min(n, 30)).Select(i => tasks[i % tasks.Count]))
                 {
                     _ = await grader.GradeAsync(first, new Extraction(first.ReferenceSolution, "suite", null, CodeExtractor.IsWholeDefinition(first.ReferenceSolution, first) ? "whole-function" : "body"), ct);
                 }
@@ -193,7 +199,8 @@ public static class GradingCommands
         var dir = new Argument<string>("run-dir") { Description = "A run directory written by 'spark-eval run'." };
         var suite = new Option<string?>("--suite") { Description = "The suite to grade against (default: the one in the run's manifest; its hash must match)." };
         var json = new Option<bool>("--json") { Description = "Print the grade summary as JSON." };
-        var command = new Command("grade", "Grade (or re-grade) the stored answers of a run: writes each attempt's grade field and the pass rates.") { dir, suite, json, AllowUnsandboxed };
+        var judgeSpec = JudgeOption.Create();
+        var command = new Command("grade", "Grade (or re-grade) the stored answers of a run: writes each attempt's grade field and the pass rates.") { dir, suite, json, AllowUnsandboxed, judgeSpec };
         command.SetAction(async (parse, ct) =>
         {
             var directory = new RunDirectory(parse.GetValue(dir)!);
@@ -210,61 +217,98 @@ public static class GradingCommands
                 throw new InputException($"{suitePath}: the suite changed since the run (sha256 {tasks.Sha256[..12]}… vs {manifest.Suite.Sha256[..12]}…). Fix: restore the suite or pass --suite explicitly");
             }
 
-            var report = await GradeRunAsync(directory, tasks, parse.GetValue(AllowUnsandboxed), stderr, ct);
-            await stdout.WriteLineAsync(parse.GetValue(json) ? report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : FormatReport(report));
+            BackendHandle? judgeHandle = null;
+            try
+            {
+                JudgeGrader? judge = null;
+                if (parse.GetValue(judgeSpec) is { } spec)
+                {
+                    (judgeHandle, judge) = await JudgeOption.CreateJudgeAsync(spec, TimeProvider.System, stderr, ct);
+                }
+
+                var report = await GradeRunAsync(directory, tasks, new GradingSettings(parse.GetValue(AllowUnsandboxed), judge, manifest.Plan.Seed), stderr, ct);
+                await stdout.WriteLineAsync(parse.GetValue(json) ? report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : FormatReport(report));
+            }
+            finally
+            {
+                if (judgeHandle is not null)
+                {
+                    await judgeHandle.DisposeAsync();
+                }
+            }
+
             return SparkEvalCli.ExitOk;
         });
         return command;
     }
 
-    /// <summary>Grades every ok, measured attempt of a run, rewrites attempts.jsonl atomically with the grades, records the isolation in the manifest and recomputes the summaries.</summary>
-    public static async Task<JsonObject> GradeRunAsync(RunDirectory directory, TaskSuite suite, bool allowUnsandboxed, TextWriter stderr, CancellationToken cancellationToken)
+    /// <summary>
+    /// Grades every ok, measured attempt of a run (through <paramref name="pipeline"/>, which may already hold grades made
+    /// during generation, else a new one grading after it), rewrites attempts.jsonl atomically with the grades, records the
+    /// isolation, the grading mode and the judge in the manifest and recomputes the summaries.
+    /// </summary>
+    public static async Task<JsonObject> GradeRunAsync(RunDirectory directory, TaskSuite suite, GradingSettings settings, TextWriter stderr, CancellationToken cancellationToken,
+        GradingPipeline? pipeline = null, GradingInfo? mode = null)
     {
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(settings);
         var manifest = directory.ReadManifest();
         var (records, _) = AttemptLog.Read(directory.AttemptsPath);
-        var byId = suite.Tasks.ToDictionary(t => t.Id, StringComparer.Ordinal);
-        using var sandbox = new CodeSandbox(new SandboxOptions { AllowUnsandboxed = allowUnsandboxed }, TimeProvider.System, l => stderr.WriteLine(l));
-        var grader = new TaskGrader(sandbox, new TrustIndex(suite.Tasks));
-        await stderr.WriteLineAsync($"grading {records.Count(r => r.Outcome.Status == AttemptStatus.Ok && !r.Slot.Warmup)} answers; sandbox policy: {sandbox.Policy}");
+        var owned = pipeline is null;
+        pipeline ??= new GradingPipeline(suite, settings, GradingMode.After, TimeProvider.System, stderr, clockOrigin: null);
+        mode ??= new GradingInfo("after", "spark-eval grade (after generation)", GradingPipeline.QueueCapacity, GradingPipeline.Parallelism);
+        IReadOnlyDictionary<long, JsonObject> grades;
+        string policy;
+        try
+        {
+            await stderr.WriteLineAsync($"grading {records.Count(r => r.Outcome.Status == AttemptStatus.Ok && !r.Slot.Warmup)} answers ({mode.Mode}: {mode.Reason}); sandbox policy: {pipeline.Policy}"
+                + (settings.Judge is { } j ? $"; judge: {j.Setup.Name} ({j.Setup.Spec})" : ""));
+            grades = await pipeline.FinishAsync(records, cancellationToken);
+            policy = pipeline.Policy;
+        }
+        finally
+        {
+            if (owned)
+            {
+                await pipeline.DisposeAsync();
+            }
+        }
+
         var graded = new List<AttemptRecord>(records.Count);
         var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
         var refused = 0;
-        var cache = new Dictionary<string, TaskGrade>(StringComparer.Ordinal);
         foreach (var record in records)
         {
-            if (record.Outcome.Status != AttemptStatus.Ok || record.Slot.Warmup || !byId.TryGetValue(record.Slot.TaskId, out var task))
+            if (!grades.TryGetValue(record.Sequence, out var json))
             {
                 graded.Add(record);
                 continue;
             }
 
-            // Identical answers to the same task make identical programs: execute each once per pass.
-            // Suite text (trusted answers, e.g. a simulated backend's references) grades the same in every run of this process.
-            var key = task.Id + "\n" + TrustIndex.Hash(record.Answer);
-            var trustedKey = suite.Sha256 + "\n" + sandbox.Policy + "\n" + key;
-            if (!cache.TryGetValue(key, out var grade) && !TrustedGrades.TryGetValue(trustedKey, out grade))
-            {
-                grade = await grader.GradeAnswerAsync(task, record.Answer, cancellationToken);
-                cache[key] = grade;
-                if (grade.Trusted)
-                {
-                    TrustedGrades[trustedKey] = grade;
-                }
-            }
-
-            var json = grade.ToJson();
-            json["policy"] = sandbox.Policy;
             graded.Add(record with { Grade = json });
-            counts[grade.Outcome.Name()] = counts.GetValueOrDefault(grade.Outcome.Name()) + 1;
-            if (grade.Detail?.StartsWith("refused", StringComparison.Ordinal) == true)
+            var outcome = json["outcome"]?.GetValue<string>() ?? "harness_error";
+            counts[outcome] = counts.GetValueOrDefault(outcome) + 1;
+            if (json["detail"]?.GetValue<string>()?.StartsWith("refused", StringComparison.Ordinal) == true)
             {
                 refused++;
             }
         }
 
         AttemptLog.Rewrite(directory.AttemptsPath, graded);
-        directory.WriteManifest(manifest with { SandboxIsolation = sandbox.Policy });
+        manifest = manifest with
+        {
+            SandboxIsolation = policy,
+            Grading = mode,
+            Judge = settings.Judge is { } judge ? JudgeOption.Describe(judge) : null,
+        };
+        directory.WriteManifest(manifest);
         var summary = directory.WriteSummaries(manifest);
+        var judgeReport = JudgeReport.Build(graded);
+        if (judgeReport is not null)
+        {
+            await stderr.WriteLineAsync(judgeReport["text"]!.GetValue<string>());
+        }
+
         if (refused > 0)
         {
             await stderr.WriteLineAsync($"warning: {refused} answer(s) were refused (bubblewrap missing, not suite text): install bubblewrap or re-grade with --allow-unsandboxed");
@@ -294,7 +338,9 @@ public static class GradingCommands
         return new JsonObject
         {
             ["runDir"] = directory.Path,
-            ["policy"] = sandbox.Policy,
+            ["policy"] = policy,
+            ["grading"] = mode.Mode,
+            ["judge"] = judgeReport,
             ["outcomes"] = new JsonObject(counts.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             ["backends"] = backends,
             ["text"] = string.Join("\n", lines),

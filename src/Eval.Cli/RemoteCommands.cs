@@ -33,12 +33,17 @@ public static class RemoteCommands
     private static readonly Option<int> FaultSeed = new("--fault-seed") { Description = "Seed of the fault draws. Default 42.", DefaultValueFactory = _ => 42 };
     private static readonly Option<string?> LogPath = new("--log") { Description = "Append one JSON line per request (server-side flush times) to this file; GET /v1/_spark/log serves the same." };
     private static readonly Option<string?> KeyEnv = new("--api-key-env") { Description = "Name of an environment variable holding the key clients must send (Bearer); default: no key needed." };
+    private static readonly Option<bool> NoEmissionClock = new("--no-emission-clock") { Description = "Let the hosted backend pace with the system timer (thread pool) instead of serve-sim's emission clock (a dedicated real-time timer thread that writes each chunk at its due time)." };
+    private static readonly Option<double> SpinUs = new("--spin-us") { Description = "Emission clock: spin this many µs before each due time instead of sleeping. Default 500.", DefaultValueFactory = _ => 500 };
+    private static readonly Option<int> RtPriority = new("--rt-priority") { Description = "Emission clock: SCHED_FIFO priority of its timer thread (1-99; needs root or CAP_SYS_NICE, else it runs at normal priority and says so); 0 = normal priority. Default 30.", DefaultValueFactory = _ => 30 };
+    private static readonly Option<int> ClockThreads = new("--clock-threads") { Description = "Emission clock: timer threads; each request's chunks stay on one, requests are spread round-robin. Default 2.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<bool> Http2 = new("--http2") { Description = "Speak HTTP/2 only (h2c with prior knowledge, e.g. the openai backend's http_version=2) instead of HTTP/1.1." };
 
     private static Command CreateServe(string name, string description, Option<string> backend, TextWriter stdout, TextWriter stderr)
     {
         var command = new Command(name, description)
         {
-            Port, Host, backend, Model, FaultRate, Faults, FaultSeed, LogPath, KeyEnv,
+            Port, Host, backend, Model, FaultRate, Faults, FaultSeed, LogPath, KeyEnv, NoEmissionClock, SpinUs, RtPriority, ClockThreads, Http2,
         };
         command.SetAction((parse, ct) => ServeAsync(parse, backend, stdout, stderr, ct));
         return command;
@@ -68,8 +73,18 @@ public static class RemoteCommands
         }
 
         var faults = new FaultInjector(parse.GetValue(FaultRate), ParseFaults(parse.GetValue(Faults)), parse.GetValue(FaultSeed));
+        var spinUs = parse.GetValue(SpinUs);
+        var priority = parse.GetValue(RtPriority);
+        var threads = parse.GetValue(ClockThreads);
+        if (spinUs is < 0 or > 100_000 || priority is < 0 or > 99 || threads is < 1 or > 64)
+        {
+            throw new InputException("serve-sim: --spin-us must be in 0..100000, --rt-priority in 0..99 and --clock-threads in 1..64. Fix: adjust the values");
+        }
+
+        using var emission = parse.GetValue(NoEmissionClock) ? null
+            : new EmissionClock(new EmissionClockOptions { Spin = TimeSpan.FromMicroseconds(spinUs), RealTimePriority = priority, Threads = threads });
         var registry = Backends.CreateRegistry();
-        await using var backend = await registry.CreateAsync(parse.GetValue(backendOption)!, new BackendContext(time, Environment.CurrentDirectory, line => stderr.WriteLine(line)), ct);
+        await using var backend = await registry.CreateAsync(parse.GetValue(backendOption)!, new BackendContext((TimeProvider?)emission ?? time, Environment.CurrentDirectory, line => stderr.WriteLine(line)), ct);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         void Stop(PosixSignalContext context)
         {
@@ -87,8 +102,11 @@ public static class RemoteCommands
             Faults = faults,
             LogPath = parse.GetValue(LogPath),
             ApiKey = key,
+            Emission = emission,
+            InlineScheduling = emission is not null,
+            Http2 = parse.GetValue(Http2),
         }, time, ct);
-        await stdout.WriteLineAsync($"serve-sim listening on {server.BaseAddress} (backend: {backend.Info.Description})");
+        await stdout.WriteLineAsync($"serve-sim listening on {server.BaseAddress} (backend: {backend.Info.Description}; {(parse.GetValue(Http2) ? "HTTP/2 h2c" : "HTTP/1.1")}; emission clock: {emission?.Description ?? "off, the backend paces with the system timer"})");
         await stdout.FlushAsync(ct);
         try
         {
@@ -117,12 +135,16 @@ public static class SelfTestCommand
     private static readonly Option<double> ItlMs = new("--itl-ms") { Description = "serve-sim's inter-token time, ms (no jitter). Default 10.", DefaultValueFactory = _ => 10 };
     private static readonly Option<int> Tokens = new("--tokens") { Description = "Output tokens per request. Default 32.", DefaultValueFactory = _ => 32 };
     private static readonly Option<int> Rounds = new("--rounds") { Description = "Measured requests per stream at each level (after one warm-up round). Default 2.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<bool> ServerNoClock = new("--no-emission-clock") { Description = "Run serve-sim without its emission clock (the backend paces with the system timer), for comparison." };
+    private static readonly Option<double> ServerSpinUs = new("--spin-us") { Description = "serve-sim's emission clock spin window, µs. Default 500.", DefaultValueFactory = _ => 500 };
+    private static readonly Option<int> ServerClockThreads = new("--clock-threads") { Description = "serve-sim's emission clock timer threads. Default 2.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<int> ServerPriority = new("--rt-priority") { Description = "SCHED_FIFO priority of serve-sim's emission clock thread; 0 = normal. Default 30.", DefaultValueFactory = _ => 30 };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("selftest", "Measure the harness's own timing error: serve-sim in a child process with a fixed schedule, driven at concurrency 1/16/64/256; prints measured − server-logged flush times (TTFT, inter-token) at p50/p99.")
         {
-            Json, Levels, TtftMs, ItlMs, Tokens, Rounds,
+            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -131,7 +153,8 @@ public static class SelfTestCommand
     /// <summary>Errors of one concurrency level, in ms.</summary>
     public sealed record LevelResult(
         int Concurrency, int Requests, int Failed, long Chunks, double ChunksPerSecond, int CountMismatches, bool GcFreeWindow,
-        LatencyStatistics? TtftErrorMs, LatencyStatistics? ItlErrorMs, LatencyStatistics? DeliveryDelayMs, LatencyStatistics? ServerTtftLatenessMs);
+        LatencyStatistics? TtftErrorMs, LatencyStatistics? ItlErrorMs, LatencyStatistics? DeliveryDelayMs, LatencyStatistics? ServerTtftLatenessMs,
+        LatencyStatistics? EmitLatenessMs, long UnscheduledChunks);
 
     private static async Task<int> ExecuteAsync(ParseResult parse, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
@@ -152,16 +175,24 @@ public static class SelfTestCommand
         }
 
         var backendSpec = string.Create(CultureInfo.InvariantCulture, $"sim?ttft_ms={ttft}&tokens_per_s={1000.0 / itl}");
-        using var server = StartServer(backendSpec);
+        var serverArgs = new List<string> { "--spin-us", parse.GetValue(ServerSpinUs).ToString(CultureInfo.InvariantCulture), "--rt-priority", parse.GetValue(ServerPriority).ToString(CultureInfo.InvariantCulture), "--clock-threads", parse.GetValue(ServerClockThreads).ToString(CultureInfo.InvariantCulture) };
+        if (parse.GetValue(ServerNoClock))
+        {
+            serverArgs.Add("--no-emission-clock");
+        }
+
+        using var server = StartServer(backendSpec, serverArgs);
         try
         {
-            var baseUrl = await ReadBaseUrlAsync(server, ct);
-            await stderr.WriteLineAsync($"selftest: serve-sim pid {server.Id.ToString(CultureInfo.InvariantCulture)} at {baseUrl} ({backendSpec}); client {InlineCompletions}=1");
+            var (baseUrl, serverLine) = await ReadBaseUrlAsync(server, ct);
+            var conditions = string.Create(CultureInfo.InvariantCulture,
+                $"client: {SchedulingPolicy()}, {InlineCompletions}=1, GC kept out of the measured window (TryStartNoGCRegion); server (child process): {InlineCompletions}=1, {ServerGen0}={ServerGen0Value} (512 MB gen0 budget), DOTNET_TieredCompilation=0, {serverLine}");
+            await stderr.WriteLineAsync($"selftest: serve-sim pid {server.Id.ToString(CultureInfo.InvariantCulture)} at {baseUrl} ({backendSpec})");
             using var logClient = new HttpClient { BaseAddress = baseUrl };
             var results = new List<LevelResult>();
             foreach (var level in levels)
             {
-                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, baseUrl, logClient, time, ct));
+                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, baseUrl, logClient, time, stderr, ct));
                 await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"selftest: concurrency {level} done"));
             }
 
@@ -169,19 +200,20 @@ public static class SelfTestCommand
             {
                 await stdout.WriteLineAsync(JsonSerializer.Serialize(new SelfTestReport(
                     "measured − server-logged flush time on one monotonic clock; ttft_error = client first content − server first content flush; itl_error = client gap − server gap; delivery = client chunk − server flush of the same chunk",
-                    ttft, itl, tokens, rounds, Environment.ProcessorCount, results), SelfTestJson.Default.SelfTestReport));
+                    ttft, itl, tokens, rounds, Environment.ProcessorCount, conditions, results), SelfTestJson.Default.SelfTestReport));
             }
             else
             {
                 await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                     $"serve-sim schedule: TTFT {ttft} ms, inter-token {itl} ms, {tokens} tokens/request, {rounds} measured requests per stream; {Environment.ProcessorCount} CPU cores shared by client and server"));
-                await stdout.WriteLineAsync("error = measured (client, after SSE parse and timing layer) − server-logged flush time, same monotonic clock; ms");
-                await stdout.WriteLineAsync("| concurrency | requests | failed | chunks/s | TTFT err p50 | TTFT err p99 | ITL err p50 | ITL err p99 | delivery p99 | server TTFT late p99 | GC-free |");
-                await stdout.WriteLineAsync("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
+                await stdout.WriteLineAsync("conditions: " + conditions);
+                await stdout.WriteLineAsync("error = measured (client, after SSE parse and timing layer) − server-logged flush time, same monotonic clock; emit late = server flush − due time of the emission-clock timer that released the chunk (its schedule); unscheduled = content chunks no timer released (already due when the backend looked: late and coalesced); ms");
+                await stdout.WriteLineAsync("| concurrency | requests | failed | chunks/s | TTFT err p50 | TTFT err p99 | ITL err p50 | ITL err p99 | delivery p99 | emit late p50 | emit late p99 | unscheduled | GC-free |");
+                await stdout.WriteLineAsync("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
                 foreach (var r in results)
                 {
                     await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                        $"| {r.Concurrency} | {r.Requests} | {r.Failed} | {r.ChunksPerSecond:0} | {F(r.TtftErrorMs?.P50)} | {F(r.TtftErrorMs?.P99)} | {F(r.ItlErrorMs?.P50)} | {F(r.ItlErrorMs?.P99)} | {F(r.DeliveryDelayMs?.P99)} | {F(r.ServerTtftLatenessMs?.P99)} | {(r.GcFreeWindow ? "yes" : "no")} |"));
+                        $"| {r.Concurrency} | {r.Requests} | {r.Failed} | {r.ChunksPerSecond:0} | {F(r.TtftErrorMs?.P50)} | {F(r.TtftErrorMs?.P99)} | {F(r.ItlErrorMs?.P50)} | {F(r.ItlErrorMs?.P99)} | {F(r.DeliveryDelayMs?.P99)} | {F(r.EmitLatenessMs?.P50)} | {F(r.EmitLatenessMs?.P99)} | {r.UnscheduledChunks} | {(r.GcFreeWindow ? "yes" : "no")} |"));
                 }
             }
 
@@ -199,7 +231,33 @@ public static class SelfTestCommand
         static string F(double? v) => v is { } x ? x.ToString("0.000", CultureInfo.InvariantCulture) : "–";
     }
 
-    private static Process StartServer(string backendSpec)
+    private const string ServerGen0 = "DOTNET_GCgen0size";
+    private const string ServerGen0Value = "0x20000000";
+
+    /// <summary>This process's scheduling policy as /proc reports it (SCHED_FIFO under <c>chrt -f</c>).</summary>
+    private static string SchedulingPolicy()
+    {
+        try
+        {
+            var stat = File.ReadAllText("/proc/self/stat");
+            // Fields after the command name (which may hold spaces) start at field 3; rt_priority is field 40, policy 41.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var priority = fields[40 - 3];
+            return fields[41 - 3] switch
+            {
+                "0" => "normal priority (SCHED_OTHER)",
+                "1" => "SCHED_FIFO priority " + priority,
+                "2" => "SCHED_RR priority " + priority,
+                var p => "scheduling policy " + p,
+            };
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
+        {
+            return "scheduling policy unknown";
+        }
+    }
+
+    private static Process StartServer(string backendSpec, IEnumerable<string> serverArgs)
     {
         var self = Environment.ProcessPath ?? "dotnet";
         var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false };
@@ -208,18 +266,20 @@ public static class SelfTestCommand
             info.ArgumentList.Add(typeof(SelfTestCommand).Assembly.Location);
         }
 
-        foreach (var arg in new[] { "serve-sim", "--port", "0", "--backend", backendSpec })
+        foreach (var arg in new[] { "serve-sim", "--port", "0", "--backend", backendSpec }.Concat(serverArgs))
         {
             info.ArgumentList.Add(arg);
         }
 
         info.Environment[InlineCompletions] = "1";
+        // A large gen0 budget: the server does not collect during a measured window (it cannot use a no-GC region across requests).
+        info.Environment[ServerGen0] = ServerGen0Value;
         // Fully optimised code from the start, so the server does not re-JIT during the measured window.
         info.Environment["DOTNET_TieredCompilation"] = "0";
         return Process.Start(info) ?? throw new InvalidOperationException("could not start serve-sim");
     }
 
-    private static async Task<Uri> ReadBaseUrlAsync(Process server, CancellationToken ct)
+    private static async Task<(Uri Url, string Line)> ReadBaseUrlAsync(Process server, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(60));
@@ -229,14 +289,14 @@ public static class SelfTestCommand
             var at = line.IndexOf(marker, StringComparison.Ordinal);
             if (at >= 0)
             {
-                return new Uri(line[(at + marker.Length)..].Split(' ')[0]);
+                return (new Uri(line[(at + marker.Length)..].Split(' ')[0]), line);
             }
         }
 
         throw new InvalidOperationException("serve-sim exited before it printed its address");
     }
 
-    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, Uri baseUrl, HttpClient logClient, TimeProvider time, CancellationToken ct)
+    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, Uri baseUrl, HttpClient logClient, TimeProvider time, TextWriter stderr, CancellationToken ct)
     {
         using var client = new OpenAICompatibleChatClient(new OpenAIBackendOptions
         {
@@ -304,6 +364,8 @@ public static class SelfTestCommand
         }
 
         var logText = await logClient.GetStringAsync(new Uri("_spark/log?clear=1", UriKind.Relative), ct);
+        await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"selftest: serve-sim emission clock after concurrency {concurrency} (cumulative): ")
+            + await logClient.GetStringAsync(new Uri("_spark/clock", UriKind.Relative), ct));
         var serverLog = logText.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(ServerLogStore.FromJsonLine).OfType<ServerRequestLog>()
             .ToDictionary(e => e.RequestId, StringComparer.Ordinal);
 
@@ -311,6 +373,8 @@ public static class SelfTestCommand
         var itlErr = new List<double>();
         var delivery = new List<double>();
         var serverLate = new List<double>();
+        var emitLate = new List<double>();
+        long unscheduled = 0;
         int failed = 0, mismatches = 0;
         long chunks = 0;
         foreach (var (recorder, responseId, ok) in attempts)
@@ -325,6 +389,18 @@ public static class SelfTestCommand
             var startNs = ServerLogStore.ToNanoseconds(recorder.StartTimestamp, time.TimestampFrequency);
             var received = recorder.Events().Where(e => e.Kind == StreamEventKind.Content).Select(e => startNs + (e.OffsetMicroseconds * 1000)).ToArray();
             var served = entry.Events.Where(e => e.Kind == "content").Select(e => e.MonotonicNs).ToArray();
+            foreach (var e in entry.Events.Where(e => e.Kind == "content"))
+            {
+                if (e.DueNs is { } due)
+                {
+                    emitLate.Add((e.MonotonicNs - due) / 1e6);
+                }
+                else
+                {
+                    unscheduled++;
+                }
+            }
+
             if (received.Length != served.Length || received.Length == 0)
             {
                 mismatches++;
@@ -346,7 +422,8 @@ public static class SelfTestCommand
 
         return new LevelResult(concurrency, attempts.Count, failed, chunks, chunks / elapsed.TotalSeconds, mismatches, gcFree,
             LatencyStatistics.FromSamples([.. ttftErr], "ms"), LatencyStatistics.FromSamples([.. itlErr], "ms"),
-            LatencyStatistics.FromSamples([.. delivery], "ms"), LatencyStatistics.FromSamples([.. serverLate], "ms"));
+            LatencyStatistics.FromSamples([.. delivery], "ms"), LatencyStatistics.FromSamples([.. serverLate], "ms"),
+            LatencyStatistics.FromSamples([.. emitLate], "ms"), unscheduled);
     }
 
     /// <summary>Asks the GC to stay out of the measured window; false when the runtime refuses that much.</summary>
@@ -377,7 +454,7 @@ public static class SelfTestCommand
 }
 
 /// <summary>The selftest result as one JSON object (<c>--json</c>).</summary>
-public sealed record SelfTestReport(string Definition, double TtftMs, double ItlMs, int Tokens, int Rounds, int Cores, IReadOnlyList<SelfTestCommand.LevelResult> Levels);
+public sealed record SelfTestReport(string Definition, double TtftMs, double ItlMs, int Tokens, int Rounds, int Cores, string Conditions, IReadOnlyList<SelfTestCommand.LevelResult> Levels);
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true,
     NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals)]

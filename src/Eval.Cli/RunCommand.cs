@@ -11,6 +11,7 @@ using Spark.Eval.Core.Running;
 using Spark.Eval.Core.Timing;
 using Spark.Eval.Core.Tokens;
 using Spark.Eval.Reporting;
+using Spark.Eval.Sandbox.Grading;
 
 namespace Spark.Eval.Cli;
 
@@ -39,14 +40,16 @@ public static class RunCommand
     private static readonly Option<double?> SloE2e = new("--slo-e2e-ms") { Description = "Goodput SLO on end-to-end latency, ms." };
     private static readonly Option<string?> Resume = new("--resume") { Description = "Finish the plan of an interrupted run directory: exactly one attempt per planned slot." };
     private static readonly Option<bool> Json = new("--json") { Description = "Print the summary as JSON on stdout (progress stays on stderr)." };
-    private static readonly Option<bool> NoGrade = new("--no-grade") { Description = "Do not grade answers after generation (grade later with 'spark-eval grade <run-dir>')." };
+    private static readonly Option<bool> NoGrade = new("--no-grade") { Description = "Do not grade answers (grade later with 'spark-eval grade <run-dir>')." };
+    private static readonly Option<string?> Judge = JudgeOption.Create();
+    private static readonly Option<string?> Grading = JudgeOption.CreateGradingMode();
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("run", "Replay a task suite against backends and write a run directory (attempts.jsonl, manifest, summaries, CSVs).")
         {
             Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Repeats, Seed, Warmup, Duration, Timeout,
-            MaxTokens, Temperature, Tasks, Out, FailIf, SloTtft, SloTpot, SloE2e, Resume, Json, NoGrade,
+            MaxTokens, Temperature, Tasks, Out, FailIf, SloTtft, SloTpot, SloE2e, Resume, Json, NoGrade, Judge, Grading,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -92,6 +95,7 @@ public static class RunCommand
         var registry = Backends.CreateRegistry();
         var context = new BackendContext(time, Directory.GetCurrentDirectory(), line => stderr.WriteLine(line));
         var handles = new List<BackendHandle>();
+        BackendHandle? judgeHandle = null;
         try
         {
             foreach (var spec in plan.BackendSpecs)
@@ -103,6 +107,19 @@ public static class RunCommand
             if (duplicate is not null)
             {
                 throw new InputException($"--backend: two backends are named '{duplicate.Key}'. Fix: give each a distinct name=… in its spec");
+            }
+
+            var gradeAnswers = !parse.GetValue(NoGrade);
+            var (gradingMode, gradingReason) = GradingModeRule.Resolve(parse.GetValue(Grading) ?? "auto", handles.Select(h => h.Info).ToList());
+            JudgeGrader? judge = null;
+            if (parse.GetValue(Judge) is { } judgeSpec)
+            {
+                if (!gradeAnswers)
+                {
+                    throw new InputException("--judge with --no-grade: the judge grades explain answers, and --no-grade skips grading. Fix: drop --no-grade, or drop --judge and judge later with 'spark-eval grade <run-dir> --judge SPEC'");
+                }
+
+                (judgeHandle, judge) = await JudgeOption.CreateJudgeAsync(judgeSpec, time, stderr, ct);
             }
 
             // Everything is validated: only now does anything get written.
@@ -147,12 +164,23 @@ public static class RunCommand
             using var signals = RegisterSignals(interrupt, stderr);
             var runner = new BenchmarkRunner(time, TokenCounter.Default);
             RunResult result;
+            var gradingSettings = new GradingSettings(AllowUnsandboxed: false, judge, plan.Seed);
+            // Grading is never on the measured path: after generation, or (remote backends) in a bounded queue beside it.
+            await using var pipeline = gradeAnswers
+                ? new GradingPipeline(suite, gradingSettings, gradingMode, time, stderr, clockOrigin: time.GetTimestamp())
+                : null;
             using (var log = new AttemptLog(directory.AttemptsPath))
             {
                 var progress = new ProgressDisplay(stderr, remaining, time);
                 result = await progress.RunAsync(onAttempt => runner.RunAsync(plan, slots, runBackends, log, completed,
-                    nextSequence, baseOffset, onAttempt, interrupt.Token));
+                    nextSequence, baseOffset, record =>
+                    {
+                        onAttempt(record);
+                        pipeline?.Offer(record);
+                    }, interrupt.Token));
             }
+
+            pipeline?.MarkGenerationFinished();
 
             var (records, _) = AttemptLog.Read(directory.AttemptsPath);
             var reported = records.Where(x => x.ModelReported is not null).GroupBy(x => x.Slot.Backend)
@@ -164,21 +192,27 @@ public static class RunCommand
                 Backends = manifest.Backends.Select(b => b with { ModelReported = reported.GetValueOrDefault(b.Name) ?? b.ModelReported }).ToList(),
             };
             directory.WriteManifest(manifest);
-            // Grading runs after generation has finished, never on the measured path.
-            if (!parse.GetValue(NoGrade) && result.Status != "interrupted")
+            if (pipeline is not null && result.Status != "interrupted")
             {
-                _ = await GradingCommands.GradeRunAsync(directory, suite, allowUnsandboxed: false, stderr, ct);
+                var info = new GradingInfo(gradingMode == GradingMode.Concurrent ? "concurrent" : "after", gradingReason, GradingPipeline.QueueCapacity, GradingPipeline.Parallelism);
+                _ = await GradingCommands.GradeRunAsync(directory, suite, gradingSettings, stderr, ct, pipeline, info);
+                if (gradingMode == GradingMode.Concurrent)
+                {
+                    await stderr.WriteLineAsync($"graded concurrently: {pipeline.Queued} attempts queued during generation, {pipeline.StartedDuringGeneration} grades started before generation finished, {pipeline.Deferred} deferred (queue full) to after generation");
+                }
+
                 manifest = directory.ReadManifest();
             }
 
             var summary = directory.WriteSummaries(manifest);
+            HistoryCommand.Record(directory, manifest, summary, stderr);
             SummaryTable.Write(parse.GetValue(Json) ? stderr : stdout, summary);
             if (parse.GetValue(Json))
             {
                 await stdout.WriteLineAsync(JsonSerializer.Serialize(summary, CoreIndentedJsonContext.Default.RunSummary));
             }
 
-            await stderr.WriteLineAsync($"run directory: {outDir}  (status {result.Status}; recompute with: spark-eval summarize {outDir})");
+            await stderr.WriteLineAsync($"run directory: {outDir}  (status {result.Status}; report: {Path.Combine(outDir, HtmlReport.FileName)}; recompute with: spark-eval summarize {outDir})");
             return Verdict(result, summary, thresholds, stderr, outDir);
         }
         finally
@@ -186,6 +220,11 @@ public static class RunCommand
             foreach (var handle in handles)
             {
                 await handle.DisposeAsync();
+            }
+
+            if (judgeHandle is not null)
+            {
+                await judgeHandle.DisposeAsync();
             }
         }
     }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Spark.Eval.Backends.Local;
 using Spark.Eval.Backends.Local.Bench;
+using Spark.Eval.Backends.Local.Gguf;
 using Spark.Eval.Core;
 using Spark.Eval.Simulator.Calibration;
 using Spark.Eval.Simulator.Latency;
@@ -280,12 +281,53 @@ public static class SimulatorCommands
         return command;
     }
 
+    /// <summary>The third validation size (besides tiny and small): f16, 512 wide, 6 layers, vocabulary 16,000 (≈35.7M parameters); generated as models/mid.gguf.</summary>
+    public static readonly TestModelShape MidShape = new(16000, 512, 6, 8, 8, 1408, 4096);
+
+    /// <summary>
+    /// Calibration models for <c>spark-eval calibrate</c>: shapes that differ in layers (1 vs 4 at one width) and width
+    /// (256 vs 1024; the wide one, 77M parameters, is larger than the last-level cache so decode streams from DRAM),
+    /// each in f16 and q8_0, vocabulary 4,096; none of them is a validation model.
+    /// </summary>
+    public static readonly IReadOnlyList<(string Name, TestModelShape Shape)> CalibrationShapes =
+    [
+        ("cal-w256-l1", new TestModelShape(4096, 256, 1, 4, 4, 704, 4096)),
+        ("cal-w256-l4", new TestModelShape(4096, 256, 4, 4, 4, 704, 4096)),
+        ("cal-w1024-l6", new TestModelShape(4096, 1024, 6, 16, 16, 2816, 4096)),
+    ];
+
+    /// <summary>A model profile for a generated shape (design values of the generator; embedding and head not tied).</summary>
+    public static ModelProfile GeneratedProfile(string id, TestModelShape shape, string precision)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        return new ModelProfile
+        {
+            Id = id,
+            Name = id,
+            ParametersB = shape.ParameterCount / 1e9,
+            ActiveParametersB = shape.ParameterCount / 1e9,
+            Layers = shape.Layers,
+            HiddenSize = shape.Embedding,
+            AttentionHeads = shape.Heads,
+            KvHeads = shape.KvHeads,
+            HeadDim = shape.HeadDimension,
+            VocabSize = shape.VocabSize,
+            DefaultPrecision = precision,
+        };
+    }
+
+    private static List<int> ParseThreads(string text) =>
+        ParseList(text, "--threads", 1, 512).Select(v => (int)v).Distinct().ToList();
+
+    private static string DefaultThreadList() =>
+        string.Join(',', new[] { 1, LocalBackendFactory.DefaultThreads }.Distinct().Select(t => t.ToString(CultureInfo.InvariantCulture)));
+
     private static Command CreateValidateLocal(TextWriter stdout, TextWriter stderr)
     {
-        var models = new Option<string>("--model", "-m") { Description = "Comma list of GGUF files; models/tiny.gguf and models/small.gguf are generated when missing.", DefaultValueFactory = _ => "models/tiny.gguf,models/small.gguf" };
-        var modelProfile = new Option<string?>("--model-profile") { Description = "Model profile id for every --model (default: spark-tiny for tiny.gguf, spark-small for small.gguf)." };
-        var hw = new Option<string>("--hw") { Description = "Hardware profile that predicts (written by 'spark-eval calibrate').", DefaultValueFactory = _ => "cpu-local" };
-        var threads = new Option<int>("--threads") { Description = "llama.cpp threads (calibrate measures with all cores).", DefaultValueFactory = _ => LocalBackendFactory.DefaultThreads };
+        var models = new Option<string>("--model", "-m") { Description = "Comma list of GGUF files; models/tiny.gguf, models/small.gguf and models/mid.gguf are generated when missing.", DefaultValueFactory = _ => "models/tiny.gguf,models/small.gguf,models/mid.gguf" };
+        var modelProfile = new Option<string?>("--model-profile") { Description = "Model profile id for every --model (default: spark-tiny, spark-small, spark-mid by file name)." };
+        var hw = new Option<string?>("--hw") { Description = "Hardware profile that predicts (default: cpu-local-tN for N threads when 'spark-eval calibrate' wrote it, else cpu-local)." };
+        var threads = new Option<string>("--threads") { Description = "Comma list of llama.cpp thread counts.", DefaultValueFactory = _ => DefaultThreadList() };
         var prompts = new Option<string>("--prompt-tokens") { Description = "Comma list of prompt lengths (tokens).", DefaultValueFactory = _ => "64,256" };
         var decode = new Option<int>("--decode-tokens") { Description = "Tokens generated per measurement.", DefaultValueFactory = _ => 32 };
         var warmup = new Option<int>("--warmup") { Description = "Unmeasured runs per point.", DefaultValueFactory = _ => 1 };
@@ -293,30 +335,27 @@ public static class SimulatorCommands
         var json = new Option<bool>("--json") { Description = "Print the rows as one JSON object." };
         var write = new Option<string?>("--write") { Description = "Write/refresh the 'Local CPU validation' section of this Markdown page (e.g. docs/simulator-validation.md); the rest of the page is kept." };
         var command = new Command("validate-local",
-            "Measure llama.cpp runs of the generated test models here (TTFT, decode tok/s; medians) and compare them with the simulator's predictions for the cpu-local profile.")
+            "Measure llama.cpp runs of the generated test models here (TTFT, decode tok/s; medians) and compare them with the simulator's predictions for the cpu-local profiles.")
         {
             models, modelProfile, hw, threads, prompts, decode, warmup, repeats, json, write, Profiles,
         };
         command.SetAction(async (parse, ct) =>
         {
             var catalog = ProfileCatalog.Load(parse.GetValue(Profiles));
-            var hardware = catalog.GetHardware(parse.GetValue(hw)!);
-            var nThreads = parse.GetValue(threads);
-            if (nThreads is < 1 or > 512)
+            var threadCounts = ParseThreads(parse.GetValue(threads)!);
+            var hwFor = new Dictionary<int, HardwareProfile>();
+            foreach (var t in threadCounts)
             {
-                throw new InputException("--threads: must be 1..512. Fix: give a thread count such as 2");
+                var id = parse.GetValue(hw) ?? (catalog.Hardware.Any(h => h.Id == $"cpu-local-t{t}") ? string.Create(CultureInfo.InvariantCulture, $"cpu-local-t{t}") : "cpu-local");
+                hwFor[t] = catalog.GetHardware(id);
             }
 
-            var settings = new LocalBenchSettings
-            {
-                PromptTokens = ParseList(parse.GetValue(prompts)!, "--prompt-tokens", 1, 1 << 14).Select(v => (int)v).ToList(),
-                Threads = [nThreads],
-                DecodeTokens = parse.GetValue(decode) is var d and >= 2 and <= 4096 ? d : throw new InputException("--decode-tokens: must be 2..4096. Fix: give a count such as 32"),
-                Warmup = parse.GetValue(warmup) is var w and >= 0 and <= 100 ? w : throw new InputException("--warmup: must be 0..100. Fix: give a count such as 1"),
-                Repeats = parse.GetValue(repeats) is var r and >= 1 and <= 100 ? r : throw new InputException("--repeats: must be 1..100. Fix: give a count such as 3"),
-            };
+            var promptTargets = ParseList(parse.GetValue(prompts)!, "--prompt-tokens", 1, 1 << 14).Select(v => (int)v).ToList();
+            var decodeTokens = parse.GetValue(decode) is var d and >= 2 and <= 4096 ? d : throw new InputException("--decode-tokens: must be 2..4096. Fix: give a count such as 32");
+            var warm = parse.GetValue(warmup) is var w and >= 0 and <= 100 ? w : throw new InputException("--warmup: must be 0..100. Fix: give a count such as 1");
+            var reps = parse.GetValue(repeats) is var r and >= 1 and <= 100 ? r : throw new InputException("--repeats: must be 1..100. Fix: give a count such as 3");
             var time = TimeProvider.System;
-            var loadAverage = File.Exists("/proc/loadavg") ? string.Join(' ', (await File.ReadAllTextAsync("/proc/loadavg", ct)).Split(' ').Take(3)) : "n/a";
+            var loadAverage = await LoadAverageAsync(ct);
             var rows = new List<LocalValidationRow>();
             var cpu = EnvironmentProbe.CpuModel();
             foreach (var text in parse.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -325,37 +364,47 @@ public static class SimulatorCommands
                 {
                     "tiny.gguf" => "spark-tiny",
                     "small.gguf" => "spark-small",
+                    "mid.gguf" => "spark-mid",
                     _ => throw new InputException($"--model {text}: no model profile known for this file. Fix: add --model-profile <id> (see 'spark-eval simulate profiles')"),
                 };
                 var profile = catalog.GetModel(profileId, "--model-profile");
-                var latency = Build(catalog, hardware.Id, profile.Id, null, 1);
                 var path = Path.GetFullPath(text);
+                if (!File.Exists(path) && Path.GetFileName(path) == "mid.gguf")
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                    await stderr.WriteLineAsync($"generating {text}: random-weight Llama test model, {MidShape.ParameterCount / 1e6:0.##}M params, F16".AsMemory(), ct);
+                    TestModelGenerator.WriteFile(path, MidShape, GgmlType.F16, LocalBackendFactory.DefaultSeed);
+                }
+
                 LocalBackendFactory.EnsureModel(path, text, new Core.Backends.BackendContext(time, Directory.GetCurrentDirectory(), stderr.WriteLine), $"--model {text}");
                 var bench = new LocalBench(time, line => stderr.WriteLine(line));
-                var measured = await bench.RunAsync(path, settings, cpu, ct);
-                foreach (var point in measured.Points)
+                foreach (var (t, promptTokens, result) in await bench.RunHarnessAsync(path, threadCounts, promptTargets, decodeTokens, warm, reps, ct))
                 {
-                    var m = new LocalMeasurement(Path.GetFileName(text), profile.Id, latency.Precision.Name, point.Threads, point.PromptTokens, settings.DecodeTokens, settings.Repeats,
-                        point.Harness.TtftMsMedian, point.Harness.DecodeTokensPerSecondMedian);
-                    rows.AddRange(LocalValidation.Rows(latency, m));
+                    var latency = Build(catalog, hwFor[t].Id, profile.Id, null, 1);
+                    var m = new LocalMeasurement(Path.GetFileName(text), profile.Id, latency.Precision.Name, t, promptTokens, decodeTokens, reps,
+                        result.TtftMsMedian, result.DecodeTokensPerSecondMedian);
+                    rows.AddRange(LocalValidation.Rows(latency, m, hwFor[t].Id));
                 }
             }
 
+            var loadAfter = await LoadAverageAsync(ct);
             var report = new LocalValidationReport
             {
-                Hardware = hardware.Id,
+                Hardware = string.Join(", ", hwFor.Values.Select(h => h.Id).Distinct(StringComparer.Ordinal)),
                 Cpu = string.Create(CultureInfo.InvariantCulture, $"{cpu} ({Environment.ProcessorCount} logical cores)"),
                 LoadAverage = loadAverage,
+                LoadAverageAfter = loadAfter,
                 MeasuredUtc = time.GetUtcNow(),
                 Rows = rows,
                 MedianAbsoluteError = LocalValidation.MedianAbsoluteError(rows),
                 WorstRatio = rows.Count > 0 ? rows.Max(x => x.Ratio) : double.NaN,
                 Definitions = LocalValidation.Definitions,
+                Calibration = [.. hwFor.Values.Distinct().SelectMany(CalibrationLines)],
             };
             if (parse.GetValue(write) is { } target)
             {
                 var commandText = string.Create(CultureInfo.InvariantCulture,
-                    $"spark-eval simulate validate-local --model {parse.GetValue(models)} --threads {nThreads} --prompt-tokens {parse.GetValue(prompts)} --decode-tokens {settings.DecodeTokens} --warmup {settings.Warmup} --repeats {settings.Repeats} --write {target}");
+                    $"spark-eval simulate validate-local --model {parse.GetValue(models)} --threads {string.Join(',', threadCounts)} --prompt-tokens {parse.GetValue(prompts)} --decode-tokens {decodeTokens} --warmup {warm} --repeats {reps} --write {target}");
                 var page = File.Exists(target) ? await File.ReadAllTextAsync(target, ct) : "# Simulator validation\n";
                 await File.WriteAllTextAsync(target, LocalValidation.UpsertSection(page, LocalValidation.RenderMarkdown(report, commandText)), ct);
                 await stderr.WriteLineAsync($"wrote the Local CPU validation section of {target}".AsMemory(), ct);
@@ -369,6 +418,32 @@ public static class SimulatorCommands
         return command;
     }
 
+    /// <summary>One line saying how a profile was measured, then one line per calibrated figure (the value part of its quote).</summary>
+    private static IEnumerable<string> CalibrationLines(HardwareProfile h)
+    {
+        static (string How, string Value) Split(string quote)
+        {
+            var at = quote.LastIndexOf(": ", StringComparison.Ordinal);
+            return at < 0 ? (quote, quote) : (quote[..at], quote[(at + 2)..]);
+        }
+
+        string[] fields = ["weightReadGBps", "peakTflops", "stepOverheadMs", "layerOverheadUs", "decodeContextNs", "prefillPairNs", "prefillElementNs", "requestOverheadMs"];
+        var sources = h.Sources.Where(s => fields.Contains(s.Field)).ToList();
+        if (sources.Count == 0)
+        {
+            yield break;
+        }
+
+        yield return $"`{h.Id}`: {Split(sources[0].Quote).How}";
+        foreach (var s in sources)
+        {
+            yield return $"`{h.Id}.{s.Field}`: {Split(s.Quote).Value}";
+        }
+    }
+
+    private static async Task<string> LoadAverageAsync(CancellationToken ct) =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', (await File.ReadAllTextAsync("/proc/loadavg", ct)).Split(' ').Take(3)) : "n/a";
+
     public const string ValidationPreamble = """
         # Simulator validation (generated)
 
@@ -376,11 +451,18 @@ public static class SimulatorCommands
         `hw-profiles/validation.json` (published measurements, each with its source address and the quoted figure) and
         the profiles in `hw-profiles/`. Do not edit it by hand. Predictions are SIMULATED; error = (predicted − published) / published;
         "worst" is max(predicted/published, published/predicted). Constants are calibrated once per device family, never per
-        row: nvidia-hopper (compute 0.6, bandwidth 0.7, 2 ms step, 5 ms request overhead) from its 19 rows; nvidia-blackwell
-        keeps the Hopper constants except a compute efficiency of 0.38 fitted on its 2 rows; cerebras-wse (per-layer latency,
-        wafer hop) and groq-lpu (per-layer latency) are fitted on their 2 rows each, so those rows show the fit, not a test.
-        The holdout section lists published rows added after calibration and never fitted: read its error as the
-        error to expect on unseen measurements from other software releases and device families.
+        row: nvidia-hopper (compute 0.6, bandwidth 0.7, 2 ms step, 5 ms request overhead) from its 19 rows of 2025 software;
+        nvidia-blackwell keeps the Hopper constants except a compute efficiency of 0.38 fitted on its 2 rows; cerebras-wse
+        (per-layer latency, wafer hop) and groq-lpu (per-layer latency) are fitted on their 2 rows each. One serving-stack
+        profile, TensorRT-LLM 2023 (v0.5/v0.6: 4.1 ms per step, 83 µs per all-reduce, FP8 compute efficiency 0.455), is
+        fitted on the 4 H100 v0.5 rows (3 constants on 4 rows: those rows show the fit, not a test). The holdout section
+        lists published rows never fitted: read its error as the error to expect on unseen measurements from another
+        device family under a known serving stack.
+
+        > **GPU measurements not taken in this session.** The issue also asks for this simulator's predictions beside
+        > PyTorch/llama.cpp runs measured on a real GPU. No GPU device was lent to this task's session, so none were
+        > taken; every GPU row below is a published figure with its source, not a measurement of ours.
+
         See docs/simulator.md for the model and for what this table does not cover.
         """;
 
@@ -435,8 +517,16 @@ public static class SimulatorCommands
     private static Command CreateCalibrate(TextWriter stdout, TextWriter stderr)
     {
         var outPath = new Option<string?>("--out") { Description = "Where to write the profile (default: hw-profiles/cpu-local.json above the working directory, else ./hw-profiles/cpu-local.json)." };
-        var seconds = new Option<double>("--seconds") { Description = "Measurement budget in seconds.", DefaultValueFactory = _ => 3.0 };
-        var command = new Command("calibrate", "Measure this machine's memory bandwidth and matrix-multiply throughput and write the cpu-local hardware profile.") { outPath, seconds };
+        var seconds = new Option<double>("--seconds") { Description = "Budget for the memory-bandwidth and fp32 matmul kernels, seconds.", DefaultValueFactory = _ => 3.0 };
+        var threads = new Option<string>("--threads") { Description = "Comma list of llama.cpp thread counts to profile (one cpu-local-tN profile each).", DefaultValueFactory = _ => DefaultThreadList() };
+        var repeats = new Option<int>("--repeats") { Description = "Measured llama.cpp runs per calibration model and prompt length (medians are fitted).", DefaultValueFactory = _ => 3 };
+        var skipRuntime = new Option<bool>("--skip-runtime") { Description = "Measure only bandwidth and fp32 matmul; write an assumption-based cpu-local (no llama.cpp runtime profile)." };
+        var modelsDir = new Option<string>("--calibration-models") { Description = "Folder for the generated calibration GGUF files.", DefaultValueFactory = _ => "models/calibration" };
+        var command = new Command("calibrate",
+            "Measure this machine: memory bandwidth, fp32 matmul, and a llama.cpp runtime profile (per-step, per-layer and per-request costs, q8_0/f16 decode and prefill rates) from dedicated calibration models; write the cpu-local hardware profiles.")
+        {
+            outPath, seconds, threads, repeats, skipRuntime, modelsDir,
+        };
         command.SetAction(async (parse, ct) =>
         {
             var budget = parse.GetValue(seconds);
@@ -445,18 +535,62 @@ public static class SimulatorCommands
                 throw new InputException("--seconds: must be in (0, 120]. Fix: give a short budget such as 3");
             }
 
+            var reps = parse.GetValue(repeats) is var r and >= 1 and <= 50 ? r : throw new InputException("--repeats: must be 1..50. Fix: give a count such as 3");
+            var threadCounts = ParseThreads(parse.GetValue(threads)!);
             var time = TimeProvider.System;
-            await stderr.WriteLineAsync("measuring memory bandwidth and matmul throughput…".AsMemory(), ct);
+            await stderr.WriteLineAsync($"measuring memory bandwidth and matmul throughput (load average {await LoadAverageAsync(ct)})…".AsMemory(), ct);
             var m = HostCalibrator.Measure(time, budget);
-            var file = HostCalibrator.ToProfile(m, time.GetUtcNow());
+            IReadOnlyList<RuntimeFit>? fits = null;
+            if (!parse.GetValue(skipRuntime))
+            {
+                var samples = new List<RuntimeSample>();
+                var dir = Path.GetFullPath(parse.GetValue(modelsDir)!);
+                Directory.CreateDirectory(dir);
+                var bench = new LocalBench(time, line => stderr.WriteLine(line));
+                foreach (var (name, shape) in CalibrationShapes)
+                {
+                    foreach (var (type, precision) in new[] { (GgmlType.F16, "bf16"), (GgmlType.Q8_0, "q8_0") })
+                    {
+                        var file = Path.Combine(dir, $"{name}-{(precision == "bf16" ? "f16" : precision)}.gguf");
+                        if (!File.Exists(file))
+                        {
+                            TestModelGenerator.WriteFile(file, shape, type, LocalBackendFactory.DefaultSeed);
+                        }
+
+                        var profile = GeneratedProfile(name, shape, precision);
+                        foreach (var (t, promptTokens, result) in await bench.RunHarnessAsync(file, threadCounts, CalibrationPromptTokens, CalibrationDecodeTokens, 1, reps, ct))
+                        {
+                            samples.Add(new RuntimeSample(profile, precision, t, promptTokens, CalibrationDecodeTokens, result.TtftMsMedian, result.DecodeTokensPerSecondMedian));
+                        }
+                    }
+                }
+
+                fits = RuntimeCalibration.Fit(samples, m.ReadBandwidthGBps, 0.85);
+            }
+
+            var hwFile = HostCalibrator.ToProfile(m, time.GetUtcNow(), fits);
             var target = parse.GetValue(outPath)
                 ?? Path.Combine(ProfileCatalog.FindDirectory(Directory.GetCurrentDirectory()) ?? Path.Combine(Directory.GetCurrentDirectory(), ProfileCatalog.DirectoryName), ProfileCatalog.LocalHardwareFile);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(target))!);
-            await File.WriteAllTextAsync(target, JsonSerializer.Serialize(file, SimulatorJsonContext.Default.HardwareFile) + "\n", ct);
-            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            await File.WriteAllTextAsync(target, JsonSerializer.Serialize(hwFile, SimulatorJsonContext.Default.HardwareFile) + "\n", ct);
+            var c = CultureInfo.InvariantCulture;
+            await stdout.WriteLineAsync(string.Create(c,
                 $"cpu-local: {m.ReadBandwidthGBps:F1} GB/s read bandwidth, {m.MatmulGflops:F1} GFLOPS fp32 matmul, {m.MemoryGB:F1} GB, {m.Cores} cores → {target}").AsMemory(), ct);
+            foreach (var fit in fits ?? [])
+            {
+                await stdout.WriteLineAsync(string.Create(c,
+                    $"cpu-local-t{fit.Threads}: step {fit.StepOverheadMs:F3} ms + {fit.LayerOverheadUs:F1} µs/layer, {fit.DecodeContextNs:F1} ns/cached token·head·layer, prefill {fit.PrefillPairNs:F3} ns/pair·head·layer + {fit.PrefillElementNs:F4} ns/token·hidden·layer, request {fit.RequestOverheadMs:F2} ms, decode weight read {string.Join(", ", fit.WeightReadGBps.Select(kv => $"{kv.Key} {kv.Value:F2} GB/s"))}, prefill {string.Join(", ", fit.PrefillGflops.Select(kv => $"{kv.Key} {kv.Value:F1} GFLOPS"))} (fit residual median decode {fit.DecodeFitMedianError * 100:F1} %, prefill {fit.PrefillFitMedianError * 100:F1} %, {fit.Samples} runs)").AsMemory(), ct);
+            }
+
+            await stdout.WriteLineAsync($"load average after: {await LoadAverageAsync(ct)}".AsMemory(), ct);
             return SparkEvalCli.ExitOk;
         });
         return command;
     }
+
+    /// <summary>Prompt lengths of the calibration runs (not the validation lengths 64 and 256).</summary>
+    public static readonly IReadOnlyList<int> CalibrationPromptTokens = [40, 192];
+
+    /// <summary>Tokens generated per calibration run.</summary>
+    public const int CalibrationDecodeTokens = 24;
 }

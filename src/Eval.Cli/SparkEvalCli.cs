@@ -29,6 +29,8 @@ public static class SparkEvalCli
         {
             RunCommand.Create(stdout, stderr),
             SummarizeCommand.Create(stdout, stderr),
+            CompareCommand.Create(stdout, stderr),
+            HistoryCommand.Create(stdout, stderr),
         };
 
         // Each area adds its commands here, one line each (simulate, serve-sim, models, sandbox, datasets, …).

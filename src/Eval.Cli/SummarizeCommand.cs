@@ -12,12 +12,13 @@ public static class SummarizeCommand
     {
         var dir = new Argument<string>("run-dir") { Description = "A run directory written by 'spark-eval run'." };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON on stdout." };
-        var command = new Command("summarize", "Recompute summary.json, summary.csv and attempts.csv from a run's attempts.jsonl.") { dir, json };
+        var command = new Command("summarize", "Recompute summary.json, summary.csv, attempts.csv and the reports (report.html, report.md, plots/) from a run's attempts.jsonl.") { dir, json };
         command.SetAction(parse =>
         {
             var directory = new RunDirectory(parse.GetValue(dir)!);
             var manifest = directory.ReadManifest();
             var summary = directory.WriteSummaries(manifest);
+            HistoryCommand.Record(directory, manifest, summary, stderr);
             if (parse.GetValue(json))
             {
                 stdout.WriteLine(JsonSerializer.Serialize(summary, CoreIndentedJsonContext.Default.RunSummary));
@@ -27,7 +28,7 @@ public static class SummarizeCommand
                 SummaryTable.Write(stdout, summary);
             }
 
-            stderr.WriteLine($"rewrote summary.json, summary.csv and attempts.csv in {directory.Path}");
+            stderr.WriteLine($"rewrote summary.json, summary.csv, attempts.csv, report.html, report.md and plots/ in {directory.Path}; recorded in {HistoryCommand.PathFor(directory.Path)}");
             return SparkEvalCli.ExitOk;
         });
         return command;

@@ -7,9 +7,9 @@ namespace Spark.Eval.Cli;
 /// <summary>The end-of-run table: one row per backend with the figures people look at first.</summary>
 public static class SummaryTable
 {
-    public static void Write(TextWriter writer, RunSummary summary)
+    /// <summary>A console for writing tables: colours only on an interactive terminal, else plain text of the given width.</summary>
+    internal static IAnsiConsole TableConsole(TextWriter writer, int plainWidth)
     {
-        ArgumentNullException.ThrowIfNull(summary);
         var interactive = ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected;
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
@@ -20,8 +20,16 @@ public static class SummaryTable
         });
         if (!interactive)
         {
-            console.Profile.Width = 200;
+            console.Profile.Width = plainWidth;
         }
+
+        return console;
+    }
+
+    public static void Write(TextWriter writer, RunSummary summary)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        var console = TableConsole(writer, 200);
 
         var table = new Table().Border(TableBorder.Simple)
             .AddColumn("backend")
@@ -35,7 +43,9 @@ public static class SummaryTable
             .AddColumn(new TableColumn("tok/s p50").RightAligned())
             .AddColumn(new TableColumn("req/s").RightAligned())
             .AddColumn(new TableColumn("goodput").RightAligned())
-            .AddColumn(new TableColumn("pass").RightAligned());
+            .AddColumn(new TableColumn("pass").RightAligned())
+            .AddColumn(new TableColumn("in flow").RightAligned())
+            .AddColumn(new TableColumn("s/pass").RightAligned());
         foreach (var b in summary.Backends)
         {
             string Stat(string metric, Func<LatencyStatistics, double> pick) =>
@@ -53,10 +63,13 @@ public static class SummaryTable
                 Stat("output_tokens_per_s", s => s.P50),
                 b.RequestThroughputRps.ToString("0.00", CultureInfo.InvariantCulture),
                 (b.Goodput.Ratio * 100).ToString("0", CultureInfo.InvariantCulture) + "%",
-                b.Grading is { } g ? (g.PassRate * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "–");
+                b.Grading is { } g ? (g.PassRate * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "–",
+                b.Flow is { } f ? (f.InFlowRatio * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "–",
+                b.Flow?.WaitPerPassSeconds is { } w ? w.ToString("0.00", CultureInfo.InvariantCulture) : "–");
         }
 
         console.Write(table);
+        writer.WriteLine("in flow = answers complete within 1 s / all decided attempts; s/pass = total waiting / passed answers (docs/metrics.md).");
         foreach (var note in summary.Notes)
         {
             writer.WriteLine($"note: {note}");

@@ -41,7 +41,7 @@ public sealed class RunDirectory(string path)
     public void WriteManifest(RunManifest manifest) =>
         WriteAtomic(ManifestPath, JsonSerializer.SerializeToUtf8Bytes(manifest, CoreIndentedJsonContext.Default.RunManifest));
 
-    /// <summary>Recomputes summary.json, summary.csv and attempts.csv from attempts.jsonl and returns the summary.</summary>
+    /// <summary>Recomputes summary.json, summary.csv, attempts.csv and the reports (report.html, report.md, plots/) from attempts.jsonl and returns the summary.</summary>
     public RunSummary WriteSummaries(RunManifest manifest)
     {
         ArgumentNullException.ThrowIfNull(manifest);
@@ -51,7 +51,26 @@ public sealed class RunDirectory(string path)
             JsonSerializer.SerializeToUtf8Bytes(summary, CoreIndentedJsonContext.Default.RunSummary));
         WriteText(CsvReports.SummaryFileName, w => CsvReports.WriteSummary(w, summary));
         WriteText(CsvReports.AttemptsFileName, w => CsvReports.WriteAttempts(w, records));
+        WriteReports(ReportData.From(manifest, summary, records));
         return summary;
+    }
+
+    /// <summary>Reads the manifest and attempts and computes the summary, writing nothing (for comparisons).</summary>
+    public ReportData Load()
+    {
+        var manifest = ReadManifest();
+        var (records, _) = AttemptLog.Read(AttemptsPath);
+        var summary = SummaryCalculator.Compute(manifest.RunId, records, manifest.Plan.Slo);
+        return ReportData.From(manifest, summary, records);
+    }
+
+    /// <summary>Writes plots/*.png|svg, report.md and report.html.</summary>
+    private void WriteReports(ReportData data)
+    {
+        var plots = ReportPlots.Build(data);
+        var svgs = ReportPlots.Write(plots, System.IO.Path.Combine(Path, "plots"));
+        WriteAtomic(System.IO.Path.Combine(Path, MarkdownReport.FileName), Encoding.UTF8.GetBytes(MarkdownReport.Render(data, plots)));
+        WriteAtomic(System.IO.Path.Combine(Path, HtmlReport.FileName), Encoding.UTF8.GetBytes(HtmlReport.Render(data, plots, svgs)));
     }
 
     private void WriteText(string name, Action<TextWriter> write)

@@ -18,6 +18,7 @@ public sealed class CodeSandbox : IDisposable
     private readonly CSharpExecutor _csharp;
     private readonly PythonForkServerPool _pythonServers;
     private readonly Dictionary<string, ICodeExecutor> _executors;
+    private bool _disposed;
 
     public CodeSandbox(SandboxOptions options, TimeProvider time, Action<string>? progress = null, SandboxEnvironment? environment = null)
     {
@@ -30,7 +31,7 @@ public sealed class CodeSandbox : IDisposable
         {
             ["python"] = new PythonExecutor(_process, _pythonServers),
             ["javascript"] = new JavaScriptExecutor(_process),
-            ["typescript"] = new TypeScriptExecutor(_process, progress),
+            ["typescript"] = new TypeScriptExecutor(_process, progress, time),
             ["csharp"] = _csharp,
         };
     }
@@ -75,7 +76,17 @@ public sealed class CodeSandbox : IDisposable
 
     public void Dispose()
     {
-        _csharp.Dispose();
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var executor in _executors.Values.OfType<IDisposable>())
+        {
+            executor.Dispose();
+        }
+
         _pythonServers.Dispose();
     }
 }

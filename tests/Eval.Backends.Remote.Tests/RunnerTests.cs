@@ -59,6 +59,43 @@ public sealed class RunnerTests
         dir.Delete(recursive: true);
     }
 
+    [Fact]
+    public async Task Run_ModelWithKnownVocabulary_RecordsItsTokenizerAndTheUsageDiscrepancy()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // The server counts with o200k; the client, for a gpt-3.5 model id, with cl100k: the discrepancy is what differs.
+        var sim = new ConstantRateSimChatClient(TimeProvider.System, TokenCounter.Default, 2, 5000, "sim");
+        await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0 }, TimeProvider.System, ct);
+        var suite = TaskSuiteLoader.Load(Path.Combine(RepoRoot(), "datasets", "spark-mini"));
+        var tasks = suite.Tasks.Take(3).ToList();
+        var plan = new RunPlanSpec { SuitePath = "spark-mini", BackendSpecs = ["remote"], Repeats = 1, Concurrency = 1, MaxTokens = 40, TimeoutSeconds = 30 };
+        using var remote = new OpenAICompatibleChatClient(new OpenAIBackendOptions
+        {
+            BaseUrl = server.BaseAddress,
+            Model = "gpt-3.5-turbo",
+            MaxRetries = 0,
+            BreakerMinimumThroughput = 0,
+        }, TimeProvider.System, null);
+        var backend = new RunBackend(new BackendInfo("remote", "openai", "openai", "test", false), new ChatClientBuilder(remote).UseTiming().Build());
+        var slots = BenchmarkRunner.PlanSlots(plan, tasks, ["remote"]);
+        var dir = Directory.CreateTempSubdirectory("spark-remote-tokens");
+        var logPath = Path.Combine(dir.FullName, AttemptLog.FileName);
+
+        using (var log = new AttemptLog(logPath))
+        {
+            await new BenchmarkRunner(TimeProvider.System, TokenCounter.Default).RunAsync(plan, slots, [backend], log, new HashSet<SlotKey>(), 0, 0, null, ct);
+        }
+
+        var (records, _) = AttemptLog.Read(logPath);
+        var cl100k = ModelTokenizers.Create("cl100k_base", exact: true);
+        Assert.Equal(slots.Count, records.Count);
+        Assert.All(records, r => Assert.Equal(AttemptStatus.Ok, r.Outcome.Status));
+        Assert.All(records, r => Assert.Equal("cl100k_base", r.Tokens.Tokenizer));
+        Assert.All(records, r => Assert.Equal(cl100k.Count(r.Answer), r.Tokens.OutputTokenizer));
+        Assert.All(records, r => Assert.Equal(r.Tokens.OutputUsage - r.Tokens.OutputTokenizer, r.Tokens.Discrepancy));
+        dir.Delete(recursive: true);
+    }
+
     private static FaultSpec[] RemoteFaults() =>
     [
         FaultSpec.Parse("429;retry_after=0", "test"),

@@ -30,6 +30,22 @@ public class LatencyModelTests
     }
 
     [Fact]
+    public void Prefill_VocabularyKnown_EmbeddingIsALookupAndHeadRunsForTheLastTokenOnly()
+    {
+        // 1e9 parameters of which vocabulary 10,000 × width 1,000 = 1e7 input embedding and 1e7 output head (not tied).
+        var dense = TestProfiles.Dense();
+        var withVocab = dense with { VocabSize = 10_000 };
+        var model = new LatencyModel(TestProfiles.Gpu(), withVocab, TestProfiles.Bf16, 1);
+
+        var attention = 4.0 * 10 * 1000 * (4000.0 * 4000 / 2);
+        var expected = (2.0 * (1e9 - 2e7) * 4000) + (2.0 * 1e7 * 1) + attention;
+        Assert.Equal(expected, model.StepFlops(4000, 4000.0 * 4000 / 2, 0, 0), 3);
+
+        // A decode step reads every weight except the embedding table (one row of it, not counted).
+        Assert.Equal((1e9 - 1e7) * 2, model.WeightBytesRead(1), 3);
+    }
+
+    [Fact]
     public void KvCapacity_LimitsBatch()
     {
         var model = new LatencyModel(TestProfiles.Gpu(memoryGB: 20), TestProfiles.Dense(), TestProfiles.Bf16, 1);

@@ -164,6 +164,47 @@ public sealed class LocalBench(TimeProvider time, Action<string> log)
         };
     }
 
+    /// <summary>
+    /// Harness path only (no bare loop, no attempt records): loads <paramref name="modelPath"/> once per thread count and
+    /// measures each prompt length <paramref name="warmup"/> + <paramref name="repeats"/> times from an empty KV cache.
+    /// Used by <c>spark-eval calibrate</c> and <c>simulate validate-local</c>, which compare the harness path only.
+    /// </summary>
+    public async Task<IReadOnlyList<(int Threads, int PromptTokens, LocalBenchPathResult Result)>> RunHarnessAsync(
+        string modelPath, IReadOnlyList<int> threadCounts, IReadOnlyList<int> promptTargets, int decodeTokens, int warmup, int repeats, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(threadCounts);
+        ArgumentNullException.ThrowIfNull(promptTargets);
+        var results = new List<(int, int, LocalBenchPathResult)>();
+        var contextSize = promptTargets.Max() + decodeTokens + 64;
+        foreach (var threads in threadCounts)
+        {
+            using var model = LocalModel.Load(modelPath, threads, contextSize, time);
+            using var client = new ChatClientBuilder(new LocalChatClient(model, ownsModel: false)).UseTiming().Build();
+            foreach (var target in promptTargets)
+            {
+                var messages = PromptOfLength(model, target);
+                var promptTokens = model.Tokenize(model.FormatPrompt(messages)).Length;
+                var samples = new List<LocalBenchSample>();
+                for (var i = 0; i < warmup + repeats; i++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var (sample, _) = await MeasureHarnessAsync(client, messages, decodeTokens, cancellationToken);
+                    if (i >= warmup)
+                    {
+                        samples.Add(sample);
+                    }
+                }
+
+                var result = Summarize(samples, promptTokens);
+                results.Add((threads, promptTokens, result));
+                log(string.Create(CultureInfo.InvariantCulture,
+                    $"{System.IO.Path.GetFileName(modelPath)}: threads {threads}, prompt {promptTokens} tokens: TTFT {result.TtftMsMedian:0.0} ms, decode {result.DecodeTokensPerSecondMedian:0.0} tok/s (medians of {repeats})"));
+            }
+        }
+
+        return results;
+    }
+
     private AttemptRecord ToAttempt(AttemptRecorder recorder, SlotKey slot, long sequence, long runStart, IReadOnlyList<ChatMessage> messages)
     {
         var tokens = TokenCounter.Default;

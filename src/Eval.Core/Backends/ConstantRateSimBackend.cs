@@ -44,6 +44,13 @@ public sealed class ConstantRateSimChatClient : IChatClient
             ? _pieces.GetOrAdd(task.Id, _ => _tokens.Split(task.ReferenceSolution))
             : _tokens.Split(PromptEcho(messages, options?.MaxOutputTokens ?? DefaultPromptAnswerTokens));
         var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? int.MaxValue);
+        // Counted before the clock starts, so that no tokenizer work sits between the last token and the next stream's.
+        var input = 0;
+        foreach (var message in messages)
+        {
+            input += _tokens.Count(message.Text);
+        }
+
         var start = _time.GetTimestamp();
         var next = 0;
         while (next < limit)
@@ -52,7 +59,7 @@ public sealed class ConstantRateSimChatClient : IChatClient
             var remaining = Due(next) - _time.GetElapsedTime(start);
             if (remaining > TimeSpan.Zero)
             {
-                await Task.Delay(remaining, _time, cancellationToken);
+                await Timing.PreciseDelay.DelayAsync(_time, remaining, cancellationToken);
             }
 
             cancellationToken.ThrowIfCancellationRequested();
@@ -68,12 +75,6 @@ public sealed class ConstantRateSimChatClient : IChatClient
             var text = end == next + 1 ? pieces[next] : string.Concat(pieces.Skip(next).Take(end - next));
             next = end;
             yield return new ChatResponseUpdate(ChatRole.Assistant, text) { ModelId = ModelId };
-        }
-
-        var input = 0;
-        foreach (var message in messages)
-        {
-            input += _tokens.Count(message.Text);
         }
 
         yield return new ChatResponseUpdate

@@ -60,6 +60,19 @@ public static class SummaryCalculator
             result["pass_rate"] = grading.PassRate;
         }
 
+        if (summary.Flow is { } flow)
+        {
+            result["flow_instant_feedback_ratio"] = flow.InstantFeedbackRatio;
+            result["flow_in_flow_ratio"] = flow.InFlowRatio;
+            result["flow_attention_kept_ratio"] = flow.AttentionKeptRatio;
+            result["flow_break_ratio"] = flow.FlowBreakRatio;
+            result["flow_mean_wait_s"] = flow.MeanWaitSeconds;
+            if (flow.WaitPerPassSeconds is { } perPass)
+            {
+                result["flow_wait_per_pass_s"] = perPass;
+            }
+        }
+
         foreach (var (name, stats) in summary.Metrics)
         {
             var (stem, unit) = name.EndsWith("_ms", StringComparison.Ordinal) ? (name[..^3], "_ms") : (name, "");
@@ -80,7 +93,8 @@ public static class SummaryCalculator
         private readonly LogHistogram _itl = new();
         private readonly GradingAccumulator _grading = new();
         private readonly Dictionary<string, int> _errors = new(StringComparer.Ordinal);
-        private int _ok, _error, _timeout, _cancelled, _warmup, _good;
+        private int _ok, _error, _timeout, _cancelled, _warmup, _good, _instant, _inFlow, _attention;
+        private double _waitMs;
         private long _first = long.MaxValue, _last = long.MinValue, _answerTokens, _inputTokens, _reasoningTokens, _discrepancy, _tokenizerTokens;
         private bool _allUsage = true, _anyUsage;
         private string _tokenizer = "";
@@ -123,12 +137,15 @@ public static class SummaryCalculator
 
             _first = Math.Min(_first, r.StartUs);
             _last = Math.Max(_last, r.StartUs + (long)((m.E2eWithRetriesMs ?? 0) * 1000));
+            // A failed attempt made the developer wait until it failed: its last event.
+            _waitMs += m.E2eWithRetriesMs ?? (r.Events.Count > 0 ? r.Events[^1].OffsetMicroseconds / 1000.0 : 0);
             if (r.Outcome.Status != AttemptStatus.Ok)
             {
                 return;
             }
 
             _ok++;
+            CountFlow(m);
             Push(_ttft, m.TtftMs);
             Push(_ttftAny, m.TtftAnyMs);
             Push(_headers, m.ResponseHeadersMs);
@@ -163,6 +180,33 @@ public static class SummaryCalculator
             (slo.TtftMs is not { } t || m.TtftMs <= t)
             && (slo.TpotMs is not { } p || m.TpotMs is null || m.TpotMs <= p)
             && (slo.E2eMs is not { } e || m.E2eMs <= e);
+
+        private void CountFlow(AttemptMetrics m)
+        {
+            _instant += m.TtftMs <= FlowThresholds.InstantMs ? 1 : 0;
+            var wait = m.E2eWithRetriesMs ?? m.E2eMs;
+            _inFlow += wait <= FlowThresholds.FlowMs ? 1 : 0;
+            _attention += wait <= FlowThresholds.AttentionMs ? 1 : 0;
+        }
+
+        private FlowSummary? BuildFlow(int decided, GradingSummary? grading)
+        {
+            if (decided == 0)
+            {
+                return null;
+            }
+
+            return new FlowSummary
+            {
+                Decided = decided,
+                InstantFeedbackRatio = (double)_instant / decided,
+                InFlowRatio = (double)_inFlow / decided,
+                AttentionKeptRatio = (double)_attention / decided,
+                FlowBreakRatio = 1.0 - ((double)_attention / decided),
+                MeanWaitSeconds = _waitMs / decided / 1000.0,
+                WaitPerPassSeconds = grading is { Passed: > 0 } g ? _waitMs / g.Passed / 1000.0 : null,
+            };
+        }
 
         private void Count(string errorClass) => _errors[errorClass] = _errors.GetValueOrDefault(errorClass) + 1;
 
@@ -202,6 +246,7 @@ public static class SummaryCalculator
             }
 
             var source = !_anyUsage ? "tokenizer" : _allUsage ? "usage" : "mixed";
+            var grading = _grading.Build();
             return new BackendSummary
             {
                 Backend = backend,
@@ -218,7 +263,8 @@ public static class SummaryCalculator
                     _anyUsage && _tokenizerTokens > 0 ? (double)_discrepancy / _tokenizerTokens : null,
                     _tokenizer),
                 ErrorClasses = new SortedDictionary<string, int>(_errors, StringComparer.Ordinal),
-                Grading = _grading.Build(),
+                Grading = grading,
+                Flow = BuildFlow(decided, grading),
             };
         }
     }

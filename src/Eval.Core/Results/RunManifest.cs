@@ -17,7 +17,17 @@ public sealed record RunManifest
     public int Resumes { get; init; }
     /// <summary>The sandbox isolation grading reached (bubblewrap+rlimits+cgroup…, trusted-only, or unsandboxed); null until graded.</summary>
     public string? SandboxIsolation { get; init; }
+    /// <summary>When grading ran relative to generation (after or concurrent) and why (docs/grading.md); null until graded.</summary>
+    public GradingInfo? Grading { get; init; }
+    /// <summary>The judge backend that graded explain answers beside the rubric (docs/grading.md); null when none was configured.</summary>
+    public JudgeInfo? Judge { get; init; }
 }
+
+/// <summary>How a run was graded: the mode, the rule that chose it, and the queue's capacity and parallelism.</summary>
+public sealed record GradingInfo(string Mode, string Reason, int QueueCapacity, int Parallelism);
+
+/// <summary>The judge configuration of a run: backend, prompt version, combine rule and retry bound.</summary>
+public sealed record JudgeInfo(string Spec, string Name, string Kind, bool Simulated, string? Model, string Prompt, string Combine, int MaxTries);
 
 /// <summary>The plan as the user gave it, resolved to concrete values; resume re-reads it from here.</summary>
 public sealed record RunPlanSpec

@@ -280,6 +280,8 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
 
         var answer = recorder.Answer;
         var usage = recorder.Usage;
+        // A backend may carry the tokenizer of its model (the openai backend chooses one by model id); counted after the stream.
+        var counter = backend.Client.GetService(typeof(TokenCounter)) as TokenCounter ?? tokens;
         var startTimestamp = recorder.Started ? recorder.StartTimestamp : fallbackStart;
         return new AttemptRecord
         {
@@ -298,9 +300,9 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
                 OutputUsage = usage?.OutputTokenCount,
                 InputUsage = usage?.InputTokenCount,
                 ReasoningUsage = usage?.ReasoningTokenCount,
-                OutputTokenizer = tokens.Count(answer),
-                InputTokenizer = promptTokens,
-                Tokenizer = tokens.Name,
+                OutputTokenizer = counter.Count(answer),
+                InputTokenizer = ReferenceEquals(counter, tokens) ? promptTokens : messages.Sum(m => counter.Count(m.Text)),
+                Tokenizer = counter.Name,
             },
             ModelReported = recorder.ModelId,
             Retries = recorder.Retries,

@@ -16,7 +16,9 @@ public sealed class PythonForkServerPool(ProcessSandbox sandbox, TimeProvider ti
     public const int MaxSlots = 64;
 
     private readonly ConcurrentBag<PythonForkServer> _idle = [];
-    private readonly bool[] _slots = new bool[MaxSlots];
+    // Process-wide: every pool in this process (tests and commands run several sandboxes at once) draws from the same slots,
+    // so no two live servers ever share an attempt uid.
+    private static readonly bool[] Slots = new bool[MaxSlots];
     private bool _disposed;
 
     public static string ServerScript => Path.Combine(AppContext.BaseDirectory, "sandbox-helpers", "forkserver.py");
@@ -78,31 +80,31 @@ public sealed class PythonForkServerPool(ProcessSandbox sandbox, TimeProvider ti
         }
     }
 
-    private int TakeSlot()
+    private static int TakeSlot()
     {
-        lock (_slots)
+        lock (Slots)
         {
-            var slot = Array.IndexOf(_slots, false);
+            var slot = Array.IndexOf(Slots, false);
             if (slot < 0)
             {
                 throw new InvalidOperationException($"more than {MaxSlots} Python attempts at once");
             }
 
-            _slots[slot] = true;
+            Slots[slot] = true;
             return slot;
         }
     }
 
-    private void FreeSlot(int slot)
+    private static void FreeSlot(int slot)
     {
-        lock (_slots)
+        lock (Slots)
         {
-            _slots[slot] = false;
+            Slots[slot] = false;
         }
     }
 
     /// <summary>Kills the server's whole sandbox (every process of its uid with it), then frees its slot for a new uid holder.</summary>
-    private void Release(PythonForkServer server)
+    private static void Release(PythonForkServer server)
     {
         server.Dispose();
         FreeSlot(server.Slot);

@@ -47,9 +47,12 @@ public sealed class HwSimChatClient : IChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var task = AttemptContext.Task(options)
-            ?? throw new InvalidOperationException("The hwsim backend answers bench tasks only: the runner passes the task in ChatOptions.");
-        var answer = SimulatedQuality.Choose(task, Latency.Model.Capability, AttemptContext.Seed(options), Latency.Model.Id);
+        // A judge prompt (docs/grading.md) is answered by the simulated judge, also over HTTP where no task travels.
+        var answer = SimulatedJudge.TryAnswer(messages, Latency.Model.Capability, AttemptContext.Seed(options), Latency.Model.Id, out var verdict)
+            ? new SimulatedAnswer(verdict, true, null) { IsJudgeVerdict = true }
+            : SimulatedQuality.Choose(
+                AttemptContext.Task(options) ?? throw new InvalidOperationException("The hwsim backend answers bench tasks (the runner passes the task in ChatOptions) and judge prompts only."),
+                Latency.Model.Capability, AttemptContext.Seed(options), Latency.Model.Id);
         var pieces = _pieces.GetOrAdd(answer.Text, _tokens.Split);
         var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? int.MaxValue);
         var input = 0;

@@ -5,8 +5,11 @@ namespace Spark.Eval.Simulator.Backend;
 /// <summary>Which answer a simulated model gives to a task: the reference, or one of the task's mutants.</summary>
 public sealed record SimulatedAnswer(string Text, bool Correct, int? MutantIndex)
 {
-    /// <summary>"reference" or "mutant-N" (1-based), for logs and tests.</summary>
-    public string Label => MutantIndex is { } i ? $"mutant-{i + 1}" : "reference";
+    /// <summary>True when the text is a simulated judge's verdict (<see cref="SimulatedJudge"/>), not an answer to a task.</summary>
+    public bool IsJudgeVerdict { get; init; }
+
+    /// <summary>"reference", "mutant-N" (1-based) or "judge-verdict", for logs and tests.</summary>
+    public string Label => IsJudgeVerdict ? "judge-verdict" : MutantIndex is { } i ? $"mutant-{i + 1}" : "reference";
 }
 
 /// <summary>

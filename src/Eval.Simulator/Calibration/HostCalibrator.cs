@@ -106,40 +106,100 @@ public static class HostCalibrator
         return best;
     }
 
-    /// <summary>The cpu-local hardware file for a measurement; every figure's source is the measurement itself.</summary>
-    public static HardwareFile ToProfile(HostMeasurement m, DateTimeOffset when)
+    /// <summary>
+    /// The cpu-local hardware file for a measurement; every figure's source is the measurement itself. Without runtime
+    /// fits, one assumption-based <c>cpu-local</c> profile; with them, one <c>cpu-local-tN</c> profile per thread count
+    /// and <c>cpu-local</c> = the one with the most threads.
+    /// </summary>
+    public static HardwareFile ToProfile(HostMeasurement m, DateTimeOffset when, IReadOnlyList<RuntimeFit>? fits = null)
     {
         ArgumentNullException.ThrowIfNull(m);
         var stamp = when.ToString("yyyy-MM-dd'T'HH:mm'Z'", CultureInfo.InvariantCulture);
         const string url = "spark-eval calibrate (docs/simulator.md#calibrate)";
         string Q(string what) => $"measured {stamp} on {m.Description}: {what}";
+        var c = CultureInfo.InvariantCulture;
+        List<FigureSource> Common() =>
+        [
+            new("memoryGB", url, Q(string.Create(c, $"{m.MemoryGB:F1} GB available to the process"))),
+            new("memoryBandwidthGBps", url, Q(string.Create(c, $"{m.ReadBandwidthGBps:F2} GB/s best parallel read of a 256 MB buffer (prices KV-cache reads)"))),
+            new("bandwidthEfficiency", url, "assumption: KV-cache reads reach 85 % of the measured read bandwidth"),
+        ];
+
+        if (fits is null || fits.Count == 0)
+        {
+            var sources = Common();
+            sources.AddRange(
+            [
+                new("peakTflops", url, Q(string.Create(c, $"{m.MatmulGflops:F1} GFLOPS best fp32 384×384 SIMD matmul on {m.Cores} threads (used for every precision)"))),
+                new("computeEfficiency", url, "assumption (no runtime profile measured: calibrate --skip-runtime): llama.cpp reaches 60 % of the measured matmul rate"),
+                new("stepOverheadMs", url, "assumption (no runtime profile measured): llama.cpp per-token overhead of about 1 ms"),
+                new("requestOverheadMs", url, "assumption (no runtime profile measured): local request set-up of about 2 ms"),
+            ]);
+            var profile = Base(m, "cpu-local", "This machine's CPU (measured by spark-eval calibrate, no runtime profile)") with
+            {
+                PeakTflops = new Dictionary<string, double> { ["bf16"] = Math.Round(m.MatmulGflops / 1000, 4) },
+                StepOverheadMs = 1.0,
+                RequestOverheadMs = 2.0,
+                Sources = sources,
+            };
+            profile.ComputeEfficiency = 0.6;
+            return new HardwareFile { FormatVersion = ProfileCatalog.FormatVersion, Hardware = [profile] };
+        }
+
+        var list = new List<HardwareProfile>();
+        foreach (var fit in fits.OrderByDescending(f => f.Threads).Take(1).Concat(fits.OrderBy(f => f.Threads)))
+        {
+            var id = list.Count == 0 ? "cpu-local" : string.Create(c, $"cpu-local-t{fit.Threads}");
+            var how = string.Create(c,
+                $"llama.cpp runtime profile, {fit.Threads} thread(s): non-negative least squares (relative error) over {fit.Samples} harness runs of the calibration models {fit.Models} (none is a validation model); fit residual median decode {fit.DecodeFitMedianError * 100:F1} %, prefill {fit.PrefillFitMedianError * 100:F1} %");
+            var sources = Common();
+            sources.AddRange(
+            [
+                new("peakTflops", url, Q(string.Create(c, $"{how}: prefill FLOP rate {string.Join(", ", fit.PrefillGflops.Select(kv => $"{kv.Key} {kv.Value:F2} GFLOPS"))} (bf16 = llama.cpp F16 kernels, same 2 bytes); fp32 matmul {m.MatmulGflops:F1} GFLOPS for reference"))),
+                new("weightReadGBps", url, Q(string.Create(c, $"{how}: decode weight-read rate {string.Join(", ", fit.WeightReadGBps.Select(kv => $"{kv.Key} {kv.Value:F2} GB/s"))}"))),
+                new("computeEfficiency", url, "1: peakTflops are the runtime's measured prefill rates, efficiency included"),
+                new("stepOverheadMs", url, Q(string.Create(c, $"{how}: fixed cost per step {fit.StepOverheadMs:F3} ms"))),
+                new("layerOverheadUs", url, Q(string.Create(c, $"{how}: fixed cost per layer per step {fit.LayerOverheadUs:F1} µs"))),
+                new("decodeContextNs", url, Q(string.Create(c, $"{how}: decode cost per cached token per head per layer {fit.DecodeContextNs:F2} ns"))),
+                new("prefillElementNs", url, Q(string.Create(c, $"{how}: prefill cost per token·hidden element per layer {fit.PrefillElementNs:F4} ns"))),
+                new("prefillPairNs", url, Q(string.Create(c, $"{how}: prefill attention cost per query·key pair per head per layer {fit.PrefillPairNs:F3} ns"))),
+                new("requestOverheadMs", url, Q(string.Create(c, $"{how}: fixed cost per request {fit.RequestOverheadMs:F3} ms (template, tokenising, first sample, harness)"))),
+            ]);
+            var profile = Base(m, id, string.Create(c, $"This machine's CPU, llama.cpp with {fit.Threads} thread(s) (measured by spark-eval calibrate)")) with
+            {
+                PeakTflops = fit.PrefillGflops.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / 1000, 6), StringComparer.Ordinal),
+                WeightReadGBps = fit.WeightReadGBps.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 3), StringComparer.Ordinal),
+                StepOverheadMs = Math.Round(fit.StepOverheadMs, 4),
+                LayerOverheadUs = Math.Round(fit.LayerOverheadUs, 2),
+                DecodeContextNs = Math.Round(fit.DecodeContextNs, 3),
+                PrefillElementNs = Math.Round(fit.PrefillElementNs, 5),
+                PrefillPairNs = Math.Round(fit.PrefillPairNs, 4),
+                RequestOverheadMs = Math.Round(fit.RequestOverheadMs, 4),
+                Threads = fit.Threads,
+                Sources = sources,
+            };
+            profile.ComputeEfficiency = 1.0;
+            list.Add(profile);
+        }
+
+        return new HardwareFile { FormatVersion = ProfileCatalog.FormatVersion, Hardware = list };
+    }
+
+    private static HardwareProfile Base(HostMeasurement m, string id, string name)
+    {
         var profile = new HardwareProfile
         {
-            Id = "cpu-local",
-            Name = "This machine's CPU (measured by spark-eval calibrate)",
+            Id = id,
+            Name = name,
             Family = "cpu",
             Architecture = DeviceArchitecture.Roofline,
             MemoryGB = Math.Round(m.MemoryGB, 1),
             MemoryBandwidthGBps = Math.Round(m.ReadBandwidthGBps, 2),
-            PeakTflops = new Dictionary<string, double> { ["bf16"] = Math.Round(m.MatmulGflops / 1000, 4) },
-            ComputeEfficiency = 0.6,
-            BandwidthEfficiency = 0.85,
-            StepOverheadMs = 1.0,
-            RequestOverheadMs = 2.0,
-            MemoryUtilization = 0.7,
-            MaxBatch = 4,
-            MaxStepTokens = 512,
-            Sources =
-            [
-                new("memoryGB", url, Q(string.Create(CultureInfo.InvariantCulture, $"{m.MemoryGB:F1} GB available to the process"))),
-                new("memoryBandwidthGBps", url, Q(string.Create(CultureInfo.InvariantCulture, $"{m.ReadBandwidthGBps:F2} GB/s best parallel read of a 256 MB buffer"))),
-                new("peakTflops", url, Q(string.Create(CultureInfo.InvariantCulture, $"{m.MatmulGflops:F1} GFLOPS best fp32 384×384 SIMD matmul on {m.Cores} threads (used for every precision)"))),
-                new("computeEfficiency", url, "assumption until checked against measured llama.cpp runs: llama.cpp reaches 60 % of the measured matmul rate"),
-                new("bandwidthEfficiency", url, "assumption until checked against measured llama.cpp runs: llama.cpp reaches 85 % of the measured read bandwidth"),
-                new("stepOverheadMs", url, "assumption: llama.cpp per-token sampling and graph overhead of about 1 ms"),
-                new("requestOverheadMs", url, "assumption: local request set-up of about 2 ms"),
-            ],
         };
-        return new HardwareFile { FormatVersion = ProfileCatalog.FormatVersion, Hardware = [profile] };
+        profile.BandwidthEfficiency = 0.85;
+        profile.MemoryUtilization = 0.7;
+        profile.MaxBatch = 4;
+        profile.MaxStepTokens = 512;
+        return profile;
     }
 }

@@ -18,6 +18,11 @@ public sealed class LatencyModel
     private readonly double _attentionWidth;
     private readonly double _stepOverhead;
     private readonly double _pipelineLatency;
+    private readonly double _layerOverhead;
+    private readonly double _linearParams;
+    private readonly double _headParams;
+    private readonly double _lookupBytes;
+    private readonly double _weightBytesPerSecond;
 
     public LatencyModel(HardwareProfile hardware, ModelProfile model, Precision precision, int tensorParallel)
     {
@@ -33,6 +38,15 @@ public sealed class LatencyModel
         _nonExpertBytes = WeightBytes - _expertBytes;
         _attentionWidth = (double)Math.Max(1, model.AttentionHeads) * model.HeadDim;
         _stepOverhead = hardware.StepOverheadMs / 1000.0;
+        _layerOverhead = model.Layers * hardware.LayerOverheadUs / 1e6;
+
+        // With a vocabulary size the input embedding is a lookup (no FLOPs; one row read) and the output head is
+        // computed only for tokens that need logits. Without it every parameter is a per-token linear weight.
+        var headParams = model.VocabSize > 0 ? (double)model.VocabSize * model.HiddenSize : 0;
+        var lookupParams = model.VocabSize > 0 && !model.TiedEmbeddings ? headParams : 0;
+        _headParams = headParams;
+        _linearParams = (model.ActiveParametersB * 1e9) - headParams - lookupParams;
+        _lookupBytes = lookupParams * precision.BytesPerWeight;
         var usable = hardware.MemoryGB * 1e9 * hardware.MemoryUtilization;
 
         if (hardware.Architecture == DeviceArchitecture.SramPipeline)
@@ -54,6 +68,7 @@ public sealed class LatencyModel
         TensorParallel = tensorParallel;
         _computeFlopsPerSecond = Devices * hardware.PeakTflopsFor(precision) * 1e12 * hardware.ComputeEfficiency;
         _bytesPerSecond = Devices * hardware.MemoryBandwidthGBps * 1e9 * hardware.BandwidthEfficiency;
+        _weightBytesPerSecond = hardware.WeightReadGBps.TryGetValue(precision.Name, out var measured) ? Devices * measured * 1e9 : _bytesPerSecond;
         KvCapacityTokens = (long)Math.Max(0, ((Devices * usable) - WeightBytes) / KvBytesPerToken);
     }
 
@@ -98,7 +113,7 @@ public sealed class LatencyModel
 
     /// <summary>Bytes of weights one step reads: all dense weights plus the experts its tokens touch.</summary>
     public double WeightBytesRead(double tokens) =>
-        Model.IsMixtureOfExperts ? _nonExpertBytes + (_expertBytes * ExpectedDistinctExperts(tokens) / Model.Experts) : WeightBytes;
+        (Model.IsMixtureOfExperts ? _nonExpertBytes + (_expertBytes * ExpectedDistinctExperts(tokens) / Model.Experts) : WeightBytes) - _lookupBytes;
 
     /// <summary>
     /// Tensor-parallel all-reduce time of one step: two all-reduces per layer, each α + 2(TP−1)/TP · tokens·hidden·2 bytes / link bandwidth.
@@ -129,9 +144,7 @@ public sealed class LatencyModel
             return 0;
         }
 
-        // Linear layers: 2 FLOPs per active parameter per token. Attention: QKᵀ and AV, 2·2·layers·width per query·key pair.
-        var flops = (2.0 * Model.ActiveParametersB * 1e9 * tokens) + (4.0 * Model.Layers * _attentionWidth * (prefillAttentionPairs + decodeContext));
-        var compute = flops / _computeFlopsPerSecond;
+        var compute = StepFlops(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext) / _computeFlopsPerSecond;
         if (Hardware.Architecture == DeviceArchitecture.SramPipeline)
         {
             // Weights never move: a token pays the pipeline latency; a big batch or a long prompt is compute bound.
@@ -139,10 +152,33 @@ public sealed class LatencyModel
         }
 
         // KV cache: decode reads every cached token once per step; every new token's K and V are written.
-        var bytes = WeightBytesRead(tokens) + (KvBytesPerToken * (decodeContext + tokens));
-        var memory = bytes / _bytesPerSecond;
-        return Math.Max(compute, memory) + AllReduceSeconds(tokens) + _stepOverhead;
+        var memory = (WeightBytesRead(tokens) / _weightBytesPerSecond) + (KvBytesRead(tokens, decodeContext) / _bytesPerSecond);
+        return Math.Max(compute, memory) + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeContext);
     }
+
+    /// <summary>
+    /// FLOPs of one step. Linear layers: 2 per active parameter per token (the output head only for tokens that need
+    /// logits when the vocabulary is known: each decoding sequence and the last prompt token). Attention: QKᵀ and AV,
+    /// 2·2·layers·width per query·key pair.
+    /// </summary>
+    public double StepFlops(double prefillTokens, double prefillAttentionPairs, int decodeBatch, double decodeContext)
+    {
+        var tokens = prefillTokens + decodeBatch;
+        var logitTokens = decodeBatch + (prefillTokens > 0 ? 1 : 0);
+        return (2.0 * _linearParams * tokens) + (2.0 * _headParams * logitTokens) + (4.0 * Model.Layers * _attentionWidth * (prefillAttentionPairs + decodeContext));
+    }
+
+    /// <summary>
+    /// Runtime costs outside FLOPs and bytes (measured CPU runtimes only, 0 elsewhere): layers · heads · prefill pairs ·
+    /// prefillPairNs + prompt tokens · hidden · layers · prefillElementNs + layers · heads · cached tokens · decodeContextNs.
+    /// </summary>
+    public double RuntimeOverheadSeconds(double prefillTokens, double prefillAttentionPairs, double decodeContext) =>
+        ((Model.Layers * (double)Math.Max(1, Model.AttentionHeads) * prefillAttentionPairs * Hardware.PrefillPairNs)
+         + (prefillTokens * (double)Model.HiddenSize * Model.Layers * Hardware.PrefillElementNs)
+         + (Model.Layers * (double)Math.Max(1, Model.AttentionHeads) * decodeContext * Hardware.DecodeContextNs)) / 1e9;
+
+    /// <summary>KV-cache bytes a step moves: every cached token of the decoding sequences read once, every new token's K and V written.</summary>
+    public double KvBytesRead(double tokens, double decodeContext) => KvBytesPerToken * (decodeContext + tokens);
 
     /// <summary>Seconds of a decode step for <paramref name="batch"/> sequences with contexts summing to <paramref name="contextSum"/>.</summary>
     public double DecodeStepSeconds(int batch, double contextSum) => StepSeconds(0, 0, batch, contextSum);

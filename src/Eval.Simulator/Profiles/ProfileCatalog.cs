@@ -148,7 +148,7 @@ public sealed class ProfileCatalog
             Require(file, at, "maxBatch", h.MaxBatch >= 1, "must be >= 1", "give the engine's largest batch, e.g. 256");
             Require(file, at, "maxStepTokens", h.MaxStepTokens >= 16, "must be >= 16", "give the chunked-prefill token budget, e.g. 8192");
             Require(file, at, "pricePerDeviceHour", h.PricePerDeviceHour >= 0, "must be >= 0", "give the USD price of one device-hour");
-            foreach (var (field, value) in new[] { ("stepOverheadMs", h.StepOverheadMs), ("requestOverheadMs", h.RequestOverheadMs), ("networkRttMs", h.NetworkRttMs), ("allReduceLatencyUs", h.AllReduceLatencyUs), ("interconnectGBps", h.InterconnectGBps), ("deviceHopMs", h.DeviceHopMs) })
+            foreach (var (field, value) in new[] { ("stepOverheadMs", h.StepOverheadMs), ("requestOverheadMs", h.RequestOverheadMs), ("networkRttMs", h.NetworkRttMs), ("allReduceLatencyUs", h.AllReduceLatencyUs), ("interconnectGBps", h.InterconnectGBps), ("deviceHopMs", h.DeviceHopMs), ("layerOverheadUs", h.LayerOverheadUs), ("prefillPairNs", h.PrefillPairNs), ("prefillElementNs", h.PrefillElementNs), ("decodeContextNs", h.DecodeContextNs) })
             {
                 Require(file, at, field, value >= 0 && double.IsFinite(value), "must be a finite number >= 0", "use 0 when it does not apply");
             }
@@ -164,7 +164,14 @@ public sealed class ProfileCatalog
                 ("stepOverheadMs", h.StepOverheadMs > 0), ("requestOverheadMs", h.RequestOverheadMs > 0), ("networkRttMs", h.NetworkRttMs > 0),
                 ("interconnectGBps", h.InterconnectGBps > 0), ("pricePerDeviceHour", h.PricePerDeviceHour > 0),
                 ("layerLatencyUs", h.LayerLatencyUs > 0), ("deviceHopMs", h.DeviceHopMs > 0),
+                ("layerOverheadUs", h.LayerOverheadUs > 0), ("weightReadGBps", h.WeightReadGBps.Count > 0),
+                ("prefillPairNs", h.PrefillPairNs > 0), ("prefillElementNs", h.PrefillElementNs > 0), ("decodeContextNs", h.DecodeContextNs > 0),
             };
+            foreach (var (name, rate) in h.WeightReadGBps)
+            {
+                Require(file, at, $"weightReadGBps.{name}", Precision.Find(name) is not null && rate > 0 && double.IsFinite(rate), "needs a known precision and a rate > 0", "give GB/s per precision, e.g. \"q8_0\": 12.5");
+            }
+
             CheckSources(file, at, h.Sources, needed);
         }
 
@@ -191,6 +198,7 @@ public sealed class ProfileCatalog
             Require(file, at, "headDim", m.HeadDim > 0, "must be > 0", "give the attention head dimension");
             Require(file, at, "capability", m.Capability is >= 0 and <= 1, "must be in [0, 1]", "give the probability of a correct difficulty-1 answer");
             Require(file, at, "defaultPrecision", Precision.Find(m.DefaultPrecision) is not null, $"'{m.DefaultPrecision}' is not a known precision", $"use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}");
+            Require(file, at, "vocabSize", m.VocabSize == 0 || (m.VocabSize > 0 && (m.TiedEmbeddings ? 1.0 : 2.0) * m.VocabSize * m.HiddenSize / 1e9 < m.ParametersB), "must be 0 (not given) or leave parameters beyond embedding and head", "give the vocabulary size, or 0");
             if (m.Experts > 0)
             {
                 Require(file, at, "expertsPerToken", m.ExpertsPerToken is > 0 && m.ExpertsPerToken <= m.Experts, "must be in [1, experts]", "give the routed experts per token");
@@ -200,7 +208,7 @@ public sealed class ProfileCatalog
             var needed = new List<(string Field, bool Present)>
             {
                 ("parametersB", true), ("activeParametersB", m.ActiveParametersB < m.ParametersB), ("layers", true), ("hiddenSize", true),
-                ("kvHeads", true), ("headDim", true), ("experts", m.Experts > 0), ("expertParametersB", m.Experts > 0), ("capability", true),
+                ("kvHeads", true), ("headDim", true), ("experts", m.Experts > 0), ("expertParametersB", m.Experts > 0), ("capability", true), ("vocabSize", m.VocabSize > 0),
             };
             CheckSources(file, at, m.Sources, needed);
         }

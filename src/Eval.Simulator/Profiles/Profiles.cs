@@ -49,6 +49,21 @@ public sealed record HardwareProfile
     public int MaxBatch { get; set; } = 256;
     /// <summary>Token budget of one step when chunked prefill is on.</summary>
     public int MaxStepTokens { get; set; } = 8192;
+    /// <summary>Fixed cost of one layer in one step regardless of its size (per-operator dispatch and thread synchronisation), µs; measured for CPUs by calibrate, 0 elsewhere.</summary>
+    public double LayerOverheadUs { get; init; }
+    /// <summary>Fixed cost per prompt query·key pair per attention head per layer in prefill (scores, mask, softmax beyond their FLOPs), ns; measured for CPUs by calibrate, 0 elsewhere.</summary>
+    public double PrefillPairNs { get; init; }
+    /// <summary>Fixed cost per prompt token per hidden element per layer in prefill (norms, rotary, activations, residual adds: element-wise work outside the FLOP count), ns; measured for CPUs by calibrate, 0 elsewhere.</summary>
+    public double PrefillElementNs { get; init; }
+    /// <summary>Fixed cost per cached token of the decoding sequences per attention head per layer (KV-cache views, scores, softmax beyond their FLOPs), ns; measured for CPUs by calibrate, 0 elsewhere.</summary>
+    public double DecodeContextNs { get; init; }
+    /// <summary>
+    /// Measured rate at which a decode step streams weights of a precision, GB/s, efficiency included (the runtime's own
+    /// matrix-vector kernels, e.g. llama.cpp's q8_0 and f16 dot products); used instead of bandwidth × efficiency for weight reads.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> WeightReadGBps { get; init => field = value ?? new Dictionary<string, double>(); } = new Dictionary<string, double>();
+    /// <summary>Threads the runtime used when this profile was measured (CPU profiles written by calibrate); 0 when not applicable.</summary>
+    public int Threads { get; init; }
     /// <summary>sram-pipeline only: time for one token to pass one layer, µs (calibrated per family).</summary>
     public double LayerLatencyUs { get; init; }
     /// <summary>sram-pipeline only: cost of crossing from one device to the next in the pipeline, ms (calibrated per family).</summary>
@@ -84,6 +99,13 @@ public sealed record ModelProfile
     public int ExpertsPerToken { get; init; }
     /// <summary>Parameters inside routed experts (all layers, all experts), billions.</summary>
     public double ExpertParametersB { get; init; }
+    /// <summary>
+    /// Vocabulary size; 0 = not given (every parameter then counts as a per-token linear weight). When given, the input
+    /// embedding is a lookup (no compute, one row read) and the output head is computed only for tokens whose logits are needed.
+    /// </summary>
+    public int VocabSize { get; init; }
+    /// <summary>Input embedding and output head share one matrix (counted once in <see cref="ParametersB"/>).</summary>
+    public bool TiedEmbeddings { get; init; }
     public int ContextLength { get; set; } = 8192;
     /// <summary>Probability of a correct answer to a difficulty-1 task (simulated quality); see docs/simulator.md.</summary>
     public double Capability { get; set; } = 0.5;

@@ -5,11 +5,15 @@ using System.Text.Json.Serialization;
 
 namespace Spark.Eval.Simulator.Server;
 
-/// <summary>One event serve-sim flushed, stamped after the flush returned: monotonic nanoseconds, kind and characters.</summary>
+/// <summary>
+/// One event serve-sim flushed, stamped after the flush returned: monotonic nanoseconds, kind, characters and, when an
+/// <see cref="EmissionClock"/> timer released it, the time that timer was due (its schedule), on the same clock.
+/// </summary>
 public readonly record struct ServerEvent(
     [property: JsonPropertyName("t_ns")] long MonotonicNs,
     [property: JsonPropertyName("kind")] string Kind,
-    [property: JsonPropertyName("chars")] int Characters = 0);
+    [property: JsonPropertyName("chars")] int Characters = 0,
+    [property: JsonPropertyName("due_ns")] long? DueNs = null);
 
 /// <summary>
 /// What serve-sim did for one request, with server-side timestamps on the machine's monotonic clock
@@ -21,6 +25,8 @@ public sealed class ServerRequestLog
     [JsonPropertyName("format_version")] public int FormatVersion { get; init; } = 1;
     [JsonPropertyName("request_id")] public required string RequestId { get; init; }
     [JsonPropertyName("path")] public required string Path { get; init; }
+    /// <summary>The request's HTTP version as Kestrel saw it (HTTP/1.1, HTTP/2).</summary>
+    [JsonPropertyName("protocol")] public string? Protocol { get; init; }
     [JsonPropertyName("stream")] public bool Stream { get; set; }
     [JsonPropertyName("fault")] public string Fault { get; set; } = "none";
     [JsonPropertyName("status")] public int Status { get; set; }

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.WebSockets;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,6 +38,21 @@ public sealed record SimServerOptions
 
     /// <summary>When set, requests must carry <c>Authorization: Bearer &lt;key&gt;</c>; others get 401.</summary>
     public string? ApiKey { get; init; }
+
+    /// <summary>
+    /// The emission scheduler the hosted backend paces with (pass the same instance to the backend as its clock); when set,
+    /// each chunk's due time is logged beside its flush time (<c>due_ns</c>). Null: the backend paces on its own clock.
+    /// </summary>
+    public EmissionClock? Emission { get; init; }
+
+    /// <summary>
+    /// Run socket continuations inline (Kestrel's UnsafePreferInlineScheduling): a flush then sends on the thread that
+    /// flushed (the emission clock's) instead of handing the bytes to an I/O thread, so the logged flush time is the send time.
+    /// </summary>
+    public bool InlineScheduling { get; init; }
+
+    /// <summary>Speak HTTP/2 only on the cleartext endpoint (h2c with prior knowledge); default HTTP/1.1.</summary>
+    public bool Http2 { get; init; }
 }
 
 /// <summary>
@@ -86,8 +102,13 @@ public sealed class SimServer : IAsyncDisposable
             // A stalled stream is a fault we inject on purpose; Kestrel must not cut it short.
             k.Limits.MinResponseDataRate = null;
             k.Limits.MaxConcurrentConnections = null;
-            k.Listen(address, options.Port);
+            k.Listen(address, options.Port, listen => listen.Protocols = options.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1);
         });
+        if (options.InlineScheduling)
+        {
+            builder.WebHost.UseSockets(s => s.UnsafePreferInlineScheduling = true);
+        }
+
         builder.Services.AddRoutingCore();
         builder.Services.AddWebSockets(_ => { });
         var app = builder.Build();
@@ -98,6 +119,7 @@ public sealed class SimServer : IAsyncDisposable
         app.MapPost("/v1/responses", ctx => server.HandleAsync(ctx, ApiKind.Responses));
         app.MapGet("/v1/responses", server.WebSocketAsync);
         app.MapGet("/v1/_spark/log", server.LogAsync);
+        app.MapGet("/v1/_spark/clock", server.ClockAsync);
         try
         {
             await app.StartAsync(cancellationToken);
@@ -130,11 +152,33 @@ public sealed class SimServer : IAsyncDisposable
 
     private long NowNs() => ServerLogStore.ToNanoseconds(_time.GetTimestamp(), _time.TimestampFrequency);
 
+    /// <summary>The due time (ns) of the emission-clock timer that released the chunk being logged, or null when none did.</summary>
+    private long? TakeDueNs()
+    {
+        if (_options.Emission is not { } clock || EmissionClock.Slot is not { } slot)
+        {
+            return null;
+        }
+
+        var due = slot.Take();
+        return due < 0 ? null : ServerLogStore.ToNanoseconds(due, clock.TimestampFrequency);
+    }
+
     private async Task ModelsAsync(HttpContext context)
     {
         context.Response.ContentType = "application/json";
         var json = string.Create(CultureInfo.InvariantCulture,
             $"{{\"object\":\"list\",\"data\":[{{\"id\":{JsonSerializer.Serialize(_options.ModelId, ServerJson.Default.String)},\"object\":\"model\",\"created\":0,\"owned_by\":\"spark-eval\"}}]}}");
+        await context.Response.WriteAsync(json, context.RequestAborted);
+    }
+
+    /// <summary>The emission clock's counters: callbacks run, mean and longest time one held the timer thread (µs), and how it runs.</summary>
+    private async Task ClockAsync(HttpContext context)
+    {
+        context.Response.ContentType = "application/json";
+        var clock = _options.Emission;
+        var json = clock is null ? "{\"emission_clock\":null}" : string.Create(CultureInfo.InvariantCulture,
+            $"{{\"emission_clock\":{JsonSerializer.Serialize(clock.Description, ServerJson.Default.String)},\"real_time\":{(clock.RealTime ? "true" : "false")},\"fired\":{clock.Fired},\"mean_callback_us\":{clock.MeanCallbackMicroseconds:0.0},\"max_callback_us\":{clock.MaxCallbackMicroseconds:0.0}}}");
         await context.Response.WriteAsync(json, context.RequestAborted);
     }
 
@@ -168,7 +212,9 @@ public sealed class SimServer : IAsyncDisposable
             RequestId = Interlocked.Increment(ref _nextId).ToString("x8", CultureInfo.InvariantCulture),
             Path = context.Request.Path,
             ReceivedNs = NowNs(),
+            Protocol = context.Request.Protocol,
         };
+        EmissionClock.Slot = new EmissionSlot();
         context.Response.Headers["x-request-id"] = entry.RequestId;
         try
         {
@@ -288,7 +334,9 @@ public sealed class SimServer : IAsyncDisposable
                 Path = "/v1/responses (websocket)",
                 ReceivedNs = NowNs(),
                 Stream = true,
+                Protocol = context.Request.Protocol,
             };
+            EmissionClock.Slot = new EmissionSlot();
             try
             {
                 ParsedRequest request;
@@ -566,6 +614,12 @@ public sealed class SimServer : IAsyncDisposable
                     await writer.WriteAsync(type, kind, text.Length, w => ResponseEvent(w, type, writer.Sequence, w2 => TextPart(w2, itemId, "delta", text)), ct);
                 }
             }
+        }
+
+        // What follows is not on the schedule: leave the emission clock's thread to the other streams' due chunks.
+        if (EmissionClock.OnTimerThread)
+        {
+            await Task.Yield();
         }
 
         // A backend that coalesced tokens (late wake-ups) may send fewer chunks than "after": the fault still happens.
@@ -874,7 +928,7 @@ public sealed class SimServer : IAsyncDisposable
             {
                 // WebSocket mode: one event per text message, stamped when the send completed.
                 await socket.SendAsync(_json.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, ct);
-                entry.Events.Add(new ServerEvent(server.NowNs(), kind, chars));
+                entry.Events.Add(new ServerEvent(server.NowNs(), kind, chars, server.TakeDueNs()));
                 Sequence++;
                 return;
             }
@@ -891,7 +945,7 @@ public sealed class SimServer : IAsyncDisposable
             pipe.Write(_json.WrittenSpan);
             pipe.Write(EventEnd);
             await pipe.FlushAsync(ct);
-            entry.Events.Add(new ServerEvent(server.NowNs(), kind, chars));
+            entry.Events.Add(new ServerEvent(server.NowNs(), kind, chars, server.TakeDueNs()));
             Sequence++;
         }
 

@@ -171,10 +171,12 @@ public static class ValidationRunner
         AppendTable(sb, calibration);
         if (holdout.Count > 0)
         {
-            sb.Append("\n## Holdout rows (added after calibration, never fitted; bounds NOT met, not asserted)\n\n");
-            sb.Append("These published rows were added after the constants were fixed and left unfitted to show the error on\n");
-            sb.Append("measurements the simulator has not seen: older TensorRT-LLM releases (v0.5 and v0.6.1, 2023, static batching)\n");
-            sb.Append("and the Ampere family, which borrows the Hopper constants.\n\n");
+            sb.Append("\n## Holdout rows (never fitted; bounds not asserted)\n\n");
+            sb.Append("These published rows are never used to fit a constant. A100 rows of TensorRT-LLM v0.5 and v0.6.1 (2023, static\n");
+            sb.Append("batching, in process) test the 2023 serving-stack constants fitted on the H100 v0.5 rows (`h100-sxm-trtllm2023`)\n");
+            sb.Append("carried over to another device family, and the Ampere family, which borrows the Hopper efficiency constants.\n");
+            sb.Append("vLLM rows (H200, batch 8) test the 2025 Hopper constants, fitted on TensorRT-LLM and NIM rows, under another\n");
+            sb.Append("serving stack.\n\n");
             AppendTable(sb, holdout);
         }
 
@@ -185,7 +187,7 @@ public static class ValidationRunner
     {
         var c = CultureInfo.InvariantCulture;
         var worst = results.MaxBy(r => r.Ratio);
-        sb.Append(c, $"**{results.Count} rows. Median absolute error {MedianAbsoluteError(results) * 100:F1} %. Worst row {worst?.Row.Id} at {worst?.Ratio:F2}× (error {worst?.Error * 100:+0.0;-0.0} %).**\n\n");
+        sb.Append(c, $"**{results.Count} rows. Median absolute error {MedianAbsoluteError(results) * 100:F1} %. Worst row {worst?.Row.Id} at {worst?.Ratio:F2}× (error {Math.Round((worst?.Error ?? 0) * 100, 1) + 0.0:+0.0;-0.0;+0.0} %).**\n\n");
         foreach (var group in results.GroupBy(r => r.Row.Metric))
         {
             var mae = MedianAbsoluteError([.. group]);
@@ -199,7 +201,7 @@ public static class ValidationRunner
         {
             i++;
             var row = r.Row;
-            sb.Append(c, $"| {i} | {row.Id} | {row.Hardware} | {row.Model} | {row.Precision} | {row.TensorParallel} | {row.Concurrency} | {row.InputTokens} / {row.OutputTokens} | {row.Metric} | {row.Value:G6} | {r.Predicted:G4} | {r.Error * 100:+0.0;-0.0} % | <{row.Source}> | \"{Escape(row.Quote)}\"{(row.Note is null ? "" : " — " + Escape(row.Note))} |\n");
+            sb.Append(c, $"| {i} | {row.Id} | {row.Hardware} | {row.Model} | {row.Precision} | {row.TensorParallel} | {row.Concurrency} | {row.InputTokens} / {row.OutputTokens} | {row.Metric} | {row.Value:G6} | {r.Predicted:G4} | {Math.Round(r.Error * 100, 1) + 0.0:+0.0;-0.0;+0.0} % | <{row.Source}> | \"{Escape(row.Quote)}\"{(row.Note is null ? "" : " — " + Escape(row.Note))} |\n");
         }
     }
 

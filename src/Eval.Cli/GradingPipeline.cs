@@ -1,0 +1,275 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Spark.Eval.Core;
+using Spark.Eval.Core.Backends;
+using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Running;
+using Spark.Eval.Core.Tasks;
+using Spark.Eval.Sandbox;
+using Spark.Eval.Sandbox.Grading;
+
+namespace Spark.Eval.Cli;
+
+/// <summary>When grading runs relative to generation: after it, or concurrently through a bounded queue.</summary>
+public enum GradingMode
+{
+    After,
+    Concurrent,
+}
+
+/// <summary>
+/// The rule of docs/grading.md, "When grading runs": a backend that shares this machine's CPU (local runtime, simulated
+/// backends, an <c>openai</c> URL on loopback, any kind not known to be remote) is graded after generation; a run whose
+/// backends are all remote is graded concurrently.
+/// </summary>
+public static class GradingModeRule
+{
+    public static (GradingMode Mode, string Reason) Resolve(string option, IReadOnlyList<BackendInfo> backends)
+    {
+        ArgumentNullException.ThrowIfNull(backends);
+        switch (option)
+        {
+            case "after":
+                return (GradingMode.After, "--grading after");
+            case "concurrent":
+                return (GradingMode.Concurrent, "--grading concurrent");
+            case "auto":
+                var local = backends.Select(b => (b.Name, Why: SharesThisMachine(b))).Where(x => x.Why is not null).ToList();
+                return local.Count == 0
+                    ? (GradingMode.Concurrent, "auto: every backend is remote")
+                    : (GradingMode.After, "auto: " + string.Join("; ", local.Select(x => $"{x.Name} {x.Why}")));
+            default:
+                throw new InputException($"--grading {option}: unknown mode. Fix: use after, concurrent or auto");
+        }
+    }
+
+    /// <summary>Why the backend shares this machine's CPU, or null when it is remote.</summary>
+    public static string? SharesThisMachine(BackendInfo backend)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        if (backend.Simulated)
+        {
+            return "is simulated on this machine";
+        }
+
+        if (backend.Kind != "openai")
+        {
+            return $"is a {backend.Kind} backend (runs on this machine)";
+        }
+
+        var url = BackendSpec.Parse(backend.Spec).GetString("url");
+        if (url is null || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            return "has no readable url (treated as local)";
+        }
+
+        var host = uri.Host.Trim('[', ']');
+        return host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip))
+            ? $"is served on loopback ({uri.Host})"
+            : null;
+    }
+}
+
+/// <summary>What grading needs besides the suite: the sandbox policy switch, an optional judge, and the run seed.</summary>
+public sealed record GradingSettings(bool AllowUnsandboxed, JudgeGrader? Judge, int Seed);
+
+/// <summary>
+/// Grades attempts with <see cref="Parallelism"/> workers reading a bounded channel of <see cref="QueueCapacity"/>
+/// attempts. In concurrent mode the runner's attempt callback offers each finished attempt with a non-blocking
+/// <see cref="Offer"/> (a full queue never slows generation: the attempt is graded after generation instead); every
+/// attempt not graded during generation is graded by <see cref="FinishAsync"/>. Identical answers to a task are graded once.
+/// </summary>
+public sealed class GradingPipeline : IAsyncDisposable
+{
+    public const int QueueCapacity = 64;
+    public const int Parallelism = 2;
+
+    // Suite text (trusted answers, e.g. a simulated backend's references) grades the same in every run of this process.
+    private static readonly ConcurrentDictionary<string, (TaskGrade Grade, JsonObject Json)> TrustedGrades = new(StringComparer.Ordinal);
+
+    private readonly TaskSuite _suite;
+    private readonly Dictionary<string, BenchTask> _tasks;
+    private readonly GradingSettings _settings;
+    private readonly TimeProvider _time;
+    private readonly long? _clockOrigin;
+    private readonly string _mode;
+    private readonly CodeSandbox _sandbox;
+    private readonly TaskGrader _grader;
+    private readonly Channel<AttemptRecord> _queue;
+    private readonly ConcurrentDictionary<string, Lazy<Task<(TaskGrade Grade, JsonObject Json)>>> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<long, JsonObject> _grades = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task[] _workers;
+    private int _finished, _deferred, _queued, _startedDuringGeneration, _generating = 1;
+
+    /// <summary>Starts the workers (concurrent mode); <paramref name="clockOrigin"/> is a <see cref="TimeProvider"/> timestamp taken just
+    /// before generation started: grade times are recorded in µs from it (null: no times, as in <c>spark-eval grade</c>).</summary>
+    public GradingPipeline(TaskSuite suite, GradingSettings settings, GradingMode mode, TimeProvider time, TextWriter stderr, long? clockOrigin)
+    {
+        ArgumentNullException.ThrowIfNull(suite);
+        ArgumentNullException.ThrowIfNull(settings);
+        _suite = suite;
+        _tasks = suite.Tasks.ToDictionary(t => t.Id, StringComparer.Ordinal);
+        _settings = settings;
+        _time = time;
+        _clockOrigin = clockOrigin;
+        _mode = mode == GradingMode.Concurrent ? "concurrent" : "after";
+        _sandbox = new CodeSandbox(new SandboxOptions { AllowUnsandboxed = settings.AllowUnsandboxed }, time, l => stderr.WriteLine(l));
+        _grader = new TaskGrader(_sandbox, new TrustIndex(suite.Tasks));
+        _queue = Channel.CreateBounded<AttemptRecord>(new BoundedChannelOptions(QueueCapacity) { SingleWriter = false, SingleReader = false, FullMode = BoundedChannelFullMode.Wait });
+        _workers = mode == GradingMode.Concurrent ? [.. Enumerable.Range(0, Parallelism).Select(_ => Task.Run(WorkAsync))] : [];
+    }
+
+    public string Policy => _sandbox.Policy;
+
+    /// <summary>Attempts offered but not queued because the queue was full (graded after generation instead).</summary>
+    public int Deferred => Volatile.Read(ref _deferred);
+
+    /// <summary>Attempts queued for grading while generation went on.</summary>
+    public int Queued => Volatile.Read(ref _queued);
+
+    /// <summary>Grades that started before generation finished (the overlap concurrent mode buys).</summary>
+    public int StartedDuringGeneration => Volatile.Read(ref _startedDuringGeneration);
+
+    /// <summary>Marks the end of generation: grades starting from now on are not counted as overlapping it.</summary>
+    public void MarkGenerationFinished() => Volatile.Write(ref _generating, 0);
+
+    /// <summary>
+    /// Called with every attempt as it ends (on the runner's thread): counts it and, in concurrent mode, queues it for
+    /// grading without ever waiting. Returns true when it was queued.
+    /// </summary>
+    public bool Offer(AttemptRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        Interlocked.Increment(ref _finished);
+        if (_workers.Length == 0 || !Gradable(record))
+        {
+            return false;
+        }
+
+        if (_queue.Writer.TryWrite(record))
+        {
+            Interlocked.Increment(ref _queued);
+            return true;
+        }
+
+        Interlocked.Increment(ref _deferred);
+        return false;
+    }
+
+    /// <summary>Waits for the queue to drain, grades every gradable attempt not graded yet, and returns the grade JSON by sequence.</summary>
+    public async Task<IReadOnlyDictionary<long, JsonObject>> FinishAsync(IReadOnlyList<AttemptRecord> records, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        MarkGenerationFinished();
+        _queue.Writer.TryComplete();
+        using (cancellationToken.Register(_stop.Cancel))
+        {
+            await Task.WhenAll(_workers);
+            var rest = records.Where(r => Gradable(r) && !_grades.ContainsKey(r.Sequence)).ToList();
+            await Parallel.ForEachAsync(rest, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = _stop.Token },
+                async (record, token) => _grades[record.Sequence] = await GradeAsync(record, queued: false, token));
+        }
+
+        return _grades;
+    }
+
+    private async Task WorkAsync()
+    {
+        await foreach (var record in _queue.Reader.ReadAllAsync(_stop.Token))
+        {
+            _grades[record.Sequence] = await GradeAsync(record, queued: true, _stop.Token);
+        }
+    }
+
+    private bool Gradable(AttemptRecord record) =>
+        record.Outcome.Status == AttemptStatus.Ok && !record.Slot.Warmup && _tasks.ContainsKey(record.Slot.TaskId);
+
+    private async Task<JsonObject> GradeAsync(AttemptRecord record, bool queued, CancellationToken cancellationToken)
+    {
+        var task = _tasks[record.Slot.TaskId];
+        var start = _time.GetTimestamp();
+        var attemptsDone = Volatile.Read(ref _finished);
+        var duringGeneration = Volatile.Read(ref _generating) == 1;
+        if (duringGeneration)
+        {
+            Interlocked.Increment(ref _startedDuringGeneration);
+        }
+
+        var answerHash = TrustIndex.Hash(record.Answer);
+        var key = task.Id + "\n" + answerHash;
+        var judged = task.Kind == TaskKind.Explain && _settings.Judge is not null;
+        var trustedKey = _suite.Sha256 + "\n" + _sandbox.Policy + "\n" + key;
+        var reused = true;
+        (TaskGrade Grade, JsonObject Json) result;
+        if (!judged && TrustedGrades.TryGetValue(trustedKey, out var known))
+        {
+            result = known;
+        }
+        else
+        {
+            // Identical answers to the same task make identical programs (and judge prompts): grade each once per pass.
+            var lazy = _cache.GetOrAdd(key, _ => new Lazy<Task<(TaskGrade, JsonObject)>>(() =>
+            {
+                reused = false;
+                return GradeCoreAsync(task, record.Answer, answerHash, cancellationToken);
+            }));
+            result = await lazy.Value;
+            if (!judged && result.Grade.Trusted)
+            {
+                TrustedGrades[trustedKey] = result;
+            }
+        }
+
+        var json = (JsonObject)result.Json.DeepClone();
+        json["policy"] = _sandbox.Policy;
+        var grading = new JsonObject { ["mode"] = _mode, ["queued"] = queued, ["startedDuringGeneration"] = duringGeneration, ["reused"] = reused };
+        if (_clockOrigin is { } origin)
+        {
+            grading["startUs"] = Us(start - origin);
+            grading["endUs"] = Us(_time.GetTimestamp() - origin);
+            grading["attemptsFinishedAtStart"] = attemptsDone;
+        }
+
+        json["grading"] = grading;
+        return json;
+    }
+
+    private async Task<(TaskGrade Grade, JsonObject Json)> GradeCoreAsync(BenchTask task, string answer, string answerHash, CancellationToken cancellationToken)
+    {
+        var grade = await _grader.GradeAnswerAsync(task, answer, cancellationToken);
+        if (task.Kind != TaskKind.Explain || _settings.Judge is not { } judge)
+        {
+            return (grade, grade.ToJson());
+        }
+
+        // The judge's seed depends on the run seed, the task and the answer, never on grading order: after and concurrent agree.
+        var seed = BenchmarkRunner.SlotSeed(_settings.Seed, new SlotKey(task.Id, "judge:" + answerHash[..16], 0));
+        var verdict = await judge.JudgeAsync(task, answer, seed, cancellationToken);
+        var combined = JudgeGrader.Combine(grade, verdict);
+        var json = combined.ToJson();
+        judge.Annotate(json, grade, verdict);
+        return (combined, json);
+    }
+
+    private long Us(long ticks) => (long)(ticks * 1_000_000.0 / _time.TimestampFrequency);
+
+    /// <summary>Stops the workers (an interrupted run writes no grades), waits for them, then releases the sandbox.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _queue.Writer.TryComplete();
+        try
+        {
+            await Task.WhenAll(_workers);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _sandbox.Dispose();
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,44 @@
+using System.Globalization;
+using System.Text;
+
+namespace Spark.Eval.Reporting;
+
+/// <summary>Writes report.md: the comparison table and notes, for pull requests and chat.</summary>
+public static class MarkdownReport
+{
+    public const string FileName = "report.md";
+
+    public static string Render(ReportData data, IReadOnlyList<ReportPlot> plots)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(plots);
+        var m = data.Manifest;
+        var md = new StringBuilder();
+        md.Append(CultureInfo.InvariantCulture, $"# Spark Eval report: {m.RunId}\n\n");
+        md.Append(CultureInfo.InvariantCulture, $"Suite **{m.Suite.Name}** ({m.Suite.TaskCount} tasks) on {m.Environment.Cpu} ({m.Environment.Cores} cores); status {m.Status ?? "running"}.\n\n");
+        if (data.Summary.Backends.Any(b => b.Simulated))
+        {
+            md.Append("> **SIMULATED** rows report modelled timings and quality, not measurements of real hardware.\n\n");
+        }
+
+        md.Append("| ").AppendJoin(" | ", ReportTables.Columns.Select(c => c.Header)).Append(" |\n|");
+        md.Append(string.Concat(Enumerable.Repeat("---|", ReportTables.Columns.Count))).Append('\n');
+        foreach (var row in ReportTables.Rows(data.Summary))
+        {
+            md.Append("| ").AppendJoin(" | ", row).Append(" |\n");
+        }
+
+        md.Append("\nFormulas: ").AppendJoin("; ", ReportTables.Columns.Skip(1).Select(c => $"*{c.Header}* = {c.Formula}")).Append(" (docs/metrics.md).\n\n");
+        foreach (var plot in plots)
+        {
+            md.Append(CultureInfo.InvariantCulture, $"![{plot.Name}](plots/{plot.Name}.png)\n\n{plot.Caption}\n\n");
+        }
+
+        foreach (var note in data.Summary.Notes)
+        {
+            md.Append(CultureInfo.InvariantCulture, $"- {note}\n");
+        }
+
+        return md.ToString();
+    }
+}

@@ -1,0 +1,242 @@
+using Spark.Eval.Core.Metrics;
+using ScottPlot;
+
+namespace Spark.Eval.Reporting;
+
+/// <summary>One rendered chart: a file stem, a caption that states what is drawn, and the ScottPlot plot.</summary>
+public sealed record ReportPlot(string Name, string Caption, Plot Plot);
+
+/// <summary>The report's charts, drawn with ScottPlot from a <see cref="ReportData"/>.</summary>
+public static class ReportPlots
+{
+    public const int Width = 760;
+    public const int Height = 400;
+
+    /// <summary>Builds every chart the data supports (a chart with nothing to draw is left out).</summary>
+    public static IReadOnlyList<ReportPlot> Build(ReportData data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var plots = new List<ReportPlot>();
+        if (data.Samples.Any(s => s.TtftMs.Length > 0))
+        {
+            plots.Add(new ReportPlot("ttft_cdf",
+                "Empirical CDF of time to first token (ms) per backend, over ok measured attempts. Dashed: the 100 ms 'feels instant' limit.",
+                Titled(Cdf(data, s => s.TtftMs, "Time to first token (ms)", FlowThresholds.InstantMs), "Time to first token")));
+        }
+
+        if (data.Samples.Any(s => s.E2eMs.Length > 0))
+        {
+            plots.Add(new ReportPlot("e2e_cdf",
+                "Empirical CDF of end-to-end latency (ms: request start to last token) per backend. Dashed: the 1 s flow limit.",
+                Titled(Cdf(data, s => s.E2eMs, "End-to-end latency (ms)", FlowThresholds.FlowMs), "Whole answer (end-to-end)")));
+        }
+
+        if (data.Summary.Backends.Any(b => b.Flow is not null))
+        {
+            plots.Add(new ReportPlot("flow_bands",
+                "Share of decided attempts per developer-flow band: whole answer within 1 s, within 10 s, slower, or failed (docs/metrics.md).",
+                Titled(FlowBands(data), "Developer flow: how long the whole answer took")));
+        }
+
+        if (data.Summary.Backends.Any(b => b.Grading is not null))
+        {
+            plots.Add(new ReportPlot("pass_rate",
+                "Pass rate per backend (passed / graded, failed generations counted as not passed) with its 95 % Wilson interval.",
+                Titled(PassRates(data), "Pass rate with 95 % Wilson interval")));
+        }
+
+        return plots;
+    }
+
+    /// <summary>Writes each chart as PNG and SVG into <paramref name="directory"/> and returns the SVG text by name.</summary>
+    public static IReadOnlyDictionary<string, string> Write(IReadOnlyList<ReportPlot> plots, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(plots);
+        Directory.CreateDirectory(directory);
+        var svgs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var plot in plots)
+        {
+            var png = plot.Plot.GetImageBytes(Width, Height, ImageFormat.Png);
+            RunDirectory.WriteAtomic(Path.Combine(directory, plot.Name + ".png"), png);
+            var svg = plot.Plot.GetSvgXml(Width, Height);
+            RunDirectory.WriteAtomic(Path.Combine(directory, plot.Name + ".svg"), System.Text.Encoding.UTF8.GetBytes(svg));
+            svgs[plot.Name] = svg;
+        }
+
+        return svgs;
+    }
+
+    private static Plot Titled(Plot plot, string title)
+    {
+        plot.Title(title);
+        return plot;
+    }
+
+    private static string Label(BackendSamples s) => s.Simulated ? s.Backend + " (SIMULATED)" : s.Backend;
+
+    private static string Label(BackendSummary b) => b.Simulated ? b.Backend + "\n(SIMULATED)" : b.Backend;
+
+    private static Plot Cdf(ReportData data, Func<BackendSamples, double[]> pick, string xLabel, double limit)
+    {
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var index = 0;
+        foreach (var samples in data.Samples)
+        {
+            var values = pick(samples);
+            var color = palette.GetColor(index++);
+            if (values.Length == 0)
+            {
+                continue;
+            }
+
+            // Step ECDF: F(x) = (rank) / n, starting from 0 at the smallest sample.
+            var xs = new double[values.Length + 1];
+            var ys = new double[values.Length + 1];
+            xs[0] = values[0];
+            ys[0] = 0;
+            for (var i = 0; i < values.Length; i++)
+            {
+                xs[i + 1] = values[i];
+                ys[i + 1] = (i + 1.0) / values.Length;
+            }
+
+            var line = plot.Add.Scatter(xs, ys, color);
+            line.ConnectStyle = ConnectStyle.StepHorizontal;
+            line.MarkerSize = 0;
+            line.LineWidth = 2;
+            line.LegendText = $"{Label(samples)} (n={values.Length})";
+        }
+
+        var max = data.Samples.Select(pick).Where(v => v.Length > 0).Max(v => v[^1]);
+        if (limit <= max * 1.5)
+        {
+            var marker = plot.Add.VerticalLine(limit);
+            marker.LinePattern = LinePattern.Dashed;
+            marker.Color = Colors.Gray;
+        }
+
+        plot.XLabel(xLabel);
+        plot.YLabel("Share of attempts ≤ x");
+        plot.Axes.SetLimitsY(0, 1.02);
+        plot.Axes.Margins(left: 0.02, right: 0.05, bottom: 0, top: 0);
+        plot.Axes.SetLimitsY(0, 1.02);
+        plot.ShowLegend(Alignment.LowerRight);
+        return plot;
+    }
+
+    private static Plot FlowBands(ReportData data)
+    {
+        var plot = new Plot();
+        (string Name, Color Color)[] bands =
+        [
+            ("within 1 s", Colors.SeaGreen), ("1–10 s", Colors.Orange), ("over 10 s", Colors.IndianRed), ("failed", Colors.DimGray),
+        ];
+        var backends = data.Summary.Backends.Where(b => b.Flow is not null).ToList();
+        var bars = new List<Bar>();
+        for (var i = 0; i < backends.Count; i++)
+        {
+            var b = backends[i];
+            var flow = b.Flow!;
+            var failed = flow.Decided == 0 ? 0 : (double)(b.Counts.Error + b.Counts.Timeout) / flow.Decided;
+            double[] shares = [flow.InFlowRatio, flow.AttentionKeptRatio - flow.InFlowRatio, Math.Max(0, flow.FlowBreakRatio - failed), failed];
+            var baseValue = 0.0;
+            for (var k = 0; k < bands.Length; k++)
+            {
+                bars.Add(new Bar { Position = i, ValueBase = baseValue, Value = baseValue + shares[k], FillColor = bands[k].Color, Size = 0.6 });
+                baseValue += shares[k];
+            }
+        }
+
+        plot.Add.Bars(bars);
+        foreach (var (name, color) in bands)
+        {
+            plot.Legend.ManualItems.Add(new LegendItem { LabelText = name, FillColor = color });
+        }
+
+        plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, backends.Count).Select(i => (double)i)], [.. backends.Select(Label)]);
+        plot.YLabel("Share of decided attempts");
+        plot.Axes.SetLimitsY(0, 1.0);
+        plot.Axes.Margins(bottom: 0, top: 0);
+        plot.Axes.SetLimitsY(0, 1.0);
+        plot.ShowLegend(Alignment.UpperRight);
+        return plot;
+    }
+
+    private static string RateText(GradingSummary? g)
+    {
+        if (g is null)
+        {
+            return "not graded";
+        }
+
+        var (low, high) = ProportionInterval.Wilson95(g.Passed, g.Graded);
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{g.PassRate * 100:0} % [{low * 100:0}, {high * 100:0}], n={g.Graded}");
+    }
+
+    private static Plot PassRates(ReportData data)
+    {
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var backends = data.Summary.Backends;
+        var bars = new List<Bar>();
+        for (var i = 0; i < backends.Count; i++)
+        {
+            if (backends[i].Grading is not { } g)
+            {
+                continue;
+            }
+
+            var (low, high) = ProportionInterval.Wilson95(g.Passed, g.Graded);
+            bars.Add(new Bar
+            {
+                Position = i,
+                Value = g.PassRate,
+                FillColor = palette.GetColor(i),
+                Size = 0.6,
+            });
+
+            // The Wilson interval is not symmetric about the rate: draw it as its own segment.
+            var interval = plot.Add.Line(i, low, i, high);
+            interval.LineWidth = 2;
+            interval.Color = Colors.Black;
+        }
+
+        plot.Add.Bars(bars);
+        plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, backends.Count).Select(i => (double)i)], [.. backends.Select(b => Label(b) + "\n" + RateText(b.Grading))]);
+        plot.YLabel("Pass rate");
+        plot.Axes.Margins(bottom: 0);
+        plot.Axes.SetLimitsY(0, 1.1);
+        return plot;
+    }
+
+    /// <summary>Draws one metric across runs, a line per backend, to a PNG (or an SVG when the path ends in .svg).</summary>
+    public static void SaveTrend(IReadOnlyList<HistoryPoint> points, string path)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var runs = points.Select(p => p.RunId).Distinct(StringComparer.Ordinal).ToList();
+        var index = 0;
+        foreach (var group in points.GroupBy(p => p.Backend, StringComparer.Ordinal))
+        {
+            var xs = group.Select(p => (double)runs.IndexOf(p.RunId)).ToArray();
+            var ys = group.Select(p => p.Value).ToArray();
+            var line = plot.Add.Scatter(xs, ys, palette.GetColor(index++));
+            line.LegendText = group.Key + (group.First().Simulated ? " (SIMULATED)" : "");
+        }
+
+        plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, runs.Count).Select(i => (double)i)], [.. runs]);
+        plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        plot.Axes.Bottom.MinimumSize = 140;
+        plot.Axes.Right.MinimumSize = 90;
+        plot.Title($"{points[0].Metric} across runs");
+        plot.YLabel(points[0].Metric);
+        plot.ShowLegend(Alignment.UpperLeft);
+        var bytes = path.EndsWith(".svg", StringComparison.OrdinalIgnoreCase)
+            ? System.Text.Encoding.UTF8.GetBytes(plot.GetSvgXml(900, 450))
+            : plot.GetImageBytes(900, 450, ImageFormat.Png);
+        RunDirectory.WriteAtomic(path, bytes);
+    }
+}

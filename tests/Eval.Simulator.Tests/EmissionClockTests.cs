@@ -1,0 +1,194 @@
+using System.Net.Http.Json;
+using System.Text;
+using Microsoft.Extensions.Time.Testing;
+using Spark.Eval.Core.Backends;
+using Spark.Eval.Core.Timing;
+using Spark.Eval.Core.Tokens;
+using Spark.Eval.Simulator.Server;
+
+namespace Spark.Eval.Simulator.Tests;
+
+/// <summary>serve-sim's emission clock: timers fire in due order, never early, and serve-sim logs each chunk's due time beside its flush.</summary>
+public sealed class EmissionClockTests
+{
+    [Fact]
+    public async Task CreateTimer_SeveralDueTimes_FireInDueOrderAndNeverEarly()
+    {
+        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0 });
+        var fired = new List<(int Index, long At, long Due)>();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var delays = new[] { 30.0, 5.0, 17.5, 2.25, 11.0 };
+        var timers = new List<ITimer>();
+        var dues = new long[delays.Length];
+        for (var i = 0; i < delays.Length; i++)
+        {
+            var index = i;
+            dues[i] = clock.GetTimestamp() + (long)(delays[i] / 1000 * clock.TimestampFrequency);
+            timers.Add(clock.CreateTimer(_ =>
+            {
+                lock (fired)
+                {
+                    fired.Add((index, clock.GetTimestamp(), dues[index]));
+                    if (fired.Count == delays.Length)
+                    {
+                        done.SetResult();
+                    }
+                }
+            }, null, TimeSpan.FromMilliseconds(delays[i]), Timeout.InfiniteTimeSpan));
+        }
+
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        Assert.Equal([3, 1, 4, 2, 0], fired.Select(f => f.Index));
+        Assert.All(fired, f => Assert.True(f.At >= f.Due, "a timer fired before its due time"));
+        Assert.Equal(delays.Length, clock.Fired);
+        Assert.Contains("spin the last 500 µs", clock.Description, StringComparison.Ordinal);
+        foreach (var t in timers)
+        {
+            t.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task CreateTimer_DisposedOrChangedToInfinite_DoesNotFire()
+    {
+        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0 });
+        var hits = 0;
+        // Generous due times: the test thread must reach Dispose/Change before they come, even on a loaded machine.
+        using var disposed = clock.CreateTimer(_ => Interlocked.Increment(ref hits), null, TimeSpan.FromMilliseconds(500), Timeout.InfiniteTimeSpan);
+        using var stopped = clock.CreateTimer(_ => Interlocked.Increment(ref hits), null, TimeSpan.FromMilliseconds(500), Timeout.InfiniteTimeSpan);
+        var witness = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var later = clock.CreateTimer(_ => witness.SetResult(), null, TimeSpan.FromMilliseconds(800), Timeout.InfiniteTimeSpan);
+        disposed.Dispose();
+        stopped.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+
+        await witness.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, Volatile.Read(ref hits));
+    }
+
+    [Fact]
+    public async Task CreateTimer_OneRequestOnSeveralLanes_StaysOnOneThreadInDueOrder()
+    {
+        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0, Threads = 3 });
+        var fired = new List<(int Index, int Thread)>();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var timers = new List<ITimer>();
+        var slot = new EmissionSlot();
+        EmissionClock.Slot = slot;
+        try
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                var index = i;
+                timers.Add(clock.CreateTimer(_ =>
+                {
+                    lock (fired)
+                    {
+                        fired.Add((index, Environment.CurrentManagedThreadId));
+                        if (fired.Count == 4)
+                        {
+                            done.SetResult();
+                        }
+                    }
+                }, null, TimeSpan.FromMilliseconds(40 - (i * 10)), Timeout.InfiniteTimeSpan));
+            }
+        }
+        finally
+        {
+            EmissionClock.Slot = null;
+        }
+
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        Assert.Equal([3, 2, 1, 0], fired.Select(f => f.Index));
+        Assert.Single(fired.Select(f => f.Thread).Distinct());
+        Assert.InRange(slot.Lane, 0, 2);
+        Assert.True(slot.DueTimestamp > 0);
+        Assert.StartsWith("3 timer thread(s)", clock.Description, StringComparison.Ordinal);
+        foreach (var t in timers)
+        {
+            t.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task PreciseDelay_SubMillisecondDelay_CompletesOnlyWhenTheWholeDelayHasPassed()
+    {
+        var time = new FakeTimeProvider();
+        // Task.Delay(TimeSpan, TimeProvider) would ask for a 2 ms timer here (whole milliseconds) and wake 0.75 ms early.
+        var delay = PreciseDelay.DelayAsync(time, TimeSpan.FromMilliseconds(2.75), TestContext.Current.CancellationToken);
+
+        time.Advance(TimeSpan.FromMilliseconds(2));
+        var earlyDone = delay.IsCompleted;
+        time.Advance(TimeSpan.FromMilliseconds(0.75));
+        await delay.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+
+        Assert.False(earlyDone);
+        Assert.True(delay.IsCompletedSuccessfully);
+    }
+
+    [Fact]
+    public async Task PreciseDelay_Cancelled_EndsCancelled()
+    {
+        var time = new FakeTimeProvider();
+        using var cts = new CancellationTokenSource();
+        var delay = PreciseDelay.DelayAsync(time, TimeSpan.FromSeconds(10), cts.Token);
+
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => delay);
+    }
+
+    [Fact]
+    public async Task ServeSim_WithEmissionClock_LogsDueTimeOfEveryScheduledChunkAndNoneIsFlushedEarly()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0 });
+        // 20 ms to the first token, then 500 tokens/s: every content chunk waits on the clock.
+        var sim = new ConstantRateSimChatClient(clock, TokenCounter.Default, 20, 500, "sim");
+        await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0, Emission = clock, InlineScheduling = true }, TimeProvider.System, ct);
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+
+        var streams = await Task.WhenAll(Enumerable.Range(0, 4).Select(async i =>
+        {
+            using var response = await http.PostAsync(new Uri("chat/completions", UriKind.Relative), new StringContent(
+                $$"""{"model":"m","stream":true,"max_tokens":12,"messages":[{"role":"user","content":"stream {{i}} please"}]}""",
+                Encoding.UTF8, "application/json"), ct);
+            return await response.Content.ReadAsStringAsync(ct);
+        }));
+
+        Assert.All(streams, s => Assert.EndsWith("data: [DONE]\n\n", s, StringComparison.Ordinal));
+        var entries = server.Log.Find(null);
+        Assert.Equal(4, entries.Count);
+        var content = entries.SelectMany(e => e.Events).Where(e => e.Kind == "content").ToList();
+        Assert.NotEmpty(content);
+        var scheduled = content.Where(e => e.DueNs is not null).ToList();
+        // A chunk whose token was already due when the backend looked is sent without a timer (and logged without a due time).
+        Assert.True(scheduled.Count >= entries.Count, "every stream's first chunk waits for its TTFT on the clock");
+        Assert.All(scheduled, e => Assert.True(e.MonotonicNs >= e.DueNs, "a chunk was flushed before its due time"));
+        Assert.All(entries, e => Assert.NotNull(e.Events.First(x => x.Kind == "content").DueNs));
+        Assert.All(entries.SelectMany(e => e.Events).Where(e => e.Kind is "role" or "finish" or "done"), e => Assert.Null(e.DueNs));
+        var counters = await http.GetFromJsonAsync<Dictionary<string, object>>(new Uri("_spark/clock", UriKind.Relative), ct);
+        Assert.NotNull(counters);
+        Assert.True(clock.Fired >= scheduled.Count);
+    }
+
+    [Fact]
+    public async Task ServeSim_WithoutEmissionClock_LogsNoDueTimes()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var sim = new ConstantRateSimChatClient(TimeProvider.System, TokenCounter.Default, 5, 2000, "sim");
+        await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0 }, TimeProvider.System, ct);
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+
+        using var response = await http.PostAsync(new Uri("chat/completions", UriKind.Relative), new StringContent(
+            """{"model":"m","stream":true,"max_tokens":8,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"), ct);
+        await response.Content.ReadAsStringAsync(ct);
+
+        var entry = Assert.Single(server.Log.Find(null));
+        Assert.Contains(entry.Events, e => e.Kind == "content");
+        Assert.All(entry.Events, e => Assert.Null(e.DueNs));
+        Assert.Equal("HTTP/1.1", entry.Protocol);
+    }
+}
