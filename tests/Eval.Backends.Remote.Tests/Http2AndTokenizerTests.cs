@@ -17,7 +17,9 @@ public sealed class Http2AndTokenizerTests
     public async Task Stream_Http2OnlyServer_SameTextAndUsageAsHttp11AndServerSawHttp2(OpenAIApi api)
     {
         var ct = TestContext.Current.CancellationToken;
-        var sim = new ConstantRateSimChatClient(TimeProvider.System, TokenCounter.Default, 5, 2000, "sim");
+        // 5 ms between tokens: tokens already due when the backend wakes are sent together, so a faster rate on a
+        // loaded machine can arrive as one chunk and the streaming assertion below would not test streaming.
+        var sim = new ConstantRateSimChatClient(TimeProvider.System, TokenCounter.Default, 5, 200, "sim");
         await using var h2 = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0, Http2 = true }, TimeProvider.System, ct);
         await using var h1 = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0 }, TimeProvider.System, ct);
         var factory = new OpenAIBackendFactory();
