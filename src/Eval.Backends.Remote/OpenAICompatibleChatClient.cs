@@ -589,6 +589,21 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     /// <summary>Removes the API key from any text that could reach a log, a result or an exception.</summary>
     internal string Redact(string text) => _apiKey is null ? text : text.Replace(_apiKey, "[redacted]", StringComparison.Ordinal);
 
+    /// <summary>The conversation as both APIs take it: an array of {role, content} (chat "messages", responses "input").</summary>
+    private static void WriteMessages(Utf8JsonWriter w, string property, IEnumerable<ChatMessage> messages)
+    {
+        w.WriteStartArray(property);
+        foreach (var message in messages)
+        {
+            w.WriteStartObject();
+            w.WriteString("role", message.Role.Value);
+            w.WriteString("content", message.Text);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+    }
+
     private byte[] BuildBody(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream)
     {
         var buffer = new ArrayBufferWriter<byte>(1024);
@@ -598,16 +613,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             w.WriteString("model", options?.ModelId ?? _options.Model);
             if (_options.Api == OpenAIApi.ChatCompletions)
             {
-                w.WriteStartArray("messages");
-                foreach (var message in messages)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("role", message.Role.Value);
-                    w.WriteString("content", message.Text);
-                    w.WriteEndObject();
-                }
-
-                w.WriteEndArray();
+                WriteMessages(w, "messages", messages);
                 if (stream)
                 {
                     w.WriteBoolean("stream", true);
@@ -633,16 +639,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                     w.WriteString("previous_response_id", previous);
                 }
 
-                w.WriteStartArray("input");
-                foreach (var message in messages)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("role", message.Role.Value);
-                    w.WriteString("content", message.Text);
-                    w.WriteEndObject();
-                }
-
-                w.WriteEndArray();
+                WriteMessages(w, "input", messages);
                 if (stream)
                 {
                     w.WriteBoolean("stream", true);

@@ -226,7 +226,7 @@ public static class GradingCommands
                     (judgeHandle, judge) = await JudgeOption.CreateJudgeAsync(spec, TimeProvider.System, stderr, ct);
                 }
 
-                var report = await GradeRunAsync(directory, tasks, new GradingSettings(parse.GetValue(AllowUnsandboxed), judge, manifest.Plan.Seed), stderr, ct);
+                var (report, _) = await GradeRunAsync(directory, tasks, new GradingSettings(parse.GetValue(AllowUnsandboxed), judge, manifest.Plan.Seed), stderr, ct);
                 await stdout.WriteLineAsync(parse.GetValue(json) ? report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : FormatReport(report));
             }
             finally
@@ -245,9 +245,9 @@ public static class GradingCommands
     /// <summary>
     /// Grades every ok, measured attempt of a run (through <paramref name="pipeline"/>, which may already hold grades made
     /// during generation, else a new one grading after it), rewrites attempts.jsonl atomically with the grades, records the
-    /// isolation, the grading mode and the judge in the manifest and recomputes the summaries.
+    /// isolation, the grading mode and the judge in the manifest and recomputes the summaries (returned with the report).
     /// </summary>
-    public static async Task<JsonObject> GradeRunAsync(RunDirectory directory, TaskSuite suite, GradingSettings settings, TextWriter stderr, CancellationToken cancellationToken,
+    public static async Task<(JsonObject Report, RunSummary Summary)> GradeRunAsync(RunDirectory directory, TaskSuite suite, GradingSettings settings, TextWriter stderr, CancellationToken cancellationToken,
         GradingPipeline? pipeline = null, GradingInfo? mode = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
@@ -335,7 +335,7 @@ public static class GradingCommands
         }
 
         await stderr.WriteLineAsync("grades written to attempts.jsonl; pass rates (details in summary.json → grading):\n" + string.Join("\n", lines));
-        return new JsonObject
+        var report = new JsonObject
         {
             ["runDir"] = directory.Path,
             ["policy"] = policy,
@@ -345,6 +345,7 @@ public static class GradingCommands
             ["backends"] = backends,
             ["text"] = string.Join("\n", lines),
         };
+        return (report, summary);
     }
 
     private static string FormatReport(JsonObject report) =>

@@ -192,10 +192,11 @@ public static class RunCommand
                 Backends = manifest.Backends.Select(b => b with { ModelReported = reported.GetValueOrDefault(b.Name) ?? b.ModelReported }).ToList(),
             };
             directory.WriteManifest(manifest);
+            RunSummary? summary = null;
             if (pipeline is not null && result.Status != "interrupted")
             {
                 var info = new GradingInfo(gradingMode == GradingMode.Concurrent ? "concurrent" : "after", gradingReason, GradingPipeline.QueueCapacity, GradingPipeline.Parallelism);
-                _ = await GradingCommands.GradeRunAsync(directory, suite, gradingSettings, stderr, ct, pipeline, info);
+                (_, summary) = await GradingCommands.GradeRunAsync(directory, suite, gradingSettings, stderr, ct, pipeline, info);
                 if (gradingMode == GradingMode.Concurrent)
                 {
                     await stderr.WriteLineAsync($"graded concurrently: {pipeline.Queued} attempts queued during generation, {pipeline.StartedDuringGeneration} grades started before generation finished, {pipeline.Deferred} deferred (queue full) to after generation");
@@ -204,7 +205,8 @@ public static class RunCommand
                 manifest = directory.ReadManifest();
             }
 
-            var summary = directory.WriteSummaries(manifest);
+            // Grading has just written the summaries and reports; an ungraded run writes them here.
+            summary ??= directory.WriteSummaries(manifest);
             HistoryCommand.Record(directory, manifest, summary, stderr);
             SummaryTable.Write(parse.GetValue(Json) ? stderr : stdout, summary);
             if (parse.GetValue(Json))

@@ -118,7 +118,6 @@ public static class ReportPlots
 
         plot.XLabel(xLabel);
         plot.YLabel("Share of attempts ≤ x");
-        plot.Axes.SetLimitsY(0, 1.02);
         plot.Axes.Margins(left: 0.02, right: 0.05, bottom: 0, top: 0);
         plot.Axes.SetLimitsY(0, 1.02);
         plot.ShowLegend(Alignment.LowerRight);
@@ -156,7 +155,6 @@ public static class ReportPlots
 
         plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, backends.Count).Select(i => (double)i)], [.. backends.Select(Label)]);
         plot.YLabel("Share of decided attempts");
-        plot.Axes.SetLimitsY(0, 1.0);
         plot.Axes.Margins(bottom: 0, top: 0);
         plot.Axes.SetLimitsY(0, 1.0);
         plot.ShowLegend(Alignment.UpperRight);

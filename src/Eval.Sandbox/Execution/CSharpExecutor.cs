@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
@@ -14,8 +13,7 @@ public sealed class CSharpExecutor(ProcessSandbox sandbox, TimeProvider time) : 
     private static readonly Lazy<ImmutableArray<MetadataReference>> FrameworkReferences = new(LoadReferences);
     private static readonly Lazy<CSharpCompilation> ProgramBase = new(() => EmptyCompilation(OutputKind.ConsoleApplication));
     private static readonly Lazy<CSharpCompilation> LibraryBase = new(() => EmptyCompilation(OutputKind.DynamicallyLinkedLibrary));
-    private readonly ConcurrentDictionary<bool, ConcurrentBag<CSharpWorker>> _idle = new();
-    private bool _disposed;
+    private readonly IdlePool<bool, CSharpWorker> _idle = new(worker => worker.Dispose());
 
     public static string WorkerDll => Path.Combine(AppContext.BaseDirectory, "spark-sandbox-worker.dll");
 
@@ -45,7 +43,7 @@ public sealed class CSharpExecutor(ProcessSandbox sandbox, TimeProvider time) : 
 
     public async Task<ExecutionResult> ExecuteAsync(ProgramRequest request, AttemptDirectory directory, bool isolated, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_idle.IsDisposed, this);
         var source = request.Mode == ProgramMode.Tests
             ? request.Implementation + "\n" + request.Source
             : request.Source;
@@ -68,45 +66,16 @@ public sealed class CSharpExecutor(ProcessSandbox sandbox, TimeProvider time) : 
 
         var (result, reusable) = await worker.RunAsync(request, image, time, cancellationToken);
         // Recycle long-lived workers so code-heap growth from loaded attempts never reaches the memory limit.
-        if (reusable && !_disposed && worker.Attempts < 100)
-        {
-            _idle.GetOrAdd(isolated, _ => []).Add(worker);
-        }
-        else
-        {
-            worker.Dispose();
-        }
+        _idle.Return(isolated, worker, reusable && worker.Attempts < 100);
 
         return result;
     }
 
-    private async Task<CSharpWorker> AcquireAsync(bool isolated, SandboxLimits limits, CancellationToken cancellationToken)
-    {
-        var bag = _idle.GetOrAdd(isolated, _ => []);
-        while (bag.TryTake(out var idle))
-        {
-            if (idle.IsAlive && idle.Limits == limits)
-            {
-                return idle;
-            }
+    private async Task<CSharpWorker> AcquireAsync(bool isolated, SandboxLimits limits, CancellationToken cancellationToken) =>
+        _idle.TryTake(isolated, idle => idle.IsAlive && idle.Limits == limits)
+        ?? await CSharpWorker.StartAsync(sandbox, isolated, limits, time, cancellationToken);
 
-            idle.Dispose();
-        }
-
-        return await CSharpWorker.StartAsync(sandbox, isolated, limits, time, cancellationToken);
-    }
-
-    public void Dispose()
-    {
-        _disposed = true;
-        foreach (var bag in _idle.Values)
-        {
-            while (bag.TryTake(out var worker))
-            {
-                worker.Dispose();
-            }
-        }
-    }
+    public void Dispose() => _idle.Dispose();
 
     private static ImmutableArray<MetadataReference> LoadReferences()
     {
@@ -231,27 +200,7 @@ internal sealed class CSharpWorker : IDisposable
         }
 
         var response = Task.Run(() => ReadResponse(), CancellationToken.None);
-        string? stoppedBy = null;
-        while (!response.IsCompleted)
-        {
-            await Task.WhenAny(response, Task.Delay(TimeSpan.FromMilliseconds(10), time, CancellationToken.None));
-            if (response.IsCompleted)
-            {
-                break;
-            }
-
-            var cpu = _process.CpuSeconds - cpuStart;
-            stoppedBy = cancellationToken.IsCancellationRequested ? "cancelled"
-                : cpu > limits.CpuSeconds ? "cpu_limit"
-                : time.GetElapsedTime(started).TotalSeconds > limits.WallSeconds ? "wall_limit"
-                : _process.HasExited ? null
-                : null;
-            if (stoppedBy is not null)
-            {
-                _process.Kill();
-                break;
-            }
-        }
+        var stoppedBy = await _process.AwaitAnswerAsync(response, cpuStart, started, limits.CpuSeconds, limits.WallSeconds, time, cancellationToken);
 
         var wall = time.GetElapsedTime(started).TotalSeconds;
         var cpuUsed = _process.CpuSeconds - cpuStart;

@@ -16,8 +16,7 @@ namespace Spark.Eval.Sandbox.Execution;
 /// </remarks>
 public sealed class NodeRunnerPool(ProcessSandbox sandbox, TimeProvider time) : IDisposable
 {
-    private readonly ConcurrentDictionary<(bool Isolated, SandboxLimits Limits), ConcurrentBag<NodeRunner>> _idle = new();
-    private bool _disposed;
+    private readonly IdlePool<(bool Isolated, SandboxLimits Limits), NodeRunner> _idle = new(runner => runner.Dispose());
 
     /// <summary>The runner script.</summary>
     public static string Script => Path.Combine(AppContext.BaseDirectory, "sandbox-helpers", "noderunner.js");
@@ -25,20 +24,9 @@ public sealed class NodeRunnerPool(ProcessSandbox sandbox, TimeProvider time) : 
     /// <summary>Runs <paramref name="files"/>' entry (the first file) in a pooled runner; never throws for what the program does.</summary>
     public async Task<ExecutionResult> RunAsync(IReadOnlyList<(string Name, string Text)> files, string language, SandboxLimits limits, bool isolated, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_idle.IsDisposed, this);
         var level = sandbox.Environment.Describe(isolated);
-        var bag = _idle.GetOrAdd((isolated, limits), _ => []);
-        NodeRunner? runner = null;
-        while (bag.TryTake(out var idle))
-        {
-            if (idle.IsAlive)
-            {
-                runner = idle;
-                break;
-            }
-
-            idle.Dispose();
-        }
+        var runner = _idle.TryTake((isolated, limits), idle => idle.IsAlive);
 
         try
         {
@@ -62,29 +50,11 @@ public sealed class NodeRunnerPool(ProcessSandbox sandbox, TimeProvider time) : 
             throw;
         }
 
-        if (reusable && !_disposed && runner.Attempts < NodeRunner.MaxAttempts)
-        {
-            bag.Add(runner);
-        }
-        else
-        {
-            runner.Dispose();
-        }
-
+        _idle.Return((isolated, limits), runner, reusable && runner.Attempts < NodeRunner.MaxAttempts);
         return result;
     }
 
-    public void Dispose()
-    {
-        _disposed = true;
-        foreach (var bag in _idle.Values)
-        {
-            while (bag.TryTake(out var runner))
-            {
-                runner.Dispose();
-            }
-        }
-    }
+    public void Dispose() => _idle.Dispose();
 }
 
 /// <summary>One sandboxed <c>node noderunner.js</c> process and its folder of attempt directories.</summary>
@@ -202,25 +172,7 @@ internal sealed class NodeRunner : IDisposable
             while (line is null && stoppedBy is null)
             {
                 var read = _reader.ReadLineAsync(CancellationToken.None).AsTask();
-                while (!read.IsCompleted)
-                {
-                    await Task.WhenAny(read, Task.Delay(TimeSpan.FromMilliseconds(10), _time, CancellationToken.None));
-                    if (read.IsCompleted)
-                    {
-                        break;
-                    }
-
-                    var cpu = _process.CpuSeconds - cpuStart;
-                    stoppedBy = cancellationToken.IsCancellationRequested ? "cancelled"
-                        : cpu > _limits.CpuSeconds ? "cpu_limit"
-                        : _time.GetElapsedTime(started).TotalSeconds > _limits.WallSeconds ? "wall_limit"
-                        : null;
-                    if (stoppedBy is not null)
-                    {
-                        _process.Kill();
-                        break;
-                    }
-                }
+                stoppedBy = await _process.AwaitAnswerAsync(read, cpuStart, started, _limits.CpuSeconds, _limits.WallSeconds, _time, cancellationToken);
 
                 if (stoppedBy is not null)
                 {

@@ -333,6 +333,38 @@ public sealed class SandboxedProcess : IDisposable
         };
     }
 
+    /// <summary>
+    /// Waits for a long-lived helper's answer to one request while judging that request's limits: CPU time (cgroup, counted
+    /// from <paramref name="cpuStart"/>), wall time since <paramref name="started"/> and cancellation. When one is reached the
+    /// whole tree is killed and the reason returned ("cancelled", "cpu_limit", "wall_limit"); null when the answer came.
+    /// </summary>
+    public async Task<string?> AwaitAnswerAsync(Task answer, double? cpuStart, long started, double cpuLimitSeconds, double wallLimitSeconds,
+        TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(answer);
+        ArgumentNullException.ThrowIfNull(time);
+        while (!answer.IsCompleted)
+        {
+            await Task.WhenAny(answer, Task.Delay(TimeSpan.FromMilliseconds(10), time, CancellationToken.None));
+            if (answer.IsCompleted)
+            {
+                break;
+            }
+
+            var stoppedBy = cancellationToken.IsCancellationRequested ? "cancelled"
+                : CpuSeconds - cpuStart > cpuLimitSeconds ? "cpu_limit"
+                : time.GetElapsedTime(started).TotalSeconds > wallLimitSeconds ? "wall_limit"
+                : null;
+            if (stoppedBy is not null)
+            {
+                Kill();
+                return stoppedBy;
+            }
+        }
+
+        return null;
+    }
+
     public void Kill()
     {
         try

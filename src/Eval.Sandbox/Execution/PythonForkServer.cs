@@ -15,11 +15,10 @@ public sealed class PythonForkServerPool(ProcessSandbox sandbox, TimeProvider ti
     /// <summary>Most servers alive at once (one attempt slot each).</summary>
     public const int MaxSlots = 64;
 
-    private readonly ConcurrentBag<PythonForkServer> _idle = [];
+    private readonly IdlePool<bool, PythonForkServer> _idle = new(Release);
     // Process-wide: every pool in this process (tests and commands run several sandboxes at once) draws from the same slots,
     // so no two live servers ever share an attempt uid.
     private static readonly bool[] Slots = new bool[MaxSlots];
-    private bool _disposed;
 
     public static string ServerScript => Path.Combine(AppContext.BaseDirectory, "sandbox-helpers", "forkserver.py");
 
@@ -31,7 +30,7 @@ public sealed class PythonForkServerPool(ProcessSandbox sandbox, TimeProvider ti
 
     public async Task<ExecutionResult> ExecuteAsync(string source, SandboxLimits limits, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_idle.IsDisposed, this);
         var level = sandbox.Environment.Describe(true) + PythonForkServer.IsolationSuffix;
         PythonForkServer server;
         try
@@ -44,28 +43,16 @@ public sealed class PythonForkServerPool(ProcessSandbox sandbox, TimeProvider ti
         }
 
         var (result, reusable) = await server.RunAsync(source, limits, time, cancellationToken);
-        if (reusable && !_disposed)
-        {
-            _idle.Add(server);
-        }
-        else
-        {
-            Release(server);
-        }
+        _idle.Return(true, server, reusable);
 
         return result;
     }
 
     private async Task<PythonForkServer> AcquireAsync(SandboxLimits limits, CancellationToken cancellationToken)
     {
-        while (_idle.TryTake(out var idle))
+        if (_idle.TryTake(true, idle => idle.IsAlive && idle.Limits == limits && !idle.LimitHit) is { } reused)
         {
-            if (idle.IsAlive && idle.Limits == limits && !idle.LimitHit)
-            {
-                return idle;
-            }
-
-            Release(idle);
+            return reused;
         }
 
         var slot = TakeSlot();
@@ -110,14 +97,7 @@ public sealed class PythonForkServerPool(ProcessSandbox sandbox, TimeProvider ti
         FreeSlot(server.Slot);
     }
 
-    public void Dispose()
-    {
-        _disposed = true;
-        while (_idle.TryTake(out var server))
-        {
-            Release(server);
-        }
-    }
+    public void Dispose() => _idle.Dispose();
 }
 
 /// <summary>One fork-server process in its bubblewrap sandbox; speaks the length-prefixed JSON protocol of forkserver.py.</summary>
@@ -214,27 +194,8 @@ internal sealed class PythonForkServer : IDisposable
         }
 
         var response = Task.Run(ReadMessage, CancellationToken.None);
-        string? stoppedBy = null;
-        while (!response.IsCompleted)
-        {
-            await Task.WhenAny(response, Task.Delay(TimeSpan.FromMilliseconds(10), time, CancellationToken.None));
-            if (response.IsCompleted)
-            {
-                break;
-            }
-
-            var cpu = _process.CpuSeconds - cpuStart;
-            stoppedBy = cancellationToken.IsCancellationRequested ? "cancelled"
-                : cpu > limits.CpuSeconds ? "cpu_limit"
-                : time.GetElapsedTime(started).TotalSeconds > limits.WallSeconds ? "wall_limit"
-                : null;
-            if (stoppedBy is not null)
-            {
-                // The whole sandbox goes: the program, everything its uid started, the server.
-                _process.Kill();
-                break;
-            }
-        }
+        // On a limit the whole sandbox goes: the program, everything its uid started, the server.
+        var stoppedBy = await _process.AwaitAnswerAsync(response, cpuStart, started, limits.CpuSeconds, limits.WallSeconds, time, cancellationToken);
 
         var wall = time.GetElapsedTime(started).TotalSeconds;
         var cgroupCpu = _process.CpuSeconds - cpuStart;

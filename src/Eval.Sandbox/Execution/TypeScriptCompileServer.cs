@@ -24,8 +24,7 @@ public sealed class TypeScriptCompilePool(ProcessSandbox sandbox, TimeProvider t
     /// <summary>Wall-clock backstop of one compile, in seconds.</summary>
     public const double CompileWallSeconds = 60;
 
-    private readonly ConcurrentDictionary<bool, ConcurrentBag<TypeScriptCompileServer>> _idle = new();
-    private bool _disposed;
+    private readonly IdlePool<bool, TypeScriptCompileServer> _idle = new(server => server.Dispose());
 
     /// <summary>The helper script run by every server.</summary>
     public static string Script => Path.Combine(AppContext.BaseDirectory, "sandbox-helpers", "tsserver.js");
@@ -33,19 +32,8 @@ public sealed class TypeScriptCompilePool(ProcessSandbox sandbox, TimeProvider t
     /// <summary>Compiles the files (name → text) with the given @types; a timeout, crash or limit yields a result, never an exception.</summary>
     public async Task<TypeScriptCompileResult> CompileAsync(NodeTools tools, bool isolated, IReadOnlyList<(string Name, string Text)> files, IReadOnlyList<string> types, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        var bag = _idle.GetOrAdd(isolated, _ => []);
-        TypeScriptCompileServer? server = null;
-        while (bag.TryTake(out var idle))
-        {
-            if (idle.IsAlive)
-            {
-                server = idle;
-                break;
-            }
-
-            idle.Dispose();
-        }
+        ObjectDisposedException.ThrowIf(_idle.IsDisposed, this);
+        var server = _idle.TryTake(isolated, idle => idle.IsAlive);
 
         try
         {
@@ -67,29 +55,11 @@ public sealed class TypeScriptCompilePool(ProcessSandbox sandbox, TimeProvider t
             throw;
         }
 
-        if (result.Compilation is not null && !_disposed && server.Requests < TypeScriptCompileServer.MaxRequests)
-        {
-            bag.Add(server);
-        }
-        else
-        {
-            server.Dispose();
-        }
-
+        _idle.Return(isolated, server, result.Compilation is not null && server.Requests < TypeScriptCompileServer.MaxRequests);
         return result;
     }
 
-    public void Dispose()
-    {
-        _disposed = true;
-        foreach (var bag in _idle.Values)
-        {
-            while (bag.TryTake(out var server))
-            {
-                server.Dispose();
-            }
-        }
-    }
+    public void Dispose() => _idle.Dispose();
 }
 
 /// <summary>A compile's result: the compilation, or the outcome and detail when the compiler did not answer (timeout, crash, limit).</summary>
@@ -192,32 +162,15 @@ internal sealed class TypeScriptCompileServer : IDisposable
         }
 
         var response = _reader.ReadLineAsync(CancellationToken.None).AsTask();
-        string? stoppedBy = null;
-        while (!response.IsCompleted)
-        {
-            await Task.WhenAny(response, Task.Delay(TimeSpan.FromMilliseconds(10), _time, CancellationToken.None));
-            if (response.IsCompleted)
-            {
-                break;
-            }
-
-            var cpu = _process.CpuSeconds - cpuStart;
-            stoppedBy = cancellationToken.IsCancellationRequested ? "cancelled"
-                : cpu > TypeScriptCompilePool.CompileCpuSeconds ? $"CPU time limit reached ({F(cpu)} s CPU)"
-                : _time.GetElapsedTime(started).TotalSeconds > TypeScriptCompilePool.CompileWallSeconds ? $"wall-clock limit reached ({F(_time.GetElapsedTime(started).TotalSeconds)} s wall)"
-                : _process.HasExited ? null
-                : null;
-            if (stoppedBy is not null)
-            {
-                _process.Kill();
-                break;
-            }
-        }
-
+        var stoppedBy = await _process.AwaitAnswerAsync(response, cpuStart, started,
+            TypeScriptCompilePool.CompileCpuSeconds, TypeScriptCompilePool.CompileWallSeconds, _time, cancellationToken);
         if (stoppedBy is not null)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            return new TypeScriptCompileResult(null, ExecutionOutcome.Timeout, $"the TypeScript compiler did not finish: {stoppedBy}");
+            var reason = stoppedBy == "cpu_limit"
+                ? $"CPU time limit reached ({F(_process.CpuSeconds - cpuStart)} s CPU)"
+                : $"wall-clock limit reached ({F(_time.GetElapsedTime(started).TotalSeconds)} s wall)";
+            return new TypeScriptCompileResult(null, ExecutionOutcome.Timeout, $"the TypeScript compiler did not finish: {reason}");
         }
 
         string? line;
