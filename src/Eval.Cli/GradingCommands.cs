@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spark.Eval.Core;
 using Spark.Eval.Core.Backends;
+using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Tasks;
 using Spark.Eval.Reporting;
