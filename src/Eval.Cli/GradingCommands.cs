@@ -158,9 +158,11 @@ public static class GradingCommands
                 var seconds = time.GetElapsedTime(started).TotalSeconds;
                 // Disposing reaps the pooled workers and fork-servers, so their CPU time (and their programs') is counted.
                 sandbox.Dispose();
-                var cpuMs = (ModeCpuSeconds(environment) - cpuBefore) * 1000 / n;
+                var cpuAfter = ModeCpuSeconds(environment);
+                var cpuMs = (cpuAfter.Total - cpuBefore.Total) * 1000 / n;
+                var harnessMs = (cpuAfter.Harness - cpuBefore.Harness) * 1000 / n;
                 await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"{mode,-9} {lang ?? "all"}: {n} programs in {seconds:0.00} s = {n / seconds:0.0} graded/s, {cpuMs:0.0} CPU-ms/program (parallel {degree}, {passed} passed; isolation {environment.Describe(mode == "isolated")}{(mode == "isolated" && environment.CanSwitchUsers && tasks.Any(t => t.Language == "python") ? "+python forkserver" : "")})"));
+                    $"{mode,-9} {lang ?? "all"}: {n} programs in {seconds:0.00} s = {n / seconds:0.0} graded/s, {cpuMs:0.0} CPU-ms/program ({harnessMs:0.0} in spark-eval itself; parallel {degree}, {passed} passed; isolation {environment.Describe(mode == "isolated")}{(mode == "isolated" && environment.CanSwitchUsers && tasks.Any(t => t.Language == "python") ? "+python forkserver" : "")})"));
             }
 
             await stdout.WriteLineAsync($"machine: {Environment.ProcessorCount} cores; graded/s = programs / wall seconds after a warm-up; CPU-ms/program = (CPU of spark-eval + of its per-attempt cgroups (cpuacct, isolated) or of its reaped children (naive)) / programs; shared machines give noisy numbers.");
@@ -174,24 +176,24 @@ public static class GradingCommands
     /// the usage of removed attempt groups) when there is one, else its reaped children. Sandboxes killed by the cgroup sweep are
     /// never reaped by their own parents, so only the cgroup counts them.
     /// </summary>
-    private static double ModeCpuSeconds(SandboxEnvironment environment)
+    private static (double Total, double Harness) ModeCpuSeconds(SandboxEnvironment environment)
     {
         try
         {
             var stat = File.ReadAllText("/proc/self/stat");
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
             // After "pid (comm) ": state is field 0; utime, stime, cutime, cstime are fields 11-14 (USER_HZ = 100).
+            var self = fields.Skip(11).Take(2).Sum(f => long.Parse(f, CultureInfo.InvariantCulture)) / 100.0;
             if (environment.CgroupRoots.TryGetValue("cpuacct", out var root))
             {
-                var self = fields.Skip(11).Take(2).Sum(f => long.Parse(f, CultureInfo.InvariantCulture)) / 100.0;
-                return self + (long.Parse(File.ReadAllText(Path.Combine(root, "cpuacct.usage")).Trim(), CultureInfo.InvariantCulture) / 1e9);
+                return (self + (long.Parse(File.ReadAllText(Path.Combine(root, "cpuacct.usage")).Trim(), CultureInfo.InvariantCulture) / 1e9), self);
             }
 
-            return fields.Skip(11).Take(4).Sum(f => long.Parse(f, CultureInfo.InvariantCulture)) / 100.0;
+            return (fields.Skip(11).Take(4).Sum(f => long.Parse(f, CultureInfo.InvariantCulture)) / 100.0, self);
         }
         catch (Exception ex) when (ex is IOException or FormatException)
         {
-            return 0;
+            return (0, 0);
         }
     }
 

@@ -123,7 +123,8 @@ public static class RunCommand
             }
 
             // Everything is validated: only now does anything get written.
-            var runId = previous?.RunId ?? $"{time.GetUtcNow():yyyyMMdd-HHmmss}-s{plan.Seed}";
+            // The random tail keeps two runs started in the same second (history keys on the id) apart.
+            var runId = previous?.RunId ?? $"{time.GetUtcNow():yyyyMMdd-HHmmss}-s{plan.Seed}-{Random.Shared.Next(0x10000):x4}";
             outDir ??= Path.Combine("results", runId);
             var directory = new RunDirectory(outDir);
             if (previous is null && Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())

@@ -41,7 +41,7 @@ public sealed class PythonForkServerPool(ProcessSandbox sandbox, TimeProvider ti
             return ExecutionResult.Harness($"the Python fork-server did not start: {ex.Message}", level);
         }
 
-        var (result, reusable) = await server.RunAsync(source, limits, time, cancellationToken);
+        var (result, reusable) = server.Run(source, limits, time, cancellationToken);
         _idle.Return(true, server, reusable);
 
         return result;
@@ -122,8 +122,8 @@ internal sealed class PythonForkServer : IDisposable
 
     public bool IsAlive => !_process.HasExited;
 
-    /// <summary>True once the server's cgroup hit its memory or process limit (the server is then not reused).</summary>
-    public bool LimitHit => _process.MemoryLimitHit || _process.PidsLimitHit;
+    /// <summary>True once the server's cgroup hit its memory or process limit (the server is then not reused); read once per attempt.</summary>
+    public bool LimitHit { get; private set; }
 
     private string Isolation => _process.Isolation + IsolationSuffix;
 
@@ -179,7 +179,7 @@ internal sealed class PythonForkServer : IDisposable
     }
 
     /// <summary>Runs one program; the result is classified as a one-shot run would be. Reusable only when it passed and left nothing behind.</summary>
-    public async Task<(ExecutionResult Result, bool Reusable)> RunAsync(string source, SandboxLimits limits, TimeProvider time, CancellationToken cancellationToken)
+    public (ExecutionResult Result, bool Reusable) Run(string source, SandboxLimits limits, TimeProvider time, CancellationToken cancellationToken)
     {
         var cpuStart = _process.CpuSeconds;
         var started = time.GetTimestamp();
@@ -192,21 +192,11 @@ internal sealed class PythonForkServer : IDisposable
             return (Crashed($"the fork-server could not take the request ({ex.Message})", 0, 0), false);
         }
 
-        var response = Task.Run(ReadMessage, CancellationToken.None);
-        // On a limit the whole sandbox goes: the program, everything its uid started, the server.
-        var stoppedBy = await _process.AwaitAnswerAsync(response, cpuStart, started, limits.CpuSeconds, limits.WallSeconds, time, cancellationToken);
-
+        // The read blocks this thread (no hop for the usual quick answer); on a limit the whole sandbox goes: the program,
+        // everything its uid started, the server.
+        var (answer, stoppedBy, _) = _process.ReadWatched(ReadMessage, cpuStart, started, limits.CpuSeconds, limits.WallSeconds, time, cancellationToken);
         var wall = time.GetElapsedTime(started).TotalSeconds;
         var cgroupCpu = _process.CpuSeconds - cpuStart;
-        JsonDocument? answer = null;
-        try
-        {
-            answer = await response.WaitAsync(TimeSpan.FromSeconds(5), time, CancellationToken.None);
-        }
-        catch (Exception ex) when (ex is EndOfStreamException or IOException or TimeoutException or InvalidDataException or JsonException)
-        {
-        }
-
         using (answer)
         {
             if (stoppedBy is not null)
@@ -234,6 +224,8 @@ internal sealed class PythonForkServer : IDisposable
             // Every process of the attempt uid is dead now; its directory goes before this server (same uid) takes another attempt.
             var clean = TryDeleteAttemptDirectory(r.GetProperty("dir").GetString()) && leftovers == 0;
             var memory = _process.MemoryLimitHit;
+            var pids = _process.PidsLimitHit;
+            LimitHit = memory || pids;
             if (code == 125)
             {
                 return (ExecutionResult.Harness("the fork-server could not set up the attempt" + Classifier.Tail(stderr, 3, prefix: ": "), Isolation), false);
@@ -251,7 +243,7 @@ internal sealed class PythonForkServer : IDisposable
                 StoppedBy = serverStop ?? (memory && code != 0 ? "memory_limit" : null),
                 Isolation = Isolation,
             };
-            var result = Classifier.Classify(run, "python", _process.PidsLimitHit);
+            var result = Classifier.Classify(run, "python", pids);
             return (result, result.Outcome == ExecutionOutcome.Passed && clean && !LimitHit && IsAlive);
         }
 
