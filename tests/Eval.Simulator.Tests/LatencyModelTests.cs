@@ -19,6 +19,19 @@ public class LatencyModelTests
     }
 
     [Fact]
+    public void DecodeStep_KvReadPerQueryHead_ReadsEachSharedKvHeadOncePerQueryHead()
+    {
+        var shared = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        var perHead = new LatencyModel(TestProfiles.Gpu() with { KvReadPerQueryHead = true }, TestProfiles.Dense(), TestProfiles.Bf16, 1);
+
+        // 10 query heads share 2 KV heads: the cached context is read 5 times, the new token's K and V written once.
+        Assert.Equal(8000 * ((5 * 1000.0) + 1), perHead.KvBytesRead(1, 1000), 6);
+        Assert.Equal((2e9 + (8000 * ((5 * 1000.0) + 1))) / 1e12, perHead.DecodeStepSeconds(1, 1000), 12);
+        Assert.Equal(shared.KvCapacityTokens, perHead.KvCapacityTokens);
+        Assert.Equal(shared.PrefillSeconds(4000), perHead.PrefillSeconds(4000), 12);
+    }
+
+    [Fact]
     public void Prefill_LongPrompt_IsComputeBoundWithAttentionTerm()
     {
         var model = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 1);

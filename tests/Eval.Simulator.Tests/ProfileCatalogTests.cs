@@ -48,6 +48,18 @@ public class ProfileCatalogTests
         Assert.Contains("Fix:", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("\"inProcessRequestOverheadMs\":4.1", "inProcessRequestOverheadMs")]
+    [InlineData("\"kvReadPerQueryHead\":true", "kvReadPerQueryHead")]
+    public void ParseHardware_ServingStackFigureWithoutSource_Rejected(string figure, string field)
+    {
+        var sources = string.Join(',', new[] { "memoryGB", "memoryBandwidthGBps", "peakTflops", "computeEfficiency", "bandwidthEfficiency" }.Select(f => $$"""{"field":"{{f}}","url":"u","quote":"q"}"""));
+        var json = $$"""{"formatVersion":1,"hardware":[{"id":"x","name":"X","family":"f","memoryGB":80,"memoryBandwidthGBps":3000,"peakTflops":{"bf16":900},{{figure}},"sources":[{{sources}}]}]}""";
+        var ex = Assert.Throws<InputException>(() => ProfileCatalog.ParseHardware("hw.json", Utf8(json)));
+        Assert.Contains($"hardware[0] ('x').{field}", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("has no source", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ParseHardware_NegativeBandwidth_Rejected()
     {

@@ -36,6 +36,22 @@ public class ValidationTests
     }
 
     [Fact]
+    public void Predict_InProcessRow_ChargesTheInProcessRequestOverheadInsteadOfTheServerOne()
+    {
+        var hw = TestProfiles.Gpu(requestMs: 50) with { InProcessRequestOverheadMs = 3, NetworkRttMs = 20 };
+        var catalog = new ProfileCatalog([hw], [TestProfiles.Dense()], "test");
+        var row = new ValidationRow
+        {
+            Id = "r", Source = "s", Quote = "q", Hardware = hw.Id, Model = "test-1b", Precision = "bf16", Metric = "ttft_ms",
+            Requests = 1, InputTokens = 1000, OutputTokens = 1,
+        };
+        var prefillMs = new Latency.LatencyModel(hw, TestProfiles.Dense(), TestProfiles.Bf16, 1).PrefillSeconds(1000) * 1000;
+
+        Assert.Equal(3 + prefillMs, ValidationRunner.Predict(catalog, row with { InProcess = true }), 9);
+        Assert.Equal(50 + 20 + prefillMs, ValidationRunner.Predict(catalog, row), 9);
+    }
+
+    [Fact]
     public void HoldoutRows_AreReportedApart()
     {
         var holdout = Results.Value.Where(r => r.Row.Holdout).ToList();

@@ -23,6 +23,7 @@ public sealed class LatencyModel
     private readonly double _headParams;
     private readonly double _lookupBytes;
     private readonly double _weightBytesPerSecond;
+    private readonly double _kvContextReads;
 
     public LatencyModel(HardwareProfile hardware, ModelProfile model, Precision precision, int tensorParallel)
     {
@@ -39,6 +40,8 @@ public sealed class LatencyModel
         _attentionWidth = (double)Math.Max(1, model.AttentionHeads) * model.HeadDim;
         _stepOverhead = hardware.StepOverheadMs / 1000.0;
         _layerOverhead = model.Layers * hardware.LayerOverheadUs / 1e6;
+        // A kernel with one thread block per query head reads a shared (grouped-query) K/V head once per query head.
+        _kvContextReads = hardware.KvReadPerQueryHead ? Math.Max(1.0, (double)model.AttentionHeads / model.KvHeads) : 1.0;
 
         // With a vocabulary size the input embedding is a lookup (no FLOPs; one row read) and the output head is
         // computed only for tokens that need logits. Without it every parameter is a per-token linear weight.
@@ -177,8 +180,11 @@ public sealed class LatencyModel
          + (prefillTokens * (double)Model.HiddenSize * Model.Layers * Hardware.PrefillElementNs)
          + (Model.Layers * (double)Math.Max(1, Model.AttentionHeads) * decodeContext * Hardware.DecodeContextNs)) / 1e9;
 
-    /// <summary>KV-cache bytes a step moves: every cached token of the decoding sequences read once, every new token's K and V written.</summary>
-    public double KvBytesRead(double tokens, double decodeContext) => KvBytesPerToken * (decodeContext + tokens);
+    /// <summary>
+    /// KV-cache bytes a step moves: every cached token of the decoding sequences read once (once per query head of its
+    /// group when the profile's kernel does not share K/V heads), every new token's K and V written.
+    /// </summary>
+    public double KvBytesRead(double tokens, double decodeContext) => KvBytesPerToken * ((decodeContext * _kvContextReads) + tokens);
 
     /// <summary>Seconds of a decode step for <paramref name="batch"/> sequences with contexts summing to <paramref name="contextSum"/>.</summary>
     public double DecodeStepSeconds(int batch, double contextSum) => StepSeconds(0, 0, batch, contextSum);

@@ -39,6 +39,18 @@ public sealed record HardwareProfile
     public double StepOverheadMs { get; init; }
     /// <summary>Fixed cost per request before its first step (tokenisation, HTTP, queue hand-off), ms.</summary>
     public double RequestOverheadMs { get; init; }
+    /// <summary>
+    /// Fixed cost per request that remains when the engine is driven in process (no HTTP server, no tokeniser round
+    /// trip): the runtime's own per-call setup, ms. Replaces <see cref="RequestOverheadMs"/> for in-process validation rows; 0 unless a
+    /// serving-stack profile gives it.
+    /// </summary>
+    public double InProcessRequestOverheadMs { get; init; }
+    /// <summary>
+    /// Decode attention reads each K/V head once per query head instead of once per group of query heads sharing it
+    /// (grouped-query attention run by a kernel with one thread block per query head, e.g. TensorRT-LLM 2023's masked
+    /// MHA without XQA): KV bytes read per step scale by attentionHeads / kvHeads. False for current engines.
+    /// </summary>
+    public bool KvReadPerQueryHead { get; init; }
     /// <summary>Client-to-server network round trip added to time to first token, ms.</summary>
     public double NetworkRttMs { get; init; }
     /// <summary>Latency of one all-reduce hop (launch plus synchronisation), µs.</summary>

@@ -28,7 +28,7 @@ public sealed record ValidationRow
     public required string Metric { get; init; }
     public double Value { get; init; }
     public bool ChunkedPrefill { get; init; }
-    /// <summary>Measured inside the engine process (no HTTP, no network): request overhead and round trip are zero.</summary>
+    /// <summary>Measured inside the engine process (no HTTP, no network): no round trip, and the request overhead is the profile's in-process one.</summary>
     public bool InProcess { get; init; }
     /// <summary>A held-out row: added after calibration and never used to fit constants; reported apart, bounds not asserted.</summary>
     public bool Holdout { get; init; }
@@ -121,7 +121,8 @@ public static class ValidationRunner
         var hw = catalog.GetHardware(row.Hardware, $"validation row {row.Id}: hardware");
         if (row.InProcess)
         {
-            hw = hw with { RequestOverheadMs = 0, NetworkRttMs = 0 };
+            // No HTTP server or network: only the runtime's own per-call cost remains.
+            hw = hw with { RequestOverheadMs = hw.InProcessRequestOverheadMs, NetworkRttMs = 0 };
         }
 
         var model = catalog.GetModel(row.Model, $"validation row {row.Id}: model");
@@ -172,11 +173,11 @@ public static class ValidationRunner
         if (holdout.Count > 0)
         {
             sb.Append("\n## Holdout rows (never fitted; bounds not asserted)\n\n");
-            sb.Append("These published rows are never used to fit a constant. A100 rows of TensorRT-LLM v0.5 and v0.6.1 (2023, static\n");
-            sb.Append("batching, in process) test the 2023 serving-stack constants fitted on the H100 v0.5 rows (`h100-sxm-trtllm2023`)\n");
-            sb.Append("carried over to another device family, and the Ampere family, which borrows the Hopper efficiency constants.\n");
-            sb.Append("vLLM rows (H200, batch 8) test the 2025 Hopper constants, fitted on TensorRT-LLM and NIM rows, under another\n");
-            sb.Append("serving stack.\n\n");
+            sb.Append("These published rows are never used to fit a constant. TensorRT-LLM v0.5 and v0.6.1 rows (2023, static batching,\n");
+            sb.Append("in process) test the 2023 serving-stack constants fitted on the 4 H100 v0.5 first-token rows: the H100 v0.6.1\n");
+            sb.Append("static-batch throughput rows on other batch sizes, lengths and TP degrees, and the A100 rows on another device\n");
+            sb.Append("family (Ampere, which borrows the Hopper efficiency constants). vLLM rows (H200, batch 8) test the 2025 Hopper\n");
+            sb.Append("constants, fitted on TensorRT-LLM and NIM rows, under another serving stack.\n\n");
             AppendTable(sb, holdout);
         }
 
