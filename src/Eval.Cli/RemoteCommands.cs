@@ -49,6 +49,13 @@ public static class RemoteCommands
         return command;
     }
 
+    /// <summary>
+    /// The message for --http2 with a real-time emission clock: Kestrel resumes each HTTP/2 stream's writer on a thread-pool
+    /// thread, which timer threads spinning at a higher SCHED_FIFO priority can starve indefinitely (seen here at 256 streams).
+    /// </summary>
+    internal static string Http2RealTimeConflict(string command, int priority) => string.Create(CultureInfo.InvariantCulture,
+        $"{command}: --http2 with the emission clock at SCHED_FIFO priority {priority} can starve Kestrel's HTTP/2 stream writers, which resume on thread-pool threads below the timer threads (serve-sim stalled at 256 streams). Fix: add --rt-priority 0 (timer threads at the process's own priority) or --no-emission-clock");
+
     /// <summary>Parses a comma-separated fault list (--faults).</summary>
     internal static IReadOnlyList<FaultSpec> ParseFaults(string? text) =>
         string.IsNullOrWhiteSpace(text) ? [] : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(f => FaultSpec.Parse(f, "--faults")).ToArray();
@@ -79,6 +86,11 @@ public static class RemoteCommands
         if (spinUs is < 0 or > 100_000 || priority is < 0 or > 99 || threads is < 1 or > 64)
         {
             throw new InputException("serve-sim: --spin-us must be in 0..100000, --rt-priority in 0..99 and --clock-threads in 1..64. Fix: adjust the values");
+        }
+
+        if (parse.GetValue(Http2) && !parse.GetValue(NoEmissionClock) && priority > 0)
+        {
+            throw new InputException(Http2RealTimeConflict("serve-sim", priority));
         }
 
         using var emission = parse.GetValue(NoEmissionClock) ? null
@@ -139,7 +151,7 @@ public static class SelfTestCommand
     private static readonly Option<double> ServerSpinUs = new("--spin-us") { Description = "serve-sim's emission clock spin window, µs. Default 500.", DefaultValueFactory = _ => 500 };
     private static readonly Option<int> ServerClockThreads = new("--clock-threads") { Description = "serve-sim's emission clock timer threads. Default 2.", DefaultValueFactory = _ => 2 };
     private static readonly Option<int> ServerPriority = new("--rt-priority") { Description = "SCHED_FIFO priority of serve-sim's emission clock thread; 0 = normal. Default 30.", DefaultValueFactory = _ => 30 };
-    private static readonly Option<bool> UseHttp2 = new("--http2") { Description = "Stream over HTTP/2 (h2c with prior knowledge: serve-sim --http2, the openai backend's http_version=2) instead of HTTP/1.1, so many streams share a few connections and frames due together can leave in one send." };
+    private static readonly Option<bool> UseHttp2 = new("--http2") { Description = "Stream over HTTP/2 (h2c with prior knowledge: serve-sim --http2, the openai backend's http_version=2) instead of HTTP/1.1: many streams share a few connections. Needs --rt-priority 0 or --no-emission-clock. Slower than HTTP/1.1 with the emission clock on this project's 2-core VM (docs/benchmarks.md)." };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
@@ -185,6 +197,11 @@ public static class SelfTestCommand
         var http2 = parse.GetValue(UseHttp2);
         if (http2)
         {
+            if (!parse.GetValue(ServerNoClock) && parse.GetValue(ServerPriority) > 0)
+            {
+                throw new InputException(RemoteCommands.Http2RealTimeConflict("selftest", parse.GetValue(ServerPriority)));
+            }
+
             serverArgs.Add("--http2");
         }
 
