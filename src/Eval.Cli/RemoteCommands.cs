@@ -49,6 +49,13 @@ public static class RemoteCommands
         return command;
     }
 
+    /// <summary>
+    /// The message for --http2 with a real-time emission clock: Kestrel resumes each HTTP/2 stream's writer on a thread-pool
+    /// thread, which timer threads spinning at a higher SCHED_FIFO priority can starve indefinitely (seen here at 256 streams).
+    /// </summary>
+    internal static string Http2RealTimeConflict(string command, int priority) => string.Create(CultureInfo.InvariantCulture,
+        $"{command}: --http2 with the emission clock at SCHED_FIFO priority {priority} can starve Kestrel's HTTP/2 stream writers, which resume on thread-pool threads below the timer threads (serve-sim stalled at 256 streams). Fix: add --rt-priority 0 (timer threads at the process's own priority) or --no-emission-clock");
+
     /// <summary>Parses a comma-separated fault list (--faults).</summary>
     internal static IReadOnlyList<FaultSpec> ParseFaults(string? text) =>
         string.IsNullOrWhiteSpace(text) ? [] : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(f => FaultSpec.Parse(f, "--faults")).ToArray();
@@ -79,6 +86,11 @@ public static class RemoteCommands
         if (spinUs is < 0 or > 100_000 || priority is < 0 or > 99 || threads is < 1 or > 64)
         {
             throw new InputException("serve-sim: --spin-us must be in 0..100000, --rt-priority in 0..99 and --clock-threads in 1..64. Fix: adjust the values");
+        }
+
+        if (parse.GetValue(Http2) && !parse.GetValue(NoEmissionClock) && priority > 0)
+        {
+            throw new InputException(Http2RealTimeConflict("serve-sim", priority));
         }
 
         using var emission = parse.GetValue(NoEmissionClock) ? null
@@ -139,12 +151,13 @@ public static class SelfTestCommand
     private static readonly Option<double> ServerSpinUs = new("--spin-us") { Description = "serve-sim's emission clock spin window, µs. Default 500.", DefaultValueFactory = _ => 500 };
     private static readonly Option<int> ServerClockThreads = new("--clock-threads") { Description = "serve-sim's emission clock timer threads. Default 2.", DefaultValueFactory = _ => 2 };
     private static readonly Option<int> ServerPriority = new("--rt-priority") { Description = "SCHED_FIFO priority of serve-sim's emission clock thread; 0 = normal. Default 30.", DefaultValueFactory = _ => 30 };
+    private static readonly Option<bool> UseHttp2 = new("--http2") { Description = "Stream over HTTP/2 (h2c with prior knowledge: serve-sim --http2, the openai backend's http_version=2) instead of HTTP/1.1: many streams share a few connections. Needs --rt-priority 0 or --no-emission-clock. Slower than HTTP/1.1 with the emission clock on this project's 2-core VM (docs/benchmarks.md)." };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("selftest", "Measure the harness's own timing error: serve-sim in a child process with a fixed schedule, driven at concurrency 1/16/64/256; prints measured − server-logged flush times (TTFT, inter-token) at p50/p99.")
         {
-            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads,
+            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads, UseHttp2,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -154,7 +167,7 @@ public static class SelfTestCommand
     public sealed record LevelResult(
         int Concurrency, int Requests, int Failed, long Chunks, double ChunksPerSecond, int CountMismatches, bool GcFreeWindow,
         LatencyStatistics? TtftErrorMs, LatencyStatistics? ItlErrorMs, LatencyStatistics? DeliveryDelayMs, LatencyStatistics? ServerTtftLatenessMs,
-        LatencyStatistics? EmitLatenessMs, long UnscheduledChunks);
+        LatencyStatistics? EmitLatenessMs, long UnscheduledChunks, LatencyStatistics? ReceiveLatenessMs, string Protocol);
 
     private static async Task<int> ExecuteAsync(ParseResult parse, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
@@ -181,18 +194,35 @@ public static class SelfTestCommand
             serverArgs.Add("--no-emission-clock");
         }
 
+        var http2 = parse.GetValue(UseHttp2);
+        if (http2)
+        {
+            if (!parse.GetValue(ServerNoClock) && parse.GetValue(ServerPriority) > 0)
+            {
+                throw new InputException(RemoteCommands.Http2RealTimeConflict("selftest", parse.GetValue(ServerPriority)));
+            }
+
+            serverArgs.Add("--http2");
+        }
+
         using var server = StartServer(backendSpec, serverArgs);
         try
         {
             var (baseUrl, serverLine) = await ReadBaseUrlAsync(server, ct);
             var conditions = string.Create(CultureInfo.InvariantCulture,
-                $"client: {SchedulingPolicy()}, {InlineCompletions}=1, GC kept out of the measured window (TryStartNoGCRegion); server (child process): {InlineCompletions}=1, {ServerGen0}={ServerGen0Value} (512 MB gen0 budget), DOTNET_TieredCompilation=0, {serverLine}");
+                $"{(http2 ? "HTTP/2 (h2c prior knowledge, streams multiplexed on pooled connections)" : "HTTP/1.1 (one keep-alive connection per stream)")}; client: {SchedulingPolicy()}, {InlineCompletions}=1, GC kept out of the measured window (TryStartNoGCRegion); server (child process): {InlineCompletions}=1, {ServerGen0}={ServerGen0Value} (512 MB gen0 budget), DOTNET_TieredCompilation=0, {serverLine}");
             await stderr.WriteLineAsync($"selftest: serve-sim pid {server.Id.ToString(CultureInfo.InvariantCulture)} at {baseUrl} ({backendSpec})");
-            using var logClient = new HttpClient { BaseAddress = baseUrl };
+            // serve-sim --http2 answers HTTP/2 only, its log and clock endpoints included.
+            using var logClient = new HttpClient
+            {
+                BaseAddress = baseUrl,
+                DefaultRequestVersion = http2 ? System.Net.HttpVersion.Version20 : System.Net.HttpVersion.Version11,
+                DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            };
             var results = new List<LevelResult>();
             foreach (var level in levels)
             {
-                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, baseUrl, logClient, time, stderr, ct));
+                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, http2, baseUrl, logClient, time, stderr, ct));
                 await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"selftest: concurrency {level} done"));
             }
 
@@ -207,13 +237,13 @@ public static class SelfTestCommand
                 await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                     $"serve-sim schedule: TTFT {ttft} ms, inter-token {itl} ms, {tokens} tokens/request, {rounds} measured requests per stream; {Environment.ProcessorCount} CPU cores shared by client and server"));
                 await stdout.WriteLineAsync("conditions: " + conditions);
-                await stdout.WriteLineAsync("error = measured (client, after SSE parse and timing layer) − server-logged flush time, same monotonic clock; emit late = server flush − due time of the emission-clock timer that released the chunk (its schedule); unscheduled = content chunks no timer released (already due when the backend looked: late and coalesced); ms");
-                await stdout.WriteLineAsync("| concurrency | requests | failed | chunks/s | TTFT err p50 | TTFT err p99 | ITL err p50 | ITL err p99 | delivery p99 | emit late p50 | emit late p99 | unscheduled | GC-free |");
-                await stdout.WriteLineAsync("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
+                await stdout.WriteLineAsync("error = measured (client, after SSE parse and timing layer) − server-logged flush time, same monotonic clock; emit late = server flush − due time of the emission-clock timer that released the chunk (its schedule); recv late = client stamp − that due time (an upper bound on emit late that does not trust the server's flush stamp); unscheduled = content chunks no timer released (already due when the backend looked: late and coalesced); ms");
+                await stdout.WriteLineAsync("| concurrency | requests | failed | chunks/s | TTFT err p50 | TTFT err p99 | ITL err p50 | ITL err p99 | delivery p99 | emit late p50 | emit late p99 | recv late p99 | unscheduled | protocol | GC-free |");
+                await stdout.WriteLineAsync("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|:---:|");
                 foreach (var r in results)
                 {
                     await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                        $"| {r.Concurrency} | {r.Requests} | {r.Failed} | {r.ChunksPerSecond:0} | {F(r.TtftErrorMs?.P50)} | {F(r.TtftErrorMs?.P99)} | {F(r.ItlErrorMs?.P50)} | {F(r.ItlErrorMs?.P99)} | {F(r.DeliveryDelayMs?.P99)} | {F(r.EmitLatenessMs?.P50)} | {F(r.EmitLatenessMs?.P99)} | {r.UnscheduledChunks} | {(r.GcFreeWindow ? "yes" : "no")} |"));
+                        $"| {r.Concurrency} | {r.Requests} | {r.Failed} | {r.ChunksPerSecond:0} | {F(r.TtftErrorMs?.P50)} | {F(r.TtftErrorMs?.P99)} | {F(r.ItlErrorMs?.P50)} | {F(r.ItlErrorMs?.P99)} | {F(r.DeliveryDelayMs?.P99)} | {F(r.EmitLatenessMs?.P50)} | {F(r.EmitLatenessMs?.P99)} | {F(r.ReceiveLatenessMs?.P99)} | {r.UnscheduledChunks} | {r.Protocol} | {(r.GcFreeWindow ? "yes" : "no")} |"));
                 }
             }
 
@@ -296,7 +326,7 @@ public static class SelfTestCommand
         throw new InvalidOperationException("serve-sim exited before it printed its address");
     }
 
-    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, Uri baseUrl, HttpClient logClient, TimeProvider time, TextWriter stderr, CancellationToken ct)
+    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, bool http2, Uri baseUrl, HttpClient logClient, TimeProvider time, TextWriter stderr, CancellationToken ct)
     {
         using var client = new OpenAICompatibleChatClient(new OpenAIBackendOptions
         {
@@ -306,6 +336,7 @@ public static class SelfTestCommand
             BreakerMinimumThroughput = 0,
             TotalTimeout = TimeSpan.FromMinutes(5),
             TimeToFirstTokenTimeout = TimeSpan.FromMinutes(1),
+            Http2 = http2,
         }, time, null);
         var pipeline = new ChatClientBuilder(client).UseTiming().Build();
 
@@ -374,6 +405,8 @@ public static class SelfTestCommand
         var delivery = new List<double>();
         var serverLate = new List<double>();
         var emitLate = new List<double>();
+        var receiveLate = new List<double>();
+        var protocols = new SortedSet<string>(StringComparer.Ordinal);
         long unscheduled = 0;
         int failed = 0, mismatches = 0;
         long chunks = 0;
@@ -388,8 +421,10 @@ public static class SelfTestCommand
 
             var startNs = ServerLogStore.ToNanoseconds(recorder.StartTimestamp, time.TimestampFrequency);
             var received = recorder.Events().Where(e => e.Kind == StreamEventKind.Content).Select(e => startNs + (e.OffsetMicroseconds * 1000)).ToArray();
-            var served = entry.Events.Where(e => e.Kind == "content").Select(e => e.MonotonicNs).ToArray();
-            foreach (var e in entry.Events.Where(e => e.Kind == "content"))
+            var content = entry.Events.Where(e => e.Kind == "content").ToArray();
+            var served = content.Select(e => e.MonotonicNs).ToArray();
+            protocols.Add(entry.Protocol ?? "unknown");
+            foreach (var e in content)
             {
                 if (e.DueNs is { } due)
                 {
@@ -405,6 +440,16 @@ public static class SelfTestCommand
             {
                 mismatches++;
                 continue;
+            }
+
+            // Client stamp − schedule: an upper bound on the chunk's emission lateness that does not depend on where the
+            // server stamps its flush (with batched HTTP/2 sends the stamp precedes the connection's send).
+            for (var i = 0; i < content.Length; i++)
+            {
+                if (content[i].DueNs is { } due)
+                {
+                    receiveLate.Add((received[i] - due) / 1e6);
+                }
             }
 
             chunks += received.Length;
@@ -423,7 +468,7 @@ public static class SelfTestCommand
         return new LevelResult(concurrency, attempts.Count, failed, chunks, chunks / elapsed.TotalSeconds, mismatches, gcFree,
             LatencyStatistics.FromSamples([.. ttftErr], "ms"), LatencyStatistics.FromSamples([.. itlErr], "ms"),
             LatencyStatistics.FromSamples([.. delivery], "ms"), LatencyStatistics.FromSamples([.. serverLate], "ms"),
-            LatencyStatistics.FromSamples([.. emitLate], "ms"), unscheduled);
+            LatencyStatistics.FromSamples([.. emitLate], "ms"), unscheduled, LatencyStatistics.FromSamples([.. receiveLate], "ms"), string.Join('+', protocols));
     }
 
     /// <summary>Asks the GC to stay out of the measured window; false when the runtime refuses that much.</summary>

@@ -1,0 +1,53 @@
+using System.Text.Json;
+
+namespace Spark.Eval.Cli.Tests;
+
+/// <summary>spark-eval selftest as a real child process (it starts serve-sim in its own process): protocol choice and refusals.</summary>
+public class SelfTestCommandTests
+{
+    [Theory]
+    [InlineData(false, "HTTP/1.1")]
+    [InlineData(true, "HTTP/2")]
+    public async Task SelfTest_Protocol_StreamsOverItAndMatchesServerLog(bool http2, string protocol)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        string[] args = ["selftest", "--json", "-c", "2", "--rounds", "1", "--ttft-ms", "5", "--itl-ms", "5", "--tokens", "4", "--rt-priority", "0"];
+        using var process = CliHarness.Start(CliHarness.TempDir(), http2 ? [.. args, "--http2"] : args);
+        var stderr = process.StandardError.ReadToEndAsync(ct);
+        var stdout = await process.StandardOutput.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct);
+        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {await stderr}");
+
+        using var report = JsonDocument.Parse(stdout);
+        Assert.StartsWith(http2 ? "HTTP/2" : "HTTP/1.1", report.RootElement.GetProperty("conditions").GetString(), StringComparison.Ordinal);
+        var level = Assert.Single(report.RootElement.GetProperty("levels").EnumerateArray());
+        // The server logged every request under the protocol asked for, and client and server agree on every chunk.
+        Assert.Equal(protocol, level.GetProperty("protocol").GetString());
+        Assert.Equal(2, level.GetProperty("requests").GetInt32());
+        Assert.Equal(0, level.GetProperty("failed").GetInt32());
+        Assert.Equal(0, level.GetProperty("count_mismatches").GetInt32());
+        Assert.True(level.GetProperty("chunks").GetInt64() >= 2);
+        // recv late (client stamp − schedule) is computed from every chunk an emission-clock timer released.
+        Assert.Equal(JsonValueKind.Object, level.GetProperty("receive_lateness_ms").ValueKind);
+        Assert.Equal(JsonValueKind.Object, level.GetProperty("emit_lateness_ms").ValueKind);
+    }
+
+    [Fact]
+    public async Task SelfTest_Http2WithRealTimeClock_RefusedWithFix()
+    {
+        var (exit, _, err) = await CliHarness.RunAsync("selftest", "--http2", "-c", "1");
+
+        Assert.Equal(SparkEvalCli.ExitBadInput, exit);
+        Assert.Contains("--rt-priority 0", err, StringComparison.Ordinal);
+        Assert.Contains("--no-emission-clock", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ServeSim_Http2WithRealTimeClock_RefusedWithFix()
+    {
+        var (exit, _, err) = await CliHarness.RunAsync("serve-sim", "--port", "0", "--http2", "--rt-priority", "5");
+
+        Assert.Equal(SparkEvalCli.ExitBadInput, exit);
+        Assert.Contains("serve-sim: --http2", err, StringComparison.Ordinal);
+    }
+}
