@@ -67,33 +67,18 @@ public sealed class NodeTools
             }
 
             var hash = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(lockFile, cancellationToken)))[..16];
-            var root = Path.Combine(CacheRoot, "node-tools", hash);
-            var marker = Path.Combine(root, ".installed");
-            if (!File.Exists(marker))
+            var toolsFolder = Path.Combine(CacheRoot, "node-tools");
+            var root = Path.Combine(toolsFolder, hash);
+            if (!File.Exists(Path.Combine(root, InstalledMarker)))
             {
-                var npm = SandboxEnvironment.Which("npm")
-                    ?? throw new ToolMissingException("npm was not found on PATH. Fix: install Node.js 20 or later with npm (apt-get install nodejs npm)");
-                Directory.CreateDirectory(root);
-                File.Copy(Path.Combine(ManifestFolder, "package.json"), Path.Combine(root, "package.json"), true);
-                File.Copy(lockFile, Path.Combine(root, "package-lock.json"), true);
-                progress?.Invoke($"sandbox: installing locked TypeScript and Jest into {root} (npm ci, first use only)…");
-                var info = new ProcessStartInfo(npm) { WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-                foreach (var arg in new[] { "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error" })
+                Directory.CreateDirectory(toolsFolder);
+                // Other spark-eval processes (parallel test projects, two runs) may install the same lockfile at once:
+                // one installs under a file lock while the others wait, and the folder appears whole or not at all.
+                using var held = await AcquireFileLockAsync(Path.Combine(toolsFolder, hash + ".lock"), progress, cancellationToken);
+                if (!File.Exists(Path.Combine(root, InstalledMarker)))
                 {
-                    info.ArgumentList.Add(arg);
+                    await InstallAsync(lockFile, toolsFolder, root, hash, progress, cancellationToken);
                 }
-
-                using var process = Process.Start(info)!;
-                var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-                _ = await process.StandardOutput.ReadToEndAsync(cancellationToken);
-                await process.WaitForExitAsync(cancellationToken);
-                if (process.ExitCode != 0)
-                {
-                    throw new ToolMissingException($"npm ci failed in {root}: {(await stderr).Trim()}. Fix: check network access to the npm registry, then retry");
-                }
-
-                await File.WriteAllTextAsync(marker, hash, cancellationToken);
-                progress?.Invoke("sandbox: npm tools installed.");
             }
 
             s_installed = new NodeTools(root);
@@ -102,6 +87,70 @@ public sealed class NodeTools
         finally
         {
             Gate.Release();
+        }
+    }
+
+    private const string InstalledMarker = ".installed";
+
+    /// <summary>npm ci into a staging folder beside <paramref name="root"/>, then one rename: a crash leaves no half-installed root.</summary>
+    private static async Task InstallAsync(string lockFile, string toolsFolder, string root, string hash, Action<string>? progress, CancellationToken cancellationToken)
+    {
+        var npm = SandboxEnvironment.Which("npm")
+            ?? throw new ToolMissingException("npm was not found on PATH. Fix: install Node.js 20 or later with npm (apt-get install nodejs npm)");
+        var staging = Path.Combine(toolsFolder, $"{hash}.staging-{Environment.ProcessId}");
+        foreach (var stale in new[] { staging, root })
+        {
+            if (Directory.Exists(stale))
+            {
+                Directory.Delete(stale, recursive: true);
+            }
+        }
+
+        Directory.CreateDirectory(staging);
+        File.Copy(Path.Combine(ManifestFolder, "package.json"), Path.Combine(staging, "package.json"), true);
+        File.Copy(lockFile, Path.Combine(staging, "package-lock.json"), true);
+        progress?.Invoke($"sandbox: installing locked TypeScript and Jest into {root} (npm ci, first use only)…");
+        var info = new ProcessStartInfo(npm) { WorkingDirectory = staging, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        _ = await process.StandardOutput.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        if (process.ExitCode != 0)
+        {
+            Directory.Delete(staging, recursive: true);
+            throw new ToolMissingException($"npm ci failed in {staging}: {(await stderr).Trim()}. Fix: check network access to the npm registry, then retry");
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(staging, InstalledMarker), hash, cancellationToken);
+        Directory.Move(staging, root);
+        progress?.Invoke("sandbox: npm tools installed.");
+    }
+
+    /// <summary>An exclusive lock on <paramref name="path"/> held by this process until disposed (.NET takes flock for FileShare.None); waits while another process holds it.</summary>
+    private static async Task<FileStream> AcquireFileLockAsync(string path, Action<string>? progress, CancellationToken cancellationToken)
+    {
+        var said = false;
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException)
+            {
+                if (!said)
+                {
+                    progress?.Invoke($"sandbox: another spark-eval process is installing the npm tools; waiting for {path}…");
+                    said = true;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
+            }
         }
     }
 }
