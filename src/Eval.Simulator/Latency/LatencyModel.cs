@@ -119,7 +119,8 @@ public sealed class LatencyModel
         (Model.IsMixtureOfExperts ? _nonExpertBytes + (_expertBytes * ExpectedDistinctExperts(tokens) / Model.Experts) : WeightBytes) - _lookupBytes;
 
     /// <summary>
-    /// Tensor-parallel all-reduce time of one step: two all-reduces per layer, each α + 2(TP−1)/TP · tokens·hidden·2 bytes / link bandwidth.
+    /// Tensor-parallel all-reduce time of one step: two all-reduces per layer, each α + 2(TP−1)/TP · tokens·hidden·2 bytes / link bandwidth,
+    /// with α = latency + 2(TP−1) · hop latency (a ring all-reduce's steps).
     /// </summary>
     public double AllReduceSeconds(double tokens)
     {
@@ -130,7 +131,8 @@ public sealed class LatencyModel
 
         var bytes = tokens * Model.HiddenSize * 2.0;
         var link = Hardware.InterconnectGBps > 0 ? Hardware.InterconnectGBps * 1e9 : 25e9;
-        var perReduce = (Hardware.AllReduceLatencyUs / 1e6) + (2.0 * (TensorParallel - 1) / TensorParallel * bytes / link);
+        var latency = (Hardware.AllReduceLatencyUs + (2.0 * (TensorParallel - 1) * Hardware.AllReduceHopLatencyUs)) / 1e6;
+        var perReduce = latency + (2.0 * (TensorParallel - 1) / TensorParallel * bytes / link);
         return 2.0 * Model.Layers * perReduce;
     }
 
@@ -193,10 +195,18 @@ public sealed class LatencyModel
     public double PrefillSeconds(int tokens) => StepSeconds(tokens, tokens * (double)tokens / 2.0, 0, 0);
 
     /// <summary>
+    /// Fixed cost of one request before its first step: the profile's request overhead plus, under tensor parallelism,
+    /// the per-call cost of each all-reduce site (two per layer).
+    /// </summary>
+    public double RequestOverheadSeconds =>
+        (Hardware.RequestOverheadMs / 1000.0)
+        + (TensorParallel > 1 && Hardware.Architecture != DeviceArchitecture.SramPipeline ? 2.0 * Model.Layers * Hardware.AllReduceCallOverheadUs / 1e6 : 0);
+
+    /// <summary>
     /// Time to first token of a lone request as a client sees it: network round trip + request overhead + prefill.
     /// </summary>
     public double UnloadedTtftSeconds(int inputTokens) =>
-        ((Hardware.NetworkRttMs + Hardware.RequestOverheadMs) / 1000.0) + PrefillSeconds(inputTokens);
+        (Hardware.NetworkRttMs / 1000.0) + RequestOverheadSeconds + PrefillSeconds(inputTokens);
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"{Hardware.Name} × {Devices} / {Model.Name} {Precision.Name}");

@@ -96,7 +96,7 @@ public static class LoadSimulator
             output[i] = Spread(options.OutputTokens, options.LengthSpread, random);
         }
 
-        var overhead = hw.RequestOverheadMs / 1000.0;
+        var overhead = model.RequestOverheadSeconds;
         var rtt = hw.NetworkRttMs / 1000.0;
         var arrival = new double[n];
         var pending = new PriorityQueue<int, (double, int)>();

@@ -53,8 +53,18 @@ public sealed record HardwareProfile
     public bool KvReadPerQueryHead { get; init; }
     /// <summary>Client-to-server network round trip added to time to first token, ms.</summary>
     public double NetworkRttMs { get; init; }
-    /// <summary>Latency of one all-reduce hop (launch plus synchronisation), µs.</summary>
+    /// <summary>Latency of one all-reduce (launch plus synchronisation), µs; with <see cref="AllReduceHopLatencyUs"/> its base part.</summary>
     public double AllReduceLatencyUs { get; set; } = 8;
+    /// <summary>
+    /// Latency per ring step of one all-reduce, µs: a ring all-reduce over TP devices takes 2(TP − 1) steps (NCCL's
+    /// latency model, base + steps · hop). 0 keeps the all-reduce latency independent of the TP degree.
+    /// </summary>
+    public double AllReduceHopLatencyUs { get; init; }
+    /// <summary>
+    /// Cost per all-reduce site of the model (two per layer) paid once per call, not per step, when TP &gt; 1, µs: the
+    /// part of a fitted tensor-parallel cost that exceeds the collective's own latency. 0 unless a serving stack gives it.
+    /// </summary>
+    public double AllReduceCallOverheadUs { get; init; }
     /// <summary>Fraction of device memory left for weights and KV cache after runtime reservations.</summary>
     public double MemoryUtilization { get; set; } = 0.9;
     /// <summary>Largest batch the engine schedules in one step.</summary>
