@@ -15,6 +15,7 @@ public sealed class OpenAIBackendFactory : IBackendFactory
     [
         "name", "url", "model", "key_env", "api", "headers", "connect_timeout_ms", "ttft_timeout_ms", "idle_timeout_ms",
         "total_timeout_ms", "retries", "retry_base_ms", "max_concurrency", "breaker_min_throughput", "http2", "http_version", "preconnect", "tokenizer",
+        "rx_timestamps",
     ];
 
     public string Kind => "openai";
@@ -45,7 +46,7 @@ public sealed class OpenAIBackendFactory : IBackendFactory
         }
 
         var description = string.Create(CultureInfo.InvariantCulture,
-            $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)} over HTTP/{(options.Http2 ? "2" : "1.1")}, model {options.Model}, client tokenizer {client.Tokens.Name}");
+            $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)} over HTTP/{(options.Http2 ? "2" : "1.1")}, model {options.Model}, client tokenizer {client.Tokens.Name}, event stamps {(client.KernelReceiveTimestamps ? "kernel receive time" : "client parse time")}");
         return new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: false, options.Model), client);
     }
 
@@ -110,6 +111,12 @@ public sealed class OpenAIBackendFactory : IBackendFactory
             Http2 = HttpVersionSetting(spec),
             Tokenizer = spec.GetString("tokenizer") is { } t && t != "auto" ? ModelTokenizers.Encoding(t, spec.Text) : null,
             Preconnect = spec.GetInt("preconnect", 0, 0, 1) == 1,
+            KernelReceiveTimestamps = spec.GetString("rx_timestamps") switch
+            {
+                null or "kernel" => true,
+                "off" => false,
+                var v => throw new InputException($"--backend '{spec.Text}': rx_timestamps={v} is not a stamping mode. Fix: write rx_timestamps=kernel (the default: the kernel's receive time of each event's bytes) or rx_timestamps=off (the moment the client parsed it)"),
+            },
         };
     }
 

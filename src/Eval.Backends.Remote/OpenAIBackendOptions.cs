@@ -70,6 +70,12 @@ public sealed record OpenAIBackendOptions
     /// </summary>
     public string? Tokenizer { get; init; }
 
+    /// <summary>
+    /// Stamp each streamed event with the kernel's receive time of its bytes (SO_TIMESTAMPNS) instead of the moment the
+    /// client parsed it; HTTP/1.1 on Linux with the system clock only (elsewhere the timing layer's stamp is used).
+    /// </summary>
+    public bool KernelReceiveTimestamps { get; init; } = true;
+
     /// <summary>Open a connection at creation (GET /models) so that connect time stays out of the first attempt.</summary>
     public bool Preconnect { get; init; }
 }

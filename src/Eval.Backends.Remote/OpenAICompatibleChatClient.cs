@@ -93,6 +93,16 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
     public ConnectionStats Connections { get; } = new();
 
+    /// <summary>True when streamed events carry the kernel's receive time of their bytes (see <see cref="OpenAIBackendOptions.KernelReceiveTimestamps"/>).</summary>
+    public bool KernelReceiveTimestamps => UsesKernelReceiveTimestamps(_options, _time);
+
+    /// <summary>Whether kernel receive timestamps can apply here: HTTP/1.1 SSE, Linux, the system clock.</summary>
+    public static bool KernelReceiveTimestampsApply(bool http2, TimeProvider time) =>
+        !http2 && time == TimeProvider.System && KernelReceiveStream.IsSupported;
+
+    private static bool UsesKernelReceiveTimestamps(OpenAIBackendOptions options, TimeProvider time) =>
+        options.KernelReceiveTimestamps && options.Api != OpenAIApi.ResponsesWebSocket && KernelReceiveTimestampsApply(options.Http2, time);
+
     /// <summary>The client tokenizer for this backend's model (the runner counts answers with it beside the server's usage).</summary>
     public TokenCounter Tokens { get; }
 
@@ -103,6 +113,9 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
     private static ResilienceHandler CreateHandler(OpenAIBackendOptions options, TimeProvider time, ConnectionStats stats)
     {
+        // HTTP/1.1 reads a response on the flow that asked for it, so a read's arrival reaches that attempt's sink; an
+        // HTTP/2 connection reads every stream's frames on its own loop, where no attempt's sink belongs.
+        var kernelStamps = UsesKernelReceiveTimestamps(options, time);
         var sockets = new SocketsHttpHandler
         {
             PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
@@ -128,7 +141,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 }
 
                 stats.Record(time.GetElapsedTime(start));
-                return new NetworkStream(socket, ownsSocket: true);
+                return kernelStamps ? KernelReceiveStream.Create(socket) : new NetworkStream(socket, ownsSocket: true);
             },
         };
 
@@ -277,7 +290,8 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 yield break;
             }
 
-            using var response = await SendAsync(messages, options, stream: true, recorder, timeouts);
+            var arrivals = KernelReceiveTimestamps && recorder is not null ? new ArrivalSink() : null;
+            using var response = await SendAsync(messages, options, stream: true, recorder, timeouts, arrivals);
             await EnsureSuccessAsync(response, timeouts, "text/event-stream");
             var body = await ReadBodyStreamAsync(response, timeouts);
             var reader = new SseReader(body, _time);
@@ -285,7 +299,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             var firstByteMarked = false;
             while (!state.Done)
             {
-                var more = await NextEventAsync(reader, timeouts);
+                var more = await NextEventAsync(reader, timeouts, arrivals);
                 if (!firstByteMarked && reader.FirstByteTimestamp != 0)
                 {
                     recorder?.MarkAt(reader.FirstByteTimestamp, StreamEventKind.FirstByte);
@@ -306,6 +320,12 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 if (update.Contents.Any(c => c is TextContent or TextReasoningContent or FunctionCallContent))
                 {
                     timeouts.FirstTokenSeen();
+                }
+
+                // The read that completed this event is the latest one: its bytes' arrival is the event's.
+                if (arrivals is { Timestamp: > 0 })
+                {
+                    recorder!.OfferArrival(arrivals.Timestamp);
                 }
 
                 yield return update;
@@ -468,8 +488,9 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         }
     }
 
-    private async Task<HttpResponseMessage> SendAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream, AttemptRecorder? recorder, AttemptTimeouts timeouts)
+    private async Task<HttpResponseMessage> SendAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream, AttemptRecorder? recorder, AttemptTimeouts timeouts, ArrivalSink? arrivals = null)
     {
+        ArrivalSink.Current = arrivals;
         using var request = new HttpRequestMessage(HttpMethod.Post, _endpoint)
         {
             Content = new TimedJsonContent(BuildBody(messages, options, stream), recorder),
@@ -483,7 +504,14 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         try
         {
             var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeouts.Token);
-            recorder?.Mark(StreamEventKind.ResponseHeaders);
+            if (arrivals is { Timestamp: > 0 })
+            {
+                recorder?.MarkAt(arrivals.Timestamp, StreamEventKind.ResponseHeaders);
+            }
+            else
+            {
+                recorder?.Mark(StreamEventKind.ResponseHeaders);
+            }
             return response;
         }
         catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException or BrokenCircuitException)
@@ -550,8 +578,10 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         }
     }
 
-    private async Task<bool> NextEventAsync(SseReader reader, AttemptTimeouts timeouts)
+    private async Task<bool> NextEventAsync(SseReader reader, AttemptTimeouts timeouts, ArrivalSink? arrivals)
     {
+        // Set on every read: an async iterator resumes on its consumer's flow, which does not carry the sink.
+        ArrivalSink.Current = arrivals;
         timeouts.BeforeRead();
         try
         {

@@ -81,7 +81,8 @@ public sealed class SseReader
 
             if (FirstByteTimestamp == 0 && _time is not null)
             {
-                FirstByteTimestamp = _time.GetTimestamp();
+                // A kernel-stamped transport knows when these bytes arrived; otherwise stamp now.
+                FirstByteTimestamp = ArrivalSink.Current is { Timestamp: > 0 } arrival ? arrival.Timestamp : _time.GetTimestamp();
             }
 
             BytesRead += n;

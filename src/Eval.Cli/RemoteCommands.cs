@@ -153,11 +153,13 @@ public static class SelfTestCommand
     private static readonly Option<int> ServerPriority = new("--rt-priority") { Description = "SCHED_FIFO priority of serve-sim's emission clock thread; 0 = normal. Default 30.", DefaultValueFactory = _ => 30 };
     private static readonly Option<bool> UseHttp2 = new("--http2") { Description = "Stream over HTTP/2 (h2c with prior knowledge: serve-sim --http2, the openai backend's http_version=2) instead of HTTP/1.1: many streams share a few connections. Needs --rt-priority 0 or --no-emission-clock. Slower than HTTP/1.1 with the emission clock on this project's 2-core VM (docs/benchmarks.md)." };
 
+    private static readonly Option<string> RxTimestamps = new("--rx-timestamps") { Description = "How the client stamps each event: kernel (the kernel's receive time of its bytes, SO_TIMESTAMPNS; HTTP/1.1 on Linux) or off (the moment the client parsed it). Default kernel.", DefaultValueFactory = _ => "kernel" };
+
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("selftest", "Measure the harness's own timing error: serve-sim in a child process with a fixed schedule, driven at concurrency 1/16/64/256; prints measured − server-logged flush times (TTFT, inter-token) at p50/p99.")
         {
-            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads, UseHttp2,
+            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads, UseHttp2, RxTimestamps,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -195,6 +197,12 @@ public static class SelfTestCommand
         }
 
         var http2 = parse.GetValue(UseHttp2);
+        var kernelStamps = parse.GetValue(RxTimestamps) switch
+        {
+            "kernel" => true,
+            "off" => false,
+            var v => throw new InputException($"selftest: --rx-timestamps {v} is not a stamping mode. Fix: write --rx-timestamps kernel or --rx-timestamps off"),
+        };
         if (http2)
         {
             if (!parse.GetValue(ServerNoClock) && parse.GetValue(ServerPriority) > 0)
@@ -209,8 +217,11 @@ public static class SelfTestCommand
         try
         {
             var (baseUrl, serverLine) = await ReadBaseUrlAsync(server, ct);
+            var stamping = kernelStamps && OpenAICompatibleChatClient.KernelReceiveTimestampsApply(http2, time)
+                ? "event stamps = kernel receive time of their bytes (SO_TIMESTAMPNS)"
+                : "event stamps = when the client parsed them";
             var conditions = string.Create(CultureInfo.InvariantCulture,
-                $"{(http2 ? "HTTP/2 (h2c prior knowledge, streams multiplexed on pooled connections)" : "HTTP/1.1 (one keep-alive connection per stream)")}; client: {SchedulingPolicy()}, {InlineCompletions}=1, GC kept out of the measured window (TryStartNoGCRegion); server (child process): {InlineCompletions}=1, {ServerGen0}={ServerGen0Value} (512 MB gen0 budget), DOTNET_TieredCompilation=0, {serverLine}");
+                $"{(http2 ? "HTTP/2 (h2c prior knowledge, streams multiplexed on pooled connections)" : "HTTP/1.1 (one keep-alive connection per stream)")}; client: {stamping}, {SchedulingPolicy()}, {InlineCompletions}=1, GC kept out of the measured window (TryStartNoGCRegion); server (child process): {InlineCompletions}=1, {ServerGen0}={ServerGen0Value} (512 MB gen0 budget), DOTNET_TieredCompilation=0, {serverLine}");
             await stderr.WriteLineAsync($"selftest: serve-sim pid {server.Id.ToString(CultureInfo.InvariantCulture)} at {baseUrl} ({backendSpec})");
             // serve-sim --http2 answers HTTP/2 only, its log and clock endpoints included.
             using var logClient = new HttpClient
@@ -222,7 +233,7 @@ public static class SelfTestCommand
             var results = new List<LevelResult>();
             foreach (var level in levels)
             {
-                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, http2, baseUrl, logClient, time, stderr, ct));
+                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, http2, kernelStamps, baseUrl, logClient, time, stderr, ct));
                 await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"selftest: concurrency {level} done"));
             }
 
@@ -237,7 +248,7 @@ public static class SelfTestCommand
                 await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                     $"serve-sim schedule: TTFT {ttft} ms, inter-token {itl} ms, {tokens} tokens/request, {rounds} measured requests per stream; {Environment.ProcessorCount} CPU cores shared by client and server"));
                 await stdout.WriteLineAsync("conditions: " + conditions);
-                await stdout.WriteLineAsync("error = measured (client, after SSE parse and timing layer) − server-logged flush time, same monotonic clock; emit late = server flush − due time of the emission-clock timer that released the chunk (its schedule); recv late = client stamp − that due time (an upper bound on emit late that does not trust the server's flush stamp); unscheduled = content chunks no timer released (already due when the backend looked: late and coalesced); ms");
+                await stdout.WriteLineAsync("error = measured (client stamp of the event, see conditions) − server-logged flush time, same monotonic clock; emit late = server flush − due time of the emission-clock timer that released the chunk (its schedule); recv late = client stamp − that due time (an upper bound on emit late that does not trust the server's flush stamp); unscheduled = content chunks no timer released (already due when the backend looked: late and coalesced); ms");
                 await stdout.WriteLineAsync("| concurrency | requests | failed | chunks/s | TTFT err p50 | TTFT err p99 | ITL err p50 | ITL err p99 | delivery p99 | emit late p50 | emit late p99 | recv late p99 | unscheduled | protocol | GC-free |");
                 await stdout.WriteLineAsync("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|:---:|");
                 foreach (var r in results)
@@ -326,7 +337,7 @@ public static class SelfTestCommand
         throw new InvalidOperationException("serve-sim exited before it printed its address");
     }
 
-    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, bool http2, Uri baseUrl, HttpClient logClient, TimeProvider time, TextWriter stderr, CancellationToken ct)
+    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, bool http2, bool kernelStamps, Uri baseUrl, HttpClient logClient, TimeProvider time, TextWriter stderr, CancellationToken ct)
     {
         using var client = new OpenAICompatibleChatClient(new OpenAIBackendOptions
         {
@@ -337,6 +348,7 @@ public static class SelfTestCommand
             TotalTimeout = TimeSpan.FromMinutes(5),
             TimeToFirstTokenTimeout = TimeSpan.FromMinutes(1),
             Http2 = http2,
+            KernelReceiveTimestamps = kernelStamps,
         }, time, null);
         var pipeline = new ChatClientBuilder(client).UseTiming().Build();
 

@@ -17,6 +17,7 @@ public sealed class AttemptRecorder
     private readonly StringBuilder _answer = new();
     private readonly StringBuilder _reasoning = new();
     private readonly Lock _gate = new();
+    private long _offeredArrival;
 
     public AttemptRecorder(TimeProvider time)
     {
@@ -36,6 +37,9 @@ public sealed class AttemptRecorder
 
     /// <summary>Retries the transport made before the try that served the answer.</summary>
     public int Retries { get; private set; }
+
+    /// <summary>Streamed updates stamped with an arrival time their transport offered (<see cref="OfferArrival"/>).</summary>
+    public int ArrivalStamped { get; private set; }
 
     public string Answer => _answer.ToString();
 
@@ -67,6 +71,26 @@ public sealed class AttemptRecorder
                 Retries++;
             }
         }
+    }
+
+    /// <summary>
+    /// A transport that knows when the bytes of the update it is about to yield arrived (a kernel receive timestamp) offers
+    /// that moment; the timing middleware stamps the update with it instead of the moment it got the update.
+    /// </summary>
+    public void OfferArrival(long timestamp) => _offeredArrival = timestamp;
+
+    /// <summary>The stamp for an update the middleware got at <paramref name="now"/>: the offered arrival when it lies between the start and now.</summary>
+    internal long ArrivalOr(long now)
+    {
+        var offered = _offeredArrival;
+        _offeredArrival = 0;
+        if (offered >= StartTimestamp && offered <= now && offered != 0)
+        {
+            ArrivalStamped++;
+            return offered;
+        }
+
+        return now;
     }
 
     internal void AppendAnswer(string text) => _answer.Append(text);

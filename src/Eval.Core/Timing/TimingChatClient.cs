@@ -31,8 +31,9 @@ public sealed class TimingChatClient : DelegatingChatClient
         {
             await foreach (var update in base.GetStreamingResponseAsync(messages, options, cancellationToken))
             {
-                // Stamp first, before any classification work, so the timestamp is the arrival moment.
-                var now = time.GetTimestamp();
+                // Stamp first, before any classification work, so the timestamp is the arrival moment (or the transport's
+                // own, earlier record of it).
+                var now = recorder.ArrivalOr(time.GetTimestamp());
                 var (kind, chars) = Classify(update, recorder);
                 recorder.MarkAt(now, kind, chars);
                 recorder.ModelId ??= update.ModelId;

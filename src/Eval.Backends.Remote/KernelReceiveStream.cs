@@ -1,0 +1,284 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Spark.Eval.Backends.Remote;
+
+/// <summary>
+/// Where the socket reads made on behalf of one attempt leave the kernel's arrival time of the bytes they returned. The
+/// backend sets <see cref="Current"/> before each read of its response; the transport below writes into it.
+/// </summary>
+internal sealed class ArrivalSink
+{
+    private static readonly AsyncLocal<ArrivalSink?> s_current = new();
+
+    /// <summary>The sink of the read in progress on this flow, if the backend set one.</summary>
+    public static ArrivalSink? Current
+    {
+        get => s_current.Value;
+        set => s_current.Value = value;
+    }
+
+    /// <summary>Arrival (TimeProvider.System ticks) of the bytes of the latest read made for this attempt; 0 before the first.</summary>
+    public long Timestamp { get; set; }
+
+    /// <summary>Reads whose arrival the kernel stamped.</summary>
+    public int Stamped { get; set; }
+}
+
+/// <summary>
+/// A TCP transport stream for <see cref="System.Net.Http.SocketsHttpHandler"/> (HTTP/1.1) that reads with
+/// <c>recvmsg</c> and <c>SO_TIMESTAMPNS</c>, so every read also returns when the kernel received its bytes. A client busy
+/// with other streams (256 streams whose chunks come due together) then still stamps each chunk at its arrival, not at
+/// the moment its thread got round to it. Linux only; <see cref="IsSupported"/> says whether it can be used.
+/// </summary>
+internal sealed partial class KernelReceiveStream : Stream
+{
+    private const int SolSocket = 1;
+    private const int SoTimestampNs = 35; // SO_TIMESTAMPNS_OLD on x86-64 and arm64: a struct timespec of CLOCK_REALTIME
+    private const int MsgDontWait = 0x40;
+    private const int EAgain = 11;
+    private const int EIntr = 4;
+    private const int ClockRealtime = 0;
+    private const int ClockMonotonic = 1;
+    private const int ControlSize = 64;
+
+    private readonly Socket _socket;
+    private readonly int _fd;
+
+    private KernelReceiveStream(Socket socket)
+    {
+        _socket = socket;
+        _fd = (int)socket.SafeHandle.DangerousGetHandle();
+    }
+
+    /// <summary>True on 64-bit Linux where the system clock's timestamps are CLOCK_MONOTONIC nanoseconds (what the stamps are converted to).</summary>
+    public static bool IsSupported { get; } = Probe();
+
+    /// <summary>Turns kernel receive timestamps on for <paramref name="socket"/> and wraps it; the stream owns the socket.</summary>
+    public static KernelReceiveStream Create(Socket socket)
+    {
+        socket.SetRawSocketOption(SolSocket, SoTimestampNs, BitConverter.GetBytes(1));
+        return new KernelReceiveStream(socket);
+    }
+
+    public override bool CanRead => true;
+
+    public override bool CanWrite => true;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await ReadCoreAsync(buffer, ArrivalSink.Current, cancellationToken);
+        }
+        catch (SocketException ex)
+        {
+            // As NetworkStream does: HTTP layers expect transport failures as IOException.
+            throw new IOException($"reading the socket failed: {ex.Message}", ex);
+        }
+    }
+
+    private async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, ArrivalSink? sink, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (buffer.IsEmpty)
+            {
+                // A zero-byte read waits for data without taking it (SocketsHttpHandler uses these on idle connections).
+                await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
+                return 0;
+            }
+
+            var received = Receive(buffer.Span, out var arrival, out var errno);
+            if (received >= 0)
+            {
+                if (sink is not null && received > 0)
+                {
+                    sink.Timestamp = arrival;
+                    if (arrival != 0)
+                    {
+                        sink.Stamped++;
+                    }
+                }
+
+                return received;
+            }
+
+            if (errno == EIntr)
+            {
+                continue;
+            }
+
+            if (errno != EAgain)
+            {
+                throw new SocketException(errno);
+            }
+
+            // Nothing buffered: wait until the socket is readable, then read with recvmsg again.
+            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            while (!buffer.IsEmpty)
+            {
+                var sent = await _socket.SendAsync(buffer, SocketFlags.None, cancellationToken);
+                buffer = buffer[sent..];
+            }
+        }
+        catch (SocketException ex)
+        {
+            throw new IOException($"writing to the socket failed: {ex.Message}", ex);
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override void Flush()
+    {
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _socket.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    /// <summary>One non-blocking recvmsg: bytes read (0 at end of stream) and their arrival in TimeProvider.System ticks (0 when the kernel gave none), or −1 with errno.</summary>
+    private unsafe int Receive(Span<byte> buffer, out long arrival, out int errno)
+    {
+        arrival = 0;
+        errno = 0;
+        var control = stackalloc byte[ControlSize];
+        fixed (byte* data = buffer)
+        {
+            var iov = new IoVec { Base = data, Length = (nuint)buffer.Length };
+            var header = new MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = ControlSize };
+            var n = RecvMsg(_fd, &header, MsgDontWait);
+            if (n < 0)
+            {
+                errno = Marshal.GetLastPInvokeError();
+                return -1;
+            }
+
+            // cmsghdr: size_t len, int level, int type, then the data aligned to 8 bytes.
+            var offset = 0;
+            while (offset + 16 <= (int)header.ControlLength)
+            {
+                var length = (int)*(nuint*)(control + offset);
+                if (length < 16)
+                {
+                    break;
+                }
+
+                if (*(int*)(control + offset + 8) == SolSocket && *(int*)(control + offset + 12) == SoTimestampNs && length >= 16 + 16)
+                {
+                    var seconds = *(long*)(control + offset + 16);
+                    var nanoseconds = *(long*)(control + offset + 24);
+                    arrival = ToMonotonic((seconds * 1_000_000_000L) + nanoseconds);
+                }
+
+                offset += (length + 7) & ~7;
+            }
+
+            return (int)n;
+        }
+    }
+
+    /// <summary>
+    /// Kernel stamps are CLOCK_REALTIME; the harness's clock is CLOCK_MONOTONIC. Both advance at the same (NTP-slewed) rate,
+    /// so their difference, read now, converts the stamp; a stamp that would lie in the future (a clock step) is dropped.
+    /// </summary>
+    private static long ToMonotonic(long realtimeNs)
+    {
+        var now = ClockNs(ClockMonotonic);
+        var offset = ClockNs(ClockRealtime) - now;
+        var monotonic = realtimeNs - offset;
+        return monotonic > 0 && monotonic <= now ? monotonic : 0;
+    }
+
+    private static unsafe long ClockNs(int clock)
+    {
+        TimeSpec spec;
+        return ClockGetTime(clock, &spec) == 0 ? (spec.Seconds * 1_000_000_000L) + spec.Nanoseconds : 0;
+    }
+
+    private static bool Probe()
+    {
+        if (!OperatingSystem.IsLinux() || !Environment.Is64BitProcess || System.Diagnostics.Stopwatch.Frequency != 1_000_000_000L)
+        {
+            return false;
+        }
+
+        try
+        {
+            var before = TimeProvider.System.GetTimestamp();
+            var monotonic = ClockNs(ClockMonotonic);
+            var after = TimeProvider.System.GetTimestamp();
+            return monotonic >= before && monotonic <= after;
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
+    private static unsafe partial nint RecvMsg(int socket, MsgHdr* message, int flags);
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static unsafe partial int ClockGetTime(int clock, TimeSpec* spec);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private unsafe struct IoVec
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private unsafe struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public byte* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+}
