@@ -58,9 +58,12 @@ public sealed class ProcessSandbox(SandboxEnvironment environment, TimeProvider 
             UseShellExecute = false,
             WorkingDirectory = spec.WorkDir,
         };
-        // The shell joins the attempt's cgroups before exec, so every descendant is born inside them.
+        // The shell joins the attempt's cgroups before exec, so every descendant is born inside them. It also drops any
+        // real-time policy inherited from a harness run under `chrt` (as the timing docs advise): untrusted code never
+        // runs SCHED_FIFO, where a busy loop would starve the machine.
         info.ArgumentList.Add("-c");
-        info.ArgumentList.Add("for f in \"$@\"; do shift; [ \"$f\" = -- ] && break; echo $$ > \"$f\" || exit 125; done; exec \"$@\"");
+        info.ArgumentList.Add("for f in \"$@\"; do shift; [ \"$f\" = -- ] && break; echo $$ > \"$f\" || exit 125; done; "
+            + "[ -x /usr/bin/chrt ] && /usr/bin/chrt -o -p 0 $$ >/dev/null 2>&1; exec \"$@\"");
         info.ArgumentList.Add("sh");
         foreach (var procs in cgroup?.ProcsFiles ?? [])
         {
