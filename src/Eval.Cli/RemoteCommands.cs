@@ -153,13 +153,14 @@ public static class SelfTestCommand
     private static readonly Option<int> ServerPriority = new("--rt-priority") { Description = "SCHED_FIFO priority of serve-sim's emission clock thread; 0 = normal. Default 30.", DefaultValueFactory = _ => 30 };
     private static readonly Option<bool> UseHttp2 = new("--http2") { Description = "Stream over HTTP/2 (h2c with prior knowledge: serve-sim --http2, the openai backend's http_version=2) instead of HTTP/1.1: many streams share a few connections. Needs --rt-priority 0 or --no-emission-clock. Slower than HTTP/1.1 with the emission clock on this project's 2-core VM (docs/benchmarks.md)." };
 
+    private static readonly Option<bool> Stagger = new("--stagger") { Description = "Start the streams spread evenly over one inter-token gap (steady state of independent users) instead of all at once (the default: every chunk of every stream comes due together, the worst case)." };
     private static readonly Option<string> RxTimestamps = new("--rx-timestamps") { Description = "How the client stamps each event: kernel (the kernel's receive time of its bytes, SO_TIMESTAMPNS; HTTP/1.1 on Linux) or off (the moment the client parsed it). Default kernel.", DefaultValueFactory = _ => "kernel" };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("selftest", "Measure the harness's own timing error: serve-sim in a child process with a fixed schedule, driven at concurrency 1/16/64/256; prints measured − server-logged flush times (TTFT, inter-token) at p50/p99.")
         {
-            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads, UseHttp2, RxTimestamps,
+            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads, UseHttp2, RxTimestamps, Stagger,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -197,6 +198,7 @@ public static class SelfTestCommand
         }
 
         var http2 = parse.GetValue(UseHttp2);
+        var stagger = parse.GetValue(Stagger) ? TimeSpan.FromMilliseconds(itl) : TimeSpan.Zero;
         var kernelStamps = parse.GetValue(RxTimestamps) switch
         {
             "kernel" => true,
@@ -220,6 +222,9 @@ public static class SelfTestCommand
             var stamping = kernelStamps && OpenAICompatibleChatClient.KernelReceiveTimestampsApply(http2, time)
                 ? "event stamps = kernel receive time of their bytes (SO_TIMESTAMPNS)"
                 : "event stamps = when the client parsed them";
+            stamping += stagger > TimeSpan.Zero
+                ? string.Create(CultureInfo.InvariantCulture, $", stream starts spread over one inter-token gap ({itl} ms)")
+                : ", all streams started together";
             var conditions = string.Create(CultureInfo.InvariantCulture,
                 $"{(http2 ? "HTTP/2 (h2c prior knowledge, streams multiplexed on pooled connections)" : "HTTP/1.1 (one keep-alive connection per stream)")}; client: {stamping}, {SchedulingPolicy()}, {InlineCompletions}=1, GC kept out of the measured window (TryStartNoGCRegion); server (child process): {InlineCompletions}=1, {ServerGen0}={ServerGen0Value} (512 MB gen0 budget), DOTNET_TieredCompilation=0, {serverLine}");
             await stderr.WriteLineAsync($"selftest: serve-sim pid {server.Id.ToString(CultureInfo.InvariantCulture)} at {baseUrl} ({backendSpec})");
@@ -233,7 +238,7 @@ public static class SelfTestCommand
             var results = new List<LevelResult>();
             foreach (var level in levels)
             {
-                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, http2, kernelStamps, baseUrl, logClient, time, stderr, ct));
+                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, http2, kernelStamps, stagger, baseUrl, logClient, time, stderr, ct));
                 await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"selftest: concurrency {level} done"));
             }
 
@@ -337,7 +342,7 @@ public static class SelfTestCommand
         throw new InvalidOperationException("serve-sim exited before it printed its address");
     }
 
-    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, bool http2, bool kernelStamps, Uri baseUrl, HttpClient logClient, TimeProvider time, TextWriter stderr, CancellationToken ct)
+    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, bool http2, bool kernelStamps, TimeSpan stagger, Uri baseUrl, HttpClient logClient, TimeProvider time, TextWriter stderr, CancellationToken ct)
     {
         using var client = new OpenAICompatibleChatClient(new OpenAIBackendOptions
         {
@@ -392,6 +397,12 @@ public static class SelfTestCommand
         var attempts = (await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async w =>
         {
             var mine = new List<(AttemptRecorder, string?, bool)>(rounds);
+            if (w > 0 && stagger > TimeSpan.Zero)
+            {
+                // Stream w starts w/concurrency of a gap later; equal request lengths keep the offsets for every round.
+                await Task.Delay(stagger * w / concurrency, time, ct);
+            }
+
             for (var r = 0; r < rounds; r++)
             {
                 mine.Add(await OneAsync(w, r));
