@@ -43,12 +43,10 @@ internal sealed partial class KernelReceiveStream : Stream
     private const int ControlSize = 64;
 
     private readonly Socket _socket;
-    private readonly int _fd;
 
     private KernelReceiveStream(Socket socket)
     {
         _socket = socket;
-        _fd = (int)socket.SafeHandle.DangerousGetHandle();
     }
 
     /// <summary>True on 64-bit Linux where the system clock's timestamps are CLOCK_MONOTONIC nanoseconds (what the stamps are converted to).</summary>
@@ -77,7 +75,7 @@ internal sealed partial class KernelReceiveStream : Stream
         {
             return await ReadCoreAsync(buffer, ArrivalSink.Current, cancellationToken);
         }
-        catch (SocketException ex)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             // As NetworkStream does: HTTP layers expect transport failures as IOException.
             throw new IOException($"reading the socket failed: {ex.Message}", ex);
@@ -177,11 +175,33 @@ internal sealed partial class KernelReceiveStream : Stream
         arrival = 0;
         errno = 0;
         var control = stackalloc byte[ControlSize];
+        // Hold a reference on the handle for the call: a socket disposed meanwhile throws instead of its descriptor
+        // number, perhaps reused by another connection, being read.
+        var handle = _socket.SafeHandle;
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            return Receive(buffer, (int)handle.DangerousGetHandle(), control, out arrival, out errno);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    private static unsafe int Receive(Span<byte> buffer, int fd, byte* control, out long arrival, out int errno)
+    {
+        arrival = 0;
+        errno = 0;
         fixed (byte* data = buffer)
         {
             var iov = new IoVec { Base = data, Length = (nuint)buffer.Length };
             var header = new MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = ControlSize };
-            var n = RecvMsg(_fd, &header, MsgDontWait);
+            var n = RecvMsg(fd, &header, MsgDontWait);
             if (n < 0)
             {
                 errno = Marshal.GetLastPInvokeError();

@@ -9,29 +9,34 @@ namespace Spark.Eval.Backends.Remote.Tests;
 /// <summary>Kernel receive timestamps: an event that waited in the socket while the client was busy keeps its arrival time.</summary>
 public sealed class KernelReceiveTimestampTests
 {
+    private const int PauseMs = 300;
+
     [Fact]
     public async Task Stream_ClientBusyWhileSecondTokenArrives_KernelStampKeepsItsArrivalAndParseStampDoesNot()
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "kernel receive timestamps are Linux only");
         var ct = TestContext.Current.CancellationToken;
-        // Two tokens 20 ms apart; the consumer then sleeps 300 ms after the first, while the second waits in the socket.
-        var sim = new ConstantRateSimChatClient(TimeProvider.System, TokenCounter.Default, 5, 50, "sim");
-        await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0 }, TimeProvider.System, ct);
 
-        var kernel = await SecondTokenGapAsync(server, stamps: "kernel", ct);
-        var parse = await SecondTokenGapAsync(server, stamps: "off", ct);
+        // Two tokens 20 ms apart; the consumer pauses after the first, while the second waits in the socket. Each stamp is
+        // compared with serve-sim's own logged flush of that token, so a slow server cannot fail or pass the test.
+        var kernel = await SecondTokenLateBehindFlushMsAsync("kernel", ct);
+        var parse = await SecondTokenLateBehindFlushMsAsync("off", ct);
 
         Assert.True(kernel.StampedByKernel > 0, "no update carried a kernel arrival stamp");
-        Assert.True(kernel.GapMs < 150, $"kernel stamp gap {kernel.GapMs:0.0} ms: the second token was stamped when read, not when it arrived");
+        Assert.True(kernel.LateMs < PauseMs / 3.0, $"kernel stamp {kernel.LateMs:0.0} ms after the server's flush: stamped when read, not when it arrived");
+        Assert.True(kernel.LateMs > -5, $"kernel stamp {kernel.LateMs:0.0} ms before the server's flush");
         Assert.Equal(0, parse.StampedByKernel);
-        Assert.True(parse.GapMs >= 300, $"parse stamp gap {parse.GapMs:0.0} ms: expected at least the consumer's 300 ms pause");
+        Assert.True(parse.LateMs >= PauseMs * 0.9, $"parse stamp {parse.LateMs:0.0} ms after the flush: expected about the consumer's {PauseMs} ms pause");
     }
 
-    private static async Task<(double GapMs, int StampedByKernel)> SecondTokenGapAsync(SimServer server, string stamps, CancellationToken ct)
+    /// <summary>Client stamp of the second content token − serve-sim's logged flush of it, ms; and how many updates were kernel-stamped.</summary>
+    private static async Task<(double LateMs, int StampedByKernel)> SecondTokenLateBehindFlushMsAsync(string stamps, CancellationToken ct)
     {
+        var sim = new ConstantRateSimChatClient(TimeProvider.System, TokenCounter.Default, 5, 50, "sim");
+        await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0 }, TimeProvider.System, ct);
         var factory = new OpenAIBackendFactory();
-        var context = new Core.Backends.BackendContext(TimeProvider.System, Environment.CurrentDirectory, _ => { });
-        await using var backend = await factory.CreateAsync(Core.Backends.BackendSpec.Parse($"openai?url={server.BaseAddress}&model=m&retries=0&rx_timestamps={stamps}"), context, ct);
+        var context = new BackendContext(TimeProvider.System, Environment.CurrentDirectory, _ => { });
+        await using var backend = await factory.CreateAsync(BackendSpec.Parse($"openai?url={server.BaseAddress}&model=m&retries=0&rx_timestamps={stamps}"), context, ct);
         var recorder = new AttemptRecorder(TimeProvider.System);
         var pipeline = new ChatClientBuilder(backend.Client).UseTiming().Build();
         var options = new ChatOptions { MaxOutputTokens = 2, AdditionalProperties = new AdditionalPropertiesDictionary { [AttemptRecorder.OptionsKey] = recorder } };
@@ -40,12 +45,15 @@ public sealed class KernelReceiveTimestampTests
         {
             if (!string.IsNullOrEmpty(update.Text) && ++contents == 1)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(300), TimeProvider.System, ct);
+                await Task.Delay(TimeSpan.FromMilliseconds(PauseMs), TimeProvider.System, ct);
             }
         }
 
-        var content = recorder.Events().Where(e => e.Kind == StreamEventKind.Content).ToList();
-        Assert.Equal(2, content.Count);
-        return ((content[1].OffsetMicroseconds - content[0].OffsetMicroseconds) / 1000.0, recorder.ArrivalStamped);
+        var received = recorder.Events().Where(e => e.Kind == StreamEventKind.Content).ToList();
+        var flushed = Assert.Single(server.Log.Find(null)).Events.Where(e => e.Kind == "content").ToList();
+        Assert.Equal(2, received.Count);
+        Assert.Equal(2, flushed.Count);
+        var stampNs = ServerLogStore.ToNanoseconds(recorder.StartTimestamp, TimeProvider.System.TimestampFrequency) + (received[1].OffsetMicroseconds * 1000);
+        return ((stampNs - flushed[1].MonotonicNs) / 1e6, recorder.ArrivalStamped);
     }
 }
