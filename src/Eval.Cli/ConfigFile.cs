@@ -26,6 +26,12 @@ public sealed class ConfigFile
     public string? FailIf { get; set; }
     public SloConfig? Slo { get; set; }
 
+    /// <summary>Judge backend spec for explain answers (as <c>--judge</c>).</summary>
+    public string? Judge { get; set; }
+
+    /// <summary>When grading runs: auto, after or concurrent (as <c>--grading</c>).</summary>
+    public string? Grading { get; set; }
+
     /// <summary>SLO thresholds for goodput, in milliseconds.</summary>
     public sealed class SloConfig
     {

@@ -60,6 +60,8 @@ public static class RunCommand
         var time = TimeProvider.System;
         var resumeDir = parse.GetValue(Resume);
         var failIfText = parse.GetValue(FailIf);
+        var judgeText = parse.GetValue(Judge);
+        var gradingText = parse.GetValue(Grading);
         RunManifest? previous = null;
         RunPlanSpec plan;
         string? outDir;
@@ -80,6 +82,8 @@ public static class RunCommand
         {
             var config = parse.GetValue(Config) is { } path ? ConfigFile.Load(path) : new ConfigFile();
             failIfText ??= config.FailIf;
+            judgeText ??= config.Judge;
+            gradingText ??= config.Grading;
             plan = BuildPlan(parse, config);
             outDir = parse.GetValue(Out) ?? config.Out;
         }
@@ -110,9 +114,9 @@ public static class RunCommand
             }
 
             var gradeAnswers = !parse.GetValue(NoGrade);
-            var (gradingMode, gradingReason) = GradingModeRule.Resolve(parse.GetValue(Grading) ?? "auto", handles.Select(h => h.Info).ToList());
+            var (gradingMode, gradingReason) = GradingModeRule.Resolve(gradingText ?? "auto", handles.Select(h => h.Info).ToList());
             JudgeGrader? judge = null;
-            if (parse.GetValue(Judge) is { } judgeSpec)
+            if (judgeText is { } judgeSpec)
             {
                 if (!gradeAnswers)
                 {

@@ -101,6 +101,28 @@ public class RunCommandTests
     }
 
     [Fact]
+    public async Task Run_ConfigJudgeAndGradingKeys_AreUsedAndRecorded()
+    {
+        var root = CliHarness.TempDir();
+        var config = Path.Combine(root, "plan.yaml");
+        await File.WriteAllTextAsync(config, $"backends:\n  - \"{Fast}\"\nrepeats: 1\nwarmup: 0\ngrading: concurrent\njudge: \"hwsim?name=judge&hw=wse-3&model=llama-3.1-70b\"\n",
+            TestContext.Current.CancellationToken);
+        var dir = Path.Combine(root, "run");
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--config", config, "--out", dir);
+        Assert.True(exit is 0 or 1, stderr);
+        using var manifest = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")));
+        Assert.Equal("concurrent", manifest.RootElement.GetProperty("grading").GetProperty("mode").GetString());
+        Assert.True(manifest.RootElement.TryGetProperty("judge", out var judge) && judge.ValueKind == System.Text.Json.JsonValueKind.Object, "no judge in the manifest");
+        var (records, _) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
+        Assert.Contains(records, r => r.Grade?["judge"] is not null);
+
+        await File.WriteAllTextAsync(config, "grading: sometimes\n", TestContext.Current.CancellationToken);
+        var (badExit, _, badErr) = await CliHarness.RunAsync("run", "--config", config, "--out", Path.Combine(root, "bad"));
+        Assert.Equal(2, badExit);
+        Assert.Contains("sometimes", badErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Run_ThresholdBreached_Exit1()
     {
         var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", Fast, "--tasks", "2", "--repeats", "1", "--warmup", "0",
