@@ -15,7 +15,7 @@ public sealed class HwSimBackendFactory(TokenCounter tokens) : IBackendFactory
 
     public string Kind => "hwsim";
 
-    public string Usage => "hwsim?name=N&hw=h100-sxm&model=llama-3.1-8b&precision=bf16&tp=1&rtt_ms=0&profiles=DIR — SIMULATED: hardware × model latency model (docs/simulator.md), answers = reference or mutants by the model's capability";
+    public string Usage => "hwsim?name=N&hw=h100-sxm&model=llama-3.1-8b&precision=bf16&tp=1&rtt_ms=0&profiles=DIR — SIMULATED: hardware × model latency model (docs/simulator.md), answers = reference or mutants by the model's capability; a prompt without a task (over HTTP, serve-sim) gets a simulated text of max_tokens tokens (default 64)";
 
     public Task<BackendHandle> CreateAsync(BackendSpec spec, BackendContext context, CancellationToken cancellationToken)
     {
@@ -38,7 +38,7 @@ public sealed class HwSimBackendFactory(TokenCounter tokens) : IBackendFactory
         var latency = new LatencyModel(hardware, model, precision, tp);
         var client = new HwSimChatClient(context.Time, tokens, latency, rtt);
         var description = string.Create(CultureInfo.InvariantCulture,
-            $"SIMULATED {latency.Describe()}: TTFT {client.TimeToFirstTokenSeconds(500) * 1000:F0} ms at 500 prompt tokens, {1 / latency.DecodeStepSeconds(1, 500):F0} tokens/s alone; answers = reference or mutants (capability {model.Capability:F2}); profiles from {catalog.Origin}");
+            $"SIMULATED {latency.Describe()}: TTFT {client.TimeToFirstTokenSeconds(500) * 1000:F0} ms at 500 prompt tokens, {1 / latency.DecodeStepSeconds(1, 500):F0} tokens/s alone; answers = reference or mutants (capability {model.Capability:F2}), other prompts a simulated text; profiles from {catalog.Origin}");
         return Task.FromResult(new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: true, client.ModelId), client));
     }
 }

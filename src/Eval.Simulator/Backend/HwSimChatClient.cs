@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using Spark.Eval.Core.Backends;
+using Spark.Eval.Core.Timing;
 using Spark.Eval.Core.Tokens;
 using Spark.Eval.Simulator.Latency;
 
@@ -9,15 +10,23 @@ namespace Spark.Eval.Simulator.Backend;
 
 /// <summary>
 /// A simulated backend driven by the hardware latency model: answers a bench task with its reference or a mutant
-/// (<see cref="SimulatedQuality"/>) and streams it token by token on the injected clock. The first token comes after
-/// RTT + request overhead + prefill(prompt tokens); each later token after one decode step at the batch formed by the
-/// requests this client is streaming at that moment. Every timing it produces is simulated.
+/// (<see cref="SimulatedQuality"/>), a judge prompt with a verdict (<see cref="SimulatedJudge"/>) and any other prompt
+/// (a request over HTTP, e.g. through serve-sim) with a simulated text of <c>max_tokens</c> tokens, and streams it token by
+/// token on the injected clock. The first token comes after RTT + request overhead + prefill(prompt tokens); each later
+/// token after one decode step at the batch formed by the requests this client is streaming at that moment. Every
+/// timing it produces is simulated.
 /// </summary>
 public sealed class HwSimChatClient : IChatClient
 {
+    /// <summary>Answer length, in tokens, for a prompt without a task when the request sets no token limit (as the <c>sim</c> backend).</summary>
+    public const int DefaultPromptAnswerTokens = ConstantRateSimChatClient.DefaultPromptAnswerTokens;
+
     private readonly TimeProvider _time;
     private readonly TokenCounter _tokens;
     private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _pieces = new(StringComparer.Ordinal);
+
+    // Only its prompt answer is used: both simulated backends answer the same prompt with the same text.
+    private readonly ConstantRateSimChatClient _promptAnswers;
     private int _active;
 
     public HwSimChatClient(TimeProvider time, TokenCounter tokens, LatencyModel latency, double extraRttMs = 0)
@@ -28,6 +37,7 @@ public sealed class HwSimChatClient : IChatClient
         Latency = latency;
         ExtraRttMs = extraRttMs;
         ModelId = $"{latency.Model.Id}@{latency.Hardware.Id} (simulated)";
+        _promptAnswers = new ConstantRateSimChatClient(time, tokens, 0, 1, ModelId);
     }
 
     public LatencyModel Latency { get; }
@@ -47,19 +57,12 @@ public sealed class HwSimChatClient : IChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        // A judge prompt (docs/grading.md) is answered by the simulated judge, also over HTTP where no task travels.
-        var answer = SimulatedJudge.TryAnswer(messages, Latency.Model.Capability, AttemptContext.Seed(options), Latency.Model.Id, out var verdict)
-            ? new SimulatedAnswer(verdict, true, null) { IsJudgeVerdict = true }
-            : SimulatedQuality.Choose(
-                AttemptContext.Task(options) ?? throw new InvalidOperationException("The hwsim backend answers bench tasks (the runner passes the task in ChatOptions) and judge prompts only."),
-                Latency.Model.Capability, AttemptContext.Seed(options), Latency.Model.Id);
-        var pieces = _pieces.GetOrAdd(answer.Text, _tokens.Split);
-        var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? int.MaxValue);
-        var input = 0;
-        foreach (var message in messages)
-        {
-            input += _tokens.Count(message.Text);
-        }
+        var answer = Choose(messages, options);
+        // Prompt answers are not cached: arbitrary prompts over HTTP would grow the cache without bound.
+        var pieces = answer.IsPromptAnswer ? _tokens.Split(answer.Text) : _pieces.GetOrAdd(answer.Text, _tokens.Split);
+        var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? (answer.IsPromptAnswer ? DefaultPromptAnswerTokens : int.MaxValue));
+        // Counted before the clock starts, so that no tokenizer work sits between the request start and the schedule.
+        var input = CountInputTokens(messages);
 
         var start = _time.GetTimestamp();
         Interlocked.Increment(ref _active);
@@ -73,7 +76,9 @@ public sealed class HwSimChatClient : IChatClient
                 var remaining = TimeSpan.FromSeconds(due) - _time.GetElapsedTime(start);
                 if (remaining > TimeSpan.Zero)
                 {
-                    await Task.Delay(remaining, _time, cancellationToken);
+                    // Sub-millisecond: Task.Delay(TimeSpan, TimeProvider) truncates to whole ms and would wake up to 1 ms
+                    // early; under serve-sim this resumes on the emission clock's timer thread at the due time.
+                    await PreciseDelay.DelayAsync(_time, remaining, cancellationToken);
                 }
 
                 cancellationToken.ThrowIfCancellationRequested();
@@ -111,7 +116,37 @@ public sealed class HwSimChatClient : IChatClient
         };
     }
 
+    /// <summary>Prompt tokens of a request, counted with the client tokenizer over every message.</summary>
+    public int CountInputTokens(IEnumerable<ChatMessage> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var input = 0;
+        foreach (var message in messages)
+        {
+            input += _tokens.Count(message.Text);
+        }
+
+        return input;
+    }
+
+    /// <summary>
+    /// The answer: a judge prompt gets a verdict, a bench task (from <see cref="AttemptContext"/>) its reference or a
+    /// mutant, and any other prompt the <c>sim</c> backend's text ("Simulated answer NNNNNNNN: …", at least max_tokens tokens).
+    /// </summary>
+    private SimulatedAnswer Choose(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        // A judge prompt (docs/grading.md) is answered by the simulated judge, also over HTTP where no task travels.
+        if (SimulatedJudge.TryAnswer(messages, Latency.Model.Capability, AttemptContext.Seed(options), Latency.Model.Id, out var verdict))
+        {
+            return new SimulatedAnswer(verdict, true, null) { IsJudgeVerdict = true };
+        }
+
+        return AttemptContext.Task(options) is { } task
+            ? SimulatedQuality.Choose(task, Latency.Model.Capability, AttemptContext.Seed(options), Latency.Model.Id)
+            : new SimulatedAnswer(_promptAnswers.PromptEcho(messages, options?.MaxOutputTokens ?? DefaultPromptAnswerTokens), false, null) { IsPromptAnswer = true };
+    }
+
     public object? GetService(Type serviceType, object? serviceKey = null) => serviceType.IsInstanceOfType(this) ? this : null;
 
-    public void Dispose() { }
+    public void Dispose() => _promptAnswers.Dispose();
 }

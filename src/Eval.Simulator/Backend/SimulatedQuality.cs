@@ -8,8 +8,11 @@ public sealed record SimulatedAnswer(string Text, bool Correct, int? MutantIndex
     /// <summary>True when the text is a simulated judge's verdict (<see cref="SimulatedJudge"/>), not an answer to a task.</summary>
     public bool IsJudgeVerdict { get; init; }
 
-    /// <summary>"reference", "mutant-N" (1-based) or "judge-verdict", for logs and tests.</summary>
-    public string Label => IsJudgeVerdict ? "judge-verdict" : MutantIndex is { } i ? $"mutant-{i + 1}" : "reference";
+    /// <summary>True when the text answers a prompt that is not a bench task (a request over HTTP): a simulated text, not code.</summary>
+    public bool IsPromptAnswer { get; init; }
+
+    /// <summary>"reference", "mutant-N" (1-based), "judge-verdict" or "prompt-answer", for logs and tests.</summary>
+    public string Label => IsJudgeVerdict ? "judge-verdict" : IsPromptAnswer ? "prompt-answer" : MutantIndex is { } i ? $"mutant-{i + 1}" : "reference";
 }
 
 /// <summary>

@@ -1,0 +1,86 @@
+using Microsoft.Extensions.AI;
+using Spark.Eval.Backends.Remote;
+using Spark.Eval.Core.Backends;
+using Spark.Eval.Core.Timing;
+using Spark.Eval.Core.Tokens;
+using Spark.Eval.Simulator.Backend;
+using Spark.Eval.Simulator.Latency;
+using Spark.Eval.Simulator.Profiles;
+using Spark.Eval.Simulator.Server;
+
+namespace Spark.Eval.Simulator.Tests;
+
+/// <summary>A real serve-sim on loopback hosting the hwsim backend on its emission clock, read by the openai backend over HTTP.</summary>
+public class HwSimOverServeSimTests
+{
+    // Apple M2 Ultra / Llama 3.1 8B bf16: ≈ 37 ms to the first token and ≈ 32 ms per token, so a late or early
+    // first chunk stands out from the 2-core machine's noise.
+    private const string Hardware = "apple-m2-ultra";
+    private const string Model = "llama-3.1-8b";
+    private const string Prompt = "Explain what a B-tree is in two sentences.";
+    private const int MaxTokens = 6;
+
+    [Fact]
+    public async Task ServeSim_HostingHwSim_StreamsSimulatedAnswerWithUsageAndFirstFlushAtModelledTtft()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // Normal priority: a test must not put SCHED_FIFO threads on a shared machine.
+        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0, Threads = 1 });
+        var context = new BackendContext(clock, ProfileCatalogTests.RepoRoot, _ => { });
+        await using var backend = await new HwSimBackendFactory(TokenCounter.Default)
+            .CreateAsync(BackendSpec.Parse($"hwsim?hw={Hardware}&model={Model}&precision=bf16"), context, ct);
+        await using var server = await SimServer.StartAsync(backend.Client, new SimServerOptions { Port = 0, Emission = clock, InlineScheduling = true }, TimeProvider.System, ct);
+        using var remote = new OpenAICompatibleChatClient(new OpenAIBackendOptions
+        {
+            BaseUrl = server.BaseAddress,
+            Model = "m",
+            MaxRetries = 0,
+            TimeToFirstTokenTimeout = TimeSpan.FromSeconds(10),
+            TotalTimeout = TimeSpan.FromSeconds(30),
+        }, TimeProvider.System, null);
+
+        var pipeline = new ChatClientBuilder(remote).UseTiming().Build();
+        async Task<AttemptRecorder> AttemptAsync(string prompt, int maxTokens)
+        {
+            var recorder = new AttemptRecorder(TimeProvider.System);
+            var options = new ChatOptions
+            {
+                MaxOutputTokens = maxTokens,
+                AdditionalProperties = new AdditionalPropertiesDictionary { [AttemptRecorder.OptionsKey] = recorder },
+            };
+            await foreach (var _ in pipeline.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, prompt)], options, ct))
+            {
+            }
+
+            return recorder;
+        }
+
+        // A first request compiles serve-sim's and the backend's paths (100 ms and more between receipt and the backend's
+        // start on this machine); the measured request is the second, as in a running server.
+        await AttemptAsync("warm-up", 1);
+        server.Log.Clear();
+        var recorder = await AttemptAsync(Prompt, MaxTokens);
+
+        // The expectation, from the latency model itself.
+        var catalog = ProfileCatalog.Load(null, ProfileCatalogTests.RepoRoot);
+        var latency = new LatencyModel(catalog.GetHardware(Hardware), catalog.GetModel(Model), TestProfiles.Bf16, 1);
+        var input = TokenCounter.Default.Count(Prompt);
+        var ttftMs = latency.UnloadedTtftSeconds(input) * 1000;
+        Assert.True(ttftMs >= 30, $"TTFT {ttftMs:F1} ms is too short for the check to mean something");
+
+        Assert.StartsWith("Simulated answer ", recorder.Answer, StringComparison.Ordinal);
+        Assert.Equal(MaxTokens, recorder.Usage?.OutputTokenCount);
+        Assert.Equal(input, recorder.Usage?.InputTokenCount);
+
+        var entry = Assert.Single(server.Log.Find(null), e => e.Path.EndsWith("/chat/completions", StringComparison.Ordinal));
+        var contents = entry.Events.Where(e => e.Kind == "content").ToList();
+        Assert.Equal(recorder.Answer.Length, contents.Sum(e => e.Characters));
+        var first = contents[0];
+        Assert.NotNull(first.DueNs); // released by an emission-clock timer, not by the thread pool
+        var firstFlushMs = (first.MonotonicNs - entry.ReceivedNs) / 1e6;
+        // The schedule starts after the request arrived, so the flush can trail the model but not lead it; the upper
+        // bound is generous for a loaded 2-core machine.
+        Assert.True(firstFlushMs >= ttftMs - 0.1 && firstFlushMs <= ttftMs + Math.Max(5, 0.2 * ttftMs),
+            $"first content flushed {firstFlushMs:F3} ms after receipt (due at {(first.DueNs!.Value - entry.ReceivedNs) / 1e6:F3} ms); the model's TTFT is {ttftMs:F3} ms");
+    }
+}
