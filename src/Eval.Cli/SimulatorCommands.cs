@@ -454,9 +454,11 @@ public static class SimulatorCommands
         row: nvidia-hopper (compute 0.6, bandwidth 0.7, 2 ms step, 5 ms request overhead) from its 19 rows of 2025 software;
         nvidia-blackwell keeps the Hopper constants except a compute efficiency of 0.38 fitted on its 2 rows; cerebras-wse
         (per-layer latency, wafer hop) and groq-lpu (per-layer latency) are fitted on their 2 rows each. One serving-stack
-        profile, TensorRT-LLM 2023 (v0.5/v0.6: 4.1 ms per generate() call, 83 µs per all-reduce, FP8 compute efficiency
-        0.455), is fitted on the 4 H100 v0.5 rows (3 constants on 4 rows: those rows show the fit, not a test); its other
-        figures (memory, static KV cache, no GQA sharing in decode attention, batch limit) come from sources, not fits.
+        profile, TensorRT-LLM 2023 (v0.5/v0.6: 4.1 ms per generate() call; each all-reduce pays NCCL's ring latency per
+        step, 8.4 µs + 3.4 µs per ring step over NVLink = 28.8 µs at TP 4, plus a fitted 54.2 µs per all-reduce site once
+        per generate() call; FP8 compute efficiency 0.455), is fitted on the 4 H100 v0.5 rows (3 constants on 4 rows: those
+        rows show the fit, not a test); its other figures (memory, static KV cache, NCCL's ring latency, no GQA sharing in
+        decode attention, batch limit) come from sources, not fits.
         The holdout section lists published rows never fitted: read its error as the error to expect on unseen
         measurements under a known serving stack.
 
