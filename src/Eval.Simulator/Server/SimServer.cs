@@ -536,6 +536,7 @@ public sealed class SimServer : IAsyncDisposable
         UsageDetails? usage = null;
         var chunks = 0;
         var faultApplied = false;
+        ChatDeltaFrame? deltaFrame = null;
 
         // Applies a mid-stream fault once; true when the response must end here.
         async Task<bool> MidStreamFaultAsync()
@@ -605,8 +606,9 @@ public sealed class SimServer : IAsyncDisposable
                 (kind == "content" ? answer : reasoning).Append(text);
                 if (api == ApiKind.Chat)
                 {
-                    await writer.WriteAsync(null, kind, text.Length, w => ChatChunk(w, id, created, request.Model,
-                        d => d.WriteString(kind == "content" ? "content" : "reasoning_content", text), null), ct);
+                    // The per-chunk path: the frame around the delta is encoded once per stream, only the text per chunk.
+                    deltaFrame ??= ChatDeltaFrame.Create(id, created, request.Model);
+                    await writer.WriteChatDeltaAsync(deltaFrame, kind, text, ct);
                 }
                 else
                 {
@@ -949,6 +951,37 @@ public sealed class SimServer : IAsyncDisposable
             Sequence++;
         }
 
+        /// <summary>Writes one chat content or reasoning delta: the same bytes as <see cref="ChatChunk"/>, without a JSON writer per chunk.</summary>
+        public async Task WriteChatDeltaAsync(ChatDeltaFrame frame, string kind, string text, CancellationToken ct)
+        {
+            // JsonEncodedText escapes exactly as Utf8JsonWriter.WriteString does with the default encoder.
+            var value = JsonEncodedText.Encode(text).EncodedUtf8Bytes;
+            var field = kind == "content" ? ChatDeltaFrame.ContentField : ChatDeltaFrame.ReasoningField;
+            if (socket is not null)
+            {
+                var message = new byte[frame.Prefix.Length + field.Length + value.Length + ChatDeltaFrame.Suffix.Length];
+                frame.Prefix.CopyTo(message, 0);
+                field.CopyTo(message, frame.Prefix.Length);
+                value.CopyTo(message.AsSpan(frame.Prefix.Length + field.Length));
+                ChatDeltaFrame.Suffix.CopyTo(message, message.Length - ChatDeltaFrame.Suffix.Length);
+                await socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, ct);
+            }
+            else
+            {
+                var pipe = response.BodyWriter;
+                pipe.Write(DataPrefix);
+                pipe.Write(frame.Prefix);
+                pipe.Write(field);
+                pipe.Write(value);
+                pipe.Write(ChatDeltaFrame.Suffix);
+                pipe.Write(EventEnd);
+                await pipe.FlushAsync(ct);
+            }
+
+            entry.Events.Add(new ServerEvent(server.NowNs(), kind, text.Length, server.TakeDueNs()));
+            Sequence++;
+        }
+
         public async Task WriteRawAsync(ReadOnlyMemory<byte> bytes, string kind, CancellationToken ct)
         {
             if (socket is not null)
@@ -963,6 +996,39 @@ public sealed class SimServer : IAsyncDisposable
         }
 
         public Task WriteRawAsync(string text, string kind, CancellationToken ct) => WriteRawAsync(Encoding.UTF8.GetBytes(text), kind, ct);
+    }
+}
+
+/// <summary>The constant bytes of one stream's chat delta chunks, around the escaped text, as <c>ChatChunk</c> writes them.</summary>
+internal sealed class ChatDeltaFrame
+{
+    public static readonly byte[] ContentField = "\"content\":\""u8.ToArray();
+    public static readonly byte[] ReasoningField = "\"reasoning_content\":\""u8.ToArray();
+    public static readonly byte[] Suffix = "\"},\"logprobs\":null,\"finish_reason\":null}]}"u8.ToArray();
+
+    private ChatDeltaFrame(byte[] prefix) => Prefix = prefix;
+
+    /// <summary>Everything up to and including <c>"delta":{</c>.</summary>
+    public byte[] Prefix { get; }
+
+    public static ChatDeltaFrame Create(string id, long created, string model)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("id", id);
+            w.WriteString("object", "chat.completion.chunk");
+            w.WriteNumber("created", created);
+            w.WriteString("model", model);
+            w.WriteStartArray("choices");
+            w.WriteStartObject();
+            w.WriteNumber("index", 0);
+            w.WriteStartObject("delta");
+            w.Flush();
+        }
+
+        return new ChatDeltaFrame(buffer.WrittenSpan.ToArray());
     }
 }
 
