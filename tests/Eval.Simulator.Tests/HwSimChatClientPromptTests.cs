@@ -47,7 +47,7 @@ public class HwSimChatClientPromptTests
         var updates = await DrainAsync(Client(time), time, new ChatOptions { MaxOutputTokens = 10 });
 
         // The same text the constant-rate sim gives this prompt, cut at max_tokens.
-        var echo = new ConstantRateSimChatClient(time, TokenCounter.Default, 0, 1, "sim").PromptEcho(Messages, 10);
+        var echo = ConstantRateSimChatClient.PromptEcho(TokenCounter.Default, Messages, 10);
         var expected = string.Concat(TokenCounter.Default.Split(echo).Take(10));
         var text = string.Concat(updates.Select(u => u.Text));
         Assert.Equal(expected, text);

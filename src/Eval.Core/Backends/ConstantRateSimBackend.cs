@@ -42,7 +42,7 @@ public sealed class ConstantRateSimChatClient : IChatClient
         var task = AttemptContext.Task(options);
         var pieces = task is not null
             ? _pieces.GetOrAdd(task.Id, _ => _tokens.Split(task.ReferenceSolution))
-            : _tokens.Split(PromptEcho(messages, options?.MaxOutputTokens ?? DefaultPromptAnswerTokens));
+            : _tokens.Split(PromptEcho(_tokens, messages, options?.MaxOutputTokens ?? DefaultPromptAnswerTokens));
         var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? int.MaxValue);
         // Counted before the clock starts, so that no tokenizer work sits between the last token and the next stream's.
         var input = 0;
@@ -92,8 +92,9 @@ public sealed class ConstantRateSimChatClient : IChatClient
     /// The answer to a prompt without a task: "Simulated answer NNNNNNNN:" (an FNV-1a fingerprint of the prompt) followed by
     /// the prompt's words, repeated until the text holds at least <paramref name="minTokens"/> tokens.
     /// </summary>
-    public string PromptEcho(IEnumerable<ChatMessage> messages, int minTokens)
+    public static string PromptEcho(TokenCounter tokens, IEnumerable<ChatMessage> messages, int minTokens)
     {
+        ArgumentNullException.ThrowIfNull(tokens);
         ArgumentNullException.ThrowIfNull(messages);
         var prompt = string.Join("\n", messages.Select(m => m.Text));
         var hash = 2166136261u;
@@ -106,7 +107,7 @@ public sealed class ConstantRateSimChatClient : IChatClient
         var text = new System.Text.StringBuilder(string.Create(CultureInfo.InvariantCulture, $"Simulated answer {hash:x8}:"));
         var budget = Math.Clamp(minTokens, 1, 100_000);
         var i = 0;
-        while (_tokens.Count(text.ToString()) < budget)
+        while (tokens.Count(text.ToString()) < budget)
         {
             // Add words in batches so the token count is taken rarely.
             for (var k = 0; k < 16; k++, i++)

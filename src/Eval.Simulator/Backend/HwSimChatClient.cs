@@ -25,8 +25,6 @@ public sealed class HwSimChatClient : IChatClient
     private readonly TokenCounter _tokens;
     private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _pieces = new(StringComparer.Ordinal);
 
-    // Only its prompt answer is used: both simulated backends answer the same prompt with the same text.
-    private readonly ConstantRateSimChatClient _promptAnswers;
     private int _active;
 
     public HwSimChatClient(TimeProvider time, TokenCounter tokens, LatencyModel latency, double extraRttMs = 0)
@@ -37,7 +35,6 @@ public sealed class HwSimChatClient : IChatClient
         Latency = latency;
         ExtraRttMs = extraRttMs;
         ModelId = $"{latency.Model.Id}@{latency.Hardware.Id} (simulated)";
-        _promptAnswers = new ConstantRateSimChatClient(time, tokens, 0, 1, ModelId);
     }
 
     public LatencyModel Latency { get; }
@@ -143,10 +140,12 @@ public sealed class HwSimChatClient : IChatClient
 
         return AttemptContext.Task(options) is { } task
             ? SimulatedQuality.Choose(task, Latency.Model.Capability, AttemptContext.Seed(options), Latency.Model.Id)
-            : new SimulatedAnswer(_promptAnswers.PromptEcho(messages, options?.MaxOutputTokens ?? DefaultPromptAnswerTokens), false, null) { IsPromptAnswer = true };
+            : new SimulatedAnswer(ConstantRateSimChatClient.PromptEcho(_tokens, messages, options?.MaxOutputTokens ?? DefaultPromptAnswerTokens), false, null) { IsPromptAnswer = true };
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null) => serviceType.IsInstanceOfType(this) ? this : null;
 
-    public void Dispose() => _promptAnswers.Dispose();
+    public void Dispose()
+    {
+    }
 }
