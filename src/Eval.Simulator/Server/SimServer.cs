@@ -761,7 +761,8 @@ public sealed class SimServer : IAsyncDisposable
         _conversations[id] = history;
     }
 
-    private static void ChatChunk(Utf8JsonWriter w, string id, long created, string model, Action<Utf8JsonWriter> delta, string? finish)
+    /// <summary>A chat chunk up to and including <c>"delta":{</c>; shared by the per-chunk writer and the pre-encoded frame.</summary>
+    internal static void WriteChatChunkPrefix(Utf8JsonWriter w, string id, long created, string model)
     {
         w.WriteStartObject();
         w.WriteString("id", id);
@@ -772,6 +773,11 @@ public sealed class SimServer : IAsyncDisposable
         w.WriteStartObject();
         w.WriteNumber("index", 0);
         w.WriteStartObject("delta");
+    }
+
+    private static void ChatChunk(Utf8JsonWriter w, string id, long created, string model, Action<Utf8JsonWriter> delta, string? finish)
+    {
+        WriteChatChunkPrefix(w, id, created, model);
         delta(w);
         w.WriteEndObject();
         w.WriteNull("logprobs");
@@ -1016,15 +1022,7 @@ internal sealed class ChatDeltaFrame
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var w = new Utf8JsonWriter(buffer))
         {
-            w.WriteStartObject();
-            w.WriteString("id", id);
-            w.WriteString("object", "chat.completion.chunk");
-            w.WriteNumber("created", created);
-            w.WriteString("model", model);
-            w.WriteStartArray("choices");
-            w.WriteStartObject();
-            w.WriteNumber("index", 0);
-            w.WriteStartObject("delta");
+            SimServer.WriteChatChunkPrefix(w, id, created, model);
             w.Flush();
         }
 
