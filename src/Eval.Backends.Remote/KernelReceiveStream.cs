@@ -20,9 +20,6 @@ internal sealed class ArrivalSink
 
     /// <summary>Arrival (TimeProvider.System ticks) of the bytes of the latest read made for this attempt; 0 before the first.</summary>
     public long Timestamp { get; set; }
-
-    /// <summary>Reads whose arrival the kernel stamped.</summary>
-    public int Stamped { get; set; }
 }
 
 /// <summary>
@@ -99,10 +96,6 @@ internal sealed partial class KernelReceiveStream : Stream
                 if (sink is not null && received > 0)
                 {
                     sink.Timestamp = arrival;
-                    if (arrival != 0)
-                    {
-                        sink.Stamped++;
-                    }
                 }
 
                 return received;

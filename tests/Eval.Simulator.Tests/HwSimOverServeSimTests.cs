@@ -78,9 +78,12 @@ public class HwSimOverServeSimTests
         var first = contents[0];
         Assert.NotNull(first.DueNs); // released by an emission-clock timer, not by the thread pool
         var firstFlushMs = (first.MonotonicNs - entry.ReceivedNs) / 1e6;
-        // The schedule starts after the request arrived, so the flush can trail the model but not lead it; the upper
-        // bound is generous for a loaded 2-core machine.
-        Assert.True(firstFlushMs >= ttftMs - 0.1 && firstFlushMs <= ttftMs + Math.Max(5, 0.2 * ttftMs),
-            $"first content flushed {firstFlushMs:F3} ms after receipt (due at {(first.DueNs!.Value - entry.ReceivedNs) / 1e6:F3} ms); the model's TTFT is {ttftMs:F3} ms");
+        var dueMs = (first.DueNs!.Value - entry.ReceivedNs) / 1e6;
+        // The schedule starts after the request arrived, so the first token is due no earlier than the model's TTFT and
+        // flushed no earlier than due. How late it is flushed is serve-sim's emission, measured by selftest, not here;
+        // the due time's upper bound only allows for the backend starting late on a loaded 2-core machine.
+        Assert.True(dueMs >= ttftMs - 0.1 && dueMs <= ttftMs + Math.Max(20, 0.5 * ttftMs),
+            $"first content due {dueMs:F3} ms after receipt; the model's TTFT is {ttftMs:F3} ms");
+        Assert.True(firstFlushMs >= dueMs, $"first content flushed {firstFlushMs:F3} ms after receipt, before it was due at {dueMs:F3} ms");
     }
 }

@@ -145,7 +145,5 @@ public sealed class HwSimChatClient : IChatClient
 
     public object? GetService(Type serviceType, object? serviceKey = null) => serviceType.IsInstanceOfType(this) ? this : null;
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() { }
 }
