@@ -141,6 +141,16 @@ public static class SelfTestCommand
 {
     private const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
+    /// <summary>
+    /// The runtime settings selftest measures under, client (with <c>--client-jit full</c>) and server alike: no tiering, and no
+    /// ready-to-run code (with tiering off it would never be replaced), so every method runs fully optimised from its first call.
+    /// Under tiering the hot path of a 256-stream window was still tier-0 code after warm-up (perf), and serve-sim ran the
+    /// framework's ready-to-run code: ~25 % fewer chunks/s (docs/benchmarks.md).
+    /// </summary>
+    private static readonly (string Name, string Value)[] FullJit = [("DOTNET_TieredCompilation", "0"), ("DOTNET_ReadyToRun", "0")];
+
+    private static bool RunsFullJit() => FullJit.All(e => Environment.GetEnvironmentVariable(e.Name) == e.Value);
+
     private static readonly Option<bool> Json = new("--json") { Description = "Print the results as one JSON object." };
     private static readonly Option<string> Levels = new("--concurrency", "-c") { Description = "Comma-separated concurrency levels. Default 1,16,64,256.", DefaultValueFactory = _ => "1,16,64,256" };
     private static readonly Option<double> TtftMs = new("--ttft-ms") { Description = "serve-sim's time to first token, ms (no jitter). Default 50.", DefaultValueFactory = _ => 50 };
@@ -154,13 +164,14 @@ public static class SelfTestCommand
     private static readonly Option<bool> UseHttp2 = new("--http2") { Description = "Stream over HTTP/2 (h2c with prior knowledge: serve-sim --http2, the openai backend's http_version=2) instead of HTTP/1.1: many streams share a few connections. Needs --rt-priority 0 or --no-emission-clock. Slower than HTTP/1.1 with the emission clock on this project's 2-core VM (docs/benchmarks.md)." };
 
     private static readonly Option<bool> Stagger = new("--stagger") { Description = "Start the streams spread evenly over one inter-token gap (steady state of independent users) instead of all at once (the default: every chunk of every stream comes due together, the worst case)." };
+    private static readonly Option<string> ClientJit = new("--client-jit") { Description = "How the measuring client's code is compiled: full (the default: selftest re-runs itself in a child process with DOTNET_TieredCompilation=0 and DOTNET_ReadyToRun=0, so every method, the framework's included, runs fully optimised from its first call) or tiered (this process, default runtime settings: tier-0 and ready-to-run code may still run in the measured window). serve-sim always runs fully optimised.", DefaultValueFactory = _ => "full" };
     private static readonly Option<string> RxTimestamps = new("--rx-timestamps") { Description = "How the client stamps each event: kernel (the kernel's receive time of its bytes, SO_TIMESTAMPNS; HTTP/1.1 on Linux) or off (the moment the client parsed it). Default kernel.", DefaultValueFactory = _ => "kernel" };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("selftest", "Measure the harness's own timing error: serve-sim in a child process with a fixed schedule, driven at concurrency 1/16/64/256; prints measured − server-logged flush times (TTFT, inter-token) at p50/p99.")
         {
-            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads, UseHttp2, RxTimestamps, Stagger,
+            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads, UseHttp2, RxTimestamps, Stagger, ClientJit,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -215,6 +226,17 @@ public static class SelfTestCommand
             serverArgs.Add("--http2");
         }
 
+        var clientJit = parse.GetValue(ClientJit);
+        if (clientJit is not ("full" or "tiered"))
+        {
+            throw new InputException($"selftest: --client-jit {clientJit} is not a compilation mode. Fix: write --client-jit full or --client-jit tiered");
+        }
+
+        if (clientJit == "full" && !RunsFullJit())
+        {
+            return await RunAsFullJitChildAsync(parse, stdout, stderr, ct);
+        }
+
         using var server = StartServer(backendSpec, serverArgs);
         try
         {
@@ -226,7 +248,7 @@ public static class SelfTestCommand
                 ? string.Create(CultureInfo.InvariantCulture, $", stream starts spread over one inter-token gap ({itl} ms)")
                 : ", all streams started together";
             var conditions = string.Create(CultureInfo.InvariantCulture,
-                $"{(http2 ? "HTTP/2 (h2c prior knowledge, streams multiplexed on pooled connections)" : "HTTP/1.1 (one keep-alive connection per stream)")}; client: {stamping}, {SchedulingPolicy()}, {InlineCompletions}=1, GC kept out of the measured window (TryStartNoGCRegion); server (child process): {InlineCompletions}=1, {ServerGen0}={ServerGen0Value} (512 MB gen0 budget), DOTNET_TieredCompilation=0, {serverLine}");
+                $"{(http2 ? "HTTP/2 (h2c prior knowledge, streams multiplexed on pooled connections)" : "HTTP/1.1 (one keep-alive connection per stream)")}; client: {stamping}, {SchedulingPolicy()}, {InlineCompletions}=1, {(RunsFullJit() ? "DOTNET_TieredCompilation=0 DOTNET_ReadyToRun=0 (child process)" : "tiered JIT (default runtime settings)")}, GC kept out of the measured window (TryStartNoGCRegion); server (child process): {InlineCompletions}=1, {ServerGen0}={ServerGen0Value} (512 MB gen0 budget), DOTNET_TieredCompilation=0 DOTNET_ReadyToRun=0, {serverLine}");
             await stderr.WriteLineAsync($"selftest: serve-sim pid {server.Id.ToString(CultureInfo.InvariantCulture)} at {baseUrl} ({backendSpec})");
             // serve-sim --http2 answers HTTP/2 only, its log and clock endpoints included.
             using var logClient = new HttpClient
@@ -303,25 +325,70 @@ public static class SelfTestCommand
         }
     }
 
-    private static Process StartServer(string backendSpec, IEnumerable<string> serverArgs)
+    /// <summary>Runs this same selftest in a child process under <see cref="FullJit"/>, relaying its output and exit code.</summary>
+    private static async Task<int> RunAsFullJitChildAsync(ParseResult parse, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        var info = SelfStartInfo(parse.Tokens.Select(t => t.Value));
+        info.RedirectStandardError = true;
+        foreach (var (name, value) in FullJit)
+        {
+            info.Environment[name] = value;
+        }
+
+        using var child = Process.Start(info) ?? throw new InvalidOperationException("could not start the selftest client process");
+        try
+        {
+            var relayOut = RelayAsync(child.StandardOutput, stdout, ct);
+            var relayErr = RelayAsync(child.StandardError, stderr, ct);
+            await child.WaitForExitAsync(ct);
+            await Task.WhenAll(relayOut, relayErr);
+            return child.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            child.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        static async Task RelayAsync(StreamReader from, TextWriter to, CancellationToken ct)
+        {
+            while (await from.ReadLineAsync(ct) is { } line)
+            {
+                await to.WriteLineAsync(line);
+            }
+        }
+    }
+
+    /// <summary>This program (the apphost, or <c>dotnet spark-eval.dll</c>) with the given arguments; standard output redirected.</summary>
+    private static ProcessStartInfo SelfStartInfo(IEnumerable<string> args)
     {
         var self = Environment.ProcessPath ?? "dotnet";
         var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        if (Path.GetFileNameWithoutExtension(self) != "spark-eval")
         {
             info.ArgumentList.Add(typeof(SelfTestCommand).Assembly.Location);
         }
 
-        foreach (var arg in new[] { "serve-sim", "--port", "0", "--backend", backendSpec }.Concat(serverArgs))
+        foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }
 
+        return info;
+    }
+
+    private static Process StartServer(string backendSpec, IEnumerable<string> serverArgs)
+    {
+        var info = SelfStartInfo(new[] { "serve-sim", "--port", "0", "--backend", backendSpec }.Concat(serverArgs));
+
         info.Environment[InlineCompletions] = "1";
         // A large gen0 budget: the server does not collect during a measured window (it cannot use a no-GC region across requests).
         info.Environment[ServerGen0] = ServerGen0Value;
-        // Fully optimised code from the start, so the server does not re-JIT during the measured window.
-        info.Environment["DOTNET_TieredCompilation"] = "0";
+        // Fully optimised code from the start, so the server neither re-JITs nor runs ready-to-run code in the measured window.
+        foreach (var (name, value) in FullJit)
+        {
+            info.Environment[name] = value;
+        }
         return Process.Start(info) ?? throw new InvalidOperationException("could not start serve-sim");
     }
 
@@ -382,10 +449,18 @@ public static class SelfTestCommand
             }
         }
 
-        // Warm-up: opens the keep-alive connections and lets tiered JIT settle (≥ 64 requests); not measured.
-        for (var done = 0; done < Math.Max(concurrency, 64); done += concurrency)
+        // Warm-up, not measured: opens the keep-alive connections (one round) and, under tiered JIT, gives tiering a
+        // chance: the runtime counts calls only after 100 ms without new tier-0 code and compiles in the background, twice
+        // with dynamic PGO (instrumented, then optimised), so three rounds with a pause after each. Even so, perf found
+        // hot methods still instrumented in the window; --client-jit full (the default) avoids tiering altogether.
+        for (var round = 0; round < (RunsFullJit() ? 1 : 3); round++)
         {
-            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(w => OneAsync(w, -1)));
+            for (var done = 0; done < Math.Max(concurrency, 64); done += concurrency)
+            {
+                await Task.WhenAll(Enumerable.Range(0, concurrency).Select(w => OneAsync(w, -1)));
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), ct);
         }
         await logClient.GetStringAsync(new Uri("_spark/log?clear=1", UriKind.Relative), ct);
 
@@ -393,6 +468,7 @@ public static class SelfTestCommand
         GC.WaitForPendingFinalizers();
         var noGc = TryStartNoGcRegion(concurrency, rounds, tokens);
         var gen0 = GC.CollectionCount(0);
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var start = time.GetTimestamp();
         var attempts = (await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async w =>
         {
@@ -411,6 +487,7 @@ public static class SelfTestCommand
             return mine;
         }))).SelectMany(x => x).ToList();
         var elapsed = time.GetElapsedTime(start);
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
         var gcFree = GC.CollectionCount(0) == gen0;
         if (noGc && GCSettings.LatencyMode == GCLatencyMode.NoGCRegion)
         {
@@ -418,6 +495,7 @@ public static class SelfTestCommand
         }
 
         var logText = await logClient.GetStringAsync(new Uri("_spark/log?clear=1", UriKind.Relative), ct);
+        await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"selftest: client allocated {allocated / 1e6:F1} MB in the measured window ({allocated / (double)Math.Max(1, attempts.Count):F0} B per request)"));
         await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"selftest: serve-sim emission clock after concurrency {concurrency} (cumulative): ")
             + await logClient.GetStringAsync(new Uri("_spark/clock", UriKind.Relative), ct));
         var serverLog = logText.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(ServerLogStore.FromJsonLine).OfType<ServerRequestLog>()

@@ -10,16 +10,12 @@ public class SelfTestCommandTests
     [InlineData(true, "HTTP/2")]
     public async Task SelfTest_Protocol_StreamsOverItAndMatchesServerLog(bool http2, string protocol)
     {
-        var ct = TestContext.Current.CancellationToken;
         string[] args = ["selftest", "--json", "-c", "2", "--rounds", "1", "--ttft-ms", "5", "--itl-ms", "5", "--tokens", "4", "--rt-priority", "0"];
-        using var process = CliHarness.Start(CliHarness.TempDir(), http2 ? [.. args, "--http2"] : args);
-        var stderr = process.StandardError.ReadToEndAsync(ct);
-        var stdout = await process.StandardOutput.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct);
-        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {await stderr}");
-
-        using var report = JsonDocument.Parse(stdout);
-        Assert.StartsWith(http2 ? "HTTP/2" : "HTTP/1.1", report.RootElement.GetProperty("conditions").GetString(), StringComparison.Ordinal);
+        using var report = await RunJsonAsync(http2 ? [.. args, "--http2"] : args);
+        var conditions = report.RootElement.GetProperty("conditions").GetString();
+        Assert.StartsWith(http2 ? "HTTP/2" : "HTTP/1.1", conditions, StringComparison.Ordinal);
+        // By default the measuring client re-runs itself with tiering and ready-to-run code off (--client-jit full).
+        Assert.Contains("DOTNET_TieredCompilation=0 DOTNET_ReadyToRun=0 (child process)", conditions, StringComparison.Ordinal);
         var level = Assert.Single(report.RootElement.GetProperty("levels").EnumerateArray());
         // The server logged every request under the protocol asked for, and client and server agree on every chunk.
         Assert.Equal(protocol, level.GetProperty("protocol").GetString());
@@ -30,6 +26,25 @@ public class SelfTestCommandTests
         // recv late (client stamp − schedule) is computed from every chunk an emission-clock timer released.
         Assert.Equal(JsonValueKind.Object, level.GetProperty("receive_lateness_ms").ValueKind);
         Assert.Equal(JsonValueKind.Object, level.GetProperty("emit_lateness_ms").ValueKind);
+    }
+
+    [Fact]
+    public async Task SelfTest_ClientJitTiered_MeasuresInThisProcessAndSaysSo()
+    {
+        using var report = await RunJsonAsync(
+            ["selftest", "--json", "-c", "1", "--rounds", "1", "--ttft-ms", "5", "--itl-ms", "5", "--tokens", "3", "--rt-priority", "0", "--client-jit", "tiered"]);
+        var conditions = report.RootElement.GetProperty("conditions").GetString();
+        Assert.Contains("tiered JIT (default runtime settings)", conditions, StringComparison.Ordinal);
+        Assert.Equal(0, Assert.Single(report.RootElement.GetProperty("levels").EnumerateArray()).GetProperty("failed").GetInt32());
+    }
+
+    [Fact]
+    public async Task SelfTest_UnknownClientJit_RefusedWithFix()
+    {
+        var (exit, _, err) = await CliHarness.RunAsync("selftest", "--client-jit", "fast");
+
+        Assert.Equal(SparkEvalCli.ExitBadInput, exit);
+        Assert.Contains("--client-jit full or --client-jit tiered", err, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -49,5 +64,17 @@ public class SelfTestCommandTests
 
         Assert.Equal(SparkEvalCli.ExitBadInput, exit);
         Assert.Contains("serve-sim: --http2", err, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs selftest as a real child process; asserts exit 0 and returns its JSON report.</summary>
+    private static async Task<JsonDocument> RunJsonAsync(string[] args)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var process = CliHarness.Start(CliHarness.TempDir(), args);
+        var stderr = process.StandardError.ReadToEndAsync(ct);
+        var stdout = await process.StandardOutput.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct);
+        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {await stderr}");
+        return JsonDocument.Parse(stdout);
     }
 }
