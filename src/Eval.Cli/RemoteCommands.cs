@@ -115,7 +115,10 @@ public static class RemoteCommands
             LogPath = parse.GetValue(LogPath),
             ApiKey = key,
             Emission = emission,
-            InlineScheduling = emission is not null,
+            // Sends inline on the flushing thread, so the logged flush time is when the bytes left (handed to an I/O thread, a
+            // chunk left up to milliseconds after its logged flush at 256 streams). Only for simulated backends: a local model's
+            // CPU-bound generation must not run on, and hold up, the socket threads.
+            InlineScheduling = emission is not null || backend.Info.Simulated,
             Http2 = parse.GetValue(Http2),
         }, time, ct);
         await stdout.WriteLineAsync($"serve-sim listening on {server.BaseAddress} (backend: {backend.Info.Description}; {(parse.GetValue(Http2) ? "HTTP/2 h2c" : "HTTP/1.1")}; emission clock: {emission?.Description ?? "off, the backend paces with the system timer"})");

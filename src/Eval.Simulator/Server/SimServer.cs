@@ -47,7 +47,7 @@ public sealed record SimServerOptions
 
     /// <summary>
     /// Run socket continuations inline (Kestrel's UnsafePreferInlineScheduling): a flush then sends on the thread that
-    /// flushed (the emission clock's) instead of handing the bytes to an I/O thread, so the logged flush time is the send time.
+    /// flushed (the emission clock's, or the backend's) instead of handing the bytes to an I/O thread, so the logged flush time is the send time.
     /// </summary>
     public bool InlineScheduling { get; init; }
 
