@@ -4,8 +4,8 @@ namespace Spark.Eval.Cli.Tests;
 
 public class ReportCommandsTests
 {
-    /// <summary>Tolerances no noise can exceed: with them the gate must pass.</summary>
-    private const string Lenient = "ttft_p50_ms=5000%,e2e_p50_ms=5000%,tpot_p50_ms=5000%,error_rate=1,flow_in_flow_ratio=1,pass_rate=1";
+    /// <summary>Tolerances no noise can exceed (TPOT here is ~0.05 ms, so one scheduler stall on a loaded machine multiplies it by hundreds): with them the gate must pass.</summary>
+    private const string Lenient = "ttft_p50_ms=1000000%,e2e_p50_ms=1000000%,tpot_p50_ms=1000000%,error_rate=1,flow_in_flow_ratio=1,pass_rate=1";
 
     private static async Task<string> RunAsync(string root, string name, int ttftMs)
     {
