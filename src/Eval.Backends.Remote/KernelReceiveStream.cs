@@ -18,20 +18,43 @@ internal sealed class ArrivalSink
         set => s_current.Value = value;
     }
 
-    /// <summary>Arrival (TimeProvider.System ticks) of the bytes of the latest read made for this attempt; 0 before the first.</summary>
+    /// <summary>Arrival (TimeProvider.System ticks) of the last segment the latest read returned; 0 before the first read.</summary>
     public long Timestamp { get; set; }
+
+    /// <summary>Arrival of the first segment the latest read returned (its first byte's): earlier than <see cref="Timestamp"/> when the read took several.</summary>
+    public long FirstTimestamp { get; set; }
+
+    /// <summary>Socket reads made for this attempt so far: a change tells the reader of events that a new read began.</summary>
+    public int Reads { get; set; }
+
+    /// <summary>
+    /// The arrival of the next event the caller completed, given the <see cref="Reads"/> count it saw at its previous event:
+    /// the first event a new read completes takes the read's first segment (exact when the event ended in that segment, as
+    /// it does when the server sends one event per write), later events the last segment (an upper bound: the kernel
+    /// stamps a read with its newest segment, so a client that fell behind and read several events at once would otherwise
+    /// stamp them all with the last one's arrival). 0 when no read was stamped.
+    /// </summary>
+    public long NextEventArrival(ref int seenReads)
+    {
+        var first = Reads != seenReads;
+        seenReads = Reads;
+        return first && FirstTimestamp > 0 ? FirstTimestamp : Timestamp;
+    }
 }
 
 /// <summary>
 /// A TCP transport stream for <see cref="System.Net.Http.SocketsHttpHandler"/> (HTTP/1.1) that reads with
 /// <c>recvmsg</c> and <c>SO_TIMESTAMPNS</c>, so every read also returns when the kernel received its bytes. A client busy
 /// with other streams (256 streams whose chunks come due together) then still stamps each chunk at its arrival, not at
-/// the moment its thread got round to it. Linux only; <see cref="IsSupported"/> says whether it can be used.
+/// the moment its thread got round to it. A read's stamp is its newest segment's, so each read is preceded by a one-byte
+/// peek for the first segment's (<see cref="ArrivalSink.FirstTimestamp"/>). Linux only; <see cref="IsSupported"/> says
+/// whether it can be used.
 /// </summary>
 internal sealed partial class KernelReceiveStream : Stream
 {
     private const int SolSocket = 1;
     private const int SoTimestampNs = 35; // SO_TIMESTAMPNS_OLD on x86-64 and arm64: a struct timespec of CLOCK_REALTIME
+    private const int MsgPeek = 0x2;
     private const int MsgDontWait = 0x40;
     private const int EAgain = 11;
     private const int EIntr = 4;
@@ -90,12 +113,20 @@ internal sealed partial class KernelReceiveStream : Stream
                 return 0;
             }
 
-            var received = Receive(buffer.Span, out var arrival, out var errno);
+            // A one-byte peek first (only when someone takes the stamps): its stamp is the first queued segment's arrival;
+            // the read's own is the newest segment's.
+            var first = 0L;
+            var arrival = 0L;
+            var errno = 0;
+            var peeked = sink is null ? 1 : PeekFirst(out first, out errno);
+            var received = peeked > 0 ? Receive(buffer.Span, MsgDontWait, out arrival, out errno) : peeked;
             if (received >= 0)
             {
                 if (sink is not null && received > 0)
                 {
                     sink.Timestamp = arrival;
+                    sink.FirstTimestamp = first > 0 && first <= arrival ? first : arrival;
+                    sink.Reads++;
                 }
 
                 return received;
@@ -162,8 +193,11 @@ internal sealed partial class KernelReceiveStream : Stream
         base.Dispose(disposing);
     }
 
-    /// <summary>One non-blocking recvmsg: bytes read (0 at end of stream) and their arrival in TimeProvider.System ticks (0 when the kernel gave none), or −1 with errno.</summary>
-    private unsafe int Receive(Span<byte> buffer, out long arrival, out int errno)
+    /// <summary>Peeks at the first queued byte without taking it: 1 (0 at end of stream, −1 with errno) and its segment's arrival.</summary>
+    private int PeekFirst(out long arrival, out int errno) => Receive(stackalloc byte[1], MsgDontWait | MsgPeek, out arrival, out errno);
+
+    /// <summary>One non-blocking recvmsg: bytes read (0 at end of stream) and the arrival of the last segment they came from in TimeProvider.System ticks (0 when the kernel gave none), or −1 with errno.</summary>
+    private unsafe int Receive(Span<byte> buffer, int flags, out long arrival, out int errno)
     {
         arrival = 0;
         errno = 0;
@@ -175,7 +209,7 @@ internal sealed partial class KernelReceiveStream : Stream
         handle.DangerousAddRef(ref added);
         try
         {
-            return Receive(buffer, (int)handle.DangerousGetHandle(), control, out arrival, out errno);
+            return Receive(buffer, flags, (int)handle.DangerousGetHandle(), control, out arrival, out errno);
         }
         finally
         {
@@ -186,7 +220,7 @@ internal sealed partial class KernelReceiveStream : Stream
         }
     }
 
-    private static unsafe int Receive(Span<byte> buffer, int fd, byte* control, out long arrival, out int errno)
+    private static unsafe int Receive(Span<byte> buffer, int flags, int fd, byte* control, out long arrival, out int errno)
     {
         arrival = 0;
         errno = 0;
@@ -194,7 +228,7 @@ internal sealed partial class KernelReceiveStream : Stream
         {
             var iov = new IoVec { Base = data, Length = (nuint)buffer.Length };
             var header = new MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = ControlSize };
-            var n = RecvMsg(fd, &header, MsgDontWait);
+            var n = RecvMsg(fd, &header, flags);
             if (n < 0)
             {
                 errno = Marshal.GetLastPInvokeError();

@@ -297,6 +297,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             var reader = new SseReader(body, _time);
             var state = new StreamState(_options.Api);
             var firstByteMarked = false;
+            var seenReads = 0;
             while (!state.Done)
             {
                 // Inlined rather than a helper method: one async layer less per event (the stream's per-chunk cost).
@@ -334,10 +335,10 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                     timeouts.FirstTokenSeen();
                 }
 
-                // The read that completed this event is the latest one: its bytes' arrival is the event's.
+                // The read that completed this event is the latest one: the arrival of the segment the event ended in.
                 if (arrivals is { Timestamp: > 0 })
                 {
-                    recorder!.OfferArrival(arrivals.Timestamp);
+                    recorder!.OfferArrival(arrivals.NextEventArrival(ref seenReads));
                 }
 
                 yield return update;
@@ -516,9 +517,10 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         try
         {
             var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeouts.Token);
-            if (arrivals is { Timestamp: > 0 })
+            if (arrivals is { FirstTimestamp: > 0 })
             {
-                recorder?.MarkAt(arrivals.Timestamp, StreamEventKind.ResponseHeaders);
+                // The headers begin the response: the first segment of the read that brought them.
+                recorder?.MarkAt(arrivals.FirstTimestamp, StreamEventKind.ResponseHeaders);
             }
             else
             {

@@ -81,8 +81,9 @@ public sealed class SseReader
 
             if (FirstByteTimestamp == 0 && _time is not null)
             {
-                // A kernel-stamped transport knows when these bytes arrived; otherwise stamp now.
-                FirstByteTimestamp = ArrivalSink.Current is { Timestamp: > 0 } arrival ? arrival.Timestamp : _time.GetTimestamp();
+                // A kernel-stamped transport knows when these bytes arrived (the first segment of the read: the body's first
+                // bytes begin a read, or came with the headers); otherwise stamp now.
+                FirstByteTimestamp = ArrivalSink.Current is { FirstTimestamp: > 0 } arrival ? arrival.FirstTimestamp : _time.GetTimestamp();
             }
 
             BytesRead += n;
