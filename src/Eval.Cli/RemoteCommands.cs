@@ -159,7 +159,7 @@ public static class SelfTestCommand
     private static readonly Option<double> TtftMs = new("--ttft-ms") { Description = "serve-sim's time to first token, ms (no jitter). Default 50.", DefaultValueFactory = _ => 50 };
     private static readonly Option<double> ItlMs = new("--itl-ms") { Description = "serve-sim's inter-token time, ms (no jitter). Default 10.", DefaultValueFactory = _ => 10 };
     private static readonly Option<int> Tokens = new("--tokens") { Description = "Output tokens per request. Default 32.", DefaultValueFactory = _ => 32 };
-    private static readonly Option<int> Rounds = new("--rounds") { Description = "Measured requests per stream at each level (after one warm-up round). Default 2.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<int> Rounds = new("--rounds") { Description = "Measured requests per stream at each level (after the warm-up: one round of at least 64 requests, three with --client-jit tiered). Default 2.", DefaultValueFactory = _ => 2 };
     private static readonly Option<bool> ServerNoClock = new("--no-emission-clock") { Description = "Run serve-sim without its emission clock (the backend paces with the system timer), for comparison." };
     private static readonly Option<double> ServerSpinUs = new("--spin-us") { Description = "serve-sim's emission clock spin window, µs. Default 500.", DefaultValueFactory = _ => 500 };
     private static readonly Option<int> ServerClockThreads = new("--clock-threads") { Description = "serve-sim's emission clock timer threads. Default 2.", DefaultValueFactory = _ => 2 };
@@ -184,7 +184,8 @@ public static class SelfTestCommand
     public sealed record LevelResult(
         int Concurrency, int Requests, int Failed, long Chunks, double ChunksPerSecond, int CountMismatches, bool GcFreeWindow,
         LatencyStatistics? TtftErrorMs, LatencyStatistics? ItlErrorMs, LatencyStatistics? DeliveryDelayMs, LatencyStatistics? ServerTtftLatenessMs,
-        LatencyStatistics? EmitLatenessMs, long UnscheduledChunks, LatencyStatistics? ReceiveLatenessMs, string Protocol);
+        LatencyStatistics? EmitLatenessMs, long UnscheduledChunks, LatencyStatistics? ReceiveLatenessMs, string Protocol,
+        double? ClientCpuUsPerChunk, double? ServerCpuUsPerChunk);
 
     private static async Task<int> ExecuteAsync(ParseResult parse, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
@@ -263,7 +264,7 @@ public static class SelfTestCommand
             var results = new List<LevelResult>();
             foreach (var level in levels)
             {
-                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, http2, kernelStamps, stagger, baseUrl, logClient, time, stderr, ct));
+                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, http2, kernelStamps, stagger, baseUrl, logClient, server.Id, time, stderr, ct));
                 await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"selftest: concurrency {level} done"));
             }
 
@@ -412,7 +413,7 @@ public static class SelfTestCommand
         throw new InvalidOperationException("serve-sim exited before it printed its address");
     }
 
-    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, bool http2, bool kernelStamps, TimeSpan stagger, Uri baseUrl, HttpClient logClient, TimeProvider time, TextWriter stderr, CancellationToken ct)
+    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, bool http2, bool kernelStamps, TimeSpan stagger, Uri baseUrl, HttpClient logClient, int serverPid, TimeProvider time, TextWriter stderr, CancellationToken ct)
     {
         using var client = new OpenAICompatibleChatClient(new OpenAIBackendOptions
         {
@@ -472,6 +473,8 @@ public static class SelfTestCommand
         var noGc = TryStartNoGcRegion(concurrency, rounds, tokens);
         var gen0 = GC.CollectionCount(0);
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var clientCpuBefore = Environment.CpuUsage.TotalTime;
+        var serverCpuBefore = ProcessCpuTime(serverPid);
         var start = time.GetTimestamp();
         var attempts = (await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async w =>
         {
@@ -490,6 +493,8 @@ public static class SelfTestCommand
             return mine;
         }))).SelectMany(x => x).ToList();
         var elapsed = time.GetElapsedTime(start);
+        var clientCpu = Environment.CpuUsage.TotalTime - clientCpuBefore;
+        var serverCpu = ProcessCpuTime(serverPid) - serverCpuBefore;
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
         var gcFree = GC.CollectionCount(0) == gen0;
         if (noGc && GCSettings.LatencyMode == GCLatencyMode.NoGCRegion)
@@ -569,10 +574,33 @@ public static class SelfTestCommand
             }
         }
 
+        // CPU time per chunk received (the chunks the client took in the window, so both sides divide by the same count).
+        double? clientUs = chunks > 0 ? clientCpu.TotalMicroseconds / chunks : null;
+        double? serverUs = chunks > 0 && serverCpu is { } sc ? sc.TotalMicroseconds / chunks : null;
+        await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"selftest: CPU time per chunk in the measured window: client {clientUs:F1} µs ({(clientUs > 0 ? 1e6 / clientUs : 0):F0} chunks/s per core), serve-sim {(serverUs is { } su ? su.ToString("F1", CultureInfo.InvariantCulture) + " µs" : "unknown")}"));
         return new LevelResult(concurrency, attempts.Count, failed, chunks, chunks / elapsed.TotalSeconds, mismatches, gcFree,
             LatencyStatistics.FromSamples([.. ttftErr], "ms"), LatencyStatistics.FromSamples([.. itlErr], "ms"),
             LatencyStatistics.FromSamples([.. delivery], "ms"), LatencyStatistics.FromSamples([.. serverLate], "ms"),
-            LatencyStatistics.FromSamples([.. emitLate], "ms"), unscheduled, LatencyStatistics.FromSamples([.. receiveLate], "ms"), string.Join('+', protocols));
+            LatencyStatistics.FromSamples([.. emitLate], "ms"), unscheduled, LatencyStatistics.FromSamples([.. receiveLate], "ms"), string.Join('+', protocols),
+            clientUs, serverUs);
+    }
+
+    /// <summary>User + system CPU time of a process from <c>/proc/PID/stat</c> (clock ticks of 10 ms); null where unreadable.</summary>
+    private static TimeSpan? ProcessCpuTime(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+            // Fields after the command name (which may hold spaces) start at field 3; utime is field 14, stime 15.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[14 - 3], CultureInfo.InvariantCulture) + long.Parse(fields[15 - 3], CultureInfo.InvariantCulture);
+            return TimeSpan.FromSeconds(ticks / 100.0);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or IndexOutOfRangeException or FormatException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Asks the GC to stay out of the measured window; false when the runtime refuses that much.</summary>

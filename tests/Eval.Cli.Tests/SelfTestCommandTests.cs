@@ -26,6 +26,9 @@ public class SelfTestCommandTests
         // recv late (client stamp − schedule) is computed from every chunk an emission-clock timer released.
         Assert.Equal(JsonValueKind.Object, level.GetProperty("receive_lateness_ms").ValueKind);
         Assert.Equal(JsonValueKind.Object, level.GetProperty("emit_lateness_ms").ValueKind);
+        // CPU time per chunk: the client's from the runtime, serve-sim's from /proc (10 ms ticks: may read 0 in so short a run).
+        Assert.True(level.GetProperty("client_cpu_us_per_chunk").GetDouble() > 0);
+        Assert.True(level.GetProperty("server_cpu_us_per_chunk").GetDouble() >= 0);
     }
 
     [Fact]
