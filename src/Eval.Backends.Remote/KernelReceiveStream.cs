@@ -5,7 +5,8 @@ namespace Spark.Eval.Backends.Remote;
 
 /// <summary>
 /// Where the socket reads made on behalf of one attempt leave the kernel's arrival time of the bytes they returned. The
-/// backend sets <see cref="Current"/> before each read of its response; the transport below writes into it.
+/// backend sets <see cref="Current"/> before it sends the request; the connection's stream takes it up with the reads that
+/// bring the headers and keeps it for the rest of that response.
 /// </summary>
 internal sealed class ArrivalSink
 {
@@ -63,6 +64,8 @@ internal sealed partial class KernelReceiveStream : Stream
     private const int ControlSize = 64;
 
     private readonly Socket _socket;
+    private ArrivalSink? _sink;
+    private bool _waitFirst;
 
     private KernelReceiveStream(Socket socket)
     {
@@ -91,9 +94,23 @@ internal sealed partial class KernelReceiveStream : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        // The request's sink comes with the flow that sent it (the backend sets it before SendAsync, whose reads bring the
+        // headers); the body's reads, made from the caller's flow, fall back to it. An HTTP/1.1 connection carries one
+        // request at a time, and each request's headers are read on its own flow, so the sink kept here is always the
+        // current request's. (Setting the AsyncLocal before every event instead cost an execution context per chunk.)
+        var sink = ArrivalSink.Current;
+        if (sink is not null)
+        {
+            _sink = sink;
+        }
+        else
+        {
+            sink = _sink;
+        }
+
         try
         {
-            return await ReadCoreAsync(buffer, ArrivalSink.Current, cancellationToken);
+            return await ReadCoreAsync(buffer, sink, cancellationToken);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
@@ -104,15 +121,26 @@ internal sealed partial class KernelReceiveStream : Stream
 
     private async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, ArrivalSink? sink, CancellationToken cancellationToken)
     {
+        if (buffer.IsEmpty)
+        {
+            // A zero-byte read waits for data without taking it (SocketsHttpHandler uses these on idle connections).
+            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
+            return 0;
+        }
+
+        // A reader that keeps up finds the socket empty each time: wait for data first rather than spend a system call (on
+        // this VM the costliest part of a chunk) learning that. One that falls behind finds data queued: read at once.
+        var waited = false;
+        if (_waitFirst)
+        {
+            // (The waits are inlined: a helper would add an async state machine per chunk.)
+            var readable = _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
+            waited = !readable.IsCompleted;
+            await readable;
+        }
+
         while (true)
         {
-            if (buffer.IsEmpty)
-            {
-                // A zero-byte read waits for data without taking it (SocketsHttpHandler uses these on idle connections).
-                await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
-                return 0;
-            }
-
             // A one-byte peek first (only when someone takes the stamps): its stamp is the first queued segment's arrival;
             // the read's own is the newest segment's.
             var first = 0L;
@@ -129,6 +157,7 @@ internal sealed partial class KernelReceiveStream : Stream
                     sink.Reads++;
                 }
 
+                _waitFirst = waited;
                 return received;
             }
 
@@ -143,7 +172,9 @@ internal sealed partial class KernelReceiveStream : Stream
             }
 
             // Nothing buffered: wait until the socket is readable, then read with recvmsg again.
-            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
+            var ready = _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
+            waited |= !ready.IsCompleted;
+            await ready;
         }
     }
 

@@ -294,14 +294,14 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             using var response = await SendAsync(messages, options, stream: true, recorder, timeouts, arrivals);
             await EnsureSuccessAsync(response, timeouts, "text/event-stream");
             var body = await ReadBodyStreamAsync(response, timeouts);
-            var reader = new SseReader(body, _time);
+            // The connection's stream keeps the sink SendAsync set for this request's reads (KernelReceiveStream.ReadAsync).
+            var reader = new SseReader(body, _time) { Arrivals = arrivals };
             var state = new StreamState(_options.Api);
             var firstByteMarked = false;
             var seenReads = 0;
             while (!state.Done)
             {
                 // Inlined rather than a helper method: one async layer less per event (the stream's per-chunk cost).
-                ArrivalSink.Current = arrivals;
                 timeouts.BeforeRead();
                 bool more;
                 try

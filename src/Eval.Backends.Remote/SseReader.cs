@@ -37,6 +37,9 @@ public sealed class SseReader
     /// <summary>The <c>event:</c> field of the last event read; empty when it had none.</summary>
     public ReadOnlySpan<byte> EventName => _event.AsSpan(0, _eventLength);
 
+    /// <summary>Where a kernel-stamped transport leaves the arrival of the bytes it read for this response; null: stamp when read.</summary>
+    internal ArrivalSink? Arrivals { get; init; }
+
     /// <summary>The <see cref="TimeProvider"/> timestamp when the first body bytes arrived; 0 before.</summary>
     public long FirstByteTimestamp { get; private set; }
 
@@ -83,7 +86,7 @@ public sealed class SseReader
             {
                 // A kernel-stamped transport knows when these bytes arrived (the first segment of the read: the body's first
                 // bytes begin a read, or came with the headers); otherwise stamp now.
-                FirstByteTimestamp = ArrivalSink.Current is { FirstTimestamp: > 0 } arrival ? arrival.FirstTimestamp : _time.GetTimestamp();
+                FirstByteTimestamp = Arrivals is { FirstTimestamp: > 0 } arrival ? arrival.FirstTimestamp : _time.GetTimestamp();
             }
 
             BytesRead += n;
