@@ -285,15 +285,17 @@ public static class SimulatorCommands
     public static readonly TestModelShape MidShape = new(16000, 512, 6, 8, 8, 1408, 4096);
 
     /// <summary>
-    /// Calibration models for <c>spark-eval calibrate</c>: shapes that differ in layers (1 vs 4 at one width) and width
-    /// (256 vs 1024; the wide one, 77M parameters, is larger than the last-level cache so decode streams from DRAM),
-    /// each in f16 and q8_0, vocabulary 4,096; none of them is a validation model.
+    /// Calibration models for <c>spark-eval calibrate</c>: shapes that differ in layers (1 vs 4 at one width), width
+    /// (256 vs 1024; the wide one, 77M parameters, is larger than the last-level cache so decode streams from DRAM) and
+    /// head dimension (64, except cal-w384-h8-l2's 48, which no SIMD block of llama.cpp's F16 kernels divides, so its
+    /// attention shows the scalar remainder cost), each in f16 and q8_0, vocabulary 4,096; none of them is a validation model.
     /// </summary>
     public static readonly IReadOnlyList<(string Name, TestModelShape Shape)> CalibrationShapes =
     [
         ("cal-w256-l1", new TestModelShape(4096, 256, 1, 4, 4, 704, 4096)),
         ("cal-w256-l4", new TestModelShape(4096, 256, 4, 4, 4, 704, 4096)),
         ("cal-w1024-l6", new TestModelShape(4096, 1024, 6, 16, 16, 2816, 4096)),
+        ("cal-w384-h8-l2", new TestModelShape(4096, 384, 2, 8, 8, 1024, 4096)),
     ];
 
     /// <summary>A model profile for a generated shape (design values of the generator; embedding and head not tied).</summary>
@@ -427,7 +429,7 @@ public static class SimulatorCommands
             return at < 0 ? (quote, quote) : (quote[..at], quote[(at + 2)..]);
         }
 
-        string[] fields = ["weightReadGBps", "peakTflops", "stepOverheadMs", "layerOverheadUs", "decodeContextNs", "prefillPairNs", "prefillElementNs", "requestOverheadMs"];
+        string[] fields = ["weightReadGBps", "peakTflops", "stepOverheadMs", "layerOverheadUs", "decodeContextNs", "decodeScalarElementNs", "prefillPairNs", "prefillElementNs", "requestOverheadMs"];
         var sources = h.Sources.Where(s => fields.Contains(s.Field)).ToList();
         if (sources.Count == 0)
         {
@@ -568,7 +570,7 @@ public static class SimulatorCommands
                     }
                 }
 
-                fits = RuntimeCalibration.Fit(samples, m.ReadBandwidthGBps, 0.85);
+                fits = RuntimeCalibration.Fit(samples, m.ReadBandwidthGBps, 0.85, RuntimeKernels.LlamaCpp(LlamaNative.SimdBuild));
             }
 
             var hwFile = HostCalibrator.ToProfile(m, time.GetUtcNow(), fits);
@@ -582,7 +584,7 @@ public static class SimulatorCommands
             foreach (var fit in fits ?? [])
             {
                 await stdout.WriteLineAsync(string.Create(c,
-                    $"cpu-local-t{fit.Threads}: step {fit.StepOverheadMs:F3} ms + {fit.LayerOverheadUs:F1} µs/layer, {fit.DecodeContextNs:F1} ns/cached token·head·layer, prefill {fit.PrefillPairNs:F3} ns/pair·head·layer + {fit.PrefillElementNs:F4} ns/token·hidden·layer, request {fit.RequestOverheadMs:F2} ms, decode weight read {string.Join(", ", fit.WeightReadGBps.Select(kv => $"{kv.Key} {kv.Value:F2} GB/s"))}, prefill {string.Join(", ", fit.PrefillGflops.Select(kv => $"{kv.Key} {kv.Value:F1} GFLOPS"))} (fit residual median decode {fit.DecodeFitMedianError * 100:F1} %, prefill {fit.PrefillFitMedianError * 100:F1} %, {fit.Samples} runs)").AsMemory(), ct);
+                    $"cpu-local-t{fit.Threads}: step {fit.StepOverheadMs:F3} ms + {fit.LayerOverheadUs:F1} µs/layer, {fit.DecodeContextNs:F1} ns/attended token·head·layer + {fit.DecodeScalarElementNs:F2} ns/scalar element ({fit.Kernels.F16VectorElements}-element F16 blocks), prefill {fit.PrefillPairNs:F3} ns/pair·head·layer + {fit.PrefillElementNs:F4} ns/token·hidden·layer, request {fit.RequestOverheadMs:F2} ms, decode weight read {string.Join(", ", fit.WeightReadGBps.Select(kv => $"{kv.Key} {kv.Value:F2} GB/s"))}, prefill {string.Join(", ", fit.PrefillGflops.Select(kv => $"{kv.Key} {kv.Value:F1} GFLOPS"))} (fit residual median decode {fit.DecodeFitMedianError * 100:F1} %, prefill {fit.PrefillFitMedianError * 100:F1} %, {fit.Samples} runs)").AsMemory(), ct);
             }
 
             await stdout.WriteLineAsync($"load average after: {await LoadAverageAsync(ct)}".AsMemory(), ct);
@@ -591,8 +593,11 @@ public static class SimulatorCommands
         return command;
     }
 
-    /// <summary>Prompt lengths of the calibration runs (not the validation lengths 64 and 256).</summary>
-    public static readonly IReadOnlyList<int> CalibrationPromptTokens = [40, 192];
+    /// <summary>
+    /// Prompt lengths of the calibration runs (not the validation lengths 64 and 256); at 320 the padded KV cache
+    /// reaches llama.cpp's 512-cell split-KV threshold, as the validation's 256-token prompt does.
+    /// </summary>
+    public static readonly IReadOnlyList<int> CalibrationPromptTokens = [40, 192, 320];
 
     /// <summary>Tokens generated per calibration run.</summary>
     public const int CalibrationDecodeTokens = 24;

@@ -110,4 +110,56 @@ public class LatencyModelTests
         var ex = Assert.Throws<InputException>(() => new LatencyModel(TestProfiles.Gpu(memoryGB: 1), TestProfiles.Dense(), TestProfiles.Bf16, 1));
         Assert.Contains("raise --tp", ex.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(32, 64, 64)] // tiny's head dimension on AVX-512: no whole block, all 32 elements of K and of V scalar
+    [InlineData(64, 64, 0)]
+    [InlineData(96, 64, 64)] // one block of 64, then 32 scalar
+    [InlineData(48, 32, 32)] // AVX2's 32-element blocks: 16 left over
+    [InlineData(48, 0, 0)] // no block size known: no scalar term
+    public void ScalarElementsPerTokenHead_HeadDimensionAndBlock_IsTwiceTheRemainder(int headDim, int block, int expected)
+    {
+        var model = new LatencyModel(TestProfiles.Gpu() with { F16VectorElements = block }, TestProfiles.Dense() with { HeadDim = headDim }, TestProfiles.Bf16, 1);
+        Assert.Equal(expected, model.ScalarElementsPerTokenHead);
+    }
+
+    [Theory]
+    [InlineData(1, 1, 300, 10 * 300)] // one thread attends every head over every cached token
+    [InlineData(2, 1, 200, 5 * 200)] // 201 cells pad to 256 < 512: heads shared out, 5 per thread
+    [InlineData(4, 1, 200, 3 * 200)] // ⌈10 / 4⌉ heads on the busiest thread
+    [InlineData(2, 1, 255, 5 * 255)] // 256 cells: still one 256-cell block
+    [InlineData(2, 1, 256, 10 * 256)] // 257 cells pad to 512: split KV, chunk 256 full, all 10 heads
+    [InlineData(2, 1, 300, 10 * 256)] // the first chunk is full whatever the context up to 511
+    [InlineData(2, 1, 600, 10 * 384)] // 601 cells pad to 768: chunks of 384
+    [InlineData(1, 1, 600, 10 * 600)] // one thread: one chunk holding every cached token
+    [InlineData(2, 3, 600, 10 * 600 / 2.0)] // a batch: rows of all sequences shared out
+    public void AttendedTokenHeads_ThreadsAndContext_FollowsLlamaCppSplit(int threads, int batch, double context, double expected)
+    {
+        var cpu = TestProfiles.Gpu() with { Threads = threads, KvPadTokens = 256, DecodeSplitKvTokens = 512 };
+        var model = new LatencyModel(cpu, TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        Assert.Equal(expected, model.AttendedTokenHeads(batch, context), 9);
+    }
+
+    [Fact]
+    public void AttendedTokenHeads_NoPaddingOrSplitGiven_IsHeadsTimesContextOverThreads()
+    {
+        // Profiles that do not describe the runtime's kernels (every non-CPU profile) keep heads · context.
+        var model = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        Assert.Equal(10 * 700.0, model.AttendedTokenHeads(1, 700), 9);
+    }
+
+    [Fact]
+    public void DecodeStep_ScalarRemainder_AddsLayersTimesAttendedTokenHeadsTimesElementsTimesCost()
+    {
+        var baseCpu = TestProfiles.Gpu() with { Threads = 2, KvPadTokens = 256, DecodeSplitKvTokens = 512, F16VectorElements = 64, DecodeContextNs = 30 };
+        var odd = TestProfiles.Dense() with { HeadDim = 100 }; // 100 mod 64 = 36 scalar elements of K and of V
+        var without = new LatencyModel(baseCpu, odd, TestProfiles.Bf16, 1);
+        var with = new LatencyModel(baseCpu with { DecodeScalarElementNs = 1.5 }, odd, TestProfiles.Bf16, 1);
+
+        // Context 300 on 2 threads: padded to 512 → split, 10 heads · 256 tokens on the busiest thread, 10 layers.
+        var expected = 10 * (10 * 256.0) * (2 * 36) * 1.5e-9;
+        Assert.Equal(expected, with.DecodeStepSeconds(1, 300) - without.DecodeStepSeconds(1, 300), 12);
+        Assert.Equal(10 * (10 * 256.0) * (30 + (72 * 1.5)) * 1e-9, with.RuntimeOverheadSeconds(0, 0, 1, 300), 12);
+        Assert.Equal(without.PrefillSeconds(300), with.PrefillSeconds(300), 12);
+    }
 }

@@ -8,6 +8,21 @@ namespace Spark.Eval.Simulator.Calibration;
 public sealed record RuntimeSample(ModelProfile Shape, string Precision, int Threads, int PromptTokens, int OutputTokens, double TtftMs, double DecodeTokensPerSecond);
 
 /// <summary>
+/// Facts of the runtime build that shape decode attention, read from its code rather than fitted: the F16 SIMD block
+/// (head dimension mod this many elements runs scalar), the KV-cache padding and the split-KV threshold.
+/// </summary>
+public sealed record RuntimeKernels(int F16VectorElements, int KvPadTokens, int DecodeSplitKvTokens)
+{
+    /// <summary>
+    /// llama.cpp's CPU backend as LLamaSharp 0.30 ships it, for the SIMD build it loaded: GGML_F16_STEP is 64 on
+    /// AVX-512 and 32 on AVX/AVX2 (unknown otherwise: 0); the KV cache is attended padded to 256 cells; a lone
+    /// decoding sequence takes the split-KV path from 512 padded cells (ggml-cpu ops.cpp, use_split_kv_path).
+    /// </summary>
+    public static RuntimeKernels LlamaCpp(string simdBuild) =>
+        new(simdBuild switch { "avx512" => 64, "avx2" or "avx" => 32, _ => 0 }, 256, 512);
+}
+
+/// <summary>
 /// The runtime's per-operator profile for one thread count, fitted from <see cref="RuntimeSample"/>s: fixed per-step and
 /// per-layer costs, per-request cost, and per-precision decode weight-read rate and prefill FLOP rate.
 /// </summary>
@@ -16,6 +31,7 @@ public sealed record RuntimeFit(
     double StepOverheadMs,
     double LayerOverheadUs,
     double DecodeContextNs,
+    double DecodeScalarElementNs,
     double PrefillPairNs,
     double PrefillElementNs,
     double RequestOverheadMs,
@@ -24,28 +40,48 @@ public sealed record RuntimeFit(
     int Samples,
     double DecodeFitMedianError,
     double PrefillFitMedianError,
-    string Models);
+    string Models,
+    RuntimeKernels Kernels);
 
 /// <summary>
 /// Fits a CPU runtime profile (Vidur-like: per-operator costs measured once per device, never per validation row) from
-/// runs of dedicated calibration models that differ in layer count and width, at two prompt lengths. Decode:
-/// 1/rate − KV bytes/bandwidth = step + layers · layer + layers · heads · context · c + Σ_p weight bytes_p / R_p.
+/// runs of dedicated calibration models that differ in layer count, width and head dimension, at three prompt lengths. Decode:
+/// 1/rate − KV bytes/bandwidth = step + layers · layer + layers · attended token·heads · (c + scalar elements · s) + Σ_p weight bytes_p / R_p.
 /// Prefill: TTFT − step − layers · layer = request + layers · heads · pairs · a + tokens · hidden · layers · e + Σ_p FLOPs_p / F_p.
 /// Both are non-negative least squares in relative error, so that small and large calibration models weigh alike.
 /// </summary>
 public static class RuntimeCalibration
 {
-    /// <summary>Fits one profile per thread count found in <paramref name="samples"/>; <paramref name="readBandwidthGBps"/> × <paramref name="bandwidthEfficiency"/> prices KV-cache reads.</summary>
-    public static IReadOnlyList<RuntimeFit> Fit(IReadOnlyList<RuntimeSample> samples, double readBandwidthGBps, double bandwidthEfficiency)
+    // Decode features: step, per layer, per attended token·head, per scalar element; then one weight-read rate per precision.
+    private const int DecodeFixedFeatures = 4;
+
+    /// <summary>
+    /// Fits one profile per thread count found in <paramref name="samples"/>; <paramref name="readBandwidthGBps"/> ×
+    /// <paramref name="bandwidthEfficiency"/> prices KV-cache reads; <paramref name="kernels"/> shapes decode attention.
+    /// </summary>
+    public static IReadOnlyList<RuntimeFit> Fit(IReadOnlyList<RuntimeSample> samples, double readBandwidthGBps, double bandwidthEfficiency, RuntimeKernels kernels)
     {
         ArgumentNullException.ThrowIfNull(samples);
-        return samples.GroupBy(s => s.Threads).OrderBy(g => g.Key).Select(g => FitOne(g.ToList(), readBandwidthGBps * bandwidthEfficiency * 1e9)).ToList();
+        ArgumentNullException.ThrowIfNull(kernels);
+        return samples.GroupBy(s => s.Threads).OrderBy(g => g.Key).Select(g => FitOne(g.ToList(), readBandwidthGBps * bandwidthEfficiency * 1e9, kernels)).ToList();
     }
 
-    private static RuntimeFit FitOne(List<RuntimeSample> samples, double kvBytesPerSecond)
+    private static RuntimeFit FitOne(List<RuntimeSample> samples, double kvBytesPerSecond, RuntimeKernels kernels)
     {
         var precisions = samples.Select(s => s.Precision).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        var neutral = new HardwareProfile { Id = "calibration", Name = "calibration", Family = "cpu", MemoryGB = 1e6, MemoryBandwidthGBps = 1, PeakTflops = new Dictionary<string, double> { ["bf16"] = 1 } };
+        var neutral = new HardwareProfile
+        {
+            Id = "calibration",
+            Name = "calibration",
+            Family = "cpu",
+            MemoryGB = 1e6,
+            MemoryBandwidthGBps = 1,
+            PeakTflops = new Dictionary<string, double> { ["bf16"] = 1 },
+            Threads = samples[0].Threads,
+            F16VectorElements = kernels.F16VectorElements,
+            KvPadTokens = kernels.KvPadTokens,
+            DecodeSplitKvTokens = kernels.DecodeSplitKvTokens,
+        };
 
         // Decode: one row per sample at context = prompt + output/2 (as validate-local predicts).
         var decodeRows = new List<(double[] X, double Y)>();
@@ -57,16 +93,18 @@ public static class RuntimeCalibration
             var context = s.PromptTokens + (s.OutputTokens / 2.0);
             var stepSeconds = 1.0 / s.DecodeTokensPerSecond;
             var kvSeconds = model.KvBytesRead(1, context) / kvBytesPerSecond;
-            var x = new double[3 + precisions.Count];
+            var attended = s.Shape.Layers * model.AttendedTokenHeads(1, context);
+            var x = new double[DecodeFixedFeatures + precisions.Count];
             x[0] = 1;
             x[1] = s.Shape.Layers;
-            x[2] = s.Shape.Layers * (double)s.Shape.AttentionHeads * context;
-            x[3 + precisions.IndexOf(s.Precision)] = model.WeightBytesRead(1);
+            x[2] = attended;
+            x[3] = attended * model.ScalarElementsPerTokenHead;
+            x[DecodeFixedFeatures + precisions.IndexOf(s.Precision)] = model.WeightBytesRead(1);
             decodeRows.Add((Scale(x, stepSeconds), (stepSeconds - kvSeconds) / stepSeconds));
             prefillGeometry.Add((s, model.StepFlops(s.PromptTokens, s.PromptTokens * (double)s.PromptTokens / 2.0, 0, 0)));
         }
 
-        var decode = NonNegativeLeastSquares(decodeRows, fixedFeatures: 3);
+        var decode = NonNegativeLeastSquares(decodeRows, DecodeFixedFeatures);
         var step = decode[0];
         var layer = decode[1];
 
@@ -87,14 +125,14 @@ public static class RuntimeCalibration
         var flopRates = new Dictionary<string, double>(StringComparer.Ordinal);
         for (var i = 0; i < precisions.Count; i++)
         {
-            weightRates[precisions[i]] = 1.0 / decode[3 + i] / 1e9;
+            weightRates[precisions[i]] = 1.0 / decode[DecodeFixedFeatures + i] / 1e9;
             flopRates[precisions[i]] = 1.0 / prefill[3 + i] / 1e9;
         }
 
         var decodeResidual = Median(decodeRows.Select(r => Math.Abs(Dot(r.X, decode) - r.Y)));
         var prefillResidual = Median(prefillRows.Select(r => Math.Abs(Dot(r.X, prefill) - r.Y)));
         var models = string.Join(", ", samples.Select(s => s.Shape.Id + " " + s.Precision).Distinct(StringComparer.Ordinal));
-        return new RuntimeFit(samples[0].Threads, step * 1000, layer * 1e6, decode[2] * 1e9, prefill[1] * 1e9, prefill[2] * 1e9, prefill[0] * 1000, weightRates, flopRates, samples.Count, decodeResidual, prefillResidual, models);
+        return new RuntimeFit(samples[0].Threads, step * 1000, layer * 1e6, decode[2] * 1e9, decode[3] * 1e9, prefill[1] * 1e9, prefill[2] * 1e9, prefill[0] * 1000, weightRates, flopRates, samples.Count, decodeResidual, prefillResidual, models, kernels);
     }
 
     private static double[] Scale(double[] x, double by) => x.Select(v => v / by).ToArray();

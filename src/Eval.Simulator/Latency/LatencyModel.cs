@@ -158,7 +158,7 @@ public sealed class LatencyModel
 
         // KV cache: decode reads every cached token once per step; every new token's K and V are written.
         var memory = (WeightBytesRead(tokens) / _weightBytesPerSecond) + (KvBytesRead(tokens, decodeContext) / _bytesPerSecond);
-        return Math.Max(compute, memory) + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeContext);
+        return Math.Max(compute, memory) + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
     }
 
     /// <summary>
@@ -175,12 +175,47 @@ public sealed class LatencyModel
 
     /// <summary>
     /// Runtime costs outside FLOPs and bytes (measured CPU runtimes only, 0 elsewhere): layers · heads · prefill pairs ·
-    /// prefillPairNs + prompt tokens · hidden · layers · prefillElementNs + layers · heads · cached tokens · decodeContextNs.
+    /// prefillPairNs + prompt tokens · hidden · layers · prefillElementNs + layers · attended token·heads ·
+    /// (decodeContextNs + scalar elements · decodeScalarElementNs).
     /// </summary>
-    public double RuntimeOverheadSeconds(double prefillTokens, double prefillAttentionPairs, double decodeContext) =>
+    public double RuntimeOverheadSeconds(double prefillTokens, double prefillAttentionPairs, int decodeBatch, double decodeContext) =>
         ((Model.Layers * (double)Math.Max(1, Model.AttentionHeads) * prefillAttentionPairs * Hardware.PrefillPairNs)
          + (prefillTokens * (double)Model.HiddenSize * Model.Layers * Hardware.PrefillElementNs)
-         + (Model.Layers * (double)Math.Max(1, Model.AttentionHeads) * decodeContext * Hardware.DecodeContextNs)) / 1e9;
+         + (Model.Layers * AttendedTokenHeads(decodeBatch, decodeContext) * (Hardware.DecodeContextNs + (ScalarElementsPerTokenHead * Hardware.DecodeScalarElementNs)))) / 1e9;
+
+    /// <summary>
+    /// Head-dimension elements per attended token·head that the runtime's F16 kernels run scalar: the K dot product's and
+    /// the V multiply-add's remainder after whole SIMD blocks, 2 · (headDim mod f16VectorElements); 0 without a block size.
+    /// </summary>
+    public int ScalarElementsPerTokenHead => Hardware.F16VectorElements > 0 ? 2 * (Model.HeadDim % Hardware.F16VectorElements) : 0;
+
+    /// <summary>
+    /// Cached token·heads one layer's decode attention works through on its busiest thread (T = the profile's threads).
+    /// A lone sequence whose KV cache, padded to kvPadTokens, reaches decodeSplitKvTokens is split into T equal KV
+    /// chunks, each attended by all heads, so the first (full) chunk sets the time: heads · min(S, ⌈padded / T⌉).
+    /// Otherwise the heads are shared out: ⌈heads / T⌉ · S for one sequence, heads · S / T for a batch.
+    /// </summary>
+    public double AttendedTokenHeads(int decodeBatch, double decodeContext)
+    {
+        var heads = Math.Max(1, Model.AttentionHeads);
+        var threads = Math.Max(1, Hardware.Threads);
+        if (decodeBatch > 1)
+        {
+            return heads * decodeContext / threads;
+        }
+
+        if (Hardware.DecodeSplitKvTokens > 0 && threads > 1)
+        {
+            var cells = decodeContext + 1;
+            var padded = Hardware.KvPadTokens > 0 ? Math.Ceiling(cells / Hardware.KvPadTokens) * Hardware.KvPadTokens : cells;
+            if (padded >= Hardware.DecodeSplitKvTokens)
+            {
+                return heads * Math.Min(decodeContext, Math.Ceiling(padded / threads));
+            }
+        }
+
+        return Math.Ceiling(heads / (double)threads) * decodeContext;
+    }
 
     /// <summary>
     /// KV-cache bytes a step moves: every cached token of the decoding sequences read once (once per query head of its

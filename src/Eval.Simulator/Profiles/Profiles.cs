@@ -80,6 +80,23 @@ public sealed record HardwareProfile
     /// <summary>Fixed cost per cached token of the decoding sequences per attention head per layer (KV-cache views, scores, softmax beyond their FLOPs), ns; measured for CPUs by calibrate, 0 elsewhere.</summary>
     public double DecodeContextNs { get; init; }
     /// <summary>
+    /// Cost per head-dimension element that the runtime's F16 attention kernels leave to scalar code, per attended
+    /// token·head·layer of a decode step (K dot product and V multiply-add each), ns; measured for CPUs by calibrate, 0 elsewhere.
+    /// </summary>
+    public double DecodeScalarElementNs { get; init; }
+    /// <summary>
+    /// Elements per SIMD block of the runtime's F16 dot-product and multiply-add kernels (llama.cpp's GGML_F16_STEP: 64
+    /// on AVX-512, 32 on AVX/AVX2); head dimension mod this many elements run scalar. 0: no scalar remainder.
+    /// </summary>
+    public int F16VectorElements { get; init; }
+    /// <summary>The runtime attends over its KV cache padded to a multiple of this many cells (llama.cpp: 256); 0: no padding.</summary>
+    public int KvPadTokens { get; init; }
+    /// <summary>
+    /// A lone decoding sequence whose padded KV cache holds at least this many cells has its attention split over the
+    /// threads in equal KV chunks (llama.cpp's split-KV path: 512); 0: attention is split over heads only.
+    /// </summary>
+    public int DecodeSplitKvTokens { get; init; }
+    /// <summary>
     /// Measured rate at which a decode step streams weights of a precision, GB/s, efficiency included (the runtime's own
     /// matrix-vector kernels, e.g. llama.cpp's q8_0 and f16 dot products); used instead of bandwidth × efficiency for weight reads.
     /// </summary>
