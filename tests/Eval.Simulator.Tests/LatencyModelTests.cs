@@ -32,6 +32,20 @@ public class LatencyModelTests
     }
 
     [Fact]
+    public void DecodeStep_LargeBatch_ComputeBoundLinearLayersAndKvBoundAttentionAdd()
+    {
+        var model = new LatencyModel(TestProfiles.Gpu(tflops: 10), TestProfiles.Dense(), TestProfiles.Bf16, 1);
+
+        // Batch 64, contexts summing to 64,000. Linear layers: 2·1e9·64 FLOPs at 1e13 (12.8 ms) beat 2e9 weight bytes at
+        // 1e12 (2 ms). Attention: 8000·(64,000 + 64) KV bytes at 1e12 (0.512 ms) beat 4·10·1000·64,000 FLOPs (0.256 ms).
+        // The two kernels run one after the other, so the step is their sum, not max(compute, memory) of the whole step.
+        var linear = 2e9 * 64 / 1e13;
+        var attention = 8000 * (64_000.0 + 64) / 1e12;
+        Assert.Equal(linear + attention, model.DecodeStepSeconds(64, 64_000), 12);
+        Assert.True(model.DecodeStepSeconds(64, 64_000) > (model.StepFlops(0, 0, 64, 64_000) / 1e13) + 1e-4, "the sum must exceed the single roofline");
+    }
+
+    [Fact]
     public void Prefill_LongPrompt_IsComputeBoundWithAttentionTerm()
     {
         var model = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 1);

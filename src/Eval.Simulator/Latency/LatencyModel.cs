@@ -6,8 +6,8 @@ namespace Spark.Eval.Simulator.Latency;
 
 /// <summary>
 /// The analytic cost of one engine step for a hardware × model × precision × tensor-parallel profile.
-/// Roofline devices: max(compute, memory) + all-reduce + step overhead. SRAM-pipeline devices: per-layer pipeline
-/// latency plus device hops, or compute when the batch is large. Every formula is written out in docs/simulator.md.
+/// Roofline devices: linear layers and attention each max(compute, memory), added, + all-reduce + step overhead.
+/// SRAM-pipeline devices: per-layer pipeline latency plus device hops, or compute when the batch is large. Every formula is written out in docs/simulator.md.
 /// </summary>
 public sealed class LatencyModel
 {
@@ -156,9 +156,12 @@ public sealed class LatencyModel
             return Math.Max(_pipelineLatency, compute) + _stepOverhead;
         }
 
-        // KV cache: decode reads every cached token once per step; every new token's K and V are written.
-        var memory = (WeightBytesRead(tokens) / _weightBytesPerSecond) + (KvBytesRead(tokens, decodeContext) / _bytesPerSecond);
-        return Math.Max(compute, memory) + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
+        // GEMMs and attention are separate kernels run one after the other, so each meets its own roofline and the times
+        // add (per-operator, as Vidur, arXiv 2405.05465, and Yuan et al., arXiv 2402.16363; docs/simulator.md).
+        var attentionCompute = AttentionFlops(prefillAttentionPairs, decodeContext) / _computeFlopsPerSecond;
+        var linear = Math.Max(compute - attentionCompute, WeightBytesRead(tokens) / _weightBytesPerSecond);
+        var attention = Math.Max(attentionCompute, KvBytesRead(tokens, decodeContext) / _bytesPerSecond);
+        return linear + attention + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
     }
 
     /// <summary>
@@ -170,8 +173,12 @@ public sealed class LatencyModel
     {
         var tokens = prefillTokens + decodeBatch;
         var logitTokens = decodeBatch + (prefillTokens > 0 ? 1 : 0);
-        return (2.0 * _linearParams * tokens) + (2.0 * _headParams * logitTokens) + (4.0 * Model.Layers * _attentionWidth * (prefillAttentionPairs + decodeContext));
+        return (2.0 * _linearParams * tokens) + (2.0 * _headParams * logitTokens) + AttentionFlops(prefillAttentionPairs, decodeContext);
     }
+
+    /// <summary>Attention FLOPs of one step (QKᵀ and AV): 2·2·layers·width per query·key pair, prefill pairs plus decode context.</summary>
+    public double AttentionFlops(double prefillAttentionPairs, double decodeContext) =>
+        4.0 * Model.Layers * _attentionWidth * (prefillAttentionPairs + decodeContext);
 
     /// <summary>
     /// Runtime costs outside FLOPs and bytes (measured CPU runtimes only, 0 elsewhere): layers · heads · prefill pairs ·
