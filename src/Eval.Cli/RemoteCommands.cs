@@ -311,9 +311,8 @@ public static class SelfTestCommand
     {
         try
         {
-            var stat = File.ReadAllText("/proc/self/stat");
-            // Fields after the command name (which may hold spaces) start at field 3; rt_priority is field 40, policy 41.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // rt_priority is field 40, policy 41.
+            var fields = StatFields("self");
             var priority = fields[40 - 3];
             return fields[41 - 3] switch
             {
@@ -586,14 +585,20 @@ public static class SelfTestCommand
             clientUs, serverUs);
     }
 
+    /// <summary>The fields of <c>/proc/PROCESS/stat</c> from field 3 on (after the command name, which may hold spaces): field n is at n − 3.</summary>
+    private static string[] StatFields(string process)
+    {
+        var stat = File.ReadAllText($"/proc/{process}/stat");
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    }
+
     /// <summary>User + system CPU time of a process from <c>/proc/PID/stat</c> (clock ticks of 10 ms); null where unreadable.</summary>
     private static TimeSpan? ProcessCpuTime(int pid)
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-            // Fields after the command name (which may hold spaces) start at field 3; utime is field 14, stime 15.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // utime is field 14, stime 15.
+            var fields = StatFields(pid.ToString(CultureInfo.InvariantCulture));
             var ticks = long.Parse(fields[14 - 3], CultureInfo.InvariantCulture) + long.Parse(fields[15 - 3], CultureInfo.InvariantCulture);
             return TimeSpan.FromSeconds(ticks / 100.0);
         }
