@@ -149,17 +149,17 @@ public sealed class LatencyModel
             return 0;
         }
 
-        var compute = StepFlops(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext) / _computeFlopsPerSecond;
+        var linearCompute = LinearFlops(prefillTokens, decodeBatch) / _computeFlopsPerSecond;
+        var attentionCompute = AttentionFlops(prefillAttentionPairs, decodeContext) / _computeFlopsPerSecond;
         if (Hardware.Architecture == DeviceArchitecture.SramPipeline)
         {
             // Weights never move: a token pays the pipeline latency; a big batch or a long prompt is compute bound.
-            return Math.Max(_pipelineLatency, compute) + _stepOverhead;
+            return Math.Max(_pipelineLatency, linearCompute + attentionCompute) + _stepOverhead;
         }
 
         // GEMMs and attention are separate kernels run one after the other, so each meets its own roofline and the times
         // add (per-operator, as Vidur, arXiv 2405.05465, and Yuan et al., arXiv 2402.16363; docs/simulator.md).
-        var attentionCompute = AttentionFlops(prefillAttentionPairs, decodeContext) / _computeFlopsPerSecond;
-        var linear = Math.Max(compute - attentionCompute, WeightBytesRead(tokens) / _weightBytesPerSecond);
+        var linear = Math.Max(linearCompute, WeightBytesRead(tokens) / _weightBytesPerSecond);
         var attention = Math.Max(attentionCompute, KvBytesRead(tokens, decodeContext) / _bytesPerSecond);
         return linear + attention + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
     }
@@ -169,11 +169,14 @@ public sealed class LatencyModel
     /// logits when the vocabulary is known: each decoding sequence and the last prompt token). Attention: QKᵀ and AV,
     /// 2·2·layers·width per query·key pair.
     /// </summary>
-    public double StepFlops(double prefillTokens, double prefillAttentionPairs, int decodeBatch, double decodeContext)
+    public double StepFlops(double prefillTokens, double prefillAttentionPairs, int decodeBatch, double decodeContext) =>
+        LinearFlops(prefillTokens, decodeBatch) + AttentionFlops(prefillAttentionPairs, decodeContext);
+
+    /// <summary>Linear-layer FLOPs of one step: 2 per active parameter per token, the output head only for tokens that need logits.</summary>
+    public double LinearFlops(double prefillTokens, int decodeBatch)
     {
-        var tokens = prefillTokens + decodeBatch;
         var logitTokens = decodeBatch + (prefillTokens > 0 ? 1 : 0);
-        return (2.0 * _linearParams * tokens) + (2.0 * _headParams * logitTokens) + AttentionFlops(prefillAttentionPairs, decodeContext);
+        return (2.0 * _linearParams * (prefillTokens + decodeBatch)) + (2.0 * _headParams * logitTokens);
     }
 
     /// <summary>Attention FLOPs of one step (QKᵀ and AV): 2·2·layers·width per query·key pair, prefill pairs plus decode context.</summary>
