@@ -295,7 +295,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             await EnsureSuccessAsync(response, timeouts, "text/event-stream");
             var body = await ReadBodyStreamAsync(response, timeouts);
             // The connection's stream keeps the sink SendAsync set for this request's reads (KernelReceiveStream.ReadAsync).
-            var reader = new SseReader(body, _time) { Arrivals = arrivals };
+            using var reader = new SseReader(body, _time) { Arrivals = arrivals };
             var state = new StreamState(_options.Api);
             var firstByteMarked = false;
             var seenReads = 0;

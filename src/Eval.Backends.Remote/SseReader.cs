@@ -1,22 +1,27 @@
+using System.Buffers;
+
 namespace Spark.Eval.Backends.Remote;
 
 /// <summary>
 /// Reads Server-Sent Events from a stream, one event per <see cref="ReadAsync"/>, without allocating per event:
-/// <see cref="Data"/> and <see cref="EventName"/> point into reused buffers and stay valid until the next read.
+/// <see cref="Data"/> and <see cref="EventName"/> point into reused buffers and stay valid until the next read. The buffers
+/// are rented from the shared array pool (a stream per request would otherwise allocate ~20 KB each) and go back on
+/// <see cref="Dispose"/>, after which nothing read may be used.
 /// Follows the WHATWG framing: fields <c>data</c> (joined by '\n'), <c>event</c>, comments (':'), blank line ends an event.
 /// </summary>
-public sealed class SseReader
+public sealed class SseReader : IDisposable
 {
     private readonly Stream _stream;
     private readonly TimeProvider? _time;
     private byte[] _buffer;
     private int _start;
     private int _end;
-    private byte[] _data = new byte[4096];
+    private byte[] _data = ArrayPool<byte>.Shared.Rent(4096);
     private int _dataLength;
     private bool _hasData;
     private readonly byte[] _event = new byte[256];
     private int _eventLength;
+    private bool _disposed;
 
     /// <param name="stream">The response body.</param>
     /// <param name="time">When given, the moment the first body bytes arrived is stamped into <see cref="FirstByteTimestamp"/>.</param>
@@ -25,7 +30,8 @@ public sealed class SseReader
     {
         _stream = stream;
         _time = time;
-        _buffer = new byte[bufferSize];
+        ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 1);
+        _buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
     }
 
     /// <summary>The data of the last event read (its data lines joined by '\n').</summary>
@@ -52,6 +58,7 @@ public sealed class SseReader
     /// <summary>Reads the next event; false at the end of the stream.</summary>
     public async ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         _dataLength = 0;
         _eventLength = 0;
         _hasData = false;
@@ -72,7 +79,7 @@ public sealed class SseReader
 
             if (_end == _buffer.Length)
             {
-                Array.Resize(ref _buffer, _buffer.Length * 2);
+                Grow(ref _buffer, _buffer.Length * 2, _end);
             }
 
             var n = await _stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken);
@@ -160,7 +167,7 @@ public sealed class SseReader
         var needed = _dataLength + value.Length + (_hasData ? 1 : 0);
         if (needed > _data.Length)
         {
-            Array.Resize(ref _data, Math.Max(needed, _data.Length * 2));
+            Grow(ref _data, Math.Max(needed, _data.Length * 2), _dataLength);
         }
 
         if (_hasData)
@@ -171,5 +178,28 @@ public sealed class SseReader
         value.CopyTo(_data.AsSpan(_dataLength));
         _dataLength += value.Length;
         _hasData = true;
+    }
+
+    /// <summary>Replaces <paramref name="array"/> with a pooled one of at least <paramref name="size"/> bytes holding its first <paramref name="used"/>.</summary>
+    private static void Grow(ref byte[] array, int size, int used)
+    {
+        var larger = ArrayPool<byte>.Shared.Rent(size);
+        array.AsSpan(0, used).CopyTo(larger);
+        ArrayPool<byte>.Shared.Return(array);
+        array = larger;
+    }
+
+    /// <summary>Returns the buffers to the pool; <see cref="Data"/> and <see cref="EventName"/> are invalid from here on.</summary>
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            ArrayPool<byte>.Shared.Return(_buffer);
+            ArrayPool<byte>.Shared.Return(_data);
+            _buffer = [];
+            _data = [];
+            _start = _end = _dataLength = 0;
+        }
     }
 }

@@ -37,13 +37,14 @@ public static class RemoteCommands
     private static readonly Option<double> SpinUs = new("--spin-us") { Description = "Emission clock: spin this many µs before each due time instead of sleeping. Default 500.", DefaultValueFactory = _ => 500 };
     private static readonly Option<int> RtPriority = new("--rt-priority") { Description = "Emission clock: SCHED_FIFO priority of its timer thread (1-99; needs root or CAP_SYS_NICE, else it runs at normal priority and says so); 0 = normal priority. Default 30.", DefaultValueFactory = _ => 30 };
     private static readonly Option<int> ClockThreads = new("--clock-threads") { Description = "Emission clock: timer threads; each request's chunks stay on one, requests are spread round-robin. Default 2.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<int> PrefaultMb = new("--prefault-mb") { Description = "Before listening, allocate and collect this many MB of managed memory, so that later allocations land on pages already mapped instead of paying a page fault per fresh page (benchmarks that keep the GC out of a window; selftest passes its gen0 budget). Default 0.", DefaultValueFactory = _ => 0 };
     private static readonly Option<bool> Http2 = new("--http2") { Description = "Speak HTTP/2 only (h2c with prior knowledge, e.g. the openai backend's http_version=2) instead of HTTP/1.1." };
 
     private static Command CreateServe(string name, string description, Option<string> backend, TextWriter stdout, TextWriter stderr)
     {
         var command = new Command(name, description)
         {
-            Port, Host, backend, Model, FaultRate, Faults, FaultSeed, LogPath, KeyEnv, NoEmissionClock, SpinUs, RtPriority, ClockThreads, Http2,
+            Port, Host, backend, Model, FaultRate, Faults, FaultSeed, LogPath, KeyEnv, NoEmissionClock, SpinUs, RtPriority, ClockThreads, Http2, PrefaultMb,
         };
         command.SetAction((parse, ct) => ServeAsync(parse, backend, stdout, stderr, ct));
         return command;
@@ -83,9 +84,10 @@ public static class RemoteCommands
         var spinUs = parse.GetValue(SpinUs);
         var priority = parse.GetValue(RtPriority);
         var threads = parse.GetValue(ClockThreads);
-        if (spinUs is < 0 or > 100_000 || priority is < 0 or > 99 || threads is < 1 or > 64)
+        var prefaultMb = parse.GetValue(PrefaultMb);
+        if (spinUs is < 0 or > 100_000 || priority is < 0 or > 99 || threads is < 1 or > 64 || prefaultMb is < 0 or > 65_536)
         {
-            throw new InputException("serve-sim: --spin-us must be in 0..100000, --rt-priority in 0..99 and --clock-threads in 1..64. Fix: adjust the values");
+            throw new InputException("serve-sim: --spin-us must be in 0..100000, --rt-priority in 0..99, --clock-threads in 1..64 and --prefault-mb in 0..65536. Fix: adjust the values");
         }
 
         if (parse.GetValue(Http2) && !parse.GetValue(NoEmissionClock) && priority > 0)
@@ -121,6 +123,11 @@ public static class RemoteCommands
             InlineScheduling = emission is not null || backend.Info.Simulated,
             Http2 = parse.GetValue(Http2),
         }, time, ct);
+        if (prefaultMb > 0)
+        {
+            HeapPrefault.Touch(prefaultMb * (1L << 20));
+        }
+
         await stdout.WriteLineAsync($"serve-sim listening on {server.BaseAddress} (backend: {backend.Info.Description}; {(parse.GetValue(Http2) ? "HTTP/2 h2c" : "HTTP/1.1")}; emission clock: {emission?.Description ?? "off, the backend paces with the system timer"})");
         await stdout.FlushAsync(ct);
         try
@@ -168,13 +175,14 @@ public static class SelfTestCommand
 
     private static readonly Option<bool> Stagger = new("--stagger") { Description = "Start the streams spread evenly over one inter-token gap (steady state of independent users) instead of all at once (the default: every chunk of every stream comes due together, the worst case)." };
     private static readonly Option<string> ClientJit = new("--client-jit") { Description = "How the measuring client's code is compiled: full (the default: selftest re-runs itself in a child process with DOTNET_TieredCompilation=0 and DOTNET_ReadyToRun=0, so every method, the framework's included, runs fully optimised from its first call) or tiered (this process, default runtime settings: tier-0 and ready-to-run code may still run in the measured window). serve-sim always runs fully optimised.", DefaultValueFactory = _ => "full" };
+    private static readonly Option<bool> NoPrefault = new("--no-prefault") { Description = "Do not pre-fault the heaps (by default the client maps its no-GC budget and serve-sim its gen0 budget before the window, so the window's allocations do not pay a page fault per fresh page), for comparison." };
     private static readonly Option<string> RxTimestamps = new("--rx-timestamps") { Description = "How the client stamps each event: kernel (the kernel's receive time of its bytes, SO_TIMESTAMPNS; HTTP/1.1 on Linux) or off (the moment the client parsed it). Default kernel.", DefaultValueFactory = _ => "kernel" };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("selftest", "Measure the harness's own timing error: serve-sim in a child process with a fixed schedule, driven at concurrency 1/16/64/256; prints measured − server-logged flush times (TTFT, inter-token) at p50/p99.")
         {
-            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads, UseHttp2, RxTimestamps, Stagger, ClientJit,
+            Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads, UseHttp2, RxTimestamps, Stagger, ClientJit, NoPrefault,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -185,7 +193,7 @@ public static class SelfTestCommand
         int Concurrency, int Requests, int Failed, long Chunks, double ChunksPerSecond, int CountMismatches, bool GcFreeWindow,
         LatencyStatistics? TtftErrorMs, LatencyStatistics? ItlErrorMs, LatencyStatistics? DeliveryDelayMs, LatencyStatistics? ServerTtftLatenessMs,
         LatencyStatistics? EmitLatenessMs, long UnscheduledChunks, LatencyStatistics? ReceiveLatenessMs, string Protocol,
-        double? ClientCpuUsPerChunk, double? ServerCpuUsPerChunk);
+        double? ClientCpuUsPerChunk, double? ServerCpuUsPerChunk, double? ClientPageFaultsPerChunk, double? ServerPageFaultsPerChunk);
 
     private static async Task<int> ExecuteAsync(ParseResult parse, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
@@ -210,6 +218,12 @@ public static class SelfTestCommand
         if (parse.GetValue(ServerNoClock))
         {
             serverArgs.Add("--no-emission-clock");
+        }
+
+        var prefault = !parse.GetValue(NoPrefault);
+        if (prefault)
+        {
+            serverArgs.AddRange(["--prefault-mb", ServerPrefaultMb.ToString(CultureInfo.InvariantCulture)]);
         }
 
         var http2 = parse.GetValue(UseHttp2);
@@ -252,7 +266,7 @@ public static class SelfTestCommand
                 ? string.Create(CultureInfo.InvariantCulture, $", stream starts spread over one inter-token gap ({itl} ms)")
                 : ", all streams started together";
             var conditions = string.Create(CultureInfo.InvariantCulture,
-                $"{(http2 ? "HTTP/2 (h2c prior knowledge, streams multiplexed on pooled connections)" : "HTTP/1.1 (one keep-alive connection per stream)")}; client: {stamping}, {SchedulingPolicy()}, {InlineCompletions}=1, {(RunsFullJit() ? "DOTNET_TieredCompilation=0 DOTNET_ReadyToRun=0 (child process)" : "tiered JIT (default runtime settings)")}, GC kept out of the measured window (TryStartNoGCRegion); server (child process): {InlineCompletions}=1, {ServerGen0}={ServerGen0Value} (512 MB gen0 budget), DOTNET_TieredCompilation=0 DOTNET_ReadyToRun=0, {serverLine}");
+                $"{(http2 ? "HTTP/2 (h2c prior knowledge, streams multiplexed on pooled connections)" : "HTTP/1.1 (one keep-alive connection per stream)")}; client: {stamping}, {SchedulingPolicy()}, {InlineCompletions}=1, {(RunsFullJit() ? "DOTNET_TieredCompilation=0 DOTNET_ReadyToRun=0 (child process)" : "tiered JIT (default runtime settings)")}, GC kept out of the measured window (TryStartNoGCRegion{(prefault ? ", its budget pre-faulted" : ", heap not pre-faulted")}); server (child process): {InlineCompletions}=1, {ServerGen0}={ServerGen0Value} (512 MB gen0 budget{(prefault ? string.Create(CultureInfo.InvariantCulture, $", --prefault-mb {ServerPrefaultMb}") : ", heap not pre-faulted")}), DOTNET_TieredCompilation=0 DOTNET_ReadyToRun=0, {serverLine}");
             await stderr.WriteLineAsync($"selftest: serve-sim pid {server.Id.ToString(CultureInfo.InvariantCulture)} at {baseUrl} ({backendSpec})");
             // serve-sim --http2 answers HTTP/2 only, its log and clock endpoints included.
             using var logClient = new HttpClient
@@ -264,7 +278,7 @@ public static class SelfTestCommand
             var results = new List<LevelResult>();
             foreach (var level in levels)
             {
-                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, http2, kernelStamps, stagger, baseUrl, logClient, server.Id, time, stderr, ct));
+                results.Add(await RunLevelAsync(level, rounds, tokens, ttft, http2, kernelStamps, stagger, prefault, baseUrl, logClient, server.Id, time, stderr, ct));
                 await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"selftest: concurrency {level} done"));
             }
 
@@ -305,6 +319,9 @@ public static class SelfTestCommand
 
     private const string ServerGen0 = "DOTNET_GCgen0size";
     private const string ServerGen0Value = "0x20000000";
+
+    /// <summary>serve-sim's pre-faulted heap: its gen0 budget (512 MB) and a margin, so a collection recycles the regions once.</summary>
+    private const int ServerPrefaultMb = 576;
 
     /// <summary>This process's scheduling policy as /proc reports it (SCHED_FIFO under <c>chrt -f</c>).</summary>
     private static string SchedulingPolicy()
@@ -412,7 +429,7 @@ public static class SelfTestCommand
         throw new InvalidOperationException("serve-sim exited before it printed its address");
     }
 
-    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, bool http2, bool kernelStamps, TimeSpan stagger, Uri baseUrl, HttpClient logClient, int serverPid, TimeProvider time, TextWriter stderr, CancellationToken ct)
+    private static async Task<LevelResult> RunLevelAsync(int concurrency, int rounds, int tokens, double ttftMs, bool http2, bool kernelStamps, TimeSpan stagger, bool prefault, Uri baseUrl, HttpClient logClient, int serverPid, TimeProvider time, TextWriter stderr, CancellationToken ct)
     {
         using var client = new OpenAICompatibleChatClient(new OpenAIBackendOptions
         {
@@ -467,13 +484,19 @@ public static class SelfTestCommand
         }
         await logClient.GetStringAsync(new Uri("_spark/log?clear=1", UriKind.Relative), ct);
 
+        if (prefault)
+        {
+            // The no-GC region's budget, mapped now: its allocations then reuse these pages instead of faulting fresh ones in.
+            HeapPrefault.Touch(NoGcBudget(concurrency, rounds, tokens) + (16L << 20));
+        }
+
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
         var noGc = TryStartNoGcRegion(concurrency, rounds, tokens);
         var gen0 = GC.CollectionCount(0);
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-        var clientCpuBefore = Environment.CpuUsage.TotalTime;
-        var serverCpuBefore = ProcessCpuTime(serverPid);
+        var clientBefore = ReadCounters("self");
+        var serverBefore = ReadCounters(serverPid.ToString(CultureInfo.InvariantCulture));
         var start = time.GetTimestamp();
         var attempts = (await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async w =>
         {
@@ -492,8 +515,8 @@ public static class SelfTestCommand
             return mine;
         }))).SelectMany(x => x).ToList();
         var elapsed = time.GetElapsedTime(start);
-        var clientCpu = Environment.CpuUsage.TotalTime - clientCpuBefore;
-        var serverCpu = ProcessCpuTime(serverPid) - serverCpuBefore;
+        var clientUse = ReadCounters("self") - clientBefore;
+        var serverUse = ReadCounters(serverPid.ToString(CultureInfo.InvariantCulture)) - serverBefore;
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
         var gcFree = GC.CollectionCount(0) == gen0;
         if (noGc && GCSettings.LatencyMode == GCLatencyMode.NoGCRegion)
@@ -574,15 +597,19 @@ public static class SelfTestCommand
         }
 
         // CPU time per chunk received (the chunks the client took in the window, so both sides divide by the same count).
-        double? clientUs = chunks > 0 ? clientCpu.TotalMicroseconds / chunks : null;
-        double? serverUs = chunks > 0 && serverCpu is { } sc ? sc.TotalMicroseconds / chunks : null;
+        double? PerChunk(double? total) => chunks > 0 ? total / chunks : null;
+        var clientUs = PerChunk(clientUse?.Total.TotalMicroseconds);
+        var serverUs = PerChunk(serverUse?.Total.TotalMicroseconds);
+        string Side(ProcessCounters? use) => use is { } u
+            ? string.Create(CultureInfo.InvariantCulture, $"{PerChunk(u.Total.TotalMicroseconds):F1} µs (user {PerChunk(u.User.TotalMicroseconds):F1}, system {PerChunk(u.System.TotalMicroseconds):F1}; {PerChunk(u.MinorFaults):F2} page faults)")
+            : "unknown";
         await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"selftest: CPU time per chunk in the measured window: client {clientUs:F1} µs ({(clientUs > 0 ? 1e6 / clientUs : 0):F0} chunks/s per core), serve-sim {(serverUs is { } su ? su.ToString("F1", CultureInfo.InvariantCulture) + " µs" : "unknown")}"));
+            $"selftest: CPU time per chunk in the measured window: client {Side(clientUse)}, {(clientUs > 0 ? 1e6 / clientUs : 0):F0} chunks/s per core; serve-sim {Side(serverUse)}"));
         return new LevelResult(concurrency, attempts.Count, failed, chunks, chunks / elapsed.TotalSeconds, mismatches, gcFree,
             LatencyStatistics.FromSamples([.. ttftErr], "ms"), LatencyStatistics.FromSamples([.. itlErr], "ms"),
             LatencyStatistics.FromSamples([.. delivery], "ms"), LatencyStatistics.FromSamples([.. serverLate], "ms"),
             LatencyStatistics.FromSamples([.. emitLate], "ms"), unscheduled, LatencyStatistics.FromSamples([.. receiveLate], "ms"), string.Join('+', protocols),
-            clientUs, serverUs);
+            clientUs, serverUs, PerChunk(clientUse?.MinorFaults), PerChunk(serverUse?.MinorFaults));
     }
 
     /// <summary>The fields of <c>/proc/PROCESS/stat</c> from field 3 on (after the command name, which may hold spaces): field n is at n − 3.</summary>
@@ -592,15 +619,27 @@ public static class SelfTestCommand
         return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 
-    /// <summary>User + system CPU time of a process from <c>/proc/PID/stat</c> (clock ticks of 10 ms); null where unreadable.</summary>
-    private static TimeSpan? ProcessCpuTime(int pid)
+    /// <summary>A process's CPU time (user, system) and minor page faults so far, from <c>/proc/PROCESS/stat</c>.</summary>
+    internal readonly record struct ProcessCounters(TimeSpan User, TimeSpan System, long MinorFaults)
+    {
+        public TimeSpan Total => User + System;
+
+        public static ProcessCounters operator -(ProcessCounters a, ProcessCounters b) =>
+            new(a.User - b.User, a.System - b.System, a.MinorFaults - b.MinorFaults);
+    }
+
+    /// <summary>
+    /// The counters of <paramref name="process"/> (a PID or <c>self</c>), null where unreadable. CPU times come in clock
+    /// ticks of 10 ms; minor faults are first touches of pages (fresh heap memory among them), each a trip through the kernel.
+    /// </summary>
+    private static ProcessCounters? ReadCounters(string process)
     {
         try
         {
-            // utime is field 14, stime 15.
-            var fields = StatFields(pid.ToString(CultureInfo.InvariantCulture));
-            var ticks = long.Parse(fields[14 - 3], CultureInfo.InvariantCulture) + long.Parse(fields[15 - 3], CultureInfo.InvariantCulture);
-            return TimeSpan.FromSeconds(ticks / 100.0);
+            // minflt is field 10, utime 14, stime 15.
+            var fields = StatFields(process);
+            static TimeSpan Ticks(string f) => TimeSpan.FromSeconds(long.Parse(f, CultureInfo.InvariantCulture) / 100.0);
+            return new ProcessCounters(Ticks(fields[14 - 3]), Ticks(fields[15 - 3]), long.Parse(fields[10 - 3], CultureInfo.InvariantCulture));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or IndexOutOfRangeException or FormatException)
         {
@@ -608,12 +647,17 @@ public static class SelfTestCommand
         }
     }
 
+    /// <summary>
+    /// The allocation budget asked of the no-GC region: a rough budget per streamed chunk (SSE parse, JsonDocument, update
+    /// objects), generously rounded up, within what the runtime grants.
+    /// </summary>
+    private static long NoGcBudget(int concurrency, int rounds, int tokens) =>
+        Math.Clamp((long)concurrency * rounds * (tokens + 8) * 16 * 1024, 16L << 20, 240L << 20);
+
     /// <summary>Asks the GC to stay out of the measured window; false when the runtime refuses that much.</summary>
     private static bool TryStartNoGcRegion(int concurrency, int rounds, int tokens)
     {
-        // Rough allocation budget per streamed chunk (SSE parse, JsonDocument, update objects), generously rounded up.
-        long wanted = Math.Clamp((long)concurrency * rounds * (tokens + 8) * 16 * 1024, 16L << 20, 240L << 20);
-        for (var size = wanted; size >= 16L << 20; size /= 2)
+        for (var size = NoGcBudget(concurrency, rounds, tokens); size >= 16L << 20; size /= 2)
         {
             try
             {
@@ -690,7 +734,7 @@ public static class SseBenchCommand
         async Task<(long, long)> ParseAsync(byte[] data)
         {
             using var stream = new MemoryStream(data, writable: false);
-            var reader = new SseReader(stream, bufferSize: 64 * 1024);
+            using var reader = new SseReader(stream, bufferSize: 64 * 1024);
             long n = 0, sum = 0;
             while (await reader.ReadAsync(ct))
             {

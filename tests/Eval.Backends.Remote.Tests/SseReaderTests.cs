@@ -7,7 +7,7 @@ public sealed class SseReaderTests
 {
     private static async Task<List<(string Event, string Data)>> ReadAllAsync(string text, int chunk)
     {
-        var reader = new SseReader(new TrickleStream(Encoding.UTF8.GetBytes(text), chunk), bufferSize: 8);
+        using var reader = new SseReader(new TrickleStream(Encoding.UTF8.GetBytes(text), chunk), bufferSize: 8);
         var events = new List<(string, string)>();
         while (await reader.ReadAsync(TestContext.Current.CancellationToken))
         {
@@ -35,7 +35,7 @@ public sealed class SseReaderTests
     [Fact]
     public async Task ReadAsync_StreamEndsInsideEvent_ReportsItAndDropsThePartialEvent()
     {
-        var reader = new SseReader(new MemoryStream(Encoding.UTF8.GetBytes("data: whole\n\ndata: cut sho")));
+        using var reader = new SseReader(new MemoryStream(Encoding.UTF8.GetBytes("data: whole\n\ndata: cut sho")));
 
         Assert.True(await reader.ReadAsync(TestContext.Current.CancellationToken));
         Assert.False(await reader.ReadAsync(TestContext.Current.CancellationToken));
@@ -50,6 +50,18 @@ public sealed class SseReaderTests
         var events = await ReadAllAsync($"data: {payload}\n\n", 7000);
 
         Assert.Equal(payload, Assert.Single(events).Data);
+    }
+
+    [Fact]
+    public async Task ReadAsync_AfterDispose_Throws()
+    {
+        var reader = new SseReader(new MemoryStream(Encoding.UTF8.GetBytes("data: a\n\ndata: b\n\n")));
+        Assert.True(await reader.ReadAsync(TestContext.Current.CancellationToken));
+
+        reader.Dispose();
+        reader.Dispose();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await reader.ReadAsync(TestContext.Current.CancellationToken));
     }
 
     /// <summary>Returns at most <c>chunk</c> bytes per read, as a slow network does.</summary>
