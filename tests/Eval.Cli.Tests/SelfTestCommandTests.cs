@@ -16,6 +16,9 @@ public class SelfTestCommandTests
         Assert.StartsWith(http2 ? "HTTP/2" : "HTTP/1.1", conditions, StringComparison.Ordinal);
         // By default the measuring client re-runs itself with tiering and ready-to-run code off (--client-jit full).
         Assert.Contains("DOTNET_TieredCompilation=0 DOTNET_ReadyToRun=0 (child process)", conditions, StringComparison.Ordinal);
+        // Both heaps are pre-faulted by default, and the line says so.
+        Assert.Contains("its budget pre-faulted", conditions, StringComparison.Ordinal);
+        Assert.Contains("--prefault-mb 576", conditions, StringComparison.Ordinal);
         var level = Assert.Single(report.RootElement.GetProperty("levels").EnumerateArray());
         // The server logged every request under the protocol asked for, and client and server agree on every chunk.
         Assert.Equal(protocol, level.GetProperty("protocol").GetString());
@@ -29,15 +32,19 @@ public class SelfTestCommandTests
         // CPU time per chunk: the client's from the runtime, serve-sim's from /proc (10 ms ticks: may read 0 in so short a run).
         Assert.True(level.GetProperty("client_cpu_us_per_chunk").GetDouble() > 0);
         Assert.True(level.GetProperty("server_cpu_us_per_chunk").GetDouble() >= 0);
+        Assert.True(level.GetProperty("client_page_faults_per_chunk").GetDouble() >= 0);
+        Assert.True(level.GetProperty("server_page_faults_per_chunk").GetDouble() >= 0);
     }
 
     [Fact]
     public async Task SelfTest_ClientJitTiered_MeasuresInThisProcessAndSaysSo()
     {
         using var report = await RunJsonAsync(
-            ["selftest", "--json", "-c", "1", "--rounds", "1", "--ttft-ms", "5", "--itl-ms", "5", "--tokens", "3", "--rt-priority", "0", "--client-jit", "tiered"]);
+            ["selftest", "--json", "-c", "1", "--rounds", "1", "--ttft-ms", "5", "--itl-ms", "5", "--tokens", "3", "--rt-priority", "0", "--client-jit", "tiered", "--no-prefault"]);
         var conditions = report.RootElement.GetProperty("conditions").GetString();
         Assert.Contains("tiered JIT (default runtime settings)", conditions, StringComparison.Ordinal);
+        Assert.Contains("heap not pre-faulted", conditions, StringComparison.Ordinal);
+        Assert.DoesNotContain("--prefault-mb", conditions, StringComparison.Ordinal);
         Assert.Equal(0, Assert.Single(report.RootElement.GetProperty("levels").EnumerateArray()).GetProperty("failed").GetInt32());
     }
 
@@ -67,6 +74,15 @@ public class SelfTestCommandTests
 
         Assert.Equal(SparkEvalCli.ExitBadInput, exit);
         Assert.Contains("serve-sim: --http2", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ServeSim_NegativePrefault_RefusedWithFix()
+    {
+        var (exit, _, err) = await CliHarness.RunAsync("serve-sim", "--port", "0", "--prefault-mb", "-1");
+
+        Assert.Equal(SparkEvalCli.ExitBadInput, exit);
+        Assert.Contains("--prefault-mb in 0..65536", err, StringComparison.Ordinal);
     }
 
     /// <summary>Runs selftest as a real child process; asserts exit 0 and returns its JSON report.</summary>
