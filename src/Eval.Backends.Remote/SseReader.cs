@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace Spark.Eval.Backends.Remote;
 
@@ -56,6 +57,8 @@ public sealed class SseReader : IDisposable
     public bool EndedInsideEvent { get; private set; }
 
     /// <summary>Reads the next event; false at the end of the stream.</summary>
+    /// <remarks>Its state machine boxes are pooled: a stream that keeps up suspends here once per event.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
