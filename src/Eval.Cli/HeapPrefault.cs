@@ -26,7 +26,6 @@ internal static class HeapPrefault
         }
 
         GC.KeepAlive(ring);
-        ring = null;
         GC.Collect(2, GCCollectionMode.Forced, blocking: true);
     }
 }

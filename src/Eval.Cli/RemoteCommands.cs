@@ -266,7 +266,7 @@ public static class SelfTestCommand
                 ? string.Create(CultureInfo.InvariantCulture, $", stream starts spread over one inter-token gap ({itl} ms)")
                 : ", all streams started together";
             var conditions = string.Create(CultureInfo.InvariantCulture,
-                $"{(http2 ? "HTTP/2 (h2c prior knowledge, streams multiplexed on pooled connections)" : "HTTP/1.1 (one keep-alive connection per stream)")}; client: {stamping}, {SchedulingPolicy()}, {InlineCompletions}=1, {(RunsFullJit() ? "DOTNET_TieredCompilation=0 DOTNET_ReadyToRun=0 (child process)" : "tiered JIT (default runtime settings)")}, GC kept out of the measured window (TryStartNoGCRegion{(prefault ? ", its budget pre-faulted" : ", heap not pre-faulted")}); server (child process): {InlineCompletions}=1, {ServerGen0}={ServerGen0Value} (512 MB gen0 budget{(prefault ? string.Create(CultureInfo.InvariantCulture, $", --prefault-mb {ServerPrefaultMb}") : ", heap not pre-faulted")}), DOTNET_TieredCompilation=0 DOTNET_ReadyToRun=0, {serverLine}");
+                $"{(http2 ? "HTTP/2 (h2c prior knowledge, streams multiplexed on pooled connections)" : "HTTP/1.1 (one keep-alive connection per stream)")}; client: {stamping}, {SchedulingPolicy()}, {InlineCompletions}=1, {(RunsFullJit() ? "DOTNET_TieredCompilation=0 DOTNET_ReadyToRun=0 (child process)" : "tiered JIT (default runtime settings)")}, GC kept out of the measured window (TryStartNoGCRegion{(prefault ? ", its budget pre-faulted" : ", heap not pre-faulted")}); server (child process): {InlineCompletions}=1, {ServerGen0}={ServerGen0Value} ({ServerGen0Mb} MB gen0 budget{(prefault ? string.Create(CultureInfo.InvariantCulture, $", --prefault-mb {ServerPrefaultMb}") : ", heap not pre-faulted")}), DOTNET_TieredCompilation=0 DOTNET_ReadyToRun=0, {serverLine}");
             await stderr.WriteLineAsync($"selftest: serve-sim pid {server.Id.ToString(CultureInfo.InvariantCulture)} at {baseUrl} ({backendSpec})");
             // serve-sim --http2 answers HTTP/2 only, its log and clock endpoints included.
             using var logClient = new HttpClient
@@ -318,10 +318,14 @@ public static class SelfTestCommand
     }
 
     private const string ServerGen0 = "DOTNET_GCgen0size";
-    private const string ServerGen0Value = "0x20000000";
 
-    /// <summary>serve-sim's pre-faulted heap: its gen0 budget (512 MB) and a margin, so a collection recycles the regions once.</summary>
-    private const int ServerPrefaultMb = 576;
+    /// <summary>serve-sim's gen0 budget, MB: large enough that it does not collect within a measured window.</summary>
+    private const int ServerGen0Mb = 512;
+
+    private static readonly string ServerGen0Value = "0x" + (ServerGen0Mb * (1L << 20)).ToString("x", CultureInfo.InvariantCulture);
+
+    /// <summary>serve-sim's pre-faulted heap: its gen0 budget and a margin, so a collection recycles the regions once.</summary>
+    private const int ServerPrefaultMb = ServerGen0Mb + 64;
 
     /// <summary>This process's scheduling policy as /proc reports it (SCHED_FIFO under <c>chrt -f</c>).</summary>
     private static string SchedulingPolicy()
