@@ -645,9 +645,13 @@ public static class SelfTestCommand
             var fields = StatFields(process);
             static TimeSpan Ticks(string f) => TimeSpan.FromSeconds(long.Parse(f, CultureInfo.InvariantCulture) / 100.0);
             var faults = long.Parse(fields[10 - 3], CultureInfo.InvariantCulture);
-            return process == "self"
-                ? new ProcessCounters(Environment.CpuUsage.UserTime, Environment.CpuUsage.PrivilegedTime, faults)
-                : new ProcessCounters(Ticks(fields[14 - 3]), Ticks(fields[15 - 3]), faults);
+            if (process != "self")
+            {
+                return new ProcessCounters(Ticks(fields[14 - 3]), Ticks(fields[15 - 3]), faults);
+            }
+
+            var usage = Environment.CpuUsage; // one reading, so user and system time are of the same moment
+            return new ProcessCounters(usage.UserTime, usage.PrivilegedTime, faults);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or IndexOutOfRangeException or FormatException)
         {

@@ -131,7 +131,7 @@ public sealed class LatencyModel
 
         var bytes = tokens * Model.HiddenSize * 2.0;
         var link = Hardware.InterconnectGBps > 0 ? Hardware.InterconnectGBps * 1e9 : 25e9;
-        var latency = (Hardware.AllReduceLatencyUs + (2.0 * (TensorParallel - 1) * Hardware.AllReduceHopLatencyUs)) / 1e6;
+        var latency = Hardware.RingAllReduceLatencyUs(TensorParallel) / 1e6;
         var perReduce = latency + (2.0 * (TensorParallel - 1) / TensorParallel * bytes / link);
         return 2.0 * Model.Layers * perReduce;
     }

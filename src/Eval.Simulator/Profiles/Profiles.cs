@@ -60,6 +60,8 @@ public sealed record HardwareProfile
     /// latency model, base + steps · hop). 0 keeps the all-reduce latency independent of the TP degree.
     /// </summary>
     public double AllReduceHopLatencyUs { get; init; }
+    /// <summary>Latency of one ring all-reduce over <paramref name="tensorParallel"/> devices, µs: base + 2(TP − 1) · hop.</summary>
+    public double RingAllReduceLatencyUs(int tensorParallel) => AllReduceLatencyUs + (2.0 * (tensorParallel - 1) * AllReduceHopLatencyUs);
     /// <summary>
     /// Cost per all-reduce site of the model (two per layer) paid once per call, not per step, when TP &gt; 1, µs: the
     /// part of a fitted tensor-parallel cost that exceeds the collective's own latency. 0 unless a serving stack gives it.
