@@ -100,6 +100,8 @@ public sealed class GradingPipeline : IAsyncDisposable
     private readonly Channel<AttemptRecord> _queue;
     private readonly ConcurrentDictionary<string, Lazy<Task<(TaskGrade Grade, JsonObject Json)>>> _cache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, JsonObject> _grades = new();
+    /// <summary>For each grade that started before generation was marked finished: how many attempts had finished by then.</summary>
+    private readonly ConcurrentDictionary<long, int> _finishedAtEarlyStart = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Task[] _workers;
     private int _finished, _deferred, _queued, _startedDuringGeneration, _generating = 1;
@@ -130,7 +132,7 @@ public sealed class GradingPipeline : IAsyncDisposable
     /// <summary>Attempts queued for grading while generation went on.</summary>
     public int Queued => Volatile.Read(ref _queued);
 
-    /// <summary>Grades that started before generation finished (the overlap concurrent mode buys).</summary>
+    /// <summary>Grades that started while an attempt was still running (the overlap concurrent mode buys); final once <see cref="FinishAsync"/> returns.</summary>
     public int StartedDuringGeneration => Volatile.Read(ref _startedDuringGeneration);
 
     /// <summary>Marks the end of generation: grades starting from now on are not counted as overlapping it.</summary>
@@ -173,6 +175,19 @@ public sealed class GradingPipeline : IAsyncDisposable
                 async (record, token) => _grades[record.Sequence] = await GradeAsync(record, queued: false, token));
         }
 
+        // A grade overlapped generation only if some attempt was still running when it started. The runner marks the end
+        // after its last attempt was handed over, so a grade may start between the two (the last attempt's own, say):
+        // every attempt had finished by then, and it did not overlap.
+        var total = Volatile.Read(ref _finished);
+        foreach (var (sequence, finishedAtStart) in _finishedAtEarlyStart)
+        {
+            if (finishedAtStart >= total && _grades.TryGetValue(sequence, out var json) && json["grading"] is JsonObject grading)
+            {
+                grading["startedDuringGeneration"] = false;
+            }
+        }
+
+        _startedDuringGeneration = _finishedAtEarlyStart.Values.Count(n => n < total);
         return _grades;
     }
 
@@ -192,10 +207,11 @@ public sealed class GradingPipeline : IAsyncDisposable
         var task = _tasks[record.Slot.TaskId];
         var start = _time.GetTimestamp();
         var attemptsDone = Volatile.Read(ref _finished);
+        // Provisional: FinishAsync keeps it only where an attempt was still running (see there).
         var duringGeneration = Volatile.Read(ref _generating) == 1;
         if (duringGeneration)
         {
-            Interlocked.Increment(ref _startedDuringGeneration);
+            _finishedAtEarlyStart[record.Sequence] = attemptsDone;
         }
 
         var answerHash = TrustIndex.Hash(record.Answer);

@@ -86,13 +86,36 @@ public class GradingModeTests(SlowServerFixture fixture) : IClassFixture<SlowSer
         var lastEnd = concurrentRecords.Max(End);
         var during = concurrentRecords.Where(r => r.Grade!["grading"]!["startedDuringGeneration"]!.GetValue<bool>()).ToList();
         Assert.NotEmpty(during);
-        Assert.All(during, r => Assert.True(GradeStartUs(r) < lastEnd, $"{r.Slot}: grade start {GradeStartUs(r)} µs ≥ last end {lastEnd} µs"));
+        // "During" means some attempt was still running when the grade started; in time, grades began before the last
+        // attempt ended. (Grade and attempt times are µs from two origins taken a moment apart, so not compared one by one.)
         Assert.All(during, r => Assert.True(r.Grade!["grading"]!["attemptsFinishedAtStart"]!.GetValue<int>() < concurrentRecords.Count));
+        Assert.Contains(during, r => GradeStartUs(r) < lastEnd);
 
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(concurrent, "manifest.json")))!;
         Assert.Equal("concurrent", manifest["grading"]!["mode"]!.GetValue<string>());
         Assert.Equal(64, manifest["grading"]!["queueCapacity"]!.GetValue<int>());
         Assert.Contains("graded concurrently:", errConcurrent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FinishAsync_GradeStartedAfterTheLastAttemptButBeforeTheEndWasMarked_IsNotAnOverlap()
+    {
+        var task = JudgeTests.ExplainTask();
+        var suite = new TaskSuite("one", "memory", new string('0', 64), [task]);
+        await using var pipeline = new GradingPipeline(suite, new GradingSettings(false, null, 42), GradingMode.Concurrent, TimeProvider.System, TextWriter.Null, TimeProvider.System.GetTimestamp());
+        var record = ReferenceAnswer(task, 0);
+
+        // The only attempt is offered; its grade starts on a worker while the runner has not yet marked generation over
+        // (the gap in which a run's last grades begin). No attempt was running by then.
+        Assert.True(pipeline.Offer(record));
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+        var grades = await pipeline.FinishAsync([record], TestContext.Current.CancellationToken);
+
+        var grading = grades[0]["grading"]!;
+        Assert.True(grading["queued"]!.GetValue<bool>());
+        Assert.Equal(1, grading["attemptsFinishedAtStart"]!.GetValue<int>());
+        Assert.False(grading["startedDuringGeneration"]!.GetValue<bool>());
+        Assert.Equal(0, pipeline.StartedDuringGeneration);
     }
 
     [Fact]
@@ -106,17 +129,7 @@ public class GradingModeTests(SlowServerFixture fixture) : IClassFixture<SlowSer
         await using var backend = handle;
         await using var pipeline = new GradingPipeline(suite, new GradingSettings(false, judge, 42), GradingMode.Concurrent, TimeProvider.System, TextWriter.Null, TimeProvider.System.GetTimestamp());
         const int Attempts = 100;
-        var records = Enumerable.Range(0, Attempts).Select(i => new AttemptRecord
-        {
-            Sequence = i,
-            Slot = new SlotKey(task.Id, "b", i),
-            TaskKind = "Explain",
-            Language = task.Language,
-            Events = [],
-            Outcome = AttemptOutcome.Ok,
-            Answer = task.ReferenceSolution,
-            Tokens = new TokenCounts { Tokenizer = "o200k_base" },
-        }).ToList();
+        var records = Enumerable.Range(0, Attempts).Select(i => ReferenceAnswer(task, i)).ToList();
 
         var queued = records.Count(pipeline.Offer);
         var grades = await pipeline.FinishAsync(records, TestContext.Current.CancellationToken);
@@ -130,6 +143,19 @@ public class GradingModeTests(SlowServerFixture fixture) : IClassFixture<SlowSer
         Assert.Single(grades.Values, g => !g["grading"]!["reused"]!.GetValue<bool>());
         Assert.Single(grades.Values.Select(g => g["outcome"]!.GetValue<string>()).Distinct());
     }
+
+    /// <summary>An ok attempt of backend "b" at <paramref name="sequence"/> whose answer is the explain task's reference.</summary>
+    private static AttemptRecord ReferenceAnswer(BenchTask task, int sequence) => new()
+    {
+        Sequence = sequence,
+        Slot = new SlotKey(task.Id, "b", sequence),
+        TaskKind = "Explain",
+        Language = task.Language,
+        Events = [],
+        Outcome = AttemptOutcome.Ok,
+        Answer = task.ReferenceSolution,
+        Tokens = new TokenCounts { Tokenizer = "o200k_base" },
+    };
 
     private static long End(AttemptRecord record) => record.StartUs + record.Events[^1].OffsetMicroseconds;
 
