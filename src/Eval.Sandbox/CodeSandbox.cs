@@ -63,10 +63,26 @@ public sealed class CodeSandbox : IDisposable
             return ExecutionResult.Harness("refused: bubblewrap is not installed and this answer is not a suite reference or mutant. Fix: install bubblewrap (apt-get install bubblewrap), or pass --allow-unsandboxed to run it under process limits only", "none");
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
+        var limits = request.Limits == SandboxLimits.Default ? _options.Limits : request.Limits;
+        var size = (long)System.Text.Encoding.UTF8.GetByteCount(request.Source) + System.Text.Encoding.UTF8.GetByteCount(request.Implementation ?? "");
+        if (size > limits.MaxProgramBytes)
+        {
+            // Refused before any helper sees it (a fork-server writing it past its own file-size limit used to die, and the
+            // attempt was blamed on a crash).
+            return new ExecutionResult
+            {
+                Outcome = ExecutionOutcome.SandboxViolation,
+                Detail = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"program too large: {size} bytes, over the {limits.MaxProgramBytes} byte program size limit; not run"),
+                Isolation = Environment.Describe(isolated),
+            };
+        }
+
         using var directory = new AttemptDirectory(Environment.ScratchRoot);
         try
         {
-            return await executor.ExecuteAsync(request with { Limits = request.Limits == SandboxLimits.Default ? _options.Limits : request.Limits }, directory, isolated, cancellationToken);
+            return await executor.ExecuteAsync(request with { Limits = limits }, directory, isolated, cancellationToken);
         }
         catch (ToolMissingException ex)
         {

@@ -66,7 +66,8 @@ public sealed class CSharpExecutor(ProcessSandbox sandbox, TimeProvider time) : 
 
         var (result, reusable) = await worker.RunAsync(request, image, time, cancellationToken);
         // Recycle long-lived workers so code-heap growth from loaded attempts never reaches the memory limit.
-        _idle.Return(isolated, worker, reusable && worker.Attempts < 100);
+        _idle.Return(isolated, worker, reusable && worker.Attempts < 100 && !cancellationToken.IsCancellationRequested);
+        cancellationToken.ThrowIfCancellationRequested();
 
         return result;
     }
@@ -184,9 +185,11 @@ internal sealed class CSharpWorker : IDisposable
         var limits = request.Limits;
         var cpuStart = _process.CpuSeconds;
         var started = time.GetTimestamp();
+        var nonce = PassEvidence.NewNonce();
         try
         {
             _writer.Write(request.Mode == ProgramMode.Tests ? 2 : 1);
+            _writer.Write(nonce);
             _writer.Write(_insideDir + "/" + name);
             _writer.Write(limits.OutputKeepBytes);
             _writer.Write(limits.OutputKillBytes);
@@ -226,6 +229,12 @@ internal sealed class CSharpWorker : IDisposable
             Isolation = _process.Isolation,
         };
         ExecutionResult Result(ExecutionOutcome outcome, string? detail) => new() { Outcome = outcome, Detail = detail, Run = run, Isolation = _process.Isolation };
+        if (stoppedBy is "cancelled")
+        {
+            // The worker was killed with its whole tree by the watchdog; the caller disposes it (not reusable).
+            return (Result(ExecutionOutcome.RuntimeError, "cancelled"), false);
+        }
+
         if (stoppedBy is "cpu_limit" or "wall_limit")
         {
             return (Result(ExecutionOutcome.Timeout, stoppedBy == "cpu_limit"
@@ -239,11 +248,20 @@ internal sealed class CSharpWorker : IDisposable
             return (Crashed("the program ended the worker", wall, cpuUsed), false);
         }
 
-        // A program that left processes behind (even one that passed) gets its worker replaced, which kills them.
-        var clean = _process.ProcessCount == _baselineProcesses;
+        if (!string.Equals(answer.Nonce, nonce, StringComparison.Ordinal))
+        {
+            // Bytes on the protocol channel that do not carry this attempt's nonce were written by the program, not the worker.
+            _process.Kill();
+            return (Result(ExecutionOutcome.RuntimeError, Classifier.NoEvidenceDetail), false);
+        }
+
+        // A program that left processes behind (even one that passed) gets its worker replaced, which kills them; so does one
+        // that left threads, queued work, timers or environment changes in the worker (answer.Reusable).
+        var clean = _process.ProcessCount == _baselineProcesses && answer.Reusable;
         return answer.Status switch
         {
             0 => (Result(ExecutionOutcome.Passed, request.Mode == ProgramMode.Tests ? answer.Detail : null), clean),
+            5 => (Result(ExecutionOutcome.SandboxViolation, Classifier.TamperedDetail + ": " + answer.Detail), false),
             1 => (Result(ExecutionOutcome.WrongAnswer, Classifier.Shorten(answer.Detail)), false),
             3 => (Result(ExecutionOutcome.OutputLimit, answer.Detail), false),
             4 => (Result(ExecutionOutcome.HarnessError, answer.Detail), false),
@@ -268,7 +286,8 @@ internal sealed class CSharpWorker : IDisposable
             throw new InvalidDataException("the program wrote to the worker's protocol channel");
         }
 
-        return new Response(_reader.ReadInt32(), _reader.ReadString(), _reader.ReadString(), _reader.ReadInt64());
+        var nonce = _reader.ReadString();
+        return new Response(nonce, _reader.ReadInt32(), _reader.ReadString(), _reader.ReadString(), _reader.ReadInt64(), _reader.ReadBoolean());
     }
 
     private static string F(double? value) => value is { } v ? v.ToString("0.##", CultureInfo.InvariantCulture) : "?";
@@ -292,5 +311,5 @@ internal sealed class CSharpWorker : IDisposable
         TryDelete(_hostDir);
     }
 
-    private sealed record Response(int Status, string Detail, string Output, long OutputBytes);
+    private sealed record Response(string Nonce, int Status, string Detail, string Output, long OutputBytes, bool Reusable);
 }

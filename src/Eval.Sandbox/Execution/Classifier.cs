@@ -10,6 +10,12 @@ public static class Classifier
     private static readonly string[] ViolationMarkers =
         ["Read-only file system", "Network is unreachable", "ENETUNREACH", "EROFS", "Temporary failure in name resolution", "EAI_AGAIN", "getaddrinfo"];
 
+    /// <summary>Detail of an exit status 0 without the harness's completion evidence.</summary>
+    public const string NoEvidenceDetail = "the program ended before the hidden checks finished (exit status 0 without the harness's completion evidence: an early os._exit/sys.exit/process.exit/Environment.Exit, or a forged end)";
+
+    /// <summary>Detail of a program that replaced what the checks rely on.</summary>
+    public const string TamperedDetail = "the program replaced what the hidden checks rely on (assert/unittest/builtins/Trace listeners), so its checks prove nothing";
+
     public static ExecutionResult Classify(ProcessRun run, string language, bool pidsLimitHit = false)
     {
         ExecutionResult Result(ExecutionOutcome outcome, string? detail) =>
@@ -33,7 +39,12 @@ public static class Classifier
 
         if (run.ExitCode == 0 && run.Signal is null)
         {
-            return Result(ExecutionOutcome.Passed, null);
+            return run.Evidence switch
+            {
+                null or EvidenceState.Ok => Result(ExecutionOutcome.Passed, null),
+                EvidenceState.Tampered => Result(ExecutionOutcome.SandboxViolation, TamperedDetail + Tail(stderr, 2, prefix: ": ")),
+                _ => Result(ExecutionOutcome.RuntimeError, NoEvidenceDetail + Tail(stderr, 2, prefix: ": ")),
+            };
         }
 
         if (run.StoppedBy is "memory_limit" || stderr.Contains("MemoryError", StringComparison.Ordinal)

@@ -52,6 +52,8 @@ public sealed record SandboxLimits
     public long OutputKillBytes { get; init; } = 8L << 20;
     /// <summary>Largest file the program may write (RLIMIT_FSIZE).</summary>
     public long FileSizeBytes { get; init; } = 16L << 20;
+    /// <summary>Largest program (UTF-8 bytes of the source, plus the implementation in tests mode) the sandbox accepts; larger ones are not run (sandbox_violation).</summary>
+    public long MaxProgramBytes { get; init; } = 16L << 20;
 
     public static SandboxLimits Default { get; } = new();
 }
@@ -72,6 +74,21 @@ public sealed record ProcessRun
     /// <summary>Why the harness stopped it, if it did: cpu_limit, wall_limit, output_limit, memory_limit.</summary>
     public string? StoppedBy { get; init; }
     public required string Isolation { get; init; }
+    /// <summary>The harness's completion evidence for this run (null when none was asked for): a pass needs <see cref="EvidenceState.Ok"/> and exit 0.</summary>
+    public EvidenceState? Evidence { get; init; }
+}
+
+/// <summary>What a program's check driver reported with the per-grade nonce (docs/sandbox.md, "Pass evidence").</summary>
+public enum EvidenceState
+{
+    /// <summary>No evidence: the program ended before its end (os._exit, sys.exit, process.exit, a signal) or never got there.</summary>
+    Missing,
+    /// <summary>The program ran to its end, the hidden checks included.</summary>
+    Ok,
+    /// <summary>The program ran to its end but replaced objects the hidden checks rely on (unittest asserts, builtins, Trace listeners).</summary>
+    Tampered,
+    /// <summary>Evidence was given, then the program exited explicitly (a forged early end).</summary>
+    Revoked,
 }
 
 /// <summary>The classified result of executing one program: outcome, first failing check or error, and the raw run.</summary>

@@ -11,20 +11,33 @@ public sealed partial class JavaScriptExecutor(ProcessSandbox sandbox) : ICodeEx
     {
         var file = EsImport().IsMatch(request.Source) ? "prog.mjs" : "prog.cjs";
         await File.WriteAllTextAsync(directory.File(file), request.Source, cancellationToken);
-        return await RunNodeAsync(sandbox, file, "javascript", request.Limits, directory, isolated, [], cancellationToken);
+        return await RunNodeAsync(sandbox, file, "javascript", request.Limits, directory, isolated, [], cancellationToken, driven: request.Mode == ProgramMode.Program);
     }
 
-    internal static async Task<ExecutionResult> RunNodeAsync(ProcessSandbox sandbox, string file, string language, SandboxLimits limits, AttemptDirectory directory, bool isolated, IReadOnlyList<string> binds, CancellationToken cancellationToken, params string[] extraArgs)
+    /// <summary>The trusted check driver a one-shot program runs under (the pooled runner's workers run it too).</summary>
+    public static string DriverScript => Path.Combine(AppContext.BaseDirectory, "sandbox-helpers", "nodedriver.js");
+
+    /// <summary>Runs <c>node file</c>; <paramref name="driven"/> runs it under the check driver, so a pass needs its completion evidence.</summary>
+    internal static async Task<ExecutionResult> RunNodeAsync(ProcessSandbox sandbox, string file, string language, SandboxLimits limits, AttemptDirectory directory, bool isolated, IReadOnlyList<string> binds, CancellationToken cancellationToken, string[]? extraArgs = null, bool driven = false)
     {
         var node = ToolLocator.Require(ToolLocator.Node, "node", "Node.js 20 or later (apt-get install nodejs)");
         var heapMb = Math.Max(64, limits.MemoryBytes / (1 << 20) - 64);
+        var nonce = driven ? PassEvidence.NewNonce() : null;
+        var driver = DriverScript;
+        if (driven && !File.Exists(driver))
+        {
+            throw new ToolMissingException($"{driver} is missing. Fix: rebuild spark-eval (Eval.Sandbox ships its helper scripts)");
+        }
+
         var run = await sandbox.RunAsync(new ProcessSpec
         {
-            Argv = [node.Executable, $"--max-old-space-size={heapMb.ToString(CultureInfo.InvariantCulture)}", "--stack-size=2048", file, .. extraArgs],
+            Argv = [node.Executable, $"--max-old-space-size={heapMb.ToString(CultureInfo.InvariantCulture)}", "--stack-size=2048", .. driven ? [driver] : Array.Empty<string>(), file, .. extraArgs ?? []],
             WorkDir = directory.Path,
-            ReadOnlyBinds = [.. node.Binds, .. binds],
+            ReadOnlyBinds = [.. node.Binds, .. binds, .. driven ? [Path.GetDirectoryName(driver)!] : Array.Empty<string>()],
             Limits = limits,
             Environment = new Dictionary<string, string> { ["NODE_OPTIONS"] = "", ["NO_COLOR"] = "1", ["FORCE_COLOR"] = "0" },
+            StdinText = nonce is null ? null : nonce + "\n",
+            EvidenceNonce = nonce,
         }, isolated, cancellationToken);
         return Classifier.Classify(run, language);
     }
@@ -112,13 +125,13 @@ public sealed partial class TypeScriptExecutor(ProcessSandbox sandbox, Action<st
             await File.WriteAllTextAsync(directory.File("jest.config.json"), "{\"testEnvironment\":\"node\",\"testMatch\":[\"**/*.test.js\"],\"transform\":{},\"cache\":false,\"watchman\":false,\"maxWorkers\":1}", cancellationToken);
             var limits = request.Limits with { CpuSeconds = Math.Max(request.Limits.CpuSeconds, 20), WallSeconds = Math.Max(request.Limits.WallSeconds, 60), MemoryBytes = Math.Max(request.Limits.MemoryBytes, 1L << 30) };
             var result = await JavaScriptExecutor.RunNodeAsync(sandbox, tools.Jest, "typescript", limits, directory, isolated, [tools.Root], cancellationToken,
-                "--ci", "--runInBand", "--no-cache", "--config", "jest.config.json", "--rootDir", ".");
+                ["--ci", "--runInBand", "--no-cache", "--config", "jest.config.json", "--rootDir", "."]);
             return result.Outcome == ExecutionOutcome.RuntimeError && result.Run is { } r && r.Stderr.Contains('●')
                 ? result with { Outcome = ExecutionOutcome.WrongAnswer, Detail = JestFailure(r.Stderr) }
                 : result;
         }
 
-        return await JavaScriptExecutor.RunNodeAsync(sandbox, "prog.js", "typescript", request.Limits, directory, isolated, [], cancellationToken);
+        return await JavaScriptExecutor.RunNodeAsync(sandbox, "prog.js", "typescript", request.Limits, directory, isolated, [], cancellationToken, driven: true);
     }
 
     /// <summary>Type-checks and emits in a pooled compile server: a result when the program does not compile, else the emitted JavaScript (file name → text).</summary>

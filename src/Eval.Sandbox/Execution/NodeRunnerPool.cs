@@ -150,8 +150,10 @@ internal sealed class NodeRunner : IDisposable
         }
 
         var heapMb = Math.Max(64, _limits.MemoryBytes / (1 << 20) - 64);
+        var evidenceNonce = PassEvidence.NewNonce();
         var request = new JsonObject
         {
+            ["evidence"] = evidenceNonce,
             ["id"] = id,
             ["dir"] = _insideDir + "/" + name,
             ["file"] = files[0].Name,
@@ -256,6 +258,7 @@ internal sealed class NodeRunner : IDisposable
             CpuSeconds = cpuUsed,
             StoppedBy = outputLimit ? "output_limit" : _process.MemoryLimitHit ? "memory_limit" : null,
             Isolation = _process.Isolation,
+            Evidence = PassEvidence.Parse(answer["evidence"]?.GetValue<string>(), evidenceNonce),
         };
         var result = Classifier.Classify(run, language, _process.PidsLimitHit);
         var dirty = answer["dirty"]?.AsArray().Count > 0 || extraOutput.Length > 0 || _process.ProcessCount != _baselineProcesses || RunnerFolderDirty();

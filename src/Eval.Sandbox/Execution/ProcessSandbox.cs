@@ -26,6 +26,13 @@ public sealed record ProcessSpec
     /// <see cref="SandboxEnvironment.CanSwitchUsers"/>.
     /// </summary>
     public IReadOnlyList<string> KeepCapabilities { get; init; } = [];
+    /// <summary>Written to stdin, which is then closed (a one-shot driver reads its per-grade nonce there); ignored with <see cref="KeepStdin"/>.</summary>
+    public string? StdinText { get; init; }
+    /// <summary>
+    /// The per-grade nonce of a driver that reports completion on stderr (<c>&lt;nonce&gt;:ok</c>); the whole stream is searched
+    /// for it (not only the kept bytes) and the evidence lines are removed from the kept text. Null: no evidence is asked for.
+    /// </summary>
+    public string? EvidenceNonce { get; init; }
 }
 
 /// <summary>Runs a process under bubblewrap (namespaces, read-only system, no network), rlimits and per-attempt cgroups.</summary>
@@ -71,16 +78,18 @@ public sealed class ProcessSandbox(SandboxEnvironment environment, TimeProvider 
         }
 
         info.ArgumentList.Add("--");
+        // Nothing of the harness's environment (API keys, CI tokens) reaches the launch chain: the shell, bubblewrap (pid 1 of
+        // the sandbox, whose /proc/1/environ a program can read) and prlimit start from this clean set, not only the program.
+        info.Environment.Clear();
+        info.Environment["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+        info.Environment["LANG"] = "C.UTF-8";
         if (useBwrap)
         {
             AddBubblewrap(info.ArgumentList, spec);
         }
         else
         {
-            info.Environment.Clear();
-            info.Environment["PATH"] = "/usr/local/bin:/usr/bin:/bin";
             info.Environment["HOME"] = spec.WorkDir;
-            info.Environment["LANG"] = "C.UTF-8";
             info.Environment["TMPDIR"] = spec.WorkDir;
             foreach (var (key, value) in spec.Environment)
             {
@@ -118,15 +127,22 @@ public sealed class ProcessSandbox(SandboxEnvironment environment, TimeProvider 
     {
         args.Add(environment.Bubblewrap!);
         var privileged = spec.KeepCapabilities.Count > 0;
+        // bubblewrap brings loopback up in the network namespace it makes. With a user namespace, the program's net namespace is
+        // made instead by `unshare --net` inside (a fresh one, loopback down), which needs CAP_SYS_ADMIN in the user namespace for
+        // that one step; `setpriv` then clears the ambient and inheritable sets, so the program starts with no capability. The
+        // fork-server (no user namespace) keeps CAP_NET_ADMIN just long enough to take loopback down itself (forkserver.py).
+        var ownNet = !privileged && environment.LoopbackDown;
         var namespaces = privileged
             ? new[] { "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL" }
-            : new[] { "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL" };
+            : ownNet
+                ? new[] { "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN" }
+                : new[] { "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL" };
         foreach (var a in namespaces)
         {
             args.Add(a);
         }
 
-        foreach (var cap in spec.KeepCapabilities)
+        foreach (var cap in privileged && environment.LoopbackDown ? [.. spec.KeepCapabilities, "CAP_NET_ADMIN"] : spec.KeepCapabilities)
         {
             args.Add("--cap-add");
             args.Add(cap);
@@ -205,6 +221,14 @@ public sealed class ProcessSandbox(SandboxEnvironment environment, TimeProvider 
             args.Add(key);
             args.Add(value);
         }
+
+        if (ownNet)
+        {
+            foreach (var a in new[] { environment.Unshare!, "--net", "--", environment.Setpriv!, "--inh-caps=-all", "--ambient-caps=-all", "--" })
+            {
+                args.Add(a);
+            }
+        }
     }
 
     private static void AddParents(System.Collections.ObjectModel.Collection<string> args, string path, HashSet<string> made)
@@ -235,6 +259,7 @@ public sealed class SandboxedProcess : IDisposable
     private readonly TimeProvider _time;
     private readonly CappedReader? _stdout;
     private readonly CappedReader _stderr;
+    private readonly bool _evidence;
     private readonly long _started;
     private bool _disposed;
 
@@ -257,11 +282,25 @@ public sealed class SandboxedProcess : IDisposable
 
         if (!spec.KeepStdin)
         {
+            if (spec.StdinText is { } text)
+            {
+                try
+                {
+                    _process.StandardInput.Write(text);
+                    _process.StandardInput.Flush();
+                }
+                catch (IOException)
+                {
+                    // The process ended before reading: it is judged by how it ended.
+                }
+            }
+
             _process.StandardInput.Close();
             _stdout = new CappedReader(_process.StandardOutput.BaseStream, _limits.OutputKeepBytes);
         }
 
-        _stderr = new CappedReader(_process.StandardError.BaseStream, _limits.OutputKeepBytes);
+        _evidence = spec.EvidenceNonce is not null;
+        _stderr = new CappedReader(_process.StandardError.BaseStream, _limits.OutputKeepBytes, spec.EvidenceNonce);
     }
 
     public string Isolation { get; }
@@ -322,6 +361,12 @@ public sealed class SandboxedProcess : IDisposable
         // Orphans (no pid namespace) may hold the pipes open: sweep the tree, then give readers a moment.
         KillTree();
         await Task.WhenAny(Task.WhenAll(_stdout?.Completion ?? Task.CompletedTask, _stderr.Completion), Task.Delay(TimeSpan.FromSeconds(2), _time, CancellationToken.None));
+        // Cancelled (Ctrl+C, SIGTERM): the whole tree is dead by now; no outcome is made up for a run that was stopped.
+        if (stoppedBy == "cancelled")
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         var code = _process.ExitCode;
         return new ProcessRun
         {
@@ -334,6 +379,7 @@ public sealed class SandboxedProcess : IDisposable
             CpuSeconds = cpuUsed,
             StoppedBy = stoppedBy ?? (memory && code != 0 ? "memory_limit" : OutputBytes > _limits.OutputKillBytes ? "output_limit" : null),
             Isolation = Isolation,
+            Evidence = _evidence ? _stderr.Evidence : null,
         };
     }
 
@@ -462,17 +508,40 @@ public sealed class SandboxedProcess : IDisposable
     }
 }
 
-/// <summary>Drains a stream, keeping the first bytes and counting the rest.</summary>
+/// <summary>Drains a stream, keeping the first bytes and counting the rest; optionally watches the whole stream for a driver's evidence lines.</summary>
 internal sealed class CappedReader : IDisposable
 {
     private readonly MemoryStream _kept = new();
     private readonly int _keep;
+    private readonly string? _nonce;
+    private readonly byte[][] _markers;
+    private readonly bool[] _found;
+    private byte[] _carry = [];
     private long _total;
 
-    public CappedReader(Stream stream, int keep)
+    public CappedReader(Stream stream, int keep, string? nonce = null)
     {
         _keep = keep;
+        _nonce = nonce;
+        _markers = nonce is null ? [] : [Encoding.ASCII.GetBytes(nonce + ":ok"), Encoding.ASCII.GetBytes(nonce + ":tampered"), Encoding.ASCII.GetBytes(nonce + ":revoked")];
+        _found = new bool[_markers.Length];
         Completion = Task.Run(() => PumpAsync(stream));
+    }
+
+    /// <summary>What the evidence lines seen so far say: revoked or tampered outrank ok; missing when none was seen.</summary>
+    public EvidenceState Evidence
+    {
+        get
+        {
+            lock (_kept)
+            {
+                return _found.Length == 0 ? EvidenceState.Missing
+                    : _found[2] ? EvidenceState.Revoked
+                    : _found[1] ? EvidenceState.Tampered
+                    : _found[0] ? EvidenceState.Ok
+                    : EvidenceState.Missing;
+            }
+        }
     }
 
     public Task Completion { get; }
@@ -486,6 +555,11 @@ internal sealed class CappedReader : IDisposable
             lock (_kept)
             {
                 var text = Encoding.UTF8.GetString(_kept.GetBuffer(), 0, (int)_kept.Length);
+                if (_nonce is not null && text.Contains(_nonce, StringComparison.Ordinal))
+                {
+                    text = string.Join('\n', text.Split('\n').Where(l => !l.Contains(_nonce, StringComparison.Ordinal)));
+                }
+
                 var dropped = Total - _kept.Length;
                 return dropped > 0 ? text + $"\n… [{dropped.ToString(CultureInfo.InvariantCulture)} more bytes not kept]" : text;
             }
@@ -493,6 +567,21 @@ internal sealed class CappedReader : IDisposable
     }
 
     public void Dispose() => _kept.Dispose();
+
+    /// <summary>Looks for the markers in the carried tail of the previous chunks plus this one (a marker may straddle two reads).</summary>
+    private void Scan(ReadOnlySpan<byte> chunk)
+    {
+        var window = new byte[_carry.Length + chunk.Length];
+        _carry.CopyTo(window, 0);
+        chunk.CopyTo(window.AsSpan(_carry.Length));
+        for (var i = 0; i < _markers.Length; i++)
+        {
+            _found[i] |= window.AsSpan().IndexOf(_markers[i]) >= 0;
+        }
+
+        var keep = Math.Min(window.Length, _markers.Max(m => m.Length) - 1);
+        _carry = window[^keep..];
+    }
 
     private async Task PumpAsync(Stream stream)
     {
@@ -508,6 +597,11 @@ internal sealed class CappedReader : IDisposable
                     if (room > 0)
                     {
                         _kept.Write(buffer, 0, Math.Min(room, read));
+                    }
+
+                    if (_markers.Length > 0)
+                    {
+                        Scan(buffer.AsSpan(0, read));
                     }
                 }
 

@@ -27,7 +27,7 @@ public sealed class PythonForkServerPool(ProcessSandbox sandbox, TimeProvider ti
     /// <summary>The attempt uid of a slot: unique per live harness process (by pid) and per slot, far above any real account.</summary>
     public static int UidFor(int slot) => 1_000_000 + (Environment.ProcessId % 4_000_000 * MaxSlots) + slot;
 
-    public async Task<ExecutionResult> ExecuteAsync(string source, SandboxLimits limits, CancellationToken cancellationToken)
+    public async Task<ExecutionResult> ExecuteAsync(string source, bool testsMode, SandboxLimits limits, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_idle.IsDisposed, this);
         var level = sandbox.Environment.Describe(true) + PythonForkServer.IsolationSuffix;
@@ -41,9 +41,10 @@ public sealed class PythonForkServerPool(ProcessSandbox sandbox, TimeProvider ti
             return ExecutionResult.Harness($"the Python fork-server did not start: {ex.Message}", level);
         }
 
-        var (result, reusable) = server.Run(source, limits, time, cancellationToken);
-        _idle.Return(true, server, reusable);
-
+        var (result, reusable) = server.Run(source, testsMode, limits, time, cancellationToken);
+        _idle.Return(true, server, reusable && !cancellationToken.IsCancellationRequested);
+        // Cancelled: the server and everything its attempt uid ran are dead (killed by the watchdog); no grade is made up.
+        cancellationToken.ThrowIfCancellationRequested();
         return result;
     }
 
@@ -146,10 +147,16 @@ internal sealed class PythonForkServer : IDisposable
 
         // The server's own interpreter (about 30 MB) comes on top of the program's limits. Its RLIMIT_CPU counts its whole life
         // (a few ms per attempt), so it gets an hour: each attempt's CPU limit is the child's own RLIMIT_CPU and the cgroup poll.
-        var serverLimits = limits with { MemoryBytes = limits.MemoryBytes + (64L << 20), MaxProcesses = limits.MaxProcesses + 8, CpuSeconds = 3600 };
+        // The server writes each program itself, so its own file-size limit admits the largest program the sandbox accepts (a larger
+        // one is refused before it is sent); each attempt gets the program's limit (RLIMIT_FSIZE set in the child).
+        var serverLimits = limits with
+        {
+            MemoryBytes = limits.MemoryBytes + (64L << 20), MaxProcesses = limits.MaxProcesses + 8, CpuSeconds = 3600,
+            FileSizeBytes = Math.Max(limits.FileSizeBytes, limits.MaxProgramBytes + (1L << 20)),
+        };
         var process = sandbox.Start(new ProcessSpec
         {
-            Argv = [python.Executable, "-I", "-B", script, uid.ToString(CultureInfo.InvariantCulture)],
+            Argv = [python.Executable, "-I", "-B", script, uid.ToString(CultureInfo.InvariantCulture), sandbox.Environment.LoopbackDown ? "loopback-down" : "loopback-as-is"],
             WorkDir = hostDir,
             ReadOnlyBinds = [.. python.Binds, Path.GetDirectoryName(script)!],
             Limits = serverLimits,
@@ -179,13 +186,14 @@ internal sealed class PythonForkServer : IDisposable
     }
 
     /// <summary>Runs one program; the result is classified as a one-shot run would be. Reusable only when it passed and left nothing behind.</summary>
-    public (ExecutionResult Result, bool Reusable) Run(string source, SandboxLimits limits, TimeProvider time, CancellationToken cancellationToken)
+    public (ExecutionResult Result, bool Reusable) Run(string source, bool testsMode, SandboxLimits limits, TimeProvider time, CancellationToken cancellationToken)
     {
         var cpuStart = _process.CpuSeconds;
         var started = time.GetTimestamp();
+        var nonce = PassEvidence.NewNonce();
         try
         {
-            WriteRequest(source, limits);
+            WriteRequest(source, testsMode, nonce, limits);
         }
         catch (IOException ex)
         {
@@ -242,6 +250,7 @@ internal sealed class PythonForkServer : IDisposable
                 CpuSeconds = cgroupCpu ?? r.GetProperty("cpu").GetDouble(),
                 StoppedBy = serverStop ?? (memory && code != 0 ? "memory_limit" : null),
                 Isolation = Isolation,
+                Evidence = PassEvidence.Parse(r.GetProperty("evidence").GetString(), nonce),
             };
             var result = Classifier.Classify(run, "python", pids);
             return (result, result.Outcome == ExecutionOutcome.Passed && clean && !LimitHit && IsAlive);
@@ -251,7 +260,9 @@ internal sealed class PythonForkServer : IDisposable
         {
             var stderr = _process.StderrText;
             var run = new ProcessRun { ExitCode = 137, Signal = 9, Stdout = "", Stderr = stderr, WallSeconds = wallSeconds, CpuSeconds = cpuSeconds, Isolation = Isolation };
-            var outcome = _process.MemoryLimitHit ? ExecutionOutcome.MemoryLimit : _process.PidsLimitHit ? ExecutionOutcome.SandboxViolation : ExecutionOutcome.RuntimeError;
+            // The program runs under its own uid with no capability: it cannot end the root server. A server that dies without a
+            // memory or process limit behind it failed on its own: the harness's fault, not the model's.
+            var outcome = _process.MemoryLimitHit ? ExecutionOutcome.MemoryLimit : _process.PidsLimitHit ? ExecutionOutcome.SandboxViolation : ExecutionOutcome.HarnessError;
             return new ExecutionResult { Outcome = outcome, Detail = what + Classifier.Tail(stderr, 3, prefix: ": "), Run = run, Isolation = Isolation };
         }
     }
@@ -286,7 +297,7 @@ internal sealed class PythonForkServer : IDisposable
         return dropped > 0 ? text + $"\n… [{dropped.ToString(CultureInfo.InvariantCulture)} more bytes not kept]" : text;
     }
 
-    private void WriteRequest(string source, SandboxLimits limits)
+    private void WriteRequest(string source, bool testsMode, string nonce, SandboxLimits limits)
     {
         using var buffer = new MemoryStream();
         buffer.Write(new byte[4]);
@@ -302,6 +313,8 @@ internal sealed class PythonForkServer : IDisposable
             // Without a memory cgroup the address-space limit is the memory limit (as for one-shot Python), on top of what the fork inherits.
             json.WriteNumber("as", _process.HasMemoryCgroup ? 0 : (limits.MemoryBytes * 2) + (256L << 20));
             json.WriteBoolean("execv", PythonForkServerPool.UseExecv);
+            json.WriteBoolean("tests", testsMode);
+            json.WriteString("nonce", nonce);
             json.WriteEndObject();
         }
 

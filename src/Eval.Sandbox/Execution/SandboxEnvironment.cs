@@ -26,11 +26,24 @@ public sealed class SandboxEnvironment
     /// </summary>
     public bool CanSwitchUsers { get; init; }
 
+    /// <summary>util-linux <c>unshare</c> and <c>setpriv</c>, used to give each sandbox a network namespace whose loopback is down.</summary>
+    public string? Unshare { get; init; }
+    public string? Setpriv { get; init; }
+
+    /// <summary>True when every sandbox's network namespace has loopback down (no interface up at all: connects fail with ENETUNREACH).</summary>
+    public bool LoopbackDown { get; init; }
+
     /// <summary>This environment without bubblewrap: what a machine lacking it gets (process limits only).</summary>
     public SandboxEnvironment WithoutNamespaces() => new() { Prlimit = Prlimit, CgroupRoots = CgroupRoots, ScratchRoot = ScratchRoot };
 
+    /// <summary>This environment with the loopback interface as bubblewrap leaves it (up): what a machine without util-linux's unshare/setpriv gets.</summary>
+    public SandboxEnvironment WithLoopbackUp() => new() { Bubblewrap = Bubblewrap, CanSwitchUsers = CanSwitchUsers, Prlimit = Prlimit, CgroupRoots = CgroupRoots, ScratchRoot = ScratchRoot };
+
     /// <summary>This environment without the Python fork-server: every Python attempt in its own bubblewrap (the one-shot path).</summary>
-    public SandboxEnvironment WithoutForkServer() => new() { Bubblewrap = Bubblewrap, Prlimit = Prlimit, CgroupRoots = CgroupRoots, ScratchRoot = ScratchRoot };
+    public SandboxEnvironment WithoutForkServer() => new()
+    {
+        Bubblewrap = Bubblewrap, Prlimit = Prlimit, CgroupRoots = CgroupRoots, ScratchRoot = ScratchRoot, Unshare = Unshare, Setpriv = Setpriv, LoopbackDown = LoopbackDown,
+    };
 
     /// <summary>The isolation level a run under this environment reaches, e.g. bubblewrap+rlimits+cgroup(memory,pids,cpuacct).</summary>
     public string Describe(bool isolated)
@@ -63,11 +76,17 @@ public sealed class SandboxEnvironment
             bwrap = null;
         }
 
+        var unshare = Which("unshare");
+        var setpriv = Which("setpriv");
+        var loopbackDown = bwrap is not null && unshare is not null && setpriv is not null
+            && Works(bwrap, "--unshare-user", "--unshare-pid", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN",
+                "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", unshare, "--net", "--", setpriv, "--inh-caps=-all", "--ambient-caps=-all", "--", "/bin/true");
         var switchUsers = bwrap is not null && Environment.IsPrivilegedProcess && disable is not "no-forkserver"
             && Works(bwrap, "--unshare-pid", "--unshare-net", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "/bin/true");
         var cgroups = new Dictionary<string, string>(StringComparer.Ordinal);
         if (OperatingSystem.IsLinux() && disable is not "none" && disable is not "no-cgroup")
         {
+            StaleSandboxes.RemoveCgroups(File.Exists("/proc/self/cgroup") ? File.ReadAllLines("/proc/self/cgroup") : []);
             var self = File.Exists("/proc/self/cgroup") ? File.ReadAllLines("/proc/self/cgroup") : [];
             foreach (var controller in new[] { "memory", "pids", "cpuacct" })
             {
@@ -109,6 +128,7 @@ public sealed class SandboxEnvironment
             }
         }
 
+        StaleSandboxes.RemoveScratch(["/dev/shm", Path.GetTempPath()]);
         var scratch = cgroups.ContainsKey("memory") && Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
         scratch = Path.Combine(scratch, $"spark-eval-sandbox-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}");
         Directory.CreateDirectory(scratch);
@@ -129,6 +149,9 @@ public sealed class SandboxEnvironment
             Prlimit = Which("prlimit"),
             CgroupRoots = cgroups,
             ScratchRoot = scratch,
+            Unshare = unshare,
+            Setpriv = setpriv,
+            LoopbackDown = loopbackDown,
         };
     }
 
@@ -152,6 +175,8 @@ public sealed class SandboxEnvironment
         try
         {
             var info = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+            info.Environment.Clear();
+            info.Environment["PATH"] = "/usr/local/bin:/usr/bin:/bin";
             foreach (var arg in args)
             {
                 info.ArgumentList.Add(arg);

@@ -41,24 +41,39 @@ public sealed class AttemptDirectory : IDisposable
 /// </summary>
 public sealed class PythonExecutor(ProcessSandbox sandbox, PythonForkServerPool? forkServers = null) : ICodeExecutor
 {
+    /// <summary>The trusted check driver every one-shot Python program runs under.</summary>
+    public static string DriverScript => Path.Combine(AppContext.BaseDirectory, "sandbox-helpers", "pydriver.py");
+
     public async Task<ExecutionResult> ExecuteAsync(ProgramRequest request, AttemptDirectory directory, bool isolated, CancellationToken cancellationToken)
     {
         var python = ToolLocator.Require(ToolLocator.Python, "python3", "Python 3.11 or later (apt-get install python3)");
         var source = request.Mode == ProgramMode.Tests ? request.Implementation + "\n" + request.Source : request.Source;
+        var tests = request.Mode == ProgramMode.Tests;
         if (isolated && forkServers is not null && sandbox.Environment.CanSwitchUsers)
         {
-            return await forkServers.ExecuteAsync(source, request.Limits, cancellationToken);
+            return await forkServers.ExecuteAsync(source, tests, request.Limits, cancellationToken);
         }
 
+        // The trusted driver (Helpers/pydriver.py) runs prog.py as __main__ and reports completion with the per-grade nonce,
+        // which it reads from stdin before the program starts (the program then sees an empty stdin).
+        var driver = DriverScript;
+        if (!File.Exists(driver))
+        {
+            throw new ToolMissingException($"{driver} is missing. Fix: rebuild spark-eval (Eval.Sandbox ships its helper scripts)");
+        }
+
+        var nonce = PassEvidence.NewNonce();
         await File.WriteAllTextAsync(directory.File("prog.py"), source, cancellationToken);
         var run = await sandbox.RunAsync(new ProcessSpec
         {
-            Argv = [python.Executable, "-I", "-B", "prog.py"],
+            Argv = [python.Executable, "-I", "-B", driver, "prog.py", tests ? "tests" : "program"],
             WorkDir = directory.Path,
-            ReadOnlyBinds = python.Binds,
+            ReadOnlyBinds = [.. python.Binds, Path.GetDirectoryName(driver)!],
             Limits = request.Limits,
             LimitAddressSpace = sandbox.Environment.CgroupRoots.ContainsKey("memory") is false,
             Environment = new Dictionary<string, string> { ["PYTHONHASHSEED"] = "0", ["PYTHONIOENCODING"] = "utf-8" },
+            StdinText = nonce + "\n",
+            EvidenceNonce = nonce,
         }, isolated, cancellationToken);
         return Classifier.Classify(run, "python");
     }

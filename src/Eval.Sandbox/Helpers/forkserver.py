@@ -20,7 +20,7 @@ u32 magic + u32 length + JSON.
 """
 
 import base64
-import builtins
+import importlib.util
 import json
 import os
 import resource
@@ -31,7 +31,6 @@ import struct
 import sys
 import time
 import traceback
-import types
 
 # Warm the modules graded programs import most, so a forked child does not pay for them.
 import atexit  # noqa: F401
@@ -55,13 +54,72 @@ import typing  # noqa: F401
 import unittest  # noqa: F401
 
 MAGIC = 0x59505053
-# Server -> zygote -> child attempt header: CPU seconds, file size, process count, address space (0: none), exec flag; then
-# the attempt directory (UTF-8). Binary, because a child's first json.loads alone costs it about 100 page faults.
-HEADER = struct.Struct("<qqqq?")
-TWO_FDS = struct.Struct("<ii")
-FDS_SPACE = socket.CMSG_SPACE(TWO_FDS.size)
+# Server -> zygote -> child attempt header: CPU seconds, file size, process count, address space (0: none), exec flag,
+# tests-mode flag, the per-grade nonce (ASCII hex); then the attempt directory (UTF-8). Binary, because a child's first
+# json.loads alone costs it about 100 page faults.
+HEADER = struct.Struct("<qqqq??32s")
+THREE_FDS = struct.Struct("<iii")
+FDS_SPACE = socket.CMSG_SPACE(THREE_FDS.size)
 SELF = os.path.abspath(__file__)
+DRIVER = os.path.join(os.path.dirname(SELF), "pydriver.py")
 MAX_FD = 1024
+EVIDENCE_FD = 3
+EVIDENCE_KEEP = 256
+
+
+def _load_driver():
+    spec = importlib.util.spec_from_file_location("spark_pydriver", DRIVER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pydriver = _load_driver()
+
+
+def loopback_down():
+    """Takes the loopback interface of this sandbox's network namespace down (bubblewrap brought it up), then gives up
+    CAP_NET_ADMIN for good. Returns an error text, or None when loopback is down and the capability gone."""
+    import ctypes
+    import fcntl
+    siocgifflags, siocsifflags, iff_up, cap_net_admin = 0x8913, 0x8914, 0x1, 12
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            ifr = fcntl.ioctl(s, siocgifflags, struct.pack("16sH22x", b"lo", 0))
+            flags = struct.unpack_from("16sH", ifr)[1]
+            if flags & iff_up:
+                fcntl.ioctl(s, siocsifflags, struct.pack("16sH22x", b"lo", flags & ~iff_up))
+            flags = struct.unpack_from("16sH", fcntl.ioctl(s, siocgifflags, struct.pack("16sH22x", b"lo", 0)))[1]
+        finally:
+            s.close()
+        if flags & iff_up:
+            return "loopback is still up"
+
+        class Header(ctypes.Structure):
+            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+        class Data(ctypes.Structure):
+            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        header = Header(0x20080522, 0)
+        data = (Data * 2)()
+        if libc.capget(ctypes.byref(header), data) != 0:
+            return "capget failed"
+        mask = ~(1 << cap_net_admin) & 0xFFFFFFFF
+        data[0].effective &= mask
+        data[0].permitted &= mask
+        data[0].inheritable &= mask
+        if libc.capset(ctypes.byref(header), data) != 0:
+            return "capset failed"
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(("CapEff:", "CapPrm:")) and int(line.split()[1], 16) & (1 << cap_net_admin):
+                    return "CAP_NET_ADMIN is still held"
+        return None
+    except (OSError, ImportError, AttributeError) as e:
+        return "could not take loopback down: %s" % e
 
 
 def _raw_fork():
@@ -104,67 +162,12 @@ def send(fd, obj):
         payload = payload[os.write(fd, payload):]
 
 
-def exit_code(e):
-    code = e.code
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code & 0xFF
-    try:
-        print(code, file=sys.stderr)
-    except Exception:
-        pass
-    return 1
-
-
-def finish(code):
-    """Ends the child as an interpreter would: non-daemon threads joined, atexit run, stdio flushed."""
-    try:
-        threading._shutdown()
-    except BaseException:
-        pass
-    try:
-        atexit._run_exitfuncs()
-    except BaseException:
-        pass
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:
-            pass
-    os._exit(code)
-
-
-def run_inline(path, source):
-    """Runs the program in this forked interpreter as `python3 -I -B prog.py` would run it."""
-    sys.argv = [os.path.basename(path)]
-    main = types.ModuleType("__main__")
-    main.__file__ = path
-    main.__cached__ = None
-    main.__builtins__ = builtins
-    sys.modules["__main__"] = main
-    code = 0
-    try:
-        exec(compile(source, path, "exec", dont_inherit=True), main.__dict__)
-    except SystemExit as e:
-        code = exit_code(e)
-    except BaseException as e:
-        tb = e.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename == SELF:
-            tb = tb.tb_next
-        try:
-            traceback.print_exception(type(e), e, tb)
-        except BaseException:
-            pass
-        code = 1
-    finish(code)
-
-
-def child(msg, uid, null, out_w, err_w):
+def child(msg, uid, null, out_w, err_w, ev_w):
     """The attempt process: never returns. The program is already in directory/prog.py, owned by the attempt uid; the
     server's start left the environment and signal dispositions as a fresh interpreter under bubblewrap has them."""
     try:
-        cpu, fsize, nproc, address_space, execv = HEADER.unpack_from(msg)
+        cpu, fsize, nproc, address_space, execv, tests_mode, nonce = HEADER.unpack_from(msg)
+        nonce = nonce.decode("ascii")
         directory = msg[HEADER.size:].decode("utf-8")
         os.setsid()
         try:
@@ -176,7 +179,9 @@ def child(msg, uid, null, out_w, err_w):
         os.dup2(null, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        os.closerange(3, MAX_FD)
+        # The evidence pipe: written by the driver (pydriver.run) only when the program ran to its end.
+        os.dup2(ev_w, EVIDENCE_FD)
+        os.closerange(EVIDENCE_FD + 1, MAX_FD)
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -214,10 +219,15 @@ def child(msg, uid, null, out_w, err_w):
         os._exit(125)
     if execv:
         try:
-            os.execv(sys.executable, [sys.executable, "-I", "-B", "prog.py"])
+            r, w = os.pipe()
+            os.write(w, nonce.encode("ascii") + b"\n")
+            os.close(w)
+            os.dup2(r, 0)
+            os.close(r)
+            os.execv(sys.executable, [sys.executable, "-I", "-B", DRIVER, "prog.py", "tests" if tests_mode else "program", str(EVIDENCE_FD)])
         except BaseException:
             os._exit(126)
-    run_inline(path, source)
+    pydriver.run(path, source, nonce, tests_mode, EVIDENCE_FD, hidden_files=(SELF,))
 
 
 def ipc_objects(uid):
@@ -288,14 +298,15 @@ def zygote(sock, uid):
             msg, ancillary, _, _ = sock.recvmsg(1 << 16, FDS_SPACE)
         except OSError:
             os._exit(0)
-        if not msg or len(ancillary) != 1 or len(ancillary[0][2]) != 8:
+        if not msg or len(ancillary) != 1 or len(ancillary[0][2]) != THREE_FDS.size:
             os._exit(0)
-        out_w, err_w = TWO_FDS.unpack(ancillary[0][2])
+        out_w, err_w, ev_w = THREE_FDS.unpack(ancillary[0][2])
         pid = raw_fork()
         if pid == 0:
-            child(msg, uid, null, out_w, err_w)
+            child(msg, uid, null, out_w, err_w, ev_w)
         os.close(out_w)
         os.close(err_w)
+        os.close(ev_w)
         sock.send(struct.pack("<i", pid))
         _, status, rusage = os.wait4(pid, 0)
         sock.send(struct.pack("<iid", pid, status, rusage.ru_utime + rusage.ru_stime))
@@ -337,18 +348,21 @@ def attempt(req, uid, n, zsock):
     os.chown(directory, uid, uid)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    header = HEADER.pack(int(req["cpu"]), int(req["fsize"]), int(req["nproc"]), int(req.get("as") or 0), bool(req.get("execv")))
-    socket.send_fds(zsock, [header + directory.encode("utf-8")], [out_w, err_w])
+    ev_r, ev_w = os.pipe()
+    header = HEADER.pack(int(req["cpu"]), int(req["fsize"]), int(req["nproc"]), int(req.get("as") or 0), bool(req.get("execv")),
+                         bool(req.get("tests")), str(req["nonce"]).encode("ascii"))
+    socket.send_fds(zsock, [header + directory.encode("utf-8")], [out_w, err_w, ev_w])
     os.close(out_w)
     os.close(err_w)
+    os.close(ev_w)
     reply = zsock.recv(64)
     if len(reply) != 4:
         raise OSError("the zygote ended")
     (pid,) = struct.unpack("<i", reply)
     keep, kill = req["keep"], req["kill"]
-    kept = {out_r: bytearray(), err_r: bytearray()}
-    total = {out_r: 0, err_r: 0}
-    open_fds = [out_r, err_r]
+    kept = {out_r: bytearray(), err_r: bytearray(), ev_r: bytearray()}
+    total = {out_r: 0, err_r: 0, ev_r: 0}
+    open_fds = [out_r, err_r, ev_r]
     status = None
     cpu = 0.0
     stopped = None
@@ -358,7 +372,7 @@ def attempt(req, uid, n, zsock):
         if not chunk:
             open_fds.remove(fd)
             return
-        room = keep - len(kept[fd])
+        room = (EVIDENCE_KEEP if fd == ev_r else keep) - len(kept[fd])
         if room > 0:
             kept[fd] += chunk[:room]
         total[fd] += len(chunk)
@@ -387,7 +401,7 @@ def attempt(req, uid, n, zsock):
         ready, _, _ = select.select(open_fds, [], [], 0.1)
         for fd in ready:
             pump(fd)
-    for fd in (out_r, err_r):
+    for fd in (out_r, err_r, ev_r):
         os.close(fd)
     return {
         "exited": os.WIFEXITED(status),
@@ -397,6 +411,7 @@ def attempt(req, uid, n, zsock):
         "stderr": base64.b64encode(bytes(kept[err_r])).decode("ascii"),
         "stdoutTotal": total[out_r],
         "stderrTotal": total[err_r],
+        "evidence": bytes(kept[ev_r]).decode("ascii", "replace"),
         "stoppedBy": stopped,
         "leftovers": leftovers,
         "dir": os.path.basename(directory),
@@ -416,6 +431,11 @@ def main():
     if os.getuid() != 0:
         send(proto_out, {"ready": False, "error": "the fork-server needs root with CAP_SETUID inside its sandbox"})
         return 1
+    if len(sys.argv) > 2 and sys.argv[2] == "loopback-down":
+        error = loopback_down()
+        if error is not None:
+            send(proto_out, {"ready": False, "error": error})
+            return 1
     # What a fresh `python3 -I -B prog.py` under this bubblewrap would have; attempts only change HOME and TMPDIR.
     os.environ.clear()
     os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/sandbox", "LANG": "C.UTF-8", "TMPDIR": "/tmp",

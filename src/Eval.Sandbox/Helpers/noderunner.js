@@ -8,8 +8,10 @@
 // a program's output is captured from its worker's streams and never reaches it).
 //   first line read: a nonce chosen by the harness; every response starts with it, so a program (or a child
 //   it spawns) that writes to this process's stdout cannot forge one.
-//   request  {"id":1,"dir":"/sandbox/attempt-1","file":"prog.js","heapMb":448,"keep":65536,"kill":8388608}
-//   response {"nonce":"…","id":1,"exitCode":0,"stdout":"...","stderr":"...","outputBytes":12,"outputLimit":false,"dirty":[]}
+//   request  {"id":1,"dir":"/sandbox/attempt-1","file":"prog.js","heapMb":448,"keep":65536,"kill":8388608,"evidence":"<per-grade nonce>"}
+//   response {"nonce":"…","id":1,"exitCode":0,"stdout":"...","stderr":"...","outputBytes":12,"outputLimit":false,"dirty":[],"evidence":"<nonce>:ok"}
+// The program runs under nodedriver.js (the worker's entry), which reports completion evidence with the per-grade nonce
+// only when the program ran to its natural end (docs/sandbox.md, "Pass evidence").
 // A program's stdout/stderr writes are counted and cut in its own thread (noderunner-preload.js), so a
 // flood of output ends as output_limit instead of filling the worker's heap.
 'use strict';
@@ -25,6 +27,7 @@ let nonce = null;
 const respond = (o) => process.stdout.write(JSON.stringify({ nonce, ...o }) + '\n');
 const fdCount = () => fs.readdirSync('/proc/self/fd').length;
 const preload = path.join(__dirname, 'noderunner-preload.js');
+const driver = path.join(__dirname, 'nodedriver.js');
 
 function capture(stream, state, key) {
   stream.on('data', (chunk) => {
@@ -41,10 +44,16 @@ async function run(request) {
   // [0]: bytes the program wrote to stdout + stderr; [1]: 1 when that passed the kill limit (set by the preload).
   const counters = new Float64Array(new SharedArrayBuffer(16));
   let error = null;
-  const worker = new Worker(path.join(request.dir, request.file), {
+  // [0]: 0 no evidence, 1 ok, 2 tampered, 3 revoked (set by the driver; the program never holds this buffer).
+  const evidenceState = new SharedArrayBuffer(4);
+  let evidence = '';
+  const worker = new Worker(driver, {
     argv: [],
     execArgv: ['--require', preload],
-    workerData: { sparkOutput: { counters, keep: request.keep, kill: request.kill } },
+    workerData: {
+      sparkOutput: { counters, keep: request.keep, kill: request.kill },
+      sparkDriver: { nonce: String(request.evidence || ''), file: path.join(request.dir, request.file), state: evidenceState },
+    },
     env: { ...process.env },
     stdin: true,
     stdout: true,
@@ -55,6 +64,7 @@ async function run(request) {
   worker.stdin.end();
   const drained = Promise.all([capture(worker.stdout, state, 'out'), capture(worker.stderr, state, 'err')]);
   worker.on('error', (e) => { error = e; });
+  worker.on('message', (m) => { if (m && typeof m.sparkEvidence === 'string' && evidence === '') evidence = m.sparkEvidence; });
   const exitCode = await new Promise((resolve) => worker.on('exit', resolve));
   await drained;
   let stderr = state.err.toString('utf8');
@@ -68,7 +78,10 @@ async function run(request) {
   if (fdCount() > fdsBefore) dirty.push('open file descriptors');
   try { if (!request.dir.startsWith(os.tmpdir() + '/') && fs.readdirSync(os.tmpdir()).length > 0) dirty.push('files in ' + os.tmpdir()); } catch { /* no tmp */ }
   process.chdir('/');
+  const state = new Int32Array(evidenceState)[0];
+  const expected = String(request.evidence || '');
   return {
+    evidence: state === 3 ? `${expected}:revoked` : state === 2 ? `${expected}:tampered` : state === 1 && (evidence === '' || evidence === `${expected}:ok`) ? `${expected}:ok` : '',
     id: request.id,
     exitCode: error !== null && exitCode === 0 ? 1 : exitCode,
     stdout: state.out.toString('utf8'),

@@ -8,9 +8,12 @@ namespace Spark.Eval.Sandbox.Worker;
 
 /// <summary>Runs compiled programs sent by the harness, one at a time, and answers with a classified status.</summary>
 /// <remarks>
-/// Protocol (binary, little-endian, over stdin/stdout): request = mode (1 program, 2 tests), working directory, assembly
-/// length, assembly bytes; response = magic, status (0 passed, 1 assert or test failed, 2 exception, 3 output limit,
-/// 4 harness error), detail, captured output, output byte count. The harness replaces the worker after any status but 0.
+/// Protocol (binary, little-endian, over stdin/stdout): request = mode (1 program, 2 tests), per-grade nonce, working
+/// directory, output keep and kill bytes, assembly length, assembly bytes; response = magic, the request's nonce, status
+/// (0 passed, 1 assert or test failed, 2 exception, 3 output limit, 4 harness error, 5 the program replaced what the checks
+/// rely on), detail, captured output, output byte count, reusable (nothing global was touched). The response is written only
+/// after Main (or every test) returned; the nonce, held in a local, is what the harness checks, so bytes a program writes to
+/// fd 1 cannot pass for a response. The harness replaces the worker after any status but 0 and whenever reusable is false.
 /// </remarks>
 public static class Program
 {
@@ -22,8 +25,13 @@ public static class Program
         using var output = Console.OpenStandardOutput();
         using var reader = new BinaryReader(input, Encoding.UTF8);
         using var writer = new BinaryWriter(output, Encoding.UTF8);
+        var listener = new FailingListener();
         Trace.Listeners.Clear();
-        Trace.Listeners.Add(new FailingListener());
+        Trace.Listeners.Add(listener);
+        // The provider that routes Debug.Assert to the Trace listeners (installed by the first Trace.Listeners access); reachable
+        // (and replaceable) by a program only through reflection, so it is compared and put back after every attempt.
+        var providerField = typeof(Debug).GetField("s_provider", BindingFlags.NonPublic | BindingFlags.Static);
+        var provider = providerField?.GetValue(null);
         Console.SetIn(TextReader.Null);
         writer.Write(Magic);
         writer.Write("ready");
@@ -41,6 +49,7 @@ public static class Program
                 return 0;
             }
 
+            var nonce = reader.ReadString();
             var directory = reader.ReadString();
             var keep = reader.ReadInt32();
             var kill = reader.ReadInt64();
@@ -49,18 +58,35 @@ public static class Program
             Console.SetOut(capture);
             Console.SetError(capture);
             Directory.SetCurrentDirectory(directory);
+            // Whatever an earlier attempt may have left, each one starts with the harness's checking machinery in place.
+            Trace.Listeners.Clear();
+            Trace.Listeners.Add(listener);
+            providerField?.SetValue(null, provider);
+            CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+            CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
             FailingListener.Failure = null;
+            var before = GlobalState.Take();
             var (status, detail) = Execute(mode, assembly);
             if (FailingListener.Failure is { } failure && status != 3)
             {
                 (status, detail) = (1, failure);
             }
 
+            var tampered = Trace.Listeners.Count != 1 || !ReferenceEquals(Trace.Listeners[0], listener) || !ReferenceEquals(providerField?.GetValue(null), provider);
+            providerField?.SetValue(null, provider);
+            if (tampered && status is 0)
+            {
+                (status, detail) = (5, "the program replaced the Trace listeners or the Debug provider that Debug.Assert reports through");
+            }
+
+            var reusable = !tampered && GlobalState.Take().SameAs(before);
             writer.Write(Magic);
+            writer.Write(nonce);
             writer.Write(status);
             writer.Write(detail);
             writer.Write(capture.Text);
             writer.Write(capture.Total);
+            writer.Write(reusable);
             writer.Flush();
             // Unloaded attempt assemblies are only freed by a collection; collect between requests, off the attempt's clock.
             if (++served % 8 == 0)
@@ -164,6 +190,53 @@ public static class Program
     };
 
     private static string Short(string text) => text.Length <= 600 ? text : text[..600] + "…";
+}
+
+/// <summary>
+/// What a program can leave behind in the worker that could reach the next attempt: threads (other than the runtime's own),
+/// queued thread-pool work, timers, environment variables. Any change makes the harness replace the worker.
+/// </summary>
+internal sealed record GlobalState(int Threads, long WorkItems, long PendingWorkItems, long Timers, int Environment)
+{
+    public static GlobalState Take()
+    {
+        var threads = 0;
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+            {
+                string name;
+                try
+                {
+                    name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                }
+                catch (IOException)
+                {
+                    continue;
+                }
+
+                // The runtime starts and ends its own threads (tiered compilation, GC, finalizer) on its own schedule.
+                if (!name.StartsWith(".NET ", StringComparison.Ordinal))
+                {
+                    threads++;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        var environment = 0;
+        foreach (System.Collections.DictionaryEntry entry in System.Environment.GetEnvironmentVariables())
+        {
+            environment ^= HashCode.Combine(entry.Key, entry.Value);
+        }
+
+        return new GlobalState(threads, ThreadPool.CompletedWorkItemCount, ThreadPool.PendingWorkItemCount, Timer.ActiveCount, environment);
+    }
+
+    public bool SameAs(GlobalState before) => Threads <= before.Threads && WorkItems == before.WorkItems && PendingWorkItems == 0
+        && Timers <= before.Timers && Environment == before.Environment;
 }
 
 /// <summary>Turns Debug.Assert and Debug.Fail into an exception instead of killing the process.</summary>
