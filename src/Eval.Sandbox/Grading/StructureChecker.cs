@@ -202,6 +202,10 @@ public static class StructureChecker
             info.ArgumentList.Add(arg);
         }
 
+        // The helper only parses the answer, but it parses untrusted text: none of the harness's environment (keys) goes with it.
+        info.Environment.Clear();
+        info.Environment["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+        info.Environment["LANG"] = "C.UTF-8";
         using var process = Process.Start(info)!;
         await process.StandardInput.WriteAsync(code);
         process.StandardInput.Close();
@@ -209,7 +213,16 @@ public static class StructureChecker
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(30));
-        await process.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Cancelled or past 30 s: the helper goes at once, not when it finishes.
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
         var text = await stdout;
         if (process.ExitCode != 0 || text.Length == 0)
         {

@@ -162,13 +162,16 @@ def send(fd, obj):
         payload = payload[os.write(fd, payload):]
 
 
-def child(msg, uid, null, out_w, err_w, ev_w):
+def child(box, uid, null, out_w, err_w, ev_w):
     """The attempt process: never returns. The program is already in directory/prog.py, owned by the attempt uid; the
     server's start left the environment and signal dispositions as a fresh interpreter under bubblewrap has them."""
     try:
-        cpu, fsize, nproc, address_space, execv, tests_mode, nonce = HEADER.unpack_from(msg)
-        nonce = nonce.decode("ascii")
+        # The header (nonce included) leaves every frame here: the driver's audit hook becomes its only holder.
+        msg = box.pop()
+        cpu, fsize, nproc, address_space, execv, tests_mode, raw = HEADER.unpack_from(msg)
+        secret = [raw.decode("ascii")]
         directory = msg[HEADER.size:].decode("utf-8")
+        del msg, raw
         os.setsid()
         try:
             fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
@@ -220,14 +223,14 @@ def child(msg, uid, null, out_w, err_w, ev_w):
     if execv:
         try:
             r, w = os.pipe()
-            os.write(w, nonce.encode("ascii") + b"\n")
+            os.write(w, secret.pop().encode("ascii") + b"\n")
             os.close(w)
             os.dup2(r, 0)
             os.close(r)
             os.execv(sys.executable, [sys.executable, "-I", "-B", DRIVER, "prog.py", "tests" if tests_mode else "program", str(EVIDENCE_FD)])
         except BaseException:
             os._exit(126)
-    pydriver.run(path, source, nonce, tests_mode, EVIDENCE_FD, hidden_files=(SELF,))
+    pydriver.run(path, source, secret, tests_mode, EVIDENCE_FD, hidden_files=(SELF,))
 
 
 def ipc_objects(uid):
@@ -301,9 +304,12 @@ def zygote(sock, uid):
         if not msg or len(ancillary) != 1 or len(ancillary[0][2]) != THREE_FDS.size:
             os._exit(0)
         out_w, err_w, ev_w = THREE_FDS.unpack(ancillary[0][2])
+        box = [msg]
+        del msg
         pid = raw_fork()
         if pid == 0:
-            child(msg, uid, null, out_w, err_w, ev_w)
+            child(box, uid, null, out_w, err_w, ev_w)
+        box.clear()
         os.close(out_w)
         os.close(err_w)
         os.close(ev_w)

@@ -78,10 +78,10 @@ async function run(request) {
   if (fdCount() > fdsBefore) dirty.push('open file descriptors');
   try { if (!request.dir.startsWith(os.tmpdir() + '/') && fs.readdirSync(os.tmpdir()).length > 0) dirty.push('files in ' + os.tmpdir()); } catch { /* no tmp */ }
   process.chdir('/');
-  const state = new Int32Array(evidenceState)[0];
+  const reported = new Int32Array(evidenceState)[0];
   const expected = String(request.evidence || '');
   return {
-    evidence: state === 3 ? `${expected}:revoked` : state === 2 ? `${expected}:tampered` : state === 1 && (evidence === '' || evidence === `${expected}:ok`) ? `${expected}:ok` : '',
+    evidence: reported === 3 ? `${expected}:revoked` : reported === 2 ? `${expected}:tampered` : reported === 1 && (evidence === '' || evidence === `${expected}:ok`) ? `${expected}:ok` : '',
     id: request.id,
     exitCode: error !== null && exitCode === 0 ? 1 : exitCode,
     stdout: state.out.toString('utf8'),
