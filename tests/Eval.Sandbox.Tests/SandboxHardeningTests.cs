@@ -65,7 +65,7 @@ public sealed class SandboxHardeningTests(SandboxFixture fixture) : IClassFixtur
         Assert.SkipUnless(SandboxEnvironment.Current.CanSwitchUsers, "the fork-server needs root");
         // 9 MiB of program under an 8 MiB file-size limit: the server wrote it past its own RLIMIT_FSIZE and died (SIGXFSZ).
         var big = "# " + new string('x', 9 << 20) + "\nassert 1 + 1 == 2\n";
-        var result = await fixture.RunAsync("python", big);
+        var result = await fixture.RunAsync("python", big, TestSupport.Tight with { CpuSeconds = 10, WallSeconds = 60 });
         Assert.True(result.Outcome == ExecutionOutcome.Passed, $"{result.Outcome}: {result.Detail}");
     }
 

@@ -171,6 +171,7 @@ internal sealed class CSharpWorker : IDisposable
         {
             var stderr = process.StderrText;
             worker.Dispose();
+            cancellationToken.ThrowIfCancellationRequested();
             throw new IOException($"worker start failed: {Classifier.Tail(stderr, 3)}", ex);
         }
 

@@ -8,7 +8,8 @@ public static class Classifier
     private const int SigKill = 9, SigXcpu = 24, SigXfsz = 25;
 
     private static readonly string[] ViolationMarkers =
-        ["Read-only file system", "Network is unreachable", "ENETUNREACH", "EROFS", "Temporary failure in name resolution", "EAI_AGAIN", "getaddrinfo"];
+        ["Read-only file system", "Network is unreachable", "ENETUNREACH", "EROFS", "Temporary failure in name resolution", "EAI_AGAIN", "getaddrinfo",
+            "Cannot assign requested address", "EADDRNOTAVAIL"];
 
     /// <summary>Detail of an exit status 0 without the harness's completion evidence.</summary>
     public const string NoEvidenceDetail = "the program ended before the hidden checks finished (exit status 0 without the harness's completion evidence: an early os._exit/sys.exit/process.exit/Environment.Exit, or a forged end)";

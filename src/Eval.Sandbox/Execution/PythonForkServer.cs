@@ -179,6 +179,7 @@ internal sealed class PythonForkServer : IDisposable
         {
             var stderr = process.StderrText;
             server.Dispose();
+            cancellationToken.ThrowIfCancellationRequested();
             throw new IOException($"fork-server start failed: {ex.Message}{Classifier.Tail(stderr, 3, prefix: ": ")}", ex);
         }
 

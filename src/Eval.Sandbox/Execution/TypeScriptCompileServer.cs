@@ -133,6 +133,7 @@ internal sealed class TypeScriptCompileServer : IDisposable
         {
             var stderr = process.StderrText;
             server.Dispose();
+            cancellationToken.ThrowIfCancellationRequested();
             throw new IOException($"{ex.Message}{Classifier.Tail(stderr, 3, prefix: ": ")}", ex);
         }
 

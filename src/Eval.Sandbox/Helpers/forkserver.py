@@ -90,6 +90,11 @@ def loopback_down():
             flags = struct.unpack_from("16sH", ifr)[1]
             if flags & iff_up:
                 fcntl.ioctl(s, siocsifflags, struct.pack("16sH22x", b"lo", flags & ~iff_up))
+            # Remove 127.0.0.1 too (SIOCSIFADDR 0.0.0.0), as in a fresh namespace: a connect fails at once instead of timing out.
+            try:
+                fcntl.ioctl(s, 0x8916, struct.pack("16sHH4s16x", b"lo", socket.AF_INET, 0, bytes(4)))
+            except OSError:
+                pass
             flags = struct.unpack_from("16sH", fcntl.ioctl(s, siocgifflags, struct.pack("16sH22x", b"lo", 0)))[1]
         finally:
             s.close()
