@@ -82,7 +82,8 @@ public sealed class ForkServerTests : IDisposable
     {
         RequireForkServer();
         // A SysV segment outlives the program and could carry data to the next attempt of the same uid: the server is replaced.
-        var result = await Passing(Run("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nassert libc.shmget(0x5eed, 4096, 0o1600) >= 0, ctypes.get_errno()\nprint(os.getcwd())\n"));
+        // (ctypes is refused inside the graded process itself, which holds the pass nonce; a child interpreter may use it.)
+        var result = await Passing(Run("import os, subprocess, sys\nsubprocess.run([sys.executable, '-c', 'import ctypes; assert ctypes.CDLL(None).shmget(0x5eed, 4096, 0o1600) >= 0'], check=True)\nprint(os.getcwd())\n"));
         Assert.Equal("/sandbox/a1", result.Run!.Stdout.Trim());
         var next = await Passing(Run("import os\nprint(os.getcwd())\n"));
         Assert.Equal("/sandbox/a1", next.Run!.Stdout.Trim());
