@@ -28,6 +28,7 @@ public sealed class OpenAIBackendFactory : IBackendFactory
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(context);
         var options = ParseOptions(spec);
+        var secretHeaders = SecretHeaders(spec);
         spec.EnsureAllRead(Keys);
         string? key = null;
         if (options.KeyEnvironmentVariable is { } variable)
@@ -39,7 +40,7 @@ public sealed class OpenAIBackendFactory : IBackendFactory
             }
         }
 
-        var client = new OpenAICompatibleChatClient(options, context.Time, key, SecretHeaders(spec));
+        var client = new OpenAICompatibleChatClient(options, context.Time, key, secretHeaders);
         if (options.Preconnect)
         {
             await client.PreconnectAsync(cancellationToken);

@@ -18,7 +18,7 @@ public sealed class TokenizerBoundTests
         var checkedFiles = 0;
         foreach (var text in RepositoryTexts())
         {
-            Assert.Equal(whole.CountTokens(text), counter.Count(text, TestContext.Current.CancellationToken));
+            Assert.Equal(whole.CountTokens(text), counter.Count(text));
             Assert.Equal(text, string.Concat(counter.Split(text)));
             checkedFiles++;
         }
@@ -43,7 +43,7 @@ public sealed class TokenizerBoundTests
     {
         // Before: byte-pair encoding of one 2 MB pre-token is quadratic (200 KB took 10.7 s; 2 MB about two hours).
         var text = new string(filler, 2 * 1024 * 1024);
-        var count = await Task.Run(() => TokenCounter.Default.Count(text, TestContext.Current.CancellationToken), TestContext.Current.CancellationToken)
+        var count = await Task.Run(() => TokenCounter.Default.Count(text), TestContext.Current.CancellationToken)
             .WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
 
         // Each cut costs at most a token or two against the unbounded count (a run of 'a' is 8 characters per token).
@@ -56,7 +56,7 @@ public sealed class TokenizerBoundTests
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
 
-        Assert.Throws<OperationCanceledException>(() => TokenCounter.Default.Count(new string('x', 100_000), cancelled.Token));
+        Assert.Throws<OperationCanceledException>(() => TokenCounter.Default.CountCancellable(new string('x', 100_000), cancelled.Token));
     }
 
     [Fact]
@@ -64,9 +64,9 @@ public sealed class TokenizerBoundTests
     {
         var text = new string(' ', TokenCounter.MaxInputChars) + new string('b', 400);
 
-        var count = TokenCounter.Default.Count(text, TestContext.Current.CancellationToken);
+        var count = TokenCounter.Default.Count(text);
 
-        Assert.Equal(TokenCounter.Default.Count(text[..TokenCounter.MaxInputChars], TestContext.Current.CancellationToken) + (400 / TokenCounter.EstimatedCharsPerToken), count);
+        Assert.Equal(TokenCounter.Default.Count(text[..TokenCounter.MaxInputChars]) + (400 / TokenCounter.EstimatedCharsPerToken), count);
     }
 
     /// <summary>Markdown and C# files of this repository (found upwards from the test's directory), at most 60 of them.</summary>

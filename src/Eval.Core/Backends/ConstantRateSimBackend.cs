@@ -48,7 +48,7 @@ public sealed class ConstantRateSimChatClient : IChatClient
         var input = 0;
         foreach (var message in messages)
         {
-            input += _tokens.Count(message.Text, cancellationToken);
+            input += _tokens.Count(message.Text);
         }
 
         var start = _time.GetTimestamp();

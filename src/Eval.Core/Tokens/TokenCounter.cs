@@ -39,8 +39,11 @@ public sealed class TokenCounter
 
     public string Name { get; }
 
-    /// <summary>Counts the tokens of <paramref name="text"/> (linear time); cancellation is checked between pieces.</summary>
-    public int Count(string text, CancellationToken cancellationToken = default)
+    /// <summary>Counts the tokens of <paramref name="text"/> in time linear in its length.</summary>
+    public int Count(string text) => CountCancellable(text, CancellationToken.None);
+
+    /// <summary>The same as <see cref="Count"/>, checking <paramref name="cancellationToken"/> between pieces (a long prompt on Ctrl+C).</summary>
+    public int CountCancellable(string text, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(text))
         {
