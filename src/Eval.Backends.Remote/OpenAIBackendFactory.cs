@@ -15,18 +15,20 @@ public sealed class OpenAIBackendFactory : IBackendFactory
     [
         "name", "url", "model", "key_env", "api", "headers", "connect_timeout_ms", "ttft_timeout_ms", "idle_timeout_ms",
         "total_timeout_ms", "retries", "retry_base_ms", "max_concurrency", "breaker_min_throughput", "http2", "http_version", "preconnect", "tokenizer",
-        "rx_timestamps",
+        "rx_timestamps", "headers_env", "follow_redirects", "retry_max_ms",
+        .. StreamLimits.Keys,
     ];
 
     public string Kind => "openai";
 
-    public string Usage => "openai?url=http://127.0.0.1:8000/v1&model=M&key_env=OPENAI_API_KEY&api=chat|responses|responses_ws&headers=k:v|k2:v2 — any OpenAI-compatible API; more settings in docs/remote.md";
+    public string Usage => "openai?url=http://127.0.0.1:8000/v1&model=M&key_env=OPENAI_API_KEY&api=chat|responses|responses_ws&headers=k:v|k2:v2&headers_env=api-key:VAR — any OpenAI-compatible API; more settings in docs/remote.md";
 
     public async Task<BackendHandle> CreateAsync(BackendSpec spec, BackendContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(context);
         var options = ParseOptions(spec);
+        var secretHeaders = SecretHeaders(spec);
         spec.EnsureAllRead(Keys);
         string? key = null;
         if (options.KeyEnvironmentVariable is { } variable)
@@ -38,7 +40,7 @@ public sealed class OpenAIBackendFactory : IBackendFactory
             }
         }
 
-        var client = new OpenAICompatibleChatClient(options, context.Time, key);
+        var client = new OpenAICompatibleChatClient(options, context.Time, key, secretHeaders);
         if (options.Preconnect)
         {
             await client.PreconnectAsync(cancellationToken);
@@ -48,6 +50,46 @@ public sealed class OpenAIBackendFactory : IBackendFactory
         var description = string.Create(CultureInfo.InvariantCulture,
             $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)} over HTTP/{(options.Http2 ? "2" : "1.1")}, model {options.Model}, client tokenizer {client.Tokens.Name}, event stamps {(client.KernelReceiveTimestamps ? "kernel receive time" : "client parse time")}");
         return new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: false, options.Model), client);
+    }
+
+    /// <summary>
+    /// <c>headers_env=name:VAR|name2:VAR2</c>: header values read from environment variables (secrets such as Azure's
+    /// <c>api-key</c>), so that only the variable names are in the spec, the manifest and the results.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> SecretHeaders(BackendSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (spec.GetString("headers_env") is not { } text)
+        {
+            return headers;
+        }
+
+        foreach (var pair in text.Split('|', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var colon = pair.IndexOf(':', StringComparison.Ordinal);
+            var name = colon > 0 ? pair[..colon].Trim() : string.Empty;
+            var variable = colon > 0 ? pair[(colon + 1)..].Trim() : string.Empty;
+            if (name.Length == 0 || variable.Length == 0)
+            {
+                throw new InputException($"--backend '{spec.Text}': headers_env entry '{pair}' is not name:VARIABLE. Fix: write headers_env=api-key:AZURE_OPENAI_KEY|x-other:VAR2 (the header's value is read from that environment variable)");
+            }
+
+            if (name.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new InputException($"--backend '{spec.Text}': headers_env must not set Authorization. Fix: name the key's variable with key_env (sent as a bearer token)");
+            }
+
+            var value = Environment.GetEnvironmentVariable(variable);
+            if (string.IsNullOrEmpty(value))
+            {
+                throw new InputException($"--backend '{spec.Text}': headers_env={name}:{variable} but the environment variable {variable} is empty or not set. Fix: export {variable}=… (the value is read from there and never written anywhere)");
+            }
+
+            headers[name] = value;
+        }
+
+        return headers;
     }
 
     /// <summary>Reads the spec's settings into options, validating each (InputException on bad values).</summary>
@@ -84,7 +126,14 @@ public sealed class OpenAIBackendFactory : IBackendFactory
                     throw new InputException($"--backend '{spec.Text}': header '{pair}' is not name:value. Fix: write headers=name:value|name2:value2 (URL-encode & as %26)");
                 }
 
-                headers[pair[..colon].Trim()] = pair[(colon + 1)..].Trim();
+                var name = pair[..colon].Trim();
+                var value = pair[(colon + 1)..].Trim();
+                if (value == SecretRedaction.Marker)
+                {
+                    throw new InputException($"--backend '{spec.Text}': the value of header {name} is {SecretRedaction.Marker}: it is a secret, and secrets are not written to a run's manifest, so a resumed run cannot send it. Fix: send it with headers_env={name}:VARIABLE (read from the environment, also on --resume) instead of headers=");
+                }
+
+                headers[name] = value;
             }
         }
 
@@ -111,6 +160,14 @@ public sealed class OpenAIBackendFactory : IBackendFactory
             Http2 = HttpVersionSetting(spec),
             Tokenizer = spec.GetString("tokenizer") is { } t && t != "auto" ? ModelTokenizers.Encoding(t, spec.Text) : null,
             Preconnect = spec.GetInt("preconnect", 0, 0, 1) == 1,
+            RetryMaxDelay = Ms(spec, "retry_max_ms", 30_000),
+            FollowRedirects = spec.GetString("follow_redirects") switch
+            {
+                null or "false" or "0" => false,
+                "true" or "1" => true,
+                var v => throw new InputException($"--backend '{spec.Text}': follow_redirects={v} is not true or false. Fix: write follow_redirects=true to follow 307/308 redirects (credentials are dropped across origins), or leave it out"),
+            },
+            Limits = StreamLimits.Parse(spec),
             KernelReceiveTimestamps = spec.GetString("rx_timestamps") switch
             {
                 null or "kernel" => true,

@@ -78,4 +78,10 @@ public sealed record OpenAIBackendOptions
 
     /// <summary>Open a connection at creation (GET /models) so that connect time stays out of the first attempt.</summary>
     public bool Preconnect { get; init; }
+
+    /// <summary>Follow 307/308 redirects (credentials dropped across origins); false: a redirect fails the attempt as <c>redirect</c>.</summary>
+    public bool FollowRedirects { get; init; }
+
+    /// <summary>What one attempt may receive before it fails as a classified error (docs/remote.md, Limits).</summary>
+    public StreamLimits Limits { get; init; } = new();
 }

@@ -57,7 +57,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
     private readonly OpenAIBackendOptions _options;
     private readonly TimeProvider _time;
-    private readonly string? _apiKey;
+    private readonly RequestSecrets _secrets;
     private readonly HttpClient _http;
     private readonly SemaphoreSlim? _limiter;
     private readonly Uri _endpoint;
@@ -68,12 +68,14 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     /// <param name="options">Where and how to call.</param>
     /// <param name="time">The clock for timestamps, timeouts and back-off.</param>
     /// <param name="apiKey">The key read from the variable named in <paramref name="options"/>; null for none.</param>
-    public OpenAICompatibleChatClient(OpenAIBackendOptions options, TimeProvider time, string? apiKey)
+    /// <param name="secretHeaders">Headers whose values are secrets (<c>headers_env</c>); like the key, sent and redacted from every text.</param>
+    public OpenAICompatibleChatClient(OpenAIBackendOptions options, TimeProvider time, string? apiKey, IReadOnlyDictionary<string, string>? secretHeaders = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _time = time;
-        _apiKey = string.IsNullOrEmpty(apiKey) ? null : apiKey;
+        var secrets = new RequestSecrets(apiKey, secretHeaders, options.Headers);
+        _secrets = secrets;
         _limiter = options.MaxConcurrency > 0 ? new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency) : null;
         var baseText = options.BaseUrl.ToString().TrimEnd('/') + "/";
         _endpoint = new Uri(new Uri(baseText), options.Api == OpenAIApi.ChatCompletions ? "chat/completions" : "responses");
@@ -81,9 +83,11 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         {
             _endpoint = new UriBuilder(_endpoint) { Scheme = _endpoint.Scheme == Uri.UriSchemeHttps ? "wss" : "ws" }.Uri;
         }
-        _http = new HttpClient(CreateHandler(options, time, Connections), disposeHandler: true)
+        _http = new HttpClient(CreateHandler(options, time, Connections, secrets), disposeHandler: true)
         {
             Timeout = Timeout.InfiniteTimeSpan,
+            // Bodies read whole (error snippets, pre-connect) stop here; streams are bounded by StreamLimits.
+            MaxResponseContentBufferSize = 1024 * 1024,
             DefaultRequestVersion = options.Http2 ? HttpVersion.Version20 : HttpVersion.Version11,
             DefaultVersionPolicy = options.Http2 && options.BaseUrl.Scheme == Uri.UriSchemeHttp ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
         };
@@ -111,7 +115,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
     public OpenAIBackendOptions Options => _options;
 
-    private static ResilienceHandler CreateHandler(OpenAIBackendOptions options, TimeProvider time, ConnectionStats stats)
+    private static ResilienceHandler CreateHandler(OpenAIBackendOptions options, TimeProvider time, ConnectionStats stats, RequestSecrets secrets)
     {
         // HTTP/1.1 reads a response on the flow that asked for it, so a read's arrival reaches that attempt's sink; an
         // HTTP/2 connection reads every stream's frames on its own loop, where no attempt's sink belongs.
@@ -125,6 +129,8 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             AutomaticDecompression = DecompressionMethods.None,
             UseCookies = false,
             UseProxy = false,
+            // RedirectHandler decides (follow_redirects): a silent redirect would send the prompt and key elsewhere.
+            AllowAutoRedirect = false,
             EnableMultipleHttp2Connections = true,
             ConnectCallback = async (context, ct) =>
             {
@@ -148,15 +154,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
         if (options.MaxRetries > 0)
         {
-            builder.AddRetry(new HttpRetryStrategyOptions
-            {
-                MaxRetryAttempts = options.MaxRetries,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = options.RetryBaseDelay,
-                MaxDelay = options.RetryMaxDelay,
-                ShouldRetryAfterHeader = true,
-            });
+            builder.AddRetry(RetryPolicy.Create(options, time));
         }
 
         if (options.BreakerMinimumThroughput > 0)
@@ -170,7 +168,10 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             });
         }
 
-        return new ResilienceHandler(builder.Build()) { InnerHandler = new TryMarkingHandler(sockets) };
+        return new ResilienceHandler(builder.Build())
+        {
+            InnerHandler = new TryMarkingHandler(new RedirectHandler(sockets, options.FollowRedirects, secrets, options.Headers.Keys)),
+        };
     }
 
     /// <summary>
@@ -240,9 +241,11 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             {
                 await using var stream = await response.Content.ReadAsStreamAsync(timeouts.Token);
                 var chunk = new byte[16 * 1024];
+                var limits = _options.Limits.Resolve(options?.MaxOutputTokens);
                 int read;
                 while ((read = await stream.ReadAsync(chunk, timeouts.Token)) > 0)
                 {
+                    StreamBudget.CheckBody(body.Length + read, limits);
                     if (body.Length == 0)
                     {
                         recorder?.Mark(StreamEventKind.FirstByte);
@@ -259,7 +262,13 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             try
             {
                 using var document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
-                return _options.Api == OpenAIApi.ChatCompletions ? ParseChatCompletion(document.RootElement) : ParseResponse(document.RootElement);
+                var whole = _options.Api == OpenAIApi.ChatCompletions ? ParseChatCompletion(document.RootElement) : ParseResponse(document.RootElement);
+                foreach (var message in whole.Messages)
+                {
+                    RedactContents(message.Contents);
+                }
+
+                return whole;
             }
             catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException)
             {
@@ -295,7 +304,16 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             await EnsureSuccessAsync(response, timeouts, "text/event-stream");
             var body = await ReadBodyStreamAsync(response, timeouts);
             // The connection's stream keeps the sink SendAsync set for this request's reads (KernelReceiveStream.ReadAsync).
-            using var reader = new SseReader(body, _time) { Arrivals = arrivals };
+            var budget = new StreamBudget(_options.Limits.Resolve(options?.MaxOutputTokens));
+            using var reader = new SseReader(body, _time)
+            {
+                Arrivals = arrivals,
+                MaxLineBytes = budget.Limits.MaxLineBytes,
+                MaxEventBytes = budget.Limits.MaxEventBytes,
+                MaxBodyBytes = budget.Limits.MaxResponseBytes,
+                // A stall is no bytes at all: keep-alive comments count as life, as docs/remote.md says.
+                BytesReceived = timeouts.BeforeRead,
+            };
             var state = new StreamState(_options.Api);
             var firstByteMarked = false;
             var seenReads = 0;
@@ -324,11 +342,15 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                     break;
                 }
 
+                budget.OnEvent();
                 var update = ParseEvent(reader, state);
                 if (update is null)
                 {
                     continue;
                 }
+
+                budget.OnUpdate(update);
+                RedactContents(update.Contents);
 
                 if (CarriesToken(update))
                 {
@@ -352,7 +374,30 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         }
         finally
         {
+            // A key echoed across several chunks is whole only in the collected text.
+            _secrets.RedactRecorded(recorder);
             _limiter?.Release();
+        }
+    }
+
+    /// <summary>Replaces configured secrets in answer text before anyone sees it (a key echoed within one chunk).</summary>
+    private void RedactContents(IList<AIContent> contents)
+    {
+        if (_secrets.Values.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var content in contents)
+        {
+            if (content is TextContent text)
+            {
+                text.Text = Redact(text.Text);
+            }
+            else if (content is TextReasoningContent reasoning)
+            {
+                reasoning.Text = Redact(reasoning.Text);
+            }
         }
     }
 
@@ -374,6 +419,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
             recorder?.Mark(StreamEventKind.RequestSent);
             var buffer = new ArrayBufferWriter<byte>(8192);
+            var budget = new StreamBudget(_options.Limits.Resolve(options?.MaxOutputTokens));
             var state = new StreamState(OpenAIApi.Responses);
             var first = true;
             while (!state.Done)
@@ -394,6 +440,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                         }
 
                         buffer.Advance(received.Count);
+                        budget.OnMessageBytes(buffer.WrittenCount, received.Count);
                     }
                     while (!received.EndOfMessage && received.MessageType != WebSocketMessageType.Close);
                     open = received.MessageType != WebSocketMessageType.Close;
@@ -408,11 +455,15 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                     throw new BackendException("early_end", $"the WebSocket to {_endpoint} closed after {state.Events} events without response.completed");
                 }
 
+                budget.OnEvent();
                 var update = ParseData(buffer.WrittenMemory, state);
                 if (update is null)
                 {
                     continue;
                 }
+
+                budget.OnUpdate(update);
+                RedactContents(update.Contents);
 
                 if (CarriesToken(update))
                 {
@@ -450,15 +501,12 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         }
 
         var socket = new ClientWebSocket();
-        if (_apiKey is not null)
-        {
-            socket.Options.SetRequestHeader("Authorization", "Bearer " + _apiKey);
-        }
-
         foreach (var (name, value) in _options.Headers)
         {
             socket.Options.SetRequestHeader(name, value);
         }
+
+        _secrets.Apply(socket.Options);
 
         var start = _time.GetTimestamp();
         try
@@ -543,19 +591,21 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         // A request built by hand carries HTTP/1.1 unless told otherwise: HttpClient's defaults apply only to its helpers.
         request.Version = _http.DefaultRequestVersion;
         request.VersionPolicy = _http.DefaultVersionPolicy;
-        if (_apiKey is not null)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _apiKey);
-        }
-
         foreach (var (name, value) in _options.Headers)
         {
             request.Headers.TryAddWithoutValidation(name, value);
         }
+
+        _secrets.Apply(request);
     }
 
     private async Task EnsureSuccessAsync(HttpResponseMessage response, AttemptTimeouts timeouts, string expectedMediaType)
     {
+        if (ResponseChecks.Classify(response, _endpoint, _secrets, _options.FollowRedirects) is { } unreadable)
+        {
+            throw unreadable;
+        }
+
         if (!response.IsSuccessStatusCode)
         {
             var snippet = string.Empty;
@@ -570,13 +620,13 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             }
 
             var code = (int)response.StatusCode;
-            throw new BackendException($"http_{code}", Redact($"HTTP {code} from {_endpoint}: {snippet}"));
+            throw new BackendException($"http_{code}", Redact($"HTTP {code} from {_endpoint}: {snippet}" + (timeouts.RetryDeclined is { } declined ? $" ({declined})" : "")));
         }
 
         var mediaType = response.Content.Headers.ContentType?.MediaType;
         if (!string.Equals(mediaType, expectedMediaType, StringComparison.OrdinalIgnoreCase))
         {
-            throw new BackendException("wrong_content_type", $"{_endpoint} answered with content type '{mediaType ?? "(none)"}', expected '{expectedMediaType}'");
+            throw new BackendException("wrong_content_type", Redact($"{_endpoint} answered with content type '{mediaType ?? "(none)"}', expected '{expectedMediaType}'"));
         }
     }
 
@@ -616,7 +666,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     }
 
     /// <summary>Removes the API key from any text that could reach a log, a result or an exception.</summary>
-    internal string Redact(string text) => _apiKey is null ? text : text.Replace(_apiKey, "[redacted]", StringComparison.Ordinal);
+    internal string Redact(string text) => _secrets.Redact(text);
 
     /// <summary>The conversation as both APIs take it: an array of {role, content} (chat "messages", responses "input").</summary>
     private static void WriteMessages(Utf8JsonWriter w, string property, IEnumerable<ChatMessage> messages)
@@ -886,9 +936,9 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 return null;
             }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
-            // Malformed: the document path reports it with its classification.
+            // Malformed (invalid UTF-8 or a lone surrogate included): the document path reports it with its classification.
             return null;
         }
 
@@ -1179,11 +1229,16 @@ internal sealed class AttemptTimeouts : IDisposable
     private readonly CancellationTokenSource _phase;
     private readonly CancellationTokenSource _linked;
     private readonly OpenAIBackendOptions _options;
+    private readonly TimeProvider _time;
+    private readonly long _started;
+    private long _phaseStarted;
 
     public AttemptTimeouts(TimeProvider time, OpenAIBackendOptions options, CancellationToken caller)
     {
         _caller = caller;
         _options = options;
+        _time = time;
+        _started = _phaseStarted = time.GetTimestamp();
         Total = options.TotalTimeout;
         _total = new CancellationTokenSource(options.TotalTimeout, time);
         _phase = new CancellationTokenSource(options.TimeToFirstTokenTimeout, time);
@@ -1208,10 +1263,25 @@ internal sealed class AttemptTimeouts : IDisposable
         if (!FirstToken && !_phase.IsCancellationRequested)
         {
             _phase.CancelAfter(_options.TimeToFirstTokenTimeout);
+            _phaseStarted = _time.GetTimestamp();
         }
     }
 
     public void FirstTokenSeen() => FirstToken = true;
+
+    /// <summary>Before the first token: the time left until the TTFT or the total deadline, whichever comes first.</summary>
+    public TimeSpan Remaining
+    {
+        get
+        {
+            var total = Total - _time.GetElapsedTime(_started);
+            var phase = _options.TimeToFirstTokenTimeout - _time.GetElapsedTime(_phaseStarted);
+            return total < phase ? total : phase;
+        }
+    }
+
+    /// <summary>Why the retry strategy did not retry the last failed try (a Retry-After too long), for the reported error.</summary>
+    public string? RetryDeclined { get; set; }
 
     /// <summary>After the first token, each read gets the idle budget.</summary>
     public void BeforeRead()

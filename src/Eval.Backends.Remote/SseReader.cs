@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Globalization;
 using System.Runtime.CompilerServices;
+using Spark.Eval.Core.Backends;
 
 namespace Spark.Eval.Backends.Remote;
 
@@ -47,6 +49,18 @@ public sealed class SseReader : IDisposable
     /// <summary>Where a kernel-stamped transport leaves the arrival of the bytes it read for this response; null: stamp when read.</summary>
     internal ArrivalSink? Arrivals { get; init; }
 
+    /// <summary>Longest line (bytes, without its newline) before the read fails as <c>sse_line_too_long</c>.</summary>
+    public int MaxLineBytes { get; init; } = Array.MaxLength / 2;
+
+    /// <summary>Largest event data (bytes) before the read fails as <c>sse_event_too_large</c>.</summary>
+    public int MaxEventBytes { get; init; } = Array.MaxLength / 2;
+
+    /// <summary>Body bytes, comments included, before the read fails as <c>response_too_large</c>.</summary>
+    public long MaxBodyBytes { get; init; } = long.MaxValue;
+
+    /// <summary>Called after every read that brought bytes, comments included (the client's stall timer: a stall is no bytes).</summary>
+    public Action? BytesReceived { get; init; }
+
     /// <summary>The <see cref="TimeProvider"/> timestamp when the first body bytes arrived; 0 before.</summary>
     public long FirstByteTimestamp { get; private set; }
 
@@ -80,9 +94,14 @@ public sealed class SseReader : IDisposable
                 _start = 0;
             }
 
+            if (_end - _start > MaxLineBytes)
+            {
+                throw LimitExceeded("sse_line_too_long", $"an SSE line passed {MaxLineBytes} bytes without a newline (max_sse_line_bytes)");
+            }
+
             if (_end == _buffer.Length)
             {
-                Grow(ref _buffer, _buffer.Length * 2, _end);
+                Grow(ref _buffer, (int)Math.Min((long)_buffer.Length * 2, (long)MaxLineBytes + 1), _end);
             }
 
             var n = await _stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken);
@@ -101,6 +120,11 @@ public sealed class SseReader : IDisposable
 
             BytesRead += n;
             _end += n;
+            BytesReceived?.Invoke();
+            if (BytesRead > MaxBodyBytes)
+            {
+                throw LimitExceeded("response_too_large", $"the response body passed {MaxBodyBytes} bytes (max_response_bytes)");
+            }
         }
     }
 
@@ -167,10 +191,15 @@ public sealed class SseReader : IDisposable
 
     private void AppendData(ReadOnlySpan<byte> value)
     {
-        var needed = _dataLength + value.Length + (_hasData ? 1 : 0);
+        var needed = (long)_dataLength + value.Length + (_hasData ? 1 : 0);
+        if (needed > MaxEventBytes)
+        {
+            throw LimitExceeded("sse_event_too_large", $"an SSE event's data passed {MaxEventBytes} bytes (max_sse_event_bytes)");
+        }
+
         if (needed > _data.Length)
         {
-            Grow(ref _data, Math.Max(needed, _data.Length * 2), _dataLength);
+            Grow(ref _data, (int)Math.Min(Math.Max(needed, (long)_data.Length * 2), MaxEventBytes), _dataLength);
         }
 
         if (_hasData)
@@ -182,6 +211,9 @@ public sealed class SseReader : IDisposable
         _dataLength += value.Length;
         _hasData = true;
     }
+
+    private static BackendException LimitExceeded(string errorClass, string what) =>
+        new(errorClass, string.Create(CultureInfo.InvariantCulture, $"{what}: the stream was ended there. Fix: if this server is trusted and really sends that much, raise the limit in the backend spec (docs/remote.md, Limits)"));
 
     /// <summary>Replaces <paramref name="array"/> with a pooled one of at least <paramref name="size"/> bytes holding its first <paramref name="used"/>.</summary>
     private static void Grow(ref byte[] array, int size, int used)

@@ -142,7 +142,7 @@ public static class RunCommand
                 {
                     RunId = runId,
                     HarnessVersion = EnvironmentProbe.HarnessVersion,
-                    Plan = plan,
+                    Plan = plan with { BackendSpecs = [.. plan.BackendSpecs.Select(SecretRedaction.RedactSpec)] },
                     Suite = new SuiteInfo(suite.Name, suite.Source, suite.Sha256, tasks.Count),
                     Backends = handles.Select(h => h.Info).ToList(),
                     Environment = EnvironmentProbe.Describe(),

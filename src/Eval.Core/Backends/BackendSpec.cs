@@ -18,6 +18,7 @@ public sealed class BackendSpec
         _values = values;
     }
 
+    /// <summary>The spec as written, with its secrets redacted (<see cref="SecretRedaction.RedactSpec"/>): safe for messages and the manifest.</summary>
     public string Text { get; }
 
     public string Kind { get; }
@@ -30,9 +31,10 @@ public sealed class BackendSpec
         ArgumentNullException.ThrowIfNull(text);
         var q = text.IndexOf('?', StringComparison.Ordinal);
         var kind = (q < 0 ? text : text[..q]).Trim();
+        var safeText = SecretRedaction.RedactSpec(text);
         if (kind.Length == 0)
         {
-            throw new InputException($"--backend '{text}': missing backend kind. Fix: write kind?key=value, for example sim?ttft_ms=120");
+            throw new InputException($"--backend '{safeText}': missing backend kind. Fix: write kind?key=value, for example sim?ttft_ms=120");
         }
 
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -43,14 +45,14 @@ public sealed class BackendSpec
                 var eq = pair.IndexOf('=', StringComparison.Ordinal);
                 if (eq <= 0)
                 {
-                    throw new InputException($"--backend '{text}': '{pair}' is not key=value. Fix: separate settings with & as in sim?ttft_ms=120&tokens_per_s=900");
+                    throw new InputException($"--backend '{safeText}': '{(SecretRedaction.IsSecretName(pair) ? SecretRedaction.Marker : pair)}' is not key=value. Fix: separate settings with & as in sim?ttft_ms=120&tokens_per_s=900");
                 }
 
                 values[pair[..eq]] = Uri.UnescapeDataString(pair[(eq + 1)..]);
             }
         }
 
-        var spec = new BackendSpec(text, kind, values);
+        var spec = new BackendSpec(safeText, kind, values);
         spec._read.Add("name");
         return spec;
     }
@@ -71,9 +73,10 @@ public sealed class BackendSpec
             return fallback;
         }
 
-        if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        // NaN compares false with both bounds and infinities parse too: only a finite number in range passes.
+        if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value) || value < min || value > max)
         {
-            throw new InputException($"--backend '{Text}': {key}={raw} is not a number in [{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}]. Fix: give {key} a number in range");
+            throw new InputException($"--backend '{Text}': {key}={raw} is not a finite number in [{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}]. Fix: give {key} a number in range");
         }
 
         return value;

@@ -47,7 +47,7 @@ public sealed class BackendRegistry(IEnumerable<IBackendFactory> factories)
         var spec = BackendSpec.Parse(specText);
         if (!_factories.TryGetValue(spec.Kind, out var factory))
         {
-            throw new InputException($"--backend '{specText}': unknown backend kind '{spec.Kind}'. Fix: use one of: {string.Join(", ", _factories.Keys)}");
+            throw new InputException($"--backend '{spec.Text}': unknown backend kind '{spec.Kind}'. Fix: use one of: {string.Join(", ", _factories.Keys)}");
         }
 
         return await factory.CreateAsync(spec, context, cancellationToken);

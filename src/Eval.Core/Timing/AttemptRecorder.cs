@@ -97,6 +97,13 @@ public sealed class AttemptRecorder
 
     internal void AppendReasoning(string text) => _reasoning.Append(text);
 
+    /// <summary>Replaces each secret in the collected answer and reasoning (a backend whose server may echo its key calls this at the end).</summary>
+    public void RedactText(IReadOnlyCollection<string> secrets)
+    {
+        Backends.SecretRedaction.Redact(_answer, secrets);
+        Backends.SecretRedaction.Redact(_reasoning, secrets);
+    }
+
     internal void SetUsage(UsageDetails usage)
     {
         if (Usage is null)

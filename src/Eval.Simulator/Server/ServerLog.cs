@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -40,20 +39,60 @@ public sealed class ServerRequestLog
 [JsonSerializable(typeof(ServerRequestLog))]
 internal sealed partial class ServerLogJsonContext : JsonSerializerContext;
 
-/// <summary>The per-request log of serve-sim: kept in memory (bounded) for <c>GET /v1/_spark/log</c> and optionally appended to a JSONL file.</summary>
+/// <summary>
+/// The per-request log of serve-sim: kept in memory for <c>GET /v1/_spark/log</c> as a ring bounded both in entries and
+/// in logged events (an entry is ~40 bytes per event; the old bound of 200,000 entries let it reach ~800 MB), and
+/// optionally appended, whole, to a JSONL file.
+/// </summary>
 public sealed class ServerLogStore : IDisposable
 {
-    private readonly ConcurrentQueue<ServerRequestLog> _entries = new();
+    /// <summary>Entries kept in memory by default (the oldest go first).</summary>
+    public const int DefaultCapacity = 10_000;
+
+    /// <summary>Events kept in memory over all entries by default (≈ 40 MB).</summary>
+    public const int DefaultEventCapacity = 1_000_000;
+
+    private readonly Queue<ServerRequestLog> _entries = new();
+    private readonly Lock _gate = new();
     private readonly int _capacity;
+    private readonly int _eventCapacity;
     private readonly StreamWriter? _file;
     private readonly Lock _fileGate = new();
+    private long _events;
 
-    public ServerLogStore(string? jsonlPath, int capacity = 200_000)
+    public ServerLogStore(string? jsonlPath, int capacity = DefaultCapacity, int eventCapacity = DefaultEventCapacity)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(eventCapacity, 1);
         _capacity = capacity;
+        _eventCapacity = eventCapacity;
         if (jsonlPath is not null)
         {
             _file = new StreamWriter(jsonlPath, append: true, new UTF8Encoding(false)) { AutoFlush = true };
+        }
+    }
+
+    /// <summary>Entries in memory now.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _entries.Count;
+            }
+        }
+    }
+
+    /// <summary>Events held by the entries in memory now.</summary>
+    public long EventCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _events;
+            }
         }
     }
 
@@ -63,9 +102,16 @@ public sealed class ServerLogStore : IDisposable
 
     public void Add(ServerRequestLog entry)
     {
-        _entries.Enqueue(entry);
-        while (_entries.Count > _capacity && _entries.TryDequeue(out _))
+        ArgumentNullException.ThrowIfNull(entry);
+        lock (_gate)
         {
+            _entries.Enqueue(entry);
+            _events += entry.Events.Count;
+            // The newest entry stays even when it alone is over the event budget.
+            while (_entries.Count > 1 && (_entries.Count > _capacity || _events > _eventCapacity))
+            {
+                _events -= _entries.Dequeue().Events.Count;
+            }
         }
 
         if (_file is not null)
@@ -79,10 +125,22 @@ public sealed class ServerLogStore : IDisposable
     }
 
     /// <summary>The entries for one request id, or all when null.</summary>
-    public IReadOnlyList<ServerRequestLog> Find(string? requestId) =>
-        requestId is null ? _entries.ToArray() : _entries.Where(e => e.RequestId == requestId).ToArray();
+    public IReadOnlyList<ServerRequestLog> Find(string? requestId)
+    {
+        lock (_gate)
+        {
+            return requestId is null ? _entries.ToArray() : _entries.Where(e => e.RequestId == requestId).ToArray();
+        }
+    }
 
-    public void Clear() => _entries.Clear();
+    public void Clear()
+    {
+        lock (_gate)
+        {
+            _entries.Clear();
+            _events = 0;
+        }
+    }
 
     public static string ToJsonLine(ServerRequestLog entry) => JsonSerializer.Serialize(entry, ServerLogJsonContext.Default.ServerRequestLog);
 

@@ -53,6 +53,9 @@ public sealed record SimServerOptions
 
     /// <summary>Speak HTTP/2 only on the cleartext endpoint (h2c with prior knowledge); default HTTP/1.1.</summary>
     public bool Http2 { get; init; }
+
+    /// <summary>Largest request body (and WebSocket message) accepted; a larger one is answered 413 (default 16 MiB).</summary>
+    public long MaxRequestBodyBytes { get; init; } = 16 * 1024 * 1024;
 }
 
 /// <summary>
@@ -102,6 +105,7 @@ public sealed class SimServer : IAsyncDisposable
             // A stalled stream is a fault we inject on purpose; Kestrel must not cut it short.
             k.Limits.MinResponseDataRate = null;
             k.Limits.MaxConcurrentConnections = null;
+            k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
             k.Listen(address, options.Port, listen => listen.Protocols = options.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1);
         });
         if (options.InlineScheduling)
@@ -233,6 +237,12 @@ public sealed class SimServer : IAsyncDisposable
                 request = api == ApiKind.Chat ? ParseChat(body.RootElement) : ParseResponses(body.RootElement);
                 fault = _options.Faults.Choose(context.Request.Headers[FaultInjector.HeaderName].FirstOrDefault());
             }
+            catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                await ErrorAsync(context, entry, 413, "request_too_large", string.Create(CultureInfo.InvariantCulture,
+                    $"the request body is larger than {_options.MaxRequestBodyBytes} bytes, serve-sim's limit. Fix: send a smaller prompt"));
+                return;
+            }
             catch (Exception ex) when (ex is JsonException or InputException or InvalidOperationException or KeyNotFoundException)
             {
                 await ErrorAsync(context, entry, 400, "invalid_request_error", ex.Message);
@@ -314,6 +324,11 @@ public sealed class SimServer : IAsyncDisposable
                 {
                     received = await socket.ReceiveAsync(buffer.GetMemory(8192), ct);
                     buffer.Advance(received.Count);
+                    if (buffer.WrittenCount > _options.MaxRequestBodyBytes)
+                    {
+                        await socket.CloseAsync(WebSocketCloseStatus.MessageTooBig, "message larger than serve-sim's request limit", CancellationToken.None);
+                        return;
+                    }
                 }
                 while (!received.EndOfMessage && received.MessageType != WebSocketMessageType.Close);
             }
