@@ -52,7 +52,7 @@ public sealed class ConnectionStats
 /// </summary>
 public sealed class OpenAICompatibleChatClient : IChatClient
 {
-    private static readonly ResiliencePropertyKey<AttemptRecorder?> RecorderKey = new("spark.recorder");
+    internal static readonly ResiliencePropertyKey<AttemptRecorder?> RecorderKey = new("spark.recorder");
     private static readonly ResiliencePropertyKey<AttemptTimeouts?> TimeoutsKey = new("spark.timeouts");
 
     private readonly OpenAIBackendOptions _options;
@@ -141,7 +141,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 }
 
                 stats.Record(time.GetElapsedTime(start));
-                return kernelStamps ? KernelReceiveStream.Create(socket) : new NetworkStream(socket, ownsSocket: true);
+                return kernelStamps ? KernelReceiveStream.Create(socket) : new ConnectionUseStream(socket);
             },
         };
 
@@ -170,7 +170,10 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             });
         }
 
-        return new ResilienceHandler(builder.Build()) { InnerHandler = new TryMarkingHandler(sockets) };
+        // HTTP/1.1: a request that meets a pooled connection the server already closed is resent at once on a fresh one.
+        HttpMessageHandler transport = options.Http2 ? sockets
+            : new StaleConnectionRetryHandler(sockets, new HttpMessageInvoker(StaleConnectionRetryHandler.FreshConnections(sockets), disposeHandler: true));
+        return new ResilienceHandler(builder.Build()) { InnerHandler = new TryMarkingHandler(transport) };
     }
 
     /// <summary>
@@ -259,6 +262,11 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             try
             {
                 using var document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
+                if (StreamErrors.FromJson(document.RootElement, Redact) is { } error)
+                {
+                    throw error;
+                }
+
                 return _options.Api == OpenAIApi.ChatCompletions ? ParseChatCompletion(document.RootElement) : ParseResponse(document.RootElement);
             }
             catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException)
@@ -705,6 +713,11 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     private ChatResponseUpdate? ParseEvent(SseReader reader, StreamState state)
     {
         state.Events++;
+        if (StreamErrors.FromEvent(reader.EventName, reader.DataMemory, Redact) is { } error)
+        {
+            throw error;
+        }
+
         return ParseData(reader.DataMemory, state, counted: true);
     }
 
@@ -866,6 +879,17 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                         return null;
                     }
                 }
+                else if (reader.ValueTextEquals("object"u8))
+                {
+                    // vLLM's older in-stream error is {"object": "error", "message": …}: the document path reports it.
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("error"u8))
+                    {
+                        return null;
+                    }
+
+                    reader.Skip();
+                }
                 else if (reader.ValueTextEquals("usage"u8) || reader.ValueTextEquals("error"u8))
                 {
                     reader.Read();
@@ -914,9 +938,9 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
     private ChatResponseUpdate? ParseChatChunk(JsonElement root, StreamState state)
     {
-        if (root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
+        if (StreamErrors.FromJson(root, Redact) is { } error)
         {
-            throw new BackendException("server_error_event", Redact($"the stream carried an error: {error.GetRawText()}"));
+            throw error;
         }
 
         state.ResponseId ??= root.TryGetProperty("id", out var id) ? id.GetString() : null;
@@ -1000,6 +1024,11 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
     private ChatResponseUpdate? ParseResponsesEvent(JsonElement root, StreamState state)
     {
+        if (!root.TryGetProperty("type", out _) && StreamErrors.FromJson(root, Redact) is { } error)
+        {
+            throw error;
+        }
+
         var type = root.GetProperty("type").GetString();
         switch (type)
         {

@@ -89,14 +89,14 @@ public static class SummaryCalculator
 
     private sealed class Accumulator(string backend)
     {
-        private readonly List<double> _ttft = [], _ttftAny = [], _headers = [], _e2e = [], _e2eRetries = [], _tpot = [], _tps = [], _lag = [], _tokens = [];
+        private readonly List<double> _ttft = [], _ttftAny = [], _headers = [], _e2e = [], _e2eRetries = [], _tpot = [], _tps = [], _lag = [], _tokens = [], _ttftServing = [], _e2eServing = [];
         private readonly LogHistogram _itl = new();
         private readonly GradingAccumulator _grading = new();
         private readonly Dictionary<string, int> _errors = new(StringComparer.Ordinal);
         private int _ok, _error, _timeout, _cancelled, _warmup, _good, _instant, _inFlow, _attention;
         private double _waitMs;
         private long _first = long.MaxValue, _last = long.MinValue, _answerTokens, _inputTokens, _reasoningTokens, _discrepancy, _tokenizerTokens;
-        private bool _allUsage = true, _anyUsage;
+        private bool _allUsage = true, _anyUsage, _anyRetried;
         private string _tokenizer = "";
 
         public bool Simulated { get; private set; }
@@ -152,6 +152,9 @@ public static class SummaryCalculator
             Push(_e2e, m.E2eMs);
             Push(_e2eRetries, m.E2eWithRetriesMs);
             Push(_tpot, m.TpotMs);
+            Push(_ttftServing, m.TtftServingTryMs);
+            Push(_e2eServing, m.E2eServingTryMs);
+            _anyRetried |= m.Retried;
             Push(_tps, m.OutputTokensPerSecond);
             _tokens.Add(m.AnswerTokens);
 
@@ -223,8 +226,12 @@ public static class SummaryCalculator
             var decided = _ok + _error + _timeout;
             var duration = _last > _first ? (_last - _first) / 1e6 : 0;
             var metrics = new SortedDictionary<string, LatencyStatistics>(StringComparer.Ordinal);
+            // The serving try's own latency only where some ok attempt retried (otherwise it equals ttft_ms / e2e_ms).
+            var serving = _anyRetried ? _ttftServing : [];
+            var servingE2e = _anyRetried ? _e2eServing : [];
             (string Name, List<double> Values, string Unit)[] distributions =
             [
+                ("ttft_serving_try_ms", serving, "ms"), ("e2e_serving_try_ms", servingE2e, "ms"),
                 ("ttft_ms", _ttft, "ms"), ("ttft_any_ms", _ttftAny, "ms"), ("response_headers_ms", _headers, "ms"),
                 ("e2e_ms", _e2e, "ms"), ("e2e_with_retries_ms", _e2eRetries, "ms"), ("tpot_ms", _tpot, "ms"),
                 ("output_tokens_per_s", _tps, "tokens/s"), ("output_tokens", _tokens, "tokens"), ("schedule_lag_ms", _lag, "ms"),

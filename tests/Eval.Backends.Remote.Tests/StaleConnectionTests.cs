@@ -1,0 +1,87 @@
+using Spark.Eval.Core.Metrics;
+using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Timing;
+
+namespace Spark.Eval.Backends.Remote.Tests;
+
+/// <summary>
+/// A server that closes the connection after every response while implying keep-alive (llama-server does): the client's
+/// next request on that pooled connection fails before any response byte. It must be resent at once on a fresh connection,
+/// counted, and the attempt's latency must cover the whole wait.
+/// </summary>
+public sealed class StaleConnectionTests
+{
+    [Fact]
+    public async Task ServerClosesAfterEachResponse_StaleTryResentAtOnceOnFreshConnectionAndLatencyCoversIt()
+    {
+        var transcript = Transcript.Load("llama-server-chat.sse");
+        // The server closes 150 ms after each response: a request sent within that window meets a connection about to die.
+        await using var server = await ReplayServer.StartAsync(_ => transcript, new ReplayOptions { CloseAfterResponse = TimeSpan.FromMilliseconds(150) });
+        var options = new OpenAIBackendOptions
+        {
+            BaseUrl = server.BaseAddress,
+            Model = "m",
+            MaxRetries = 3,
+            // A back-off this long would show: the stale try must not wait for it.
+            RetryBaseDelay = TimeSpan.FromSeconds(3),
+            BreakerMinimumThroughput = 0,
+        };
+        using var client = new OpenAICompatibleChatClient(options, TimeProvider.System, null);
+
+        var attempts = new List<AttemptRecorder>();
+        for (var i = 0; i < 4; i++)
+        {
+            var (recorder, error, _) = await SimServerFixture.AttemptAsync(client);
+            Assert.Null(error);
+            Assert.Equal("Binary search halves the range.", recorder.Answer);
+            attempts.Add(recorder);
+        }
+
+        var stale = attempts.Where(a => a.StaleConnectionRetries > 0).ToList();
+        Assert.NotEmpty(stale);
+        foreach (var recorder in stale)
+        {
+            var events = recorder.Events();
+            var retry = events.First(e => e.Kind == StreamEventKind.Retry);
+            Assert.True(retry.OffsetMicroseconds < 1_000_000, $"the fresh try started {retry.OffsetMicroseconds} µs after the attempt: a back-off was waited");
+            Assert.Equal(recorder.Retries, recorder.StaleConnectionRetries);
+            var metrics = AttemptMetrics.Compute(Record(recorder));
+            var firstContent = events.First(e => e.Kind == StreamEventKind.Content).OffsetMicroseconds / 1000.0;
+            // User-facing TTFT runs from the first try's start; the serving try's own is beside it.
+            Assert.Equal(firstContent, metrics.TtftMs);
+            Assert.Equal(firstContent - (retry.OffsetMicroseconds / 1000.0), metrics.TtftServingTryMs!.Value, 3);
+            CompatibilityMatrixTests.AssertOrdered(recorder);
+        }
+
+        // Every stale try cost one extra request, each on its own fresh connection.
+        Assert.Equal(4 + stale.Sum(a => a.StaleConnectionRetries), server.Requests);
+    }
+
+    [Fact]
+    public async Task ServerKeepsConnections_NoStaleRetryAndOneConnection()
+    {
+        var transcript = Transcript.Load("llama-server-chat.sse");
+        await using var server = await ReplayServer.StartAsync(_ => transcript);
+        using var client = new OpenAICompatibleChatClient(new OpenAIBackendOptions { BaseUrl = server.BaseAddress, Model = "m", BreakerMinimumThroughput = 0 }, TimeProvider.System, null);
+
+        for (var i = 0; i < 3; i++)
+        {
+            var (recorder, error, _) = await SimServerFixture.AttemptAsync(client);
+            Assert.Null(error);
+            Assert.Equal(0, recorder.Retries);
+        }
+
+        Assert.Equal(1, server.Connections);
+        Assert.Single(client.Connections.ConnectMilliseconds);
+    }
+
+    private static AttemptRecord Record(AttemptRecorder recorder) => new()
+    {
+        Slot = new SlotKey("t", "b", 0),
+        Events = recorder.Events(),
+        Outcome = AttemptOutcome.Ok,
+        Answer = recorder.Answer,
+        Tokens = new TokenCounts { OutputUsage = recorder.Usage?.OutputTokenCount, Tokenizer = "test" },
+        Retries = recorder.Retries,
+    };
+}
