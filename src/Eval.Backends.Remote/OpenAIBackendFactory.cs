@@ -45,9 +45,17 @@ public sealed class OpenAIBackendFactory : IBackendFactory
             context.Log($"{spec.Name}: pre-connected to {SafeUrl(options.BaseUrl)}");
         }
 
+        // What the server says it serves: responses often echo the requested name whatever model is loaded.
+        var listed = options.Api == OpenAIApi.ResponsesWebSocket ? null : await client.ListModelsAsync(TimeSpan.FromSeconds(5), cancellationToken);
+        var (reported, warning) = ServerModels.Reconcile(options.Model, listed);
+        if (warning is not null)
+        {
+            context.Log($"{spec.Name}: {warning}");
+        }
+
         var description = string.Create(CultureInfo.InvariantCulture,
-            $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)} over HTTP/{(options.Http2 ? "2" : "1.1")}, model {options.Model}, client tokenizer {client.Tokens.Name}, event stamps {(client.KernelReceiveTimestamps ? "kernel receive time" : "client parse time")}");
-        return new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: false, options.Model), client);
+            $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)} over HTTP/{(options.Http2 ? "2" : "1.1")}, model {options.Model}, client tokenizer {client.Tokens.Name}, event stamps {(client.KernelReceiveTimestamps ? "kernel receive time" : "client parse time")}, server lists models: {(listed is null ? "(none listed)" : string.Join(", ", listed.Take(5)))}{(warning is null ? "" : "; " + warning)}");
+        return new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: false, reported), client);
     }
 
     /// <summary>Reads the spec's settings into options, validating each (InputException on bad values).</summary>

@@ -156,6 +156,9 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 Delay = options.RetryBaseDelay,
                 MaxDelay = options.RetryMaxDelay,
                 ShouldRetryAfterHeader = true,
+                // A server that does not speak the HTTP version asked for will not on a second try either.
+                ShouldHandle = args => ValueTask.FromResult(!ProtocolMismatch.Is(args.Outcome.Exception, options.Http2)
+                    && HttpClientResiliencePredicates.IsTransient(args.Outcome)),
             });
         }
 
@@ -220,6 +223,41 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         catch (HttpRequestException ex)
         {
             throw new BackendException("connection", Redact($"pre-connect to {_options.BaseUrl} failed: {ex.Message}"));
+        }
+    }
+
+    /// <summary>
+    /// The model ids the server lists at GET {base}/models (OpenAI's <c>{"data": [{"id": …}]}</c>); null when it lists none or
+    /// cannot be asked (no such route, an error, more than 1 MB, or no answer within <paramref name="timeout"/>).
+    /// </summary>
+    public async Task<IReadOnlyList<string>?> ListModelsAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(_options.BaseUrl.ToString().TrimEnd('/') + "/"), "models"));
+        AddHeaders(request);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+            if (!response.IsSuccessStatusCode || response.Content.Headers.ContentLength > 1 << 20)
+            {
+                return null;
+            }
+
+            await using var body = await response.Content.ReadAsStreamAsync(deadline.Token);
+            var buffer = new MemoryStream();
+            var chunk = new byte[16 * 1024];
+            int read;
+            while ((read = await body.ReadAsync(chunk, deadline.Token)) > 0 && buffer.Length <= 1 << 20)
+            {
+                buffer.Write(chunk, 0, read);
+            }
+
+            return buffer.Length > 1 << 20 ? null : ServerModels.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return null;
         }
     }
 
@@ -615,6 +653,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             OperationCanceledException when timeouts.PhaseExpired => ("stream_stalled", $"no data for {_options.IdleTimeout.TotalMilliseconds:0} ms between chunks"),
             OperationCanceledException => ("timeout", "timed out"),
             BrokenCircuitException => ("circuit_open", "the circuit breaker is open after repeated failures"),
+            HttpRequestException when ProtocolMismatch.Is(ex, _options.Http2) => (ProtocolMismatch.ErrorClass, ProtocolMismatch.Describe(ex)),
             HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => ("connect_error", ex.Message),
             HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded } or HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded } => ("connection_reset", ex.Message),
             HttpRequestException or HttpIOException or IOException => ("connection_reset", ex.Message),

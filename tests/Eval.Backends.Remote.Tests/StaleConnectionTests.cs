@@ -85,3 +85,68 @@ public sealed class StaleConnectionTests
         Retries = recorder.Retries,
     };
 }
+
+/// <summary>http_version=2 against a server that speaks only HTTP/1.1: a protocol mismatch, classified as such, never retried.</summary>
+public sealed class ProtocolMismatchTests
+{
+    [Fact]
+    public async Task Http2AgainstHttp1OnlyServer_ProtocolMismatchWithoutRetries()
+    {
+        var transcript = Transcript.Load("openai-chat.sse");
+        await using var server = await ReplayServer.StartAsync(_ => transcript);
+        var options = new OpenAIBackendOptions
+        {
+            BaseUrl = server.BaseAddress,
+            Model = "m",
+            Http2 = true,
+            MaxRetries = 3,
+            RetryBaseDelay = TimeSpan.FromMilliseconds(10),
+            BreakerMinimumThroughput = 0,
+        };
+        using var client = new OpenAICompatibleChatClient(options, TimeProvider.System, null);
+
+        var (recorder, error, _) = await SimServerFixture.AttemptAsync(client);
+
+        var failure = Assert.IsType<Spark.Eval.Core.Backends.BackendException>(error);
+        Assert.True(failure.ErrorClass == "protocol_mismatch", failure.ErrorClass + ": " + failure.Message + " / " + failure.InnerException?.Message);
+        Assert.Contains("http_version=1.1", failure.Message, StringComparison.Ordinal);
+        Assert.Equal(0, recorder.Retries);
+    }
+}
+
+/// <summary>The reported model comes from the server's own list (/models) and the response's model field, not the requested name alone.</summary>
+public sealed class ReportedModelTests
+{
+    [Fact]
+    public async Task Factory_ServerListsAnotherModelThanRequested_ReportsTheListedOneAndWarns()
+    {
+        var transcript = Transcript.Load("llama-server-chat.sse");
+        await using var server = await ReplayServer.StartAsync(_ => transcript, new ReplayOptions
+        {
+            ModelsJson = """{"object":"list","data":[{"id":"qwen2.5-coder-1.5b-q4_k_m.gguf","object":"model","created":1740070000,"owned_by":"llamacpp"}]}""",
+        });
+        var log = new List<string>();
+        var context = new Spark.Eval.Core.Backends.BackendContext(TimeProvider.System, ".", log.Add);
+
+        await using var handle = await new OpenAIBackendFactory().CreateAsync(
+            Spark.Eval.Core.Backends.BackendSpec.Parse($"openai?name=llama&url={server.BaseAddress}&model=gpt-4o-mini&retries=0"), context, TestContext.Current.CancellationToken);
+        var (recorder, error, _) = await SimServerFixture.AttemptAsync(handle.Client);
+
+        Assert.Null(error);
+        Assert.Equal("qwen2.5-coder-1.5b-q4_k_m.gguf", handle.Info.ModelReported);
+        Assert.Contains(log, l => l.Contains("WARNING: model 'gpt-4o-mini' is not among the models the server lists", StringComparison.Ordinal));
+        Assert.Contains("WARNING", handle.Info.Description, StringComparison.Ordinal);
+        // The response's own model field (llama-server echoes what it was asked, here its default name) is kept per attempt.
+        Assert.Equal("gpt-3.5-turbo", recorder.ModelId);
+    }
+
+    [Fact]
+    public void Parse_ModelLists_IdsOrNull()
+    {
+        Assert.Equal(["a", "b"], ServerModels.Parse("""{"data":[{"id":"a"},{"id":"b"}]}"""u8));
+        Assert.Null(ServerModels.Parse("""{"data":[]}"""u8));
+        Assert.Null(ServerModels.Parse("""<html>not found</html>"""u8));
+        Assert.Equal(("m", null), ServerModels.Reconcile("m", ["m", "n"]));
+        Assert.Equal(("m", null), ServerModels.Reconcile("m", null));
+    }
+}

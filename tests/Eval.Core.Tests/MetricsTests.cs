@@ -81,6 +81,23 @@ public class MetricsTests
     }
 
     [Fact]
+    public void Summary_ServerCountsFarFewerInputTokensThanClient_WarnsOfTruncation()
+    {
+        StreamEvent[] ok = [E(0, StreamEventKind.RequestStart), E(100, StreamEventKind.Content), E(200, StreamEventKind.End)];
+        var full = Record(ok, 2, repeat: 0) with { Tokens = new TokenCounts { InputUsage = 1500, InputTokenizer = 1621, Tokenizer = "o200k_base" } };
+        var cut = Record(ok, 2, repeat: 1) with { Tokens = new TokenCounts { InputUsage = 512, InputTokenizer = 1621, Tokenizer = "o200k_base" } };
+
+        var clean = SummaryCalculator.Compute("r", [full], new SloSpec());
+        var truncated = SummaryCalculator.Compute("r", [full, cut], new SloSpec());
+
+        Assert.Empty(SummaryCalculator.Warnings(clean));
+        var warning = Assert.Single(SummaryCalculator.Warnings(truncated));
+        Assert.Contains("1 of 2 attempts", warning, StringComparison.Ordinal);
+        Assert.Contains("512 against 1621", warning, StringComparison.Ordinal);
+        Assert.Contains(warning, truncated.Notes);
+    }
+
+    [Fact]
     public void Summary_SomeAttemptRetried_ReportsServingTryDistributionsBesideTheUserFacingOnes()
     {
         StreamEvent[] plain = [E(0, StreamEventKind.RequestStart), E(100, StreamEventKind.Content), E(200, StreamEventKind.End)];

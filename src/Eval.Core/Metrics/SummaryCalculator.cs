@@ -27,6 +27,14 @@ public static class SummaryCalculator
             "Latency distributions are over ok attempts; failed attempts count in error_rate and against goodput.",
             "Cancelled attempts (interrupt or duration limit) are counted apart and excluded from error_rate.",
         };
+        foreach (var name in order)
+        {
+            if (groups[name].TruncationWarning() is { } warning)
+            {
+                notes.Add(warning);
+            }
+        }
+
         if (groups.Values.Any(g => g.Simulated))
         {
             notes.Add("SIMULATED: backends marked simulated report modelled timings, not measurements of real hardware.");
@@ -38,6 +46,23 @@ public static class SummaryCalculator
             Backends = order.Select(name => groups[name].Build(slo)).ToList(),
             Notes = notes,
         };
+    }
+
+    /// <summary>A note starting with this is a warning: the run command also prints it on stderr and keeps it in the manifest.</summary>
+    public const string WarningPrefix = "WARNING: ";
+
+    /// <summary>
+    /// Input tokens the server reported below this share of the client tokenizer's count mark a likely truncated prompt
+    /// (a server that cut the prompt to its context). The client tokenizer is approximate for most models (±30 % on
+    /// code), so only a gap far beyond that counts.
+    /// </summary>
+    public const double TruncationRatio = 0.5;
+
+    /// <summary>The warnings among a summary's notes (see <see cref="WarningPrefix"/>).</summary>
+    public static IReadOnlyList<string> Warnings(RunSummary summary)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        return summary.Notes.Where(n => n.StartsWith(WarningPrefix, StringComparison.Ordinal)).ToList();
     }
 
     /// <summary>Flat scalar names (ttft_p99_ms, error_rate, …) per backend, as used by --fail-if and summary.csv.</summary>
@@ -101,6 +126,13 @@ public static class SummaryCalculator
 
         public bool Simulated { get; private set; }
 
+        private int _truncated, _withInputUsage;
+        private (long Usage, long Tokenizer) _truncationExample;
+
+        public string? TruncationWarning() => _truncated == 0 ? null
+            : string.Create(CultureInfo.InvariantCulture,
+                $"{WarningPrefix}{backend}: in {_truncated} of {_withInputUsage} attempts the server counted far fewer input tokens than the client (e.g. {_truncationExample.Usage} against {_truncationExample.Tokenizer}; below {TruncationRatio:P0}): the prompt was probably truncated to the server's context, and those answers did not see the whole task. Fix: raise the server's context size (or check its truncation setting)");
+
         public void Add(AttemptRecord r, SloSpec slo)
         {
             if (r.Slot.Warmup)
@@ -111,6 +143,16 @@ public static class SummaryCalculator
 
             Simulated |= r.Simulated;
             _grading.Add(r);
+            if (r.Tokens.InputUsage is { } inputUsage && r.Outcome.Status != AttemptStatus.Cancelled)
+            {
+                _withInputUsage++;
+                if (inputUsage < r.Tokens.InputTokenizer * TruncationRatio)
+                {
+                    _truncated++;
+                    _truncationExample = (inputUsage, r.Tokens.InputTokenizer);
+                }
+            }
+
             var m = r.Outcome.Status == AttemptStatus.Ok ? AttemptMetrics.Compute(r, _itl) : AttemptMetrics.Compute(r);
             if (r.ScheduleLagUs is { } lag)
             {
