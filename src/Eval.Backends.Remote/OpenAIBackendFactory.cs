@@ -41,8 +41,9 @@ public sealed class OpenAIBackendFactory : IBackendFactory
         var client = new OpenAICompatibleChatClient(options, context.Time, key);
         if (options.Preconnect)
         {
-            await client.PreconnectAsync(cancellationToken);
-            context.Log($"{spec.Name}: pre-connected to {SafeUrl(options.BaseUrl)}");
+            // Concurrent requests: HTTP/1.1 opens one connection for each, all warm before the first attempt.
+            await Task.WhenAll(Enumerable.Range(0, options.PreconnectConnections).Select(_ => client.PreconnectAsync(cancellationToken)));
+            context.Log($"{spec.Name}: pre-connected to {SafeUrl(options.BaseUrl)} ({client.Connections.ConnectMilliseconds.Count} connection(s) open)");
         }
 
         // What the server says it serves: responses often echo the requested name whatever model is loaded.
@@ -54,7 +55,7 @@ public sealed class OpenAIBackendFactory : IBackendFactory
         }
 
         var description = string.Create(CultureInfo.InvariantCulture,
-            $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)} over HTTP/{(options.Http2 ? "2" : "1.1")}, model {options.Model}, client tokenizer {client.Tokens.Name}, event stamps {(client.KernelReceiveTimestamps ? "kernel receive time" : "client parse time")}, server lists models: {(listed is null ? "(none listed)" : string.Join(", ", listed.Take(5)))}{(warning is null ? "" : "; " + warning)}");
+            $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)} over HTTP/{(options.Http2 ? "2" : "1.1")}, model {options.Model}, client tokenizer {client.Tokens.Name}, event stamps {(client.KernelReceiveTimestamps ? "kernel receive time" : "client parse time")}, {(options.Preconnect ? $"{client.Connections.ConnectMilliseconds.Count} connection(s) opened and warmed before the first attempt, " : "")}server lists models: {(listed is null ? "(none listed)" : string.Join(", ", listed.Take(5)))}{(warning is null ? "" : "; " + warning)}");
         return new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: false, reported), client);
     }
 
@@ -118,7 +119,8 @@ public sealed class OpenAIBackendFactory : IBackendFactory
             BreakerMinimumThroughput = spec.GetInt("breaker_min_throughput", 20, 0, 1_000_000),
             Http2 = HttpVersionSetting(spec),
             Tokenizer = spec.GetString("tokenizer") is { } t && t != "auto" ? ModelTokenizers.Encoding(t, spec.Text) : null,
-            Preconnect = spec.GetInt("preconnect", 0, 0, 1) == 1,
+            Preconnect = spec.GetInt("preconnect", 0, 0, 4096) > 0,
+            PreconnectConnections = Math.Max(1, spec.GetInt("preconnect", 0, 0, 4096)),
             KernelReceiveTimestamps = spec.GetString("rx_timestamps") switch
             {
                 null or "kernel" => true,

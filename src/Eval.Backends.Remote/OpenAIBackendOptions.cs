@@ -78,4 +78,7 @@ public sealed record OpenAIBackendOptions
 
     /// <summary>Open a connection at creation (GET /models) so that connect time stays out of the first attempt.</summary>
     public bool Preconnect { get; init; }
+
+    /// <summary>How many connections <see cref="Preconnect"/> opens (concurrent GET /models); set it to the run's concurrency to warm them all.</summary>
+    public int PreconnectConnections { get; init; } = 1;
 }

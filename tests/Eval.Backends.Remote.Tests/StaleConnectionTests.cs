@@ -150,3 +150,25 @@ public sealed class ReportedModelTests
         Assert.Equal(("m", null), ServerModels.Reconcile("m", null));
     }
 }
+
+/// <summary>preconnect=N opens and warms N connections before the first attempt, and says so in the backend's description (the manifest).</summary>
+public sealed class PreconnectTests
+{
+    [Fact]
+    public async Task Factory_PreconnectFour_FourConnectionsOpenBeforeTheFirstAttemptAndDescribed()
+    {
+        var transcript = Transcript.Load("openai-chat.sse");
+        await using var server = await ReplayServer.StartAsync(_ => transcript);
+        var context = new Spark.Eval.Core.Backends.BackendContext(TimeProvider.System, ".", _ => { });
+
+        await using var handle = await new OpenAIBackendFactory().CreateAsync(
+            Spark.Eval.Core.Backends.BackendSpec.Parse($"openai?url={server.BaseAddress}&model=m&preconnect=4"), context, TestContext.Current.CancellationToken);
+
+        var stats = Assert.IsType<ConnectionStats>(handle.Client.GetService(typeof(ConnectionStats)));
+        Assert.Equal(4, stats.ConnectMilliseconds.Count);
+        Assert.Contains("4 connection(s) opened and warmed before the first attempt", handle.Info.Description, StringComparison.Ordinal);
+        var (recorder, error, _) = await SimServerFixture.AttemptAsync(handle.Client);
+        Assert.Null(error);
+        Assert.Equal(4, stats.ConnectMilliseconds.Count);
+    }
+}

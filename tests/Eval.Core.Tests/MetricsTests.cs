@@ -98,6 +98,19 @@ public class MetricsTests
     }
 
     [Fact]
+    public void Compute_RequestSentMarked_SendDelayIsTheClientsOwnFigureFromTheFirstTry()
+    {
+        StreamEvent[] events = [E(0, StreamEventKind.RequestStart), E(3, StreamEventKind.RequestSent), E(400, StreamEventKind.Retry), E(402, StreamEventKind.RequestSent),
+            E(450, StreamEventKind.Content), E(460, StreamEventKind.End)];
+        StreamEvent[] simulated = [E(0, StreamEventKind.RequestStart), E(50, StreamEventKind.Content), E(60, StreamEventKind.End)];
+
+        Assert.Equal(3, AttemptMetrics.Compute(Record(events, 2)).SendDelayMs);
+        Assert.Null(AttemptMetrics.Compute(Record(simulated, 2)).SendDelayMs);
+        var summary = Assert.Single(SummaryCalculator.Compute("r", [Record(simulated, 2)], new SloSpec()).Backends);
+        Assert.False(summary.Metrics.ContainsKey("send_delay_ms"));
+    }
+
+    [Fact]
     public void Summary_SomeAttemptRetried_ReportsServingTryDistributionsBesideTheUserFacingOnes()
     {
         StreamEvent[] plain = [E(0, StreamEventKind.RequestStart), E(100, StreamEventKind.Content), E(200, StreamEventKind.End)];

@@ -16,6 +16,11 @@ public readonly record struct AttemptMetrics
     public double? TtftServingTryMs { get; init; }
     /// <summary>Time from the start of the serving try to the end of the stream.</summary>
     public double? E2eServingTryMs { get; init; }
+    /// <summary>
+    /// The client's own send delay: the attempt's start to the first try's <c>request_sent</c> (taking a connection, opening
+    /// one if none is warm, writing the request). Harness overhead, not server latency; null when the backend marks no send.
+    /// </summary>
+    public double? SendDelayMs { get; init; }
     /// <summary>True when the attempt retried (the serving-try figures then differ from the attempt's).</summary>
     public bool Retried { get; init; }
     /// <summary>Time to the first streamed update of any kind (empty, usage-only and reasoning included).</summary>
@@ -43,7 +48,7 @@ public readonly record struct AttemptMetrics
         ArgumentNullException.ThrowIfNull(record);
         var events = record.Events;
         long tryStart = 0;
-        long? firstContent = null, firstAny = null, headers = null, end = null, previousChunk = null;
+        long? firstContent = null, firstAny = null, headers = null, end = null, previousChunk = null, sent = null;
 
         // Gaps are held until the end: a later retry mark would make them belong to a failed try.
         var gaps = events.Count <= 512 ? stackalloc long[events.Count] : new long[events.Count];
@@ -84,6 +89,9 @@ public readonly record struct AttemptMetrics
                 case StreamEventKind.ResponseHeaders:
                     headers ??= t;
                     break;
+                case StreamEventKind.RequestSent:
+                    sent ??= t;
+                    break;
                 case StreamEventKind.End:
                     end = t;
                     break;
@@ -112,6 +120,7 @@ public readonly record struct AttemptMetrics
             E2eServingTryMs = Ms(end - tryStart),
             Retried = tryStart > 0 || record.Retries > 0,
             TtftAnyMs = Ms(firstAny),
+            SendDelayMs = Ms(sent),
             ResponseHeadersMs = Ms(headers - tryStart),
             E2eMs = e2e,
             E2eWithRetriesMs = Ms(end),

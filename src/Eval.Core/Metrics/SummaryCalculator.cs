@@ -114,7 +114,7 @@ public static class SummaryCalculator
 
     private sealed class Accumulator(string backend)
     {
-        private readonly List<double> _ttft = [], _ttftAny = [], _headers = [], _e2e = [], _e2eRetries = [], _tpot = [], _tps = [], _lag = [], _tokens = [], _ttftServing = [], _e2eServing = [];
+        private readonly List<double> _ttft = [], _ttftAny = [], _headers = [], _e2e = [], _e2eRetries = [], _tpot = [], _tps = [], _lag = [], _tokens = [], _ttftServing = [], _e2eServing = [], _sendDelay = [];
         private readonly LogHistogram _itl = new();
         private readonly GradingAccumulator _grading = new();
         private readonly Dictionary<string, int> _errors = new(StringComparer.Ordinal);
@@ -194,6 +194,7 @@ public static class SummaryCalculator
             Push(_e2e, m.E2eMs);
             Push(_e2eRetries, m.E2eWithRetriesMs);
             Push(_tpot, m.TpotMs);
+            Push(_sendDelay, m.SendDelayMs);
             Push(_ttftServing, m.TtftServingTryMs);
             Push(_e2eServing, m.E2eServingTryMs);
             _anyRetried |= m.Retried;
@@ -273,7 +274,7 @@ public static class SummaryCalculator
             var servingE2e = _anyRetried ? _e2eServing : [];
             (string Name, List<double> Values, string Unit)[] distributions =
             [
-                ("ttft_serving_try_ms", serving, "ms"), ("e2e_serving_try_ms", servingE2e, "ms"),
+                ("ttft_serving_try_ms", serving, "ms"), ("e2e_serving_try_ms", servingE2e, "ms"), ("send_delay_ms", _sendDelay, "ms"),
                 ("ttft_ms", _ttft, "ms"), ("ttft_any_ms", _ttftAny, "ms"), ("response_headers_ms", _headers, "ms"),
                 ("e2e_ms", _e2e, "ms"), ("e2e_with_retries_ms", _e2eRetries, "ms"), ("tpot_ms", _tpot, "ms"),
                 ("output_tokens_per_s", _tps, "tokens/s"), ("output_tokens", _tokens, "tokens"), ("schedule_lag_ms", _lag, "ms"),
