@@ -67,6 +67,8 @@ internal sealed partial class KernelReceiveStream : Stream
     private readonly Socket _socket;
     private ArrivalSink? _sink;
     private bool _waitFirst;
+    private ConnectionUse? _lastUse;
+    private int _requests;
 
     private KernelReceiveStream(Socket socket)
     {
@@ -184,6 +186,7 @@ internal sealed partial class KernelReceiveStream : Stream
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        ConnectionUse.NoteWrite(ref _lastUse, ref _requests);
         try
         {
             while (!buffer.IsEmpty)

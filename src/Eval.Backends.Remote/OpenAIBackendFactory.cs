@@ -43,13 +43,22 @@ public sealed class OpenAIBackendFactory : IBackendFactory
         var client = new OpenAICompatibleChatClient(options, context.Time, key, secretHeaders);
         if (options.Preconnect)
         {
-            await client.PreconnectAsync(cancellationToken);
-            context.Log($"{spec.Name}: pre-connected to {SafeUrl(options.BaseUrl)}");
+            // Concurrent requests: HTTP/1.1 opens one connection for each, all warm before the first attempt.
+            await Task.WhenAll(Enumerable.Range(0, options.PreconnectConnections).Select(_ => client.PreconnectAsync(cancellationToken)));
+            context.Log($"{spec.Name}: pre-connected to {SafeUrl(options.BaseUrl)} ({client.Connections.ConnectMilliseconds.Count} connection(s) open)");
+        }
+
+        // What the server says it serves: responses often echo the requested name whatever model is loaded.
+        var listed = options.Api == OpenAIApi.ResponsesWebSocket ? null : await client.ListModelsAsync(TimeSpan.FromSeconds(5), cancellationToken);
+        var (reported, warning) = ServerModels.Reconcile(options.Model, listed);
+        if (warning is not null)
+        {
+            context.Log($"{spec.Name}: {warning}");
         }
 
         var description = string.Create(CultureInfo.InvariantCulture,
-            $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)} over HTTP/{(options.Http2 ? "2" : "1.1")}, model {options.Model}, client tokenizer {client.Tokens.Name}, event stamps {(client.KernelReceiveTimestamps ? "kernel receive time" : "client parse time")}");
-        return new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: false, options.Model), client);
+            $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)} over HTTP/{(options.Http2 ? "2" : "1.1")}, model {options.Model}, client tokenizer {client.Tokens.Name}, event stamps {(client.KernelReceiveTimestamps ? "kernel receive time" : "client parse time")}, {(options.Preconnect ? $"{client.Connections.ConnectMilliseconds.Count} connection(s) opened and warmed before the first attempt, " : "")}server lists models: {(listed is null ? "(none listed)" : string.Join(", ", listed.Take(5)))}{(warning is null ? "" : "; " + warning)}");
+        return new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: false, reported), client);
     }
 
     /// <summary>
@@ -159,7 +168,6 @@ public sealed class OpenAIBackendFactory : IBackendFactory
             BreakerMinimumThroughput = spec.GetInt("breaker_min_throughput", 20, 0, 1_000_000),
             Http2 = HttpVersionSetting(spec),
             Tokenizer = spec.GetString("tokenizer") is { } t && t != "auto" ? ModelTokenizers.Encoding(t, spec.Text) : null,
-            Preconnect = spec.GetInt("preconnect", 0, 0, 1) == 1,
             RetryMaxDelay = Ms(spec, "retry_max_ms", 30_000),
             FollowRedirects = spec.GetString("follow_redirects") switch
             {
@@ -168,6 +176,8 @@ public sealed class OpenAIBackendFactory : IBackendFactory
                 var v => throw new InputException($"--backend '{spec.Text}': follow_redirects={v} is not true or false. Fix: write follow_redirects=true to follow 307/308 redirects (credentials are dropped across origins), or leave it out"),
             },
             Limits = StreamLimits.Parse(spec),
+            Preconnect = spec.GetInt("preconnect", 0, 0, 4096) > 0,
+            PreconnectConnections = Math.Max(1, spec.GetInt("preconnect", 0, 0, 4096)),
             KernelReceiveTimestamps = spec.GetString("rx_timestamps") switch
             {
                 null or "kernel" => true,

@@ -84,4 +84,6 @@ public sealed record OpenAIBackendOptions
 
     /// <summary>What one attempt may receive before it fails as a classified error (docs/remote.md, Limits).</summary>
     public StreamLimits Limits { get; init; } = new();
+    /// <summary>How many connections <see cref="Preconnect"/> opens (concurrent GET /models); set it to the run's concurrency to warm them all.</summary>
+    public int PreconnectConnections { get; init; } = 1;
 }

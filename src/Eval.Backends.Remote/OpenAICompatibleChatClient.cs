@@ -52,7 +52,7 @@ public sealed class ConnectionStats
 /// </summary>
 public sealed class OpenAICompatibleChatClient : IChatClient
 {
-    private static readonly ResiliencePropertyKey<AttemptRecorder?> RecorderKey = new("spark.recorder");
+    internal static readonly ResiliencePropertyKey<AttemptRecorder?> RecorderKey = new("spark.recorder");
     private static readonly ResiliencePropertyKey<AttemptTimeouts?> TimeoutsKey = new("spark.timeouts");
 
     private readonly OpenAIBackendOptions _options;
@@ -147,7 +147,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 }
 
                 stats.Record(time.GetElapsedTime(start));
-                return kernelStamps ? KernelReceiveStream.Create(socket) : new NetworkStream(socket, ownsSocket: true);
+                return kernelStamps ? KernelReceiveStream.Create(socket) : new ConnectionUseStream(socket);
             },
         };
 
@@ -168,9 +168,12 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             });
         }
 
+        // HTTP/1.1: a request that meets a pooled connection the server already closed is resent at once on a fresh one.
+        HttpMessageHandler transport = options.Http2 ? sockets
+            : new StaleConnectionRetryHandler(sockets, new HttpMessageInvoker(StaleConnectionRetryHandler.FreshConnections(sockets), disposeHandler: true));
         return new ResilienceHandler(builder.Build())
         {
-            InnerHandler = new TryMarkingHandler(new RedirectHandler(sockets, options.FollowRedirects, secrets, options.Headers.Keys)),
+            InnerHandler = new TryMarkingHandler(new RedirectHandler(transport, options.FollowRedirects, secrets, options.Headers.Keys)),
         };
     }
 
@@ -221,6 +224,41 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         }
     }
 
+    /// <summary>
+    /// The model ids the server lists at GET {base}/models (OpenAI's <c>{"data": [{"id": …}]}</c>); null when it lists none or
+    /// cannot be asked (no such route, an error, more than 1 MB, or no answer within <paramref name="timeout"/>).
+    /// </summary>
+    public async Task<IReadOnlyList<string>?> ListModelsAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(_options.BaseUrl.ToString().TrimEnd('/') + "/"), "models"));
+        AddHeaders(request);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+            if (!response.IsSuccessStatusCode || response.Content.Headers.ContentLength > 1 << 20)
+            {
+                return null;
+            }
+
+            await using var body = await response.Content.ReadAsStreamAsync(deadline.Token);
+            var buffer = new MemoryStream();
+            var chunk = new byte[16 * 1024];
+            int read;
+            while ((read = await body.ReadAsync(chunk, deadline.Token)) > 0 && buffer.Length <= 1 << 20)
+            {
+                buffer.Write(chunk, 0, read);
+            }
+
+            return buffer.Length > 1 << 20 ? null : ServerModels.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         if (_options.Api == OpenAIApi.ResponsesWebSocket)
@@ -262,6 +300,11 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             try
             {
                 using var document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
+                if (StreamErrors.FromJson(document.RootElement, Redact) is { } error)
+                {
+                    throw error;
+                }
+
                 var whole = _options.Api == OpenAIApi.ChatCompletions ? ParseChatCompletion(document.RootElement) : ParseResponse(document.RootElement);
                 foreach (var message in whole.Messages)
                 {
@@ -657,6 +700,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             OperationCanceledException when timeouts.PhaseExpired => ("stream_stalled", $"no data for {_options.IdleTimeout.TotalMilliseconds:0} ms between chunks"),
             OperationCanceledException => ("timeout", "timed out"),
             BrokenCircuitException => ("circuit_open", "the circuit breaker is open after repeated failures"),
+            HttpRequestException when ProtocolMismatch.Is(ex, _options.Http2) => (ProtocolMismatch.ErrorClass, ProtocolMismatch.Describe(ex)),
             HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => ("connect_error", ex.Message),
             HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded } or HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded } => ("connection_reset", ex.Message),
             HttpRequestException or HttpIOException or IOException => ("connection_reset", ex.Message),
@@ -755,6 +799,11 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     private ChatResponseUpdate? ParseEvent(SseReader reader, StreamState state)
     {
         state.Events++;
+        if (StreamErrors.FromEvent(reader.EventName, reader.DataMemory, Redact) is { } error)
+        {
+            throw error;
+        }
+
         return ParseData(reader.DataMemory, state, counted: true);
     }
 
@@ -916,6 +965,17 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                         return null;
                     }
                 }
+                else if (reader.ValueTextEquals("object"u8))
+                {
+                    // vLLM's older in-stream error is {"object": "error", "message": …}: the document path reports it.
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("error"u8))
+                    {
+                        return null;
+                    }
+
+                    reader.Skip();
+                }
                 else if (reader.ValueTextEquals("usage"u8) || reader.ValueTextEquals("error"u8))
                 {
                     reader.Read();
@@ -964,9 +1024,9 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
     private ChatResponseUpdate? ParseChatChunk(JsonElement root, StreamState state)
     {
-        if (root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
+        if (StreamErrors.FromJson(root, Redact) is { } error)
         {
-            throw new BackendException("server_error_event", Redact($"the stream carried an error: {error.GetRawText()}"));
+            throw error;
         }
 
         state.ResponseId ??= root.TryGetProperty("id", out var id) ? id.GetString() : null;
@@ -1050,6 +1110,11 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
     private ChatResponseUpdate? ParseResponsesEvent(JsonElement root, StreamState state)
     {
+        if (!root.TryGetProperty("type", out _) && StreamErrors.FromJson(root, Redact) is { } error)
+        {
+            throw error;
+        }
+
         var type = root.GetProperty("type").GetString();
         switch (type)
         {

@@ -31,7 +31,8 @@ internal static class RetryPolicy
 
     private static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, ResilienceContext context, OpenAIBackendOptions options, TimeProvider time)
     {
-        if (!HttpClientResiliencePredicates.IsTransient(outcome))
+        // A server that does not speak the HTTP version asked for will not on a second try either.
+        if (ProtocolMismatch.Is(outcome.Exception, options.Http2) || !HttpClientResiliencePredicates.IsTransient(outcome))
         {
             return false;
         }

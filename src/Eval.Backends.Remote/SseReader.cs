@@ -10,7 +10,8 @@ namespace Spark.Eval.Backends.Remote;
 /// <see cref="Data"/> and <see cref="EventName"/> point into reused buffers and stay valid until the next read. The buffers
 /// are rented from the shared array pool (a stream per request would otherwise allocate ~20 KB each) and go back on
 /// <see cref="Dispose"/>, after which nothing read may be used.
-/// Follows the WHATWG framing: fields <c>data</c> (joined by '\n'), <c>event</c>, comments (':'), blank line ends an event.
+/// Follows the WHATWG framing: fields <c>data</c> (joined by '\n'), <c>event</c>, comments (':'), blank line ends an event;
+/// llama-server's non-standard <c>error:</c> field is read as data of an event named <c>error</c>.
 /// </summary>
 public sealed class SseReader : IDisposable
 {
@@ -181,6 +182,14 @@ public sealed class SseReader : IDisposable
                 var length = Math.Min(value.Length, _event.Length);
                 value[..length].CopyTo(_event);
                 _eventLength = length;
+            }
+            else if (field.SequenceEqual("error"u8))
+            {
+                // Not an SSE field: llama.cpp's llama-server (before mid-2025) sends an in-stream failure as `error: {json}`
+                // followed by `data: [DONE]`. Read it as an event named "error" so that it cannot pass unseen.
+                AppendData(value);
+                "error"u8.CopyTo(_event);
+                _eventLength = 5;
             }
 
             // id and retry are not used by OpenAI-compatible streams; unknown fields are ignored as the spec says.

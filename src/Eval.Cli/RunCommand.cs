@@ -212,6 +212,12 @@ public static class RunCommand
 
             // Grading has just written the summaries and reports; an ungraded run writes them here.
             summary ??= directory.WriteSummaries(manifest);
+            if (SummaryCalculator.Warnings(summary) is { Count: > 0 } warnings)
+            {
+                warnings.ToList().ForEach(stderr.WriteLine);
+                directory.WriteManifest(directory.ReadManifest() with { Warnings = warnings });
+            }
+
             HistoryCommand.Record(directory, manifest, summary, stderr);
             SummaryTable.Write(parse.GetValue(Json) ? stderr : stdout, summary);
             if (parse.GetValue(Json))

@@ -62,7 +62,7 @@ public class MetricsTests
     }
 
     [Fact]
-    public void Compute_AfterRetry_LatencyFromServingTryAndE2eWithRetriesFromFirst()
+    public void Compute_AfterRetry_UserFacingLatencyFromFirstTryAndServingTryBesideIt()
     {
         var events = new[]
         {
@@ -70,10 +70,59 @@ public class MetricsTests
             E(1010, StreamEventKind.ResponseHeaders), E(1050, StreamEventKind.Content), E(1100, StreamEventKind.Content), E(1100, StreamEventKind.End),
         };
         var m = AttemptMetrics.Compute(Record(events, 2));
-        Assert.Equal(50, m.TtftMs);
+        // The developer waited from the first try's start: 1,050 ms to the first token, not the serving try's 50.
+        Assert.Equal(1050, m.TtftMs);
+        Assert.Equal(50, m.TtftServingTryMs);
         Assert.Equal(10, m.ResponseHeadersMs);
-        Assert.Equal(100, m.E2eMs);
+        Assert.Equal(1100, m.E2eMs);
+        Assert.Equal(100, m.E2eServingTryMs);
         Assert.Equal(1100, m.E2eWithRetriesMs);
+        Assert.True(m.Retried);
+    }
+
+    [Fact]
+    public void Summary_ServerCountsFarFewerInputTokensThanClient_WarnsOfTruncation()
+    {
+        StreamEvent[] ok = [E(0, StreamEventKind.RequestStart), E(100, StreamEventKind.Content), E(200, StreamEventKind.End)];
+        var full = Record(ok, 2, repeat: 0) with { Tokens = new TokenCounts { InputUsage = 1500, InputTokenizer = 1621, Tokenizer = "o200k_base" } };
+        var cut = Record(ok, 2, repeat: 1) with { Tokens = new TokenCounts { InputUsage = 512, InputTokenizer = 1621, Tokenizer = "o200k_base" } };
+
+        var clean = SummaryCalculator.Compute("r", [full], new SloSpec());
+        var truncated = SummaryCalculator.Compute("r", [full, cut], new SloSpec());
+
+        Assert.Empty(SummaryCalculator.Warnings(clean));
+        var warning = Assert.Single(SummaryCalculator.Warnings(truncated));
+        Assert.Contains("1 of 2 attempts", warning, StringComparison.Ordinal);
+        Assert.Contains("512 against 1621", warning, StringComparison.Ordinal);
+        Assert.Contains(warning, truncated.Notes);
+    }
+
+    [Fact]
+    public void Compute_RequestSentMarked_SendDelayIsTheClientsOwnFigureFromTheFirstTry()
+    {
+        StreamEvent[] events = [E(0, StreamEventKind.RequestStart), E(3, StreamEventKind.RequestSent), E(400, StreamEventKind.Retry), E(402, StreamEventKind.RequestSent),
+            E(450, StreamEventKind.Content), E(460, StreamEventKind.End)];
+        StreamEvent[] simulated = [E(0, StreamEventKind.RequestStart), E(50, StreamEventKind.Content), E(60, StreamEventKind.End)];
+
+        Assert.Equal(3, AttemptMetrics.Compute(Record(events, 2)).SendDelayMs);
+        Assert.Null(AttemptMetrics.Compute(Record(simulated, 2)).SendDelayMs);
+        var summary = Assert.Single(SummaryCalculator.Compute("r", [Record(simulated, 2)], new SloSpec()).Backends);
+        Assert.False(summary.Metrics.ContainsKey("send_delay_ms"));
+    }
+
+    [Fact]
+    public void Summary_SomeAttemptRetried_ReportsServingTryDistributionsBesideTheUserFacingOnes()
+    {
+        StreamEvent[] plain = [E(0, StreamEventKind.RequestStart), E(100, StreamEventKind.Content), E(200, StreamEventKind.End)];
+        StreamEvent[] retried = [E(0, StreamEventKind.RequestStart), E(700, StreamEventKind.Retry), E(800, StreamEventKind.Content), E(900, StreamEventKind.End)];
+
+        var without = Assert.Single(SummaryCalculator.Compute("r", [Record(plain, 2, repeat: 0), Record(plain, 2, repeat: 1)], new SloSpec()).Backends);
+        var with = Assert.Single(SummaryCalculator.Compute("r", [Record(plain, 2, repeat: 0), Record(retried, 2, repeat: 1)], new SloSpec()).Backends);
+
+        Assert.False(without.Metrics.ContainsKey("ttft_serving_try_ms"));
+        Assert.Equal(800, with.Metrics["ttft_ms"].Max);
+        Assert.Equal(100, with.Metrics["ttft_serving_try_ms"].Max);
+        Assert.Equal(200, with.Metrics["e2e_serving_try_ms"].Max);
     }
 
     [Fact]

@@ -80,4 +80,27 @@ public class TimingChatClientTests
 
         Assert.Equal(["x"], texts);
     }
+
+    [Fact]
+    public void Events_KernelStampPrecedesEarlierUserSpaceStamp_EarlierLoweredSoRecordIsInTimeOrder()
+    {
+        var time = new FakeTimeProvider();
+        var recorder = new AttemptRecorder(time);
+        recorder.Start();
+        var start = recorder.StartTimestamp;
+        var ms = time.TimestampFrequency / 1000;
+        // request_sent stamped in user space at 5 ms (the sending thread ran late); the reply's kernel stamp is 3 ms.
+        time.Advance(TimeSpan.FromMilliseconds(5));
+        recorder.Mark(StreamEventKind.RequestSent);
+        recorder.MarkAt(start + (3 * ms), StreamEventKind.ResponseHeaders);
+        recorder.MarkAt(start + (4 * ms), StreamEventKind.FirstByte);
+        time.Advance(TimeSpan.FromMilliseconds(5));
+        recorder.Mark(StreamEventKind.Content, 2);
+
+        var events = recorder.Events();
+
+        Assert.Equal([StreamEventKind.RequestStart, StreamEventKind.RequestSent, StreamEventKind.ResponseHeaders, StreamEventKind.FirstByte, StreamEventKind.Content],
+            events.Select(e => e.Kind));
+        Assert.Equal([0L, 3_000, 3_000, 4_000, 10_000], events.Select(e => e.OffsetMicroseconds));
+    }
 }

@@ -4,20 +4,32 @@ using Spark.Eval.Core.Timing;
 namespace Spark.Eval.Core.Metrics;
 
 /// <summary>
-/// Per-attempt metrics derived from the raw events alone (formulas in docs/metrics.md). Times are in
-/// milliseconds from the start of the try that served the answer (the last retry mark, else t = 0).
+/// Per-attempt metrics derived from the raw events alone (formulas in docs/metrics.md). Times are in milliseconds from
+/// the attempt's start (t = 0, the first try's start): the wait a developer had, failed tries and back-off included. The
+/// try that served the answer (from the last retry mark) is measured beside it (<see cref="TtftServingTryMs"/>, …).
 /// </summary>
 public readonly record struct AttemptMetrics
 {
-    /// <summary>Time to the first update carrying non-empty answer content.</summary>
+    /// <summary>Time from the attempt's start to the first update carrying non-empty answer content (retries included).</summary>
     public double? TtftMs { get; init; }
+    /// <summary>Time from the start of the try that served the answer (the last retry mark, else t = 0) to its first content.</summary>
+    public double? TtftServingTryMs { get; init; }
+    /// <summary>Time from the start of the serving try to the end of the stream.</summary>
+    public double? E2eServingTryMs { get; init; }
+    /// <summary>
+    /// The client's own send delay: the attempt's start to the first try's <c>request_sent</c> (taking a connection, opening
+    /// one if none is warm, writing the request). Harness overhead, not server latency; null when the backend marks no send.
+    /// </summary>
+    public double? SendDelayMs { get; init; }
+    /// <summary>True when the attempt retried (the serving-try figures then differ from the attempt's).</summary>
+    public bool Retried { get; init; }
     /// <summary>Time to the first streamed update of any kind (empty, usage-only and reasoning included).</summary>
     public double? TtftAnyMs { get; init; }
-    /// <summary>Time to response headers, when the backend reports them.</summary>
+    /// <summary>Time from the serving try's start to its response headers, when the backend reports them (a transport figure).</summary>
     public double? ResponseHeadersMs { get; init; }
-    /// <summary>Time to the end of the stream.</summary>
+    /// <summary>Time from the attempt's start to the end of the stream (retries included).</summary>
     public double? E2eMs { get; init; }
-    /// <summary>Time from the first try's start to the end of the stream: includes retries and their waits.</summary>
+    /// <summary>The same as <see cref="E2eMs"/> (kept: before retries counted in every latency, only this one included them).</summary>
     public double? E2eWithRetriesMs { get; init; }
     /// <summary>(E2E − TTFT) / (answer tokens − 1); undefined (null) for answers of fewer than two tokens.</summary>
     public double? TpotMs { get; init; }
@@ -36,7 +48,7 @@ public readonly record struct AttemptMetrics
         ArgumentNullException.ThrowIfNull(record);
         var events = record.Events;
         long tryStart = 0;
-        long? firstContent = null, firstAny = null, headers = null, end = null, previousChunk = null;
+        long? firstContent = null, firstAny = null, headers = null, end = null, previousChunk = null, sent = null;
 
         // Gaps are held until the end: a later retry mark would make them belong to a failed try.
         var gaps = events.Count <= 512 ? stackalloc long[events.Count] : new long[events.Count];
@@ -77,6 +89,9 @@ public readonly record struct AttemptMetrics
                 case StreamEventKind.ResponseHeaders:
                     headers ??= t;
                     break;
+                case StreamEventKind.RequestSent:
+                    sent ??= t;
+                    break;
                 case StreamEventKind.End:
                     end = t;
                     break;
@@ -94,14 +109,18 @@ public readonly record struct AttemptMetrics
         }
 
         var tokens = record.Tokens.AnswerTokens;
-        double? ttft = Ms(firstContent - tryStart);
-        double? e2e = Ms(end - tryStart);
+        double? ttft = Ms(firstContent);
+        double? e2e = Ms(end);
         double? tpot = ttft is { } tt && e2e is { } e2 && tokens >= 2 ? (e2 - tt) / (tokens - 1) : null;
         double? tps = e2e is > 0 ? tokens / (e2e.Value / 1000.0) : null;
         return new AttemptMetrics
         {
             TtftMs = ttft,
-            TtftAnyMs = Ms(firstAny - tryStart),
+            TtftServingTryMs = Ms(firstContent - tryStart),
+            E2eServingTryMs = Ms(end - tryStart),
+            Retried = tryStart > 0 || record.Retries > 0,
+            TtftAnyMs = Ms(firstAny),
+            SendDelayMs = Ms(sent),
             ResponseHeadersMs = Ms(headers - tryStart),
             E2eMs = e2e,
             E2eWithRetriesMs = Ms(end),

@@ -27,6 +27,14 @@ public static class SummaryCalculator
             "Latency distributions are over ok attempts; failed attempts count in error_rate and against goodput.",
             "Cancelled attempts (interrupt or duration limit) are counted apart and excluded from error_rate.",
         };
+        foreach (var name in order)
+        {
+            if (groups[name].TruncationWarning() is { } warning)
+            {
+                notes.Add(warning);
+            }
+        }
+
         if (groups.Values.Any(g => g.Simulated))
         {
             notes.Add("SIMULATED: backends marked simulated report modelled timings, not measurements of real hardware.");
@@ -38,6 +46,23 @@ public static class SummaryCalculator
             Backends = order.Select(name => groups[name].Build(slo)).ToList(),
             Notes = notes,
         };
+    }
+
+    /// <summary>A note starting with this is a warning: the run command also prints it on stderr and keeps it in the manifest.</summary>
+    public const string WarningPrefix = "WARNING: ";
+
+    /// <summary>
+    /// Input tokens the server reported below this share of the client tokenizer's count mark a likely truncated prompt
+    /// (a server that cut the prompt to its context). The client tokenizer is approximate for most models (±30 % on
+    /// code), so only a gap far beyond that counts.
+    /// </summary>
+    public const double TruncationRatio = 0.5;
+
+    /// <summary>The warnings among a summary's notes (see <see cref="WarningPrefix"/>).</summary>
+    public static IReadOnlyList<string> Warnings(RunSummary summary)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        return summary.Notes.Where(n => n.StartsWith(WarningPrefix, StringComparison.Ordinal)).ToList();
     }
 
     /// <summary>Flat scalar names (ttft_p99_ms, error_rate, …) per backend, as used by --fail-if and summary.csv.</summary>
@@ -89,17 +114,24 @@ public static class SummaryCalculator
 
     private sealed class Accumulator(string backend)
     {
-        private readonly List<double> _ttft = [], _ttftAny = [], _headers = [], _e2e = [], _e2eRetries = [], _tpot = [], _tps = [], _lag = [], _tokens = [];
+        private readonly List<double> _ttft = [], _ttftAny = [], _headers = [], _e2e = [], _e2eRetries = [], _tpot = [], _tps = [], _lag = [], _tokens = [], _ttftServing = [], _e2eServing = [], _sendDelay = [];
         private readonly LogHistogram _itl = new();
         private readonly GradingAccumulator _grading = new();
         private readonly Dictionary<string, int> _errors = new(StringComparer.Ordinal);
         private int _ok, _error, _timeout, _cancelled, _warmup, _good, _instant, _inFlow, _attention;
         private double _waitMs;
         private long _first = long.MaxValue, _last = long.MinValue, _answerTokens, _inputTokens, _reasoningTokens, _discrepancy, _tokenizerTokens;
-        private bool _allUsage = true, _anyUsage;
+        private bool _allUsage = true, _anyUsage, _anyRetried;
         private string _tokenizer = "";
 
         public bool Simulated { get; private set; }
+
+        private int _truncated, _withInputUsage;
+        private (long Usage, long Tokenizer) _truncationExample;
+
+        public string? TruncationWarning() => _truncated == 0 ? null
+            : string.Create(CultureInfo.InvariantCulture,
+                $"{WarningPrefix}{backend}: in {_truncated} of {_withInputUsage} attempts the server counted far fewer input tokens than the client (e.g. {_truncationExample.Usage} against {_truncationExample.Tokenizer}; below {TruncationRatio:P0}): the prompt was probably truncated to the server's context, and those answers did not see the whole task. Fix: raise the server's context size (or check its truncation setting)");
 
         public void Add(AttemptRecord r, SloSpec slo)
         {
@@ -111,6 +143,16 @@ public static class SummaryCalculator
 
             Simulated |= r.Simulated;
             _grading.Add(r);
+            if (r.Tokens.InputUsage is { } inputUsage && r.Outcome.Status != AttemptStatus.Cancelled)
+            {
+                _withInputUsage++;
+                if (inputUsage < r.Tokens.InputTokenizer * TruncationRatio)
+                {
+                    _truncated++;
+                    _truncationExample = (inputUsage, r.Tokens.InputTokenizer);
+                }
+            }
+
             var m = r.Outcome.Status == AttemptStatus.Ok ? AttemptMetrics.Compute(r, _itl) : AttemptMetrics.Compute(r);
             if (r.ScheduleLagUs is { } lag)
             {
@@ -152,6 +194,10 @@ public static class SummaryCalculator
             Push(_e2e, m.E2eMs);
             Push(_e2eRetries, m.E2eWithRetriesMs);
             Push(_tpot, m.TpotMs);
+            Push(_sendDelay, m.SendDelayMs);
+            Push(_ttftServing, m.TtftServingTryMs);
+            Push(_e2eServing, m.E2eServingTryMs);
+            _anyRetried |= m.Retried;
             Push(_tps, m.OutputTokensPerSecond);
             _tokens.Add(m.AnswerTokens);
 
@@ -223,8 +269,12 @@ public static class SummaryCalculator
             var decided = _ok + _error + _timeout;
             var duration = _last > _first ? (_last - _first) / 1e6 : 0;
             var metrics = new SortedDictionary<string, LatencyStatistics>(StringComparer.Ordinal);
+            // The serving try's own latency only where some ok attempt retried (otherwise it equals ttft_ms / e2e_ms).
+            var serving = _anyRetried ? _ttftServing : [];
+            var servingE2e = _anyRetried ? _e2eServing : [];
             (string Name, List<double> Values, string Unit)[] distributions =
             [
+                ("ttft_serving_try_ms", serving, "ms"), ("e2e_serving_try_ms", servingE2e, "ms"), ("send_delay_ms", _sendDelay, "ms"),
                 ("ttft_ms", _ttft, "ms"), ("ttft_any_ms", _ttftAny, "ms"), ("response_headers_ms", _headers, "ms"),
                 ("e2e_ms", _e2e, "ms"), ("e2e_with_retries_ms", _e2eRetries, "ms"), ("tpot_ms", _tpot, "ms"),
                 ("output_tokens_per_s", _tps, "tokens/s"), ("output_tokens", _tokens, "tokens"), ("schedule_lag_ms", _lag, "ms"),

@@ -72,6 +72,8 @@ public sealed record AttemptRecord
     public required TokenCounts Tokens { get; init; }
     public string? ModelReported { get; init; }
     public int Retries { get; init; }
+    /// <summary>Of <see cref="Retries"/>, those made at once on a fresh connection after a stale pooled keep-alive connection; null when none.</summary>
+    public int? StaleConnectionRetries { get; init; }
     /// <summary>True when the answer came from a simulated backend: its timings are simulated, not measured.</summary>
     public bool Simulated { get; init; }
     /// <summary>Filled in by grading (a later step, never on the measured path); null until graded.</summary>

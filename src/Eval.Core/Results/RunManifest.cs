@@ -21,6 +21,8 @@ public sealed record RunManifest
     public GradingInfo? Grading { get; init; }
     /// <summary>The judge backend that graded explain answers beside the rubric (docs/grading.md); null when none was configured.</summary>
     public JudgeInfo? Judge { get; init; }
+    /// <summary>Warnings about the run's trustworthiness found at its end (for example a truncated prompt); null when none.</summary>
+    public IReadOnlyList<string>? Warnings { get; init; }
 }
 
 /// <summary>How a run was graded: the mode, the rule that chose it, and the queue's capacity and parallelism.</summary>

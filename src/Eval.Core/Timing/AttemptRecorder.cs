@@ -38,6 +38,23 @@ public sealed class AttemptRecorder
     /// <summary>Retries the transport made before the try that served the answer.</summary>
     public int Retries { get; private set; }
 
+    /// <summary>
+    /// Of <see cref="Retries"/>, those made at once on a fresh connection because a pooled keep-alive connection turned out
+    /// closed by the server before any response byte (no back-off: the request never reached a live connection).
+    /// </summary>
+    public int StaleConnectionRetries { get; private set; }
+
+    /// <summary>Stamps a retry on a fresh connection after a stale pooled one (see <see cref="StaleConnectionRetries"/>).</summary>
+    public void MarkStaleConnectionRetry()
+    {
+        lock (_gate)
+        {
+            StaleConnectionRetries++;
+        }
+
+        Mark(StreamEventKind.Retry);
+    }
+
     /// <summary>Streamed updates stamped with an arrival time their transport offered (<see cref="OfferArrival"/>).</summary>
     public int ArrivalStamped { get; private set; }
 
@@ -116,17 +133,26 @@ public sealed class AttemptRecorder
         }
     }
 
-    /// <summary>The recorded events as offsets from t = 0, in the order they were stamped.</summary>
+    /// <summary>
+    /// The recorded events as offsets from t = 0, in the order they were stamped, with non-decreasing offsets. Most stamps
+    /// are taken in user space after the fact (request_sent once the write returned, an update once it was parsed): each is
+    /// an upper bound of its moment. A transport's kernel receive stamp is exact and may therefore precede an earlier
+    /// event's user-space stamp (response_headers before request_sent, when the reply arrived before the sending thread ran
+    /// on). Such an earlier event is lowered to the later event's stamp — the tightest bound consistent with both — so
+    /// every record's events are in time order (docs/metrics.md, "Raw events").
+    /// </summary>
     public IReadOnlyList<StreamEvent> Events()
     {
         lock (_gate)
         {
             var result = new StreamEvent[_events.Count];
-            for (var i = 0; i < _events.Count; i++)
+            var later = long.MaxValue;
+            for (var i = _events.Count - 1; i >= 0; i--)
             {
                 var (ts, kind, chars) = _events[i];
-                var us = (long)Math.Round((ts - StartTimestamp) * 1_000_000.0 / _time.TimestampFrequency);
+                var us = Math.Min(later, Math.Max(0, (long)Math.Round((ts - StartTimestamp) * 1_000_000.0 / _time.TimestampFrequency)));
                 result[i] = new StreamEvent(us, kind, chars);
+                later = us;
             }
 
             return result;
