@@ -122,6 +122,7 @@ public static class RemoteCommands
             // CPU-bound generation must not run on, and hold up, the socket threads.
             InlineScheduling = emission is not null || backend.Info.Simulated,
             Http2 = parse.GetValue(Http2),
+            Simulated = backend.Info.Simulated,
         }, time, ct);
         if (prefaultMb > 0)
         {

@@ -306,7 +306,7 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
             },
             ModelReported = recorder.ModelId,
             Retries = recorder.Retries,
-            Simulated = backend.Info.Simulated,
+            Simulated = backend.Info.Simulated || recorder.ServerSimulated,
         };
     }
 #pragma warning restore CA1031

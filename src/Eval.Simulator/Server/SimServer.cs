@@ -53,6 +53,12 @@ public sealed record SimServerOptions
 
     /// <summary>Speak HTTP/2 only on the cleartext endpoint (h2c with prior knowledge); default HTTP/1.1.</summary>
     public bool Http2 { get; init; }
+
+    /// <summary>
+    /// True when the hosted backend's timings are modelled: every response then carries <see cref="SimServer.SimulatedHeader"/>,
+    /// so a client's records stay labelled simulated (an <c>openai</c> backend pointed at serve-sim is not a measurement).
+    /// </summary>
+    public bool Simulated { get; init; }
 }
 
 /// <summary>
@@ -62,6 +68,9 @@ public sealed record SimServerOptions
 /// </summary>
 public sealed class SimServer : IAsyncDisposable
 {
+    /// <summary>Response header that says the answer's timings are modelled (see <see cref="SimServerOptions.Simulated"/>).</summary>
+    public const string SimulatedHeader = "x-spark-eval-simulated";
+
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventPrefix = "event: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
@@ -216,6 +225,11 @@ public sealed class SimServer : IAsyncDisposable
         };
         EmissionClock.Slot = new EmissionSlot();
         context.Response.Headers["x-request-id"] = entry.RequestId;
+        if (_options.Simulated)
+        {
+            context.Response.Headers[SimulatedHeader] = "true";
+        }
+
         try
         {
             if (_options.ApiKey is { } key && context.Request.Headers.Authorization.ToString() != "Bearer " + key)
