@@ -26,7 +26,7 @@ public static class HtmlReport
             table{"{"}border-collapse:collapse;margin:1em 0;font-size:0.92em{"}"}
             th,td{"{"}border:1px solid #ccc;padding:4px 8px;text-align:right{"}"}
             th:first-child,td:first-child{"{"}text-align:left{"}"}
-            th{"{"}background:#f3f3f3{"}"}
+            th{"{"}background:#f3f3f3{"}"} td:not(:first-child){"{"}white-space:nowrap{"}"}
             .sim{"{"}background:#fff4d6;border:1px solid #e0b040;padding:0.6em 1em{"}"}
             .note{"{"}color:#555;font-size:0.9em{"}"}
             .verdict{"{"}background:#eef6ee;border:1px solid #7a7;padding:0.4em 1em{"}"} .verdict li.miss{"{"}color:#a22{"}"} .verdict li.meet{"{"}color:#262{"}"}
@@ -188,7 +188,7 @@ public static class HtmlReport
         }
 
         html.Append("</ul>\n<p>");
-        html.AppendJoin("<br>", verdict.Findings.Select(f => E(char.ToUpperInvariant(f[0]) + f[1..]) + "."));
+        html.AppendJoin("<br>", verdict.Findings.Select(f => E(f) + "."));
         html.Append(CultureInfo.InvariantCulture, $"</p>\n<p class=\"note\">{E(SloLine(data.Manifest.Plan.Slo))} Flow target: at least {RunVerdict.FlowTargetRatio * 100:0} % of decided attempts deliver the whole answer within 1 s. SLO targets are checked on p99 over ok attempts.</p></section>\n");
         return html.ToString();
     }

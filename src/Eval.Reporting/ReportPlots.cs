@@ -120,7 +120,8 @@ public static class ReportPlots
         plot.YLabel("Share of attempts ≤ x");
         plot.Axes.Margins(left: 0.02, right: 0.05, bottom: 0, top: 0);
         plot.Axes.SetLimitsY(0, 1.02);
-        plot.ShowLegend(Alignment.LowerRight);
+        // Below the data area: inside, a legend covers the slowest backend's tail; beside it, it squeezes the x axis.
+        plot.ShowLegend(Edge.Bottom);
         return plot;
     }
 
@@ -231,8 +232,10 @@ public static class ReportPlots
     {
         ArgumentNullException.ThrowIfNull(points);
         var plot = new Plot();
-        // 20 distinct colours, then a new marker shape: two backends never share colour and marker.
-        var palette = new ScottPlot.Palettes.Category20();
+        // 20 distinct colours (the 10 strong hues first, then their light partners), then a new marker shape: two backends
+        // never share colour and marker.
+        var category20 = new ScottPlot.Palettes.Category20().Colors;
+        Color[] colors = [.. category20.Where((_, i) => i % 2 == 0), .. category20.Where((_, i) => i % 2 == 1)];
         MarkerShape[] shapes = [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond];
         var runs = points.Select(p => p.RunId).Distinct(StringComparer.Ordinal).ToList();
         var index = 0;
@@ -240,8 +243,8 @@ public static class ReportPlots
         {
             var xs = group.Select(p => (double)runs.IndexOf(p.RunId)).ToArray();
             var ys = group.Select(p => p.Value).ToArray();
-            var line = plot.Add.Scatter(xs, ys, palette.GetColor(index % palette.Colors.Length));
-            line.MarkerShape = shapes[(index / palette.Colors.Length) % shapes.Length];
+            var line = plot.Add.Scatter(xs, ys, colors[index % colors.Length]);
+            line.MarkerShape = shapes[(index / colors.Length) % shapes.Length];
             line.MarkerSize = 7;
             line.LineWidth = 2;
             line.LegendText = group.Key + (group.First().Simulated ? " (SIMULATED)" : "");
@@ -257,9 +260,8 @@ public static class ReportPlots
         plot.Axes.Bottom.MinimumSize = Math.Max(60, (float)(longest * 6.5 * Math.Sin(Math.PI / 4)) + 30);
         plot.Axes.Right.MinimumSize = 20;
         plot.Axes.SetLimitsX(-0.5, Math.Max(runs.Count - 0.5, 0.5));
-        plot.Title($"{points[0].Metric} across runs");
+        plot.Title($"{points[0].Metric} across runs (oldest first)");
         plot.YLabel(points[0].Metric);
-        plot.XLabel("run (oldest first)");
         // Outside the data area, so it never covers a point.
         plot.ShowLegend(Edge.Right);
         var width = 900 + (longest * 3);
