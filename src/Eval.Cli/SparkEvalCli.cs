@@ -47,6 +47,11 @@ public static class SparkEvalCli
                 await stderr.WriteLineAsync($"error: {error.Message}");
             }
 
+            foreach (var hint in DidYouMean.Hints(parse))
+            {
+                await stderr.WriteLineAsync(hint);
+            }
+
             await stderr.WriteLineAsync("Fix: see 'spark-eval --help' or 'spark-eval <command> --help'.");
             return ExitBadInput;
         }
