@@ -82,16 +82,32 @@ public sealed record RunVerdict(IReadOnlyList<BackendVerdict> Backends, IReadOnl
         static string Name(BackendVerdict b) => b.Backend;
     }
 
-    /// <summary>The verdict in a few lines of at most <paramref name="width"/> characters, for a terminal.</summary>
+    /// <summary>
+    /// The verdict as one line for a terminal (wrapped at <paramref name="width"/>): who meets every target, who misses
+    /// which and by how much, and the best pass rate, e.g. "verdict: meet SLO + flow target: a · miss: b (TTFT p99 +40 %)".
+    /// </summary>
     public IReadOnlyList<string> Lines(int width = 100)
     {
-        var lines = new List<string>();
-        foreach (var text in Backends.Select(b => b.Sentence).Concat(Findings))
+        var meet = Backends.Where(b => b.MeetsAll).Select(b => b.Backend).ToList();
+        var miss = Backends.Where(b => !b.MeetsAll).Select(b => $"{b.Backend} ({string.Join(", ", b.Checks.Where(c => !c.Met).Select(Short))})").ToList();
+        var what = Backends.Any(b => b.Checks.Count > 1) ? "SLO + flow target" : "flow target";
+        var parts = new List<string> { $"meet {what}: {(meet.Count == 0 ? "none" : string.Join(", ", meet))}" };
+        if (miss.Count > 0)
         {
-            Wrap("verdict: " + text, width, lines);
+            parts.Add("miss: " + string.Join(", ", miss));
         }
 
+        parts.AddRange(Findings.Where(f => f.StartsWith("best pass rate", StringComparison.Ordinal) || f.StartsWith("every attempt failed", StringComparison.Ordinal))
+            .Select(f => f.Replace(", not distinguishable from", ", ties", StringComparison.Ordinal).Replace(" (intervals overlap)", "", StringComparison.Ordinal)));
+        var lines = new List<string>();
+        Wrap("verdict: " + string.Join(" · ", parts), width, lines);
         return lines;
+
+        static string Short(TargetCheck c) => c.Target.StartsWith("in flow", StringComparison.Ordinal)
+            ? string.Create(CultureInfo.InvariantCulture, $"in flow {(c.Actual ?? 0) * 100:0} %")
+            : c.Actual is null
+                ? c.Target.Split(' ')[0] + " p99 –"
+                : string.Create(CultureInfo.InvariantCulture, $"{c.Target.Split(' ')[0]} p99 +{c.Miss * 100:0} %");
     }
 
     private static BackendVerdict ForBackend(BackendSummary b, SloSpec slo, BackendNature nature)
