@@ -19,7 +19,7 @@ namespace Spark.Eval.Cli;
 public static class RunCommand
 {
     private static readonly Option<string?> Suite = new("--suite") { Description = "Suite directory (with tasks.jsonl) or .jsonl file. Default: the embedded spark-mini suite." };
-    private static readonly Option<string[]> Backend = new("--backend", "-b") { Description = "Backend spec kind?key=value&… (repeatable). Default: three simulated profiles. See docs/formats.md.", AllowMultipleArgumentsPerToken = false };
+    private static readonly Option<string[]> Backend = new("--backend", "-b") { Description = "Backend spec kind?key=value&… (repeatable). Default: three simulated hardware profiles and a real llama.cpp runtime on a generated random-weight model. See docs/formats.md.", AllowMultipleArgumentsPerToken = false };
     private static readonly Option<string?> Config = new("--config") { Description = "YAML or JSON plan file; flags override it." };
     private static readonly Option<int?> Concurrency = new("--concurrency", "-c") { Description = "Closed loop: requests in flight at once (default 4)." };
     private static readonly Option<double?> Rate = new("--rate") { Description = "Open loop: requests per second from a seeded schedule (replaces closed loop)." };
@@ -229,7 +229,7 @@ public static class RunCommand
             }
 
             await stderr.WriteLineAsync($"run directory: {outDir}  (status {result.Status}; report: {Path.Combine(outDir, HtmlReport.FileName)}; recompute with: spark-eval summarize {outDir})");
-            return Verdict(result, summary, thresholds, stderr, outDir);
+            return Verdict(result, summary, thresholds, stderr, outDir, records);
         }
         finally
         {
@@ -245,7 +245,7 @@ public static class RunCommand
         }
     }
 
-    private static int Verdict(RunResult result, RunSummary summary, IReadOnlyList<Threshold> thresholds, TextWriter stderr, string outDir)
+    private static int Verdict(RunResult result, RunSummary summary, IReadOnlyList<Threshold> thresholds, TextWriter stderr, string outDir, IReadOnlyList<AttemptRecord> records)
     {
         if (result.Status == "interrupted")
         {
@@ -256,7 +256,12 @@ public static class RunCommand
         var measured = summary.Backends.Sum(b => b.Counts.Ok + b.Counts.Error + b.Counts.Timeout);
         if (measured > 0 && summary.Backends.All(b => b.Counts.Ok == 0))
         {
-            stderr.WriteLine("FAILED: every attempt failed (see error classes above and attempts.csv).");
+            stderr.WriteLine("FAILED: every attempt failed; the most frequent error classes (all of them: attempts.csv, report.html):");
+            foreach (var line in FailureDigest.Lines(records))
+            {
+                stderr.WriteLine(line);
+            }
+
             return SparkEvalCli.ExitThresholdFailed;
         }
 

@@ -41,4 +41,19 @@ public class CliUxTests
         Assert.Equal(2, exit);
         Assert.Contains("both set ttft_ms", stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Run_EveryAttemptRefused_PrintsTheErrorClassWithAnExampleMessage()
+    {
+        // A loopback port nobody listens on: every attempt fails with the connection refused.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", $"openai?name=down&url=http://127.0.0.1:{port}/v1&model=m&retries=0",
+            "--tasks", "2", "--repeats", "1", "--warmup", "0", "--no-grade", "--out", Path.Combine(CliHarness.TempDir(), "run"));
+        Assert.Equal(1, exit);
+        Assert.Contains("FAILED: every attempt failed", stderr, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^  \S+ × 2 \(down\): e\.g\. .+", stderr);
+    }
 }
