@@ -53,6 +53,8 @@ public sealed class ConnectionStats
 public sealed class OpenAICompatibleChatClient : IChatClient
 {
     internal static readonly ResiliencePropertyKey<AttemptRecorder?> RecorderKey = new("spark.recorder");
+    /// <summary>Response header serve-sim sets when its backend is simulated (Eval.Simulator's SimServer.SimulatedHeader).</summary>
+    internal const string SimulatedHeader = "x-spark-eval-simulated";
     private static readonly ResiliencePropertyKey<AttemptTimeouts?> TimeoutsKey = new("spark.timeouts");
 
     private readonly OpenAIBackendOptions _options;
@@ -608,6 +610,12 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         try
         {
             var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeouts.Token);
+            if (recorder is not null && response.Headers.TryGetValues(SimulatedHeader, out var simulated) && simulated.Contains("true", StringComparer.OrdinalIgnoreCase))
+            {
+                // serve-sim hosting a simulated backend says so: the attempt's timings are modelled, not measured.
+                recorder.ServerSimulated = true;
+            }
+
             if (arrivals is { FirstTimestamp: > 0 })
             {
                 // The headers begin the response: the first segment of the read that brought them.

@@ -3,7 +3,7 @@ using Spark.Eval.Core.Tasks;
 
 namespace Spark.Eval.Cli;
 
-/// <summary>What <c>spark-eval run</c> uses with no flags: the embedded spark-mini suite and three simulated profiles.</summary>
+/// <summary>What <c>spark-eval run</c> uses with no flags: the embedded spark-mini suite, three simulated profiles and the random-weight local model.</summary>
 public static class EmbeddedDefaults
 {
     public const string EmbeddedPrefix = "embedded:";

@@ -26,7 +26,7 @@ public static class RemoteCommands
     private static readonly Option<int> Port = new("--port", "-p") { Description = "TCP port to listen on; 0 picks a free one (printed on stdout). Default 8000.", DefaultValueFactory = _ => 8000 };
     private static readonly Option<string> Host = new("--host") { Description = "Address to bind. Default 127.0.0.1 (loopback only).", DefaultValueFactory = _ => "127.0.0.1" };
     private static readonly Option<string> Backend = new("--backend", "-b") { Description = "Backend spec to host (see 'spark-eval run --help'). Default: sim (constant rate).", DefaultValueFactory = _ => "sim" };
-    private static readonly Option<string> LocalBackend = new("--backend", "-b") { Description = "Local backend spec to host. Default: the generated tiny random-weight model (generated on first use).", DefaultValueFactory = _ => "local?name=local-tiny-random&model=models/tiny.gguf&threads=2" };
+    private static readonly Option<string> LocalBackend = new("--backend", "-b") { Description = "Local backend spec to host. Default: the generated tiny random-weight model (generated on first use).", DefaultValueFactory = _ => "local?name=local-tiny-random&model=models/tiny.gguf&threads=1&ctx=2048" };
     private static readonly Option<string> Model = new("--model") { Description = "Model id reported by /v1/models. Default: the backend's name." };
     private static readonly Option<double> FaultRate = new("--fault-rate") { Description = "Probability in [0, 1] that a request without an x-spark-fault header gets one of --faults. Default 0." };
     private static readonly Option<string?> Faults = new("--faults") { Description = "Comma-separated faults drawn by --fault-rate: 429, 503, 500, slow_headers, wrong_content_type, disconnect, stall, malformed, early_end; settings as kind;after=N;ms=N;retry_after=S." };
@@ -122,6 +122,7 @@ public static class RemoteCommands
             // CPU-bound generation must not run on, and hold up, the socket threads.
             InlineScheduling = emission is not null || backend.Info.Simulated,
             Http2 = parse.GetValue(Http2),
+            Simulated = backend.Info.Simulated,
         }, time, ct);
         if (prefaultMb > 0)
         {

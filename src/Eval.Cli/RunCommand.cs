@@ -19,7 +19,7 @@ namespace Spark.Eval.Cli;
 public static class RunCommand
 {
     private static readonly Option<string?> Suite = new("--suite") { Description = "Suite directory (with tasks.jsonl) or .jsonl file. Default: the embedded spark-mini suite." };
-    private static readonly Option<string[]> Backend = new("--backend", "-b") { Description = "Backend spec kind?key=value&… (repeatable). Default: three simulated profiles. See docs/formats.md.", AllowMultipleArgumentsPerToken = false };
+    private static readonly Option<string[]> Backend = new("--backend", "-b") { Description = "Backend spec kind?key=value&… (repeatable). Default: three simulated hardware profiles and a real llama.cpp runtime on a generated random-weight model. See docs/formats.md.", AllowMultipleArgumentsPerToken = false };
     private static readonly Option<string?> Config = new("--config") { Description = "YAML or JSON plan file; flags override it." };
     private static readonly Option<int?> Concurrency = new("--concurrency", "-c") { Description = "Closed loop: requests in flight at once (default 4)." };
     private static readonly Option<double?> Rate = new("--rate") { Description = "Open loop: requests per second from a seeded schedule (replaces closed loop)." };
@@ -35,6 +35,8 @@ public static class RunCommand
     private static readonly Option<int?> Tasks = new("--tasks") { Description = "Use only the first N tasks of the suite." };
     private static readonly Option<string?> Out = new("--out", "-o") { Description = "Run directory to create (default results/<run-id>)." };
     private static readonly Option<string?> FailIf = new("--fail-if") { Description = "Thresholds that make the run exit 1, e.g. ttft_p99_ms>800,error_rate>0.02." };
+    private static readonly Option<bool> Wide = new("--wide") { Description = "Print every column of the summary table (default: the key columns, fitting 100 characters)." };
+    private static readonly Option<string?> SloList = new("--slo") { Description = "Goodput SLO targets, e.g. ttft_ms=500,tpot_ms=50,e2e_ms=2000 (same as --slo-ttft-ms/--slo-tpot-ms/--slo-e2e-ms)." };
     private static readonly Option<double?> SloTtft = new("--slo-ttft-ms") { Description = "Goodput SLO on TTFT, ms." };
     private static readonly Option<double?> SloTpot = new("--slo-tpot-ms") { Description = "Goodput SLO on TPOT, ms." };
     private static readonly Option<double?> SloE2e = new("--slo-e2e-ms") { Description = "Goodput SLO on end-to-end latency, ms." };
@@ -49,7 +51,7 @@ public static class RunCommand
         var command = new Command("run", "Replay a task suite against backends and write a run directory (attempts.jsonl, manifest, summaries, CSVs).")
         {
             Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Repeats, Seed, Warmup, Duration, Timeout,
-            MaxTokens, Temperature, Tasks, Out, FailIf, SloTtft, SloTpot, SloE2e, Resume, Json, NoGrade, Judge, Grading,
+            MaxTokens, Temperature, Tasks, Out, FailIf, SloTtft, SloTpot, SloE2e, SloList, Wide, Resume, Json, NoGrade, Judge, Grading,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -190,11 +192,18 @@ public static class RunCommand
             var (records, _) = AttemptLog.Read(directory.AttemptsPath);
             var reported = records.Where(x => x.ModelReported is not null).GroupBy(x => x.Slot.Backend)
                 .ToDictionary(g => g.Key, g => g.First().ModelReported);
+            // A server that said its timings are modelled (serve-sim: x-spark-eval-simulated) makes the backend simulated.
+            var servedSimulated = records.Where(x => x.Simulated).Select(x => x.Slot.Backend).ToHashSet(StringComparer.Ordinal);
+            foreach (var name in handles.Where(h => !h.Info.Simulated && servedSimulated.Contains(h.Info.Name)).Select(h => h.Info.Name))
+            {
+                await stderr.WriteLineAsync($"note: SIMULATED: backend '{name}' is served by a simulator (its server says so): its timings are modelled, not measured.");
+            }
+
             manifest = manifest with
             {
                 EndedUtc = time.GetUtcNow(),
                 Status = result.Status,
-                Backends = manifest.Backends.Select(b => b with { ModelReported = reported.GetValueOrDefault(b.Name) ?? b.ModelReported }).ToList(),
+                Backends = manifest.Backends.Select(b => b with { ModelReported = reported.GetValueOrDefault(b.Name) ?? b.ModelReported, Simulated = b.Simulated || servedSimulated.Contains(b.Name) }).ToList(),
             };
             directory.WriteManifest(manifest);
             RunSummary? summary = null;
@@ -219,14 +228,14 @@ public static class RunCommand
             }
 
             HistoryCommand.Record(directory, manifest, summary, stderr);
-            SummaryTable.Write(parse.GetValue(Json) ? stderr : stdout, summary);
+            ConsoleSummaryTable.Write(parse.GetValue(Json) ? stderr : stdout, summary, manifest, parse.GetValue(Wide));
             if (parse.GetValue(Json))
             {
                 await stdout.WriteLineAsync(JsonSerializer.Serialize(summary, CoreIndentedJsonContext.Default.RunSummary));
             }
 
             await stderr.WriteLineAsync($"run directory: {outDir}  (status {result.Status}; report: {Path.Combine(outDir, HtmlReport.FileName)}; recompute with: spark-eval summarize {outDir})");
-            return Verdict(result, summary, thresholds, stderr, outDir);
+            return Verdict(result, summary, thresholds, stderr, outDir, records);
         }
         finally
         {
@@ -242,7 +251,7 @@ public static class RunCommand
         }
     }
 
-    private static int Verdict(RunResult result, RunSummary summary, IReadOnlyList<Threshold> thresholds, TextWriter stderr, string outDir)
+    private static int Verdict(RunResult result, RunSummary summary, IReadOnlyList<Threshold> thresholds, TextWriter stderr, string outDir, IReadOnlyList<AttemptRecord> records)
     {
         if (result.Status == "interrupted")
         {
@@ -253,7 +262,12 @@ public static class RunCommand
         var measured = summary.Backends.Sum(b => b.Counts.Ok + b.Counts.Error + b.Counts.Timeout);
         if (measured > 0 && summary.Backends.All(b => b.Counts.Ok == 0))
         {
-            stderr.WriteLine("FAILED: every attempt failed (see error classes above and attempts.csv).");
+            stderr.WriteLine("FAILED: every attempt failed; the most frequent error classes (all of them: attempts.csv, report.html):");
+            foreach (var line in FailureDigest.Lines(records))
+            {
+                stderr.WriteLine(line);
+            }
+
             return SparkEvalCli.ExitThresholdFailed;
         }
 
@@ -335,10 +349,8 @@ public static class RunCommand
             Temperature = parse.GetValue(Temperature) ?? config.Temperature ?? 0,
             MaxTokens = parse.GetValue(MaxTokens) ?? config.MaxTokens,
             TaskLimit = parse.GetValue(Tasks) ?? config.Tasks,
-            Slo = new SloSpec(
-                parse.GetValue(SloTtft) ?? config.Slo?.TtftMs,
-                parse.GetValue(SloTpot) ?? config.Slo?.TpotMs,
-                parse.GetValue(SloE2e) ?? config.Slo?.E2eMs),
+            Slo = SloSyntax.Combine(parse.GetValue(SloList), parse.GetValue(SloTtft), parse.GetValue(SloTpot), parse.GetValue(SloE2e),
+                new SloSpec(config.Slo?.TtftMs, config.Slo?.TpotMs, config.Slo?.E2eMs)),
         };
         if (plan.Rate is <= 0)
         {

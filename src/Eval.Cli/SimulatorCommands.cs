@@ -37,7 +37,9 @@ public static class SimulatorCommands
         var jitter = new Option<double>("--jitter") { Description = "Relative standard deviation of each step's duration (0 = none)." };
         var spread = new Option<double>("--length-spread") { Description = "Uniform ± spread of lengths around their means, as a fraction." };
         var seed = new Option<int>("--seed") { Description = "Seed for arrivals, lengths and jitter.", DefaultValueFactory = _ => 42 };
-        var slo = new Option<string?>("--slo") { Description = "p99 targets for goodput and sizing, e.g. ttft_ms=500,tpot_ms=50." };
+        var slo = new Option<string?>("--slo") { Description = "p99 targets for goodput and sizing, e.g. ttft_ms=500,tpot_ms=50 (same as --slo-ttft-ms/--slo-tpot-ms)." };
+        var sloTtft = new Option<double?>("--slo-ttft-ms") { Description = "p99 TTFT target, ms (the --slo ttft_ms=… spelling of 'run')." };
+        var sloTpot = new Option<double?>("--slo-tpot-ms") { Description = "p99 TPOT target, ms." };
         var developers = new Option<int?>("--developers") { Description = "Developers to serve (with --slo): devices needed and cost per million output tokens." };
         var perDev = new Option<double>("--requests-per-developer-min") { Description = "Requests each developer sends per minute.", DefaultValueFactory = _ => 2.0 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (shape: docs/simulator.md, section JSON shape)." };
@@ -45,7 +47,7 @@ public static class SimulatorCommands
 
         var command = new Command("simulate", "SIMULATED: predict TTFT, TPOT, throughput, goodput and saturation for a hardware × model profile under load; size a fleet for an SLO.")
         {
-            hw, model, precision, tp, input, output, concurrency, rate, requests, arrival, burstiness, chunked, jitter, spread, seed, slo, developers, perDev, json, noSaturation, Profiles,
+            hw, model, precision, tp, input, output, concurrency, rate, requests, arrival, burstiness, chunked, jitter, spread, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -87,7 +89,9 @@ public static class SimulatorCommands
                 LengthSpread = parse.GetValue(spread),
                 Seed = parse.GetValue(seed),
             };
-            var sloTarget = parse.GetValue(slo) is { } sloArg ? Slo.Parse(sloArg) : null;
+            // One SLO syntax across commands (Core's SloSyntax): --slo ttft_ms=500,tpot_ms=50 or --slo-ttft-ms 500 --slo-tpot-ms 50.
+            var sloSpec = Core.Results.SloSyntax.Combine(parse.GetValue(slo), parse.GetValue(sloTtft), parse.GetValue(sloTpot), null, allowed: ["ttft_ms", "tpot_ms"]);
+            var sloTarget = sloSpec.IsSet ? new Slo(sloSpec.TtftMs, sloSpec.TpotMs) : null;
             var points = new List<LoadPoint>();
             foreach (var i in inputs)
             {
@@ -110,7 +114,7 @@ public static class SimulatorCommands
             var first = template with { InputTokens = inputs[0], OutputTokens = outputs[0], Requests = Math.Min(n, 2000) };
             var saturation = parse.GetValue(noSaturation) ? null : CapacityPlanner.FindSaturation(latency, first);
             CapacityPlan? plan = null;
-            if (parse.GetValue(slo) is { } sloText)
+            if (sloTarget is not null)
             {
                 var devs = parse.GetValue(developers) ?? throw new InputException("--slo needs --developers. Fix: add --developers N");
                 if (devs < 1)
@@ -118,7 +122,7 @@ public static class SimulatorCommands
                     throw new InputException("--developers: must be >= 1. Fix: give the number of developers to serve");
                 }
 
-                plan = CapacityPlanner.Plan(latency, first, Slo.Parse(sloText), devs, parse.GetValue(perDev), saturation ?? CapacityPlanner.FindSaturation(latency, first));
+                plan = CapacityPlanner.Plan(latency, first, sloTarget, devs, parse.GetValue(perDev), saturation ?? CapacityPlanner.FindSaturation(latency, first));
             }
             else if (parse.GetValue(developers) is not null)
             {

@@ -25,7 +25,7 @@ public static class SparkEvalCli
     {
         stdout ??= Console.Out;
         stderr ??= Console.Error;
-        var root = new RootCommand("spark-eval: replay bounded coding tasks against backends and measure latency, throughput and pass rates.")
+        var root = new RootCommand("spark-eval: replay bounded coding tasks against backends and measure latency, throughput and pass rates.\nExit codes: 0 ok · 1 a --fail-if threshold breached, a gate regressed, or every attempt failed · 2 bad input (the message names the fix) · 130 interrupted.")
         {
             RunCommand.Create(stdout, stderr),
             SummarizeCommand.Create(stdout, stderr),
@@ -45,6 +45,11 @@ public static class SparkEvalCli
             foreach (var error in parse.Errors)
             {
                 await stderr.WriteLineAsync($"error: {error.Message}");
+            }
+
+            foreach (var hint in DidYouMean.Hints(parse))
+            {
+                await stderr.WriteLineAsync(hint);
             }
 
             await stderr.WriteLineAsync("Fix: see 'spark-eval --help' or 'spark-eval <command> --help'.");

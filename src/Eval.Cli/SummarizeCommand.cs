@@ -12,7 +12,8 @@ public static class SummarizeCommand
     {
         var dir = new Argument<string>("run-dir") { Description = "A run directory written by 'spark-eval run'." };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON on stdout." };
-        var command = new Command("summarize", "Recompute summary.json, summary.csv, attempts.csv and the reports (report.html, report.md, plots/) from a run's attempts.jsonl.") { dir, json };
+        var wide = new Option<bool>("--wide") { Description = "Print every column of the summary table (default: the key columns, fitting 100 characters)." };
+        var command = new Command("summarize", "Recompute summary.json, summary.csv, attempts.csv and the reports (report.html, report.md, plots/) from a run's attempts.jsonl.") { dir, json, wide };
         command.SetAction(parse =>
         {
             var directory = new RunDirectory(parse.GetValue(dir)!);
@@ -25,7 +26,7 @@ public static class SummarizeCommand
             }
             else
             {
-                SummaryTable.Write(stdout, summary);
+                ConsoleSummaryTable.Write(stdout, summary, manifest, parse.GetValue(wide));
             }
 
             stderr.WriteLine($"rewrote summary.json, summary.csv, attempts.csv, report.html, report.md and plots/ in {directory.Path}; recorded in {HistoryCommand.PathFor(directory.Path)}");

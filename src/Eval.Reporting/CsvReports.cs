@@ -13,7 +13,11 @@ public static class CsvReports
 
     private static readonly CsvWriterOptions Options = new() { NewLine = "\n", FormatProvider = CultureInfo.InvariantCulture };
 
-    public static void WriteSummary(TextWriter writer, RunSummary summary)
+    /// <summary>
+    /// One row per backend: name, simulated, every scalar (goodput columns only when an SLO is set, pass_rate only when
+    /// something was graded), then random_weights and the SLO targets (empty when not set).
+    /// </summary>
+    public static void WriteSummary(TextWriter writer, RunSummary summary, RunManifest? manifest = null)
     {
         ArgumentNullException.ThrowIfNull(summary);
         var rows = summary.Backends.Select(b => (b, SummaryCalculator.Scalars(b))).ToList();
@@ -26,6 +30,10 @@ public static class CsvReports
             csv.WriteField(column);
         }
 
+        csv.WriteField("random_weights");
+        csv.WriteField("slo_ttft_ms");
+        csv.WriteField("slo_tpot_ms");
+        csv.WriteField("slo_e2e_ms");
         csv.EndRecord();
         foreach (var (backend, scalars) in rows)
         {
@@ -36,6 +44,11 @@ public static class CsvReports
                 csv.WriteField(scalars.TryGetValue(column, out var v) && double.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) : "");
             }
 
+            var slo = backend.Goodput.Slo;
+            csv.WriteField(BackendLabels.Nature(backend, manifest) == BackendNature.RandomWeights ? "true" : "false");
+            csv.WriteField(Num(slo.TtftMs));
+            csv.WriteField(Num(slo.TpotMs));
+            csv.WriteField(Num(slo.E2eMs));
             csv.EndRecord();
         }
     }

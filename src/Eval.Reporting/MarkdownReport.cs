@@ -21,9 +21,22 @@ public static class MarkdownReport
             md.Append("> **SIMULATED** rows report modelled timings and quality, not measurements of real hardware.\n\n");
         }
 
+        md.Append("## Verdict\n\n");
+        var verdict = RunVerdict.Decide(data.Summary, m);
+        foreach (var b in verdict.Backends)
+        {
+            md.Append(CultureInfo.InvariantCulture, $"- {b.Sentence}\n");
+        }
+
+        foreach (var finding in verdict.Findings)
+        {
+            md.Append(CultureInfo.InvariantCulture, $"- {finding}\n");
+        }
+
+        md.Append(CultureInfo.InvariantCulture, $"\nSLO: {(m.Plan.Slo.IsSet ? Core.Results.SloSyntax.Describe(m.Plan.Slo) + " (checked on p99; goodput = ok attempts meeting it / decided)" : "none set, so no goodput")}; flow target: ≥ {RunVerdict.FlowTargetRatio * 100:0} % of attempts answered within 1 s.\n\n");
         md.Append("| ").AppendJoin(" | ", ReportTables.Columns.Select(c => c.Header)).Append(" |\n|");
         md.Append(string.Concat(Enumerable.Repeat("---|", ReportTables.Columns.Count))).Append('\n');
-        foreach (var row in ReportTables.Rows(data.Summary))
+        foreach (var row in ReportTables.Rows(data.Summary, m))
         {
             md.Append("| ").AppendJoin(" | ", row).Append(" |\n");
         }

@@ -120,7 +120,8 @@ public static class ReportPlots
         plot.YLabel("Share of attempts ≤ x");
         plot.Axes.Margins(left: 0.02, right: 0.05, bottom: 0, top: 0);
         plot.Axes.SetLimitsY(0, 1.02);
-        plot.ShowLegend(Alignment.LowerRight);
+        // Below the data area: inside, a legend covers the slowest backend's tail; beside it, it squeezes the x axis.
+        plot.ShowLegend(Edge.Bottom);
         return plot;
     }
 
@@ -155,9 +156,10 @@ public static class ReportPlots
 
         plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, backends.Count).Select(i => (double)i)], [.. backends.Select(Label)]);
         plot.YLabel("Share of decided attempts");
-        plot.Axes.Margins(bottom: 0, top: 0);
-        plot.Axes.SetLimitsY(0, 1.0);
-        plot.ShowLegend(Alignment.UpperRight);
+        PercentAxis(plot);
+        plot.Axes.SetLimitsX(-0.6, backends.Count - 0.4);
+        // Outside the data area: a legend inside would cover a bar (every bar reaches 100 %).
+        plot.ShowLegend(Edge.Right);
         return plot;
     }
 
@@ -178,34 +180,51 @@ public static class ReportPlots
         var palette = new ScottPlot.Palettes.Category10();
         var backends = data.Summary.Backends;
         var bars = new List<Bar>();
+        var intervals = new List<(int Position, double Low, double High)>();
         for (var i = 0; i < backends.Count; i++)
         {
-            if (backends[i].Grading is not { } g)
+            if (backends[i].Grading is not { Graded: > 0 } g)
             {
                 continue;
             }
 
             var (low, high) = ProportionInterval.Wilson95(g.Passed, g.Graded);
-            bars.Add(new Bar
-            {
-                Position = i,
-                Value = g.PassRate,
-                FillColor = palette.GetColor(i),
-                Size = 0.6,
-            });
-
-            // The Wilson interval is not symmetric about the rate: draw it as its own segment.
-            var interval = plot.Add.Line(i, low, i, high);
-            interval.LineWidth = 2;
-            interval.Color = Colors.Black;
+            // A light fill keeps the whole interval visible where it runs inside the bar.
+            bars.Add(new Bar { Position = i, Value = g.PassRate, FillColor = palette.GetColor(i).WithAlpha(0.45), LineColor = palette.GetColor(i), LineWidth = 1, Size = 0.6 });
+            intervals.Add((i, low, high));
         }
 
         plot.Add.Bars(bars);
+
+        // Drawn after the bars, so no part of an interval hides behind one; the Wilson interval is not symmetric about
+        // the rate, so each is its own segment with end caps.
+        foreach (var (position, low, high) in intervals)
+        {
+            Segment(plot, position, low, position, high);
+            Segment(plot, position - 0.12, low, position + 0.12, low);
+            Segment(plot, position - 0.12, high, position + 0.12, high);
+        }
+
         plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, backends.Count).Select(i => (double)i)], [.. backends.Select(b => Label(b) + "\n" + RateText(b.Grading))]);
+        PercentAxis(plot);
         plot.YLabel("Pass rate");
-        plot.Axes.Margins(bottom: 0);
-        plot.Axes.SetLimitsY(0, 1.1);
+        plot.Axes.SetLimitsX(-0.6, backends.Count - 0.4);
         return plot;
+    }
+
+    private static void Segment(Plot plot, double x1, double y1, double x2, double y2)
+    {
+        var line = plot.Add.Line(x1, y1, x2, y2);
+        line.LineWidth = 2;
+        line.Color = Colors.Black;
+    }
+
+    /// <summary>A 0–100 % axis: ticks every 20 %, and just enough headroom that a line at 100 % is drawn whole.</summary>
+    private static void PercentAxis(Plot plot)
+    {
+        double[] ticks = [0, 0.2, 0.4, 0.6, 0.8, 1.0];
+        plot.Axes.Left.SetTicks(ticks, [.. ticks.Select(t => (t * 100).ToString("0", System.Globalization.CultureInfo.InvariantCulture) + " %")]);
+        plot.Axes.SetLimitsY(0, 1.015);
     }
 
     /// <summary>Draws one metric across runs, a line per backend, to a PNG (or an SVG when the path ends in .svg).</summary>
@@ -213,28 +232,42 @@ public static class ReportPlots
     {
         ArgumentNullException.ThrowIfNull(points);
         var plot = new Plot();
-        var palette = new ScottPlot.Palettes.Category10();
+        // 20 distinct colours (the 10 strong hues first, then their light partners), then a new marker shape: two backends
+        // never share colour and marker.
+        var category20 = new ScottPlot.Palettes.Category20().Colors;
+        Color[] colors = [.. category20.Where((_, i) => i % 2 == 0), .. category20.Where((_, i) => i % 2 == 1)];
+        MarkerShape[] shapes = [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond];
         var runs = points.Select(p => p.RunId).Distinct(StringComparer.Ordinal).ToList();
         var index = 0;
         foreach (var group in points.GroupBy(p => p.Backend, StringComparer.Ordinal))
         {
             var xs = group.Select(p => (double)runs.IndexOf(p.RunId)).ToArray();
             var ys = group.Select(p => p.Value).ToArray();
-            var line = plot.Add.Scatter(xs, ys, palette.GetColor(index++));
+            var line = plot.Add.Scatter(xs, ys, colors[index % colors.Length]);
+            line.MarkerShape = shapes[(index / colors.Length) % shapes.Length];
+            line.MarkerSize = 7;
+            line.LineWidth = 2;
             line.LegendText = group.Key + (group.First().Simulated ? " (SIMULATED)" : "");
+            index++;
         }
 
+        // Run ids are long: rotated labels hang below the axis, so the axis reserves room for the longest (about 6 px per
+        // character at 45°) and the plot is widened rather than cutting them.
+        var longest = runs.Count == 0 ? 0 : runs.Max(r => r.Length);
         plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, runs.Count).Select(i => (double)i)], [.. runs]);
         plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
-        plot.Axes.Bottom.MinimumSize = 140;
-        plot.Axes.Right.MinimumSize = 90;
-        plot.Title($"{points[0].Metric} across runs");
+        plot.Axes.Bottom.MinimumSize = Math.Max(60, (float)(longest * 6.5 * Math.Sin(Math.PI / 4)) + 30);
+        plot.Axes.Right.MinimumSize = 20;
+        plot.Axes.SetLimitsX(-0.5, Math.Max(runs.Count - 0.5, 0.5));
+        plot.Title($"{points[0].Metric} across runs (oldest first)");
         plot.YLabel(points[0].Metric);
-        plot.ShowLegend(Alignment.UpperLeft);
+        // Outside the data area, so it never covers a point.
+        plot.ShowLegend(Edge.Right);
+        var width = 900 + (longest * 3);
         var bytes = path.EndsWith(".svg", StringComparison.OrdinalIgnoreCase)
-            ? System.Text.Encoding.UTF8.GetBytes(plot.GetSvgXml(900, 450))
-            : plot.GetImageBytes(900, 450, ImageFormat.Png);
+            ? System.Text.Encoding.UTF8.GetBytes(plot.GetSvgXml(width, 500))
+            : plot.GetImageBytes(width, 500, ImageFormat.Png);
         RunDirectory.WriteAtomic(path, bytes);
     }
 }

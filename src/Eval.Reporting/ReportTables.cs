@@ -9,7 +9,7 @@ public static class ReportTables
     /// <summary>Column headers with the formula each column shows (docs/metrics.md has the full definitions).</summary>
     public static IReadOnlyList<(string Header, string Formula)> Columns { get; } =
     [
-        ("backend", "name; SIMULATED when timings are modelled"),
+        ("backend", "name; SIMULATED when timings are modelled; random weights when the text is meaningless"),
         ("ok / all", "ok attempts / (ok + error + timeout)"),
         ("TTFT p50 [95 % CI]", "first content − request start, ms; order-statistic interval"),
         ("TTFT p99", "ms"),
@@ -17,25 +17,25 @@ public static class ReportTables
         ("ITL p99", "gap between consecutive output chunks, ms"),
         ("E2E p50", "stream end − request start, ms"),
         ("tok/s p50", "answer tokens / E2E per attempt"),
-        ("goodput", "ok attempts meeting every SLO / decided"),
-        ("pass [95 % CI]", "passed / graded (failed generations count as not passed); Wilson interval"),
+        ("goodput", "ok attempts meeting every SLO / decided; – when no SLO is set"),
+        ("pass [95 % CI]", "passed / graded (failed generations count as not passed; answers the sandbox refused are ungraded and left out); Wilson interval"),
         ("pass@1", "mean over tasks of c/n"),
         ("in flow", "answers complete within 1 s / decided"),
         ("s / pass", "total waiting / passed answers"),
     ];
 
-    public static IReadOnlyList<string[]> Rows(RunSummary summary)
+    public static IReadOnlyList<string[]> Rows(RunSummary summary, Core.Results.RunManifest? manifest = null)
     {
         ArgumentNullException.ThrowIfNull(summary);
-        return [.. summary.Backends.Select(Row)];
+        return [.. summary.Backends.Select(b => Row(b, manifest))];
     }
 
-    private static string[] Row(BackendSummary b)
+    private static string[] Row(BackendSummary b, Core.Results.RunManifest? manifest)
     {
         var all = b.Counts.Ok + b.Counts.Error + b.Counts.Timeout;
         return
         [
-            b.Simulated ? b.Backend + " (SIMULATED)" : b.Backend,
+            BackendLabels.Describe(b, manifest),
             $"{b.Counts.Ok} / {all}",
             Stat(b, "ttft_ms", s => F(s.P50) + (s.Ci95P50 is [var lo, var hi] ? $" [{F(lo)}, {F(hi)}]" : "")),
             Stat(b, "ttft_ms", s => F(s.P99)),
@@ -43,8 +43,13 @@ public static class ReportTables
             Stat(b, "itl_ms", s => F(s.P99)),
             Stat(b, "e2e_ms", s => F(s.P50)),
             Stat(b, "output_tokens_per_s", s => F(s.P50)),
-            Percent(b.Goodput.Ratio),
-            b.Grading is { } g ? Percent(g.PassRate) + Interval(g) : "–",
+            b.Goodput.SloSet ? Percent(b.Goodput.Ratio) : "–",
+            b.Grading switch
+            {
+                null => "–",
+                { Graded: 0 } g => $"– ({g.Ungraded} ungraded)",
+                var g => Percent(g.PassRate) + Interval(g) + (g.Ungraded > 0 ? $" ({g.Ungraded} ungraded)" : ""),
+            },
             b.Grading?.PassAtK.TryGetValue("pass@1", out var p1) == true ? Percent(p1) : "–",
             b.Flow is { } f ? Percent(f.InFlowRatio) : "–",
             b.Flow?.WaitPerPassSeconds is { } w ? w.ToString("0.00", CultureInfo.InvariantCulture) : "–",
@@ -55,6 +60,18 @@ public static class ReportTables
     {
         var (low, high) = ProportionInterval.Wilson95(g.Passed, g.Graded);
         return $" [{(low * 100).ToString("0", CultureInfo.InvariantCulture)}, {(high * 100).ToString("0", CultureInfo.InvariantCulture)}]";
+    }
+
+    /// <summary>"83 % [44, 97] of 6": a rate with its 95 % Wilson interval and n; "–" when n is 0.</summary>
+    public static string Rate(int passed, int graded)
+    {
+        if (graded == 0)
+        {
+            return "–";
+        }
+
+        var (low, high) = ProportionInterval.Wilson95(passed, graded);
+        return string.Create(CultureInfo.InvariantCulture, $"{(double)passed / graded * 100:0} % [{low * 100:0}, {high * 100:0}] of {graded}");
     }
 
     private static string Stat(BackendSummary b, string metric, Func<LatencyStatistics, string> pick) =>

@@ -49,7 +49,7 @@ public sealed class RunDirectory(string path)
         var summary = SummaryCalculator.Compute(manifest.RunId, records, manifest.Plan.Slo);
         WriteAtomic(System.IO.Path.Combine(Path, SummaryJsonFileName),
             JsonSerializer.SerializeToUtf8Bytes(summary, CoreIndentedJsonContext.Default.RunSummary));
-        WriteText(CsvReports.SummaryFileName, w => CsvReports.WriteSummary(w, summary));
+        WriteText(CsvReports.SummaryFileName, w => CsvReports.WriteSummary(w, summary, manifest));
         WriteText(CsvReports.AttemptsFileName, w => CsvReports.WriteAttempts(w, records));
         WriteReports(ReportData.From(manifest, summary, records));
         return summary;

@@ -70,7 +70,22 @@ public sealed record GradingSummary
     public IReadOnlyDictionary<string, PassRates> ByLanguage { get; init; } = new Dictionary<string, PassRates>();
     /// <summary>unit-tests: mean of killed / mutants over graded attempts.</summary>
     public double? MeanMutationScore { get; init; }
+    /// <summary>Answers the sandbox refused to run (bubblewrap missing): neither passed nor failed, left out of every pass rate.</summary>
+    public int Ungraded { get; init; }
     public IReadOnlyList<string> Notes { get; init; } = [];
+}
+
+/// <summary>How a stored grade is read: which grades say nothing about the answer.</summary>
+public static class GradeMarks
+{
+    /// <summary>
+    /// True when the sandbox refused to run the answer (no bubblewrap, not suite text): the answer was never judged, so it is
+    /// "ungraded", not failed (src/Eval.Sandbox/CodeSandbox.cs writes this detail).
+    /// </summary>
+    public static bool IsRefused(System.Text.Json.Nodes.JsonNode? grade) =>
+        grade?["outcome"]?.GetValue<string>() == "harness_error"
+        && grade["detail"]?.GetValue<string>() is { } detail
+        && (detail.StartsWith("refused", StringComparison.Ordinal) || detail.Contains("refused: bubblewrap", StringComparison.Ordinal));
 }
 
 /// <summary>Pass figures of one slice (a task kind or a language).</summary>
@@ -84,7 +99,7 @@ internal sealed class GradingAccumulator
     private readonly SortedDictionary<string, int> _outcomes = new(StringComparer.Ordinal);
     private readonly List<double> _mutation = [];
     private readonly List<AttemptRecord> _failedGenerations = [];
-    private int _quarantined;
+    private int _quarantined, _ungraded;
 
     public void Add(AttemptRecord record)
     {
@@ -104,6 +119,12 @@ internal sealed class GradingAccumulator
         if (grade["quarantined"] is not null)
         {
             _quarantined++;
+            return;
+        }
+
+        if (GradeMarks.IsRefused(grade))
+        {
+            _ungraded++;
             return;
         }
 
@@ -130,7 +151,12 @@ internal sealed class GradingAccumulator
     {
         if (_tasks.Count == 0)
         {
-            return null;
+            // Every answer refused: nothing was judged, so there is no pass rate, only the count of what was not graded.
+            return _ungraded == 0 ? null : new GradingSummary
+            {
+                Ungraded = _ungraded,
+                Notes = [string.Create(CultureInfo.InvariantCulture, $"{_ungraded} answer(s) ungraded: the sandbox refused to run them (bubblewrap missing); no pass rate. Fix: install bubblewrap and run spark-eval grade <run-dir>.")],
+            };
         }
 
         foreach (var failed in _failedGenerations)
@@ -158,6 +184,11 @@ internal sealed class GradingAccumulator
             notes.Add(string.Create(CultureInfo.InvariantCulture, $"{_quarantined} attempt(s) on quarantined tasks are graded but not counted."));
         }
 
+        if (_ungraded > 0)
+        {
+            notes.Add(string.Create(CultureInfo.InvariantCulture, $"{_ungraded} answer(s) ungraded: the sandbox refused to run them (bubblewrap missing); they are left out of every pass rate, not counted as failed."));
+        }
+
         var graded = _tasks.Values.Sum(t => t.N);
         var passed = _tasks.Values.Sum(t => t.C);
         return new GradingSummary
@@ -171,6 +202,7 @@ internal sealed class GradingAccumulator
             ByKind = Slice(t => t.Kind),
             ByLanguage = Slice(t => t.Language),
             MeanMutationScore = _mutation.Count > 0 ? _mutation.Average() : null,
+            Ungraded = _ungraded,
             Notes = notes,
         };
     }

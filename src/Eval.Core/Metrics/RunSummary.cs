@@ -74,8 +74,15 @@ public static class FlowThresholds
 /// <summary>How many attempts ended how.</summary>
 public sealed record AttemptCounts(int Measured, int Ok, int Error, int Timeout, int Cancelled, int WarmupExcluded);
 
-/// <summary>Attempts that succeeded and met every given SLO; failures count against it.</summary>
-public sealed record GoodputSummary(SloSpec Slo, int GoodAttempts, double Ratio, double Rps);
+/// <summary>
+/// Attempts that succeeded and met every given SLO; failures count against it. Without an SLO (<see cref="SloSet"/> false)
+/// Ratio and Rps only restate the ok share: reports print "–" for them and summary.csv leaves them empty.
+/// </summary>
+public sealed record GoodputSummary(SloSpec Slo, int GoodAttempts, double Ratio, double Rps)
+{
+    /// <summary>True when at least one SLO target was given; only then is goodput a figure of its own.</summary>
+    public bool SloSet => Slo.IsSet;
+}
 
 /// <summary>Token totals and the usage-versus-tokenizer discrepancy.</summary>
 public sealed record TokenSummary(long AnswerTokens, long InputTokens, long ReasoningTokens, string Source, long? DiscrepancyTotal, double? DiscrepancyRelative, string Tokenizer);

@@ -73,16 +73,26 @@ public static class SummaryCalculator
             ["error_rate"] = summary.ErrorRate,
             ["request_throughput_rps"] = summary.RequestThroughputRps,
             ["output_token_throughput_tps"] = summary.OutputTokenThroughputTps,
-            ["goodput_ratio"] = summary.Goodput.Ratio,
-            ["goodput_rps"] = summary.Goodput.Rps,
             ["attempts_ok"] = summary.Counts.Ok,
             ["attempts_failed"] = summary.Counts.Error + summary.Counts.Timeout,
             ["attempts_cancelled"] = summary.Counts.Cancelled,
             ["duration_s"] = summary.DurationSeconds,
         };
-        if (summary.Grading is { } grading)
+        // Without an SLO goodput is only the ok share again: no column of its own, so no figure that looks measured.
+        if (summary.Goodput.SloSet)
+        {
+            result["goodput_ratio"] = summary.Goodput.Ratio;
+            result["goodput_rps"] = summary.Goodput.Rps;
+        }
+
+        if (summary.Grading is { Graded: > 0 } grading)
         {
             result["pass_rate"] = grading.PassRate;
+        }
+
+        if (summary.Grading is { Ungraded: > 0 } withUngraded)
+        {
+            result["ungraded"] = withUngraded.Ungraded;
         }
 
         if (summary.Flow is { } flow)

@@ -54,7 +54,12 @@ public sealed record RunPlanSpec
 }
 
 /// <summary>Service-level objectives used for goodput; null fields are not checked.</summary>
-public sealed record SloSpec(double? TtftMs = null, double? TpotMs = null, double? E2eMs = null);
+public sealed record SloSpec(double? TtftMs = null, double? TpotMs = null, double? E2eMs = null)
+{
+    /// <summary>True when at least one target is given.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsSet => TtftMs is not null || TpotMs is not null || E2eMs is not null;
+}
 
 /// <summary>The suite a run used, with the hash of its bytes.</summary>
 public sealed record SuiteInfo(string Name, string Source, string Sha256, int TaskCount);

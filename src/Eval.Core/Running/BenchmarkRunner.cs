@@ -307,7 +307,7 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
             ModelReported = recorder.ModelId,
             Retries = recorder.Retries,
             StaleConnectionRetries = recorder.StaleConnectionRetries > 0 ? recorder.StaleConnectionRetries : null,
-            Simulated = backend.Info.Simulated,
+            Simulated = backend.Info.Simulated || recorder.ServerSimulated,
         };
     }
 #pragma warning restore CA1031

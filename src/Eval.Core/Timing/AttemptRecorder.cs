@@ -35,6 +35,9 @@ public sealed class AttemptRecorder
 
     public string? ModelId { get; set; }
 
+    /// <summary>Set by a transport when the server said its timings are modelled (serve-sim hosting a simulated backend).</summary>
+    public bool ServerSimulated { get; set; }
+
     /// <summary>Retries the transport made before the try that served the answer.</summary>
     public int Retries { get; private set; }
 

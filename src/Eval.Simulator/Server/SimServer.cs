@@ -56,6 +56,12 @@ public sealed record SimServerOptions
 
     /// <summary>Largest request body (and WebSocket message) accepted; a larger one is answered 413 (default 16 MiB).</summary>
     public long MaxRequestBodyBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// True when the hosted backend's timings are modelled: every response then carries <see cref="SimServer.SimulatedHeader"/>,
+    /// so a client's records stay labelled simulated (an <c>openai</c> backend pointed at serve-sim is not a measurement).
+    /// </summary>
+    public bool Simulated { get; init; }
 }
 
 /// <summary>
@@ -65,6 +71,9 @@ public sealed record SimServerOptions
 /// </summary>
 public sealed class SimServer : IAsyncDisposable
 {
+    /// <summary>Response header that says the answer's timings are modelled (see <see cref="SimServerOptions.Simulated"/>).</summary>
+    public const string SimulatedHeader = "x-spark-eval-simulated";
+
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventPrefix = "event: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
@@ -220,6 +229,11 @@ public sealed class SimServer : IAsyncDisposable
         };
         EmissionClock.Slot = new EmissionSlot();
         context.Response.Headers["x-request-id"] = entry.RequestId;
+        if (_options.Simulated)
+        {
+            context.Response.Headers[SimulatedHeader] = "true";
+        }
+
         try
         {
             if (_options.ApiKey is { } key && context.Request.Headers.Authorization.ToString() != "Bearer " + key)
