@@ -43,13 +43,14 @@ public static class RunCommand
     private static readonly Option<bool> NoGrade = new("--no-grade") { Description = "Do not grade answers (grade later with 'spark-eval grade <run-dir>')." };
     private static readonly Option<string?> Judge = JudgeOption.Create();
     private static readonly Option<string?> Grading = JudgeOption.CreateGradingMode();
+    private static readonly Option<string?> JUnit = new("--junit") { Description = "With --fail-if: also write the gate as JUnit XML here (one test case per backend × threshold); a Markdown summary goes to $GITHUB_STEP_SUMMARY when set." };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("run", "Replay a task suite against backends and write a run directory (attempts.jsonl, manifest, summaries, CSVs).")
         {
             Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Repeats, Seed, Warmup, Duration, Timeout,
-            MaxTokens, Temperature, Tasks, Out, FailIf, SloTtft, SloTpot, SloE2e, Resume, Json, NoGrade, Judge, Grading,
+            MaxTokens, Temperature, Tasks, Out, FailIf, SloTtft, SloTpot, SloE2e, Resume, Json, NoGrade, Judge, Grading, JUnit,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -220,7 +221,19 @@ public static class RunCommand
             }
 
             await stderr.WriteLineAsync($"run directory: {outDir}  (status {result.Status}; report: {Path.Combine(outDir, HtmlReport.FileName)}; recompute with: spark-eval summarize {outDir})");
-            return Verdict(result, summary, thresholds, stderr, outDir);
+            var exit = Verdict(result, summary, thresholds, stderr, outDir);
+            if ((thresholds.Count > 0 || parse.GetValue(JUnit) is not null) && exit != SparkEvalCli.ExitInterrupted)
+            {
+                // The gate's CI outputs and its closing PASS/FAIL line (docs/reports.md).
+                var cases = Threshold.Cases(thresholds, summary);
+                var gate = new GateReport($"spark-eval run --fail-if {outDir}", time.GetUtcNow(),
+                    exit == SparkEvalCli.ExitThresholdFailed && !cases.Any(c => c.Status == GateStatus.Failed)
+                        ? [.. cases, .. summary.Backends.Select(b => new GateCase(b.Backend, "attempts_ok", GateStatus.Failed, "every attempt failed"))]
+                        : cases, summary.Notes);
+                gate.Publish(parse.GetValue(JUnit), Environment.GetEnvironmentVariable(StepSummary.GitHubVariable), stderr);
+            }
+
+            return exit;
         }
         finally
         {
