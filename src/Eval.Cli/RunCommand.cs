@@ -43,6 +43,7 @@ public static class RunCommand
     private static readonly Option<bool> NoGrade = new("--no-grade") { Description = "Do not grade answers (grade later with 'spark-eval grade <run-dir>')." };
     private static readonly Option<string?> Judge = JudgeOption.Create();
     private static readonly Option<string?> Grading = JudgeOption.CreateGradingMode();
+    private static readonly Option<string?> History = new("--history") { Description = "Record the run into this history: a SQLite file or postgresql://user@host/db shared by many runners (default $SPARK_EVAL_HISTORY, else results/history.sqlite)." };
     private static readonly Option<string?> JUnit = new("--junit") { Description = "With --fail-if: also write the gate as JUnit XML here (one test case per backend × threshold); a Markdown summary goes to $GITHUB_STEP_SUMMARY when set." };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
@@ -50,7 +51,7 @@ public static class RunCommand
         var command = new Command("run", "Replay a task suite against backends and write a run directory (attempts.jsonl, manifest, summaries, CSVs).")
         {
             Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Repeats, Seed, Warmup, Duration, Timeout,
-            MaxTokens, Temperature, Tasks, Out, FailIf, SloTtft, SloTpot, SloE2e, Resume, Json, NoGrade, Judge, Grading, JUnit,
+            MaxTokens, Temperature, Tasks, Out, FailIf, SloTtft, SloTpot, SloE2e, Resume, Json, NoGrade, Judge, Grading, JUnit, History,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -213,7 +214,7 @@ public static class RunCommand
 
             // Grading has just written the summaries and reports; an ungraded run writes them here.
             summary ??= directory.WriteSummaries(manifest);
-            HistoryCommand.Record(directory, manifest, summary, stderr);
+            HistoryCommand.Record(directory, manifest, summary, stderr, parse.GetValue(History));
             SummaryTable.Write(parse.GetValue(Json) ? stderr : stdout, summary);
             if (parse.GetValue(Json))
             {

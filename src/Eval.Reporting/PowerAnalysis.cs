@@ -202,7 +202,7 @@ public static class PowerAnalysis
 }
 
 /// <summary>Bootstrap medians by selection (O(n) per resample) rather than a full sort.</summary>
-internal static class BootstrapMedian
+public static class BootstrapMedian
 {
     /// <summary>The median (type 7) of a resample with replacement of <paramref name="source"/>, using <paramref name="buffer"/> as scratch.</summary>
     public static double Resample(double[] source, double[] buffer, Random random)
