@@ -51,6 +51,9 @@ public sealed class RunDirectory(string path)
             JsonSerializer.SerializeToUtf8Bytes(summary, CoreIndentedJsonContext.Default.RunSummary));
         WriteText(CsvReports.SummaryFileName, w => CsvReports.WriteSummary(w, summary));
         WriteText(CsvReports.AttemptsFileName, w => CsvReports.WriteAttempts(w, records));
+        // The run's own arrivals as a Mooncake trace: replayable with run --trace, or by AIPerf.
+        WriteAtomic(System.IO.Path.Combine(Path, Core.Traces.MooncakeTraceWriter.FileName),
+            Encoding.UTF8.GetBytes(Core.Traces.MooncakeTraceWriter.Render(Core.Traces.MooncakeTraceWriter.FromAttempts(records))));
         WriteReports(ReportData.From(manifest, summary, records));
         return summary;
     }
