@@ -70,9 +70,11 @@ public static class RunComparison
             var name = b.Backend == c.Backend ? b.Backend : $"{b.Backend} → {c.Backend}";
             var bs = baseline.Samples.First(s => s.Backend == b.Backend);
             var cs = candidate.Samples.First(s => s.Backend == c.Backend);
-            rows.Add(MedianRatio(name, "ttft_p50_ms", bs.TtftMs, cs.TtftMs, Tolerance(tolerances, "ttft_p50_ms"), random));
-            rows.Add(MedianRatio(name, "e2e_p50_ms", bs.E2eMs, cs.E2eMs, Tolerance(tolerances, "e2e_p50_ms"), random));
-            rows.Add(MedianRatio(name, "tpot_p50_ms", bs.TpotMs, cs.TpotMs, Tolerance(tolerances, "tpot_p50_ms"), random));
+            foreach (var (metric, stem, pick) in LatencyMetrics)
+            {
+                var row = MedianRatio(name, metric, pick(bs), pick(cs), Tolerance(tolerances, metric), random);
+                rows.Add(row.Verdict == NotTested ? FromSummaries(row, b, c, stem) : row);
+            }
             if (b.Grading is { } bg && c.Grading is { } cg)
             {
                 rows.Add(Difference(name, "pass_rate", (bg.Passed, bg.Graded), (cg.Passed, cg.Graded), higherIsBetter: true, Tolerance(tolerances, "pass_rate")));
@@ -100,6 +102,31 @@ public static class RunComparison
         }
 
         return new RunComparisonResult(baseline.Manifest.RunId, candidate.Manifest.RunId, rows, notes);
+    }
+
+    private static readonly (string Metric, string Stem, Func<BackendSamples, double[]> Pick)[] LatencyMetrics =
+    [
+        ("ttft_p50_ms", "ttft_ms", s => s.TtftMs), ("e2e_p50_ms", "e2e_ms", s => s.E2eMs), ("tpot_p50_ms", "tpot_ms", s => s.TpotMs),
+    ];
+
+    /// <summary>
+    /// A side without per-attempt samples (an imported peer result): the medians its summary holds are set side by
+    /// side with the ratio as a point estimate; with no samples there is no interval, so no verdict.
+    /// </summary>
+    private static MetricComparison FromSummaries(MetricComparison row, BackendSummary baseline, BackendSummary candidate, string stem)
+    {
+        var b = row.Baseline ?? (baseline.Metrics.TryGetValue(stem, out var bs) && double.IsFinite(bs.P50) ? bs.P50 : null);
+        var c = row.Candidate ?? (candidate.Metrics.TryGetValue(stem, out var cs) && double.IsFinite(cs.P50) ? cs.P50 : null);
+        if (b == row.Baseline && c == row.Candidate)
+        {
+            return row;
+        }
+
+        return row with
+        {
+            Baseline = b, Candidate = c, Change = b is > 0 && c is { } cv ? cv / b.Value : null,
+            Method = "medians from an imported summary (no per-attempt samples): point estimate only, not tested",
+        };
     }
 
     private static int Decided(BackendSummary b) => b.Counts.Ok + b.Counts.Error + b.Counts.Timeout;

@@ -62,6 +62,14 @@ public sealed class RunDirectory(string path)
     public ReportData Load()
     {
         var manifest = ReadManifest();
+        if (manifest.Status == PeerImport.ImportedStatus)
+        {
+            // A peer tool's result (spark-eval import): its summary.json is the source; there are no attempts to recompute from.
+            var imported = JsonSerializer.Deserialize(File.ReadAllBytes(System.IO.Path.Combine(Path, SummaryJsonFileName)), CoreJsonContext.Default.RunSummary)
+                ?? throw Core.InputException.At(Path, null, SummaryJsonFileName, "empty summary of an imported run", "import the peer result again");
+            return ReportData.From(manifest, imported, []);
+        }
+
         var (records, _) = AttemptLog.Read(AttemptsPath);
         var summary = SummaryCalculator.Compute(manifest.RunId, records, manifest.Plan.Slo);
         return ReportData.From(manifest, summary, records);
