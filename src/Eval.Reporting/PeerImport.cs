@@ -36,9 +36,6 @@ public sealed record VllmBenchResult
     [JsonPropertyName("request_throughput")] public double? RequestThroughput { get; init; }
     [JsonPropertyName("request_goodput")] public double? RequestGoodput { get; init; }
     [JsonPropertyName("output_throughput")] public double? OutputThroughput { get; init; }
-
-    /// <summary>mean_/median_/std_/pNN_ statistics of ttft, tpot, itl and e2el in ms, as vLLM names them.</summary>
-    [JsonExtensionData] public Dictionary<string, JsonElement>? Statistics { get; init; }
 }
 
 [JsonSourceGenerationOptions(NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals | JsonNumberHandling.AllowReadingFromString)]
@@ -129,7 +126,9 @@ public static class PeerImport
     public static (RunManifest Manifest, RunSummary Summary) FromVllmBench(string path, string? name, DateTimeOffset importedUtc)
     {
         var result = Parse(path, PeerJsonContext.Default.VllmBenchResult);
-        if (result.Completed is null || result.Statistics is null || !result.Statistics.ContainsKey("median_ttft_ms"))
+        // mean_/median_/std_/pNN_ statistics of ttft, tpot, itl and e2el in ms, as vLLM names them.
+        var statistics = Parse(path, PeerJsonContext.Default.DictionaryStringJsonElement);
+        if (result.Completed is null || !statistics.ContainsKey("median_ttft_ms"))
         {
             throw InputException.At(path, null, result.Completed is null ? "completed" : "median_ttft_ms", "missing",
                 "pass the JSON that 'vllm bench serve --save-result' (or benchmark_serving.py --save-result) wrote");
@@ -138,10 +137,10 @@ public static class PeerImport
         var ok = result.Completed.Value;
         var failed = result.Failed ?? Math.Max(0, (result.NumPrompts ?? ok) - ok);
         var metrics = new Dictionary<string, LatencyStatistics>(StringComparer.Ordinal);
-        double Stat(string key) => result.Statistics!.TryGetValue(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : double.NaN;
+        double Stat(string key) => statistics.TryGetValue(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : double.NaN;
         foreach (var (ours, theirs) in new[] { ("ttft_ms", "ttft"), ("tpot_ms", "tpot"), ("itl_ms", "itl"), ("e2e_ms", "e2el") })
         {
-            if (result.Statistics.ContainsKey($"median_{theirs}_ms"))
+            if (statistics.ContainsKey($"median_{theirs}_ms"))
             {
                 metrics[ours] = new LatencyStatistics
                 {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Spark.Eval.Core;
+using Spark.Eval.Core.Metrics;
 
 namespace Spark.Eval.Reporting;
 
@@ -37,8 +38,6 @@ public static class PowerAnalysis
 
     /// <summary>z at 99.5 %: a planned tolerance keeps one metric's false-alarm rate at or below 0.5 %.</summary>
     public const double ZFalseAlarm = 2.5758293035489004;
-
-    private const int Resamples = 1000;
 
     /// <summary>The smallest true worsening flagged with 80 % power, on the scale of <paramref name="standardError"/>.</summary>
     public static double MinimumDetectable(double standardError, double tolerance) =>
@@ -108,14 +107,13 @@ public static class PowerAnalysis
     }
 
     /// <summary>Recommends repeats (and the tolerance to gate with) per backend so each target worsening is flagged with 80 % power.</summary>
-    public static PowerPlan Plan(ReportData baseline, IReadOnlyDictionary<string, double> targets, int seed = 42)
+    public static PowerPlan Plan(ReportData baseline, IReadOnlyDictionary<string, double> targets)
     {
         ArgumentNullException.ThrowIfNull(baseline);
         ArgumentNullException.ThrowIfNull(targets);
         var rows = new List<PowerRecommendation>();
         var notes = new List<string>();
         var repeats = Math.Max(1, baseline.Manifest.Plan.Repeats);
-        var random = new Random(seed);
         foreach (var backend in baseline.Summary.Backends)
         {
             var samples = baseline.Samples.First(s => s.Backend == backend.Backend);
@@ -123,9 +121,9 @@ public static class PowerAnalysis
             {
                 var row = metric switch
                 {
-                    "ttft_p50_ms" => Latency(backend.Backend, metric, samples.TtftMs, target, repeats, random, notes),
-                    "e2e_p50_ms" => Latency(backend.Backend, metric, samples.E2eMs, target, repeats, random, notes),
-                    "tpot_p50_ms" => Latency(backend.Backend, metric, samples.TpotMs, target, repeats, random, notes),
+                    "ttft_p50_ms" => Latency(backend.Backend, metric, samples.TtftMs, target, repeats, notes),
+                    "e2e_p50_ms" => Latency(backend.Backend, metric, samples.E2eMs, target, repeats, notes),
+                    "tpot_p50_ms" => Latency(backend.Backend, metric, samples.TpotMs, target, repeats, notes),
                     "pass_rate" => backend.Grading is { } g
                         ? Proportion(backend.Backend, metric, g.Passed, g.Graded, higherIsBetter: true, target, repeats, notes)
                         : Skip(notes, $"{backend.Backend}: pass_rate not planned: the baseline run is not graded."),
@@ -153,22 +151,16 @@ public static class PowerAnalysis
         return null;
     }
 
-    private static PowerRecommendation? Latency(string backend, string metric, double[] samples, double target, int repeats, Random random, List<string> notes)
+    private static PowerRecommendation? Latency(string backend, string metric, double[] samples, double target, int repeats, List<string> notes)
     {
         if (samples.Length < 5)
         {
             return Skip(notes, $"{backend}: {metric} not planned: fewer than 5 ok attempts in the baseline.");
         }
 
-        // Spread of one run's log median, by bootstrap; two independent runs give √2 times that for their log ratio.
-        var medians = new double[Resamples];
-        var buffer = new double[samples.Length];
-        for (var i = 0; i < Resamples; i++)
-        {
-            medians[i] = BootstrapMedian.Resample(samples, buffer, random);
-        }
-
-        var pairSe = Math.Sqrt(2) * StandardDeviationOfLogs(medians);
+        // Spread of one run's log median from the density at the median (a bootstrap of the median is too unstable on
+        // small pilots); two independent runs give √2 times that for their log ratio.
+        var pairSe = Math.Sqrt(2) * LogMedianStandardError(samples);
         var logTarget = Math.Log(1 + target);
         var neededSe = logTarget / (ZFalseAlarm + ZPower);
         var neededSamples = (int)Math.Ceiling(samples.Length * Math.Pow(pairSe / neededSe, 2));
@@ -176,7 +168,23 @@ public static class PowerAnalysis
         var tolerance = Math.Exp(ZFalseAlarm * neededSe) - 1;
         var detectable = Math.Exp(MinimumDetectable(pairSe, Math.Log(1 + RunComparison.DefaultTolerances[metric]))) - 1;
         return new PowerRecommendation(backend, metric, "ratio", target, samples.Length, repeats, recommendedRepeats, neededSamples, tolerance, detectable,
-            "bootstrap SE of the log median (1000 resamples, seeded), ×√2 for two runs, scaled by 1/√n");
+            "SE of the log median = 1 / (2·f̂(median)·√n), f̂ a Gaussian kernel density of the log latencies (Silverman bandwidth); ×√2 for two runs");
+    }
+
+    /// <summary>Asymptotic standard error of the median of log(x): 1 / (2 f(m) √n), with f a Gaussian kernel density estimate at the median.</summary>
+    public static double LogMedianStandardError(IReadOnlyList<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var logs = values.Select(v => Math.Log(Math.Max(v, 1e-9))).Order().ToArray();
+        var n = logs.Length;
+        var median = LatencyStatistics.Percentile(logs, 0.5);
+        var mean = logs.Average();
+        var sd = Math.Sqrt(logs.Sum(l => (l - mean) * (l - mean)) / Math.Max(1, n - 1));
+        var iqr = LatencyStatistics.Percentile(logs, 0.75) - LatencyStatistics.Percentile(logs, 0.25);
+        var spread = iqr > 0 ? Math.Min(sd, iqr / 1.34) : sd;
+        var bandwidth = Math.Max(0.9 * spread * Math.Pow(n, -0.2), 1e-6);
+        var density = logs.Sum(l => Math.Exp(-0.5 * Math.Pow((l - median) / bandwidth, 2))) / (n * bandwidth * Math.Sqrt(2 * Math.PI));
+        return 1 / (2 * density * Math.Sqrt(n));
     }
 
     private static PowerRecommendation Proportion(string backend, string metric, int hits, int trials, bool higherIsBetter, double target, int repeats, List<string> notes)

@@ -12,7 +12,7 @@ public sealed class NightlyPowerTests
         var plan = PowerAnalysis.Plan(pilot, PowerAnalysis.ParseTargets("ttft_p50_ms=10%,pass_rate=5pts"));
         var repeats = plan.RecommendedRepeats;
         Assert.InRange(repeats, 4, 200);
-        TestContext.Current.SendDiagnosticMessage($"recommended repeats: {repeats} × 20 tasks");
+        TestContext.Current.TestOutputHelper?.WriteLine($"recommended repeats: {repeats} × 20 tasks; tolerances {string.Join(", ", plan.Rows.Select(r => $"{r.Metric}={r.RecommendedTolerance:F4} ({r.RecommendedRepeats} repeats)"))}");
         var tolerances = plan.Rows.ToDictionary(r => r.Metric, r => r.RecommendedTolerance);
         Assert.InRange(tolerances["ttft_p50_ms"], 0.06, 0.08);
         Assert.InRange(tolerances["pass_rate"], 0.03, 0.04);
@@ -52,6 +52,15 @@ public sealed class NightlyPowerTests
             SyntheticRuns.Create("b", seed: 2, tasks: 20, repeats: 20, ttftSigma: 0.5), NoMap, new Dictionary<string, double>());
         var largeTtft = large.Rows.Single(r => r.Metric == "ttft_p50_ms");
         Assert.InRange(largeTtft.MinimumDetectable!.Value, 1.10, 1.20);
+    }
+
+    [Fact]
+    public void LogMedianStandardError_LogNormalSample_MatchesTheAsymptoticValue()
+    {
+        // Median of n normal log latencies: SE = √(π/2)·σ/√n.
+        var run = SyntheticRuns.Create("big", seed: 11, tasks: 20, repeats: 50, ttftSigma: 0.3, graded: false);
+        var expected = Math.Sqrt(Math.PI / 2) * 0.3 / Math.Sqrt(1000);
+        Assert.InRange(PowerAnalysis.LogMedianStandardError(run.Samples[0].TtftMs), expected * 0.85, expected * 1.15);
     }
 
     [Fact]
