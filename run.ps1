@@ -18,7 +18,7 @@ $runArgs = @('run')
 $outDir = $null
 if ($Mode -eq 'nightly') {
     $outDir = Join-Path 'results' ('nightly-' + [DateTime]::UtcNow.ToString('yyyyMMdd-HHmmss'))
-    $runArgs += @('--seed', '20261124', '--repeats', '3', '--fail-if', $FailIf, '--out', $outDir)
+    $runArgs += @('--seed', '20261124', '--repeats', '3', '--fail-if', $FailIf, '--out', $outDir, '--junit', (Join-Path 'results' ((Split-Path $outDir -Leaf) + '.run.junit.xml')))
 }
 $runArgs += $args
 
@@ -39,7 +39,7 @@ if ($Baseline -eq '') {
     exit $runExit
 }
 
-& dotnet run --project src/Eval.Cli -c Release --no-build -- compare $Baseline $outDir --out (Join-Path $outDir 'compare.md')
+& dotnet run --project src/Eval.Cli -c Release --no-build -- compare $Baseline $outDir --out (Join-Path $outDir 'compare.md') --junit (Join-Path $outDir 'compare.junit.xml')
 $compareExit = $LASTEXITCODE
 if ($runExit -ne 0) { exit $runExit }
 exit $compareExit

@@ -15,7 +15,7 @@ public static class CompareCommand
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var baselineArg = new Argument<string>("baseline") { Description = "The baseline run directory (e.g. last night's run)." };
-        var candidateArg = new Argument<string>("candidate") { Description = "The candidate run directory." };
+        var candidateArg = new Argument<string?>("candidate") { Description = "The candidate run directory (optional with --plan-power).", Arity = ArgumentArity.ZeroOrOne };
         var backend = new Option<string[]>("--backend")
         {
             Description = "Pair backends with different names: BASELINE=CANDIDATE (repeatable). Default: by equal name, or the only backend of each run.",
@@ -27,17 +27,30 @@ public static class CompareCommand
         };
         var json = new Option<bool>("--json") { Description = "Print the comparison as one JSON object." };
         var output = new Option<string?>("--out") { Description = "Also write the comparison as Markdown to this file." };
+        var junit = new Option<string?>("--junit") { Description = "Also write the gate as JUnit XML here (one test case per backend × metric); a Markdown summary goes to $GITHUB_STEP_SUMMARY when set." };
+        var planPower = new Option<string?>("--plan-power") { Description = "Recommend repeats (and tolerances) so these worsenings are flagged with 80 % power, from the baseline's spread, e.g. 'ttft_p50_ms=10%,pass_rate=5pts'." };
+        var alsoBaseline = new Option<string[]>("--also-baseline") { Description = "More runs of the baseline's configuration (repeatable): pooled into one baseline, with a per-metric estimate and interval across runs." };
         var command = new Command("compare",
             "Compare a candidate run with a baseline: per backend, latency medians (bootstrap interval of the ratio), pass rate, error rate and in-flow ratio (Newcombe interval of the difference). Exits 1 when a metric regressed: worse than its tolerance and significant at 95 %.")
         {
-            baselineArg, candidateArg, backend, tolerance, json, output,
+            baselineArg, candidateArg, backend, tolerance, json, output, junit, planPower, alsoBaseline,
         };
         command.SetAction(parse =>
         {
             var map = ParseMap(parse.GetValue(backend) ?? []);
             var tolerances = ParseTolerances(parse.GetValue(tolerance));
-            var baseline = new RunDirectory(parse.GetValue(baselineArg)!).Load();
-            var candidate = new RunDirectory(parse.GetValue(candidateArg)!).Load();
+            var baseline = NightlyOutput.LoadBaseline(parse.GetValue(baselineArg)!, parse.GetValue(alsoBaseline) ?? [], stdout);
+            if (parse.GetValue(planPower) is { } targets)
+            {
+                NightlyOutput.WritePlan(stdout, PowerAnalysis.Plan(baseline, PowerAnalysis.ParseTargets(targets)));
+                if (parse.GetValue(candidateArg) is null)
+                {
+                    return SparkEvalCli.ExitOk;
+                }
+            }
+
+            var candidate = new RunDirectory(parse.GetValue(candidateArg)
+                ?? throw new InputException("compare: no candidate run. Fix: pass compare <baseline> <candidate>, or --plan-power to plan from the baseline alone")).Load();
             var result = RunComparison.Compare(baseline, candidate, map, tolerances);
             if (parse.GetValue(json))
             {
@@ -57,10 +70,11 @@ public static class CompareCommand
             if (result.Regressed)
             {
                 stderr.WriteLine("REGRESSION: " + string.Join("; ", result.Rows.Where(r => r.Verdict == RunComparison.Regressed).Select(r => $"{r.Backend} {r.Metric} {RunComparison.FormatChange(r)}")));
-                return SparkEvalCli.ExitThresholdFailed;
             }
 
-            return SparkEvalCli.ExitOk;
+            GateReport.FromComparison(result, TimeProvider.System.GetUtcNow())
+                .Publish(parse.GetValue(junit), Environment.GetEnvironmentVariable(StepSummary.GitHubVariable), stderr);
+            return result.Regressed ? SparkEvalCli.ExitThresholdFailed : SparkEvalCli.ExitOk;
         });
         return command;
     }
@@ -120,13 +134,13 @@ public static class CompareCommand
             .AddColumn("backend").AddColumn("metric")
             .AddColumn(new TableColumn("baseline").RightAligned()).AddColumn(new TableColumn("candidate").RightAligned())
             .AddColumn(new TableColumn("change").RightAligned()).AddColumn(new TableColumn("95 % interval").RightAligned())
-            .AddColumn("verdict");
+            .AddColumn(new TableColumn("detectable").RightAligned()).AddColumn("verdict");
         foreach (var row in result.Rows)
         {
             string[] cells =
             [
                 row.Backend, row.Metric, Value(row, row.Baseline), Value(row, row.Candidate),
-                RunComparison.FormatChange(row), RunComparison.FormatInterval(row), row.Verdict == RunComparison.Regressed ? "REGRESSED" : row.Verdict,
+                RunComparison.FormatChange(row), RunComparison.FormatInterval(row), RunComparison.FormatDetectable(row), row.Verdict == RunComparison.Regressed ? "REGRESSED" : row.Verdict,
             ];
             table.AddRow([.. cells.Select(Markup.Escape)]);
         }
@@ -138,6 +152,7 @@ public static class CompareCommand
         }
 
         writer.WriteLine("Latency: ratio of medians with a seeded percentile-bootstrap interval; proportions: difference with Newcombe's interval (docs/metrics.md).");
+        writer.WriteLine("detectable: the smallest worsening these sample sizes flag with 80 % power at the tolerance (plan repeats with --plan-power; docs/reports.md).");
     }
 
     private static string Value(MetricComparison row, double? value) => value is not { } v ? "–"
@@ -147,10 +162,10 @@ public static class CompareCommand
     {
         var md = new StringBuilder();
         md.Append(CultureInfo.InvariantCulture, $"# Comparison: {result.BaselineRun} → {result.CandidateRun}\n\n");
-        md.Append("| backend | metric | baseline | candidate | change | 95 % interval | verdict |\n|---|---|---|---|---|---|---|\n");
+        md.Append("| backend | metric | baseline | candidate | change | 95 % interval | detectable | verdict |\n|---|---|---|---|---|---|---|---|\n");
         foreach (var row in result.Rows)
         {
-            md.Append(CultureInfo.InvariantCulture, $"| {row.Backend} | {row.Metric} | {Value(row, row.Baseline)} | {Value(row, row.Candidate)} | {RunComparison.FormatChange(row)} | {RunComparison.FormatInterval(row)} | {(row.Verdict == RunComparison.Regressed ? "**REGRESSED**" : row.Verdict)} |\n");
+            md.Append(CultureInfo.InvariantCulture, $"| {row.Backend} | {row.Metric} | {Value(row, row.Baseline)} | {Value(row, row.Candidate)} | {RunComparison.FormatChange(row)} | {RunComparison.FormatInterval(row)} | {RunComparison.FormatDetectable(row)} | {(row.Verdict == RunComparison.Regressed ? "**REGRESSED**" : row.Verdict)} |\n");
         }
 
         foreach (var note in result.Notes)
@@ -170,7 +185,7 @@ public static class CompareCommand
             {
                 ["backend"] = r.Backend, ["metric"] = r.Metric, ["baseline"] = r.Baseline, ["candidate"] = r.Candidate,
                 ["change"] = r.Change, ["changeKind"] = r.ChangeKind, ["ciLow"] = r.CiLow, ["ciHigh"] = r.CiHigh,
-                ["verdict"] = r.Verdict, ["method"] = r.Method,
+                ["verdict"] = r.Verdict, ["method"] = r.Method, ["minimumDetectable"] = r.MinimumDetectable,
             });
         }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Spark.Eval.Core;
 using Spark.Eval.Core.Metrics;
+using Spark.Eval.Reporting;
 
 namespace Spark.Eval.Cli;
 
@@ -49,29 +50,30 @@ public sealed record Threshold(string Metric, string Operator, double Value)
     }
 
     /// <summary>The breaches: one line per backend and threshold that tripped.</summary>
-    public static IReadOnlyList<string> Evaluate(IReadOnlyList<Threshold> thresholds, RunSummary summary)
+    public static IReadOnlyList<string> Evaluate(IReadOnlyList<Threshold> thresholds, RunSummary summary) =>
+        [.. Cases(thresholds, summary).Where(c => c.Status == GateStatus.Failed).Select(c => $"{c.Backend}: {c.Detail}")];
+
+    /// <summary>Every backend × threshold as a gate case (JUnit, step summary), failed ones with the numbers.</summary>
+    public static IReadOnlyList<GateCase> Cases(IReadOnlyList<Threshold> thresholds, RunSummary summary)
     {
-        var breaches = new List<string>();
+        ArgumentNullException.ThrowIfNull(thresholds);
+        ArgumentNullException.ThrowIfNull(summary);
+        var cases = new List<GateCase>();
         foreach (var backend in summary.Backends)
         {
             var scalars = SummaryCalculator.Scalars(backend);
             foreach (var t in thresholds)
             {
                 // A metric with no samples (every attempt failed) cannot pass a latency threshold.
-                if (!scalars.TryGetValue(t.Metric, out var actual))
-                {
-                    breaches.Add($"{backend.Backend}: {t.Metric} has no value (no successful attempt), threshold {t}");
-                    continue;
-                }
-
-                if (t.IsBreachedBy(actual))
-                {
-                    breaches.Add($"{backend.Backend}: {t.Metric} = {SummaryCalculator.Format(actual)} breaches {t}");
-                }
+                cases.Add(!scalars.TryGetValue(t.Metric, out var actual)
+                    ? new GateCase(backend.Backend, t.Metric, GateStatus.Failed, $"{t.Metric} has no value (no successful attempt), threshold {t}")
+                    : t.IsBreachedBy(actual)
+                        ? new GateCase(backend.Backend, t.Metric, GateStatus.Failed, $"{t.Metric} = {SummaryCalculator.Format(actual)} breaches {t}")
+                        : new GateCase(backend.Backend, t.Metric, GateStatus.Passed, $"{t.Metric} = {SummaryCalculator.Format(actual)} within {t}"));
             }
         }
 
-        return breaches;
+        return cases;
     }
 
     public bool IsBreachedBy(double actual) => Operator switch

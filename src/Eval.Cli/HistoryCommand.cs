@@ -17,13 +17,17 @@ public static class HistoryCommand
     public static string PathFor(string runDirectory) =>
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(runDirectory)) ?? ".", HistoryStore.FileName);
 
-    /// <summary>Records a run's summary into the history beside it; a history that cannot be written is reported, never fatal to the run.</summary>
-    public static void Record(RunDirectory directory, RunManifest manifest, RunSummary summary, TextWriter stderr)
+    /// <summary>
+    /// Records a run's summary into the history: <paramref name="location"/> (a file or postgresql:// URL), else
+    /// $SPARK_EVAL_HISTORY, else history.sqlite beside the run. A history that cannot be written is reported, never fatal to the run.
+    /// </summary>
+    public static void Record(RunDirectory directory, RunManifest manifest, RunSummary summary, TextWriter stderr, string? location = null)
     {
-        var path = PathFor(directory.Path);
+        var shared = Environment.GetEnvironmentVariable(HistoryStores.EnvironmentVariable);
+        var path = location ?? (string.IsNullOrEmpty(shared) ? PathFor(directory.Path) : shared);
         try
         {
-            using var store = HistoryStore.Open(path);
+            using var store = HistoryStores.Open(path);
             store.Record(manifest, summary, directory.Path);
         }
         catch (InputException ex)
@@ -36,22 +40,23 @@ public static class HistoryCommand
     {
         var file = new Argument<string>("history")
         {
-            Description = "The history file (default results/history.sqlite; every run records itself into history.sqlite beside its run directory).",
-            DefaultValueFactory = _ => Path.Combine("results", HistoryStore.FileName),
+            Description = "The history: a SQLite file or a postgresql://user@host/db URL (default $SPARK_EVAL_HISTORY, else results/history.sqlite; every run records itself into history.sqlite beside its run directory).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable(HistoryStores.EnvironmentVariable) is { Length: > 0 } shared ? shared : Path.Combine("results", HistoryStore.FileName),
         };
         var metric = new Option<string>("--metric") { Description = "The metric to show (names as in --fail-if and summary.csv).", DefaultValueFactory = _ => "ttft_p50_ms" };
         var backend = new Option<string?>("--backend") { Description = "Only this backend." };
         var last = new Option<int>("--last") { Description = "At most this many most recent points.", DefaultValueFactory = _ => 30 };
         var plot = new Option<string?>("--plot") { Description = "Also draw the trend as a PNG (or .svg) to this path." };
         var json = new Option<bool>("--json") { Description = "Print the points as JSON." };
+        var runs = new Option<bool>("--runs") { Description = "List the recorded runs (id, start, suite, commit, machine, status) instead of a metric." };
         var command = new Command("history", "Show one metric across recorded runs, oldest first, with the change from the previous run of the same backend.")
         {
-            file, metric, backend, last, plot, json,
+            file, metric, backend, last, plot, json, runs,
         };
         command.SetAction(parse =>
         {
             var path = parse.GetValue(file)!;
-            if (!File.Exists(path))
+            if (!HistoryStores.IsPostgres(path) && !File.Exists(path))
             {
                 throw InputException.At(path, null, null, "no history here", "run 'spark-eval run' first (it records into results/history.sqlite), or pass the history file");
             }
@@ -63,7 +68,13 @@ public static class HistoryCommand
                 throw new InputException($"--last {count}: must be at least 1. Fix: pass e.g. --last 30");
             }
 
-            using var store = HistoryStore.Open(path);
+            using var store = HistoryStores.Open(path);
+            if (parse.GetValue(runs))
+            {
+                HistoryRunList.Write(stdout, store.Runs(count));
+                return SparkEvalCli.ExitOk;
+            }
+
             var points = store.Query(name, parse.GetValue(backend), count);
             if (points.Count == 0)
             {

@@ -10,6 +10,7 @@ using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Running;
 using Spark.Eval.Core.Timing;
 using Spark.Eval.Core.Tokens;
+using Spark.Eval.Core.Traces;
 using Spark.Eval.Reporting;
 using Spark.Eval.Sandbox.Grading;
 
@@ -45,13 +46,19 @@ public static class RunCommand
     private static readonly Option<bool> NoGrade = new("--no-grade") { Description = "Do not grade answers (grade later with 'spark-eval grade <run-dir>')." };
     private static readonly Option<string?> Judge = JudgeOption.Create();
     private static readonly Option<string?> Grading = JudgeOption.CreateGradingMode();
+    private static readonly Option<string?> Trace = new("--trace") { Description = "Replay arrivals and answer lengths from a production trace (Azure CSV or Mooncake JSONL; replaces closed loop and --rate). See docs/formats.md." };
+    private static readonly Option<string?> TraceFormat = new("--trace-format") { Description = "azure or mooncake (default: by extension, .csv azure, else mooncake)." };
+    private static readonly Option<double?> TimeScale = new("--time-scale") { Description = "Multiply trace timestamps by this: 0.1 replays ten times faster (default 1)." };
+    private static readonly Option<string?> Window = new("--window") { Description = "Replay only the trace's requests arriving in START..END seconds, e.g. 0..60 (before --time-scale)." };
+    private static readonly Option<string?> History = new("--history") { Description = "Record the run into this history: a SQLite file or postgresql://user@host/db shared by many runners (default $SPARK_EVAL_HISTORY, else results/history.sqlite)." };
+    private static readonly Option<string?> JUnit = new("--junit") { Description = "With --fail-if: also write the gate as JUnit XML here (one test case per backend × threshold); a Markdown summary goes to $GITHUB_STEP_SUMMARY when set." };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("run", "Replay a task suite against backends and write a run directory (attempts.jsonl, manifest, summaries, CSVs).")
         {
             Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Repeats, Seed, Warmup, Duration, Timeout,
-            MaxTokens, Temperature, Tasks, Out, FailIf, SloTtft, SloTpot, SloE2e, SloList, Wide, Resume, Json, NoGrade, Judge, Grading,
+            MaxTokens, Temperature, Tasks, Out, FailIf, SloTtft, SloTpot, SloE2e, SloList, Wide, Resume, Json, NoGrade, Judge, Grading, JUnit, History, Trace, TraceFormat, TimeScale, Window,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -69,7 +76,7 @@ public static class RunCommand
         string? outDir;
         if (resumeDir is not null)
         {
-            var planFlags = new Option[] { Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Repeats, Seed, Warmup, Duration, Timeout, MaxTokens, Temperature, Tasks, Out };
+            var planFlags = new Option[] { Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Repeats, Seed, Warmup, Duration, Timeout, MaxTokens, Temperature, Tasks, Out, Trace, TraceFormat, TimeScale, Window };
             var given = planFlags.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false });
             if (given is not null)
             {
@@ -155,12 +162,12 @@ public static class RunCommand
             directory.WriteManifest(manifest);
 
             var (completed, nextSequence, baseOffset) = PrepareResume(directory, previous is not null);
-            var slots = BenchmarkRunner.PlanSlots(plan, tasks, handles.Select(h => h.Info.Name).ToList());
+            var slots = BenchmarkRunner.PlanSlots(plan, tasks, handles.Select(h => h.Info.Name).ToList(), plan.Trace is { } traceSpec ? TraceReplay.Load(traceSpec) : null);
             var runBackends = handles.Select(h => new RunBackend(h.Info, new ChatClientBuilder(h.Client).UseTiming().Build())).ToList();
             var remaining = slots.Count(s => !completed.Contains(s.Key));
             await stderr.WriteLineAsync($"spark-eval run {runId}: {tasks.Count} tasks × {handles.Count} backends × {plan.Repeats} repeats"
                 + (plan.Warmup > 0 ? $" (+{plan.Warmup} warm-up per backend)" : "")
-                + $", {(plan.Rate is { } r ? $"open loop {r.ToString(CultureInfo.InvariantCulture)} req/s {plan.Arrival}" : $"closed loop × {plan.Concurrency}")}"
+                + $", {(plan.Trace is { } t ? $"trace replay {t.Path} ({slots.Count(s => !s.Key.Warmup)} attempts, time × {t.TimeScale.ToString(CultureInfo.InvariantCulture)})" : plan.Rate is { } r ? $"open loop {r.ToString(CultureInfo.InvariantCulture)} req/s {plan.Arrival}" : $"closed loop × {plan.Concurrency}")}"
                 + $" → {outDir}" + (completed.Count > 0 ? $" (resuming: {completed.Count} done, {remaining} to go)" : ""));
             if (handles.Any(h => h.Info.Simulated))
             {
@@ -227,7 +234,7 @@ public static class RunCommand
                 directory.WriteManifest(directory.ReadManifest() with { Warnings = warnings });
             }
 
-            HistoryCommand.Record(directory, manifest, summary, stderr);
+            HistoryCommand.Record(directory, manifest, summary, stderr, parse.GetValue(History));
             ConsoleSummaryTable.Write(parse.GetValue(Json) ? stderr : stdout, summary, manifest, parse.GetValue(Wide));
             if (parse.GetValue(Json))
             {
@@ -235,7 +242,19 @@ public static class RunCommand
             }
 
             await stderr.WriteLineAsync($"run directory: {outDir}  (status {result.Status}; report: {Path.Combine(outDir, HtmlReport.FileName)}; recompute with: spark-eval summarize {outDir})");
-            return Verdict(result, summary, thresholds, stderr, outDir, records);
+            var exit = Verdict(result, summary, thresholds, stderr, outDir, records);
+            if ((thresholds.Count > 0 || parse.GetValue(JUnit) is not null) && exit != SparkEvalCli.ExitInterrupted)
+            {
+                // The gate's CI outputs and its closing PASS/FAIL line (docs/reports.md).
+                var cases = Threshold.Cases(thresholds, summary);
+                var gate = new GateReport($"spark-eval run --fail-if {outDir}", time.GetUtcNow(),
+                    exit == SparkEvalCli.ExitThresholdFailed && !cases.Any(c => c.Status == GateStatus.Failed)
+                        ? [.. cases, .. summary.Backends.Select(b => new GateCase(b.Backend, "attempts_ok", GateStatus.Failed, "every attempt failed"))]
+                        : cases, summary.Notes);
+                gate.Publish(parse.GetValue(JUnit), Environment.GetEnvironmentVariable(StepSummary.GitHubVariable), stderr);
+            }
+
+            return exit;
         }
         finally
         {
@@ -352,6 +371,20 @@ public static class RunCommand
             Slo = SloSyntax.Combine(parse.GetValue(SloList), parse.GetValue(SloTtft), parse.GetValue(SloTpot), parse.GetValue(SloE2e),
                 new SloSpec(config.Slo?.TtftMs, config.Slo?.TpotMs, config.Slo?.E2eMs)),
         };
+        if (parse.GetValue(Trace) is { } tracePath)
+        {
+            if (plan.Rate is not null)
+            {
+                throw new InputException("--trace with --rate: the trace sets the arrivals. Fix: drop --rate (scale the trace's pace with --time-scale)");
+            }
+
+            plan = plan with { Trace = TraceReplay.Describe(tracePath, parse.GetValue(TraceFormat) ?? TraceReader.FormatOf(tracePath), parse.GetValue(TimeScale) ?? 1, parse.GetValue(Window)) };
+        }
+        else if (parse.GetValue(TraceFormat) is not null || parse.GetValue(TimeScale) is not null || parse.GetValue(Window) is not null)
+        {
+            throw new InputException("--trace-format/--time-scale/--window without --trace. Fix: add --trace <file>, or drop them");
+        }
+
         if (plan.Rate is <= 0)
         {
             throw new InputException($"--rate {plan.Rate}: must be > 0 requests/s. Fix: give a positive rate, or drop --rate for closed loop");

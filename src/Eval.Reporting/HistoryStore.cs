@@ -12,7 +12,7 @@ public sealed record HistoryPoint(string RunId, DateTimeOffset StartedUtc, strin
 /// The history store: a SQLite file beside the run directories (results/history.sqlite) holding every run's
 /// per-backend scalar metrics, so nightly runs can be read as a trend. Recording a run again replaces its rows.
 /// </summary>
-public sealed class HistoryStore : IDisposable
+public sealed class HistoryStore : IHistoryStore
 {
     public const string FileName = "history.sqlite";
 
@@ -22,6 +22,8 @@ public sealed class HistoryStore : IDisposable
     private readonly SqliteConnection _connection;
 
     public string Path { get; }
+
+    public string Location => Path;
 
     private HistoryStore(string path, SqliteConnection connection)
     {
@@ -91,7 +93,7 @@ public sealed class HistoryStore : IDisposable
             """, transaction,
             ("$id", manifest.RunId), ("$started", manifest.StartedUtc.ToString("O", CultureInfo.InvariantCulture)),
             ("$suite", manifest.Suite.Name), ("$sha", manifest.Suite.Sha256), ("$commit", manifest.Environment.GitCommit),
-            ("$machine", $"{manifest.Environment.Cpu} ({manifest.Environment.Cores} cores)"),
+            ("$machine", $"{manifest.Environment.MachineName}: {manifest.Environment.Cpu} ({manifest.Environment.Cores} cores)"),
             ("$dir", System.IO.Path.GetFullPath(runDirectory)), ("$status", manifest.Status));
         using var insert = _connection.CreateCommand();
         insert.Transaction = transaction;
@@ -159,6 +161,23 @@ public sealed class HistoryStore : IDisposable
         }
 
         return names;
+    }
+
+    public IReadOnlyList<HistoryRun> Runs(int last)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT run_id, started_utc, suite, git_commit, machine, run_dir, status FROM runs ORDER BY started_utc DESC, run_id LIMIT $limit";
+        command.Parameters.AddWithValue("$limit", last);
+        var runs = new List<HistoryRun>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            runs.Add(new HistoryRun(reader.GetString(0), DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture), reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6)));
+        }
+
+        runs.Reverse();
+        return runs;
     }
 
     public void Dispose() => _connection.Dispose();

@@ -6,6 +6,8 @@ namespace Spark.Eval.Reporting;
 /// <summary>
 /// How one metric moved from a baseline run to a candidate run, with its 95 % interval and a verdict. Change is
 /// candidate / baseline for latencies (ChangeKind "ratio") and candidate − baseline for proportions ("difference").
+/// MinimumDetectable is the smallest worsening (same scale as Change) these sample sizes flag with 80 % power
+/// (<see cref="PowerAnalysis"/>).
 /// </summary>
 public sealed record MetricComparison(
     string Backend,
@@ -17,7 +19,8 @@ public sealed record MetricComparison(
     double? CiLow,
     double? CiHigh,
     string Verdict,
-    string Method);
+    string Method,
+    double? MinimumDetectable = null);
 
 /// <summary>The comparison of two runs: one row per matched backend and metric.</summary>
 public sealed record RunComparisonResult(string BaselineRun, string CandidateRun, IReadOnlyList<MetricComparison> Rows, IReadOnlyList<string> Notes)
@@ -67,9 +70,11 @@ public static class RunComparison
             var name = b.Backend == c.Backend ? b.Backend : $"{b.Backend} → {c.Backend}";
             var bs = baseline.Samples.First(s => s.Backend == b.Backend);
             var cs = candidate.Samples.First(s => s.Backend == c.Backend);
-            rows.Add(MedianRatio(name, "ttft_p50_ms", bs.TtftMs, cs.TtftMs, Tolerance(tolerances, "ttft_p50_ms"), random));
-            rows.Add(MedianRatio(name, "e2e_p50_ms", bs.E2eMs, cs.E2eMs, Tolerance(tolerances, "e2e_p50_ms"), random));
-            rows.Add(MedianRatio(name, "tpot_p50_ms", bs.TpotMs, cs.TpotMs, Tolerance(tolerances, "tpot_p50_ms"), random));
+            foreach (var (metric, stem, pick) in LatencyMetrics)
+            {
+                var row = MedianRatio(name, metric, pick(bs), pick(cs), Tolerance(tolerances, metric), random);
+                rows.Add(row.Verdict == NotTested ? FromSummaries(row, b, c, stem) : row);
+            }
             if (b.Grading is { } bg && c.Grading is { } cg)
             {
                 rows.Add(Difference(name, "pass_rate", (bg.Passed, bg.Graded), (cg.Passed, cg.Graded), higherIsBetter: true, Tolerance(tolerances, "pass_rate")));
@@ -97,6 +102,31 @@ public static class RunComparison
         }
 
         return new RunComparisonResult(baseline.Manifest.RunId, candidate.Manifest.RunId, rows, notes);
+    }
+
+    private static readonly (string Metric, string Stem, Func<BackendSamples, double[]> Pick)[] LatencyMetrics =
+    [
+        ("ttft_p50_ms", "ttft_ms", s => s.TtftMs), ("e2e_p50_ms", "e2e_ms", s => s.E2eMs), ("tpot_p50_ms", "tpot_ms", s => s.TpotMs),
+    ];
+
+    /// <summary>
+    /// A side without per-attempt samples (an imported peer result): the medians its summary holds are set side by
+    /// side with the ratio as a point estimate; with no samples there is no interval, so no verdict.
+    /// </summary>
+    private static MetricComparison FromSummaries(MetricComparison row, BackendSummary baseline, BackendSummary candidate, string stem)
+    {
+        var b = row.Baseline ?? (baseline.Metrics.TryGetValue(stem, out var bs) && double.IsFinite(bs.P50) ? bs.P50 : null);
+        var c = row.Candidate ?? (candidate.Metrics.TryGetValue(stem, out var cs) && double.IsFinite(cs.P50) ? cs.P50 : null);
+        if (b == row.Baseline && c == row.Candidate)
+        {
+            return row;
+        }
+
+        return row with
+        {
+            Baseline = b, Candidate = c, Change = b is > 0 && c is { } cv ? cv / b.Value : null,
+            Method = "medians from an imported summary (no per-attempt samples): point estimate only, not tested",
+        };
     }
 
     private static int Decided(BackendSummary b) => b.Counts.Ok + b.Counts.Error + b.Counts.Timeout;
@@ -179,7 +209,9 @@ public static class RunComparison
         var verdict = ratio > 1 + tolerance && low > 1 ? Regressed
             : ratio < 1 / (1 + tolerance) && high < 1 ? Improved
             : NoChange;
-        return new MetricComparison(backend, metric, b, c, ratio, "ratio", low, high, verdict, method);
+        var logSe = PowerAnalysis.StandardDeviationOfLogs(ratios);
+        var detectable = Math.Exp(PowerAnalysis.MinimumDetectable(logSe, Math.Log(1 + tolerance)));
+        return new MetricComparison(backend, metric, b, c, ratio, "ratio", low, high, verdict, method, detectable);
     }
 
     /// <summary>Difference of proportions with Newcombe's hybrid Wilson 95 % interval.</summary>
@@ -204,19 +236,11 @@ public static class RunComparison
         var verdict = worse > tolerance && worseLow > 0 ? Regressed
             : worse < -tolerance && worseHigh < 0 ? Improved
             : NoChange;
-        return new MetricComparison(backend, metric, p1, p2, d, "difference", low, high, verdict, method);
+        var detectable = PowerAnalysis.MinimumDetectable(PowerAnalysis.DifferenceStandardError(baseline, candidate), tolerance);
+        return new MetricComparison(backend, metric, p1, p2, d, "difference", low, high, verdict, method, detectable);
     }
 
-    private static double ResampledMedian(double[] source, double[] buffer, Random random)
-    {
-        for (var i = 0; i < buffer.Length; i++)
-        {
-            buffer[i] = source[random.Next(source.Length)];
-        }
-
-        Array.Sort(buffer);
-        return LatencyStatistics.Percentile(buffer, 0.5);
-    }
+    private static double ResampledMedian(double[] source, double[] buffer, Random random) => BootstrapMedian.Resample(source, buffer, random);
 
     private static double? Median(double[] sorted) => sorted.Length == 0 ? null : LatencyStatistics.Percentile(sorted, 0.5);
 
@@ -232,6 +256,28 @@ public static class RunComparison
         return row.ChangeKind == "ratio"
             ? ((change - 1) * 100).ToString("+0.0;−0.0;0.0", CultureInfo.InvariantCulture) + " %"
             : (change * 100).ToString("+0.0;−0.0;0.0", CultureInfo.InvariantCulture) + " pts";
+    }
+
+    /// <summary>The minimum detectable worsening as people read it: "≥ 12.0 %" or "≥ 8.0 pts"; "–" when not computed.</summary>
+    public static string FormatDetectable(MetricComparison row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        if (row.MinimumDetectable is not { } mde)
+        {
+            return "–";
+        }
+
+        return row.ChangeKind == "ratio"
+            ? "≥ " + ((mde - 1) * 100).ToString("0.0", CultureInfo.InvariantCulture) + " %"
+            : "≥ " + (mde * 100).ToString("0.0", CultureInfo.InvariantCulture) + " pts";
+    }
+
+    /// <summary>One row in words, with its numbers: values, change, interval, detectable effect and verdict (JUnit and step summaries).</summary>
+    public static string Describe(MetricComparison row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        string Value(double? v) => v is not { } x ? "–" : row.ChangeKind == "ratio" ? x.ToString("0.###", CultureInfo.InvariantCulture) : (x * 100).ToString("0.0", CultureInfo.InvariantCulture) + " %";
+        return $"{row.Verdict}: baseline {Value(row.Baseline)} → candidate {Value(row.Candidate)}, change {FormatChange(row)}, 95 % interval {FormatInterval(row)}, detectable {FormatDetectable(row)} ({row.Method})";
     }
 
     public static string FormatInterval(MetricComparison row)

@@ -51,6 +51,9 @@ public sealed class RunDirectory(string path)
             JsonSerializer.SerializeToUtf8Bytes(summary, CoreIndentedJsonContext.Default.RunSummary));
         WriteText(CsvReports.SummaryFileName, w => CsvReports.WriteSummary(w, summary, manifest));
         WriteText(CsvReports.AttemptsFileName, w => CsvReports.WriteAttempts(w, records));
+        // The run's own arrivals as a Mooncake trace: replayable with run --trace, or by AIPerf.
+        WriteAtomic(System.IO.Path.Combine(Path, Core.Traces.MooncakeTraceWriter.FileName),
+            Encoding.UTF8.GetBytes(Core.Traces.MooncakeTraceWriter.Render(Core.Traces.MooncakeTraceWriter.FromAttempts(records))));
         WriteReports(ReportData.From(manifest, summary, records));
         return summary;
     }
@@ -59,6 +62,14 @@ public sealed class RunDirectory(string path)
     public ReportData Load()
     {
         var manifest = ReadManifest();
+        if (manifest.Status == PeerImport.ImportedStatus)
+        {
+            // A peer tool's result (spark-eval import): its summary.json is the source; there are no attempts to recompute from.
+            var imported = JsonSerializer.Deserialize(File.ReadAllBytes(System.IO.Path.Combine(Path, SummaryJsonFileName)), CoreJsonContext.Default.RunSummary)
+                ?? throw Core.InputException.At(Path, null, SummaryJsonFileName, "empty summary of an imported run", "import the peer result again");
+            return ReportData.From(manifest, imported, []);
+        }
+
         var (records, _) = AttemptLog.Read(AttemptsPath);
         var summary = SummaryCalculator.Compute(manifest.RunId, records, manifest.Plan.Slo);
         return ReportData.From(manifest, summary, records);

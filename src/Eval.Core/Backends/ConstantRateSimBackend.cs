@@ -16,6 +16,7 @@ public sealed class ConstantRateSimChatClient : IChatClient
     private readonly TimeProvider _time;
     private readonly TokenCounter _tokens;
     private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _pieces = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _inputTokens = new(StringComparer.Ordinal);
 
     public ConstantRateSimChatClient(TimeProvider time, TokenCounter tokens, double ttftMs, double tokensPerSecond, string modelId)
     {
@@ -45,11 +46,10 @@ public sealed class ConstantRateSimChatClient : IChatClient
             : _tokens.Split(PromptEcho(_tokens, messages, options?.MaxOutputTokens ?? DefaultPromptAnswerTokens));
         var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? int.MaxValue);
         // Counted before the clock starts, so that no tokenizer work sits between the last token and the next stream's.
-        var input = 0;
-        foreach (var message in messages)
-        {
-            input += _tokens.Count(message.Text);
-        }
+        // Cached per task's prompt (an open-loop burst runs this inline on the dispatcher, before the next send); prompts
+        // from outside the harness (serve-sim's clients) are counted each time, so no client can grow the cache.
+        var input = task is null ? CountInput(messages)
+            : _inputTokens.GetOrAdd(task.Id + "\u0000" + string.Join("\u0000", messages.Select(m => m.Text)), _ => CountInput(messages));
 
         var start = _time.GetTimestamp();
         var next = 0;
@@ -118,6 +118,8 @@ public sealed class ConstantRateSimChatClient : IChatClient
 
         return text.ToString();
     }
+
+    private int CountInput(IEnumerable<ChatMessage> messages) => messages.Sum(m => _tokens.Count(m.Text));
 
     private TimeSpan Due(int token) => TimeSpan.FromSeconds((TtftMs / 1000.0) + (token / TokensPerSecond));
 

@@ -51,6 +51,22 @@ public sealed record RunPlanSpec
     public int? MaxTokens { get; init; }
     public int? TaskLimit { get; init; }
     public SloSpec Slo { get; init; } = new();
+    /// <summary>Trace replay: arrivals and answer lengths from a production trace (replaces closed loop and --rate); null otherwise.</summary>
+    public TraceSpec? Trace { get; init; }
+}
+
+/// <summary>The trace a run replays: file, format, time scale, window and the file's hash (docs/formats.md).</summary>
+public sealed record TraceSpec
+{
+    public required string Path { get; init; }
+    /// <summary>azure or mooncake.</summary>
+    public required string Format { get; init; }
+    /// <summary>Timestamps are multiplied by this: 0.5 replays twice as fast.</summary>
+    public double TimeScale { get; init; } = 1;
+    public double? WindowStartSeconds { get; init; }
+    public double? WindowEndSeconds { get; init; }
+    /// <summary>SHA-256 of the trace file when the run was planned; resume refuses a changed file.</summary>
+    public string? Sha256 { get; init; }
 }
 
 /// <summary>Service-level objectives used for goodput; null fields are not checked.</summary>

@@ -11,8 +11,8 @@ namespace Spark.Eval.Core.Running;
 /// <summary>A backend as the runner uses it: its description and its full pipeline (timing layer included).</summary>
 public sealed record RunBackend(BackendInfo Info, IChatClient Client);
 
-/// <summary>One planned slot with its task and, in open loop, its scheduled send time (µs from the run's start).</summary>
-public sealed record PlannedSlot(SlotKey Key, BenchTask Task, int BackendIndex, long? ScheduledUs);
+/// <summary>One planned slot with its task and, in open loop, its scheduled send time (µs from the run's start); a trace replay also caps its answer length.</summary>
+public sealed record PlannedSlot(SlotKey Key, BenchTask Task, int BackendIndex, long? ScheduledUs, int? MaxTokens = null);
 
 /// <summary>How a call to the runner ended.</summary>
 public sealed record RunResult(int Attempts, string Status);
@@ -25,8 +25,8 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
 {
     private readonly ConcurrentDictionary<string, (IReadOnlyList<ChatMessage> Messages, int Tokens)> _prompts = new(StringComparer.Ordinal);
 
-    /// <summary>Every slot the plan defines, warm-ups first, in a deterministic order.</summary>
-    public static IReadOnlyList<PlannedSlot> PlanSlots(RunPlanSpec plan, IReadOnlyList<BenchTask> tasks, IReadOnlyList<string> backends)
+    /// <summary>Every slot the plan defines, warm-ups first, in a deterministic order; a trace replay takes its measured slots from <paramref name="trace"/>.</summary>
+    public static IReadOnlyList<PlannedSlot> PlanSlots(RunPlanSpec plan, IReadOnlyList<BenchTask> tasks, IReadOnlyList<string> backends, Traces.RequestTrace? trace = null)
     {
         var slots = new List<PlannedSlot>();
         for (var b = 0; b < backends.Count; b++)
@@ -36,6 +36,12 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
                 var task = tasks[w % tasks.Count];
                 slots.Add(new PlannedSlot(new SlotKey(task.Id, backends[b], w, Warmup: true), task, b, null));
             }
+        }
+
+        if (plan.Trace is not null)
+        {
+            slots.AddRange(Traces.TraceSchedule.Slots(trace ?? throw new ArgumentException("the plan replays a trace: pass it (TraceReplay.Load)", nameof(trace)), tasks, backends));
+            return slots;
         }
 
         var measured = new List<PlannedSlot>();
@@ -117,7 +123,7 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
 
         await ClosedLoop(pending.Where(s => s.Key.Warmup), plan.Concurrency);
         var measured = pending.Where(s => !s.Key.Warmup).ToList();
-        if (plan.Rate is null)
+        if (plan.Rate is null && plan.Trace is null)
         {
             await ClosedLoop(measured, plan.Concurrency);
         }
@@ -135,6 +141,8 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
                 {
                     try
                     {
+                        // The schedule starts when this thread does: its start-up (ms on a busy machine) is not charged as lag.
+                        measuredStart = time.GetTimestamp();
                         foreach (var slot in measured)
                         {
                             var dueUs = (slot.ScheduledUs ?? 0) - shift;
@@ -242,7 +250,7 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         var recorder = new AttemptRecorder(time);
         var options = new ChatOptions
         {
-            MaxOutputTokens = plan.MaxTokens ?? task.TokenBudget,
+            MaxOutputTokens = slot.MaxTokens is { } traced ? Math.Min(traced, plan.MaxTokens ?? int.MaxValue) : plan.MaxTokens ?? task.TokenBudget,
             Temperature = (float)plan.Temperature,
             AdditionalProperties = new AdditionalPropertiesDictionary
             {

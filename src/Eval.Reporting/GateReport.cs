@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.Text;
+
+namespace Spark.Eval.Reporting;
+
+/// <summary>How one gated check ended.</summary>
+public enum GateStatus
+{
+    /// <summary>The check ran and the metric is within its limit.</summary>
+    Passed,
+
+    /// <summary>The check ran and the metric breached its limit (a threshold or a significant regression).</summary>
+    Failed,
+
+    /// <summary>The check could not be decided (too few samples, nothing graded).</summary>
+    Skipped,
+}
+
+/// <summary>One gated check: one backend × one metric, with the numbers behind its status in <paramref name="Detail"/>.</summary>
+public sealed record GateCase(string Backend, string Metric, GateStatus Status, string Detail);
+
+/// <summary>
+/// The outcome of one gate (<c>run --fail-if</c> or <c>compare</c>): every backend × gated metric as a case. It is
+/// written as JUnit XML, as a Markdown step summary, and as one closing PASS/FAIL line.
+/// </summary>
+public sealed record GateReport(string Name, DateTimeOffset TimestampUtc, IReadOnlyList<GateCase> Cases, IReadOnlyList<string> Notes)
+{
+    public bool Failed => Cases.Any(c => c.Status == GateStatus.Failed);
+
+    public int Count(GateStatus status) => Cases.Count(c => c.Status == status);
+
+    /// <summary>One plain line: <c>PASS: …</c>, or <c>FAIL: …</c> naming every failed backend and metric.</summary>
+    public string VerdictLine()
+    {
+        var failed = Cases.Where(c => c.Status == GateStatus.Failed).ToList();
+        var counts = string.Create(CultureInfo.InvariantCulture, $"{Cases.Count} checks, {failed.Count} failed, {Count(GateStatus.Skipped)} skipped");
+        return failed.Count == 0
+            ? $"PASS: {Name}: {counts}"
+            : $"FAIL: {Name}: {counts}: {string.Join("; ", failed.Select(c => $"{c.Backend} {c.Metric}"))}";
+    }
+
+    /// <summary>The gate of a comparison: one case per compared backend × metric; "not tested" rows are skipped cases.</summary>
+    public static GateReport FromComparison(RunComparisonResult result, DateTimeOffset timestampUtc)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var cases = result.Rows.Select(r => new GateCase(
+            r.Backend,
+            r.Metric,
+            r.Verdict == RunComparison.Regressed ? GateStatus.Failed : r.Verdict == RunComparison.NotTested ? GateStatus.Skipped : GateStatus.Passed,
+            RunComparison.Describe(r))).ToList();
+        return new GateReport($"spark-eval compare {result.BaselineRun} → {result.CandidateRun}", timestampUtc, cases, result.Notes);
+    }
+
+    /// <summary>
+    /// Writes the gate where CI reads it: JUnit XML to <paramref name="junitPath"/> when given (atomically), a Markdown
+    /// summary appended to <paramref name="stepSummaryPath"/> when given (GitHub's GITHUB_STEP_SUMMARY), and the
+    /// closing PASS/FAIL line to <paramref name="verdictWriter"/>.
+    /// </summary>
+    public void Publish(string? junitPath, string? stepSummaryPath, TextWriter verdictWriter)
+    {
+        ArgumentNullException.ThrowIfNull(verdictWriter);
+        if (!string.IsNullOrEmpty(junitPath))
+        {
+            if (Path.GetDirectoryName(Path.GetFullPath(junitPath)) is { } parent)
+            {
+                Directory.CreateDirectory(parent);
+            }
+
+            RunDirectory.WriteAtomic(junitPath, Encoding.UTF8.GetBytes(JUnitReport.Render(this)));
+        }
+
+        if (!string.IsNullOrEmpty(stepSummaryPath))
+        {
+            File.AppendAllText(stepSummaryPath, StepSummary.Render(this), Encoding.UTF8);
+        }
+
+        verdictWriter.WriteLine(VerdictLine());
+    }
+}
