@@ -38,6 +38,9 @@ internal sealed record MetricDefinition(string Id, string Title, string Unit, st
 /// <summary>Turns aggregated telemetry into developer-period rows, cohort × period cells and DiD effects (docs/pilot.md).</summary>
 public static class PilotAnalysis
 {
+    /// <summary>A gap between prompts longer than this is a break, not think time.</summary>
+    public const double DefaultIdleCutoffSeconds = 900;
+
     internal static readonly IReadOnlyList<MetricDefinition> Metrics =
     [
         new("ttfc_task", "Time to first commit per task", "minutes",
@@ -421,7 +424,7 @@ public static class PilotAnalysis
     /// Think time: the gap between the end of the assistant's answer to one prompt (the last model request ending before the
     /// next prompt) and the developer's next prompt, when under the idle cutoff. Grouped by the kind of the next prompt's task.
     /// </summary>
-    public static ThinkTimeExport ThinkTimes(PilotAggregator data, double idleCutoffSeconds = 1800)
+    public static ThinkTimeExport ThinkTimes(PilotAggregator data, double idleCutoffSeconds = DefaultIdleCutoffSeconds)
     {
         ArgumentNullException.ThrowIfNull(data);
         var byKind = new Dictionary<string, List<double>>(StringComparer.Ordinal);
