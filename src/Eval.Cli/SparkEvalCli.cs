@@ -19,6 +19,7 @@ public static class SparkEvalCli
             .. RemoteCommands.Create(stdout, stderr),
             .. GradingCommands.Create(stdout, stderr),
             Commands.ImportCommand.Create(stdout, stderr),
+            Commands.PilotCommand.Create(stdout, stderr),
         ];
     }
 

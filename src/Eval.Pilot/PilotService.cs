@@ -1,0 +1,85 @@
+using System.Text;
+using System.Text.Json;
+using Spark.Eval.Core;
+using Spark.Eval.Reporting;
+
+namespace Spark.Eval.Pilot;
+
+/// <summary>What <c>pilot analyze</c> was asked to do.</summary>
+public sealed record PilotAnalyzeRequest
+{
+    public required IReadOnlyList<string> Inputs { get; init; }
+
+    public string? CohortsPath { get; init; }
+
+    public string? AuthorsPath { get; init; }
+
+    public PilotReadOptions Read { get; init; } = new();
+
+    public required PilotAnalysisOptions Analysis { get; init; }
+
+    public bool ThinkTimes { get; init; }
+}
+
+/// <summary>The analysis result: the report, and the think-time export when asked for.</summary>
+public sealed record PilotAnalyzeResult(PilotReport Report, ThinkTimeExport? ThinkTimes);
+
+/// <summary>Reads every input, then analyses; nothing is written until all input has been read and validated.</summary>
+public static class PilotService
+{
+    public static PilotAnalyzeResult Analyze(PilotAnalyzeRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Inputs.Count == 0)
+        {
+            throw new InputException("no telemetry files given. Fix: pass one or more files (see 'spark-eval pilot analyze --help').");
+        }
+
+        request.Analysis.Validate();
+        var authors = request.AuthorsPath is null ? IdentityMap.Empty : IdentityMap.Load(request.AuthorsPath);
+        var cohorts = request.CohortsPath is null ? null : CohortMap.Load(request.CohortsPath);
+        var sink = new PilotAggregator(authors, cohorts);
+        var summaries = new List<PilotInputSummary>();
+        foreach (var input in request.Inputs)
+        {
+            summaries.Add(PilotInput.Read(input, sink, request.Read));
+        }
+
+        var report = PilotAnalysis.Analyze(sink, summaries, request.Analysis);
+        var thinkTimes = request.ThinkTimes ? PilotAnalysis.ThinkTimes(sink) : null;
+        return new PilotAnalyzeResult(report, thinkTimes);
+    }
+
+    public static void WriteThinkTimes(ThinkTimeExport export, string path)
+    {
+        ArgumentNullException.ThrowIfNull(export);
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (directory is not null)
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        RunDirectory.WriteAtomic(path, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(export, PilotJsonContext.Default.ThinkTimeExport)));
+    }
+
+    /// <summary>Reads a think-time export back (session replay's entry point), checking its format version.</summary>
+    public static ThinkTimeExport ReadThinkTimes(string path)
+    {
+        ThinkTimeExport? export;
+        try
+        {
+            export = JsonSerializer.Deserialize(File.ReadAllText(path), PilotJsonContext.Default.ThinkTimeExport);
+        }
+        catch (JsonException ex)
+        {
+            throw InputException.At(path, (int?)(ex.LineNumber + 1), ex.Path, "not a think-time export", "write it with 'spark-eval pilot analyze --think-times'");
+        }
+
+        if (export is null || export.FormatVersion != ThinkTimeExport.CurrentFormatVersion || export.Kind != "spark-eval.think-times")
+        {
+            throw InputException.At(path, 1, "formatVersion", $"expected kind spark-eval.think-times version {ThinkTimeExport.CurrentFormatVersion}", "regenerate it with this version of spark-eval");
+        }
+
+        return export;
+    }
+}
