@@ -18,6 +18,7 @@ public static class SparkEvalCli
             .. LocalCommands.Create(stdout, stderr),
             .. RemoteCommands.Create(stdout, stderr),
             .. GradingCommands.Create(stdout, stderr),
+            Commands.ProcureCommand.Create(stdout, stderr),
         ];
     }
 
