@@ -190,10 +190,12 @@ public static class ProcurementReportWriter
             sb.Append("\"/>");
         }
 
-        foreach (var p in pts)
+        var n = 0;
+        foreach (var p in pts.OrderBy(p => p.UsdPerDeveloperMonth))
         {
+            var dy = (n++ % 3) switch { 0 => -8, 1 => 16, _ => 28 };
             var color = p.Id == report.Recommended ? "#0a0" : p.OnParetoFront ? "#2a7" : "#888";
-            sb.Append(C, $"<circle cx=\"{X(p.UsdPerDeveloperMonth!.Value):F1}\" cy=\"{Y(p.PassRate):F1}\" r=\"{(p.Id == report.Recommended ? 7 : 5)}\" fill=\"{color}\"/><text x=\"{X(p.UsdPerDeveloperMonth!.Value) + 8:F1}\" y=\"{Y(p.PassRate) - 6:F1}\">{E(p.Id)}</text>");
+            sb.Append(C, $"<circle cx=\"{X(p.UsdPerDeveloperMonth!.Value):F1}\" cy=\"{Y(p.PassRate):F1}\" r=\"{(p.Id == report.Recommended ? 7 : 5)}\" fill=\"{color}\"/><text x=\"{X(p.UsdPerDeveloperMonth!.Value) + 8:F1}\" y=\"{Y(p.PassRate) + dy:F1}\">{E($"{p.Hardware} {p.Model}")}</text>");
         }
 
         sb.Append("</svg>\n");
@@ -202,7 +204,7 @@ public static class ProcurementReportWriter
 
     private static string CurveSvg(CandidateResult r, Func<LoadCurvePoint, double> metric, string label, double? slo, double demand)
     {
-        const double W = 280, H = 190, L = 52, R = 10, T = 12, Bm = 36;
+        const double W = 280, H = 190, L = 62, R = 10, T = 12, Bm = 36;
         var xMax = Math.Max(r.Curve.Max(p => p.RatePerReplica), r.MaxRatePerReplica) * 1.05;
         var values = r.Curve.Select(metric).Where(v => v > 0 && double.IsFinite(v)).ToList();
         if (values.Count == 0 || xMax <= 0)
@@ -222,7 +224,7 @@ public static class ProcurementReportWriter
         {
             var xv = xMax * i / 3;
             var yv = Math.Pow(10, yLo + ((yHi - yLo) * i / 3));
-            sb.Append(C, $"<text x=\"{X(xv):F0}\" y=\"{H - Bm + 12}\" text-anchor=\"middle\">{xv:G3}</text><text x=\"{L - 4}\" y=\"{Y(yv) + 3:F0}\" text-anchor=\"end\">{yv:G3}</text>");
+            sb.Append(C, $"<text x=\"{X(xv):F0}\" y=\"{H - Bm + 12}\" text-anchor=\"middle\">{Tick(xv)}</text><text x=\"{L - 4}\" y=\"{Y(yv) + 3:F0}\" text-anchor=\"end\">{Tick(yv)}</text>");
         }
 
         if (slo is { } s)
@@ -258,8 +260,10 @@ public static class ProcurementReportWriter
     {
         sb.Append(C, $"<rect x=\"{l}\" y=\"{t}\" width=\"{w - l - r}\" height=\"{h - t - b}\" fill=\"none\" stroke=\"#bbb\"/>");
         sb.Append(C, $"<text x=\"{(l + w - r) / 2:F0}\" y=\"{h - 4}\" text-anchor=\"middle\">{E(xLabel)}</text>");
-        sb.Append(C, $"<text transform=\"translate(12,{(t + h - b) / 2:F0}) rotate(-90)\" text-anchor=\"middle\">{E(yLabel)}</text>");
+        sb.Append(C, $"<text transform=\"translate(10,{(t + h - b) / 2:F0}) rotate(-90)\" text-anchor=\"middle\">{E(yLabel)}</text>");
     }
+
+    private static string Tick(double v) => v >= 100 ? v.ToString("N0", C) : v >= 10 ? v.ToString("F0", C) : v.ToString("0.##", C);
 
     private static string N(double? v, string format, string missing = "") => v is { } x ? x.ToString(format, C) : missing;
 
