@@ -3,9 +3,11 @@
 #   dotnet pwsh ./run.ps1                  # the embedded default run (same as `spark-eval run`)
 #   dotnet pwsh ./run.ps1 -Mode nightly    # regression gate: fixed seed, thresholds, then `spark-eval compare`
 #                                          # against the previous nightly run; exit 1 on a breach or a regression
+#   dotnet pwsh ./run.ps1 -Mode procurement  # `spark-eval procure` on hw-profiles/procure-example.json → results/procurement/
+#                                          # (procurement.html, .md, .csv, .json); other arguments go to procure (e.g. --price wse-3=20)
 #   dotnet pwsh ./run.ps1 --backend "sim?ttft_ms=90" --repeats 5   # other arguments go to `spark-eval run`
 param(
-    [ValidateSet('default', 'nightly')]
+    [ValidateSet('default', 'nightly', 'procurement')]
     [string] $Mode = 'default',
     [string] $FailIf = 'ttft_p99_ms>800,error_rate>0.02',
     # Nightly: compare with this run directory instead of the newest earlier results/nightly-* run.
@@ -13,6 +15,11 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
+
+if ($Mode -eq 'procurement') {
+    & dotnet run --project src/Eval.Cli -c Release -- procure hw-profiles/procure-example.json --out (Join-Path 'results' 'procurement') @args
+    exit $LASTEXITCODE
+}
 
 $runArgs = @('run')
 $outDir = $null

@@ -20,6 +20,7 @@ public static class SparkEvalCli
             .. GradingCommands.Create(stdout, stderr),
             Commands.ImportCommand.Create(stdout, stderr),
             Commands.PilotCommand.Create(stdout, stderr),
+            Commands.ProcureCommand.Create(stdout, stderr),
         ];
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Spark.Eval.Simulator.Load;
+using Spark.Eval.Simulator.Procurement;
 using Spark.Eval.Simulator.Validation;
 
 namespace Spark.Eval.Simulator.Profiles;
@@ -17,4 +18,6 @@ namespace Spark.Eval.Simulator.Profiles;
 [JsonSerializable(typeof(ModelFile))]
 [JsonSerializable(typeof(ValidationFile))]
 [JsonSerializable(typeof(SimulationReport))]
+[JsonSerializable(typeof(ProcurementPlan))]
+[JsonSerializable(typeof(ProcurementReport))]
 public sealed partial class SimulatorJsonContext : JsonSerializerContext;

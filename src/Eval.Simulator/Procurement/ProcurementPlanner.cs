@@ -1,0 +1,386 @@
+using System.Globalization;
+using System.Text.Json;
+using Spark.Eval.Core;
+using Spark.Eval.Core.Metrics;
+using Spark.Eval.Core.Results;
+using Spark.Eval.Simulator.Latency;
+using Spark.Eval.Simulator.Load;
+using Spark.Eval.Simulator.Profiles;
+
+namespace Spark.Eval.Simulator.Procurement;
+
+/// <summary>
+/// Answers a procurement plan: for each candidate, the latency-vs-load curve, the largest load per replica that meets
+/// every SLO, the fleet that serves the developers' demand, its cost and quality; then ranks, marks the cost/quality
+/// Pareto front and writes a one-line verdict. Latencies are SIMULATED (docs/simulator.md).
+/// </summary>
+public static class ProcurementPlanner
+{
+    /// <summary>A recommended candidate's pass rate may be this far below the best feasible one (the verdict's rule).</summary>
+    public const double QualityTolerance = 0.05;
+
+    private static readonly double[] CurveFractions = [0.05, 0.2, 0.4, 0.6, 0.75, 0.85, 0.92, 1.0, 1.1];
+
+    /// <summary>Reads and validates a plan file; bad input throws <see cref="InputException"/> naming the file and field.</summary>
+    public static ProcurementPlan Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new InputException($"{path}: file not found. Fix: pass a procurement plan such as hw-profiles/procure-example.json");
+        }
+
+        ProcurementPlan plan;
+        try
+        {
+            plan = JsonSerializer.Deserialize(File.ReadAllBytes(path), SimulatorJsonContext.Default.ProcurementPlan) ?? new ProcurementPlan();
+        }
+        catch (JsonException ex)
+        {
+            throw InputException.At(path, ex.LineNumber is { } l ? (int)l + 1 : null, ex.Path, "is not valid JSON for a procurement plan", "see docs/simulator.md, Procurement, for the plan shape");
+        }
+
+        Validate(plan, path);
+        return plan;
+    }
+
+    /// <summary>Cross-field rules of a plan, checked at start-up.</summary>
+    public static void Validate(ProcurementPlan plan, string name)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        if (plan.FormatVersion != 1)
+        {
+            throw InputException.At(name, null, "formatVersion", "must be 1", "set \"formatVersion\": 1");
+        }
+
+        if (plan.Developers < 1)
+        {
+            throw InputException.At(name, null, "developers", "must be >= 1", "give the number of developers to serve, e.g. 200");
+        }
+
+        if (plan.Candidates.Count == 0)
+        {
+            throw InputException.At(name, null, "candidates", "is empty", "list at least one {\"hardware\", \"model\"} candidate");
+        }
+
+        var d = plan.Demand;
+        if (d.InteractionsPerDeveloperHour <= 0 || d.InputTokens < 1 || d.OutputTokens < 2 || d.WorkingHoursPerMonth <= 0 || d.ThinkTimeSeconds < 0)
+        {
+            throw InputException.At(name, null, "demand", "needs interactionsPerDeveloperHour > 0, inputTokens >= 1, outputTokens >= 2, workingHoursPerMonth > 0, thinkTimeSeconds >= 0", "fix the demand block or remove it to use the defaults");
+        }
+
+        if (plan.Slo.MinShareInFlow is { } f && (f < 0 || f > 1))
+        {
+            throw InputException.At(name, null, "slo.minShareInFlow", "must be within 0..1", "e.g. 0.9");
+        }
+
+        for (var i = 0; i < plan.Candidates.Count; i++)
+        {
+            if (plan.Candidates[i].TensorParallel < 1)
+            {
+                throw InputException.At(name, null, $"candidates[{i}].tensorParallel", "must be >= 1", "use 1, 2, 4 or 8");
+            }
+        }
+    }
+
+    /// <summary>Parses <c>--price hw=USD/h</c> values (each may be a comma list); bad input names the value and the fix.</summary>
+    public static IReadOnlyDictionary<string, double> ParsePriceOverrides(IEnumerable<string> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var prices = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var part in values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            var eq = part.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || !double.TryParse(part[(eq + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var usd) || usd <= 0 || !double.IsFinite(usd))
+            {
+                throw new InputException($"--price '{part}': expected hardware=USD per device-hour. Fix: e.g. --price h100-sxm=2.49");
+            }
+
+            prices[part[..eq]] = usd;
+        }
+
+        return prices;
+    }
+
+    /// <summary>Evaluates every candidate of <paramref name="plan"/>; <paramref name="priceOverrides"/> (hardware id → USD per device-hour) replace profile prices.</summary>
+    public static ProcurementReport Evaluate(ProfileCatalog catalog, ProcurementPlan plan, IReadOnlyDictionary<string, double>? priceOverrides = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(plan);
+        priceOverrides ??= new Dictionary<string, double>();
+        foreach (var hwId in priceOverrides.Keys)
+        {
+            _ = catalog.GetHardware(hwId, "--price");
+        }
+
+        var demand = plan.Developers * plan.Demand.InteractionsPerDeveloperHour / 3600.0;
+        var notes = new List<string>();
+        var results = new List<CandidateResult>();
+        for (var i = 0; i < plan.Candidates.Count; i++)
+        {
+            results.Add(EvaluateCandidate(catalog, plan, plan.Candidates[i], $"candidates[{i}]", demand, priceOverrides));
+        }
+
+        // Think time bounds a developer's rate: no more than one interaction per (think time + answer time).
+        var fastestAnswer = results.Where(r => r.Fits && r.AnswerP99Ms > 0).Select(r => r.AnswerP99Ms).DefaultIfEmpty(0).Min();
+        var cap = 3600.0 / (plan.Demand.ThinkTimeSeconds + (fastestAnswer / 1000.0));
+        if (plan.Demand.InteractionsPerDeveloperHour > cap)
+        {
+            notes.Add(string.Create(CultureInfo.InvariantCulture, $"Demand of {plan.Demand.InteractionsPerDeveloperHour:G3} interactions per developer-hour exceeds what {plan.Demand.ThinkTimeSeconds:G3} s of think time allows ({cap:F0}/h): the plan overstates demand."));
+        }
+
+        results = MarkParetoAndRank(results);
+        var (recommended, verdict) = Verdict(results, plan);
+        notes.Add("Latencies, throughput and fleet sizes are SIMULATED by the latency model (docs/simulator.md); error bars per family and regime in docs/simulator-validation.md.");
+        notes.Add(string.Create(CultureInfo.InvariantCulture, $"Demand arrives as a Poisson process at developers × interactions per hour; an interaction is in flow when its first token arrives within {plan.Slo.FlowTtftMs:F0} ms and its whole answer within {plan.Slo.FlowAnswerMs:F0} ms ({ProcurementDefaults.FlowSource})."));
+        return new ProcurementReport
+        {
+            Plan = plan.Name,
+            Developers = plan.Developers,
+            Demand = plan.Demand,
+            Slo = plan.Slo,
+            DemandRequestsPerSecond = demand,
+            FleetHoursPerMonth = plan.FleetHoursPerMonth,
+            Candidates = results,
+            Recommended = recommended,
+            Verdict = verdict,
+            Notes = notes,
+        };
+    }
+
+    private static CandidateResult EvaluateCandidate(ProfileCatalog catalog, ProcurementPlan plan, ProcurementCandidate candidate, string field, double demand, IReadOnlyDictionary<string, double> priceOverrides)
+    {
+        var hw = catalog.GetHardware(candidate.Hardware, $"{field}.hardware");
+        var model = catalog.GetModel(candidate.Model, $"{field}.model");
+        var precisionName = candidate.Precision ?? model.DefaultPrecision;
+        var precision = Precision.Find(precisionName) ?? throw new InputException($"{field}.precision: '{precisionName}' is unknown. Fix: use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}");
+        var id = string.Create(CultureInfo.InvariantCulture, $"{hw.Id}/{model.Id}/{precision.Name}/tp{candidate.TensorParallel}");
+        var (passRate, measured, passSource) = Quality(model, candidate, field);
+        var overridden = priceOverrides.TryGetValue(hw.Id, out var overridePrice);
+        if (overridden)
+        {
+            hw = hw with { PricePerDeviceHour = overridePrice };
+        }
+
+        var baseResult = new CandidateResult
+        {
+            Id = id,
+            Hardware = hw.Id,
+            HardwareName = hw.Name,
+            Model = model.Id,
+            ModelName = model.Name,
+            Precision = precision.Name,
+            TensorParallel = candidate.TensorParallel,
+            PassRate = passRate,
+            PassRateMeasured = measured,
+            PassRateSource = passSource,
+        };
+        LatencyModel latency;
+        try
+        {
+            latency = new LatencyModel(hw, model, precision, candidate.TensorParallel);
+        }
+        catch (InputException ex)
+        {
+            return baseResult with { Fits = false, Problem = ex.Message };
+        }
+
+        var template = new LoadOptions
+        {
+            InputTokens = plan.Demand.InputTokens,
+            OutputTokens = plan.Demand.OutputTokens,
+            ChunkedPrefill = true,
+            Seed = plan.Seed,
+            Requests = 400,
+        };
+        var saturation = CapacityPlanner.FindSaturation(latency, template);
+        var saturationRate = saturation.OutputTokensPerSecond / plan.Demand.OutputTokens;
+        var curve = CurveFractions.Select(f => Point(latency, template, plan.Slo, saturationRate * f)).ToList();
+        var maxRate = MaxRateWithinSlo(latency, template, plan.Slo, saturationRate);
+        var replicas = maxRate > 0 ? Math.Max(1, (int)Math.Ceiling(demand / maxRate)) : 0;
+        var operating = replicas > 0 ? Point(latency, template, plan.Slo, demand / replicas) : curve[0];
+        var devices = replicas * latency.Devices;
+        var tokensPerMonth = demand * 3600 * plan.Demand.WorkingHoursPerMonth;
+        var token = plan.TokenPrices.FirstOrDefault(t => t.Hardware == hw.Id && t.Model == model.Id);
+        PriceKind kind;
+        double? perMonth = null;
+        double? pricePerHour = null;
+        string? priceSource = null;
+        if (token is not null && !overridden)
+        {
+            kind = PriceKind.PerToken;
+            perMonth = tokensPerMonth * ((plan.Demand.InputTokens * token.UsdPerMillionInputTokens) + (plan.Demand.OutputTokens * token.UsdPerMillionOutputTokens)) / 1e6;
+            priceSource = $"{token.Source} ({token.Date}): {token.UsdPerMillionInputTokens:G4} / {token.UsdPerMillionOutputTokens:G4} USD per 1M input / output tokens";
+        }
+        else if (hw.PricePerDeviceHour > 0)
+        {
+            kind = PriceKind.DeviceHour;
+            pricePerHour = hw.PricePerDeviceHour;
+            perMonth = replicas > 0 ? devices * hw.PricePerDeviceHour * plan.FleetHoursPerMonth : null;
+            priceSource = overridden ? "--price override" : hw.Sources.FirstOrDefault(s => s.Field == "pricePerDeviceHour") is { } s ? $"{s.Url}: {s.Quote}" : null;
+        }
+        else
+        {
+            kind = PriceKind.None;
+            priceSource = $"no sourced price for {hw.Id}: give --price {hw.Id}=USD/h (or a tokenPrices entry) to cost it";
+        }
+
+        return baseResult with
+        {
+            Fits = true,
+            DevicesPerReplica = latency.Devices,
+            KvCapacityTokens = latency.KvCapacityTokens,
+            SaturationRatePerReplica = saturationRate,
+            MaxRatePerReplica = maxRate,
+            Replicas = replicas,
+            Devices = devices,
+            Utilisation = replicas > 0 ? demand / (replicas * maxRate) : 0,
+            TtftP99Ms = operating.TtftP99Ms,
+            TpotP99Ms = operating.TpotP99Ms,
+            AnswerP99Ms = operating.AnswerP99Ms,
+            ShareInFlow = operating.ShareInFlow,
+            MeetsSlo = replicas > 0,
+            PriceKind = kind,
+            PricePerDeviceHour = pricePerHour,
+            PriceSource = priceSource,
+            UsdPerMonth = perMonth,
+            UsdPerDeveloperMonth = perMonth / plan.Developers,
+            UsdPerMillionOutputTokens = perMonth is { } m && tokensPerMonth > 0 ? m / (tokensPerMonth * plan.Demand.OutputTokens / 1e6) : null,
+            Curve = curve,
+        };
+    }
+
+    /// <summary>Simulates one Poisson load point and checks it against every SLO.</summary>
+    public static LoadCurvePoint Point(LatencyModel latency, LoadOptions template, ProcurementSlo slo, double rate)
+    {
+        ArgumentNullException.ThrowIfNull(latency);
+        ArgumentNullException.ThrowIfNull(template);
+        ArgumentNullException.ThrowIfNull(slo);
+        rate = Math.Max(rate, 1e-4);
+        var requests = Math.Clamp((int)(rate * 120), 200, 3000);
+        var result = LoadSimulator.Run(latency, template with { Rate = rate, Concurrency = null, Requests = requests, WarmupFraction = 0.1 });
+        var ttft = result.Ttft.Order().ToArray();
+        var tpot = result.Tpot.Order().ToArray();
+        var e2e = result.EndToEnd.Order().ToArray();
+        var inFlow = 0;
+        for (var i = 0; i < result.Ttft.Length; i++)
+        {
+            if (result.Ttft[i] * 1000 <= slo.FlowTtftMs && result.EndToEnd[i] * 1000 <= slo.FlowAnswerMs)
+            {
+                inFlow++;
+            }
+        }
+
+        var point = new LoadCurvePoint
+        {
+            RatePerReplica = rate,
+            TtftP99Ms = P99(ttft),
+            TpotP99Ms = P99(tpot),
+            AnswerP99Ms = P99(e2e),
+            ShareInFlow = result.Ttft.Length > 0 ? inFlow / (double)result.Ttft.Length : 0,
+        };
+        return point with { MeetsSlo = Meets(point, slo) };
+    }
+
+    private static double P99(double[] sortedSeconds) => sortedSeconds.Length == 0 ? 0 : LatencyStatistics.Percentile(sortedSeconds, 0.99) * 1000;
+
+    private static bool Meets(LoadCurvePoint p, ProcurementSlo slo) =>
+        (slo.TtftP99Ms is not { } a || p.TtftP99Ms <= a)
+        && (slo.TpotP99Ms is not { } b || p.TpotP99Ms <= b)
+        && (slo.AnswerP99Ms is not { } c || p.AnswerP99Ms <= c)
+        && (slo.MinShareInFlow is not { } f || p.ShareInFlow >= f);
+
+    /// <summary>Bisects the largest Poisson rate per replica meeting every SLO (0 when a trickle of requests misses one).</summary>
+    public static double MaxRateWithinSlo(LatencyModel latency, LoadOptions template, ProcurementSlo slo, double saturationRate)
+    {
+        ArgumentNullException.ThrowIfNull(latency);
+        if (!Point(latency, template, slo, Math.Max(1e-3, saturationRate * 0.01)).MeetsSlo)
+        {
+            return 0;
+        }
+
+        var lo = Math.Max(1e-3, saturationRate * 0.01);
+        var hi = Math.Max(lo * 2, saturationRate * 1.2);
+        for (var i = 0; i < 12; i++)
+        {
+            var mid = (lo + hi) / 2;
+            if (Point(latency, template, slo, mid).MeetsSlo)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
+    }
+
+    private static (double PassRate, bool Measured, string Source) Quality(ModelProfile model, ProcurementCandidate candidate, string field)
+    {
+        if (candidate.QualityRunDirectory is { } dir)
+        {
+            var path = Path.Combine(dir, "summary.json");
+            if (!File.Exists(path))
+            {
+                throw new InputException($"{field}.qualityRunDirectory: {path} not found. Fix: point it at a run directory written by spark-eval run (or remove it to use the simulated pass rate)");
+            }
+
+            RunSummary summary;
+            try
+            {
+                summary = JsonSerializer.Deserialize(File.ReadAllBytes(path), CoreJsonContext.Default.RunSummary) ?? throw new JsonException("empty");
+            }
+            catch (JsonException ex)
+            {
+                throw InputException.At(path, ex.LineNumber is { } l ? (int)l + 1 : null, ex.Path, "is not a run summary", "regenerate it with spark-eval summarize");
+            }
+
+            var graded = summary.Backends.Where(b => b.Grading is { Graded: > 0 }).ToList();
+            if (graded.Count == 0)
+            {
+                throw new InputException($"{field}.qualityRunDirectory: {path} has no graded attempts. Fix: run with grading on, or remove it to use the simulated pass rate");
+            }
+
+            var passed = graded.Sum(b => b.Grading!.Passed);
+            var total = graded.Sum(b => b.Grading!.Graded);
+            return ((double)passed / total, true, $"measured: {passed}/{total} graded attempts passed in {dir}");
+        }
+
+        var source = model.Sources.FirstOrDefault(s => s.Field == "capability");
+        return (model.Capability, false, $"SIMULATED: model profile capability {model.Capability:F3}{(source is null ? "" : $" ({source.Url})")}");
+    }
+
+    private static List<CandidateResult> MarkParetoAndRank(List<CandidateResult> results)
+    {
+        var priced = results.Where(r => r.MeetsSlo && r.UsdPerDeveloperMonth is not null).ToList();
+        var pareto = priced.Where(r => !priced.Any(o => !ReferenceEquals(o, r)
+            && o.UsdPerDeveloperMonth <= r.UsdPerDeveloperMonth && o.PassRate >= r.PassRate
+            && (o.UsdPerDeveloperMonth < r.UsdPerDeveloperMonth || o.PassRate > r.PassRate))).ToHashSet();
+        var ordered = results
+            .OrderBy(r => r.MeetsSlo && r.UsdPerDeveloperMonth is not null ? 0 : r.MeetsSlo ? 1 : r.Fits ? 2 : 3)
+            .ThenBy(r => r.UsdPerDeveloperMonth ?? double.MaxValue)
+            .ThenByDescending(r => r.PassRate)
+            .ThenBy(r => r.Id, StringComparer.Ordinal)
+            .ToList();
+        return [.. ordered.Select((r, i) => r with { Rank = i + 1, OnParetoFront = pareto.Contains(r) })];
+    }
+
+    private static (string? Recommended, string Verdict) Verdict(List<CandidateResult> ranked, ProcurementPlan plan)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var priced = ranked.Where(r => r.MeetsSlo && r.UsdPerDeveloperMonth is not null).ToList();
+        if (priced.Count == 0)
+        {
+            var unpriced = ranked.Where(r => r.MeetsSlo).ToList();
+            return unpriced.Count > 0
+                ? (null, $"No priced candidate meets the SLOs; {string.Join(", ", unpriced.Select(r => r.Id))} meet(s) them but have no sourced price: give --price to compare cost.")
+                : (null, $"No candidate meets the SLOs for {plan.Developers} developers: relax the SLO or add hardware.");
+        }
+
+        var best = priced.Max(r => r.PassRate);
+        var pick = priced.Where(r => r.PassRate >= best - QualityTolerance).MinBy(r => r.UsdPerDeveloperMonth)!;
+        var verdict = string.Create(c, $"Buy {pick.Devices} × {pick.HardwareName} for {pick.ModelName} ({pick.Precision}, TP {pick.TensorParallel}){(pick.PriceKind == PriceKind.PerToken ? " as an API" : "")}: {pick.UsdPerDeveloperMonth:F0} USD per developer-month, p99 TTFT {pick.TtftP99Ms:F0} ms, {pick.ShareInFlow:P0} of interactions in flow, pass rate {pick.PassRate:P0} ({(pick.PassRateMeasured ? "measured" : "simulated")}) — the cheapest candidate meeting every SLO within {QualityTolerance * 100:F0} points of the best pass rate (SIMULATED latency).");
+        return (pick.Id, verdict);
+    }
+}

@@ -1,0 +1,82 @@
+namespace Spark.Eval.Simulator.Procurement;
+
+/// <summary>One point of a candidate's latency-vs-load curve: a Poisson arrival rate per replica and its simulated tail latencies.</summary>
+public sealed record LoadCurvePoint
+{
+    public double RatePerReplica { get; init; }
+    public double TtftP99Ms { get; init; }
+    public double TpotP99Ms { get; init; }
+    public double AnswerP99Ms { get; init; }
+    public double ShareInFlow { get; init; }
+    public bool MeetsSlo { get; init; }
+}
+
+/// <summary>How a candidate is priced: per device-hour (cloud on demand), per token (an API) or not at all (no sourced price).</summary>
+public enum PriceKind
+{
+    None,
+    DeviceHour,
+    PerToken,
+}
+
+/// <summary>One candidate's answer: fleet size, utilisation, latency at the operating point, cost, quality and its place in the ranking.</summary>
+public sealed record CandidateResult
+{
+    public required string Id { get; init; }
+    public required string Hardware { get; init; }
+    public required string HardwareName { get; init; }
+    public required string Model { get; init; }
+    public required string ModelName { get; init; }
+    public required string Precision { get; init; }
+    public int TensorParallel { get; init; }
+    public int DevicesPerReplica { get; init; }
+    /// <summary>False when the model does not fit the hardware (see <see cref="Problem"/>).</summary>
+    public bool Fits { get; init; }
+    public string? Problem { get; init; }
+    public long KvCapacityTokens { get; init; }
+    /// <summary>Poisson rate per replica at which output throughput stops growing (closed-loop saturation / output length), req/s.</summary>
+    public double SaturationRatePerReplica { get; init; }
+    /// <summary>Largest Poisson rate per replica meeting every SLO; 0 when even a trickle misses one.</summary>
+    public double MaxRatePerReplica { get; init; }
+    public int Replicas { get; init; }
+    public int Devices { get; init; }
+    /// <summary>Demand / (replicas · max rate within the SLO).</summary>
+    public double Utilisation { get; init; }
+    public double Headroom => Replicas > 0 ? 1 - Utilisation : 0;
+    public double TtftP99Ms { get; init; }
+    public double TpotP99Ms { get; init; }
+    public double AnswerP99Ms { get; init; }
+    public double ShareInFlow { get; init; }
+    public bool MeetsSlo { get; init; }
+    public PriceKind PriceKind { get; init; }
+    public double? PricePerDeviceHour { get; init; }
+    public string? PriceSource { get; init; }
+    public double? UsdPerMonth { get; init; }
+    public double? UsdPerDeveloperMonth { get; init; }
+    public double? UsdPerMillionOutputTokens { get; init; }
+    public double PassRate { get; init; }
+    /// <summary>True when the pass rate was read from a measured run directory; false: simulated from the model profile's capability.</summary>
+    public bool PassRateMeasured { get; init; }
+    public required string PassRateSource { get; init; }
+    public bool OnParetoFront { get; init; }
+    public int Rank { get; init; }
+    public IReadOnlyList<LoadCurvePoint> Curve { get; init; } = [];
+}
+
+/// <summary>The --json output of <c>spark-eval procure</c>: the plan's demand and SLOs, every candidate ranked, the Pareto front and a verdict; latencies simulated.</summary>
+public sealed record ProcurementReport
+{
+    public int FormatVersion { get; init; } = 1;
+    public bool Simulated { get; init; } = true;
+    public required string Plan { get; init; }
+    public int Developers { get; init; }
+    public required DeveloperDemand Demand { get; init; }
+    public required ProcurementSlo Slo { get; init; }
+    /// <summary>developers · interactions per developer-hour / 3600, req/s.</summary>
+    public double DemandRequestsPerSecond { get; init; }
+    public double FleetHoursPerMonth { get; init; }
+    public IReadOnlyList<CandidateResult> Candidates { get; init; } = [];
+    public string? Recommended { get; init; }
+    public required string Verdict { get; init; }
+    public IReadOnlyList<string> Notes { get; init; } = [];
+}

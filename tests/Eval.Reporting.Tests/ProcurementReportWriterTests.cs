@@ -1,0 +1,75 @@
+using System.Text.Json;
+using Spark.Eval.Reporting.Procurement;
+using Spark.Eval.Simulator.Procurement;
+using Spark.Eval.Simulator.Profiles;
+
+namespace Spark.Eval.Reporting.Tests;
+
+public class ProcurementReportWriterTests
+{
+    private static readonly Lazy<ProcurementReport> Report = new(() => ProcurementPlanner.Evaluate(ProfileCatalog.LoadEmbedded(), new ProcurementPlan
+    {
+        FormatVersion = 1,
+        Name = "writer <test>",
+        Developers = 100,
+        Demand = new DeveloperDemand { InputTokens = 1024, OutputTokens = 128 },
+        Candidates =
+        [
+            new ProcurementCandidate { Hardware = "h100-sxm", Model = "qwen2.5-coder-32b", Precision = "fp8" },
+            new ProcurementCandidate { Hardware = "mi300x", Model = "llama-3.1-70b", Precision = "fp8" },
+            new ProcurementCandidate { Hardware = "wse-3", Model = "llama-3.1-8b", Precision = "bf16" },
+            new ProcurementCandidate { Hardware = "l4", Model = "llama-3.1-70b", Precision = "bf16" },
+        ],
+    }));
+
+    [Fact]
+    public void WriteAll_WritesFourFilesWithVerdictChartsAndEveryCandidate()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"procure-{Guid.NewGuid():N}");
+        try
+        {
+            var files = ProcurementReportWriter.WriteAll(Report.Value, dir);
+            Assert.Equal(4, files.Count);
+            Assert.All(files, f => Assert.True(new FileInfo(f).Length > 0, f));
+            Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+
+            var html = File.ReadAllText(Path.Combine(dir, ProcurementReportWriter.HtmlFile));
+            Assert.Contains("SIMULATED", html, StringComparison.Ordinal);
+            Assert.Contains(System.Net.WebUtility.HtmlEncode(Report.Value.Verdict), html, StringComparison.Ordinal);
+            Assert.Contains("writer &lt;test&gt;", html, StringComparison.Ordinal);
+            Assert.DoesNotContain("<test>", html, StringComparison.Ordinal);
+            // Two latency-vs-load charts (TTFT, TPOT) per candidate that fits, plus the Pareto chart.
+            var fits = Report.Value.Candidates.Count(c => c.Fits);
+            Assert.Equal((2 * fits) + 1, CountOf(html, "<svg"));
+            Assert.Contains("stroke-dasharray=\"5,3\"", html, StringComparison.Ordinal);
+            Assert.Contains("does not fit", html, StringComparison.Ordinal);
+
+            var csv = File.ReadAllLines(Path.Combine(dir, ProcurementReportWriter.CsvFile));
+            Assert.Equal(1 + Report.Value.Candidates.Count, csv.Length);
+            Assert.StartsWith("rank,candidate,", csv[0], StringComparison.Ordinal);
+
+            var md = File.ReadAllText(Path.Combine(dir, ProcurementReportWriter.MarkdownFile));
+            Assert.Contains("**Verdict:**", md, StringComparison.Ordinal);
+
+            var back = JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(dir, ProcurementReportWriter.JsonFile)), SimulatorJsonContext.Default.ProcurementReport)!;
+            Assert.True(back.Simulated);
+            Assert.Equal(Report.Value.Candidates.Select(c => c.Id), back.Candidates.Select(c => c.Id));
+            Assert.Equal(Report.Value.Verdict, back.Verdict);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static int CountOf(string text, string what)
+    {
+        var n = 0;
+        for (var i = text.IndexOf(what, StringComparison.Ordinal); i >= 0; i = text.IndexOf(what, i + what.Length, StringComparison.Ordinal))
+        {
+            n++;
+        }
+
+        return n;
+    }
+}
