@@ -14,6 +14,7 @@ namespace Spark.Eval.Core.Results;
 [JsonSerializable(typeof(AttemptRecord))]
 [JsonSerializable(typeof(RunManifest))]
 [JsonSerializable(typeof(RunSummary))]
+[JsonSerializable(typeof(RunPlanSpec))]
 public sealed partial class CoreJsonContext : JsonSerializerContext;
 
 /// <summary>Indented variant for files people read (manifest, summary).</summary>
