@@ -98,7 +98,7 @@ public static class PilotSynth
         foreach (var dev in developers)
         {
             // One stream per developer: a developer's telemetry does not depend on how many others there are.
-            var random = new Random(HashCode.Combine(options.Seed, dev.Index, 0x5eed));
+            var random = new Random(StreamSeed(options.Seed, dev.Index));
             var baseline = 60 + (random.NextDouble() * 120);
             var presence = 0.75 + (random.NextDouble() * 0.2);
             var acceptance = 0.2 + (random.NextDouble() * 0.2);
@@ -246,6 +246,18 @@ public static class PilotSynth
 
         writers.Finish(options);
         return new SynthResult(writers.Files, events, options.PilotStart);
+    }
+
+    /// <summary>A deterministic per-developer seed (SplitMix64 finaliser): HashCode.Combine is randomised per process.</summary>
+    internal static int StreamSeed(int seed, int developer)
+    {
+        unchecked
+        {
+            var z = ((ulong)(uint)seed << 32 | (uint)developer) + 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return (int)(z ^ (z >> 31));
+        }
     }
 
     private static double Exponential(Random random, double mean) => -mean * Math.Log(1 - random.NextDouble());
