@@ -111,6 +111,11 @@ public sealed class OpenAIBackendFactory : IBackendFactory
             throw new InputException($"--backend '{spec.Text}': url={urlText} is not an absolute http(s) URL. Fix: write url=http://127.0.0.1:8000/v1");
         }
 
+        if (urlText.Contains(SecretRedaction.Marker, StringComparison.Ordinal) || url.Query.Contains(Uri.EscapeDataString(SecretRedaction.Marker), StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InputException($"--backend '{spec.Text}': the url carries {SecretRedaction.Marker}: a secret query parameter was redacted when the run's manifest was written, so a resumed run cannot send it. Fix: send the key with key_env= or headers_env= instead of in the url");
+        }
+
         if (!string.IsNullOrEmpty(url.UserInfo))
         {
             throw new InputException($"--backend '{spec.Name}': url carries credentials. Fix: remove user:password@ from the url and put the key in an environment variable named by key_env");

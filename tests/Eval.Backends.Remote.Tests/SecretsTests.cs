@@ -90,6 +90,16 @@ public sealed class SecretsTests
         Assert.Contains("headers_env=api-key:", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Url_RedactedQueryOnResume_IsRefusedWithTheFix()
+    {
+        var spec = SecretRedaction.RedactSpec("openai?url=" + Uri.EscapeDataString("http://127.0.0.1:9/v1?api-key=q-SECRET") + "&model=m");
+
+        var error = await Assert.ThrowsAsync<InputException>(() => new OpenAIBackendFactory().CreateAsync(BackendSpec.Parse(spec), Context, TestContext.Current.CancellationToken));
+
+        Assert.Contains("key_env= or headers_env=", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("ttft_timeout_ms=NaN", "ttft_timeout_ms")]
     [InlineData("retries=Infinity", "retries")]

@@ -79,6 +79,6 @@ public sealed class ServeSimLimitsTests
         var error = await Assert.ThrowsAsync<InputException>(() => registry.CreateAsync(specText, context, TestContext.Current.CancellationToken));
 
         Assert.Contains(key + "=", error.Message, StringComparison.Ordinal);
-        Assert.Contains("finite", error.Message, StringComparison.Ordinal);
+        Assert.Contains("is not a number", error.Message, StringComparison.Ordinal);
     }
 }

@@ -76,7 +76,7 @@ public sealed class BackendSpec
         // NaN compares false with both bounds and infinities parse too: only a finite number in range passes.
         if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value) || value < min || value > max)
         {
-            throw new InputException($"--backend '{Text}': {key}={raw} is not a finite number in [{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}]. Fix: give {key} a number in range");
+            throw new InputException($"--backend '{Text}': {key}={raw} is not a number in [{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}] (NaN and infinities are refused). Fix: give {key} a finite number in range");
         }
 
         return value;
