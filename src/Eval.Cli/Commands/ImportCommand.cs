@@ -26,7 +26,7 @@ public static class ImportCommand
             var (manifest, summary) = import(parse.GetValue(file)!, parse.GetValue(name), TimeProvider.System.GetUtcNow());
             var directory = parse.GetValue(output) ?? Path.Combine("results", manifest.RunId);
             PeerImport.Write(directory, manifest, summary);
-            SummaryTable.Write(stdout, summary);
+            ConsoleSummaryTable.Write(stdout, summary, manifest);
             stderr.WriteLine($"imported {kind} result as {directory} (backend '{summary.Backends[0].Backend}'); compare with: spark-eval compare {directory} <run-dir> --backend {summary.Backends[0].Backend}=<backend>");
             return SparkEvalCli.ExitOk;
         });
