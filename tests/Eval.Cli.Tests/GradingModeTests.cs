@@ -4,6 +4,7 @@ using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Tasks;
 using Spark.Eval.Core.Tokens;
+using Spark.Eval.Sandbox.Grading;
 using Spark.Eval.Simulator.Server;
 
 namespace Spark.Eval.Cli.Tests;

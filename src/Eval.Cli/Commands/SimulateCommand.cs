@@ -5,6 +5,7 @@ using Spark.Eval.Backends.Local;
 using Spark.Eval.Backends.Local.Bench;
 using Spark.Eval.Backends.Local.Gguf;
 using Spark.Eval.Core;
+using Spark.Eval.Core.Results;
 using Spark.Eval.Simulator.Calibration;
 using Spark.Eval.Simulator.Latency;
 using Spark.Eval.Simulator.Load;

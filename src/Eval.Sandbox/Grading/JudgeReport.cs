@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Results;
 
-namespace Spark.Eval.Cli;
+namespace Spark.Eval.Sandbox.Grading;
 
 /// <summary>
 /// The judge's own figures over a graded run (kept apart from every attempt metric): answers judged, judge calls made,

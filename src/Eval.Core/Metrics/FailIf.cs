@@ -1,8 +1,6 @@
 using System.Globalization;
-using Spark.Eval.Core;
-using Spark.Eval.Core.Metrics;
 
-namespace Spark.Eval.Cli;
+namespace Spark.Eval.Core.Metrics;
 
 /// <summary>One --fail-if threshold such as ttft_p99_ms&gt;800: the run exits 1 when any backend meets it.</summary>
 public sealed record Threshold(string Metric, string Operator, double Value)

@@ -7,10 +7,8 @@ using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Running;
 using Spark.Eval.Core.Tasks;
-using Spark.Eval.Sandbox;
-using Spark.Eval.Sandbox.Grading;
 
-namespace Spark.Eval.Cli;
+namespace Spark.Eval.Sandbox.Grading;
 
 /// <summary>When grading runs relative to generation: after it, or concurrently through a bounded queue.</summary>
 public enum GradingMode

@@ -1,0 +1,59 @@
+using System.Text;
+using System.Text.Json;
+using Spark.Eval.Core.Metrics;
+using Spark.Eval.Core.Results;
+
+namespace Spark.Eval.Reporting;
+
+/// <summary>The one way a run directory's summaries and reports are (re)written: every figure from the attempt records alone.</summary>
+public static class RunReports
+{
+    /// <summary>Recomputes summary.json, summary.csv, attempts.csv and the reports (report.html, report.md, plots/) from attempts.jsonl and returns the summary.</summary>
+    public static RunSummary WriteSummaries(this RunDirectory directory, RunManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        var (records, _) = AttemptLog.Read(directory.AttemptsPath);
+        return directory.WriteSummaries(manifest, records);
+    }
+
+    /// <summary>Writes every summary and report of <paramref name="records"/> (the run's attempts, already read) and returns the summary.</summary>
+    public static RunSummary WriteSummaries(this RunDirectory directory, RunManifest manifest, IReadOnlyList<AttemptRecord> records)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(records);
+        var summary = SummaryCalculator.Compute(manifest.RunId, records, manifest.Plan.Slo);
+        RunDirectory.WriteAtomic(Path.Combine(directory.Path, RunDirectory.SummaryJsonFileName),
+            JsonSerializer.SerializeToUtf8Bytes(summary, CoreIndentedJsonContext.Default.RunSummary));
+        WriteText(directory, CsvReports.SummaryFileName, w => CsvReports.WriteSummary(w, summary));
+        WriteText(directory, CsvReports.AttemptsFileName, w => CsvReports.WriteAttempts(w, records));
+        WriteReports(directory, ReportData.From(manifest, summary, records));
+        return summary;
+    }
+
+    /// <summary>Reads the manifest and attempts and computes the summary, writing nothing (for comparisons).</summary>
+    public static ReportData Load(this RunDirectory directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        var manifest = directory.ReadManifest();
+        var (records, _) = AttemptLog.Read(directory.AttemptsPath);
+        var summary = SummaryCalculator.Compute(manifest.RunId, records, manifest.Plan.Slo);
+        return ReportData.From(manifest, summary, records);
+    }
+
+    /// <summary>Writes plots/*.png|svg, report.md and report.html.</summary>
+    private static void WriteReports(RunDirectory directory, ReportData data)
+    {
+        var plots = ReportPlots.Build(data);
+        var svgs = ReportPlots.Write(plots, Path.Combine(directory.Path, "plots"));
+        RunDirectory.WriteAtomic(Path.Combine(directory.Path, MarkdownReport.FileName), Encoding.UTF8.GetBytes(MarkdownReport.Render(data, plots)));
+        RunDirectory.WriteAtomic(Path.Combine(directory.Path, HtmlReport.FileName), Encoding.UTF8.GetBytes(HtmlReport.Render(data, plots, svgs)));
+    }
+
+    private static void WriteText(RunDirectory directory, string name, Action<TextWriter> write)
+    {
+        using var buffer = new StringWriter();
+        write(buffer);
+        RunDirectory.WriteAtomic(Path.Combine(directory.Path, name), Encoding.UTF8.GetBytes(buffer.ToString()));
+    }
+}
