@@ -1,7 +1,9 @@
 using System.Text;
 using System.Text.Json;
+using Spark.Eval.Core;
 using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Running;
 
 namespace Spark.Eval.Reporting;
 
@@ -55,5 +57,43 @@ public static class RunReports
         using var buffer = new StringWriter();
         write(buffer);
         RunDirectory.WriteAtomic(Path.Combine(directory.Path, name), Encoding.UTF8.GetBytes(buffer.ToString()));
+    }
+}
+
+/// <summary>The report writer an <see cref="EvaluationRun"/> uses: summary.json/csv, attempts.csv, report.md/html and plots.</summary>
+public sealed class RunReportWriter : IRunReportWriter
+{
+    public RunSummary Write(RunDirectory directory, RunManifest manifest, IReadOnlyList<AttemptRecord> records) =>
+        directory.WriteSummaries(manifest, records);
+}
+
+/// <summary>Records runs into history.sqlite beside their run directory (results/history.sqlite by default).</summary>
+public sealed class RunHistory : IRunHistory
+{
+    /// <summary>The history file for a run directory: history.sqlite beside it.</summary>
+    public static string PathFor(string runDirectory) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(runDirectory)) ?? ".", HistoryStore.FileName);
+
+    public string Describe(RunDirectory directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        return PathFor(directory.Path);
+    }
+
+    /// <summary>Records a run's summary into the history beside it; a history that cannot be written is reported, never fatal to the run.</summary>
+    public void Record(RunDirectory directory, RunManifest manifest, RunSummary summary, Action<string> log)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(log);
+        var path = PathFor(directory.Path);
+        try
+        {
+            using var store = HistoryStore.Open(path);
+            store.Record(manifest, summary, directory.Path);
+        }
+        catch (InputException ex)
+        {
+            log($"warning: run not recorded in history: {ex.Message}");
+        }
     }
 }

@@ -30,7 +30,7 @@ public class RunCommandTests
 
         var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json"))).RootElement;
         Assert.Equal("completed", manifest.GetProperty("status").GetString());
-        Assert.Equal(1, manifest.GetProperty("formatVersion").GetInt32());
+        Assert.Equal(2, manifest.GetProperty("formatVersion").GetInt32());
         Assert.Equal(64, manifest.GetProperty("suite").GetProperty("sha256").GetString()!.Length);
 
         var before = File.ReadAllText(Path.Combine(dir, "summary.json"));
@@ -114,7 +114,7 @@ public class RunCommandTests
         Assert.Equal("concurrent", manifest.RootElement.GetProperty("grading").GetProperty("mode").GetString());
         Assert.True(manifest.RootElement.TryGetProperty("judge", out var judge) && judge.ValueKind == System.Text.Json.JsonValueKind.Object, "no judge in the manifest");
         var (records, _) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
-        Assert.Contains(records, r => r.Grade?["judge"] is not null);
+        Assert.Contains(records, r => r.Grade?.Judge is not null);
 
         await File.WriteAllTextAsync(config, "grading: sometimes\n", TestContext.Current.CancellationToken);
         var (badExit, _, badErr) = await CliHarness.RunAsync("run", "--config", config, "--out", Path.Combine(root, "bad"));

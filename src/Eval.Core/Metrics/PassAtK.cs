@@ -101,21 +101,21 @@ internal sealed class GradingAccumulator
             return;
         }
 
-        if (grade["quarantined"] is not null)
+        if (grade.Quarantined is not null)
         {
             _quarantined++;
             return;
         }
 
-        var outcome = grade["outcome"]?.GetValue<string>() ?? "harness_error";
-        var passed = outcome == "passed";
+        var outcome = grade.Outcome;
+        var passed = grade.IsPassed;
         _outcomes[outcome] = _outcomes.GetValueOrDefault(outcome) + 1;
         var key = record.Slot.TaskId;
         (string Kind, string Language, int N, int C) entry = _tasks.TryGetValue(key, out var seen) ? seen : (KindName(record.TaskKind), record.Language ?? "?", 0, 0);
         _tasks[key] = (entry.Kind, entry.Language, entry.N + 1, entry.C + (passed ? 1 : 0));
-        if (grade["mutationScore"] is { } score)
+        if (grade.MutationScore is { } score)
         {
-            _mutation.Add(score.GetValue<double>());
+            _mutation.Add(score);
         }
     }
 

@@ -26,8 +26,10 @@ public sealed class RunDirectory(string path)
 
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllBytes(ManifestPath), CoreJsonContext.Default.RunManifest)
+            var manifest = JsonSerializer.Deserialize(File.ReadAllBytes(ManifestPath), CoreJsonContext.Default.RunManifest)
                 ?? throw new JsonException("empty manifest");
+            ResultsFormat.CheckReadable(manifest.FormatVersion, ManifestPath, null);
+            return manifest;
         }
         catch (JsonException ex)
         {
