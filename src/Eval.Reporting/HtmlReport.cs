@@ -142,7 +142,7 @@ public static class HtmlReport
     private static string Plan(Core.Results.RunManifest m)
     {
         var p = m.Plan;
-        var load = p.Rate is { } rate ? $"open loop {rate.ToString("0.##", CultureInfo.InvariantCulture)} req/s ({p.Arrival})" : $"closed loop, concurrency {p.Concurrency}";
+        var load = m.DescribeLoad();
         return E($"{load}, {p.Repeats} repeats, {p.Warmup} warm-up, seed {p.Seed}, temperature {p.Temperature.ToString("0.##", CultureInfo.InvariantCulture)}, timeout {p.TimeoutSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s");
     }
 

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Spark.Eval.Core.Results;
 
 /// <summary>
@@ -63,6 +65,7 @@ public sealed record AttemptGrade
     public JudgeVerdictRecord? Judge { get; init; }
 
     /// <summary>True when the grade counts as passed.</summary>
+    [JsonIgnore]
     public bool IsPassed => Outcome == PassedOutcome;
 
     /// <summary>The outcome name of a pass.</summary>

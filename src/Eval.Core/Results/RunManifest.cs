@@ -24,6 +24,9 @@ public sealed record RunManifest
     public GradingInfo? Grading { get; init; }
     /// <summary>The judge backend that graded explain answers beside the rubric (docs/grading.md); null when none was configured.</summary>
     public JudgeInfo? Judge { get; init; }
+
+    /// <summary>The load each backend got, for reports (format-1 runs shared one loop or schedule among their backends).</summary>
+    public string DescribeLoad() => Plan.DescribeLoad(sharedLoop: FormatVersion < 2);
 }
 
 /// <summary>How a run was graded: the mode, the rule that chose it, and the queue's capacity and parallelism.</summary>
@@ -58,13 +61,14 @@ public sealed record RunPlanSpec
     /// <summary>Attempts the plan defines over <paramref name="taskCount"/> tasks: per backend, warm-ups plus tasks × repeats.</summary>
     public long PlannedAttempts(int taskCount) => (long)BackendSpecs.Count * (Warmup + ((long)taskCount * Repeats));
 
-    /// <summary>One line for people: the load each backend gets and how backends share the run.</summary>
-    public string DescribeLoad()
+    /// <summary>One line for people: the load each backend gets and how backends share the run (<paramref name="sharedLoop"/>: a format-1 run, whose backends shared one loop or schedule).</summary>
+    public string DescribeLoad(bool sharedLoop = false)
     {
         var each = Rate is { } r
             ? string.Create(CultureInfo.InvariantCulture, $"open loop {r} req/s {Arrival}{(Arrival == "gamma" ? $" (burstiness {Burstiness})" : "")}")
             : string.Create(CultureInfo.InvariantCulture, $"closed loop × {Concurrency}");
         return BackendSpecs.Count <= 1 ? each
+            : sharedLoop ? $"{each} shared by all backends (format 1)"
             : Load == BackendLoad.Sequential ? $"{each} per backend, backends one after another"
             : $"{each} per backend, backends side by side (--interleave)";
     }
