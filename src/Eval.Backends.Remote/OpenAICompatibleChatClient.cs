@@ -59,7 +59,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     private readonly TimeProvider _time;
     private readonly string? _apiKey;
     private readonly HttpClient _http;
-    private readonly SemaphoreSlim? _limiter;
     private readonly Uri _endpoint;
     private readonly ChatClientMetadata _metadata;
     private readonly ConcurrentBag<ClientWebSocket> _webSockets = [];
@@ -74,7 +73,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         _options = options;
         _time = time;
         _apiKey = string.IsNullOrEmpty(apiKey) ? null : apiKey;
-        _limiter = options.MaxConcurrency > 0 ? new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency) : null;
         var baseText = options.BaseUrl.ToString().TrimEnd('/') + "/";
         _endpoint = new Uri(new Uri(baseText), options.Api == OpenAIApi.ChatCompletions ? "chat/completions" : "responses");
         if (options.Api == OpenAIApi.ResponsesWebSocket)
@@ -230,8 +228,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
         var recorder = AttemptRecorder.From(options);
         using var timeouts = new AttemptTimeouts(_time, _options, cancellationToken);
-        await AcquireAsync(timeouts);
-        try
         {
             using var response = await SendAsync(messages, options, stream: false, recorder, timeouts);
             await EnsureSuccessAsync(response, timeouts, "application/json");
@@ -266,10 +262,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 throw new BackendException("malformed_response", Redact($"response body from {_endpoint} is not the expected JSON: {ex.Message}"));
             }
         }
-        finally
-        {
-            _limiter?.Release();
-        }
     }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
@@ -277,8 +269,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     {
         var recorder = AttemptRecorder.From(options);
         using var timeouts = new AttemptTimeouts(_time, _options, cancellationToken);
-        await AcquireAsync(timeouts);
-        try
         {
             if (_options.Api == OpenAIApi.ResponsesWebSocket)
             {
@@ -349,10 +339,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 // The stream closed cleanly but before [DONE] (chat) or response.completed (responses): a partial answer.
                 throw new BackendException("early_end", $"the stream from {_endpoint} ended after {state.Events} events without its end marker");
             }
-        }
-        finally
-        {
-            _limiter?.Release();
         }
     }
 
@@ -482,23 +468,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         Connections.Record(_time.GetElapsedTime(start));
         Interlocked.Increment(ref _webSocketsOpened);
         return socket;
-    }
-
-    private async Task AcquireAsync(AttemptTimeouts timeouts)
-    {
-        if (_limiter is null)
-        {
-            return;
-        }
-
-        try
-        {
-            await _limiter.WaitAsync(timeouts.Token);
-        }
-        catch (OperationCanceledException ex)
-        {
-            throw Translate(ex, timeouts, "waiting for a concurrency slot");
-        }
     }
 
     private async Task<HttpResponseMessage> SendAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream, AttemptRecorder? recorder, AttemptTimeouts timeouts, ArrivalSink? arrivals = null)
@@ -1137,7 +1106,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         }
 
         _http.Dispose();
-        _limiter?.Dispose();
     }
 
     /// <summary>JSON request content that stamps <see cref="StreamEventKind.RequestSent"/> once its bytes are written.</summary>
