@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.AI;
 using Spark.Eval.Core;
 using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Results;
@@ -58,7 +59,11 @@ public sealed class OpenAIBackendFactory : IBackendFactory
 
         var description = string.Create(CultureInfo.InvariantCulture,
             $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)} over HTTP/{(options.Http2 ? "2" : "1.1")}, model {options.Model}, client tokenizer {client.Tokens.Name}, event stamps {(client.KernelReceiveTimestamps ? "kernel receive time" : "client parse time")}, {(options.Preconnect ? $"{client.Connections.ConnectMilliseconds.Count} connection(s) opened and warmed before the first attempt, " : "")}server lists models: {(listed is null ? "(none listed)" : string.Join(", ", listed.Take(5)))}{(warning is null ? "" : "; " + warning)}");
-        return new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: false, reported), client);
+        // max_concurrency is a layer of its own (shared backend behaviour), not code inside the client.
+        var pipeline = options.MaxConcurrency > 0
+            ? new ChatClientBuilder(client).UseConcurrencyLimit(options.MaxConcurrency, options.TimeToFirstTokenTimeout, context.Time).Build()
+            : client;
+        return new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: false, reported), pipeline);
     }
 
     /// <summary>

@@ -48,7 +48,7 @@ public sealed record OpenAIBackendOptions
     /// <summary>Longest wait before one retry, Retry-After included.</summary>
     public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Requests in flight at once to this backend (a rate-limit guard); 0 = unlimited.</summary>
+    /// <summary>Requests in flight at once to this backend (a rate-limit guard); 0 = unlimited. Applied by <see cref="OpenAIBackendFactory"/> as a ConcurrencyLimitingChatClient layer (UseConcurrencyLimit), not inside the client.</summary>
     public int MaxConcurrency { get; init; }
 
     /// <summary>The circuit opens when at least this share of tries failed in the sampling window …</summary>

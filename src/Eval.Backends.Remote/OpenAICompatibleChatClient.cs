@@ -61,7 +61,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     private readonly TimeProvider _time;
     private readonly RequestSecrets _secrets;
     private readonly HttpClient _http;
-    private readonly SemaphoreSlim? _limiter;
     private readonly Uri _endpoint;
     private readonly ChatClientMetadata _metadata;
     private readonly ConcurrentBag<ClientWebSocket> _webSockets = [];
@@ -78,7 +77,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         _time = time;
         var secrets = new RequestSecrets(apiKey, secretHeaders, options.Headers);
         _secrets = secrets;
-        _limiter = options.MaxConcurrency > 0 ? new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency) : null;
         var baseText = options.BaseUrl.ToString().TrimEnd('/') + "/";
         _endpoint = new Uri(new Uri(baseText), options.Api == OpenAIApi.ChatCompletions ? "chat/completions" : "responses");
         if (options.Api == OpenAIApi.ResponsesWebSocket)
@@ -271,8 +269,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
         var recorder = AttemptRecorder.From(options);
         using var timeouts = new AttemptTimeouts(_time, _options, cancellationToken);
-        await AcquireAsync(timeouts);
-        try
         {
             using var response = await SendAsync(messages, options, stream: false, recorder, timeouts);
             await EnsureSuccessAsync(response, timeouts, "application/json");
@@ -320,10 +316,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 throw new BackendException("malformed_response", Redact($"response body from {_endpoint} is not the expected JSON: {ex.Message}"));
             }
         }
-        finally
-        {
-            _limiter?.Release();
-        }
     }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
@@ -331,7 +323,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     {
         var recorder = AttemptRecorder.From(options);
         using var timeouts = new AttemptTimeouts(_time, _options, cancellationToken);
-        await AcquireAsync(timeouts);
         try
         {
             if (_options.Api == OpenAIApi.ResponsesWebSocket)
@@ -421,7 +412,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         {
             // A key echoed across several chunks is whole only in the collected text.
             _secrets.RedactRecorded(recorder);
-            _limiter?.Release();
         }
     }
 
@@ -575,23 +565,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         Connections.Record(_time.GetElapsedTime(start));
         Interlocked.Increment(ref _webSocketsOpened);
         return socket;
-    }
-
-    private async Task AcquireAsync(AttemptTimeouts timeouts)
-    {
-        if (_limiter is null)
-        {
-            return;
-        }
-
-        try
-        {
-            await _limiter.WaitAsync(timeouts.Token);
-        }
-        catch (OperationCanceledException ex)
-        {
-            throw Translate(ex, timeouts, "waiting for a concurrency slot");
-        }
     }
 
     private async Task<HttpResponseMessage> SendAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream, AttemptRecorder? recorder, AttemptTimeouts timeouts, ArrivalSink? arrivals = null)
@@ -1260,7 +1233,6 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         }
 
         _http.Dispose();
-        _limiter?.Dispose();
     }
 
     /// <summary>JSON request content that stamps <see cref="StreamEventKind.RequestSent"/> once its bytes are written.</summary>

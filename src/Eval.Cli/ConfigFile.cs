@@ -26,6 +26,9 @@ public sealed class ConfigFile
     public string? FailIf { get; set; }
     public SloConfig? Slo { get; set; }
 
+    /// <summary>Run the backends side by side instead of one after another (as <c>--interleave</c>).</summary>
+    public bool? Interleave { get; set; }
+
     /// <summary>Judge backend spec for explain answers (as <c>--judge</c>).</summary>
     public string? Judge { get; set; }
 

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Spark.Eval.Core;
 using Spark.Eval.Core.Backends;
-using Spark.Eval.Core.Results;
 using Spark.Eval.Sandbox.Grading;
 
 namespace Spark.Eval.Cli;
@@ -45,13 +44,5 @@ public static class JudgeOption
             Model = handle.Info.ModelReported,
         };
         return (handle, new JudgeGrader(setup, time));
-    }
-
-    /// <summary>The manifest's record of a judge.</summary>
-    public static JudgeInfo Describe(JudgeGrader judge)
-    {
-        ArgumentNullException.ThrowIfNull(judge);
-        var s = judge.Setup;
-        return new JudgeInfo(s.Spec, s.Name, s.Kind, s.Simulated, s.Model, JudgePrompt.Version, JudgeGrader.CombineRule, JudgeGrader.MaxTries);
     }
 }

@@ -6,76 +6,91 @@ using Spectre.Console;
 
 namespace Spark.Eval.Cli;
 
-/// <summary>Progress on stderr: a live bar on a terminal, a line per 10% otherwise. Shows attempts done, ETA and live TTFT p50.</summary>
-public sealed class ProgressDisplay(TextWriter stderr, int total, TimeProvider time)
+/// <summary>Progress on stderr, as an attempt observer: a live bar on a terminal, a line per 10% otherwise. Shows attempts done, ETA and live TTFT p50.</summary>
+public sealed class ProgressDisplay(TextWriter stderr, TimeProvider time) : IAttemptObserver
 {
     private readonly LogHistogram _ttft = new();
     private readonly Lock _gate = new();
-    private int _done, _failed;
+    private int _done, _failed, _total, _nextPercent = 10;
+    private long _start;
+    private ProgressTask? _bar;
 
-    public async Task<RunResult> RunAsync(Func<Action<AttemptRecord>, Task<RunResult>> run)
+    /// <summary>Runs <paramref name="run"/> under a live progress bar when stderr is a terminal, else as is.</summary>
+    public async Task<T> ShowAsync<T>(Func<Task<T>> run)
     {
         ArgumentNullException.ThrowIfNull(run);
-        var start = time.GetTimestamp();
-        var interactive = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
-        if (!interactive)
+        if (!ReferenceEquals(stderr, Console.Error) || Console.IsErrorRedirected)
         {
-            var nextPercent = 10;
-            return await run(record =>
-            {
-                lock (_gate)
-                {
-                    Observe(record);
-                    var percent = total == 0 ? 100 : _done * 100 / total;
-                    if (percent >= nextPercent || _done == total)
-                    {
-                        nextPercent = ((percent / 10) + 1) * 10;
-                        stderr.WriteLine($"  {Describe(start)}");
-                    }
-                }
-            });
+            return await run();
         }
 
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stderr) });
-        RunResult result = null!;
+        T result = default!;
         await console.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
             .StartAsync(async ctx =>
             {
-                var bar = ctx.AddTask("starting", maxValue: Math.Max(1, total));
-                result = await run(record =>
+                lock (_gate)
                 {
-                    lock (_gate)
-                    {
-                        Observe(record);
-                        bar.Increment(1);
-                        bar.Description = Markup.Escape(Describe(start));
-                    }
-                });
-                bar.Value = bar.MaxValue;
+                    _bar = ctx.AddTask("starting", maxValue: Math.Max(1, _total));
+                }
+
+                result = await run();
+                _bar.Value = _bar.MaxValue;
             });
         return result;
     }
 
-    private void Observe(AttemptRecord record)
+    public void OnGenerationStarting(int attemptsToRun)
     {
-        _done++;
-        if (record.Outcome.Status != AttemptStatus.Ok)
+        lock (_gate)
         {
-            _failed++;
-        }
-        else if (!record.Slot.Warmup && AttemptMetrics.Compute(record).TtftMs is { } ttft)
-        {
-            _ttft.Add((long)(ttft * 1000));
+            _total = attemptsToRun;
+            _start = time.GetTimestamp();
+            if (_bar is { } bar)
+            {
+                bar.MaxValue = Math.Max(1, attemptsToRun);
+            }
         }
     }
 
-    private string Describe(long start)
+    public void OnAttempt(AttemptRecord attempt)
     {
-        var elapsed = time.GetElapsedTime(start);
-        var eta = _done == 0 ? "?" : $"{Math.Max(0, (elapsed.TotalSeconds / _done * (total - _done))):0}s";
+        ArgumentNullException.ThrowIfNull(attempt);
+        lock (_gate)
+        {
+            _done++;
+            if (attempt.Outcome.Status != AttemptStatus.Ok)
+            {
+                _failed++;
+            }
+            else if (!attempt.Slot.Warmup && AttemptMetrics.Compute(attempt).TtftMs is { } ttft)
+            {
+                _ttft.Add((long)(ttft * 1000));
+            }
+
+            if (_bar is { } bar)
+            {
+                bar.Increment(1);
+                bar.Description = Markup.Escape(Describe());
+                return;
+            }
+
+            var percent = _total == 0 ? 100 : _done * 100 / _total;
+            if (percent >= _nextPercent || _done == _total)
+            {
+                _nextPercent = ((percent / 10) + 1) * 10;
+                stderr.WriteLine($"  {Describe()}");
+            }
+        }
+    }
+
+    private string Describe()
+    {
+        var elapsed = time.GetElapsedTime(_start);
+        var eta = _done == 0 ? "?" : $"{Math.Max(0, (elapsed.TotalSeconds / _done * (_total - _done))):0}s";
         var p50 = _ttft.Count == 0 ? "–" : (_ttft.Percentile(0.5) / 1000).ToString("0.0", CultureInfo.InvariantCulture);
-        return $"attempts {_done}/{total} · failed {_failed} · TTFT p50 {p50} ms · elapsed {elapsed.TotalSeconds:0.0}s · ETA {eta}";
+        return $"attempts {_done}/{_total} · failed {_failed} · TTFT p50 {p50} ms · elapsed {elapsed.TotalSeconds:0.0}s · ETA {eta}";
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spark.Eval.Cli.Commands;
 using Spark.Eval.Core;
 
 namespace Spark.Eval.Cli;
@@ -17,7 +18,8 @@ public static class SparkEvalCli
             .. SimulatorCommands.Create(stdout, stderr),
             .. LocalCommands.Create(stdout, stderr),
             .. RemoteCommands.Create(stdout, stderr),
-            .. GradingCommands.Create(stdout, stderr),
+            SandboxCommand.Create(stdout, stderr),
+            DatasetsCommand.Create(stdout, stderr),
             Commands.ImportCommand.Create(stdout, stderr),
             Commands.PilotCommand.Create(stdout, stderr),
             Commands.ProcureCommand.Create(stdout, stderr),
@@ -32,6 +34,7 @@ public static class SparkEvalCli
         {
             RunCommand.Create(stdout, stderr),
             SummarizeCommand.Create(stdout, stderr),
+            GradeCommand.Create(stdout, stderr),
             CompareCommand.Create(stdout, stderr),
             HistoryCommand.Create(stdout, stderr),
         };

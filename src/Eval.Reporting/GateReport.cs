@@ -1,23 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Spark.Eval.Core.Metrics;
 
 namespace Spark.Eval.Reporting;
-
-/// <summary>How one gated check ended.</summary>
-public enum GateStatus
-{
-    /// <summary>The check ran and the metric is within its limit.</summary>
-    Passed,
-
-    /// <summary>The check ran and the metric breached its limit (a threshold or a significant regression).</summary>
-    Failed,
-
-    /// <summary>The check could not be decided (too few samples, nothing graded).</summary>
-    Skipped,
-}
-
-/// <summary>One gated check: one backend × one metric, with the numbers behind its status in <paramref name="Detail"/>.</summary>
-public sealed record GateCase(string Backend, string Metric, GateStatus Status, string Detail);
 
 /// <summary>
 /// The outcome of one gate (<c>run --fail-if</c> or <c>compare</c>): every backend × gated metric as a case. It is

@@ -173,7 +173,7 @@ public static class HtmlReport
     {
         var p = m.Plan;
         var repeats = p.Repeats == 1 ? "1 repeat" : $"{p.Repeats} repeats";
-        var load = p.Rate is { } rate ? $"open loop {rate.ToString("0.##", CultureInfo.InvariantCulture)} req/s ({p.Arrival})" : $"closed loop, concurrency {p.Concurrency}";
+        var load = m.DescribeLoad();
         return E($"{load}, {repeats}, {p.Warmup} warm-up, seed {p.Seed}, temperature {p.Temperature.ToString("0.##", CultureInfo.InvariantCulture)}, timeout {p.TimeoutSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s");
     }
 

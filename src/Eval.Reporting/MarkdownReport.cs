@@ -16,6 +16,7 @@ public static class MarkdownReport
         var md = new StringBuilder();
         md.Append(CultureInfo.InvariantCulture, $"# Spark Eval report: {m.RunId}\n\n");
         md.Append(CultureInfo.InvariantCulture, $"Suite **{m.Suite.Name}** ({m.Suite.TaskCount} tasks) on {m.Environment.Cpu} ({m.Environment.Cores} cores); status {m.Status ?? "running"}.\n\n");
+        md.Append(CultureInfo.InvariantCulture, $"Load: {m.DescribeLoad()}.\n\n");
         if (data.Summary.Backends.Any(b => b.Simulated))
         {
             md.Append("> **SIMULATED** rows report modelled timings and quality, not measurements of real hardware.\n\n");

@@ -1,4 +1,5 @@
 using Spark.Eval.Core.Metrics;
+using Spark.Eval.Core.Results;
 using ScottPlot;
 
 namespace Spark.Eval.Reporting;

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.AI;
+using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Timing;
 using Spark.Eval.Simulator.Server;
 
@@ -125,7 +127,7 @@ public sealed class FaultMatrixTests(SimServerFixture fixture) : IClassFixture<S
     [Fact]
     public async Task ConcurrencyCap_MoreRequestsThanSlots_NeverExceedsCapOnServer()
     {
-        using var client = new OpenAICompatibleChatClient(fixture.Options() with { MaxConcurrency = 2 }, TimeProvider.System, null);
+        using var client = new ChatClientBuilder(new OpenAICompatibleChatClient(fixture.Options(), TimeProvider.System, null)).UseConcurrencyLimit(2).Build();
         var marker = "cap-" + Guid.NewGuid().ToString("N");
 
         await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => SimServerFixture.AttemptAsync(client, marker, 40)));

@@ -2,8 +2,10 @@ using System.Text.Json.Nodes;
 using Spark.Eval.Core;
 using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Running;
 using Spark.Eval.Core.Tasks;
 using Spark.Eval.Core.Tokens;
+using Spark.Eval.Sandbox.Grading;
 using Spark.Eval.Simulator.Server;
 
 namespace Spark.Eval.Cli.Tests;
@@ -74,21 +76,21 @@ public class GradingModeTests(SlowServerFixture fixture) : IClassFixture<SlowSer
 
         // Same grades, slot by slot: outcome, detail and the judge's verdict.
         Assert.Equal(Grades(afterRecords), Grades(concurrentRecords));
-        Assert.Contains(afterRecords, r => r.Grade!["judge"] is not null);
-        Assert.Contains(afterRecords, r => r.Grade!["judge"] is null);
+        Assert.Contains(afterRecords, r => r.Grade!.Judge is not null);
+        Assert.Contains(afterRecords, r => r.Grade!.Judge is null);
 
         // after: every grade started once the last attempt had ended. concurrent: some started before it ended.
         var lastEndAfter = afterRecords.Max(End);
         Assert.All(afterRecords, r => Assert.True(GradeStartUs(r) >= lastEndAfter, $"{r.Slot}: grade start {GradeStartUs(r)} µs < last end {lastEndAfter} µs"));
-        Assert.All(afterRecords, r => Assert.False(r.Grade!["grading"]!["startedDuringGeneration"]!.GetValue<bool>()));
-        Assert.All(afterRecords, r => Assert.False(r.Grade!["grading"]!["queued"]!.GetValue<bool>()));
-        Assert.All(concurrentRecords, r => Assert.True(r.Grade!["grading"]!["queued"]!.GetValue<bool>()));
+        Assert.All(afterRecords, r => Assert.False(r.Grade!.Grading!.StartedDuringGeneration));
+        Assert.All(afterRecords, r => Assert.False(r.Grade!.Grading!.Queued));
+        Assert.All(concurrentRecords, r => Assert.True(r.Grade!.Grading!.Queued));
         var lastEnd = concurrentRecords.Max(End);
-        var during = concurrentRecords.Where(r => r.Grade!["grading"]!["startedDuringGeneration"]!.GetValue<bool>()).ToList();
+        var during = concurrentRecords.Where(r => r.Grade!.Grading!.StartedDuringGeneration).ToList();
         Assert.NotEmpty(during);
         // "During" means some attempt was still running when the grade started; in time, grades began before the last
         // attempt ended. (Grade and attempt times are µs from two origins taken a moment apart, so not compared one by one.)
-        Assert.All(during, r => Assert.True(r.Grade!["grading"]!["attemptsFinishedAtStart"]!.GetValue<int>() < concurrentRecords.Count));
+        Assert.All(during, r => Assert.True(r.Grade!.Grading!.AttemptsFinishedAtStart < concurrentRecords.Count));
         Assert.Contains(during, r => GradeStartUs(r) < lastEnd);
 
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(concurrent, "manifest.json")))!;
@@ -102,7 +104,8 @@ public class GradingModeTests(SlowServerFixture fixture) : IClassFixture<SlowSer
     {
         var task = JudgeTests.ExplainTask();
         var suite = new TaskSuite("one", "memory", new string('0', 64), [task]);
-        await using var pipeline = new GradingPipeline(suite, new GradingSettings(false, null, 42), GradingMode.Concurrent, TimeProvider.System, TextWriter.Null, TimeProvider.System.GetTimestamp());
+        using var grader = new SandboxAttemptGrader(suite, new GradingSettings(false, null, 42), TimeProvider.System, _ => { });
+        await using var pipeline = new GradingPipeline(grader, GradingMode.Concurrent, TimeProvider.System, TimeProvider.System.GetTimestamp());
         var record = ReferenceAnswer(task, 0);
 
         // The only attempt is offered; its grade starts on a worker while the runner has not yet marked generation over
@@ -111,10 +114,10 @@ public class GradingModeTests(SlowServerFixture fixture) : IClassFixture<SlowSer
         await Task.Delay(200, TestContext.Current.CancellationToken);
         var grades = await pipeline.FinishAsync([record], TestContext.Current.CancellationToken);
 
-        var grading = grades[0]["grading"]!;
-        Assert.True(grading["queued"]!.GetValue<bool>());
-        Assert.Equal(1, grading["attemptsFinishedAtStart"]!.GetValue<int>());
-        Assert.False(grading["startedDuringGeneration"]!.GetValue<bool>());
+        var grading = grades[0].Grading!;
+        Assert.True(grading.Queued);
+        Assert.Equal(1, grading.AttemptsFinishedAtStart);
+        Assert.False(grading.StartedDuringGeneration);
         Assert.Equal(0, pipeline.StartedDuringGeneration);
     }
 
@@ -127,7 +130,8 @@ public class GradingModeTests(SlowServerFixture fixture) : IClassFixture<SlowSer
         var (handle, judge) = await JudgeOption.CreateJudgeAsync("hwsim?name=slow-judge&hw=wse-3&model=llama-3.1-70b&rtt_ms=2000",
             TimeProvider.System, TextWriter.Null, TestContext.Current.CancellationToken);
         await using var backend = handle;
-        await using var pipeline = new GradingPipeline(suite, new GradingSettings(false, judge, 42), GradingMode.Concurrent, TimeProvider.System, TextWriter.Null, TimeProvider.System.GetTimestamp());
+        using var grader = new SandboxAttemptGrader(suite, new GradingSettings(false, judge, 42), TimeProvider.System, _ => { });
+        await using var pipeline = new GradingPipeline(grader, GradingMode.Concurrent, TimeProvider.System, TimeProvider.System.GetTimestamp());
         const int Attempts = 100;
         var records = Enumerable.Range(0, Attempts).Select(i => ReferenceAnswer(task, i)).ToList();
 
@@ -138,10 +142,10 @@ public class GradingModeTests(SlowServerFixture fixture) : IClassFixture<SlowSer
         Assert.InRange(queued, 1, GradingPipeline.QueueCapacity + GradingPipeline.Parallelism);
         Assert.Equal(Attempts - queued, pipeline.Deferred);
         Assert.Equal(Attempts, grades.Count);
-        Assert.Equal(Attempts - queued, grades.Values.Count(g => !g["grading"]!["queued"]!.GetValue<bool>()));
+        Assert.Equal(Attempts - queued, grades.Values.Count(g => !g.Grading!.Queued));
         // Identical answers: one judge call, every grade the same verdict.
-        Assert.Single(grades.Values, g => !g["grading"]!["reused"]!.GetValue<bool>());
-        Assert.Single(grades.Values.Select(g => g["outcome"]!.GetValue<string>()).Distinct());
+        Assert.Single(grades.Values, g => !g.Grading!.Reused);
+        Assert.Single(grades.Values.Select(g => g.Outcome).Distinct());
     }
 
     /// <summary>An ok attempt of backend "b" at <paramref name="sequence"/> whose answer is the explain task's reference.</summary>
@@ -159,11 +163,11 @@ public class GradingModeTests(SlowServerFixture fixture) : IClassFixture<SlowSer
 
     private static long End(AttemptRecord record) => record.StartUs + record.Events[^1].OffsetMicroseconds;
 
-    private static long GradeStartUs(AttemptRecord record) => record.Grade!["grading"]!["startUs"]!.GetValue<long>();
+    private static long GradeStartUs(AttemptRecord record) => record.Grade!.Grading!.StartUs!.Value;
 
     private static List<string> Grades(IEnumerable<AttemptRecord> records) =>
         [.. records.OrderBy(r => r.Slot.ToString(), StringComparer.Ordinal).Select(r =>
-            $"{r.Slot} {r.Grade!["outcome"]} {r.Grade["detail"]} judge={r.Grade["judge"]?["verdict"]}")];
+            $"{r.Slot} {r.Grade!.Outcome} {r.Grade.Detail} judge={r.Grade.Judge?.Verdict}")];
 
     /// <summary>The Python stub/fix tasks and the explain tasks of spark-bounded (fast to grade; the explain ones go to the judge).</summary>
     private static string Suite()

@@ -62,28 +62,28 @@ public class JudgeEndToEndTests(JudgeServerFixture fixture) : IClassFixture<Judg
         var grades = records.Select(r => r.Grade!).ToList();
         foreach (var grade in grades)
         {
-            var judge = grade["judge"]!.AsObject();
-            Assert.Equal("ok", judge["status"]!.GetValue<string>());
-            Assert.Equal("judge70b", judge["backend"]!.GetValue<string>());
-            Assert.Equal("openai", judge["kind"]!.GetValue<string>());
+            var judge = grade.Judge!;
+            Assert.Equal("ok", judge.Status);
+            Assert.Equal("judge70b", judge.Backend);
+            Assert.Equal("openai", judge.Kind);
             // Reached over HTTP, the verdict itself says it is simulated.
-            Assert.True(judge["simulated"]!.GetValue<bool>());
-            Assert.Equal("spark-judge/1", judge["prompt"]!.GetValue<string>());
-            Assert.True(judge["latencyMs"]!.GetValue<double>() > 0);
-            Assert.True(judge["outputTokens"]!.GetValue<long>() > 0);
-            var rubricPassed = grade["rubric"]!["passed"]!.GetValue<bool>();
-            var judgePassed = judge["verdict"]!.GetValue<string>() == "pass";
-            Assert.Equal(rubricPassed && judgePassed, grade["passed"]!.GetValue<bool>());
-            Assert.Equal(rubricPassed == judgePassed, judge["agreesWithRubric"]!.GetValue<bool>());
-            Assert.Equal("rubric_and_judge", grade["combine"]!.GetValue<string>());
+            Assert.True(judge.Simulated);
+            Assert.Equal("spark-judge/1", judge.Prompt);
+            Assert.True(judge.LatencyMs > 0);
+            Assert.True(judge.OutputTokens > 0);
+            var rubricPassed = grade.Rubric!.Passed;
+            var judgePassed = judge.Verdict == "pass";
+            Assert.Equal(rubricPassed && judgePassed, grade.Passed);
+            Assert.Equal(rubricPassed == judgePassed, judge.AgreesWithRubric);
+            Assert.Equal("rubric_and_judge", grade.Combine);
         }
 
         // The 8B generator gives wrong explanations (mutants) as well as references: both rubric verdicts occur.
-        Assert.Contains(grades, g => g["rubric"]!["passed"]!.GetValue<bool>());
-        Assert.Contains(grades, g => !g["rubric"]!["passed"]!.GetValue<bool>());
+        Assert.Contains(grades, g => g.Rubric!.Passed);
+        Assert.Contains(grades, g => !g.Rubric!.Passed);
 
         // Every judge call went over HTTP to serve-sim: one request per answer judged (identical answers are judged once).
-        var calls = grades.Count(g => !g["grading"]!["reused"]!.GetValue<bool>());
+        var calls = grades.Count(g => !g.Grading!.Reused);
         Assert.Equal(calls, fixture.Server.Log.Find(null).Count - before);
 
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")))!;
@@ -96,7 +96,7 @@ public class JudgeEndToEndTests(JudgeServerFixture fixture) : IClassFixture<Judg
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))!;
         var grading = summary["backends"]![0]!["grading"]!;
         Assert.Equal(24, grading["graded"]!.GetValue<int>());
-        Assert.Equal(grades.Count(g => g["passed"]!.GetValue<bool>()), grading["passed"]!.GetValue<int>());
+        Assert.Equal(grades.Count(g => g.Passed), grading["passed"]!.GetValue<int>());
     }
 
     [Fact]
@@ -119,16 +119,16 @@ public class JudgeEndToEndTests(JudgeServerFixture fixture) : IClassFixture<Judg
         Assert.Equal(12, records.Count);
         foreach (var grade in records.Select(r => r.Grade!))
         {
-            var judge = grade["judge"]!;
-            Assert.Equal("failed", judge["status"]!.GetValue<string>());
-            Assert.Equal("http_500", judge["errorClass"]!.GetValue<string>());
-            Assert.Equal(2, judge["tries"]!.GetValue<int>());
-            Assert.False(grade["passed"]!.GetValue<bool>());
-            var expected = grade["rubric"]!["passed"]!.GetValue<bool>() ? "harness_error" : "wrong_answer";
-            Assert.Equal(expected, grade["outcome"]!.GetValue<string>());
+            var judge = grade.Judge!;
+            Assert.Equal("failed", judge.Status);
+            Assert.Equal("http_500", judge.ErrorClass);
+            Assert.Equal(2, judge.Tries);
+            Assert.False(grade.Passed);
+            var expected = grade.Rubric!.Passed ? "harness_error" : "wrong_answer";
+            Assert.Equal(expected, grade.Outcome);
         }
 
-        Assert.Contains(records, r => r.Grade!["outcome"]!.GetValue<string>() == "harness_error");
+        Assert.Contains(records, r => r.Grade!.Outcome == "harness_error");
         var report = JsonNode.Parse(stdout)!;
         Assert.Equal(12, report["judge"]!["failures"]!["http_500"]!.GetValue<int>());
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))!;
@@ -152,10 +152,10 @@ public class JudgeEndToEndTests(JudgeServerFixture fixture) : IClassFixture<Judg
         Assert.True(gradeExit == 0, gradeErr);
         var (records, _) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
         // The echo holds pieces of the judge input, sometimes a balanced {…} without a verdict: either parse failure class.
-        Assert.All(records, r => Assert.Contains(r.Grade!["judge"]!["errorClass"]!.GetValue<string>(), new[] { "judge_unparsable", "judge_bad_verdict" }));
-        Assert.All(records, r => Assert.Equal(2, r.Grade!["judge"]!["tries"]!.GetValue<int>()));
-        Assert.All(records, r => Assert.False(r.Grade!["passed"]!.GetValue<bool>()));
-        Assert.All(records, r => Assert.StartsWith("Simulated answer", r.Grade!["judge"]!["rawReply"]!.GetValue<string>(), StringComparison.Ordinal));
+        Assert.All(records, r => Assert.Contains(r.Grade!.Judge!.ErrorClass, new[] { "judge_unparsable", "judge_bad_verdict" }));
+        Assert.All(records, r => Assert.Equal(2, r.Grade!.Judge!.Tries));
+        Assert.All(records, r => Assert.False(r.Grade!.Passed));
+        Assert.All(records, r => Assert.StartsWith("Simulated answer", r.Grade!.Judge!.RawReply, StringComparison.Ordinal));
         var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json"))).RootElement;
         Assert.Equal("echo", manifest.GetProperty("judge").GetProperty("name").GetString());
         Assert.True(manifest.GetProperty("judge").GetProperty("simulated").GetBoolean());

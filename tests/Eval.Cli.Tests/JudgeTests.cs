@@ -122,11 +122,10 @@ public class JudgeTests
         Assert.Equal(JudgeVerdictParser.Unparsable, result.ErrorClass);
         Assert.Equal(JudgeGrader.MaxTries, result.Tries);
         Assert.StartsWith("Simulated answer", result.RawReply, StringComparison.Ordinal);
-        var json = new JsonObject();
         var rubric = RubricGrader.Grade(ExplainTask(), "x");
-        judge.Annotate(json, rubric, result);
-        Assert.Equal("failed", json["judge"]!["status"]!.GetValue<string>());
-        Assert.Equal(JudgeVerdictParser.Unparsable, json["judge"]!["errorClass"]!.GetValue<string>());
+        var grade = judge.Annotate(JudgeGrader.Combine(rubric, result).ToAttemptGrade(), rubric, result);
+        Assert.Equal("failed", grade.Judge!.Status);
+        Assert.Equal(JudgeVerdictParser.Unparsable, grade.Judge.ErrorClass);
     }
 
     [Theory]

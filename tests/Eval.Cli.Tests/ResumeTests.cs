@@ -101,4 +101,65 @@ public class ResumeTests
         Assert.Equal(2, exit);
         Assert.Contains("--repeats cannot be combined with --resume", stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Resume_WhileTheRunIsStillWriting_RefusedExit2NamingItsPid()
+    {
+        var dir = Path.Combine(CliHarness.TempDir(), "run");
+        using var process = CliHarness.Start(CliHarness.RepoRoot, [.. Plan, "--out", dir]);
+        try
+        {
+            await WaitForLines(Path.Combine(dir, "attempts.jsonl"), 2, process);
+
+            var (exit, _, stderr) = await CliHarness.RunAsync("run", "--resume", dir);
+
+            Assert.Equal(2, exit);
+            Assert.Contains($"in use by another spark-eval (pid {process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)})", stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+
+        // The kernel released the lock with the killed process: the resume that follows finishes the plan exactly once.
+        var (resumed, _, err) = await CliHarness.RunAsync("run", "--resume", dir);
+        Assert.True(resumed == 0, err);
+        AssertExactlyOnePerPlannedSlot(dir);
+    }
+
+    [Fact]
+    public async Task Interrupt_SigintDuringGrading_StopsGradingExit130StatusInterrupted()
+    {
+        // Generation is instant; grading waits on a judge whose first token takes 60 s, far longer than the test waits.
+        var dir = Path.Combine(CliHarness.TempDir(), "run");
+        using var process = CliHarness.Start(CliHarness.RepoRoot, "run", "--backend", "sim?name=fast&ttft_ms=1&tokens_per_s=100000", "--repeats", "1", "--warmup", "0",
+            "--judge", "sim?name=slow-judge&ttft_ms=60000&tokens_per_s=1000", "--grading", "after", "--out", dir);
+        var grading = false;
+        for (var i = 0; i < 600 && !grading; i++)
+        {
+            var line = await process.StandardError.ReadLineAsync(TestContext.Current.CancellationToken);
+            Assert.True(line is not null, "spark-eval exited before grading");
+            grading = line.StartsWith("grading ", StringComparison.Ordinal);
+        }
+
+        Assert.True(grading, "no grading line");
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(30));
+        _ = process.StandardError.ReadToEndAsync(deadline.Token);
+        await process.WaitForExitAsync(deadline.Token);
+        Assert.Equal(130, process.ExitCode);
+        var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json"))).RootElement;
+        Assert.Equal("interrupted", manifest.GetProperty("status").GetString());
+        var (records, _) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
+        Assert.Equal(6, records.Count);
+        Assert.All(records, r => Assert.Null(r.Grade));
+        Assert.True(File.Exists(Path.Combine(dir, "summary.json")));
+    }
 }

@@ -31,7 +31,7 @@ public class RunCommandTests
 
         var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json"))).RootElement;
         Assert.Equal("completed", manifest.GetProperty("status").GetString());
-        Assert.Equal(1, manifest.GetProperty("formatVersion").GetInt32());
+        Assert.Equal(2, manifest.GetProperty("formatVersion").GetInt32());
         Assert.Equal(64, manifest.GetProperty("suite").GetProperty("sha256").GetString()!.Length);
 
         var before = File.ReadAllText(Path.Combine(dir, "summary.json"));
@@ -115,7 +115,7 @@ public class RunCommandTests
         Assert.Equal("concurrent", manifest.RootElement.GetProperty("grading").GetProperty("mode").GetString());
         Assert.True(manifest.RootElement.TryGetProperty("judge", out var judge) && judge.ValueKind == System.Text.Json.JsonValueKind.Object, "no judge in the manifest");
         var (records, _) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
-        Assert.Contains(records, r => r.Grade?["judge"] is not null);
+        Assert.Contains(records, r => r.Grade?.Judge is not null);
 
         await File.WriteAllTextAsync(config, "grading: sometimes\n", TestContext.Current.CancellationToken);
         var (badExit, _, badErr) = await CliHarness.RunAsync("run", "--config", config, "--out", Path.Combine(root, "bad"));
@@ -189,5 +189,41 @@ public class RunCommandTests
             "--fail-if", "pass_rate<1.01", "--out", dir);
         Assert.True(exit == 1, stderr);
         Assert.Contains("FAILED threshold: fast: pass_rate = 1 breaches pass_rate<1.01", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--concurrency", "2000000000", "--concurrency 2000000000: above the bound of 10000")]
+    [InlineData("--repeats", "1000000000", "above the bound of 1,000,000 per run")]
+    [InlineData("--rate", "NaN", "--rate NaN: must be a finite number")]
+    public async Task Run_PlanAboveItsBounds_Exit2BeforeAnythingIsAllocatedOrWritten(string flag, string value, string message)
+    {
+        var outDir = Path.Combine(CliHarness.TempDir(), "run");
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", Fast, flag, value, "--out", outDir);
+        Assert.Equal(2, exit);
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Run_TwoBackends_EachItsOwnLoopOneAfterAnotherUnlessInterleaved(bool interleave)
+    {
+        var dir = Path.Combine(CliHarness.TempDir(), "run");
+        string[] args = ["run", "--backend", "sim?name=first&ttft_ms=20&tokens_per_s=2000", "--backend", "sim?name=second&ttft_ms=20&tokens_per_s=2000",
+            "--repeats", "2", "--warmup", "1", "--concurrency", "2", "--no-grade", "--out", dir];
+        var (exit, _, stderr) = await CliHarness.RunAsync(interleave ? [.. args, "--interleave"] : args);
+
+        Assert.True(exit == 0, stderr);
+        var (records, _) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));
+        var first = records.Where(r => r.Slot.Backend == "first").ToList();
+        var second = records.Where(r => r.Slot.Backend == "second").ToList();
+        var firstEnd = first.Max(r => r.StartUs + r.Events[^1].OffsetMicroseconds);
+        var secondStart = second.Min(r => r.StartUs);
+        Assert.Equal(!interleave, secondStart >= firstEnd);
+        var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json"))).RootElement;
+        Assert.Equal(interleave ? "interleaved" : "sequential", manifest.GetProperty("plan").GetProperty("load").GetString());
+        Assert.Contains(interleave ? "backends side by side" : "backends one after another", stderr, StringComparison.Ordinal);
+        Assert.Contains(interleave ? "backends side by side" : "backends one after another", File.ReadAllText(Path.Combine(dir, "report.md")), StringComparison.Ordinal);
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Timing;
@@ -24,7 +23,7 @@ public class FlowMetricsTests
         {
             TaskKind = "Stub",
             Language = "python",
-            Grade = grade is null ? null : new JsonObject { ["outcome"] = grade },
+            Grade = grade is null ? null : new AttemptGrade { Outcome = grade, Isolation = "test" },
         };
     }
 

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Timing;
@@ -9,7 +8,7 @@ public class PassRateTests
 {
     private static AttemptRecord Graded(int repeat, string? outcome, AttemptStatus status = AttemptStatus.Ok) =>
         MetricsTests.Record([new StreamEvent(0, StreamEventKind.RequestStart), new StreamEvent(1000, StreamEventKind.Content, 1), new StreamEvent(2000, StreamEventKind.End)], 1, status, repeat: repeat)
-        with { TaskKind = "Stub", Language = "python", Grade = outcome is null ? null : new JsonObject { ["outcome"] = outcome } };
+        with { TaskKind = "Stub", Language = "python", Grade = outcome is null ? null : new AttemptGrade { Outcome = outcome, Isolation = "test" } };
 
     [Fact]
     public void PassRate_FailedGeneration_CountsAsNotPassedNeverDropped()

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Timing;
 
@@ -22,7 +21,7 @@ public sealed class ReportTests : IDisposable
         Simulated = simulated,
         TaskKind = "Stub",
         Language = "python",
-        Grade = grade is null ? null : new JsonObject { ["outcome"] = grade },
+        Grade = grade is null ? null : new AttemptGrade { Outcome = grade, Isolation = "test" },
     };
 
     private RunDirectory Write(IEnumerable<AttemptRecord> records)

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Spark.Eval.Core;
 using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Results;
@@ -22,7 +21,7 @@ public class RunComparisonTests
             Tokens = new TokenCounts { OutputTokenizer = 2, Tokenizer = "o200k_base" },
             TaskKind = "Stub",
             Language = "python",
-            Grade = passes is null ? null : new JsonObject { ["outcome"] = passes(i) ? "passed" : "wrong_answer" },
+            Grade = passes is null ? null : new AttemptGrade { Outcome = passes(i) ? "passed" : "wrong_answer", Isolation = "test" },
         }).ToList();
         var manifest = new RunManifest
         {

@@ -1,4 +1,3 @@
-using Spark.Eval.Cli;
 using Spark.Eval.Simulator.Profiles;
 using Spark.Eval.Simulator.Validation;
 
@@ -56,7 +55,7 @@ public class ValidationTests
     {
         var holdout = Results.Value.Where(r => r.Row.Holdout).ToList();
         Assert.NotEmpty(holdout);
-        var page = ValidationRunner.RenderMarkdown(Results.Value, SimulatorCommands.ValidationPreamble(ProfileCatalog.LoadEmbedded()));
+        var page = ValidationRunner.RenderMarkdown(Results.Value, ValidationPage.ValidationPreamble(ProfileCatalog.LoadEmbedded()));
         Assert.Contains("## Holdout rows", page, StringComparison.Ordinal);
         Assert.All(holdout, r => Assert.Contains(r.Row.Id, page, StringComparison.Ordinal));
     }
@@ -64,7 +63,7 @@ public class ValidationTests
     [Fact]
     public void ValidationPage_IsRegeneratedFromTheData()
     {
-        var page = ValidationRunner.RenderMarkdown(Results.Value, SimulatorCommands.ValidationPreamble(ProfileCatalog.LoadEmbedded()));
+        var page = ValidationRunner.RenderMarkdown(Results.Value, ValidationPage.ValidationPreamble(ProfileCatalog.LoadEmbedded()));
         var committed = File.ReadAllText(Path.Combine(ProfileCatalogTests.RepoRoot, "docs", "simulator-validation.md"));
 
         // The measured "Local CPU validation" section (simulate validate-local) cannot be regenerated from data; compare the page with it.

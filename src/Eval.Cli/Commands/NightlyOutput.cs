@@ -1,4 +1,7 @@
 using System.Globalization;
+using Spark.Eval.Cli.Commands;
+using Spark.Eval.Core.Metrics;
+using Spark.Eval.Core.Results;
 using Spark.Eval.Reporting;
 using Spectre.Console;
 
@@ -70,5 +73,21 @@ internal static class NightlyOutput
         {
             writer.WriteLine($"note: {note}");
         }
+    }
+
+    /// <summary>The --fail-if gate's CI outputs (JUnit XML, GitHub step summary) and its closing PASS/FAIL line (docs/reports.md).</summary>
+    public static void PublishRunGate(RunRequest request, Core.Metrics.RunSummary summary, int exit, string runDirectory, TimeProvider time, TextWriter stderr)
+    {
+        if ((request.Thresholds.Count == 0 && request.JUnit is null) || exit == SparkEvalCli.ExitInterrupted)
+        {
+            return;
+        }
+
+        var cases = Threshold.Cases(request.Thresholds, summary);
+        var gate = new GateReport($"spark-eval run --fail-if {runDirectory}", time.GetUtcNow(),
+            exit == SparkEvalCli.ExitThresholdFailed && !cases.Any(c => c.Status == GateStatus.Failed)
+                ? [.. cases, .. summary.Backends.Select(b => new GateCase(b.Backend, "attempts_ok", GateStatus.Failed, "every attempt failed"))]
+                : cases, summary.Notes);
+        gate.Publish(request.JUnit, Environment.GetEnvironmentVariable(StepSummary.GitHubVariable), stderr);
     }
 }

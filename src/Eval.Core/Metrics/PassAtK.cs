@@ -82,9 +82,9 @@ public static class GradeMarks
     /// True when the sandbox refused to run the answer (no bubblewrap, not suite text): the answer was never judged, so it is
     /// "ungraded", not failed (src/Eval.Sandbox/CodeSandbox.cs writes this detail).
     /// </summary>
-    public static bool IsRefused(System.Text.Json.Nodes.JsonNode? grade) =>
-        grade?["outcome"]?.GetValue<string>() == "harness_error"
-        && grade["detail"]?.GetValue<string>() is { } detail
+    public static bool IsRefused(AttemptGrade? grade) =>
+        grade?.Outcome == "harness_error"
+        && grade.Detail is { } detail
         && (detail.StartsWith("refused", StringComparison.Ordinal) || detail.Contains("refused: bubblewrap", StringComparison.Ordinal));
 }
 
@@ -116,7 +116,7 @@ internal sealed class GradingAccumulator
             return;
         }
 
-        if (grade["quarantined"] is not null)
+        if (grade.Quarantined is not null)
         {
             _quarantined++;
             return;
@@ -128,15 +128,15 @@ internal sealed class GradingAccumulator
             return;
         }
 
-        var outcome = grade["outcome"]?.GetValue<string>() ?? "harness_error";
-        var passed = outcome == "passed";
+        var outcome = grade.Outcome;
+        var passed = grade.IsPassed;
         _outcomes[outcome] = _outcomes.GetValueOrDefault(outcome) + 1;
         var key = record.Slot.TaskId;
         (string Kind, string Language, int N, int C) entry = _tasks.TryGetValue(key, out var seen) ? seen : (KindName(record.TaskKind), record.Language ?? "?", 0, 0);
         _tasks[key] = (entry.Kind, entry.Language, entry.N + 1, entry.C + (passed ? 1 : 0));
-        if (grade["mutationScore"] is { } score)
+        if (grade.MutationScore is { } score)
         {
-            _mutation.Add(score.GetValue<double>());
+            _mutation.Add(score);
         }
     }
 

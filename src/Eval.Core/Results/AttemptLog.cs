@@ -1,33 +1,53 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 
 namespace Spark.Eval.Core.Results;
 
-/// <summary>The append-only attempts.jsonl of a run directory: one record per line, flushed per record.</summary>
+/// <summary>
+/// The append-only attempts.jsonl of a run directory: one record per line, each written with a single append (record and
+/// newline in one write on a file opened with O_APPEND), so a crash leaves at most one torn last line and two writers can never
+/// interleave inside a line. The run directory's lock (<see cref="RunLock"/>) keeps it to one writer anyway.
+/// </summary>
 public sealed class AttemptLog : IDisposable
 {
     public const string FileName = "attempts.jsonl";
-    private readonly FileStream _stream;
+    private readonly AppendOnlyFile _file;
     private readonly Lock _gate = new();
+    private readonly List<AttemptRecord>? _collect;
 
-    public AttemptLog(string path)
+    /// <summary>Opens the log for appending; with <paramref name="collectInto"/>, every appended record is also added to that list, in file order (a run reads its attempts once).</summary>
+    public AttemptLog(string path, List<AttemptRecord>? collectInto = null)
     {
-        _stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 1 << 16);
+        _file = AppendOnlyFile.Open(path);
+        _collect = collectInto;
     }
 
     public void Append(AttemptRecord record)
     {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(record, CoreJsonContext.Default.AttemptRecord);
+        var bytes = Line(record);
         lock (_gate)
         {
-            _stream.Write(bytes);
-            _stream.WriteByte((byte)'\n');
-            // Flush to the OS per record, so a kill -9 loses at most the line being written.
-            _stream.Flush();
+            // One write to the OS per record (no user-space buffer), so a kill -9 loses at most the line being written.
+            _file.Append(bytes);
+            _collect?.Add(record);
         }
     }
 
-    public void Dispose() => _stream.Dispose();
+    public void Dispose() => _file.Dispose();
+
+    /// <summary>The record as one line: its JSON and the newline, in one buffer.</summary>
+    public static byte[] Line(AttemptRecord record)
+    {
+        var writer = new ArrayBufferWriter<byte>(4096);
+        using (var json = new Utf8JsonWriter(writer))
+        {
+            JsonSerializer.Serialize(json, record, CoreJsonContext.Default.AttemptRecord);
+        }
+
+        writer.Write("\n"u8);
+        return writer.WrittenSpan.ToArray();
+    }
 
     /// <summary>Reads every complete record; a torn last line (crash mid-write) is reported, not fatal.</summary>
     public static (List<AttemptRecord> Records, bool TornTail) Read(string path)
@@ -48,10 +68,11 @@ public sealed class AttemptLog : IDisposable
                 continue;
             }
 
+            AttemptRecord record;
             try
             {
-                records.Add(JsonSerializer.Deserialize(line, CoreJsonContext.Default.AttemptRecord)
-                    ?? throw new JsonException("null record"));
+                record = JsonSerializer.Deserialize(line, CoreJsonContext.Default.AttemptRecord)
+                    ?? throw new JsonException("null record");
             }
             catch (JsonException ex)
             {
@@ -62,24 +83,45 @@ public sealed class AttemptLog : IDisposable
                     continue;
                 }
 
-                throw Core.InputException.At(path, i + 1, ex.Path, $"unreadable attempt record ({ex.Message})",
+                throw InputException.At(path, i + 1, ex.Path, $"unreadable attempt record ({ex.Message})",
                     "restore the file from a backup or delete the damaged line");
             }
+
+            ResultsFormat.CheckReadable(record.FormatVersion, path, i + 1);
+            records.Add(record);
         }
 
         return (records, torn);
     }
 
+    /// <summary>True when the file is empty or ends with a newline (a record written whole); false when its last line lacks one.</summary>
+    public static bool EndsWithNewline(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return true;
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        if (stream.Length == 0)
+        {
+            return true;
+        }
+
+        stream.Seek(-1, SeekOrigin.End);
+        return stream.ReadByte() == '\n';
+    }
+
     /// <summary>Rewrites the file atomically with only <paramref name="keep"/> (temp file, then rename).</summary>
     public static void Rewrite(string path, IEnumerable<AttemptRecord> keep)
     {
+        ArgumentNullException.ThrowIfNull(keep);
         var temp = path + ".tmp";
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
         {
             foreach (var record in keep)
             {
-                stream.Write(JsonSerializer.SerializeToUtf8Bytes(record, CoreJsonContext.Default.AttemptRecord));
-                stream.WriteByte((byte)'\n');
+                stream.Write(Line(record));
             }
 
             stream.Flush(true);

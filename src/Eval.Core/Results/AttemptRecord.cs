@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Spark.Eval.Core.Timing;
 
@@ -77,11 +76,25 @@ public sealed record AttemptRecord
     /// <summary>True when the answer came from a simulated backend: its timings are simulated, not measured.</summary>
     public bool Simulated { get; init; }
     /// <summary>Filled in by grading (a later step, never on the measured path); null until graded.</summary>
-    public JsonObject? Grade { get; init; }
+    public AttemptGrade? Grade { get; init; }
 }
 
-/// <summary>Format versions of the run directory's files.</summary>
+/// <summary>Format versions of the run directory's files (docs/formats.md).</summary>
 public static class ResultsFormat
 {
-    public const int Version = 1;
+    /// <summary>2: typed grades (<see cref="AttemptGrade"/>), per-backend load in the plan. 1: the first format, still read.</summary>
+    public const int Version = 2;
+
+    /// <summary>The oldest version this build reads.</summary>
+    public const int OldestReadable = 1;
+
+    /// <summary>Throws a clear error for a file written by a newer spark-eval.</summary>
+    public static void CheckReadable(int version, string path, int? line)
+    {
+        if (version > Version)
+        {
+            throw InputException.At(path, line, "formatVersion", $"format version {version} is newer than this spark-eval reads (up to {Version})",
+                "read it with the spark-eval that wrote it, or update spark-eval");
+        }
+    }
 }

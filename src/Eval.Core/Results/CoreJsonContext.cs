@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Spark.Eval.Core.Metrics;
+using Spark.Eval.Core.Running;
 using Spark.Eval.Core.Tasks;
 
 namespace Spark.Eval.Core.Results;
@@ -15,6 +16,8 @@ namespace Spark.Eval.Core.Results;
 [JsonSerializable(typeof(RunManifest))]
 [JsonSerializable(typeof(RunSummary))]
 [JsonSerializable(typeof(RunPlanSpec))]
+[JsonSerializable(typeof(AttemptGrade))]
+[JsonSerializable(typeof(GradeReport))]
 public sealed partial class CoreJsonContext : JsonSerializerContext;
 
 /// <summary>Indented variant for files people read (manifest, summary).</summary>
@@ -26,4 +29,5 @@ public sealed partial class CoreJsonContext : JsonSerializerContext;
     UseStringEnumConverter = true)]
 [JsonSerializable(typeof(RunManifest))]
 [JsonSerializable(typeof(RunSummary))]
+[JsonSerializable(typeof(GradeReport))]
 public sealed partial class CoreIndentedJsonContext : JsonSerializerContext;

@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text.Json.Serialization;
+
 namespace Spark.Eval.Core.Results;
 
 /// <summary>What a run was, where and how: enough to reproduce, resume and recompute it.</summary>
@@ -23,6 +26,9 @@ public sealed record RunManifest
     public JudgeInfo? Judge { get; init; }
     /// <summary>Warnings about the run's trustworthiness found at its end (for example a truncated prompt); null when none.</summary>
     public IReadOnlyList<string>? Warnings { get; init; }
+
+    /// <summary>The load each backend got, for reports (format-1 runs shared one loop or schedule among their backends).</summary>
+    public string DescribeLoad() => Plan.DescribeLoad(sharedLoop: FormatVersion < 2);
 }
 
 /// <summary>How a run was graded: the mode, the rule that chose it, and the queue's capacity and parallelism.</summary>
@@ -53,6 +59,79 @@ public sealed record RunPlanSpec
     public SloSpec Slo { get; init; } = new();
     /// <summary>Trace replay: arrivals and answer lengths from a production trace (replaces closed loop and --rate); null otherwise.</summary>
     public TraceSpec? Trace { get; init; }
+    /// <summary>How the backends share the run: one after another (default since format 2) or side by side; each has its own load either way. Absent in version-1 plans: interleaved.</summary>
+    public BackendLoad Load { get; init; } = BackendLoad.Interleaved;
+
+    /// <summary>Attempts the plan defines over <paramref name="taskCount"/> tasks: per backend, warm-ups plus tasks × repeats.</summary>
+    public long PlannedAttempts(int taskCount) => (long)BackendSpecs.Count * (Warmup + ((long)taskCount * Repeats));
+
+    /// <summary>One line for people: the load each backend gets and how backends share the run (<paramref name="sharedLoop"/>: a format-1 run, whose backends shared one loop or schedule).</summary>
+    public string DescribeLoad(bool sharedLoop = false)
+    {
+        var each = Rate is { } r
+            ? string.Create(CultureInfo.InvariantCulture, $"open loop {r} req/s {Arrival}{(Arrival == "gamma" ? $" (burstiness {Burstiness})" : "")}")
+            : string.Create(CultureInfo.InvariantCulture, $"closed loop × {Concurrency}");
+        return BackendSpecs.Count <= 1 ? each
+            : sharedLoop ? $"{each} shared by all backends (format 1)"
+            : Load == BackendLoad.Sequential ? $"{each} per backend, backends one after another"
+            : $"{each} per backend, backends side by side (--interleave)";
+    }
+
+    /// <summary>Checks the plan's values and its size (docs/formats.md, run plan): bad input fails here, before anything is written.</summary>
+    public void Validate(int taskCount)
+    {
+        static void Require(bool ok, string problem)
+        {
+            if (!ok)
+            {
+                throw new InputException(problem);
+            }
+        }
+
+        Require(Repeats >= 1, $"--repeats {Repeats}: must be ≥ 1. Fix: give a positive count");
+        Require(Warmup >= 0, $"--warmup {Warmup}: must be ≥ 0. Fix: give 0 or more");
+        Require(Concurrency >= 1, $"--concurrency {Concurrency}: must be ≥ 1. Fix: give a positive count");
+        Require(Concurrency <= RunPlanLimits.MaxConcurrency,
+            $"--concurrency {Concurrency}: above the bound of {RunPlanLimits.MaxConcurrency} requests in flight per backend (docs/formats.md). Fix: use at most {RunPlanLimits.MaxConcurrency}, or run several shards");
+        Require(Rate is null || (double.IsFinite(Rate.Value) && Rate > 0), $"--rate {Rate}: must be a finite number > 0 requests/s. Fix: give a positive rate, or drop --rate for closed loop");
+        Require(Arrival is "poisson" or "gamma", $"--arrival {Arrival}: unknown arrival process. Fix: use poisson or gamma");
+        Require(double.IsFinite(Burstiness) && Burstiness > 0, $"--burstiness {Burstiness}: must be a finite number > 0. Fix: use 1 for Poisson, 0.5 for bursty traffic");
+        Require(DurationSeconds is null || (double.IsFinite(DurationSeconds.Value) && DurationSeconds > 0), "--duration: must be a finite number > 0 seconds. Fix: give a positive number of seconds");
+        Require(double.IsFinite(TimeoutSeconds) && TimeoutSeconds > 0 && TimeoutSeconds <= RunPlanLimits.MaxTimeoutSeconds,
+            $"--timeout {TimeoutSeconds}: must be > 0 and at most {RunPlanLimits.MaxTimeoutSeconds} seconds. Fix: give a positive number of seconds");
+        Require(double.IsFinite(Temperature) && Temperature >= 0, $"--temperature {Temperature}: must be a finite number ≥ 0. Fix: use 0 for greedy decoding");
+        Require(MaxTokens is null or >= 1 && TaskLimit is null or >= 1, "--max-tokens/--tasks: must be ≥ 1. Fix: give a positive count");
+        Require(Slo.TtftMs is null || (double.IsFinite(Slo.TtftMs.Value) && Slo.TtftMs > 0), "--slo-ttft-ms: must be a finite number > 0. Fix: give milliseconds");
+        Require(Slo.TpotMs is null || (double.IsFinite(Slo.TpotMs.Value) && Slo.TpotMs > 0), "--slo-tpot-ms: must be a finite number > 0. Fix: give milliseconds");
+        Require(Slo.E2eMs is null || (double.IsFinite(Slo.E2eMs.Value) && Slo.E2eMs > 0), "--slo-e2e-ms: must be a finite number > 0. Fix: give milliseconds");
+        var attempts = PlannedAttempts(taskCount);
+        Require(attempts <= RunPlanLimits.MaxPlannedAttempts,
+            $"--repeats {Repeats}: the plan has {attempts:N0} attempts ({BackendSpecs.Count} backends × ({Warmup} warm-ups + {taskCount} tasks × {Repeats} repeats)), above the bound of {RunPlanLimits.MaxPlannedAttempts:N0} per run (docs/formats.md). Fix: lower --repeats or --tasks, or split the run into shards");
+    }
+}
+
+/// <summary>How the backends of a run share its time; each backend has its own closed loop or open-loop schedule either way.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<BackendLoad>))]
+public enum BackendLoad
+{
+    /// <summary>Side by side (<c>--interleave</c>): every backend's load runs at once.</summary>
+    [JsonStringEnumMemberName("interleaved")] Interleaved,
+
+    /// <summary>One after another (the default): no backend competes with another for this machine while it is measured.</summary>
+    [JsonStringEnumMemberName("sequential")] Sequential,
+}
+
+/// <summary>Bounds on a run plan (docs/formats.md): above them a plan is refused at start-up with exit 2, not attempted.</summary>
+public static class RunPlanLimits
+{
+    /// <summary>Requests in flight per backend in closed loop.</summary>
+    public const int MaxConcurrency = 10_000;
+
+    /// <summary>Attempts (warm-ups included) one run may plan; each is kept in memory while the run is summarised.</summary>
+    public const long MaxPlannedAttempts = 1_000_000;
+
+    /// <summary>Per-attempt timeout, seconds (one day).</summary>
+    public const double MaxTimeoutSeconds = 86_400;
 }
 
 /// <summary>The trace a run replays: file, format, time scale, window and the file's hash (docs/formats.md).</summary>

@@ -25,54 +25,68 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
 {
     private readonly ConcurrentDictionary<string, (IReadOnlyList<ChatMessage> Messages, int Tokens)> _prompts = new(StringComparer.Ordinal);
 
-    /// <summary>Every slot the plan defines, warm-ups first, in a deterministic order; a trace replay takes its measured slots from <paramref name="trace"/>.</summary>
-    public static IReadOnlyList<PlannedSlot> PlanSlots(RunPlanSpec plan, IReadOnlyList<BenchTask> tasks, IReadOnlyList<string> backends, Traces.RequestTrace? trace = null)
+    /// <summary>Every slot the plan defines, backend by backend, warm-ups first, in a deterministic order (materialised; see <see cref="EnumerateSlots"/>).</summary>
+    public static IReadOnlyList<PlannedSlot> PlanSlots(RunPlanSpec plan, IReadOnlyList<BenchTask> tasks, IReadOnlyList<string> backends, Traces.RequestTrace? trace = null) =>
+        [.. EnumerateSlots(plan, tasks, backends, trace)];
+
+    /// <summary>
+    /// Every slot the plan defines, generated as it is read (a large plan is never held in memory as slots): per backend, its
+    /// warm-ups, then tasks × repeats (or, replaying a trace, the trace's requests); in open loop each backend's measured slots carry its own seeded schedule at the plan's rate.
+    /// </summary>
+    public static IEnumerable<PlannedSlot> EnumerateSlots(RunPlanSpec plan, IReadOnlyList<BenchTask> tasks, IReadOnlyList<string> backends, Traces.RequestTrace? trace = null)
     {
-        var slots = new List<PlannedSlot>();
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(tasks);
+        ArgumentNullException.ThrowIfNull(backends);
         for (var b = 0; b < backends.Count; b++)
         {
-            for (var w = 0; w < plan.Warmup; w++)
+            foreach (var slot in BackendSlots(plan, tasks, backends[b], b, trace))
             {
-                var task = tasks[w % tasks.Count];
-                slots.Add(new PlannedSlot(new SlotKey(task.Id, backends[b], w, Warmup: true), task, b, null));
+                yield return slot;
             }
+        }
+    }
+
+    private static IEnumerable<PlannedSlot> BackendSlots(RunPlanSpec plan, IReadOnlyList<BenchTask> tasks, string backend, int index, Traces.RequestTrace? trace)
+    {
+        for (var w = 0; w < plan.Warmup && tasks.Count > 0; w++)
+        {
+            var task = tasks[w % tasks.Count];
+            yield return new PlannedSlot(new SlotKey(task.Id, backend, w, Warmup: true), task, index, null);
         }
 
         if (plan.Trace is not null)
         {
-            slots.AddRange(Traces.TraceSchedule.Slots(trace ?? throw new ArgumentException("the plan replays a trace: pass it (TraceReplay.Load)", nameof(trace)), tasks, backends));
-            return slots;
+            var replay = trace ?? throw new ArgumentException("the plan replays a trace: pass it (TraceReplay.Load)", nameof(trace));
+            foreach (var slot in Traces.TraceSchedule.Slots(replay, tasks, [backend]))
+            {
+                yield return slot with { BackendIndex = index };
+            }
+
+            yield break;
         }
 
-        var measured = new List<PlannedSlot>();
+        var offsets = plan.Rate is { } rate ? ArrivalSchedule.Compute(tasks.Count * plan.Repeats, rate, plan.Arrival, plan.Burstiness, plan.Seed) : null;
+        var i = 0;
         for (var r = 0; r < plan.Repeats; r++)
         {
             foreach (var task in tasks)
             {
-                for (var b = 0; b < backends.Count; b++)
-                {
-                    measured.Add(new PlannedSlot(new SlotKey(task.Id, backends[b], r), task, b, null));
-                }
+                yield return new PlannedSlot(new SlotKey(task.Id, backend, r), task, index, offsets?[i]);
+                i++;
             }
         }
-
-        if (plan.Rate is { } rate)
-        {
-            var offsets = ArrivalSchedule.Compute(measured.Count, rate, plan.Arrival, plan.Burstiness, plan.Seed);
-            measured = measured.Select((s, i) => s with { ScheduledUs = offsets[i] }).ToList();
-        }
-
-        slots.AddRange(measured);
-        return slots;
     }
 
     /// <summary>
-    /// Runs every planned slot not in <paramref name="completed"/>. Times are stamped relative to this call's start plus
+    /// Runs every planned slot not in <paramref name="completed"/>. Each backend has its own load: its warm-ups, then its
+    /// closed loop of <see cref="RunPlanSpec.Concurrency"/> workers or its open-loop schedule; backends run one after another
+    /// (<see cref="BackendLoad.Sequential"/>) or side by side. Times are stamped relative to this call's start plus
     /// <paramref name="baseOffsetUs"/> (a resume continues after the previous session's last event).
     /// </summary>
     public async Task<RunResult> RunAsync(
         RunPlanSpec plan,
-        IReadOnlyList<PlannedSlot> slots,
+        IEnumerable<PlannedSlot> slots,
         IReadOnlyList<RunBackend> backends,
         AttemptLog log,
         IReadOnlySet<SlotKey> completed,
@@ -82,17 +96,20 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(slots);
+        ArgumentNullException.ThrowIfNull(backends);
         ArgumentNullException.ThrowIfNull(log);
+        ArgumentNullException.ThrowIfNull(completed);
         using var duration = plan.DurationSeconds is { } d
             ? new CancellationTokenSource(TimeSpan.FromSeconds(d), time)
             : new CancellationTokenSource();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, duration.Token);
         var sequence = firstSequence;
         var count = 0;
-        var pending = slots.Where(s => !completed.Contains(s.Key)).ToList();
+        IEnumerable<PlannedSlot> Pending(int backend) => slots.Where(s => s.BackendIndex == backend && !completed.Contains(s.Key));
 
         // Build every prompt and count its tokens before the clock starts: none of that belongs on the send path.
-        foreach (var slot in pending)
+        foreach (var slot in slots)
         {
             Prompt(slot.Task);
         }
@@ -110,10 +127,20 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
 
         async Task ClosedLoop(IEnumerable<PlannedSlot> work, int concurrency)
         {
-            var queue = new ConcurrentQueue<PlannedSlot>(work);
-            var workers = Enumerable.Range(0, Math.Max(1, concurrency)).Select(async _ =>
+            // Workers pull from one shared enumerator: no queue of every slot, and never more workers than the plan's bound.
+            using var next = work.GetEnumerator();
+            var gate = new Lock();
+            PlannedSlot? Take()
             {
-                while (!stop.IsCancellationRequested && queue.TryDequeue(out var slot))
+                lock (gate)
+                {
+                    return next.MoveNext() ? next.Current : null;
+                }
+            }
+
+            var workers = Enumerable.Range(0, Math.Clamp(concurrency, 1, RunPlanLimits.MaxConcurrency)).Select(async _ =>
+            {
+                while (!stop.IsCancellationRequested && Take() is { } slot)
                 {
                     await Execute(slot, null);
                 }
@@ -121,13 +148,7 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
             await Task.WhenAll(workers);
         }
 
-        await ClosedLoop(pending.Where(s => s.Key.Warmup), plan.Concurrency);
-        var measured = pending.Where(s => !s.Key.Warmup).ToList();
-        if (plan.Rate is null && plan.Trace is null)
-        {
-            await ClosedLoop(measured, plan.Concurrency);
-        }
-        else
+        async Task OpenLoop(List<PlannedSlot> measured)
         {
             // Open loop: send on schedule whatever is in flight. On resume the remaining schedule is shifted to start now.
             var measuredStart = time.GetTimestamp();
@@ -183,6 +204,32 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
             }
 
             await Task.WhenAll(inFlight);
+        }
+
+        async Task RunBackend(int backend)
+        {
+            await ClosedLoop(Pending(backend).Where(s => s.Key.Warmup), plan.Concurrency);
+            var measured = Pending(backend).Where(s => !s.Key.Warmup);
+            if (plan.Rate is null && plan.Trace is null)
+            {
+                await ClosedLoop(measured, plan.Concurrency);
+            }
+            else
+            {
+                await OpenLoop([.. measured]);
+            }
+        }
+
+        if (plan.Load == BackendLoad.Sequential)
+        {
+            for (var b = 0; b < backends.Count && !stop.IsCancellationRequested; b++)
+            {
+                await RunBackend(b);
+            }
+        }
+        else
+        {
+            await Task.WhenAll(Enumerable.Range(0, backends.Count).Select(RunBackend));
         }
 
         var status = cancellationToken.IsCancellationRequested ? "interrupted"

@@ -1,7 +1,7 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.AI;
 using Spark.Eval.Core.Backends;
+using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Tasks;
 using Spark.Eval.Sandbox.Execution;
 
@@ -135,39 +135,40 @@ public sealed class JudgeGrader(JudgeSetup judge, TimeProvider time)
             : rubric with { Outcome = ExecutionOutcome.WrongAnswer, Detail = "judge: " + (verdict.Reason ?? "fail (no reason given)") };
     }
 
-    /// <summary>The <c>rubric</c> and <c>judge</c> objects added to a judged grade's JSON, and the combine rule.</summary>
-    public void Annotate(JsonObject grade, TaskGrade rubric, JudgeResult judged)
+    /// <summary>The grade of a judged answer: the combined grade with the rubric's verdict, the judge's and the combine rule beside it.</summary>
+    public AttemptGrade Annotate(AttemptGrade combined, TaskGrade rubric, JudgeResult judged)
     {
-        ArgumentNullException.ThrowIfNull(grade);
+        ArgumentNullException.ThrowIfNull(combined);
         ArgumentNullException.ThrowIfNull(rubric);
         ArgumentNullException.ThrowIfNull(judged);
-        grade["combine"] = CombineRule;
-        grade["rubric"] = new JsonObject { ["passed"] = rubric.Passed, ["outcome"] = rubric.Outcome.Name(), ["detail"] = rubric.Detail };
-        var node = new JsonObject
+        return combined with
         {
-            ["status"] = judged.Ok ? "ok" : "failed",
-            ["verdict"] = judged.Verdict is { } v ? (v.Pass ? "pass" : "fail") : null,
-            ["agreesWithRubric"] = judged.Verdict is { } a ? a.Pass == rubric.Passed : null,
-            ["reason"] = judged.Verdict?.Reason,
-            ["simulated"] = judge.Simulated || judged.Verdict?.Simulated == true,
-            ["backend"] = judge.Name,
-            ["kind"] = judge.Kind,
-            ["model"] = judged.ModelReported ?? judge.Model,
-            ["prompt"] = JudgePrompt.Version,
-            ["tries"] = judged.Tries,
-            ["latencyMs"] = Math.Round(judged.LatencyMs, 3),
-            ["inputTokens"] = judged.InputTokens,
-            ["outputTokens"] = judged.OutputTokens,
+            Combine = CombineRule,
+            Rubric = new RubricVerdict(rubric.Passed, rubric.Outcome.Name(), rubric.Detail),
+            Judge = new JudgeVerdictRecord
+            {
+                Status = judged.Ok ? "ok" : "failed",
+                Verdict = judged.Verdict is { } v ? (v.Pass ? "pass" : "fail") : null,
+                AgreesWithRubric = judged.Verdict is { } a ? a.Pass == rubric.Passed : null,
+                Reason = judged.Verdict?.Reason,
+                Simulated = judge.Simulated || judged.Verdict?.Simulated == true,
+                Backend = judge.Name,
+                Kind = judge.Kind,
+                Model = judged.ModelReported ?? judge.Model,
+                Prompt = JudgePrompt.Version,
+                Tries = judged.Tries,
+                LatencyMs = Math.Round(judged.LatencyMs, 3),
+                InputTokens = judged.InputTokens,
+                OutputTokens = judged.OutputTokens,
+                ErrorClass = judged.Ok ? null : judged.ErrorClass,
+                Error = judged.Ok ? null : judged.Error,
+                RawReply = judged.Ok ? null : judged.RawReply,
+            },
         };
-        if (!judged.Ok)
-        {
-            node["errorClass"] = judged.ErrorClass;
-            node["error"] = judged.Error;
-            node["rawReply"] = judged.RawReply;
-        }
-
-        grade["judge"] = node;
     }
+
+    /// <summary>The manifest's record of this judge.</summary>
+    public JudgeInfo Describe() => new(judge.Spec, judge.Name, judge.Kind, judge.Simulated, judge.Model, JudgePrompt.Version, CombineRule, MaxTries);
 
     private static long? Add(long? total, long? more) => more is { } m ? (total ?? 0) + m : total;
 

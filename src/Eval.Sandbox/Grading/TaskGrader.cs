@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json.Nodes;
+using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Tasks;
 using Spark.Eval.Sandbox.Execution;
 
@@ -29,57 +29,23 @@ public sealed record TaskGrade
 
     public bool Passed => Outcome == ExecutionOutcome.Passed;
 
-    /// <summary>The JSON stored in the attempt record's <c>grade</c> field.</summary>
-    public JsonObject ToJson()
+    /// <summary>The typed grade stored in the attempt record's <c>grade</c> field.</summary>
+    public AttemptGrade ToAttemptGrade() => new()
     {
-        var json = new JsonObject
-        {
-            ["outcome"] = Outcome.Name(),
-            ["passed"] = Passed,
-            ["isolation"] = Isolation,
-            ["trusted"] = Trusted,
-        };
-        if (Detail is not null)
-        {
-            json["detail"] = Detail;
-        }
-
-        if (Extraction is { } e)
-        {
-            json["extraction"] = new JsonObject
-            {
-                ["method"] = e.Method,
-                ["form"] = e.Form,
-                ["stopToken"] = e.StopToken,
-                ["chars"] = e.Code.Length,
-                ["sha256"] = TrustIndex.Hash(e.Code)[..16],
-            };
-        }
-
-        if (MutantsTotal is { } total)
-        {
-            json["mutantsKilled"] = MutantsKilled;
-            json["mutantsTotal"] = total;
-            json["mutationScore"] = MutationScore;
-        }
-
-        if (Quarantined is not null)
-        {
-            json["quarantined"] = Quarantined;
-        }
-
-        if (CpuSeconds is { } cpu)
-        {
-            json["cpuSeconds"] = Math.Round(cpu, 4);
-        }
-
-        if (WallSeconds is { } wall)
-        {
-            json["wallSeconds"] = Math.Round(wall, 4);
-        }
-
-        return json;
-    }
+        Outcome = Outcome.Name(),
+        Passed = Passed,
+        Isolation = Isolation,
+        Trusted = Trusted,
+        Detail = Detail,
+        Extraction = Extraction is { } e ? new GradeExtraction(e.Method, e.Form, e.StopToken, e.Code.Length, TrustIndex.Hash(e.Code)[..16]) : null,
+        MutantsKilled = MutantsTotal is null ? null : MutantsKilled,
+        MutantsTotal = MutantsTotal,
+        MutationScore = MutantsTotal is null ? null : MutationScore,
+        Survivors = Survivors,
+        Quarantined = Quarantined,
+        CpuSeconds = CpuSeconds is { } cpu ? Math.Round(cpu, 4) : null,
+        WallSeconds = WallSeconds is { } wall ? Math.Round(wall, 4) : null,
+    };
 }
 
 /// <summary>Hashes of every reference and mutant of a suite: answers matching one are trusted (they are the suite's own text).</summary>

@@ -1,7 +1,6 @@
-using Spark.Eval.Cli;
 using Spark.Eval.Simulator.Profiles;
 
-namespace Spark.Eval.Simulator.Tests;
+namespace Spark.Eval.Cli.Tests;
 
 public sealed class CalibrateCommandTests : IDisposable
 {

@@ -1,6 +1,5 @@
-using Spark.Eval.Cli;
 
-namespace Spark.Eval.Backends.Local.Tests;
+namespace Spark.Eval.Cli.Tests;
 
 public sealed class LocalCommandsTests : IDisposable
 {

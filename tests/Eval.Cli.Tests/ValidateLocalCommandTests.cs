@@ -1,8 +1,7 @@
 using System.Text.Json;
-using Spark.Eval.Cli;
 using Spark.Eval.Simulator.Validation;
 
-namespace Spark.Eval.Simulator.Tests;
+namespace Spark.Eval.Cli.Tests;
 
 public sealed class ValidateLocalCommandTests : IDisposable
 {

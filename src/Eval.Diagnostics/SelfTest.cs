@@ -2,8 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime;
-using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Spark.Eval.Backends.Remote;
@@ -13,135 +11,15 @@ using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Timing;
 using Spark.Eval.Simulator.Server;
 
-namespace Spark.Eval.Cli;
+namespace Spark.Eval.Diagnostics;
 
-/// <summary>The remote-API area's commands: <c>serve-sim</c> (OpenAI-compatible server), <c>selftest</c> and <c>sse-bench</c>.</summary>
-public static class RemoteCommands
+/// <summary>Exit codes of the diagnostics commands (the spark-eval contract: 0 ok, 1 threshold failed, 2 bad input, 130 interrupted).</summary>
+public static class DiagnosticExit
 {
-    public static IEnumerable<Command> Create(TextWriter stdout, TextWriter stderr) =>
-        [CreateServe("serve-sim", "Serve a backend over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /v1/responses) with fault injection and a server-side flush log.", Backend, stdout, stderr),
-         CreateServe("serve-local", "Serve the local llama.cpp runtime over the same OpenAI-compatible API (serve-sim with a local backend; docs/local-runtime.md).", LocalBackend, stdout, stderr),
-         SelfTestCommand.Create(stdout, stderr), SseBenchCommand.Create(stdout)];
-
-    private static readonly Option<int> Port = new("--port", "-p") { Description = "TCP port to listen on; 0 picks a free one (printed on stdout). Default 8000.", DefaultValueFactory = _ => 8000 };
-    private static readonly Option<string> Host = new("--host") { Description = "Address to bind. Default 127.0.0.1 (loopback only).", DefaultValueFactory = _ => "127.0.0.1" };
-    private static readonly Option<string> Backend = new("--backend", "-b") { Description = "Backend spec to host (see 'spark-eval run --help'). Default: sim (constant rate).", DefaultValueFactory = _ => "sim" };
-    private static readonly Option<string> LocalBackend = new("--backend", "-b") { Description = "Local backend spec to host. Default: the generated tiny random-weight model (generated on first use).", DefaultValueFactory = _ => "local?name=local-tiny-random&model=models/tiny.gguf&threads=1&ctx=2048" };
-    private static readonly Option<string> Model = new("--model") { Description = "Model id reported by /v1/models. Default: the backend's name." };
-    private static readonly Option<double> FaultRate = new("--fault-rate") { Description = "Probability in [0, 1] that a request without an x-spark-fault header gets one of --faults. Default 0." };
-    private static readonly Option<string?> Faults = new("--faults") { Description = "Comma-separated faults drawn by --fault-rate: 429, 503, 500, slow_headers, wrong_content_type, disconnect, stall, malformed, early_end; settings as kind;after=N;ms=N;retry_after=S." };
-    private static readonly Option<int> FaultSeed = new("--fault-seed") { Description = "Seed of the fault draws. Default 42.", DefaultValueFactory = _ => 42 };
-    private static readonly Option<string?> LogPath = new("--log") { Description = "Append one JSON line per request (server-side flush times) to this file; GET /v1/_spark/log serves the same." };
-    private static readonly Option<string?> KeyEnv = new("--api-key-env") { Description = "Name of an environment variable holding the key clients must send (Bearer); default: no key needed." };
-    private static readonly Option<bool> NoEmissionClock = new("--no-emission-clock") { Description = "Let the hosted backend pace with the system timer (thread pool) instead of serve-sim's emission clock (a dedicated real-time timer thread that writes each chunk at its due time)." };
-    private static readonly Option<double> SpinUs = new("--spin-us") { Description = "Emission clock: spin this many µs before each due time instead of sleeping. Default 500.", DefaultValueFactory = _ => 500 };
-    private static readonly Option<int> RtPriority = new("--rt-priority") { Description = "Emission clock: SCHED_FIFO priority of its timer thread (1-99; needs root or CAP_SYS_NICE, else it runs at normal priority and says so); 0 = normal priority. Default 30.", DefaultValueFactory = _ => 30 };
-    private static readonly Option<int> ClockThreads = new("--clock-threads") { Description = "Emission clock: timer threads; each request's chunks stay on one, requests are spread round-robin. Default 2.", DefaultValueFactory = _ => 2 };
-    private static readonly Option<int> PrefaultMb = new("--prefault-mb") { Description = "Before listening, allocate and collect this many MB of managed memory, so that later allocations land on pages already mapped instead of paying a page fault per fresh page (benchmarks that keep the GC out of a window; selftest passes its gen0 budget). Default 0.", DefaultValueFactory = _ => 0 };
-    private static readonly Option<bool> Http2 = new("--http2") { Description = "Speak HTTP/2 only (h2c with prior knowledge, e.g. the openai backend's http_version=2) instead of HTTP/1.1." };
-
-    private static Command CreateServe(string name, string description, Option<string> backend, TextWriter stdout, TextWriter stderr)
-    {
-        var command = new Command(name, description)
-        {
-            Port, Host, backend, Model, FaultRate, Faults, FaultSeed, LogPath, KeyEnv, NoEmissionClock, SpinUs, RtPriority, ClockThreads, Http2, PrefaultMb,
-        };
-        command.SetAction((parse, ct) => ServeAsync(parse, backend, stdout, stderr, ct));
-        return command;
-    }
-
-    /// <summary>
-    /// The message for --http2 with a real-time emission clock: Kestrel resumes each HTTP/2 stream's writer on a thread-pool
-    /// thread, which timer threads spinning at a higher SCHED_FIFO priority can starve indefinitely (seen here at 256 streams).
-    /// </summary>
-    internal static string Http2RealTimeConflict(string command, int priority) => string.Create(CultureInfo.InvariantCulture,
-        $"{command}: --http2 with the emission clock at SCHED_FIFO priority {priority} can starve Kestrel's HTTP/2 stream writers, which resume on thread-pool threads below the timer threads (serve-sim stalled at 256 streams). Fix: add --rt-priority 0 (timer threads at the process's own priority) or --no-emission-clock");
-
-    /// <summary>Parses a comma-separated fault list (--faults).</summary>
-    internal static IReadOnlyList<FaultSpec> ParseFaults(string? text) =>
-        string.IsNullOrWhiteSpace(text) ? [] : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(f => FaultSpec.Parse(f, "--faults")).ToArray();
-
-    private static async Task<int> ServeAsync(ParseResult parse, Option<string> backendOption, TextWriter stdout, TextWriter stderr, CancellationToken ct)
-    {
-        var time = TimeProvider.System;
-        var port = parse.GetValue(Port);
-        if (port is < 0 or > 65535)
-        {
-            throw new InputException($"--port {port.ToString(CultureInfo.InvariantCulture)} is not a TCP port. Fix: give 0..65535 (0 picks a free one)");
-        }
-
-        string? key = null;
-        if (parse.GetValue(KeyEnv) is { } keyEnv)
-        {
-            key = Environment.GetEnvironmentVariable(keyEnv);
-            if (string.IsNullOrEmpty(key))
-            {
-                throw new InputException($"--api-key-env {keyEnv}: the variable is not set. Fix: export {keyEnv}=… or drop --api-key-env");
-            }
-        }
-
-        var faults = new FaultInjector(parse.GetValue(FaultRate), ParseFaults(parse.GetValue(Faults)), parse.GetValue(FaultSeed));
-        var spinUs = parse.GetValue(SpinUs);
-        var priority = parse.GetValue(RtPriority);
-        var threads = parse.GetValue(ClockThreads);
-        var prefaultMb = parse.GetValue(PrefaultMb);
-        if (spinUs is < 0 or > 100_000 || priority is < 0 or > 99 || threads is < 1 or > 64 || prefaultMb is < 0 or > 65_536)
-        {
-            throw new InputException("serve-sim: --spin-us must be in 0..100000, --rt-priority in 0..99, --clock-threads in 1..64 and --prefault-mb in 0..65536. Fix: adjust the values");
-        }
-
-        if (parse.GetValue(Http2) && !parse.GetValue(NoEmissionClock) && priority > 0)
-        {
-            throw new InputException(Http2RealTimeConflict("serve-sim", priority));
-        }
-
-        using var emission = parse.GetValue(NoEmissionClock) ? null
-            : new EmissionClock(new EmissionClockOptions { Spin = TimeSpan.FromMicroseconds(spinUs), RealTimePriority = priority, Threads = threads });
-        var registry = Backends.CreateRegistry();
-        await using var backend = await registry.CreateAsync(parse.GetValue(backendOption)!, new BackendContext((TimeProvider?)emission ?? time, Environment.CurrentDirectory, line => stderr.WriteLine(line)), ct);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        void Stop(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            stop.Cancel();
-        }
-
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        await using var server = await SimServer.StartAsync(backend.Client, new SimServerOptions
-        {
-            Host = parse.GetValue(Host)!,
-            Port = port,
-            ModelId = parse.GetValue(Model) ?? backend.Info.Name,
-            Faults = faults,
-            LogPath = parse.GetValue(LogPath),
-            ApiKey = key,
-            Emission = emission,
-            // Sends inline on the flushing thread, so the logged flush time is when the bytes left (handed to an I/O thread, a
-            // chunk left up to milliseconds after its logged flush at 256 streams). Only for simulated backends: a local model's
-            // CPU-bound generation must not run on, and hold up, the socket threads.
-            InlineScheduling = emission is not null || backend.Info.Simulated,
-            Http2 = parse.GetValue(Http2),
-            Simulated = backend.Info.Simulated,
-        }, time, ct);
-        if (prefaultMb > 0)
-        {
-            HeapPrefault.Touch(prefaultMb * (1L << 20));
-        }
-
-        await stdout.WriteLineAsync($"serve-sim listening on {server.BaseAddress} (backend: {backend.Info.Description}; {(parse.GetValue(Http2) ? "HTTP/2 h2c" : "HTTP/1.1")}; emission clock: {emission?.Description ?? "off, the backend paces with the system timer"})");
-        await stdout.FlushAsync(ct);
-        try
-        {
-            await Task.Delay(Timeout.Infinite, stop.Token);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        await stderr.WriteLineAsync("serve-sim stopped");
-        return ct.IsCancellationRequested ? SparkEvalCli.ExitInterrupted : SparkEvalCli.ExitOk;
-    }
+    public const int Ok = 0;
+    public const int ThresholdFailed = 1;
+    public const int BadInput = 2;
+    public const int Interrupted = 130;
 }
 
 /// <summary>
@@ -150,6 +28,13 @@ public static class RemoteCommands
 /// </summary>
 public static class SelfTestCommand
 {
+    /// <summary>
+    /// The message for --http2 with a real-time emission clock: Kestrel resumes each HTTP/2 stream's writer on a thread-pool
+    /// thread, which timer threads spinning at a higher SCHED_FIFO priority can starve indefinitely (seen here at 256 streams).
+    /// </summary>
+    public static string Http2RealTimeConflict(string command, int priority) => string.Create(CultureInfo.InvariantCulture,
+        $"{command}: --http2 with the emission clock at SCHED_FIFO priority {priority} can starve Kestrel's HTTP/2 stream writers, which resume on thread-pool threads below the timer threads (serve-sim stalled at 256 streams). Fix: add --rt-priority 0 (timer threads at the process's own priority) or --no-emission-clock");
+
     private const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     /// <summary>
@@ -179,8 +64,13 @@ public static class SelfTestCommand
     private static readonly Option<bool> NoPrefault = new("--no-prefault") { Description = "Do not pre-fault the heaps (by default the client maps its no-GC budget and serve-sim its gen0 budget before the window, so the window's allocations do not pay a page fault per fresh page), for comparison." };
     private static readonly Option<string> RxTimestamps = new("--rx-timestamps") { Description = "How the client stamps each event: kernel (the kernel's receive time of its bytes, SO_TIMESTAMPNS; HTTP/1.1 on Linux) or off (the moment the client parsed it). Default kernel.", DefaultValueFactory = _ => "kernel" };
 
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    /// <summary>The spark-eval program selftest starts serve-sim (and, with --client-jit full, itself) from.</summary>
+    private static string _cliAssembly = "";
+
+    /// <summary>The command; <paramref name="cliAssembly"/> is the spark-eval program (its .dll) whose serve-sim the test drives.</summary>
+    public static Command Create(TextWriter stdout, TextWriter stderr, string cliAssembly)
     {
+        _cliAssembly = cliAssembly;
         var command = new Command("selftest", "Measure the harness's own timing error: serve-sim in a child process with a fixed schedule, driven at concurrency 1/16/64/256; prints measured − server-logged flush times (TTFT, inter-token) at p50/p99.")
         {
             Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads, UseHttp2, RxTimestamps, Stagger, ClientJit, NoPrefault,
@@ -239,7 +129,7 @@ public static class SelfTestCommand
         {
             if (!parse.GetValue(ServerNoClock) && parse.GetValue(ServerPriority) > 0)
             {
-                throw new InputException(RemoteCommands.Http2RealTimeConflict("selftest", parse.GetValue(ServerPriority)));
+                throw new InputException(Http2RealTimeConflict("selftest", parse.GetValue(ServerPriority)));
             }
 
             serverArgs.Add("--http2");
@@ -304,7 +194,7 @@ public static class SelfTestCommand
                 }
             }
 
-            return results.Any(r => r.Failed > 0 || r.CountMismatches > 0) ? SparkEvalCli.ExitThresholdFailed : SparkEvalCli.ExitOk;
+            return results.Any(r => r.Failed > 0 || r.CountMismatches > 0) ? DiagnosticExit.ThresholdFailed : DiagnosticExit.Ok;
         }
         finally
         {
@@ -391,7 +281,7 @@ public static class SelfTestCommand
         var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self) != "spark-eval")
         {
-            info.ArgumentList.Add(typeof(SelfTestCommand).Assembly.Location);
+            info.ArgumentList.Add(_cliAssembly);
         }
 
         foreach (var arg in args)
@@ -699,63 +589,3 @@ public sealed record SelfTestReport(string Definition, double TtftMs, double Itl
     NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(SelfTestReport))]
 internal sealed partial class SelfTestJson : System.Text.Json.Serialization.JsonSerializerContext;
-
-/// <summary><c>spark-eval sse-bench</c>: SSE framing throughput of <see cref="SseReader"/> on one core, from memory.</summary>
-public static class SseBenchCommand
-{
-    private static readonly Option<double> Seconds = new("--seconds") { Description = "How long to run, s. Default 2.", DefaultValueFactory = _ => 2 };
-
-    public static Command Create(TextWriter stdout)
-    {
-        var command = new Command("sse-bench", "Benchmark the SSE reader: events/s and bytes allocated per event, parsing Chat Completions chunks from memory on one thread.") { Seconds };
-        command.SetAction((parse, ct) => RunAsync(parse.GetValue(Seconds), stdout, ct));
-        return command;
-    }
-
-    private static async Task<int> RunAsync(double seconds, TextWriter stdout, CancellationToken ct)
-    {
-        var time = TimeProvider.System;
-        const int EventsPerBuffer = 10_000;
-        var text = new StringBuilder();
-        for (var i = 0; i < EventsPerBuffer; i++)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"data: {{\"id\":\"chatcmpl-0000002a\",\"object\":\"chat.completion.chunk\",\"created\":1795564370,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\" token{i % 97}\"}},\"logprobs\":null,\"finish_reason\":null}}]}}\n\n");
-        }
-
-        var bytes = Encoding.UTF8.GetBytes(text.ToString());
-        long events = 0;
-        long checksum = 0;
-        // Warm-up pass for the JIT, then the measured passes.
-        await ParseAsync(bytes);
-        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        var start = time.GetTimestamp();
-        var passes = 0;
-        while (time.GetElapsedTime(start).TotalSeconds < seconds)
-        {
-            (var n, var sum) = await ParseAsync(bytes);
-            events += n;
-            checksum += sum;
-            passes++;
-        }
-
-        var elapsed = time.GetElapsedTime(start).TotalSeconds;
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
-        await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"sse-bench: {events / elapsed:0} events/s, {bytes.Length * (double)passes / elapsed / 1e6:0.0} MB/s, {allocated / (double)events:0.00} bytes allocated per event ({passes} passes of {EventsPerBuffer} events, {bytes.Length / EventsPerBuffer} bytes each; checksum {checksum})"));
-        return SparkEvalCli.ExitOk;
-
-        async Task<(long, long)> ParseAsync(byte[] data)
-        {
-            using var stream = new MemoryStream(data, writable: false);
-            using var reader = new SseReader(stream, bufferSize: 64 * 1024);
-            long n = 0, sum = 0;
-            while (await reader.ReadAsync(ct))
-            {
-                n++;
-                sum += reader.Data.Length;
-            }
-
-            return (n, sum);
-        }
-    }
-}

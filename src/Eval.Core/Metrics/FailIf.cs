@@ -1,9 +1,6 @@
 using System.Globalization;
-using Spark.Eval.Core;
-using Spark.Eval.Core.Metrics;
-using Spark.Eval.Reporting;
 
-namespace Spark.Eval.Cli;
+namespace Spark.Eval.Core.Metrics;
 
 /// <summary>One --fail-if threshold such as ttft_p99_ms&gt;800: the run exits 1 when any backend meets it.</summary>
 public sealed record Threshold(string Metric, string Operator, double Value)
@@ -114,3 +111,19 @@ public sealed record Threshold(string Metric, string Operator, double Value)
         return known;
     }
 }
+
+/// <summary>How one gated check ended.</summary>
+public enum GateStatus
+{
+    /// <summary>The check ran and the metric is within its limit.</summary>
+    Passed,
+
+    /// <summary>The check ran and the metric breached its limit (a threshold or a significant regression).</summary>
+    Failed,
+
+    /// <summary>The check could not be decided (too few samples, nothing graded).</summary>
+    Skipped,
+}
+
+/// <summary>One gated check: one backend × one metric, with the numbers behind its status in <paramref name="Detail"/>.</summary>
+public sealed record GateCase(string Backend, string Metric, GateStatus Status, string Detail);

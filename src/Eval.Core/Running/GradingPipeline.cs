@@ -1,16 +1,12 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Text.Json.Nodes;
+using System.Security.Cryptography;
+using System.Text;
 using System.Threading.Channels;
-using Spark.Eval.Core;
 using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Results;
-using Spark.Eval.Core.Running;
-using Spark.Eval.Core.Tasks;
-using Spark.Eval.Sandbox;
-using Spark.Eval.Sandbox.Grading;
 
-namespace Spark.Eval.Cli;
+namespace Spark.Eval.Core.Running;
 
 /// <summary>When grading runs relative to generation: after it, or concurrently through a bounded queue.</summary>
 public enum GradingMode
@@ -72,34 +68,27 @@ public static class GradingModeRule
     }
 }
 
-/// <summary>What grading needs besides the suite: the sandbox policy switch, an optional judge, and the run seed.</summary>
-public sealed record GradingSettings(bool AllowUnsandboxed, JudgeGrader? Judge, int Seed);
+/// <summary>A grader and when it runs: what <see cref="EvaluationRun"/> needs to grade a run.</summary>
+public sealed record GradingPlan(IAttemptGrader Grader, GradingMode Mode, string Reason);
 
 /// <summary>
 /// Grades attempts with <see cref="Parallelism"/> workers reading a bounded channel of <see cref="QueueCapacity"/>
-/// attempts. In concurrent mode the runner's attempt callback offers each finished attempt with a non-blocking
-/// <see cref="Offer"/> (a full queue never slows generation: the attempt is graded after generation instead); every
-/// attempt not graded during generation is graded by <see cref="FinishAsync"/>. Identical answers to a task are graded once.
+/// attempts. In concurrent mode each finished attempt is offered with a non-blocking <see cref="Offer"/> (a full queue never
+/// slows generation: the attempt is graded after generation instead); every attempt not graded during generation is graded
+/// by <see cref="FinishAsync"/>. Identical answers to a task are graded once per pipeline.
 /// </summary>
-public sealed class GradingPipeline : IAsyncDisposable
+public sealed class GradingPipeline : IAttemptObserver, IAsyncDisposable
 {
     public const int QueueCapacity = 64;
     public const int Parallelism = 2;
 
-    // Suite text (trusted answers, e.g. a simulated backend's references) grades the same in every run of this process.
-    private static readonly ConcurrentDictionary<string, (TaskGrade Grade, JsonObject Json)> TrustedGrades = new(StringComparer.Ordinal);
-
-    private readonly TaskSuite _suite;
-    private readonly Dictionary<string, BenchTask> _tasks;
-    private readonly GradingSettings _settings;
+    private readonly IAttemptGrader _grader;
     private readonly TimeProvider _time;
     private readonly long? _clockOrigin;
     private readonly string _mode;
-    private readonly CodeSandbox _sandbox;
-    private readonly TaskGrader _grader;
     private readonly Channel<AttemptRecord> _queue;
-    private readonly ConcurrentDictionary<string, Lazy<Task<(TaskGrade Grade, JsonObject Json)>>> _cache = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<long, JsonObject> _grades = new();
+    private readonly ConcurrentDictionary<string, Lazy<Task<AttemptGrade>>> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<long, AttemptGrade> _grades = new();
     /// <summary>For each grade that started before generation was marked finished: how many attempts had finished by then.</summary>
     private readonly ConcurrentDictionary<long, int> _finishedAtEarlyStart = new();
     private readonly CancellationTokenSource _stop = new();
@@ -108,23 +97,18 @@ public sealed class GradingPipeline : IAsyncDisposable
 
     /// <summary>Starts the workers (concurrent mode); <paramref name="clockOrigin"/> is a <see cref="TimeProvider"/> timestamp taken just
     /// before generation started: grade times are recorded in µs from it (null: no times, as in <c>spark-eval grade</c>).</summary>
-    public GradingPipeline(TaskSuite suite, GradingSettings settings, GradingMode mode, TimeProvider time, TextWriter stderr, long? clockOrigin)
+    public GradingPipeline(IAttemptGrader grader, GradingMode mode, TimeProvider time, long? clockOrigin)
     {
-        ArgumentNullException.ThrowIfNull(suite);
-        ArgumentNullException.ThrowIfNull(settings);
-        _suite = suite;
-        _tasks = suite.Tasks.ToDictionary(t => t.Id, StringComparer.Ordinal);
-        _settings = settings;
+        ArgumentNullException.ThrowIfNull(grader);
+        _grader = grader;
         _time = time;
         _clockOrigin = clockOrigin;
         _mode = mode == GradingMode.Concurrent ? "concurrent" : "after";
-        _sandbox = new CodeSandbox(new SandboxOptions { AllowUnsandboxed = settings.AllowUnsandboxed }, time, l => stderr.WriteLine(l));
-        _grader = new TaskGrader(_sandbox, new TrustIndex(suite.Tasks));
         _queue = Channel.CreateBounded<AttemptRecord>(new BoundedChannelOptions(QueueCapacity) { SingleWriter = false, SingleReader = false, FullMode = BoundedChannelFullMode.Wait });
         _workers = mode == GradingMode.Concurrent ? [.. Enumerable.Range(0, Parallelism).Select(_ => Task.Run(WorkAsync))] : [];
     }
 
-    public string Policy => _sandbox.Policy;
+    public IAttemptGrader Grader => _grader;
 
     /// <summary>Attempts offered but not queued because the queue was full (graded after generation instead).</summary>
     public int Deferred => Volatile.Read(ref _deferred);
@@ -137,6 +121,8 @@ public sealed class GradingPipeline : IAsyncDisposable
 
     /// <summary>Marks the end of generation: grades starting from now on are not counted as overlapping it.</summary>
     public void MarkGenerationFinished() => Volatile.Write(ref _generating, 0);
+
+    void IAttemptObserver.OnAttempt(AttemptRecord attempt) => Offer(attempt);
 
     /// <summary>
     /// Called with every attempt as it ends (on the runner's thread): counts it and, in concurrent mode, queues it for
@@ -161,18 +147,30 @@ public sealed class GradingPipeline : IAsyncDisposable
         return false;
     }
 
-    /// <summary>Waits for the queue to drain, grades every gradable attempt not graded yet, and returns the grade JSON by sequence.</summary>
-    public async Task<IReadOnlyDictionary<long, JsonObject>> FinishAsync(IReadOnlyList<AttemptRecord> records, CancellationToken cancellationToken)
+    /// <summary>Counts the gradable attempts of <paramref name="records"/> (ok, measured, a task the grader knows).</summary>
+    public int CountGradable(IEnumerable<AttemptRecord> records) => records.Count(Gradable);
+
+    /// <summary>Waits for the queue to drain, grades every gradable attempt not graded yet, and returns the grades by sequence.</summary>
+    public async Task<IReadOnlyDictionary<long, AttemptGrade>> FinishAsync(IReadOnlyList<AttemptRecord> records, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(records);
         MarkGenerationFinished();
         _queue.Writer.TryComplete();
         using (cancellationToken.Register(_stop.Cancel))
         {
-            await Task.WhenAll(_workers);
-            var rest = records.Where(r => Gradable(r) && !_grades.ContainsKey(r.Sequence)).ToList();
-            await Parallel.ForEachAsync(rest, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = _stop.Token },
-                async (record, token) => _grades[record.Sequence] = await GradeAsync(record, queued: false, token));
+            try
+            {
+                await Task.WhenAll(_workers);
+                var rest = records.Where(r => Gradable(r) && !_grades.ContainsKey(r.Sequence)).ToList();
+                await Parallel.ForEachAsync(rest, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = _stop.Token },
+                    async (record, token) => _grades[record.Sequence] = await GradeAsync(record, queued: false, token));
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                // Stopped (Ctrl+C, SIGTERM): say so to the caller with its own token.
+                cancellationToken.ThrowIfCancellationRequested();
+                throw;
+            }
         }
 
         // A grade overlapped generation only if some attempt was still running when it started. The runner marks the end
@@ -181,9 +179,9 @@ public sealed class GradingPipeline : IAsyncDisposable
         var total = Volatile.Read(ref _finished);
         foreach (var (sequence, finishedAtStart) in _finishedAtEarlyStart)
         {
-            if (finishedAtStart >= total && _grades.TryGetValue(sequence, out var json) && json["grading"] is JsonObject grading)
+            if (finishedAtStart >= total && _grades.TryGetValue(sequence, out var grade) && grade.Grading is { } grading)
             {
-                grading["startedDuringGeneration"] = false;
+                _grades[sequence] = grade with { Grading = grading with { StartedDuringGeneration = false } };
             }
         }
 
@@ -200,11 +198,10 @@ public sealed class GradingPipeline : IAsyncDisposable
     }
 
     private bool Gradable(AttemptRecord record) =>
-        record.Outcome.Status == AttemptStatus.Ok && !record.Slot.Warmup && _tasks.ContainsKey(record.Slot.TaskId);
+        record.Outcome.Status == AttemptStatus.Ok && !record.Slot.Warmup && _grader.CanGrade(record);
 
-    private async Task<JsonObject> GradeAsync(AttemptRecord record, bool queued, CancellationToken cancellationToken)
+    private async Task<AttemptGrade> GradeAsync(AttemptRecord record, bool queued, CancellationToken cancellationToken)
     {
-        var task = _tasks[record.Slot.TaskId];
         var start = _time.GetTimestamp();
         var attemptsDone = Volatile.Read(ref _finished);
         // Provisional: FinishAsync keeps it only where an attempt was still running (see there).
@@ -214,65 +211,35 @@ public sealed class GradingPipeline : IAsyncDisposable
             _finishedAtEarlyStart[record.Sequence] = attemptsDone;
         }
 
-        var answerHash = TrustIndex.Hash(record.Answer);
-        var key = task.Id + "\n" + answerHash;
-        var judged = task.Kind == TaskKind.Explain && _settings.Judge is not null;
-        var trustedKey = _suite.Sha256 + "\n" + _sandbox.Policy + "\n" + key;
+        // Identical answers to the same task make identical programs (and judge prompts): grade each once per pipeline.
+        var key = record.Slot.TaskId + "\n" + AnswerHash(record.Answer);
         var reused = true;
-        (TaskGrade Grade, JsonObject Json) result;
-        if (!judged && TrustedGrades.TryGetValue(trustedKey, out var known))
+        var lazy = _cache.GetOrAdd(key, _ => new Lazy<Task<AttemptGrade>>(() =>
         {
-            result = known;
-        }
-        else
-        {
-            // Identical answers to the same task make identical programs (and judge prompts): grade each once per pass.
-            var lazy = _cache.GetOrAdd(key, _ => new Lazy<Task<(TaskGrade, JsonObject)>>(() =>
-            {
-                reused = false;
-                return GradeCoreAsync(task, record.Answer, answerHash, cancellationToken);
-            }));
-            result = await lazy.Value;
-            if (!judged && result.Grade.Trusted)
-            {
-                TrustedGrades[trustedKey] = result;
-            }
-        }
-
-        var json = (JsonObject)result.Json.DeepClone();
-        json["policy"] = _sandbox.Policy;
-        var grading = new JsonObject { ["mode"] = _mode, ["queued"] = queued, ["startedDuringGeneration"] = duringGeneration, ["reused"] = reused };
+            reused = false;
+            return _grader.GradeAsync(record, cancellationToken);
+        }));
+        var grade = await lazy.Value;
+        var grading = new GradeTiming { Mode = _mode, Queued = queued, StartedDuringGeneration = duringGeneration, Reused = reused };
         if (_clockOrigin is { } origin)
         {
-            grading["startUs"] = Us(start - origin);
-            grading["endUs"] = Us(_time.GetTimestamp() - origin);
-            grading["attemptsFinishedAtStart"] = attemptsDone;
+            grading = grading with
+            {
+                StartUs = Us(start - origin),
+                EndUs = Us(_time.GetTimestamp() - origin),
+                AttemptsFinishedAtStart = attemptsDone,
+            };
         }
 
-        json["grading"] = grading;
-        return json;
+        return grade with { Grading = grading };
     }
 
-    private async Task<(TaskGrade Grade, JsonObject Json)> GradeCoreAsync(BenchTask task, string answer, string answerHash, CancellationToken cancellationToken)
-    {
-        var grade = await _grader.GradeAnswerAsync(task, answer, cancellationToken);
-        if (task.Kind != TaskKind.Explain || _settings.Judge is not { } judge)
-        {
-            return (grade, grade.ToJson());
-        }
-
-        // The judge's seed depends on the run seed, the task and the answer, never on grading order: after and concurrent agree.
-        var seed = BenchmarkRunner.SlotSeed(_settings.Seed, new SlotKey(task.Id, "judge:" + answerHash[..16], 0));
-        var verdict = await judge.JudgeAsync(task, answer, seed, cancellationToken);
-        var combined = JudgeGrader.Combine(grade, verdict);
-        var json = combined.ToJson();
-        judge.Annotate(json, grade, verdict);
-        return (combined, json);
-    }
+    private static string AnswerHash(string answer) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(answer.Replace("\r\n", "\n", StringComparison.Ordinal).Trim())));
 
     private long Us(long ticks) => (long)(ticks * 1_000_000.0 / _time.TimestampFrequency);
 
-    /// <summary>Stops the workers (an interrupted run writes no grades), waits for them, then releases the sandbox.</summary>
+    /// <summary>Stops the workers (an interrupted run writes no grades) and waits for them.</summary>
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
@@ -285,7 +252,6 @@ public sealed class GradingPipeline : IAsyncDisposable
         {
         }
 
-        _sandbox.Dispose();
         _stop.Dispose();
     }
 }

@@ -1,7 +1,6 @@
 using System.Text.Json;
-using Spark.Eval.Cli;
 
-namespace Spark.Eval.Simulator.Tests;
+namespace Spark.Eval.Cli.Tests;
 
 public class SimulateCommandTests
 {
@@ -62,7 +61,7 @@ public class SimulateCommandTests
         var hwsim = EmbeddedDefaults.Backends.Where(b => b.StartsWith("hwsim?", StringComparison.Ordinal)).ToList();
         Assert.True(hwsim.Count >= 3);
         var registry = Spark.Eval.Cli.Backends.CreateRegistry();
-        var context = new Core.Backends.BackendContext(TimeProvider.System, ProfileCatalogTests.RepoRoot, _ => { });
+        var context = new Core.Backends.BackendContext(TimeProvider.System, CliHarness.RepoRoot, _ => { });
         var hardware = new HashSet<string>(StringComparer.Ordinal);
         foreach (var spec in hwsim)
         {
@@ -70,7 +69,7 @@ public class SimulateCommandTests
             Assert.Equal("hwsim", handle.Info.Kind);
             Assert.True(handle.Info.Simulated);
             Assert.StartsWith("SIMULATED", handle.Info.Description, StringComparison.Ordinal);
-            hardware.Add(((Backend.HwSimChatClient)handle.Client).Latency.Hardware.Family);
+            hardware.Add(((Spark.Eval.Simulator.Backend.HwSimChatClient)handle.Client).Latency.Hardware.Family);
         }
 
         Assert.True(hardware.Count >= 3, "the defaults compare different device families");

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spark.Eval.Core;
+using Spark.Eval.Core.Results;
 using Spark.Eval.Reporting;
 using Spectre.Console;
 

@@ -4,7 +4,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spark.Eval.Core;
 using Spark.Eval.Core.Metrics;
-using Spark.Eval.Core.Results;
 using Spark.Eval.Reporting;
 using Spectre.Console;
 
@@ -13,29 +12,6 @@ namespace Spark.Eval.Cli;
 /// <summary><c>spark-eval history</c>: the trend of one metric across recorded runs (results/history.sqlite).</summary>
 public static class HistoryCommand
 {
-    /// <summary>The history file for a run directory: history.sqlite beside it (results/history.sqlite by default).</summary>
-    public static string PathFor(string runDirectory) =>
-        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(runDirectory)) ?? ".", HistoryStore.FileName);
-
-    /// <summary>
-    /// Records a run's summary into the history: <paramref name="location"/> (a file or postgresql:// URL), else
-    /// $SPARK_EVAL_HISTORY, else history.sqlite beside the run. A history that cannot be written is reported, never fatal to the run.
-    /// </summary>
-    public static void Record(RunDirectory directory, RunManifest manifest, RunSummary summary, TextWriter stderr, string? location = null)
-    {
-        var shared = Environment.GetEnvironmentVariable(HistoryStores.EnvironmentVariable);
-        var path = location ?? (string.IsNullOrEmpty(shared) ? PathFor(directory.Path) : shared);
-        try
-        {
-            using var store = HistoryStores.Open(path);
-            store.Record(manifest, summary, directory.Path);
-        }
-        catch (InputException ex)
-        {
-            stderr.WriteLine($"warning: run not recorded in history: {ex.Message}");
-        }
-    }
-
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var file = new Argument<string>("history")

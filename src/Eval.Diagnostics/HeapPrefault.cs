@@ -1,4 +1,4 @@
-namespace Spark.Eval.Cli;
+namespace Spark.Eval.Diagnostics;
 
 /// <summary>
 /// Maps managed-heap pages before a measured window, so that the window's allocations land on pages the process has
@@ -7,7 +7,7 @@ namespace Spark.Eval.Cli;
 /// page is a trip through the kernel. On this project's VM that cost selftest's client 0.39 and serve-sim 0.26 page faults
 /// per chunk, and about 4 µs of CPU per chunk on each side (docs/benchmarks.md, "Pre-faulted heaps").
 /// </summary>
-internal static class HeapPrefault
+public static class HeapPrefault
 {
     /// <summary>Below the large-object threshold (85,000 bytes), so the arrays come from the same regions gen0 allocates from.</summary>
     private const int Block = 64 * 1024;

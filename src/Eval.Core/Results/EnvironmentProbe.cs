@@ -1,8 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
-using Spark.Eval.Core.Results;
 
-namespace Spark.Eval.Cli;
+namespace Spark.Eval.Core.Results;
 
 /// <summary>Describes the machine and build that produce a run, for the manifest.</summary>
 public static class EnvironmentProbe

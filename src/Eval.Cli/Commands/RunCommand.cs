@@ -1,0 +1,62 @@
+using System.CommandLine;
+using System.Text.Json;
+using Spark.Eval.Core.Backends;
+using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Running;
+using Spark.Eval.Core.Tokens;
+using Spark.Eval.Reporting;
+
+namespace Spark.Eval.Cli.Commands;
+
+/// <summary><c>spark-eval run</c>: plan, validate, run, grade, summarise, report, gate — the whole run, wired from the libraries.</summary>
+public static class RunCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var command = new Command("run", "Replay a task suite against backends and write a run directory (attempts.jsonl, manifest, summaries, CSVs).");
+        RunOptions.AddTo(command);
+        command.SetAction((parse, ct) => ExecuteAsync(RunOptions.Resolve(parse), stdout, stderr, ct));
+        return command;
+    }
+
+    private static async Task<int> ExecuteAsync(RunRequest request, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        var time = TimeProvider.System;
+        // 1. The plan and its suite, checked before anything is written.
+        var (plan, previous) = (request.Plan, request.Previous);
+        var suite = EmbeddedDefaults.LoadSuite(plan.SuitePath);
+        var tasks = plan.TaskLimit is { } limit ? suite.Tasks.Take(limit).ToList() : suite.Tasks;
+        plan.Validate(tasks.Count);
+        if (previous is not null)
+        {
+            RunStore.CheckSameSuite(previous, suite.Sha256);
+        }
+
+        // 2. The backends and the grader (sandbox, judge), built and checked before the run directory exists.
+        await using var backends = await BackendSet.CreateAsync(plan.BackendSpecs, time, stderr, ct);
+        await using var grader = request.Grade ? await GraderSetup.CreateAsync(suite, request.Judge, GradingModeRule.Resolve(request.Grading, backends.Infos),
+            allowUnsandboxed: false, plan.Seed, time, stderr, ct) : null;
+
+        // 3. The run directory: new, or the interrupted one reopened and repaired; this process alone writes it until the end.
+        using var store = previous is null
+            ? RunStore.Create(request.OutDir, RunStore.NewManifest(plan with { BackendSpecs = [.. plan.BackendSpecs.Select(SecretRedaction.RedactSpec)] }, new SuiteInfo(suite.Name, suite.Source, suite.Sha256, tasks.Count), backends.Infos, time))
+            : RunStore.Resume(new RunDirectory(request.OutDir!), previous);
+
+        // 4. Generation → grading → summaries → reports → history. Ctrl+C / SIGTERM stops any phase; a second signal exits at once.
+        using var signals = ShutdownSignals.Register(stderr, ct);
+        var progress = new ProgressDisplay(stderr, time);
+        var evaluation = new EvaluationRun(time, TokenCounter.Default, new RunReportWriter(), new RunHistory(request.History), stderr.WriteLine);
+        var result = await progress.ShowAsync(() => evaluation.RunAsync(store, tasks, backends.Runnable, grader?.Plan, [progress], signals.Token));
+
+        // 5. The table, and the exit code.
+        ConsoleSummaryTable.Write(request.Json ? stderr : stdout, result.Summary, result.Manifest, request.Wide);
+        if (request.Json)
+        {
+            await stdout.WriteLineAsync(JsonSerializer.Serialize(result.Summary, CoreIndentedJsonContext.Default.RunSummary));
+        }
+
+        var exit = RunExitCode.ExitCode(result, request.Thresholds, store.Directory.Path, stderr);
+        NightlyOutput.PublishRunGate(request, result.Summary, exit, store.Directory.Path, time, stderr);
+        return exit;
+    }
+}
