@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using ScottPlot;
-using Spark.Eval.Reporting;
+using Spark.Eval.Core.Results;
 
 namespace Spark.Eval.Pilot;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Spark.Eval.Core;
-using Spark.Eval.Reporting;
+using Spark.Eval.Core.Results;
 
 namespace Spark.Eval.Pilot;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Spark.Eval.Core.Metrics;
+using Spark.Eval.Core.Results;
 
 namespace Spark.Eval.Reporting;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Xml;
+using Spark.Eval.Core.Metrics;
 
 namespace Spark.Eval.Reporting;
 

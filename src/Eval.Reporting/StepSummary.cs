@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Spark.Eval.Core.Metrics;
 
 namespace Spark.Eval.Reporting;
 

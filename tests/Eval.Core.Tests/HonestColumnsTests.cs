@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Timing;
@@ -10,12 +9,12 @@ public class HonestColumnsTests
 {
     private const string RefusedDetail = "refused: bubblewrap is not installed and this answer is not a suite reference or mutant. Fix: install bubblewrap";
 
-    private static AttemptRecord Graded(int repeat, JsonObject? grade, long e2eMs = 2) =>
+    private static AttemptRecord Graded(int repeat, AttemptGrade? grade, long e2eMs = 2) =>
         MetricsTests.Record([new StreamEvent(0, StreamEventKind.RequestStart), new StreamEvent(1000, StreamEventKind.Content, 1), new StreamEvent(e2eMs * 1000, StreamEventKind.End)], 1, repeat: repeat, task: "t" + repeat)
         with { TaskKind = "Stub", Language = "python", Grade = grade };
 
-    private static JsonObject Outcome(string outcome, string? detail = null) =>
-        detail is null ? new JsonObject { ["outcome"] = outcome } : new JsonObject { ["outcome"] = outcome, ["detail"] = detail };
+    private static AttemptGrade Outcome(string outcome, string? detail = null) =>
+        new() { Outcome = outcome, Passed = outcome == "passed", Detail = detail, Isolation = "test" };
 
     [Fact]
     public void PassRate_SandboxRefusedAnswers_AreUngradedNotFailed()

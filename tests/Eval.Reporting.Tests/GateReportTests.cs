@@ -1,6 +1,7 @@
 using System.Xml;
 using System.Xml.Linq;
 using System.Xml.Schema;
+using Spark.Eval.Core.Metrics;
 
 namespace Spark.Eval.Reporting.Tests;
 

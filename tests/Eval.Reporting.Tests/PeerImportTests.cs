@@ -1,4 +1,5 @@
 using Spark.Eval.Core;
+using Spark.Eval.Core.Results;
 
 namespace Spark.Eval.Reporting.Tests;
 

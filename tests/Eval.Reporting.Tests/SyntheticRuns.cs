@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Timing;
@@ -38,7 +37,7 @@ internal static class SyntheticRuns
                     Answer = "synthetic",
                     Tokens = new TokenCounts { OutputTokenizer = 3, Tokenizer = "o200k_base" },
                     Simulated = true,
-                    Grade = graded ? new JsonObject { ["outcome"] = random.NextDouble() < passRate ? "passed" : "wrong_answer" } : null,
+                    Grade = graded ? SyntheticGrade(random.NextDouble() < passRate ? "passed" : "wrong_answer") : null,
                 });
             }
         }
@@ -58,4 +57,6 @@ internal static class SyntheticRuns
 
     private static double Gaussian(Random random) =>
         Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
+    private static AttemptGrade SyntheticGrade(string outcome) => new() { Outcome = outcome, Passed = outcome == "passed", Isolation = "synthetic" };
 }
