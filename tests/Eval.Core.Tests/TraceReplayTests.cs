@@ -84,7 +84,9 @@ public sealed class TraceReplayTests : IDisposable
         Assert.Equal(16, measured.Count);
         Assert.Equal(2, slots.Count(s => s.Key.Warmup));
         Assert.Equal(measured.Count, measured.Select(s => s.Key).Distinct().Count());
-        Assert.Equal([0L, 0L, 1000L, 1000L], measured.Take(4).Select(s => s.ScheduledUs!.Value));
+        // Each backend has its own load: backend by backend, each gets every request at the trace's timestamp.
+        Assert.Equal([0L, 1000L, 2000L, 3000L], measured.Take(4).Select(s => s.ScheduledUs!.Value));
+        Assert.Equal(measured.Where(s => s.Key.Backend == "a").Select(s => s.ScheduledUs), measured.Where(s => s.Key.Backend == "b").Select(s => s.ScheduledUs));
         Assert.Equal(1, measured[0].MaxTokens);
         Assert.Equal(7, measured[^1].MaxTokens);
         Assert.Equal(tasks[7 % tasks.Count].Id, measured[^1].Key.TaskId);
