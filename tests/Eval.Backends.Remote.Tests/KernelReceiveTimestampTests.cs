@@ -19,8 +19,8 @@ public sealed class KernelReceiveTimestampTests
 
         // Two tokens 20 ms apart; the consumer pauses after the first, while the second waits in the socket. Each stamp is
         // compared with serve-sim's own logged flush of that token, so a slow server cannot fail or pass the test.
-        var kernel = await SecondTokenLateBehindFlushMsAsync("kernel", ct);
-        var parse = await SecondTokenLateBehindFlushMsAsync("off", ct);
+        var kernel = await TwoSeparateFlushesAsync("kernel", ct);
+        var parse = await TwoSeparateFlushesAsync("off", ct);
 
         Assert.True(kernel.StampedByKernel > 0, "no update carried a kernel arrival stamp");
         Assert.True(kernel.LateMs < PauseMs / 3.0, $"kernel stamp {kernel.LateMs:0.0} ms after the server's flush: stamped when read, not when it arrived");
@@ -29,8 +29,26 @@ public sealed class KernelReceiveTimestampTests
         Assert.True(parse.LateMs >= PauseMs * 0.9, $"parse stamp {parse.LateMs:0.0} ms after the flush: expected about the consumer's {PauseMs} ms pause");
     }
 
-    /// <summary>Client stamp of the second content token − serve-sim's logged flush of it, ms; and how many updates were kernel-stamped.</summary>
-    private static async Task<(double LateMs, int StampedByKernel)> SecondTokenLateBehindFlushMsAsync(string stamps, CancellationToken ct)
+    /// <summary>
+    /// The measurement, repeated until serve-sim sent the two tokens as two chunks: on a loaded machine the simulated backend can
+    /// wake late and coalesce both tokens into one chunk, and then there is no second arrival to judge (not a client failure).
+    /// </summary>
+    private static async Task<(double LateMs, int StampedByKernel)> TwoSeparateFlushesAsync(string stamps, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt < 8; attempt++)
+        {
+            if (await SecondTokenLateBehindFlushMsAsync(stamps, ct) is { } result)
+            {
+                return result;
+            }
+        }
+
+        Assert.Skip("serve-sim coalesced the two tokens into one chunk in 8 tries (machine too loaded to set up the scenario)");
+        return default;
+    }
+
+    /// <summary>Client stamp of the second content token − serve-sim's logged flush of it, ms; and how many updates were kernel-stamped; null when serve-sim coalesced the tokens.</summary>
+    private static async Task<(double LateMs, int StampedByKernel)?> SecondTokenLateBehindFlushMsAsync(string stamps, CancellationToken ct)
     {
         var sim = new ConstantRateSimChatClient(TimeProvider.System, TokenCounter.Default, 5, 50, "sim");
         await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0 }, TimeProvider.System, ct);
@@ -51,8 +69,13 @@ public sealed class KernelReceiveTimestampTests
 
         var received = recorder.Events().Where(e => e.Kind == StreamEventKind.Content).ToList();
         var flushed = Assert.Single(server.Log.Find(null)).Events.Where(e => e.Kind == "content").ToList();
-        Assert.Equal(2, received.Count);
+        if (flushed.Count < 2)
+        {
+            return null;
+        }
+
         Assert.Equal(2, flushed.Count);
+        Assert.Equal(2, received.Count);
         var stampNs = ServerLogStore.ToNanoseconds(recorder.StartTimestamp, TimeProvider.System.TimestampFrequency) + (received[1].OffsetMicroseconds * 1000);
         return ((stampNs - flushed[1].MonotonicNs) / 1e6, recorder.ArrivalStamped);
     }
