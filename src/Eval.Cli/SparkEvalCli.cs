@@ -15,9 +15,14 @@ public static class SparkEvalCli
     private static IEnumerable<Command> AreaCommands(TextWriter stdout, TextWriter stderr)
     {
         return [
-            .. SimulatorCommands.Create(stdout, stderr),
-            .. LocalCommands.Create(stdout, stderr),
-            .. RemoteCommands.Create(stdout, stderr),
+            SimulateCommand.Create(stdout, stderr),
+            CalibrateCommand.Create(stdout, stderr),
+            ModelsCommand.Create(stdout, stderr),
+            BenchLocalCommand.Create(stdout, stderr),
+            ServeSimCommand.Create(stdout, stderr),
+            ServeLocalCommand.Create(stdout, stderr),
+            Diagnostics.SelfTestCommand.Create(stdout, stderr, typeof(SparkEvalCli).Assembly.Location),
+            Diagnostics.SseBenchCommand.Create(stdout),
             SandboxCommand.Create(stdout, stderr),
             DatasetsCommand.Create(stdout, stderr),
             Commands.ImportCommand.Create(stdout, stderr),

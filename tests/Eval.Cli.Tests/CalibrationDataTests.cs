@@ -46,7 +46,7 @@ public class CalibrationDataTests
         {
             foreach (var precision in new[] { "bf16", "q8_0" })
             {
-                var profile = SimulatorCommands.GeneratedProfile(name, shape, precision);
+                var profile = Spark.Eval.Cli.Commands.SimulateCommand.GeneratedProfile(name, shape, precision);
                 var latency = new LatencyModel(known, profile, Precision.Find(precision)!, 1);
                 foreach (var prompt in CalibrationModels.CalibrationPromptTokens)
                 {

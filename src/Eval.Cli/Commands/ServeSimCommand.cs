@@ -6,20 +6,17 @@ using Spark.Eval.Core.Backends;
 using Spark.Eval.Diagnostics;
 using Spark.Eval.Simulator.Server;
 
-namespace Spark.Eval.Cli;
+namespace Spark.Eval.Cli.Commands;
 
-/// <summary>The remote-API area's commands: <c>serve-sim</c> and <c>serve-local</c> (OpenAI-compatible server); <c>selftest</c> and <c>sse-bench</c> come from Eval.Diagnostics.</summary>
-public static class RemoteCommands
+/// <summary><c>spark-eval serve-sim</c>: serves a backend over an OpenAI-compatible API; <c>serve-local</c> (ServeLocalCommand.cs) shares its server wiring.</summary>
+public static class ServeSimCommand
 {
-    public static IEnumerable<Command> Create(TextWriter stdout, TextWriter stderr) =>
-        [CreateServe("serve-sim", "Serve a backend over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /v1/responses) with fault injection and a server-side flush log.", Backend, stdout, stderr),
-         CreateServe("serve-local", "Serve the local llama.cpp runtime over the same OpenAI-compatible API (serve-sim with a local backend; docs/local-runtime.md).", LocalBackend, stdout, stderr),
-         SelfTestCommand.Create(stdout, stderr, typeof(RemoteCommands).Assembly.Location), SseBenchCommand.Create(stdout)];
+    public static Command Create(TextWriter stdout, TextWriter stderr) =>
+        CreateServe("serve-sim", "Serve a backend over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /v1/responses) with fault injection and a server-side flush log.", Backend, stdout, stderr);
 
     private static readonly Option<int> Port = new("--port", "-p") { Description = "TCP port to listen on; 0 picks a free one (printed on stdout). Default 8000.", DefaultValueFactory = _ => 8000 };
     private static readonly Option<string> Host = new("--host") { Description = "Address to bind. Default 127.0.0.1 (loopback only).", DefaultValueFactory = _ => "127.0.0.1" };
     private static readonly Option<string> Backend = new("--backend", "-b") { Description = "Backend spec to host (see 'spark-eval run --help'). Default: sim (constant rate).", DefaultValueFactory = _ => "sim" };
-    private static readonly Option<string> LocalBackend = new("--backend", "-b") { Description = "Local backend spec to host. Default: the generated tiny random-weight model (generated on first use).", DefaultValueFactory = _ => "local?name=local-tiny-random&model=models/tiny.gguf&threads=1&ctx=2048" };
     private static readonly Option<string> Model = new("--model") { Description = "Model id reported by /v1/models. Default: the backend's name." };
     private static readonly Option<double> FaultRate = new("--fault-rate") { Description = "Probability in [0, 1] that a request without an x-spark-fault header gets one of --faults. Default 0." };
     private static readonly Option<string?> Faults = new("--faults") { Description = "Comma-separated faults drawn by --fault-rate: 429, 503, 500, slow_headers, wrong_content_type, disconnect, stall, malformed, early_end; settings as kind;after=N;ms=N;retry_after=S." };
@@ -33,7 +30,7 @@ public static class RemoteCommands
     private static readonly Option<int> PrefaultMb = new("--prefault-mb") { Description = "Before listening, allocate and collect this many MB of managed memory, so that later allocations land on pages already mapped instead of paying a page fault per fresh page (benchmarks that keep the GC out of a window; selftest passes its gen0 budget). Default 0.", DefaultValueFactory = _ => 0 };
     private static readonly Option<bool> Http2 = new("--http2") { Description = "Speak HTTP/2 only (h2c with prior knowledge, e.g. the openai backend's http_version=2) instead of HTTP/1.1." };
 
-    private static Command CreateServe(string name, string description, Option<string> backend, TextWriter stdout, TextWriter stderr)
+    internal static Command CreateServe(string name, string description, Option<string> backend, TextWriter stdout, TextWriter stderr)
     {
         var command = new Command(name, description)
         {
