@@ -109,9 +109,17 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         IEnumerable<PlannedSlot> Pending(int backend) => slots.Where(s => s.BackendIndex == backend && !completed.Contains(s.Key));
 
         // Build every prompt and count its tokens before the clock starts: none of that belongs on the send path.
-        foreach (var slot in slots)
+        // Ctrl+C while counting a huge prompt ends the run at once as interrupted (nothing sent; resume plans every slot).
+        try
         {
-            Prompt(slot.Task, cancellationToken);
+            foreach (var slot in slots)
+            {
+                Prompt(slot.Task, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return new RunResult(0, "interrupted");
         }
 
         var runStart = time.GetTimestamp();
