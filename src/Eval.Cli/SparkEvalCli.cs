@@ -35,7 +35,7 @@ public static class SparkEvalCli
     {
         stdout ??= Console.Out;
         stderr ??= Console.Error;
-        var root = new RootCommand("spark-eval: replay bounded coding tasks against backends and measure latency, throughput and pass rates.\nExit codes: 0 ok · 1 a --fail-if threshold breached, a gate regressed, or every attempt failed · 2 bad input (the message names the fix) · 130 interrupted.")
+        var root = new RootCommand("spark-eval: replay bounded coding tasks against backends and measure latency, throughput and pass rates.\nExit codes: 0 ok · 1 a --fail-if threshold breached, a gate regressed, or every attempt failed · 2 bad input or an environment error such as a full disk or read-only --out (the message names the fix) · 130 interrupted.")
         {
             RunCommand.Create(stdout, stderr),
             SummarizeCommand.Create(stdout, stderr),
@@ -81,6 +81,13 @@ public static class SparkEvalCli
         catch (InputException ex)
         {
             await stderr.WriteLineAsync($"error: {ex.Message}");
+            return ExitBadInput;
+        }
+        catch (Exception ex) when (EnvironmentErrors.IsEnvironmentError(ex))
+        {
+            // One policy for environment errors (disk full, read-only or invalid paths, symlink loops, corrupt SQLite):
+            // a one-line message with the fix and exit 2, never a stack trace.
+            await stderr.WriteLineAsync(EnvironmentErrors.Describe(ex));
             return ExitBadInput;
         }
     }

@@ -31,8 +31,11 @@ public sealed class HistoryStore : IHistoryStore
         _connection = connection;
     }
 
-    /// <summary>Opens (creating if needed) the store; a file that is not a history store is bad input, untouched.</summary>
-    public static HistoryStore Open(string path)
+    /// <summary>
+    /// Opens (creating if needed) the store; a file that is not a history store is bad input, untouched. With
+    /// <paramref name="readExisting"/> (the history command) the file must already be a history store: an empty file is refused, never written.
+    /// </summary>
+    public static HistoryStore Open(string path, bool readExisting = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var full = System.IO.Path.GetFullPath(path);
@@ -52,6 +55,12 @@ public sealed class HistoryStore : IHistoryStore
             {
                 throw InputException.At(full, null, "user_version", $"not a Spark Eval history store of format {FormatVersion} (user_version {version})",
                     "pass another history file, or move this one away to start a new history");
+            }
+
+            if (readExisting && tables == 0)
+            {
+                throw InputException.At(full, null, null, "not a Spark Eval history store (the file holds no history tables)",
+                    "pass the history file a run recorded into (results/history.sqlite by default)");
             }
 
             Execute(connection, """

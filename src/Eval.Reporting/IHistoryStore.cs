@@ -37,9 +37,10 @@ public static class HistoryStores
     public static bool IsPostgres(string location) =>
         location.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase) || location.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase);
 
-    public static IHistoryStore Open(string location)
+    /// <summary>Opens a history; <paramref name="readExisting"/>: a SQLite file must already hold a history (nothing is created in it).</summary>
+    public static IHistoryStore Open(string location, bool readExisting = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(location);
-        return IsPostgres(location) ? PostgresHistoryStore.Open(location) : HistoryStore.Open(location);
+        return IsPostgres(location) ? PostgresHistoryStore.Open(location) : HistoryStore.Open(location, readExisting);
     }
 }

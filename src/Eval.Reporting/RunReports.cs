@@ -106,9 +106,10 @@ public sealed class RunHistory(string? location = null) : IRunHistory
             using var store = HistoryStores.Open(path);
             store.Record(manifest, summary, directory.Path);
         }
-        catch (InputException ex)
+        catch (Exception ex) when (ex is InputException or IOException or UnauthorizedAccessException or System.Data.Common.DbException)
         {
-            log($"warning: run not recorded in history: {ex.Message}");
+            // A corrupt, locked or unwritable history must not lose the run's verdict nor crash every later run.
+            log($"warning: run not recorded in history {Describe(directory)}: {ex.Message} Fix: move the history file aside (a new one is created) or pass --history elsewhere");
         }
     }
 }

@@ -70,3 +70,34 @@ internal static class TestPaths
         return dir?.FullName ?? throw new InvalidOperationException("Eval.sln not found above " + AppContext.BaseDirectory);
     }
 }
+
+/// <summary>Issue #15 item 10: a suite with a key twice or bytes that are not UTF-8 is refused, naming file, line and field.</summary>
+public class TaskSuiteStrictnessTests
+{
+    private static TaskSuite Parse(string text) => TaskSuiteLoader.Parse("s", "suite.jsonl", System.Text.Encoding.UTF8.GetBytes(text));
+
+    private const string ValidLine = TaskSuiteLoaderTests.ValidLine;
+
+    [Theory]
+    [InlineData("""{"formatVersion":1,"id":"t2","kind":"stub","language":"python","prompt":"p","prompt":"q","hiddenChecks":"","referenceSolution":"x"}""", "suite.jsonl:2: field 'prompt'")]
+    [InlineData("""{"formatVersion":1,"id":"t2","kind":"stub","language":"python","prompt":"p","hiddenChecks":"","referenceSolution":"x","contextFiles":[{"path":"a","path":"b","content":""}]}""", "suite.jsonl:2: field 'contextFiles[0].path'")]
+    public void Parse_DuplicateKey_IsRefusedNamingLineAndField(string secondLine, string where)
+    {
+        var ex = Assert.Throws<InputException>(() => Parse(ValidLine + "\n" + secondLine + "\n"));
+        Assert.StartsWith(where, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("duplicate key", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_InvalidUtf8_IsRefusedNamingTheLine()
+    {
+        var good = System.Text.Encoding.UTF8.GetBytes(ValidLine + "\n");
+        var bad = System.Text.Encoding.UTF8.GetBytes(ValidLine.Replace("\"t1\"", "\"t2\"", StringComparison.Ordinal).Replace("\"p\"", "\"p\u00FF\"", StringComparison.Ordinal) + "\n");
+        var at = Array.IndexOf(bad, (byte)0xC3);
+        Assert.True(at > 0);
+        bad[at] = 0xFF; // not a UTF-8 lead byte
+        var ex = Assert.Throws<InputException>(() => TaskSuiteLoader.Parse("s", "suite.jsonl", [.. good, .. bad]));
+        Assert.StartsWith("suite.jsonl:2: invalid UTF-8", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Fix:", ex.Message, StringComparison.Ordinal);
+    }
+}

@@ -44,7 +44,7 @@ public static class HistoryCommand
                 throw new InputException($"--last {count}: must be at least 1. Fix: pass e.g. --last 30");
             }
 
-            using var store = HistoryStores.Open(path);
+            using var store = HistoryStores.Open(path, readExisting: true);
             if (parse.GetValue(runs))
             {
                 HistoryRunList.Write(stdout, store.Runs(count));

@@ -17,9 +17,15 @@ public sealed record Threshold(string Metric, string Operator, double Value)
 
     public static IReadOnlyList<Threshold> ParseList(string? text)
     {
-        if (string.IsNullOrWhiteSpace(text))
+        if (text is null)
         {
             return [];
+        }
+
+        // An empty or blank --fail-if would silently disable the gate: refuse it.
+        if (string.IsNullOrWhiteSpace(text) || text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Length == 0)
+        {
+            throw new InputException("--fail-if is empty: it would gate nothing. Fix: write metric>value, for example ttft_p99_ms>800, or leave --fail-if out");
         }
 
         var result = new List<Threshold>();
@@ -35,9 +41,9 @@ public sealed record Threshold(string Metric, string Operator, double Value)
                 throw new InputException($"--fail-if '{part}': unknown metric '{metric}'. Fix: use a name from docs/metrics.md, e.g. ttft_p99_ms, itl_p99_ms, error_rate, goodput_ratio");
             }
 
-            if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value))
             {
-                throw new InputException($"--fail-if '{part}': '{raw}' is not a number. Fix: write a plain number such as 800 or 0.02");
+                throw new InputException($"--fail-if '{part}': '{raw}' is not a finite number. Fix: write a plain number such as 800 or 0.02");
             }
 
             result.Add(new Threshold(metric, op, value));

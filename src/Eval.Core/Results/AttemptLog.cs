@@ -88,10 +88,29 @@ public sealed class AttemptLog : IDisposable
             }
 
             ResultsFormat.CheckReadable(record.FormatVersion, path, i + 1);
+            CheckEventTimes(record, path, i + 1);
             records.Add(record);
         }
 
         return (records, torn);
+    }
+
+    /// <summary>Event times are microseconds since the request started: never negative, never going back (a forged or corrupt record).</summary>
+    private static void CheckEventTimes(AttemptRecord record, string path, int line)
+    {
+        var previous = 0L;
+        for (var e = 0; e < record.Events.Count; e++)
+        {
+            var t = record.Events[e].OffsetMicroseconds;
+            if (t < 0 || t < previous)
+            {
+                throw InputException.At(path, line, $"events[{e}].t_us",
+                    t < 0 ? $"negative event time {t} µs" : $"event time {t} µs goes back from {previous} µs (times must not decrease)",
+                    "these attempts were not written by spark-eval run: restore the file or delete the damaged line");
+            }
+
+            previous = t;
+        }
     }
 
     /// <summary>True when the file is empty or ends with a newline (a record written whole); false when its last line lacks one.</summary>

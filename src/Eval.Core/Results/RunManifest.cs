@@ -93,13 +93,17 @@ public sealed record RunPlanSpec
         Require(Concurrency >= 1, $"--concurrency {Concurrency}: must be ≥ 1. Fix: give a positive count");
         Require(Concurrency <= RunPlanLimits.MaxConcurrency,
             $"--concurrency {Concurrency}: above the bound of {RunPlanLimits.MaxConcurrency} requests in flight per backend (docs/formats.md). Fix: use at most {RunPlanLimits.MaxConcurrency}, or run several shards");
-        Require(Rate is null || (double.IsFinite(Rate.Value) && Rate > 0), $"--rate {Rate}: must be a finite number > 0 requests/s. Fix: give a positive rate, or drop --rate for closed loop");
+        Require(Rate is null || (double.IsFinite(Rate.Value) && Rate > 0 && Rate <= RunPlanLimits.MaxRate), $"--rate {Rate}: must be a finite number > 0 and at most {RunPlanLimits.MaxRate:G} requests/s. Fix: give a positive rate, or drop --rate for closed loop");
         Require(Arrival is "poisson" or "gamma", $"--arrival {Arrival}: unknown arrival process. Fix: use poisson or gamma");
         Require(double.IsFinite(Burstiness) && Burstiness > 0, $"--burstiness {Burstiness}: must be a finite number > 0. Fix: use 1 for Poisson, 0.5 for bursty traffic");
-        Require(DurationSeconds is null || (double.IsFinite(DurationSeconds.Value) && DurationSeconds > 0), "--duration: must be a finite number > 0 seconds. Fix: give a positive number of seconds");
+        Require(DurationSeconds is null || (double.IsFinite(DurationSeconds.Value) && DurationSeconds > 0 && DurationSeconds <= RunPlanLimits.MaxDurationSeconds),
+            $"--duration {DurationSeconds}: must be a finite number > 0 and at most {RunPlanLimits.MaxDurationSeconds} seconds. Fix: give a positive number of seconds");
         Require(double.IsFinite(TimeoutSeconds) && TimeoutSeconds > 0 && TimeoutSeconds <= RunPlanLimits.MaxTimeoutSeconds,
             $"--timeout {TimeoutSeconds}: must be > 0 and at most {RunPlanLimits.MaxTimeoutSeconds} seconds. Fix: give a positive number of seconds");
-        Require(double.IsFinite(Temperature) && Temperature >= 0, $"--temperature {Temperature}: must be a finite number ≥ 0. Fix: use 0 for greedy decoding");
+        Require(double.IsFinite(Temperature) && Temperature >= 0 && Temperature <= RunPlanLimits.MaxTemperature, $"--temperature {Temperature}: must be a finite number from 0 to {RunPlanLimits.MaxTemperature}. Fix: use 0 for greedy decoding");
+        Require(Trace is null || (double.IsFinite(Trace.TimeScale) && Trace.TimeScale > 0 && Trace.TimeScale <= 1e6), $"--time-scale {Trace?.TimeScale}: must be a finite number > 0 and at most 1e6. Fix: use 1 to replay in real time, 0.5 for twice as fast");
+        Require(Trace is null || ((Trace.WindowStartSeconds is null || (double.IsFinite(Trace.WindowStartSeconds.Value) && Trace.WindowStartSeconds >= 0))
+            && (Trace.WindowEndSeconds is null || (double.IsFinite(Trace.WindowEndSeconds.Value) && Trace.WindowEndSeconds > 0))), "trace window: must be finite seconds ≥ 0. Fix: give the window in seconds from the trace's start");
         Require(MaxTokens is null or >= 1 && TaskLimit is null or >= 1, "--max-tokens/--tasks: must be ≥ 1. Fix: give a positive count");
         Require(Slo.TtftMs is null || (double.IsFinite(Slo.TtftMs.Value) && Slo.TtftMs > 0), "--slo-ttft-ms: must be a finite number > 0. Fix: give milliseconds");
         Require(Slo.TpotMs is null || (double.IsFinite(Slo.TpotMs.Value) && Slo.TpotMs > 0), "--slo-tpot-ms: must be a finite number > 0. Fix: give milliseconds");
@@ -132,6 +136,15 @@ public static class RunPlanLimits
 
     /// <summary>Per-attempt timeout, seconds (one day).</summary>
     public const double MaxTimeoutSeconds = 86_400;
+
+    /// <summary>A run's --duration, seconds (30 days; a timer cannot wait beyond about 49 days).</summary>
+    public const double MaxDurationSeconds = 30 * 86_400;
+
+    /// <summary>Open-loop arrival rate, requests/s per backend.</summary>
+    public const double MaxRate = 1e7;
+
+    /// <summary>Sampling temperature (any real backend accepts far less).</summary>
+    public const double MaxTemperature = 100;
 }
 
 /// <summary>The trace a run replays: file, format, time scale, window and the file's hash (docs/formats.md).</summary>

@@ -42,6 +42,7 @@ public sealed class RunStore : IDisposable
             throw new InputException($"--out {outDir}: the directory exists and is not empty. Fix: choose a new directory, or use --resume {outDir} to finish that run");
         }
 
+        var existed = System.IO.Directory.Exists(outDir);
         try
         {
             System.IO.Directory.CreateDirectory(outDir);
@@ -51,10 +52,50 @@ public sealed class RunStore : IDisposable
             throw new InputException($"--out {outDir}: cannot create the run directory ({ex.Message}). Fix: pass a writable path", ex);
         }
 
-        var runLock = RunLock.Acquire(outDir);
-        var directory = new RunDirectory(outDir);
-        directory.WriteManifest(manifest);
-        return new RunStore(directory, manifest, ResumeState.Empty, runLock);
+        RunLock? runLock = null;
+        try
+        {
+            runLock = RunLock.Acquire(outDir);
+            var directory = new RunDirectory(outDir);
+            directory.WriteManifest(manifest);
+            return new RunStore(directory, manifest, ResumeState.Empty, runLock);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The run cannot start (disk full, read-only): leave nothing half-written behind.
+            runLock?.Dispose();
+            RemoveHalfWritten(outDir, existed);
+            throw new InputException($"--out {outDir}: cannot write the run directory ({ex.Message}). Fix: free disk space or pass a writable path", ex);
+        }
+    }
+
+    private static void RemoveHalfWritten(string outDir, bool existed)
+    {
+        try
+        {
+            if (existed)
+            {
+                foreach (var entry in new DirectoryInfo(outDir).EnumerateFileSystemInfos())
+                {
+                    if (entry is DirectoryInfo d)
+                    {
+                        d.Delete(recursive: true);
+                    }
+                    else
+                    {
+                        entry.Delete();
+                    }
+                }
+            }
+            else
+            {
+                System.IO.Directory.Delete(outDir, recursive: true);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: the original error is the one to report.
+        }
     }
 
     /// <summary>

@@ -109,9 +109,17 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         IEnumerable<PlannedSlot> Pending(int backend) => slots.Where(s => s.BackendIndex == backend && !completed.Contains(s.Key));
 
         // Build every prompt and count its tokens before the clock starts: none of that belongs on the send path.
-        foreach (var slot in slots)
+        // Ctrl+C while counting a huge prompt ends the run at once as interrupted (nothing sent; resume plans every slot).
+        try
         {
-            Prompt(slot.Task);
+            foreach (var slot in slots)
+            {
+                Prompt(slot.Task, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return new RunResult(0, "interrupted");
         }
 
         var runStart = time.GetTimestamp();
@@ -281,11 +289,12 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         }
     }
 
-    private (IReadOnlyList<ChatMessage> Messages, int Tokens) Prompt(BenchTask task) =>
+    // Counting honours Ctrl+C: a huge prompt must not hold the run past the signal (issue #15 item 3).
+    private (IReadOnlyList<ChatMessage> Messages, int Tokens) Prompt(BenchTask task, CancellationToken cancellationToken) =>
         _prompts.GetOrAdd(task.Id, _ =>
         {
             var messages = PromptBuilder.Build(task);
-            return (messages, messages.Sum(m => tokens.Count(m.Text)));
+            return (messages, messages.Sum(m => tokens.CountCancellable(m.Text, cancellationToken)));
         });
 
 #pragma warning disable CA1031 // Errors are data: every failure becomes a classified attempt, never an exception that ends the run.
@@ -306,7 +315,7 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
                 [AttemptContext.SeedKey] = SlotSeed(plan.Seed, slot.Key),
             },
         };
-        var (messages, promptTokens) = Prompt(task);
+        var (messages, promptTokens) = Prompt(task, interrupt);
         var fallbackStart = time.GetTimestamp();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(plan.TimeoutSeconds), time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
@@ -337,6 +346,19 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         var usage = recorder.Usage;
         // A backend may carry the tokenizer of its model (the openai backend chooses one by model id); counted after the stream.
         var counter = backend.Client.GetService(typeof(TokenCounter)) as TokenCounter ?? tokens;
+        long outputTokens = 0;
+        long inputTokens = promptTokens;
+        try
+        {
+            outputTokens = counter.CountCancellable(answer, interrupt);
+            inputTokens = ReferenceEquals(counter, tokens) ? promptTokens : messages.Sum(m => counter.CountCancellable(m.Text, interrupt));
+        }
+        catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
+        {
+            // Ctrl+C while counting a huge answer: recorded as interrupted (resume plans the slot again), never counted as a success.
+            outcome = new AttemptOutcome(AttemptStatus.Cancelled, "interrupted", "interrupted while counting the answer's tokens; --resume plans this slot again");
+        }
+
         var startTimestamp = recorder.Started ? recorder.StartTimestamp : fallbackStart;
         return new AttemptRecord
         {
@@ -355,8 +377,8 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
                 OutputUsage = usage?.OutputTokenCount,
                 InputUsage = usage?.InputTokenCount,
                 ReasoningUsage = usage?.ReasoningTokenCount,
-                OutputTokenizer = counter.Count(answer),
-                InputTokenizer = ReferenceEquals(counter, tokens) ? promptTokens : messages.Sum(m => counter.Count(m.Text)),
+                OutputTokenizer = outputTokens,
+                InputTokenizer = inputTokens,
                 Tokenizer = counter.Name,
             },
             ModelReported = recorder.ModelId,

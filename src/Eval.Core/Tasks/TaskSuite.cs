@@ -59,7 +59,7 @@ public static class TaskSuiteLoader
     public static TaskSuite Parse(string name, string file, ReadOnlySpan<byte> bytes)
     {
         var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        var text = Encoding.UTF8.GetString(bytes);
+        var text = DecodeStrict(file, bytes);
         var tasks = new List<BenchTask>();
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         var lineNo = 0;
@@ -91,6 +91,70 @@ public static class TaskSuiteLoader
         return new TaskSuite(name, file, sha, tasks);
     }
 
+    /// <summary>UTF-8 only: an invalid byte is refused naming its line, never silently replaced by U+FFFD.</summary>
+    private static string DecodeStrict(string file, ReadOnlySpan<byte> bytes)
+    {
+        var strict = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+        try
+        {
+            return strict.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            var lineNo = 1;
+            var rest = bytes;
+            while (true)
+            {
+                var end = rest.IndexOf((byte)'\n');
+                var line = end < 0 ? rest : rest[..end];
+                try
+                {
+                    strict.GetString(line);
+                }
+                catch (DecoderFallbackException ex)
+                {
+                    throw InputException.At(file, lineNo, null, $"invalid UTF-8 (byte {ex.Index + 1} of the line)",
+                        "save the suite as UTF-8");
+                }
+
+                if (end < 0)
+                {
+                    throw InputException.At(file, null, null, "invalid UTF-8", "save the suite as UTF-8");
+                }
+
+                rest = rest[(end + 1)..];
+                lineNo++;
+            }
+        }
+    }
+
+    /// <summary>JSON with a key twice is ambiguous (which value wins differs between readers): refused, naming the key.</summary>
+    private static void CheckNoDuplicateKeys(string file, int lineNo, JsonElement element, string? path)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var property in element.EnumerateObject())
+            {
+                var field = path is null ? property.Name : $"{path}.{property.Name}";
+                if (!names.Add(property.Name))
+                {
+                    throw InputException.At(file, lineNo, field, "duplicate key", "keep one value for it and delete the other");
+                }
+
+                CheckNoDuplicateKeys(file, lineNo, property.Value, field);
+            }
+        }
+        else if (element.ValueKind == JsonValueKind.Array)
+        {
+            var i = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                CheckNoDuplicateKeys(file, lineNo, item, $"{path}[{i++}]");
+            }
+        }
+    }
+
     private static BenchTask ParseLine(string file, int lineNo, string line)
     {
         JsonDocument doc;
@@ -112,6 +176,7 @@ public static class TaskSuiteLoader
                 throw InputException.At(file, lineNo, null, "a line must hold one JSON object", "wrap the record in { }");
             }
 
+            CheckNoDuplicateKeys(file, lineNo, root, null);
             foreach (var property in root.EnumerateObject())
             {
                 if (!Fields.TryGetValue(property.Name, out var kinds))
