@@ -42,6 +42,18 @@ public partial class HelpTextTests
         Assert.True(problems.Count == 0, string.Join('\n', problems));
     }
 
+    [Fact]
+    public async Task SimulateProfiles_SaysWhereTheCommittedCpuLocalProfilesWereMeasured()
+    {
+        var (exit, stdout, stderr) = await CliHarness.RunAsync("simulate", "profiles");
+        Assert.True(exit == 0, stderr);
+        var cpuLocal = stdout.Split('\n').Where(l => l.TrimStart().StartsWith("cpu-local", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(cpuLocal);
+        Assert.All(cpuLocal, l => Assert.Contains("where spark-eval calibrate ran", l, StringComparison.Ordinal));
+        Assert.All(cpuLocal, l => Assert.Contains("not necessarily this one", l, StringComparison.Ordinal));
+        Assert.DoesNotContain("This machine's CPU", stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>The entries of one help section, each with its wrapped continuation lines joined.</summary>
     private static List<string> Entries(string help, string section)
     {
