@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
 using Spark.Eval.Cli.Commands;
 using Spark.Eval.Core;
 
@@ -35,7 +37,7 @@ public static class SparkEvalCli
     {
         stdout ??= Console.Out;
         stderr ??= Console.Error;
-        var root = new RootCommand("spark-eval: replay bounded coding tasks against backends and measure latency, throughput and pass rates.\nExit codes: 0 ok · 1 a --fail-if threshold breached, a gate regressed, or every attempt failed · 2 bad input or an environment error such as a full disk or read-only --out (the message names the fix) · 130 interrupted.")
+        var root = new RootCommand("spark-eval: replay bounded coding tasks against backends and measure latency, throughput and pass rates.")
         {
             RunCommand.Create(stdout, stderr),
             SummarizeCommand.Create(stdout, stderr),
@@ -50,8 +52,18 @@ public static class SparkEvalCli
             root.Subcommands.Add(command);
         }
 
+        // Every command's --help ends with the exit-code contract (the help option is recursive, so this covers the tree).
+        foreach (var option in root.Options)
+        {
+            if (option is HelpOption { Action: HelpAction help } helpOption)
+            {
+                helpOption.Action = new HelpWithExitCodes(help);
+            }
+        }
+
         var parse = root.Parse(args);
-        if (parse.Errors.Count > 0)
+        // --help wins over a missing argument ('summarize --help' shows help, not "required argument missing").
+        if (parse.Errors.Count > 0 && parse.Action is not HelpWithExitCodes)
         {
             foreach (var error in parse.Errors)
             {
@@ -89,6 +101,19 @@ public static class SparkEvalCli
             // a one-line message with the fix and exit 2, never a stack trace.
             await stderr.WriteLineAsync(EnvironmentErrors.Describe(ex));
             return ExitBadInput;
+        }
+    }
+
+    /// <summary>The exit-code line printed at the end of every command's --help.</summary>
+    public const string ExitCodesHelp = "Exit codes: 0 ok · 1 a --fail-if threshold breached, a gate regressed, or every attempt failed · 2 bad input or an environment error such as a full disk or read-only --out (the message names the fix) · 130 interrupted.";
+
+    private sealed class HelpWithExitCodes(HelpAction inner) : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            var exit = inner.Invoke(parseResult);
+            parseResult.InvocationConfiguration.Output.WriteLine(ExitCodesHelp);
+            return exit;
         }
     }
 }

@@ -48,21 +48,21 @@ public static class SelfTestCommand
     private static bool RunsFullJit() => FullJit.All(e => Environment.GetEnvironmentVariable(e.Name) == e.Value);
 
     private static readonly Option<bool> Json = new("--json") { Description = "Print the results as one JSON object." };
-    private static readonly Option<string> Levels = new("--concurrency", "-c") { Description = "Comma-separated concurrency levels. Default 1,16,64,256.", DefaultValueFactory = _ => "1,16,64,256" };
-    private static readonly Option<double> TtftMs = new("--ttft-ms") { Description = "serve-sim's time to first token, ms (no jitter). Default 50.", DefaultValueFactory = _ => 50 };
-    private static readonly Option<double> ItlMs = new("--itl-ms") { Description = "serve-sim's inter-token time, ms (no jitter). Default 10.", DefaultValueFactory = _ => 10 };
-    private static readonly Option<int> Tokens = new("--tokens") { Description = "Output tokens per request. Default 32.", DefaultValueFactory = _ => 32 };
-    private static readonly Option<int> Rounds = new("--rounds") { Description = "Measured requests per stream at each level (after the warm-up: one round of at least 64 requests, three with --client-jit tiered). Default 2.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<string> Levels = new("--concurrency", "-c") { Description = "Comma-separated concurrency levels.", DefaultValueFactory = _ => "1,16,64,256" };
+    private static readonly Option<double> TtftMs = new("--ttft-ms") { Description = "serve-sim's time to first token, ms (no jitter).", DefaultValueFactory = _ => 50 };
+    private static readonly Option<double> ItlMs = new("--itl-ms") { Description = "serve-sim's inter-token time, ms (no jitter).", DefaultValueFactory = _ => 10 };
+    private static readonly Option<int> Tokens = new("--tokens") { Description = "Output tokens per request.", DefaultValueFactory = _ => 32 };
+    private static readonly Option<int> Rounds = new("--rounds") { Description = "Measured requests per stream at each level (after the warm-up: one round of at least 64 requests, three with --client-jit tiered).", DefaultValueFactory = _ => 2 };
     private static readonly Option<bool> ServerNoClock = new("--no-emission-clock") { Description = "Run serve-sim without its emission clock (the backend paces with the system timer), for comparison." };
-    private static readonly Option<double> ServerSpinUs = new("--spin-us") { Description = "serve-sim's emission clock spin window, µs. Default 500.", DefaultValueFactory = _ => 500 };
-    private static readonly Option<int> ServerClockThreads = new("--clock-threads") { Description = "serve-sim's emission clock timer threads. Default 2.", DefaultValueFactory = _ => 2 };
-    private static readonly Option<int> ServerPriority = new("--rt-priority") { Description = "SCHED_FIFO priority of serve-sim's emission clock thread; 0 = normal. Default 30.", DefaultValueFactory = _ => 30 };
+    private static readonly Option<double> ServerSpinUs = new("--spin-us") { Description = "serve-sim's emission clock spin window, µs.", DefaultValueFactory = _ => 500 };
+    private static readonly Option<int> ServerClockThreads = new("--clock-threads") { Description = "serve-sim's emission clock timer threads.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<int> ServerPriority = new("--rt-priority") { Description = "SCHED_FIFO priority of serve-sim's emission clock thread; 0 = normal.", DefaultValueFactory = _ => 30 };
     private static readonly Option<bool> UseHttp2 = new("--http2") { Description = "Stream over HTTP/2 (h2c with prior knowledge: serve-sim --http2, the openai backend's http_version=2) instead of HTTP/1.1: many streams share a few connections. Needs --rt-priority 0 or --no-emission-clock. Slower than HTTP/1.1 with the emission clock on this project's 2-core VM (docs/benchmarks.md)." };
 
     private static readonly Option<bool> Stagger = new("--stagger") { Description = "Start the streams spread evenly over one inter-token gap (steady state of independent users) instead of all at once (the default: every chunk of every stream comes due together, the worst case)." };
-    private static readonly Option<string> ClientJit = new("--client-jit") { Description = "How the measuring client's code is compiled: full (the default: selftest re-runs itself in a child process with DOTNET_TieredCompilation=0 and DOTNET_ReadyToRun=0, so every method, the framework's included, runs fully optimised from its first call) or tiered (this process, default runtime settings: tier-0 and ready-to-run code may still run in the measured window). serve-sim always runs fully optimised.", DefaultValueFactory = _ => "full" };
+    private static readonly Option<string> ClientJit = new("--client-jit") { Description = "How the measuring client's code is compiled: full (selftest re-runs itself in a child process with DOTNET_TieredCompilation=0 and DOTNET_ReadyToRun=0, so every method, the framework's included, runs fully optimised from its first call) or tiered (this process, the runtime's usual settings: tier-0 and ready-to-run code may still run in the measured window). serve-sim always runs fully optimised.", DefaultValueFactory = _ => "full" };
     private static readonly Option<bool> NoPrefault = new("--no-prefault") { Description = "Do not pre-fault the heaps (by default the client maps its no-GC budget and serve-sim its gen0 budget before the window, so the window's allocations do not pay a page fault per fresh page), for comparison." };
-    private static readonly Option<string> RxTimestamps = new("--rx-timestamps") { Description = "How the client stamps each event: kernel (the kernel's receive time of its bytes, SO_TIMESTAMPNS; HTTP/1.1 on Linux) or off (the moment the client parsed it). Default kernel.", DefaultValueFactory = _ => "kernel" };
+    private static readonly Option<string> RxTimestamps = new("--rx-timestamps") { Description = "How the client stamps each event: kernel (the kernel's receive time of its bytes, SO_TIMESTAMPNS; HTTP/1.1 on Linux) or off (the moment the client parsed it).", DefaultValueFactory = _ => "kernel" };
 
     /// <summary>The spark-eval program selftest starts serve-sim (and, with --client-jit full, itself) from.</summary>
     private static string _cliAssembly = "";

@@ -8,7 +8,7 @@ namespace Spark.Eval.Diagnostics;
 /// <summary><c>spark-eval sse-bench</c>: SSE framing throughput of <see cref="SseReader"/> on one core, from memory.</summary>
 public static class SseBenchCommand
 {
-    private static readonly Option<double> Seconds = new("--seconds") { Description = "How long to run, s. Default 2.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<double> Seconds = new("--seconds") { Description = "How long to run, s.", DefaultValueFactory = _ => 2 };
 
     public static Command Create(TextWriter stdout)
     {

@@ -83,8 +83,32 @@ public class RunCommandTests
         await File.WriteAllTextAsync(config, "repeats: 1\nconcurency: 3\n", TestContext.Current.CancellationToken);
         var (exit, _, stderr) = await CliHarness.RunAsync("run", "--config", config, "--out", Path.Combine(root, "run"));
         Assert.Equal(2, exit);
-        Assert.Contains($"{config}:2", stderr, StringComparison.Ordinal);
-        Assert.Contains("concurency", stderr, StringComparison.Ordinal);
+        Assert.Contains($"{config} line 2: unknown key 'concurency'. Did you mean 'concurrency'? Fix:", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Spark.Eval", stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(root, "run")));
+    }
+
+    [Theory]
+    [InlineData("repeats: 1\nwarmup: 0\nrepeats2: 1\n", "line 3: unknown key 'repeats2'. Did you mean 'repeats'?")]
+    [InlineData("warmup: 0\nrepeats: two\n", "line 2: 'repeats' must be a whole number (got 'two')")]
+    [InlineData("rate: fast\n", "line 1: 'rate' must be a number (got 'fast')")]
+    [InlineData("interleave: maybe\n", "line 1: 'interleave' must be true or false (got 'maybe')")]
+    [InlineData("backends: sim\n", "line 1: 'backends' must be a list (got 'sim')")]
+    [InlineData("slo:\n  ttftMs: 300\n  tpotMS: 20\n", "line 3: unknown key 'tpotMS' under 'slo'. Did you mean 'tpotMs'?")]
+    [InlineData("slo:\n  e2eMs: soon\n", "line 2: 'slo.e2eMs' must be a number (got 'soon')")]
+    [InlineData("- repeats: 1\n", "line 1: a plan is a list of 'key: value' lines, not a list")]
+    public async Task Run_ConfigTypoOrWrongType_Exit2InTheUsersWords(string yaml, string expected)
+    {
+        var root = CliHarness.TempDir();
+        var config = Path.Combine(root, "plan.yaml");
+        await File.WriteAllTextAsync(config, yaml, TestContext.Current.CancellationToken);
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--config", config, "--out", Path.Combine(root, "run"));
+        Assert.Equal(2, exit);
+        Assert.Contains($"{config} {expected}", stderr, StringComparison.Ordinal);
+        Assert.Contains("Fix:", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Spark.Eval", stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(root, "run")));
     }
 
     [Fact]

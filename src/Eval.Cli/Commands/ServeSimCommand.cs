@@ -14,20 +14,20 @@ public static class ServeSimCommand
     public static Command Create(TextWriter stdout, TextWriter stderr) =>
         CreateServe("serve-sim", "Serve a backend over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /v1/responses) with fault injection and a server-side flush log.", Backend, stdout, stderr);
 
-    private static readonly Option<int> Port = new("--port", "-p") { Description = "TCP port to listen on; 0 picks a free one (printed on stdout). Default 8000.", DefaultValueFactory = _ => 8000 };
-    private static readonly Option<string> Host = new("--host") { Description = "Address to bind. Default 127.0.0.1 (loopback only).", DefaultValueFactory = _ => "127.0.0.1" };
-    private static readonly Option<string> Backend = new("--backend", "-b") { Description = "Backend spec to host (see 'spark-eval run --help'). Default: sim (constant rate).", DefaultValueFactory = _ => "sim" };
+    private static readonly Option<int> Port = new("--port", "-p") { Description = "TCP port to listen on; 0 picks a free one (printed on stdout).", DefaultValueFactory = _ => 8000 };
+    private static readonly Option<string> Host = new("--host") { Description = "Address to bind; keep it on loopback (127.0.0.1) unless you mean to serve other machines.", DefaultValueFactory = _ => "127.0.0.1" };
+    private static readonly Option<string> Backend = new("--backend", "-b") { Description = "Backend spec to host (see 'spark-eval run --help'); sim is a constant-rate simulator.", DefaultValueFactory = _ => "sim" };
     private static readonly Option<string> Model = new("--model") { Description = "Model id reported by /v1/models. Default: the backend's name." };
     private static readonly Option<double> FaultRate = new("--fault-rate") { Description = "Probability in [0, 1] that a request without an x-spark-fault header gets one of --faults. Default 0." };
     private static readonly Option<string?> Faults = new("--faults") { Description = "Comma-separated faults drawn by --fault-rate: 429, 503, 500, slow_headers, wrong_content_type, disconnect, stall, malformed, early_end; settings as kind;after=N;ms=N;retry_after=S." };
-    private static readonly Option<int> FaultSeed = new("--fault-seed") { Description = "Seed of the fault draws. Default 42.", DefaultValueFactory = _ => 42 };
+    private static readonly Option<int> FaultSeed = new("--fault-seed") { Description = "Seed of the fault draws.", DefaultValueFactory = _ => 42 };
     private static readonly Option<string?> LogPath = new("--log") { Description = "Append one JSON line per request (server-side flush times) to this file; GET /v1/_spark/log serves the same." };
     private static readonly Option<string?> KeyEnv = new("--api-key-env") { Description = "Name of an environment variable holding the key clients must send (Bearer); default: no key needed." };
     private static readonly Option<bool> NoEmissionClock = new("--no-emission-clock") { Description = "Let the hosted backend pace with the system timer (thread pool) instead of serve-sim's emission clock (a dedicated real-time timer thread that writes each chunk at its due time)." };
-    private static readonly Option<double> SpinUs = new("--spin-us") { Description = "Emission clock: spin this many µs before each due time instead of sleeping. Default 500.", DefaultValueFactory = _ => 500 };
-    private static readonly Option<int> RtPriority = new("--rt-priority") { Description = "Emission clock: SCHED_FIFO priority of its timer thread (1-99; needs root or CAP_SYS_NICE, else it runs at normal priority and says so); 0 = normal priority. Default 30.", DefaultValueFactory = _ => 30 };
-    private static readonly Option<int> ClockThreads = new("--clock-threads") { Description = "Emission clock: timer threads; each request's chunks stay on one, requests are spread round-robin. Default 2.", DefaultValueFactory = _ => 2 };
-    private static readonly Option<int> PrefaultMb = new("--prefault-mb") { Description = "Before listening, allocate and collect this many MB of managed memory, so that later allocations land on pages already mapped instead of paying a page fault per fresh page (benchmarks that keep the GC out of a window; selftest passes its gen0 budget). Default 0.", DefaultValueFactory = _ => 0 };
+    private static readonly Option<double> SpinUs = new("--spin-us") { Description = "Emission clock: spin this many µs before each due time instead of sleeping.", DefaultValueFactory = _ => 500 };
+    private static readonly Option<int> RtPriority = new("--rt-priority") { Description = "Emission clock: SCHED_FIFO priority of its timer thread (1-99; needs root or CAP_SYS_NICE, else it runs at normal priority and says so); 0 = normal priority.", DefaultValueFactory = _ => 30 };
+    private static readonly Option<int> ClockThreads = new("--clock-threads") { Description = "Emission clock: timer threads; each request's chunks stay on one, requests are spread round-robin.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<int> PrefaultMb = new("--prefault-mb") { Description = "Before listening, allocate and collect this many MB of managed memory, so that later allocations land on pages already mapped instead of paying a page fault per fresh page (benchmarks that keep the GC out of a window; selftest passes its gen0 budget).", DefaultValueFactory = _ => 0 };
     private static readonly Option<bool> Http2 = new("--http2") { Description = "Speak HTTP/2 only (h2c with prior knowledge, e.g. the openai backend's http_version=2) instead of HTTP/1.1." };
 
     internal static Command CreateServe(string name, string description, Option<string> backend, TextWriter stdout, TextWriter stderr)

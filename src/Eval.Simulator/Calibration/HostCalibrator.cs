@@ -135,7 +135,7 @@ public static class HostCalibrator
                 new("stepOverheadMs", url, "assumption (no runtime profile measured): llama.cpp per-token overhead of about 1 ms"),
                 new("requestOverheadMs", url, "assumption (no runtime profile measured): local request set-up of about 2 ms"),
             ]);
-            var profile = Base(m, "cpu-local", "This machine's CPU (measured by spark-eval calibrate, no runtime profile)") with
+            var profile = Base(m, "cpu-local", $"CPU of the machine where spark-eval calibrate ran ({m.Cores} logical cores, {stamp}), not necessarily this one; no runtime profile") with
             {
                 PeakTflops = new Dictionary<string, double> { ["bf16"] = Math.Round(m.MatmulGflops / 1000, 4) },
                 StepOverheadMs = 1.0,
@@ -169,7 +169,7 @@ public static class HostCalibrator
                 new("prefillPairNs", url, Q(string.Create(c, $"{how}: prefill attention cost per query·key pair per head per layer {fit.PrefillPairNs:F3} ns"))),
                 new("requestOverheadMs", url, Q(string.Create(c, $"{how}: fixed cost per request {fit.RequestOverheadMs:F3} ms (template, tokenising, first sample, harness)"))),
             ]);
-            var profile = Base(m, id, string.Create(c, $"This machine's CPU, llama.cpp with {fit.Threads} thread(s) (measured by spark-eval calibrate)")) with
+            var profile = Base(m, id, string.Create(c, $"CPU of the machine where spark-eval calibrate ran ({m.Cores} logical cores, {stamp}), not necessarily this one; llama.cpp with {fit.Threads} thread(s)")) with
             {
                 PeakTflops = fit.PrefillGflops.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / 1000, 6), StringComparer.Ordinal),
                 WeightReadGBps = fit.WeightReadGBps.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 3), StringComparer.Ordinal),
