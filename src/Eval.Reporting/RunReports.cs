@@ -88,22 +88,18 @@ public sealed class RunHistory(string? location = null) : IRunHistory
     /// <summary>Where a run is recorded: the given location (a file or postgresql:// URL), else $SPARK_EVAL_HISTORY, else history.sqlite beside the run.</summary>
     public string Describe(RunDirectory directory)
     {
-        ArgumentNullException.ThrowIfNull(directory);
-        var shared = Environment.GetEnvironmentVariable(HistoryStores.EnvironmentVariable);
-        var target = location ?? (string.IsNullOrEmpty(shared) ? PathFor(directory.Path) : shared);
+        var target = Target(directory);
         return HistoryStores.IsPostgres(target) ? PostgresHistoryStore.ToConnectionString(target).Redacted : target;
     }
 
     /// <summary>Records a run's summary into the history; a history that cannot be written is reported, never fatal to the run.</summary>
     public void Record(RunDirectory directory, RunManifest manifest, RunSummary summary, Action<string> log)
     {
-        ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(log);
-        var shared = Environment.GetEnvironmentVariable(HistoryStores.EnvironmentVariable);
-        var path = location ?? (string.IsNullOrEmpty(shared) ? PathFor(directory.Path) : shared);
+        var target = Target(directory);
         try
         {
-            using var store = HistoryStores.Open(path);
+            using var store = HistoryStores.Open(target);
             store.Record(manifest, summary, directory.Path);
         }
         catch (Exception ex) when (ex is InputException or IOException or UnauthorizedAccessException or System.Data.Common.DbException)
@@ -111,5 +107,13 @@ public sealed class RunHistory(string? location = null) : IRunHistory
             // A corrupt, locked or unwritable history must not lose the run's verdict nor crash every later run.
             log($"warning: run not recorded in history {Describe(directory)}: {ex.Message} Fix: move the history file aside (a new one is created) or pass --history elsewhere");
         }
+    }
+
+    /// <summary>The history a run goes to: the given location, else $SPARK_EVAL_HISTORY, else history.sqlite beside the run.</summary>
+    private string Target(RunDirectory directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        var shared = Environment.GetEnvironmentVariable(HistoryStores.EnvironmentVariable);
+        return location ?? (string.IsNullOrEmpty(shared) ? PathFor(directory.Path) : shared);
     }
 }
