@@ -53,8 +53,12 @@ public sealed class StaleConnectionTests
             CompatibilityMatrixTests.AssertOrdered(recorder);
         }
 
-        // Every stale try cost one extra request, each on its own fresh connection.
-        Assert.Equal(4 + stale.Sum(a => a.StaleConnectionRetries), server.Requests);
+        // Every stale try was resent on a connection opened for it. Whether the stale request itself reached the server's
+        // handler is a race with the server's close (CI saw both), so the server's count lies between the served tries and
+        // the served tries plus the stale ones.
+        var staleTries = stale.Sum(a => a.StaleConnectionRetries);
+        Assert.True(client.Connections.ConnectMilliseconds.Count >= 1 + staleTries, $"{client.Connections.ConnectMilliseconds.Count} connection(s) opened for {staleTries} stale tries");
+        Assert.InRange(server.Requests, 4, 4 + staleTries);
     }
 
     [Fact]
