@@ -77,6 +77,8 @@ public sealed record AttemptRecord
     public bool Simulated { get; init; }
     /// <summary>Filled in by grading (a later step, never on the measured path); null until graded.</summary>
     public AttemptGrade? Grade { get; init; }
+    /// <summary>Where this attempt sits in a developer session (<c>run --sessions</c>); null in a plain run.</summary>
+    public Sessions.SessionTurn? Session { get; init; }
 }
 
 /// <summary>Format versions of the run directory's files (docs/formats.md).</summary>
