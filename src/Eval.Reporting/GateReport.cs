@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Spark.Eval.Core;
 using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Results;
 
@@ -45,6 +46,8 @@ public sealed record GateReport(string Name, DateTimeOffset TimestampUtc, IReadO
     public void Publish(string? junitPath, string? stepSummaryPath, TextWriter verdictWriter)
     {
         ArgumentNullException.ThrowIfNull(verdictWriter);
+        // The verdict first: a file that cannot be written must not cost CI the line it reads.
+        verdictWriter.WriteLine(VerdictLine());
         if (!string.IsNullOrEmpty(junitPath))
         {
             if (Path.GetDirectoryName(Path.GetFullPath(junitPath)) is { } parent)
@@ -59,7 +62,51 @@ public sealed record GateReport(string Name, DateTimeOffset TimestampUtc, IReadO
         {
             File.AppendAllText(stepSummaryPath, StepSummary.Render(this), Encoding.UTF8);
         }
+    }
 
-        verdictWriter.WriteLine(VerdictLine());
+    /// <summary>
+    /// Checks before any work that <paramref name="path"/> (given with <paramref name="option"/>) can be written: not a directory,
+    /// and its nearest existing parent is a writable directory. Throws an <see cref="InputException"/> naming the option and the fix.
+    /// </summary>
+    public static void CheckWritable(string? path, string option)
+    {
+        if (string.IsNullOrEmpty(path))
+        {
+            return;
+        }
+
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+        {
+            throw new InputException($"{option} {path}: is a directory. Fix: name a file, e.g. {option} {Path.Combine(path, "gate.xml")}");
+        }
+
+        var parent = Path.GetDirectoryName(full);
+        while (parent is not null && !Directory.Exists(parent))
+        {
+            if (File.Exists(parent))
+            {
+                throw new InputException($"{option} {path}: {parent} is a file, not a directory. Fix: pass a path in a writable directory");
+            }
+
+            parent = Path.GetDirectoryName(parent);
+        }
+
+        if (parent is null)
+        {
+            return;
+        }
+
+        var probe = Path.Combine(parent, $".spark-eval-write-check-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
+            {
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InputException($"{option} {path}: cannot write in {parent} ({e.Message}). Fix: pass a path in a writable directory");
+        }
     }
 }

@@ -30,6 +30,28 @@ public sealed class NightlyCommandsTests
     }
 
     [Fact]
+    public async Task Junit_UnwritablePath_Exit2BeforeAnyWork()
+    {
+        var root = CliHarness.TempDir();
+        var file = Path.Combine(root, "plain-file");
+        await File.WriteAllTextAsync(file, "x", TestContext.Current.CancellationToken);
+        var run = Path.Combine(root, "run");
+
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", Fast, "--repeats", "1", "--warmup", "0", "--no-grade", "--out", run,
+            "--fail-if", "ttft_p50_ms>30", "--junit", Path.Combine(file, "gate.xml"));
+        Assert.Equal(2, exit);
+        Assert.Contains("--junit", stderr, StringComparison.Ordinal);
+        Assert.Contains("Fix:", stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(run), "the run started although its gate file could not be written");
+
+        Assert.Equal(0, (await CliHarness.RunAsync("run", "--backend", Fast, "--repeats", "1", "--warmup", "0", "--no-grade", "--out", run)).Exit);
+        var (compareExit, compareOut, compareErr) = await CliHarness.RunAsync("compare", run, run, "--junit", root);
+        Assert.Equal(2, compareExit);
+        Assert.Contains("is a directory", compareErr, StringComparison.Ordinal);
+        Assert.DoesNotContain("detectable", compareOut, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Compare_SameRunTwice_PrintsDetectableColumnAndEndsWithPassLine()
     {
         var root = CliHarness.TempDir();

@@ -40,6 +40,8 @@ public static class CompareCommand
         {
             var map = ParseMap(parse.GetValue(backend) ?? []);
             var tolerances = ParseTolerances(parse.GetValue(tolerance));
+            GateReport.CheckWritable(parse.GetValue(junit), "--junit");
+            GateReport.CheckWritable(parse.GetValue(output), "--out");
             var baseline = NightlyOutput.LoadBaseline(parse.GetValue(baselineArg)!, parse.GetValue(alsoBaseline) ?? [], stdout);
             if (parse.GetValue(planPower) is { } targets)
             {

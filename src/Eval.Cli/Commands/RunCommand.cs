@@ -27,6 +27,7 @@ public static class RunCommand
         var suite = EmbeddedDefaults.LoadSuite(plan.SuitePath);
         var tasks = plan.TaskLimit is { } limit ? suite.Tasks.Take(limit).ToList() : suite.Tasks;
         plan.Validate(tasks.Count);
+        GateReport.CheckWritable(request.JUnit, "--junit");
         if (previous is not null)
         {
             RunStore.CheckSameSuite(previous, suite.Sha256);
