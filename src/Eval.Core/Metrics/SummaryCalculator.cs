@@ -124,7 +124,9 @@ public static class SummaryCalculator
 
     private sealed class Accumulator(string backend)
     {
-        private readonly List<double> _ttft = [], _ttftAny = [], _headers = [], _e2e = [], _e2eRetries = [], _tpot = [], _tps = [], _lag = [], _tokens = [], _ttftServing = [], _e2eServing = [], _sendDelay = [];
+        private readonly List<double> _ttft = [], _ttftAny = [], _headers = [], _e2e = [], _e2eRetries = [], _tpot = [], _tps = [], _lag = [], _tokens = [], _sendDelay = [];
+        // The serving try's own TTFT and e2e differ from ttft_ms / e2e_ms only on retried attempts: kept for those alone, by index.
+        private readonly List<(int Index, double Value)> _ttftServing = [], _e2eServing = [];
         private readonly LogHistogram _itl = new();
         private readonly GradingAccumulator _grading = new();
         private readonly Dictionary<string, int> _errors = new(StringComparer.Ordinal);
@@ -205,9 +207,19 @@ public static class SummaryCalculator
             Push(_e2eRetries, m.E2eWithRetriesMs);
             Push(_tpot, m.TpotMs);
             Push(_sendDelay, m.SendDelayMs);
-            Push(_ttftServing, m.TtftServingTryMs);
-            Push(_e2eServing, m.E2eServingTryMs);
-            _anyRetried |= m.Retried;
+            if (m.Retried)
+            {
+                _anyRetried = true;
+                if (m.TtftMs is not null && m.TtftServingTryMs is { } servingTtft)
+                {
+                    _ttftServing.Add((_ttft.Count - 1, servingTtft));
+                }
+
+                if (m.E2eMs is not null && m.E2eServingTryMs is { } servingE2e)
+                {
+                    _e2eServing.Add((_e2e.Count - 1, servingE2e));
+                }
+            }
             Push(_tps, m.OutputTokensPerSecond);
             _tokens.Add(m.AnswerTokens);
 
@@ -266,6 +278,17 @@ public static class SummaryCalculator
 
         private void Count(string errorClass) => _errors[errorClass] = _errors.GetValueOrDefault(errorClass) + 1;
 
+        private static List<double> WithOverrides(List<double> values, List<(int Index, double Value)> overrides)
+        {
+            var result = new List<double>(values);
+            foreach (var (index, value) in overrides)
+            {
+                result[index] = value;
+            }
+
+            return result;
+        }
+
         private static void Push(List<double> list, double? value)
         {
             if (value is { } v)
@@ -280,8 +303,8 @@ public static class SummaryCalculator
             var duration = _last > _first ? (_last - _first) / 1e6 : 0;
             var metrics = new SortedDictionary<string, LatencyStatistics>(StringComparer.Ordinal);
             // The serving try's own latency only where some ok attempt retried (otherwise it equals ttft_ms / e2e_ms).
-            var serving = _anyRetried ? _ttftServing : [];
-            var servingE2e = _anyRetried ? _e2eServing : [];
+            var serving = _anyRetried ? WithOverrides(_ttft, _ttftServing) : [];
+            var servingE2e = _anyRetried ? WithOverrides(_e2e, _e2eServing) : [];
             (string Name, List<double> Values, string Unit)[] distributions =
             [
                 ("ttft_serving_try_ms", serving, "ms"), ("e2e_serving_try_ms", servingE2e, "ms"), ("send_delay_ms", _sendDelay, "ms"),
