@@ -7,12 +7,12 @@ namespace Spark.Eval.Cli.Tests;
 public sealed class ShardCommandsTests
 {
     private static readonly string[] Plan = ["--backend", "sim?name=fast&ttft_ms=2&tokens_per_s=50000", "--backend", "sim?name=other&ttft_ms=3&tokens_per_s=40000",
-        "--repeats", "2", "--warmup", "1", "--no-grade", "--seed", "5"];
+        "--repeats", "2", "--warmup", "1", "--no-grade"];
 
     private static async Task<string> RunAsync(string root, string name, params string[] extra)
     {
         var dir = Path.Combine(root, name);
-        var (exit, _, stderr) = await CliHarness.RunAsync(["run", .. Plan, "--out", dir, .. extra]);
+        var (exit, _, stderr) = await CliHarness.RunAsync(["run", .. Plan, "--seed", "5", "--out", dir, .. extra]);
         Assert.True(exit == 0, stderr);
         return dir;
     }
@@ -123,7 +123,7 @@ public sealed class ShardCommandsTests
         Assert.Contains($"spark-eval run --resume {s1}", refusedErr, StringComparison.Ordinal);
 
         // Re-run the failed shard alone: resume keeps the shard (its manifest says 1/2) and fills only its own slots.
-        var (resumed, _, resumeErr) = await CliHarness.RunAsync("run", "--resume", s1);
+        var (resumed, _, resumeErr) = await CliHarness.RunAsync("run", "--resume", s1, "--no-grade");
         Assert.True(resumed == 0, resumeErr);
         Assert.Contains("shard 1/2", resumeErr, StringComparison.Ordinal);
         Assert.Equal(planned, Measured(s1).Keys.ToHashSet());

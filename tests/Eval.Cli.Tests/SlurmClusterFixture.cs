@@ -55,6 +55,7 @@ public sealed class SlurmClusterFixture : IDisposable
         }
     }
 
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     private void Start()
     {
         Directory.CreateDirectory(_dir);
