@@ -30,6 +30,7 @@ public static class SparkEvalCli
             Commands.ImportCommand.Create(stdout, stderr),
             Commands.PilotCommand.Create(stdout, stderr),
             Commands.ProcureCommand.Create(stdout, stderr),
+            Commands.MergeCommand.Create(stdout, stderr),
         ];
     }
 

@@ -40,13 +40,14 @@ public static class RunCommand
 
         // 3. The run directory: new, or the interrupted one reopened and repaired; this process alone writes it until the end.
         using var store = previous is null
-            ? RunStore.Create(request.OutDir, RunStore.NewManifest(plan with { BackendSpecs = [.. plan.BackendSpecs.Select(SecretRedaction.RedactSpec)] }, new SuiteInfo(suite.Name, suite.Source, suite.Sha256, tasks.Count), backends.Infos, time))
+            ? RunStore.Create(request.OutDir, Sharded(RunStore.NewManifest(plan with { BackendSpecs = [.. plan.BackendSpecs.Select(SecretRedaction.RedactSpec)] }, new SuiteInfo(suite.Name, suite.Source, suite.Sha256, tasks.Count), backends.Infos, time), request.Shard))
             : RunStore.Resume(new RunDirectory(request.OutDir!), previous);
 
         // 4. Generation → grading → summaries → reports → history. Ctrl+C / SIGTERM stops any phase; a second signal exits at once.
         using var signals = ShutdownSignals.Register(stderr, ct);
         var progress = new ProgressDisplay(stderr, time);
-        var evaluation = new EvaluationRun(time, TokenCounter.Default, new RunReportWriter(), new RunHistory(request.History), stderr.WriteLine);
+        // A shard is not a run of its own in the history: 'spark-eval merge' records the whole plan.
+        var evaluation = new EvaluationRun(time, TokenCounter.Default, new RunReportWriter(), store.Manifest.Shard is null ? new RunHistory(request.History) : null, stderr.WriteLine);
         var result = await progress.ShowAsync(() => evaluation.RunAsync(store, tasks, backends.Runnable, grader?.Plan, [progress], signals.Token));
 
         // 5. The table, and the exit code.
@@ -60,4 +61,8 @@ public static class RunCommand
         NightlyOutput.PublishRunGate(request, result.Summary, exit, store.Directory.Path, time, stderr);
         return exit;
     }
+
+    /// <summary>--shard i/N: the manifest records the shard and the plan's hash, which merge checks across shards.</summary>
+    private static RunManifest Sharded(RunManifest manifest, ShardSpec? shard) =>
+        shard is null ? manifest : manifest with { Shard = shard, PlanHash = Sharding.PlanHash(manifest.Plan) };
 }

@@ -14,6 +14,8 @@ public sealed record RunRequest(RunPlanSpec Plan, RunManifest? Previous, string?
     public string? JUnit { get; init; }
     /// <summary>The history to record into (a file or postgresql:// URL); null: $SPARK_EVAL_HISTORY, else results/history.sqlite.</summary>
     public string? History { get; init; }
+    /// <summary>Run only this part of the plan (<c>--shard i/N</c>); null: the whole plan.</summary>
+    public Core.Running.ShardSpec? Shard { get; init; }
 }
 
 /// <summary>The options of <c>spark-eval run</c> and how they become a <see cref="RunRequest"/>.</summary>
@@ -49,13 +51,14 @@ public static class RunOptions
     private static readonly Option<double?> SloTpot = new("--slo-tpot-ms") { Description = "Goodput SLO on TPOT, ms." };
     private static readonly Option<double?> SloE2e = new("--slo-e2e-ms") { Description = "Goodput SLO on end-to-end latency, ms." };
     private static readonly Option<string?> Resume = new("--resume") { Description = "Finish the plan of an interrupted run directory: exactly one attempt per planned slot." };
+    private static readonly Option<string?> Shard = new("--shard") { Description = "Run only shard i of N (0-based, e.g. $SLURM_ARRAY_TASK_ID/4): every N-th measured slot, seeds unchanged; join the shards' run directories with 'spark-eval merge'. See docs/nightly.md." };
     private static readonly Option<bool> Json = new("--json") { Description = "Print the summary as JSON on stdout (progress stays on stderr)." };
     private static readonly Option<bool> NoGrade = new("--no-grade") { Description = "Do not grade answers (grade later with 'spark-eval grade <run-dir>')." };
     private static readonly Option<string?> Judge = JudgeOption.Create();
     private static readonly Option<string?> Grading = JudgeOption.CreateGradingMode();
 
     /// <summary>The flags that make a plan: refused with --resume, whose plan is the manifest's.</summary>
-    private static readonly Option[] PlanFlags = [Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Interleave, Repeats, Seed, Warmup, Duration, Timeout, MaxTokens, Temperature, Tasks, Out, Trace, TraceFormat, TimeScale, Window];
+    private static readonly Option[] PlanFlags = [Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Interleave, Repeats, Seed, Warmup, Duration, Timeout, MaxTokens, Temperature, Tasks, Out, Trace, TraceFormat, TimeScale, Window, Shard];
 
     public static void AddTo(Command command)
     {
@@ -141,6 +144,7 @@ public static class RunOptions
             Wide = parse.GetValue(Wide),
             JUnit = parse.GetValue(JUnit),
             History = parse.GetValue(History),
+            Shard = parse.GetValue(Shard) is { } shard ? Core.Running.ShardSpec.Parse(shard) : null,
         };
     }
 }

@@ -26,10 +26,19 @@ public sealed record RunManifest
     public JudgeInfo? Judge { get; init; }
     /// <summary>Warnings about the run's trustworthiness found at its end (for example a truncated prompt); null when none.</summary>
     public IReadOnlyList<string>? Warnings { get; init; }
+    /// <summary>The part of the plan this run holds (<c>run --shard i/N</c>); null for a whole plan.</summary>
+    public Running.ShardSpec? Shard { get; init; }
+    /// <summary>SHA-256 of <see cref="Plan"/> (<see cref="Running.Sharding.PlanHash"/>), written with <see cref="Shard"/> and by merge: equal in every shard of one plan.</summary>
+    public string? PlanHash { get; init; }
+    /// <summary>The shard runs a merged run was made of (<c>spark-eval merge</c>), by shard index; null otherwise.</summary>
+    public IReadOnlyList<MergedShard>? MergedFrom { get; init; }
 
     /// <summary>The load each backend got, for reports (format-1 runs shared one loop or schedule among their backends).</summary>
     public string DescribeLoad() => Plan.DescribeLoad(sharedLoop: FormatVersion < 2);
 }
+
+/// <summary>One shard of a merged run: its index, run id, directory (as given to merge), machine and status.</summary>
+public sealed record MergedShard(int Index, string RunId, string Source, string MachineName, DateTimeOffset StartedUtc, DateTimeOffset? EndedUtc, int Attempts);
 
 /// <summary>How a run was graded: the mode, the rule that chose it, and the queue's capacity and parallelism.</summary>
 public sealed record GradingInfo(string Mode, string Reason, int QueueCapacity, int Parallelism);

@@ -49,10 +49,17 @@ public sealed class EvaluationRun(TimeProvider time, TokenCounter tokens, IRunRe
         // Plan: every slot, generated lazily; what a resume has left.
         var trace = plan.Trace is { } traceSpec ? Traces.TraceReplay.Load(traceSpec) : null;
         var slots = BenchmarkRunner.EnumerateSlots(plan, tasks, [.. backends.Select(b => b.Info.Name)], trace);
+        if (manifest.Shard is { } shard)
+        {
+            // run --shard i/N: this run holds every N-th measured slot (keys, seeds and schedule unchanged) and the warm-ups.
+            slots = Sharding.Filter(slots, shard);
+        }
+
         var done = store.State.Completed;
         var remaining = slots.Count(s => !done.Contains(s.Key));
         log($"spark-eval run {manifest.RunId}: {tasks.Count} tasks × {backends.Count} backends × {plan.Repeats} repeats"
             + (plan.Warmup > 0 ? $" (+{plan.Warmup} warm-up per backend)" : "")
+            + (manifest.Shard is { } part ? $", shard {part} (one measured slot in {part.Count}, warm-ups all)" : "")
             + $", {(plan.Trace is { } t ? string.Create(CultureInfo.InvariantCulture, $"trace replay {t.Path} ({trace!.Requests.Count} requests per backend, time × {t.TimeScale})") : plan.DescribeLoad())} → {store.Directory.Path}" + (done.Count > 0 ? $" (resuming: {done.Count} done, {remaining} to go)" : ""));
         if (backends.Any(b => b.Info.Simulated))
         {

@@ -33,25 +33,27 @@ public sealed record ShardSpec(int Index, int Count)
 /// </summary>
 public static class Sharding
 {
-    public static IReadOnlyList<PlannedSlot> Select(IReadOnlyList<PlannedSlot> slots, ShardSpec shard)
+    /// <summary>The slots of <paramref name="shard"/>, materialised.</summary>
+    public static IReadOnlyList<PlannedSlot> Select(IReadOnlyList<PlannedSlot> slots, ShardSpec shard) => [.. Filter(slots, shard)];
+
+    /// <summary>The slots of <paramref name="shard"/>, generated as <paramref name="slots"/> is read (a large plan is never held as slots).</summary>
+    public static IEnumerable<PlannedSlot> Filter(IEnumerable<PlannedSlot> slots, ShardSpec shard)
     {
         ArgumentNullException.ThrowIfNull(slots);
         ArgumentNullException.ThrowIfNull(shard);
-        var result = new List<PlannedSlot>();
-        var measured = 0;
+        return FilterIterator(slots, shard);
+    }
+
+    private static IEnumerable<PlannedSlot> FilterIterator(IEnumerable<PlannedSlot> slots, ShardSpec shard)
+    {
+        var measured = 0L;
         foreach (var slot in slots)
         {
-            if (slot.Key.Warmup)
+            if (slot.Key.Warmup || measured++ % shard.Count == shard.Index)
             {
-                result.Add(slot);
-            }
-            else if (measured++ % shard.Count == shard.Index)
-            {
-                result.Add(slot);
+                yield return slot;
             }
         }
-
-        return result;
     }
 
     /// <summary>SHA-256 (hex) of the plan as the manifest stores it: equal plans, equal hash, in every shard.</summary>
