@@ -34,13 +34,22 @@ public sealed class TypeScriptCompilePool(ProcessSandbox sandbox, TimeProvider t
         ObjectDisposedException.ThrowIf(_idle.IsDisposed, this);
         var server = _idle.TryTake(isolated, idle => idle.IsAlive);
 
-        try
+        // The server is the harness's own process and starts before any answer reaches it, so a failed start is tried once
+        // more: under heavy load (several graders at once) node now and then exits before its greeting with nothing on stderr.
+        for (var start = 1; server is null; start++)
         {
-            server ??= await TypeScriptCompileServer.StartAsync(sandbox, tools, isolated, time, cancellationToken);
-        }
-        catch (Exception ex) when (ex is IOException or InvalidOperationException or ToolMissingException)
-        {
-            return new TypeScriptCompileResult(null, ExecutionOutcome.HarnessError, $"the TypeScript compile server did not start: {ex.Message}");
+            try
+            {
+                server = await TypeScriptCompileServer.StartAsync(sandbox, tools, isolated, time, cancellationToken);
+            }
+            catch (Exception ex) when ((ex is IOException or InvalidOperationException) && start < 2)
+            {
+                // Started again by the loop.
+            }
+            catch (Exception ex) when (ex is IOException or InvalidOperationException or ToolMissingException)
+            {
+                return new TypeScriptCompileResult(null, ExecutionOutcome.HarnessError, $"the TypeScript compile server did not start (tried {start} times): {ex.Message}");
+            }
         }
 
         TypeScriptCompileResult result;
