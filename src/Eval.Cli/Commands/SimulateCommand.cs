@@ -28,10 +28,12 @@ public static class SimulateCommand
         var output = new Option<string>("--output-tokens") { Description = "Output tokens per request; a comma list sweeps.", DefaultValueFactory = _ => "128" };
         var concurrency = new Option<string?>("--concurrency", "-c") { Description = "Closed loop: requests in flight; a comma list sweeps (e.g. 1,8,64)." };
         var rate = new Option<string?>("--rate") { Description = "Open loop: requests per second; a comma list sweeps." };
-        var requests = new Option<int>("--requests", "-n") { Description = "Requests simulated per load point.", DefaultValueFactory = _ => 1000 };
+        var requests = new Option<int?>("--requests", "-n") { Description = "Requests simulated per load point (default: max(40 × concurrency, 64) for a closed loop, 1000 for --rate; the first quarter is warm-up unless --cold-start, or every request is in flight at once)." };
+        var coldStart = new Option<bool>("--cold-start") { Description = "Count every request from the lockstep start (all clients at once, no warm-up excluded) instead of the steady state." };
+        var inProcess = new Option<bool>("--in-process") { Description = "As an offline benchmark inside the engine process measures it: no network round trip, the stack's in-process per-call cost instead of its server request overhead." };
         var arrival = new Option<string>("--arrival") { Description = "Open-loop inter-arrivals: poisson or gamma.", DefaultValueFactory = _ => "poisson" };
         var burstiness = new Option<double>("--burstiness") { Description = "Gamma shape (1 = Poisson).", DefaultValueFactory = _ => 1.0 };
-        var chunked = new Option<bool>("--chunked-prefill") { Description = "Mix prompt chunks with decode steps up to the device's step-token budget." };
+        var chunked = new Option<bool?>("--chunked-prefill") { Description = "Mix prompt chunks with decode steps up to the device's step-token budget: true or false (default: the hardware profile's serving stack, see 'simulate profiles')." };
         var jitter = new Option<double>("--jitter") { Description = "Relative standard deviation of each step's duration (0 = none)." };
         var spread = new Option<double>("--length-spread") { Description = "Uniform ± spread of lengths around their means, as a fraction." };
         var seed = new Option<int>("--seed") { Description = "Seed for arrivals, lengths and jitter.", DefaultValueFactory = _ => 42 };
@@ -45,12 +47,12 @@ public static class SimulateCommand
 
         var command = new Command("simulate", "SIMULATED: predict TTFT, TPOT, throughput, goodput and saturation for a hardware × model profile under load; size a fleet for an SLO.")
         {
-            hw, model, precision, tp, input, output, concurrency, rate, requests, arrival, burstiness, chunked, jitter, spread, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
+            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, arrival, burstiness, chunked, jitter, spread, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
         };
         command.SetAction(async (parse, ct) =>
         {
             var catalog = ProfileCatalog.Load(parse.GetValue(Profiles));
-            var latency = Build(catalog, parse.GetValue(hw), parse.GetValue(model), parse.GetValue(precision), parse.GetValue(tp));
+            var latency = Build(catalog, parse.GetValue(hw), parse.GetValue(model), parse.GetValue(precision), parse.GetValue(tp), parse.GetValue(inProcess));
             var inputs = ParseList(parse.GetValue(input)!, "--input-tokens", 1, 1_000_000).Select(v => (int)v).ToList();
             var outputs = ParseList(parse.GetValue(output)!, "--output-tokens", 1, 1_000_000).Select(v => (int)v).ToList();
             var rates = parse.GetValue(rate) is { } r ? ParseList(r, "--rate", 1e-6, 1e7) : [];
@@ -74,19 +76,19 @@ public static class SimulateCommand
             var n = parse.GetValue(requests);
             if (n < 1)
             {
-                throw new InputException("--requests: must be >= 1. Fix: give a request count such as 1000");
+                throw new InputException("--requests: must be >= 1. Fix: give a request count such as 1000, or leave it out for the default");
             }
 
-            var template = new LoadOptions
+            // The validated defaults (LoadDefaults, the same call `simulate validate` makes for every published row), then the user's knobs.
+            LoadOptions Options(int i, int o, int? cc, double? rr) => LoadDefaults.For(latency.Hardware, i, o, cc, rr, n, parse.GetValue(coldStart), parse.GetValue(chunked)) with
             {
-                Requests = n,
                 Arrival = arrivalKind,
                 Burstiness = parse.GetValue(burstiness),
-                ChunkedPrefill = parse.GetValue(chunked),
                 Jitter = parse.GetValue(jitter),
                 LengthSpread = parse.GetValue(spread),
                 Seed = parse.GetValue(seed),
             };
+            var template = Options(inputs[0], outputs[0], concurrencies.Count > 0 ? concurrencies[0] : null, rates.Count > 0 ? rates[0] : null);
             // One SLO syntax across commands (Core's SloSyntax): --slo ttft_ms=500,tpot_ms=50 or --slo-ttft-ms 500 --slo-tpot-ms 50.
             var sloSpec = Core.Results.SloSyntax.Combine(parse.GetValue(slo), parse.GetValue(sloTtft), parse.GetValue(sloTpot), null, allowed: ["ttft_ms", "tpot_ms"]);
             var sloTarget = sloSpec.IsSet ? new Slo(sloSpec.TtftMs, sloSpec.TpotMs) : null;
@@ -97,19 +99,19 @@ public static class SimulateCommand
                 {
                     foreach (var cc in concurrencies)
                     {
-                        var options = template with { InputTokens = i, OutputTokens = o, Concurrency = cc };
+                        var options = Options(i, o, cc, null);
                         points.Add(new LoadPoint { InputTokens = i, OutputTokens = o, Concurrency = cc, Stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options), sloTarget) });
                     }
 
                     foreach (var rr in rates)
                     {
-                        var options = template with { InputTokens = i, OutputTokens = o, Rate = rr };
+                        var options = Options(i, o, null, rr);
                         points.Add(new LoadPoint { InputTokens = i, OutputTokens = o, Rate = rr, Stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options), sloTarget) });
                     }
                 }
             }
 
-            var first = template with { InputTokens = inputs[0], OutputTokens = outputs[0], Requests = Math.Min(n, 2000) };
+            var first = template with { Requests = Math.Min(template.Requests, 2000) };
             var saturation = parse.GetValue(noSaturation) ? null : CapacityPlanner.FindSaturation(latency, first);
             CapacityPlan? plan = null;
             if (sloTarget is not null)
@@ -136,6 +138,8 @@ public static class SimulateCommand
                 Devices = latency.Devices,
                 KvCapacityTokens = latency.KvCapacityTokens,
                 ChunkedPrefill = template.ChunkedPrefill,
+                WarmupFraction = template.WarmupFraction,
+                Requests = template.Requests,
                 Seed = template.Seed,
                 UnloadedTtftMs = latency.UnloadedTtftSeconds(inputs[0]) * 1000,
                 UnloadedTpotMs = latency.DecodeStepSeconds(1, inputs[0]) * 1000,
@@ -156,13 +160,14 @@ public static class SimulateCommand
         });
 
         command.Subcommands.Add(CreateValidate(stdout));
+        command.Subcommands.Add(SimulateFitCommand.Create(stdout));
         command.Subcommands.Add(CreateValidateLocal(stdout, stderr));
         command.Subcommands.Add(CreateBench(stdout));
         command.Subcommands.Add(CreateProfilesList(stdout));
         return command;
     }
 
-    internal static LatencyModel Build(ProfileCatalog catalog, string? hwId, string? modelId, string? precisionName, int tp)
+    internal static LatencyModel Build(ProfileCatalog catalog, string? hwId, string? modelId, string? precisionName, int tp, bool inProcess = false)
     {
         if (string.IsNullOrWhiteSpace(hwId))
         {
@@ -175,6 +180,11 @@ public static class SimulateCommand
         }
 
         var hardware = catalog.GetHardware(hwId);
+        if (inProcess)
+        {
+            hardware = LoadDefaults.InProcess(hardware);
+        }
+
         var model = catalog.GetModel(modelId);
         var name = precisionName ?? model.DefaultPrecision;
         var precision = Precision.Find(name) ?? throw new InputException($"--precision '{name}': unknown. Fix: use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}");
@@ -206,7 +216,7 @@ public static class SimulateCommand
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new System.Text.StringBuilder();
-        sb.Append(c, $"SIMULATED {latency.Describe()} (TP {report.TensorParallel}, {report.Devices} device(s)), KV cache {report.KvCapacityTokens:N0} tokens, chunked prefill {(report.ChunkedPrefill ? "on" : "off")}, seed {report.Seed}\n");
+        sb.Append(c, $"SIMULATED {latency.Describe()} (TP {report.TensorParallel}, {report.Devices} device(s)), KV cache {report.KvCapacityTokens:N0} tokens, chunked prefill {(report.ChunkedPrefill ? "on" : "off")}, {report.Requests:N0} requests, {(report.WarmupFraction > 0 ? $"steady state (first {report.WarmupFraction:P0} warm-up excluded)" : "cold start (every request counted)")}, seed {report.Seed}\n");
         sb.Append(c, $"unloaded: TTFT {report.UnloadedTtftMs:F1} ms (RTT + request overhead + prefill), TPOT {report.UnloadedTpotMs:F2} ms (one decode step at batch 1)\n\n");
         sb.Append("in/out      load          TTFT p50   TTFT p99   TPOT p50   TPOT p99   out tok/s   req/s  goodput/s  in SLO  peak batch\n");
         foreach (var p in report.Points)
@@ -245,7 +255,8 @@ public static class SimulateCommand
     {
         var data = new Option<string?>("--data") { Description = "Validation rows (default: hw-profiles/validation.json beside the profiles, else the embedded copy)." };
         var write = new Option<string?>("--write") { Description = "Write the Markdown page here (e.g. docs/simulator-validation.md) instead of printing it." };
-        var command = new Command("validate", "Compare the simulator's predictions with published measurements; prints (or writes) the validation table.") { data, write, Profiles };
+        var summary = new Option<bool>("--summary") { Description = "Print only the error summary: median and worst per regime and per family, calibration and holdout apart." };
+        var command = new Command("validate", "Compare the simulator's predictions with published measurements; prints (or writes) the validation table.") { data, write, summary, Profiles };
         command.SetAction(async (parse, ct) =>
         {
             var profilesDir = parse.GetValue(Profiles);
@@ -259,6 +270,12 @@ public static class SimulateCommand
             var file = ValidationRunner.Load(path);
             var results = ValidationRunner.Run(catalog, file);
             var page = ValidationRunner.RenderMarkdown(results, ValidationPage.ValidationPreamble(catalog));
+            if (parse.GetValue(summary))
+            {
+                await stdout.WriteAsync(ValidationRunner.RenderSummary(results).AsMemory(), ct);
+                return SparkEvalCli.ExitOk;
+            }
+
             if (parse.GetValue(write) is { } target)
             {
                 // Keep the measured local CPU section (validate-local writes it; this command cannot regenerate it).

@@ -54,8 +54,9 @@ public sealed class LatencyModel
 
         if (hardware.Architecture == DeviceArchitecture.SramPipeline)
         {
-            // Weights must sit in on-chip SRAM: the device count follows from the model size, not from --tp.
-            Devices = Math.Max(tensorParallel, (int)Math.Ceiling(WeightBytes / usable));
+            // Weights must sit in on-chip SRAM: the device count follows from the model size, not from --tp. Vendors deploy
+            // enough chips that the weights fill only part of the SRAM; the rest holds the KV cache of a batch.
+            Devices = Math.Max(tensorParallel, (int)Math.Ceiling((WeightBytes / (usable * Math.Clamp(hardware.SramWeightFraction, 0.01, 1.0))) - 1e-9));
             _pipelineLatency = (model.Layers * hardware.LayerLatencyUs / 1e6) + ((Devices - 1) * hardware.DeviceHopMs / 1000.0);
         }
         else
@@ -72,7 +73,8 @@ public sealed class LatencyModel
         _computeFlopsPerSecond = Devices * hardware.PeakTflopsFor(precision) * 1e12 * hardware.ComputeEfficiency;
         _bytesPerSecond = Devices * hardware.MemoryBandwidthGBps * 1e9 * hardware.BandwidthEfficiency;
         _weightBytesPerSecond = hardware.WeightReadGBps.TryGetValue(precision.Name, out var measured) ? Devices * measured * 1e9 : _bytesPerSecond;
-        KvCapacityTokens = (long)Math.Max(0, ((Devices * usable) - WeightBytes) / KvBytesPerToken);
+        // The stack's budget (memory × utilisation) less the weights; a stack such as TensorRT-LLM gives the KV cache a share of that free memory.
+        KvCapacityTokens = (long)Math.Max(0, ((Devices * (usable - (hardware.RuntimeReservedGB * 1e9))) - WeightBytes) * Math.Clamp(hardware.KvCacheFreeFraction, 0, 1) / KvBytesPerToken);
     }
 
     public HardwareProfile Hardware { get; }
@@ -92,7 +94,7 @@ public sealed class LatencyModel
     /// <summary>KV-cache bytes per token: 2 (K and V) · layers · kvHeads · headDim · bytes per element.</summary>
     public double KvBytesPerToken { get; }
 
-    /// <summary>Tokens of KV cache the replica holds: (devices · memory · utilisation − weights) / KV bytes per token.</summary>
+    /// <summary>Tokens of KV cache the replica holds: (devices · (memory · utilisation − runtime reserve) − weights) · KV free fraction / KV bytes per token.</summary>
     public long KvCapacityTokens { get; }
 
     /// <summary>Largest batch of sequences of <paramref name="sequenceTokens"/> tokens that fits the KV cache and the engine's batch limit.</summary>

@@ -48,6 +48,10 @@ public sealed record SimulationReport
     public int Devices { get; init; }
     public long KvCapacityTokens { get; init; }
     public bool ChunkedPrefill { get; init; }
+    /// <summary>Share of each point's requests excluded as warm-up (0.25 in steady state; 0 with --cold-start or an all-in-flight batch).</summary>
+    public double WarmupFraction { get; init; }
+    /// <summary>Requests simulated at the first load point.</summary>
+    public int Requests { get; init; }
     public int Seed { get; init; }
     /// <summary>A lone request: TTFT = RTT + request overhead + prefill; TPOT = one decode step at batch 1.</summary>
     public double UnloadedTtftMs { get; init; }

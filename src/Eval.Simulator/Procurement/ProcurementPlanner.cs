@@ -188,7 +188,8 @@ public static class ProcurementPlanner
         {
             InputTokens = plan.Demand.InputTokens,
             OutputTokens = plan.Demand.OutputTokens,
-            ChunkedPrefill = true,
+            // The serving stack's scheduler default, as `simulate` and validation use it.
+            ChunkedPrefill = hw.ChunkedPrefill,
             Seed = plan.Seed,
             Requests = 400,
         };

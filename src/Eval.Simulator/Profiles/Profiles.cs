@@ -67,8 +67,28 @@ public sealed record HardwareProfile
     /// part of a fitted tensor-parallel cost that exceeds the collective's own latency. 0 unless a serving stack gives it.
     /// </summary>
     public double AllReduceCallOverheadUs { get; init; }
-    /// <summary>Fraction of device memory left for weights and KV cache after runtime reservations.</summary>
+    /// <summary>Fraction of device memory left for weights and KV cache after runtime reservations (vLLM's gpu_memory_utilization).</summary>
     public double MemoryUtilization { get; set; } = 0.9;
+    /// <summary>
+    /// Share of the memory still free after the weights that the serving stack gives the KV cache (TensorRT-LLM's
+    /// kv_cache_free_gpu_mem_fraction, 0.9 by default; 1 for stacks whose budget is <see cref="MemoryUtilization"/> alone, as vLLM).
+    /// </summary>
+    public double KvCacheFreeFraction { get; set; } = 1.0;
+    /// <summary>
+    /// Memory per device the serving stack holds outside weights and KV cache (activation workspace for a full step of
+    /// <see cref="MaxStepTokens"/>, CUDA graphs, communication buffers), GB; taken before the KV share is computed.
+    /// </summary>
+    public double RuntimeReservedGB { get; init; }
+    /// <summary>
+    /// The serving stack's scheduler default: chunked prefill on (prompt chunks share steps with decode tokens, up to
+    /// <see cref="MaxStepTokens"/>) or off (prefill-first). What <c>simulate</c> and validation use unless told otherwise.
+    /// </summary>
+    public bool ChunkedPrefill { get; set; } = true;
+    /// <summary>
+    /// sram-pipeline only: the largest share of each chip's SRAM the vendor's deployment gives the weights; the rest holds
+    /// KV cache and activations, so the chip count is ceil(weights / (memory · this)). 1 sizes the pipeline to the weights alone.
+    /// </summary>
+    public double SramWeightFraction { get; set; } = 1.0;
     /// <summary>Largest batch the engine schedules in one step.</summary>
     public int MaxBatch { get; set; } = 256;
     /// <summary>Token budget of one step when chunked prefill is on.</summary>
@@ -113,11 +133,17 @@ public sealed record HardwareProfile
     public double PricePerDeviceHour { get; init; }
     public IReadOnlyList<FigureSource> Sources { get; init => field = value ?? []; } = [];
 
-    /// <summary>Peak TFLOPS for a precision: the precision's own figure, else bf16's.</summary>
-    public double PeakTflopsFor(Precision precision) =>
-        PeakTflops.TryGetValue(precision.Name, out var v) ? v
-        : precision.ComputeAs is { } alias && PeakTflops.TryGetValue(alias, out var a) ? a
-        : PeakTflops.TryGetValue("bf16", out var b) ? b : 0;
+    /// <summary>
+    /// Peak TFLOPS for a precision: the precision's own figure, else its ComputeAs alias's (when the device has the
+    /// tensor-core format the alias needs, see <see cref="Precision.AliasNeeds"/>), else bf16's.
+    /// </summary>
+    public double PeakTflopsFor(Precision precision)
+    {
+        ArgumentNullException.ThrowIfNull(precision);
+        return PeakTflops.TryGetValue(precision.Name, out var v) ? v
+            : precision.ComputeAs is { } alias && (precision.AliasNeeds is not { } needs || PeakTflops.ContainsKey(needs)) && PeakTflops.TryGetValue(alias, out var a) ? a
+            : PeakTflops.TryGetValue("bf16", out var b) ? b : 0;
+    }
 }
 
 /// <summary>One model profile: architecture figures that drive the latency model, mixture-of-experts shape and capability.</summary>
@@ -171,8 +197,11 @@ public sealed record ModelFile
     public IReadOnlyList<ModelProfile> Models { get; init => field = value ?? []; } = [];
 }
 
-/// <summary>A numeric precision: bytes per weight, bytes per KV element, and which peak-compute figure it uses.</summary>
-public sealed record Precision(string Name, double BytesPerWeight, double BytesPerKv, string? ComputeAs)
+/// <summary>
+/// A numeric precision: bytes per weight, bytes per KV element, which peak-compute figure it uses, and which tensor-core
+/// format a device must have for that figure to apply (otherwise the weights are widened and multiplied at bf16).
+/// </summary>
+public sealed record Precision(string Name, double BytesPerWeight, double BytesPerKv, string? ComputeAs, string? AliasNeeds = null)
 {
     public static readonly IReadOnlyList<Precision> All =
     [
@@ -183,7 +212,9 @@ public sealed record Precision(string Name, double BytesPerWeight, double BytesP
         new("q8_0", 1.0625, 2.0, "int8"),
         new("q4", 0.5625, 2.0, "int8"),
         // MXFP4 (gpt-oss): 4-bit values with a shared 8-bit scale per 32 (4.25 bits).
-        new("mxfp4", 0.53125, 2.0, "fp8"),
+        // Devices with FP4 tensor cores (Blackwell) multiply MXFP4 weights with FP8 activations; devices without them
+        // (Hopper, whose narrowest tensor format is FP8; CDNA3) widen the weights and run bf16 GEMMs (weight-only W4A16).
+        new("mxfp4", 0.53125, 2.0, "fp8", AliasNeeds: "fp4"),
         // NVFP4 (Blackwell): 4-bit values with an FP8 scale per 16 (4.5 bits); KV cache in FP8.
         new("fp4", 0.5625, 1.0, "fp8"),
     ];

@@ -20,14 +20,13 @@ public sealed record ValidationRow
     public int TensorParallel { get; set; } = 1;
     /// <summary>Closed-loop concurrency (the batch a benchmark keeps in flight); offline runs use the request count.</summary>
     public int Concurrency { get; set; } = 1;
-    /// <summary>Requests simulated (default: max(40 · concurrency, 64), the first quarter excluded as warm-up).</summary>
+    /// <summary>Requests simulated (default: max(40 · concurrency, 64), the first quarter excluded as warm-up; all in flight at once when ≤ concurrency).</summary>
     public int? Requests { get; init; }
     public int InputTokens { get; init; }
     public int OutputTokens { get; init; }
     /// <summary>ttft_ms (mean), itl_ms (mean time per output token), output_tps (all requests), user_tps (1000 / ITL of one stream).</summary>
     public required string Metric { get; init; }
     public double Value { get; init; }
-    public bool ChunkedPrefill { get; init; }
     /// <summary>Measured inside the engine process (no HTTP, no network): no round trip, and the request overhead is the profile's in-process one.</summary>
     public bool InProcess { get; init; }
     /// <summary>A held-out row: added after calibration and never used to fit constants; reported apart, bounds not asserted.</summary>
@@ -136,25 +135,14 @@ public static class ValidationRunner
         if (row.InProcess)
         {
             // No HTTP server or network: only the runtime's own per-call cost remains.
-            hw = hw with { RequestOverheadMs = hw.InProcessRequestOverheadMs, NetworkRttMs = 0 };
+            hw = LoadDefaults.InProcess(hw);
         }
 
         var model = catalog.GetModel(row.Model, $"validation row {row.Id}: model");
         var precision = Precision.Find(row.Precision) ?? throw new InputException($"validation row {row.Id}: precision '{row.Precision}' is unknown. Fix: use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}");
         var latency = new LatencyModel(hw, model, precision, row.TensorParallel);
-        var requests = row.Requests ?? Math.Max(40 * row.Concurrency, 64);
-        var options = new LoadOptions
-        {
-            Requests = requests,
-            // A benchmark at concurrency C starts with C requests at once; its steady state comes many waves later.
-            // Identical requests started together stay bunched for many waves, so a quarter of the run is warm-up.
-            WarmupFraction = requests > row.Concurrency ? 0.25 : 0,
-            Concurrency = row.Concurrency,
-            InputTokens = row.InputTokens,
-            OutputTokens = row.OutputTokens,
-            ChunkedPrefill = row.ChunkedPrefill,
-            Seed = 1,
-        };
+        // The same defaults as `spark-eval simulate`: steady state, the profile's serving-stack scheduler; the row gives only its setup.
+        var options = LoadDefaults.For(hw, row.InputTokens, row.OutputTokens, row.Concurrency, requests: row.Requests);
         var stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options));
         return row.Metric switch
         {
@@ -196,10 +184,40 @@ public static class ValidationRunner
             sb.Append("calibrate (which rows, which constants): they are unseen only in that no constant is fitted to them.\n");
             sb.Append("The rows whose note says \"pre-registered holdout\" (MI300X, vLLM: AMD's ROCm performance page and Oracle's OCI blog)\n");
             sb.Append("were committed on 2026-12-06 before any model change of issue #20 (git history shows the order); their errors\n");
-            sb.Append("were seen when they were committed, and no constant has been fitted or changed since.\n\n");
+            sb.Append("were seen when they were committed (35 rows: median 9.8 %, worst 1.66×). No constant was fitted to them since. The\n");
+            sb.Append("model changes of issue #20 (serving-stack KV capacity, MI300X constants of its own fitted with `simulate fit` on\n");
+            sb.Append("8 calibration rows from the Oct 2025 version of AMD's ROCm page, other models and the latency table) moved them;\n");
+            sb.Append("those calibration rows share a page and a stack with the 3 MI300X 70B holdout rows, so read the MI300X holdout\n");
+            sb.Append("error as the error under a stack whose other rows were fitted.\n\n");
             AppendTable(sb, holdout);
         }
 
+        return sb.ToString();
+    }
+
+    /// <summary>The error summary (calibration and holdout apart, per regime and per family): what <c>simulate validate --summary</c> prints.</summary>
+    public static string RenderSummary(IReadOnlyList<ValidationResult> results)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        var c = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        foreach (var (title, set) in new[] { ("calibration (fitted)", results.Where(r => !r.Row.Holdout).ToList()), ("holdout (never fitted)", results.Where(r => r.Row.Holdout).ToList()) })
+        {
+            if (set.Count == 0)
+            {
+                continue;
+            }
+
+            var worst = set.MaxBy(r => r.Ratio)!;
+            sb.Append(c, $"{title}: {set.Count} rows, median absolute error {MedianAbsoluteError(set) * 100:F1} %, worst {worst.Ratio:F2}× ({worst.Row.Id})\n");
+            foreach (var g in set.GroupBy(r => "regime " + r.Regime).Concat(set.GroupBy(r => "family " + r.Family)).OrderBy(g => g.Key, StringComparer.Ordinal))
+            {
+                var w = g.MaxBy(r => r.Ratio)!;
+                sb.Append(c, $"  {g.Key,-36} {g.Count(),3} rows  median {MedianAbsoluteError([.. g]) * 100,5:F1} %  worst {w.Ratio,5:F2}×  {w.Row.Id}\n");
+            }
+        }
+
+        sb.Append("All predictions are SIMULATED; error = (simulated − published) / published.\n");
         return sb.ToString();
     }
 

@@ -18,6 +18,7 @@ public static class ValidationPage
         var trtllm = catalog.GetHardware("h100-sxm-trtllm2023");
         var ampere = catalog.GetHardware("a100-80gb-trtllm2023");
         var ada = catalog.GetHardware("l40s-trtllm2023");
+        var mi300 = catalog.GetHardware("mi300x");
         return string.Create(CultureInfo.InvariantCulture, $$"""
             # Simulator validation (generated)
 
@@ -47,6 +48,15 @@ public static class ValidationPage
             > **GPU measurements not taken in this session.** The issue also asks for this simulator's predictions beside
             > PyTorch/llama.cpp runs measured on a real GPU. No GPU device was lent to this task's session, so none were
             > taken; every GPU row below is a published figure with its source, not a measurement of ours.
+
+            Serving-stack figures (issue #20) live in the profile and are what `spark-eval simulate` uses by default, so every
+            row below is what `simulate` prints given only the row's setup (SimulateDefaultsTests): the KV cache is the stack's
+            share of the memory left after weights and a runtime reserve (TensorRT-LLM/NIM profiles: device-visible memory,
+            {{hopper.RuntimeReservedGB}} GB reserved per GPU, fitted on the NIM c100 row, then {{hopper.KvCacheFreeFraction}} of what is free; vLLM: {{mi300.MemoryUtilization}} of memory),
+            chunked prefill as the stack runs it, steady state (first quarter warm-up). amd-cdna3 has its own constants
+            (compute {{mi300.ComputeEfficiency}}, bandwidth {{mi300.BandwidthEfficiency}}, {{mi300.StepOverheadMs}} ms step, {{mi300.AllReduceLatencyUs}} µs all-reduce; 4 constants fitted on its 8 calibration
+            rows with `spark-eval simulate fit`, which never reads a holdout row). Regime and family figures: `spark-eval
+            simulate validate --summary`.
 
             See docs/simulator.md for the model and for what this table does not cover.
             """);

@@ -1,0 +1,40 @@
+using Spark.Eval.Simulator.Calibration;
+using Spark.Eval.Simulator.Profiles;
+using Spark.Eval.Simulator.Validation;
+
+namespace Spark.Eval.Simulator.Tests;
+
+public class ProfileFitterTests
+{
+    private static ValidationRow Row(string id, double value, bool holdout) => new()
+    {
+        Id = id, Source = "s", Quote = "q", Hardware = "test-gpu", Model = "test-1b", Precision = "bf16", Metric = "ttft_ms",
+        Requests = 1, InputTokens = 1000, OutputTokens = 1, Value = value, Holdout = holdout,
+    };
+
+    [Fact]
+    public void Fit_RecoversTheRequestOverheadOfItsRows_AndNeverReadsHoldoutRows()
+    {
+        var hw = TestProfiles.Gpu(requestMs: 5);
+        var catalog = new ProfileCatalog([hw], [TestProfiles.Dense()], "test");
+        var truth = ValidationRunner.Predict(new ProfileCatalog([hw with { RequestOverheadMs = 40 }], [TestProfiles.Dense()], "test"), Row("x", 1, false));
+        // The holdout row says the overhead is huge; a fit that read it would move away from 40 ms.
+        var file = new ValidationFile { FormatVersion = 1, Rows = [Row("fit", truth, holdout: false), Row("held", truth * 50, holdout: true)] };
+
+        var fit = ProfileFitter.Fit(catalog, file, hw.Id, ["requestOverheadMs"]);
+
+        Assert.Single(fit.Rows);
+        Assert.Equal("fit", fit.Rows[0].Row.Id);
+        Assert.InRange(fit.Constants[0].Value, 39.5, 40.5);
+    }
+
+    [Fact]
+    public void Fit_NoCalibrationRows_ExplainsTheFix()
+    {
+        var hw = TestProfiles.Gpu(requestMs: 5);
+        var catalog = new ProfileCatalog([hw], [TestProfiles.Dense()], "test");
+        var file = new ValidationFile { FormatVersion = 1, Rows = [Row("held", 10, holdout: true)] };
+        var ex = Assert.Throws<Core.InputException>(() => ProfileFitter.Fit(catalog, file, hw.Id, ["requestOverheadMs"]));
+        Assert.Contains("no calibration rows", ex.Message, StringComparison.Ordinal);
+    }
+}
