@@ -55,7 +55,7 @@ public static class RunOptions
     private static readonly Option<string?> Grading = JudgeOption.CreateGradingMode();
 
     /// <summary>The flags that make a plan: refused with --resume, whose plan is the manifest's.</summary>
-    private static readonly Option[] PlanFlags = [Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Interleave, Repeats, Seed, Warmup, Duration, Timeout, MaxTokens, Temperature, Tasks, Out, Trace, TraceFormat, TimeScale, Window];
+    private static readonly Option[] PlanFlags = [Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Interleave, Repeats, Seed, Warmup, Duration, Timeout, MaxTokens, Temperature, Tasks, Out, Trace, TraceFormat, TimeScale, Window, .. SessionOptions.All];
 
     public static void AddTo(Command command)
     {
@@ -122,6 +122,8 @@ public static class RunOptions
         {
             throw new InputException("--trace-format/--time-scale/--window without --trace. Fix: add --trace <file>, or drop them");
         }
+
+        plan = SessionOptions.Apply(parse, plan);
 
         // The plan's own values are checked now, its size once the suite is loaded (RunPlanSpec.Validate).
         plan.Validate(taskCount: 0);
