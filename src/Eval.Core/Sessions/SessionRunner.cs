@@ -265,7 +265,8 @@ public sealed class SessionRunner(TimeProvider time, TokenCounter tokens)
 
         var key = new SlotKey(task.Id, backend, session, Warmup: false, Session: $"{group.Key}/s{session}/t{taskInSession}/r{turn}");
         var backendIndex = run.Index[backend];
-        var scheduledUs = run.BaseOffsetUs + Us(thinkStart - run.RunStart) + (think.Ticks / 10);
+        // When the think time ends: the request's due time (its start minus this is the harness's schedule lag).
+        var scheduledUs = run.BaseOffsetUs + Us(thinkStart - run.RunStart + (long)(think.Ticks * (time.TimestampFrequency / (double)TimeSpan.TicksPerSecond)));
         var timeout = group.Policy.FirstTokenTimeout(backend);
         var record = await run.Runner.ExecuteAsync(run.Plan, new PlannedSlot(key, task, backendIndex, null), run.Backends[backendIndex], run.RunStart, run.BaseOffsetUs,
             scheduledUs, run.NextSequence(), run.Stop, run.Stop, ([.. conversation], conversationTokens), timeout);

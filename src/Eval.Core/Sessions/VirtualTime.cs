@@ -129,8 +129,8 @@ public static class VirtualTimeLoop
     /// <summary>How long the loop waits for work posted from another thread (Ctrl+C) when no timer is left, before it calls the run stuck.</summary>
     public static readonly TimeSpan StuckAfter = TimeSpan.FromSeconds(60);
 
-    /// <summary>Runs <paramref name="body"/> to completion on the calling thread in virtual time and returns its result.</summary>
-    public static T Run<T>(VirtualTimeProvider clock, Func<Task<T>> body)
+    /// <summary>Runs <paramref name="body"/> to completion on the calling thread in virtual time and returns its result; <paramref name="stuckAfter"/> overrides <see cref="StuckAfter"/>.</summary>
+    public static T Run<T>(VirtualTimeProvider clock, Func<Task<T>> body, TimeSpan? stuckAfter = null)
     {
         ArgumentNullException.ThrowIfNull(clock);
         ArgumentNullException.ThrowIfNull(body);
@@ -148,9 +148,9 @@ public static class VirtualTimeLoop
                     return task.GetAwaiter().GetResult();
                 }
 
-                if (!clock.FireNext() && !context.WaitForWork(StuckAfter))
+                if (!clock.FireNext() && !context.WaitForWork(stuckAfter ?? StuckAfter))
                 {
-                    throw new InvalidOperationException($"virtual time: the run waits on nothing (no timer, no work for {StuckAfter.TotalSeconds} s): a backend awaited something outside virtual time");
+                    throw new InvalidOperationException($"virtual time: the run waits on nothing (no timer, no work for {(stuckAfter ?? StuckAfter).TotalSeconds} s): a backend awaited something outside virtual time");
                 }
             }
         }
