@@ -62,7 +62,9 @@ public sealed class EvaluationRun(TimeProvider time, TokenCounter tokens, IRunRe
         }
 
         var remaining = plan.Sessions is null ? slots.Count(s => !done.Contains(s.Key)) : 0;
-        log($"spark-eval run {manifest.RunId}: {tasks.Count} tasks × {backends.Count} backends × {plan.Repeats} repeats"
+        log(plan.Sessions is { } sessionPlan
+            ? $"spark-eval run {manifest.RunId}: {tasks.Count} tasks, {backends.Count} backends{(sessions?.Policy is { } p ? $" and policy {p.Name}" : "")}: {sessionPlan.Describe()} each → {store.Directory.Path}" + (store.State.Records.Count > 0 ? $" (resuming: {store.State.Records.Count} interactions done)" : "")
+            : $"spark-eval run {manifest.RunId}: {tasks.Count} tasks × {backends.Count} backends × {plan.Repeats} repeats"
             + (plan.Warmup > 0 ? $" (+{plan.Warmup} warm-up per backend)" : "")
             + $", {(plan.Trace is { } t ? string.Create(CultureInfo.InvariantCulture, $"trace replay {t.Path} ({trace!.Requests.Count} requests per backend, time × {t.TimeScale})") : plan.DescribeLoad())} → {store.Directory.Path}" + (done.Count > 0 ? $" (resuming: {done.Count} done, {remaining} to go)" : ""));
         if (backends.Any(b => b.Info.Simulated))

@@ -21,7 +21,7 @@ public sealed record SessionGroupSummary
     public required IReadOnlyList<double> PassAtTurn { get; init; }
     /// <summary>Median over green tasks of model time + grading time up to the passing turn, seconds.</summary>
     public double? MedianTimeToGreenSeconds { get; init; }
-    /// <summary>Median over green tasks of the think time before their repair turns (shown apart from time-to-green), seconds.</summary>
+    /// <summary>Median over tasks green after a repair of the think time before their repair turns (shown apart from time-to-green), seconds.</summary>
     public double? MedianRepairThinkSeconds { get; init; }
     /// <summary>Mean turns to green (1 = first try) over green tasks.</summary>
     public double? MeanTurnsToGreen { get; init; }
@@ -46,7 +46,7 @@ public static class SessionSummary
             var passAt = Enumerable.Range(0, maxTurn + 1)
                 .Select(r => tasks.Count == 0 ? 0 : green.Count(x => x.Turns[x.Green].Session!.Turn <= r) / (double)tasks.Count).ToList();
             var ttg = green.Select(x => x.Turns.Take(x.Green + 1).Sum(a => SessionRunner.DurationUs(a) + (a.Session!.GradingUs ?? 0)) / 1e6).ToList();
-            var think = green.Select(x => x.Turns.Take(x.Green + 1).Skip(1).Sum(a => a.Session!.ThinkBeforeUs) / 1e6).ToList();
+            var think = green.Where(x => x.Green > 0).Select(x => x.Turns.Take(x.Green + 1).Skip(1).Sum(a => a.Session!.ThinkBeforeUs) / 1e6).ToList();
             result.Add(new SessionGroupSummary
             {
                 Group = group.Key,
@@ -89,7 +89,7 @@ public static class SessionSummary
             var passAt = string.Join(" ", g.PassAtTurn.Select((p, r) => $"@{r} {p.ToString("P0", ic)}"));
             text.Append(ic, $"\n  {g.Group}: {g.Sessions} sessions, {g.Interactions} interactions, {g.TasksGreen}/{g.TasksGraded} tasks green; pass@turn {(passAt.Length == 0 ? "-" : passAt)}");
             text.Append(g.MedianTimeToGreenSeconds is { } t
-                ? string.Create(ic, $"; time-to-green median {t:0.00} s (+ {g.MedianRepairThinkSeconds ?? 0:0.0} s repair think); turns-to-green mean {g.MeanTurnsToGreen:0.00}")
+                ? string.Create(ic, $"; time-to-green median {t:0.00} s{(g.MedianRepairThinkSeconds is { } rt ? $" (repaired tasks: + {rt:0.0} s think)" : "")}; turns-to-green mean {g.MeanTurnsToGreen:0.00}")
                 : "; no task green");
         }
 
