@@ -63,6 +63,16 @@ public class SessionRunnerTests
         public TimeSpan? FirstTokenTimeout(string backend) => null;
     }
 
+    /// <summary>Starts on fast with a 50 ms first-token timeout (fast's TTFT is 100 ms), escalating to deep.</summary>
+    private sealed class FastWithTimeout : IRoutingPolicy
+    {
+        public string Name => "fast-50ms";
+        public IReadOnlyList<string> Backends => ["fast", "deep"];
+        public (string Backend, string Reason) Choose(RouteRequest request) => ("fast", "start");
+        public string? Escalate(RouteRequest request, string current, EscalationCause cause) => current == "fast" ? "deep" : null;
+        public TimeSpan? FirstTokenTimeout(string backend) => backend == "fast" ? TimeSpan.FromMilliseconds(50) : null;
+    }
+
     private sealed record Outcome(List<AttemptRecord> Records, ConcurrentQueue<(string Backend, IReadOnlyList<ChatMessage> Messages)> Seen, RunResult Result);
 
     private static Outcome Run(List<AttemptRecord> previous, IRoutingPolicy? policy, IAttemptGrader? grader, int repairTurns = 2)
@@ -163,6 +173,26 @@ public class SessionRunnerTests
         var summary = SessionSummary.Compute(run.Records);
         Assert.Equal(3, summary.Count);
         Assert.All(summary, g => Assert.Equal([0.0, 0.0, 0.0], g.PassAtTurn));
+    }
+
+    [Fact]
+    public void Run_FirstTokenTimeout_SameQuestionAgainOnTheEscalationBackendNotARepairTurn()
+    {
+        var run = Run([], new FastWithTimeout(), new FailingGrader());
+        var policy = run.Records.Where(r => r.Session!.Policy == "fast-50ms").ToList();
+        Assert.NotEmpty(policy);
+        foreach (var task in policy.GroupBy(r => (r.Session!.Session, r.Session.TaskInSession)))
+        {
+            var turns = task.OrderBy(r => r.Session!.Turn).ToList();
+            // Turn 0 on fast ends at 50 ms without a first token; turn 1 asks the same on deep; turns 2 and 3 are the R = 2 repairs.
+            Assert.Equal([0, 1, 2, 3], turns.Select(r => r.Session!.Turn));
+            Assert.Equal((AttemptStatus.Timeout, "ttft_timeout", "fast", "start"), (turns[0].Outcome.Status, turns[0].Outcome.ErrorClass, turns[0].Slot.Backend, turns[0].Session!.RouteReason));
+            Assert.InRange(SessionRunner.DurationUs(turns[0]), 49_000, 51_000);
+            Assert.All(turns.Skip(1), r => Assert.Equal(("deep", "escalate:ttft_timeout"), (r.Slot.Backend, r.Session!.RouteReason)));
+            Assert.Equal(turns[0].Tokens.InputTokenizer, turns[1].Tokens.InputTokenizer);
+        }
+
+        Assert.Contains(run.Seen, s => s.Backend == "deep" && s.Messages.Count == 2);
     }
 
     [Theory]
