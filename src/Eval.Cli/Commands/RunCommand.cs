@@ -34,7 +34,9 @@ public static class RunCommand
         }
 
         // 2. The backends and the grader (sandbox, judge), built and checked before the run directory exists.
-        await using var backends = await BackendSet.CreateAsync(plan.BackendSpecs, time, stderr, ct);
+        // A session run on simulated backends plays on a virtual clock: the backends keep time on it too.
+        var sessions = plan.Sessions is { } spec ? SessionOptions.Setup(spec, [.. plan.BackendSpecs.Select(s => BackendSpec.Parse(s).Name)]) : null;
+        await using var backends = await BackendSet.CreateAsync(plan.BackendSpecs, sessions?.VirtualClock ?? time, stderr, ct);
         await using var grader = request.Grade ? await GraderSetup.CreateAsync(suite, request.Judge, GradingModeRule.Resolve(request.Grading, backends.Infos),
             allowUnsandboxed: false, plan.Seed, time, stderr, ct) : null;
 
@@ -48,7 +50,7 @@ public static class RunCommand
         var progress = new ProgressDisplay(stderr, time);
         // A shard is not a run of its own in the history: 'spark-eval merge' records the whole plan.
         var evaluation = new EvaluationRun(time, TokenCounter.Default, new RunReportWriter(), store.Manifest.Shard is null ? new RunHistory(request.History) : null, stderr.WriteLine);
-        var result = await progress.ShowAsync(() => evaluation.RunAsync(store, tasks, backends.Runnable, grader?.Plan, [progress], signals.Token));
+        var result = await progress.ShowAsync(() => evaluation.RunAsync(store, tasks, backends.Runnable, grader?.Plan, [progress], sessions, signals.Token));
 
         // 5. The table, and the exit code.
         ConsoleSummaryTable.Write(request.Json ? stderr : stdout, result.Summary, result.Manifest, request.Wide);

@@ -58,7 +58,7 @@ public static class RunOptions
     private static readonly Option<string?> Grading = JudgeOption.CreateGradingMode();
 
     /// <summary>The flags that make a plan: refused with --resume, whose plan is the manifest's.</summary>
-    private static readonly Option[] PlanFlags = [Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Interleave, Repeats, Seed, Warmup, Duration, Timeout, MaxTokens, Temperature, Tasks, Out, Trace, TraceFormat, TimeScale, Window, Shard];
+    private static readonly Option[] PlanFlags = [Suite, Backend, Config, Concurrency, Rate, Arrival, Burstiness, Interleave, Repeats, Seed, Warmup, Duration, Timeout, MaxTokens, Temperature, Tasks, Out, Trace, TraceFormat, TimeScale, Window, Shard, .. SessionOptions.All];
 
     public static void AddTo(Command command)
     {
@@ -124,6 +124,12 @@ public static class RunOptions
         else if (parse.GetValue(TraceFormat) is not null || parse.GetValue(TimeScale) is not null || parse.GetValue(Window) is not null)
         {
             throw new InputException("--trace-format/--time-scale/--window without --trace. Fix: add --trace <file>, or drop them");
+        }
+
+        plan = SessionOptions.Apply(parse, plan);
+        if (plan.Sessions is not null && parse.GetValue(Shard) is not null)
+        {
+            throw new InputException("--shard cannot be combined with --sessions: a session's interactions are not planned slots to split. Fix: run the sessions whole, or split the developers across runs with --sessions and different --seed values");
         }
 
         // The plan's own values are checked now, its size once the suite is loaded (RunPlanSpec.Validate).

@@ -13,10 +13,14 @@ public enum AttemptStatus
     [JsonStringEnumMemberName("cancelled")] Cancelled,
 }
 
-/// <summary>The planned slot an attempt fills: one task, one backend, one repeat (warm-ups have their own slots).</summary>
-public sealed record SlotKey(string TaskId, string Backend, int Repeat, bool Warmup = false)
+/// <summary>
+/// The planned slot an attempt fills: one task, one backend, one repeat (warm-ups have their own slots). In a session run
+/// (<c>run --sessions</c>) <see cref="Session"/> names the interaction (group/s&lt;session&gt;/t&lt;task-in-session&gt;/r&lt;turn&gt;), so each is unique.
+/// </summary>
+public sealed record SlotKey(string TaskId, string Backend, int Repeat, bool Warmup = false, string? Session = null)
 {
-    public override string ToString() => Warmup ? $"warmup/{Backend}/{TaskId}/{Repeat}" : $"{Backend}/{TaskId}/{Repeat}";
+    public override string ToString() => Warmup ? $"warmup/{Backend}/{TaskId}/{Repeat}"
+        : Session is null ? $"{Backend}/{TaskId}/{Repeat}" : $"{Backend}/{TaskId}/{Repeat}@{Session}";
 }
 
 /// <summary>The generation outcome: status, and for failures an error class and message.</summary>

@@ -70,6 +70,8 @@ public sealed record RunPlanSpec
     public TraceSpec? Trace { get; init; }
     /// <summary>How the backends share the run: one after another (default since format 2) or side by side; each has its own load either way. Absent in version-1 plans: interleaved.</summary>
     public BackendLoad Load { get; init; } = BackendLoad.Interleaved;
+    /// <summary>Developer sessions with think time and repair turns (<c>run --sessions</c>, docs/formats.md "Sessions"); null for a plain run.</summary>
+    public Sessions.SessionPlanSpec? Sessions { get; init; }
 
     /// <summary>Attempts the plan defines over <paramref name="taskCount"/> tasks: per backend, warm-ups plus tasks × repeats.</summary>
     public long PlannedAttempts(int taskCount) => (long)BackendSpecs.Count * (Warmup + ((long)taskCount * Repeats));
@@ -77,7 +79,8 @@ public sealed record RunPlanSpec
     /// <summary>One line for people: the load each backend gets and how backends share the run (<paramref name="sharedLoop"/>: a format-1 run, whose backends shared one loop or schedule).</summary>
     public string DescribeLoad(bool sharedLoop = false)
     {
-        var each = Rate is { } r
+        var each = Sessions is { } sessions ? sessions.Describe()
+            : Rate is { } r
             ? string.Create(CultureInfo.InvariantCulture, $"open loop {r} req/s {Arrival}{(Arrival == "gamma" ? $" (burstiness {Burstiness})" : "")}")
             : string.Create(CultureInfo.InvariantCulture, $"closed loop × {Concurrency}");
         return BackendSpecs.Count <= 1 ? each

@@ -298,9 +298,14 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         });
 
 #pragma warning disable CA1031 // Errors are data: every failure becomes a classified attempt, never an exception that ends the run.
-    private async Task<AttemptRecord> ExecuteAsync(
+    /// <summary>
+    /// One attempt: <paramref name="conversation"/> replaces the task's prompt (a session's repair turn), and a first-token
+    /// timeout ends it as a timeout of class ttft_timeout when no update arrives in time (a routing policy's escalation).
+    /// </summary>
+    internal async Task<AttemptRecord> ExecuteAsync(
         RunPlanSpec plan, PlannedSlot slot, RunBackend backend, long runStart, long baseOffsetUs, long? scheduledUs,
-        long sequence, CancellationToken stop, CancellationToken interrupt)
+        long sequence, CancellationToken stop, CancellationToken interrupt,
+        (IReadOnlyList<ChatMessage> Messages, int Tokens)? conversation = null, TimeSpan? firstTokenTimeout = null)
     {
         var task = slot.Task;
         var recorder = new AttemptRecorder(time);
@@ -315,15 +320,23 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
                 [AttemptContext.SeedKey] = SlotSeed(plan.Seed, slot.Key),
             },
         };
-        var (messages, promptTokens) = Prompt(task, interrupt);
+        var (messages, promptTokens) = conversation ?? Prompt(task, interrupt);
         var fallbackStart = time.GetTimestamp();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(plan.TimeoutSeconds), time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
+        using var firstToken = firstTokenTimeout is null ? null : new CancellationTokenSource();
+        // A timer of its own (not CancelAfter): stopped by the first update, whatever the clock.
+        using var firstTokenTimer = firstTokenTimeout is { } ft ? time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), firstToken, ft, Timeout.InfiniteTimeSpan) : null;
+        using var linked = firstToken is null ? CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token)
+            : CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token, firstToken.Token);
         AttemptOutcome outcome;
         try
         {
-            await foreach (var _ in backend.Client.GetStreamingResponseAsync(messages, options, linked.Token).WithCancellation(linked.Token))
+            await foreach (var update in backend.Client.GetStreamingResponseAsync(messages, options, linked.Token).WithCancellation(linked.Token))
             {
+                if (firstTokenTimer is not null && update.Contents.Count > 0)
+                {
+                    firstTokenTimer.Dispose();
+                }
             }
 
             outcome = AttemptOutcome.Ok;
@@ -332,6 +345,10 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         {
             outcome = new AttemptOutcome(AttemptStatus.Cancelled, interrupt.IsCancellationRequested ? "interrupted" : "duration_limit",
                 "stopped before the stream ended; --resume plans this slot again");
+        }
+        catch (OperationCanceledException) when (firstToken?.IsCancellationRequested == true && !timeout.IsCancellationRequested)
+        {
+            outcome = new AttemptOutcome(AttemptStatus.Timeout, "ttft_timeout", $"no first token within {firstTokenTimeout!.Value.TotalSeconds} s (the routing policy's first-token timeout)");
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.AI;
 using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Sessions;
 using Spark.Eval.Core.Tasks;
 using Spark.Eval.Core.Timing;
 using Spark.Eval.Core.Tokens;
@@ -36,8 +37,13 @@ public sealed class EvaluationRun(TimeProvider time, TokenCounter tokens, IRunRe
     };
 
     /// <summary>Runs the plan in <paramref name="store"/>'s manifest (what is left of it, on resume) against <paramref name="backends"/>, then grades, summarises, reports and records it.</summary>
+    public Task<EvaluationResult> RunAsync(RunStore store, IReadOnlyList<BenchTask> tasks, IReadOnlyList<RunBackend> backends, GradingPlan? grading,
+        IReadOnlyList<IAttemptObserver> observers, CancellationToken cancellationToken) =>
+        RunAsync(store, tasks, backends, grading, observers, sessions: null, cancellationToken);
+
+    /// <summary>As above; a plan with sessions (<see cref="RunPlanSpec.Sessions"/>) plays them with <paramref name="sessions"/> and grades in the loop.</summary>
     public async Task<EvaluationResult> RunAsync(RunStore store, IReadOnlyList<BenchTask> tasks, IReadOnlyList<RunBackend> backends, GradingPlan? grading,
-        IReadOnlyList<IAttemptObserver> observers, CancellationToken cancellationToken)
+        IReadOnlyList<IAttemptObserver> observers, SessionSetup? sessions, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(tasks);
@@ -56,8 +62,15 @@ public sealed class EvaluationRun(TimeProvider time, TokenCounter tokens, IRunRe
         }
 
         var done = store.State.Completed;
-        var remaining = slots.Count(s => !done.Contains(s.Key));
-        log($"spark-eval run {manifest.RunId}: {tasks.Count} tasks × {backends.Count} backends × {plan.Repeats} repeats"
+        if (plan.Sessions is not null && sessions is null)
+        {
+            throw new ArgumentException("the plan has sessions: pass their setup", nameof(sessions));
+        }
+
+        var remaining = plan.Sessions is null ? slots.Count(s => !done.Contains(s.Key)) : 0;
+        log(plan.Sessions is { } sessionPlan
+            ? $"spark-eval run {manifest.RunId}: {tasks.Count} tasks, {backends.Count} backends{(sessions?.Policy is { } p ? $" and policy {p.Name}" : "")}: {sessionPlan.Describe()} each → {store.Directory.Path}" + (store.State.Records.Count > 0 ? $" (resuming: {store.State.Records.Count} interactions done)" : "")
+            : $"spark-eval run {manifest.RunId}: {tasks.Count} tasks × {backends.Count} backends × {plan.Repeats} repeats"
             + (plan.Warmup > 0 ? $" (+{plan.Warmup} warm-up per backend)" : "")
             + (manifest.Shard is { } part ? $", shard {part} (one measured slot in {part.Count}, warm-ups all)" : "")
             + $", {(plan.Trace is { } t ? string.Create(CultureInfo.InvariantCulture, $"trace replay {t.Path} ({trace!.Requests.Count} requests per backend, time × {t.TimeScale})") : plan.DescribeLoad())} → {store.Directory.Path}" + (done.Count > 0 ? $" (resuming: {done.Count} done, {remaining} to go)" : ""));
@@ -73,21 +86,34 @@ public sealed class EvaluationRun(TimeProvider time, TokenCounter tokens, IRunRe
 
         // Generation, with grading beside it when the plan grades concurrently (never on the measured path).
         var timed = backends.Select(b => b with { Client = new ChatClientBuilder(b.Client).UseTiming().Build() }).ToList();
-        await using var pipeline = grading is null ? null : new GradingPipeline(grading.Grader, grading.Mode, time, clockOrigin: time.GetTimestamp());
+        // Sessions grade each answer in the loop (a repair turn needs its grade); plain runs grade after or beside generation.
+        await using var pipeline = grading is null || sessions is not null ? null : new GradingPipeline(grading.Grader, grading.Mode, time, clockOrigin: time.GetTimestamp());
         var records = new List<AttemptRecord>(store.State.Records);
         RunResult generated;
         using (var attempts = new AttemptLog(store.Directory.AttemptsPath, collectInto: records))
         {
-            generated = await new BenchmarkRunner(time, tokens).RunAsync(plan, slots, timed, attempts, done,
-                store.State.NextSequence, store.State.BaseOffsetUs, record =>
+            void OnAttempt(AttemptRecord record)
+            {
+                foreach (var observer in observers)
                 {
-                    foreach (var observer in observers)
-                    {
-                        observer.OnAttempt(record);
-                    }
+                    observer.OnAttempt(record);
+                }
 
-                    pipeline?.Offer(record);
-                }, cancellationToken);
+                pipeline?.Offer(record);
+            }
+
+            if (sessions is not null)
+            {
+                var runner = new SessionRunner(sessions.VirtualClock ?? time, tokens);
+                Task<RunResult> Play() => runner.RunAsync(plan, sessions, tasks, timed, grading?.Grader, attempts, store.State.Records,
+                    store.State.NextSequence, store.State.BaseOffsetUs, OnAttempt, cancellationToken);
+                generated = sessions.VirtualClock is { } clock ? VirtualTimeLoop.Run(clock, Play) : await Play();
+            }
+            else
+            {
+                generated = await new BenchmarkRunner(time, tokens).RunAsync(plan, slots, timed, attempts, done,
+                    store.State.NextSequence, store.State.BaseOffsetUs, OnAttempt, cancellationToken);
+            }
         }
 
         pipeline?.MarkGenerationFinished();
@@ -125,6 +151,17 @@ public sealed class EvaluationRun(TimeProvider time, TokenCounter tokens, IRunRe
                     log($"graded concurrently: {pipeline.Queued} attempts queued during generation, {pipeline.StartedDuringGeneration} grades started before generation finished, {pipeline.Deferred} deferred (queue full) to after generation");
                 }
             }
+        }
+
+        if (sessions is not null && grading is not null && status != RunStatus.Interrupted)
+        {
+            graded = InLoop(records, grading);
+            manifest = manifest with { SandboxIsolation = grading.Grader.Isolation, Grading = graded.Info, Judge = grading.Grader.Judge };
+        }
+
+        if (sessions is not null)
+        {
+            log(SessionSummary.Text(SessionSummary.Compute(final)));
         }
 
         // Summaries, reports, history: from the records in memory, which are what attempts.jsonl now holds.
@@ -229,6 +266,20 @@ public sealed class EvaluationRun(TimeProvider time, TokenCounter tokens, IRunRe
 
         var info = new GradingInfo(mode, grading.Reason, GradingPipeline.QueueCapacity, GradingPipeline.Parallelism);
         return new GradingOutcome(graded, info, counts, refused, judge);
+    }
+
+    /// <summary>The grading figures of a session run, whose answers were graded in the loop as they came.</summary>
+    private static GradingOutcome InLoop(IReadOnlyList<AttemptRecord> records, GradingPlan grading)
+    {
+        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (var grade in records.Select(r => r.Grade).OfType<AttemptGrade>())
+        {
+            counts[grade.Outcome] = counts.GetValueOrDefault(grade.Outcome) + 1;
+        }
+
+        var refused = records.Count(r => r.Grade?.Detail?.StartsWith("refused", StringComparison.Ordinal) == true);
+        var info = new GradingInfo("in_loop", "sessions grade each answer as it ends (repair turns need the grade)", 0, 1);
+        return new GradingOutcome(records, info, counts, refused, JudgeReport.Build(records));
     }
 
     private GradeReport Report(RunStore store, GradingOutcome graded, RunSummary summary)
