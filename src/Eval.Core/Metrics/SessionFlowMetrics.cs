@@ -37,6 +37,8 @@ public sealed record SessionArmSummary
     public int Sessions { get; init; }
     /// <summary>Interactions (requests, every turn) that were not cancelled.</summary>
     public int Interactions { get; init; }
+    /// <summary>Interactions whose generation failed (error or timeout).</summary>
+    public int FailedInteractions { get; init; }
     /// <summary>Tasks started (a turn-0 request, or any turn, was made).</summary>
     public int Tasks { get; init; }
     /// <summary>Tasks whose outcome is known: passed, or failed with repair turns exhausted or followed by the next task.</summary>
@@ -185,7 +187,7 @@ public static class SessionFlowMetrics
         var byBackend = new Dictionary<string, int>(StringComparer.Ordinal);
         var tokens = new Dictionary<string, (long In, long Out)>(StringComparer.Ordinal);
         var ttft = new List<double>();
-        int interactions = 0, instant = 0, flow = 0, attention = 0, breaks = 0, escalations = 0;
+        int interactions = 0, failed = 0, instant = 0, flow = 0, attention = 0, breaks = 0, escalations = 0;
         var simulated = false;
         var isPolicy = false;
         foreach (var r in records)
@@ -209,6 +211,7 @@ public static class SessionFlowMetrics
 
             var m = AttemptMetrics.Compute(r);
             var ok = r.Outcome.Status == AttemptStatus.Ok;
+            failed += ok ? 0 : 1;
             var wait = WaitMs(r, m);
             if (ok && m.TtftMs is { } tt)
             {
@@ -304,6 +307,7 @@ public static class SessionFlowMetrics
             Simulated = simulated,
             Sessions = sessions.Count,
             Interactions = interactions,
+            FailedInteractions = failed,
             Tasks = tasks.Count,
             TasksDecided = decided,
             TasksGreen = green,
