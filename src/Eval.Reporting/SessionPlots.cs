@@ -206,7 +206,7 @@ public static class SessionPlots
         }
 
         plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, arms.Count).Select(i => (double)i)],
-            [.. arms.Select(a => string.Create(CultureInfo.InvariantCulture, $"{Label(a)}\nbreaks {a.FlowBreakRate.Value * 100:0.#} %"))]);
+            [.. arms.Select(a => string.Create(CultureInfo.InvariantCulture, $"{(a.IsPolicy ? "policy " : "")}{a.Arm}{(a.Simulated ? "\n(SIMULATED)" : "")}\nbreaks {a.FlowBreakRate.Value * 100:0.#} %"))]);
         plot.YLabel("Share of interactions");
         PercentAxis(plot);
         plot.Axes.SetLimitsX(-0.6, arms.Count - 0.4);

@@ -112,12 +112,15 @@ public sealed record SessionReport
         t = end;
     }
 
-    /// <summary>The routing comparison's columns with their formulas (docs/metrics.md, "Sessions").</summary>
-    public static IReadOnlyList<(string Header, string Formula)> Columns { get; } =
+    /// <summary>The routing comparison's columns with their formulas (docs/metrics.md, "Sessions"); cost only with prices.</summary>
+    public IReadOnlyList<(string Header, string Formula)> Columns => Prices.Count > 0 ? AllColumns : [.. AllColumns.Where(c => c.Header != CostHeader)];
+
+    private const string CostHeader = "cost / green task";
+
+    private static readonly (string Header, string Formula)[] AllColumns =
     [
         ("arm", "a routing policy, or one backend alone"),
-        ("sessions", "developers simulated or replayed"),
-        ("tasks", "decided tasks (censored: cut off by the session's end)"),
+        ("sessions / tasks", "developers simulated or replayed / decided tasks (censored: cut off by the session's end)"),
         ("first-try pass", "pass@turn-0: decided tasks green on the first ask / decided tasks, Wilson 95 %"),
         ("pass@turn-R", "decided tasks green within R repair turns / decided tasks, Wilson 95 %"),
         ("time-to-green p50", "median over green tasks of Σ model wait + Σ grading up to the passing turn, s, order-statistic 95 %"),
@@ -127,7 +130,7 @@ public sealed record SessionReport
         ("waiting", "Σ wait / Σ (wait + think + grading) over sessions, session bootstrap 95 %"),
         ("tasks / dev-hour", "green tasks / session hours, session bootstrap 95 %"),
         ("tokens / green task", "(input + answer tokens) / green tasks"),
-        ("cost / green task", "Σ tokens × price / green tasks, USD (only with prices)"),
+        (CostHeader, "Σ tokens × price / green tasks, USD"),
         ("served by", "interactions per backend; escalations"),
     ];
 
@@ -139,11 +142,10 @@ public sealed record SessionReport
         {
             var ttg = a.TimeToGreenSeconds;
             var tokens = a.TokensByBackend.Values.Sum(t => t.Input + t.Output);
-            rows.Add(
+            List<string> row =
             [
                 (a.IsPolicy ? "policy " : "") + a.Arm + (a.Simulated ? " (SIMULATED)" : ""),
-                N(a.Sessions),
-                N(a.TasksDecided) + (a.TasksCensored > 0 ? $" (+{a.TasksCensored} censored)" : ""),
+                N(a.Sessions) + " / " + N(a.TasksDecided) + (a.TasksCensored > 0 ? $" (+{a.TasksCensored} censored)" : ""),
                 Interval(a.PassAtTurn[0], percent: true),
                 a.RepairTurns > 0 ? $"R={a.RepairTurns}: " + Interval(a.PassAtTurn[^1], percent: true) : "no repair turns",
                 ttg is null ? "–" : F(ttg.P50) + " s" + (ttg.Ci95P50 is { } ci ? $" [{F(ci[0])}, {F(ci[1])}]" : "") + $" (n={ttg.Count})",
@@ -153,9 +155,14 @@ public sealed record SessionReport
                 Interval(a.WaitShare, percent: true),
                 Interval(a.TasksPerDeveloperHour, percent: false),
                 a.TasksGreen > 0 ? N(tokens / a.TasksGreen) : "–",
-                Cost(a),
-                string.Join(", ", a.InteractionsByBackend.Select(kv => $"{kv.Key} {kv.Value}")) + (a.IsPolicy ? $"; {a.Escalations} escalated" : ""),
-            ]);
+            ];
+            if (Prices.Count > 0)
+            {
+                row.Add(Cost(a));
+            }
+
+            row.Add(string.Join(", ", a.InteractionsByBackend.Select(kv => $"{kv.Key} {kv.Value}")) + (a.IsPolicy ? $"; {a.Escalations} escalated" : ""));
+            rows.Add(row);
         }
 
         return rows;
@@ -163,7 +170,7 @@ public sealed record SessionReport
 
     private string Cost(SessionArmSummary a)
     {
-        if (a.TasksGreen == 0 || Prices.Count == 0 || a.TokensByBackend.Keys.Any(b => !Prices.ContainsKey(b)))
+        if (a.TasksGreen == 0 || a.TokensByBackend.Keys.Any(b => !Prices.ContainsKey(b)))
         {
             return "–";
         }
@@ -197,7 +204,8 @@ public sealed record SessionReport
     /// <summary>The HTML section: heading, routing comparison table and its notes (the plots are drawn with the others).</summary>
     public string RenderHtml()
     {
-        var html = new StringBuilder("<h2>Sessions and routing</h2>\n<table><tr>");
+        // 14 columns with intervals: let this table's cells wrap, or it runs past the page's width.
+        var html = new StringBuilder("<h2 id=\"sessions\">Sessions and routing</h2>\n<style>table.sessions td:not(:first-child){white-space:normal;min-width:5em}</style>\n<table class=\"sessions\"><tr>");
         foreach (var (header, formula) in Columns)
         {
             html.Append(CultureInfo.InvariantCulture, $"<th title=\"{E(formula)}\">{E(header)}</th>");

@@ -88,12 +88,12 @@ public sealed class SessionTradeOffTests
             ["session_timeline_0", "session_timeline_1", "session_timeline_2", "time_to_green_cdf", "pass_at_turn", "session_flow_bands"],
             plots.Select(p => p.Name).Where(n => !n.StartsWith("ttft", StringComparison.Ordinal) && !n.StartsWith("e2e", StringComparison.Ordinal) && n is not "flow_bands" and not "pass_rate"));
         var html = HtmlReport.Render(data, plots, ReportPlots.Write(plots, Directory.CreateTempSubdirectory("spark-session-plots-").FullName));
-        Assert.Contains("<h2>Sessions and routing</h2>", html, StringComparison.Ordinal);
+        Assert.Contains("<h2 id=\"sessions\">Sessions and routing</h2>", html, StringComparison.Ordinal);
         Assert.Contains("policy fast-then-deep (SIMULATED)", html, StringComparison.Ordinal);
         Assert.Contains("hwsim answers are the task&#39;s reference", html, StringComparison.Ordinal);
         var markdown = MarkdownReport.Render(data, plots);
         Assert.Contains("## Sessions and routing", markdown, StringComparison.Ordinal);
-        Assert.Contains("| policy fast-then-deep (SIMULATED) | 20 | 300 |", markdown, StringComparison.Ordinal);
+        Assert.Contains("| policy fast-then-deep (SIMULATED) | 20 / 300 |", markdown, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -114,9 +114,13 @@ public sealed class SessionTradeOffTests
 
         // One green task; 2 interactions × (50 input, 100 output) tokens: (100 × $1 + 200 × $2) / 1e6 = $0.0005.
         var row = Assert.Single(report.Rows());
-        Assert.Equal("$0.0005", row[12]);
-        Assert.Equal("300", row[11]);
-        Assert.Null(SessionReport.From(SyntheticRuns.Create("plain", 1, 2, 1).Samples.Count > 0 ? [] : records));
+        Assert.Equal("$0.0005", row[11]);
+        Assert.Equal("300", row[10]);
+        Assert.Equal(row.Count, report.Columns.Count);
+        var unpriced = SessionReport.From(records)!;
+        Assert.DoesNotContain(unpriced.Columns, c => c.Header.StartsWith("cost", StringComparison.Ordinal));
+        Assert.Equal(unpriced.Columns.Count, Assert.Single(unpriced.Rows()).Count);
+        Assert.Null(SessionReport.From([]));
     }
 }
 
