@@ -46,7 +46,7 @@ public static class HtmlReport
             html.Append(CultureInfo.InvariantCulture, $"""
                 <p class="sim"><b>SIMULATED</b> backends ({E(string.Join(", ", s.Backends.Where(b => b.Simulated).Select(b => b.Backend)))}) report modelled
                 timings and modelled answer quality, not measurements of real hardware. Compare them with each other, and with
-                real backends only as predictions (docs/simulator-validation.md gives the model's error against published figures).</p>
+                real backends only as predictions (docs/simulator-validation.md gives the model's error against published figures).{(m.Backends.Any(b => b.Kind == "hwsim") ? " " + E(SimulatedAnswersText) : "")}</p>
 
                 """);
         }
@@ -86,6 +86,11 @@ public static class HtmlReport
             }
         }
 
+        if (data.Sessions is { } sessions)
+        {
+            html.Append(sessions.RenderHtml());
+        }
+
         AppendGrading(html, s);
         AppendFailures(html, s);
         html.Append("<h2>Notes</h2>\n<ul>\n");
@@ -97,6 +102,12 @@ public static class HtmlReport
         html.Append("</ul>\n<p class=\"note\">Written by spark-eval from attempts.jsonl; <code>spark-eval summarize &lt;run-dir&gt;</code> rewrites it.</p>\n</body></html>\n");
         return html.ToString();
     }
+
+    /// <summary>What an hwsim answer is (issue #18 item 6), printed wherever simulated backends are named.</summary>
+    public const string SimulatedAnswersText =
+        "hwsim answers are the task's reference or one of its mutants, drawn by the model's capability from a seed of the model, task and repeat "
+        + "(so one model answers the same on every device), rendered as an assistant answer and padded with neutral prose to a length drawn from a "
+        + "real chat-assistant trace (Mooncake, median 363 tokens; docs/simulator.md, \"Simulated answers\"), not the short reference alone.";
 
     private static void AppendGrading(StringBuilder html, RunSummary s)
     {

@@ -19,7 +19,8 @@ public static class MarkdownReport
         md.Append(CultureInfo.InvariantCulture, $"Load: {m.DescribeLoad()}.\n\n");
         if (data.Summary.Backends.Any(b => b.Simulated))
         {
-            md.Append("> **SIMULATED** rows report modelled timings and quality, not measurements of real hardware.\n\n");
+            md.Append("> **SIMULATED** rows report modelled timings and quality, not measurements of real hardware.");
+            md.Append(m.Backends.Any(b => b.Kind == "hwsim") ? " " + HtmlReport.SimulatedAnswersText + "\n\n" : "\n\n");
         }
 
         md.Append("## Verdict\n\n");
@@ -43,6 +44,11 @@ public static class MarkdownReport
         }
 
         md.Append("\nFormulas: ").AppendJoin("; ", ReportTables.Columns.Skip(1).Select(c => $"*{c.Header}* = {c.Formula}")).Append(" (docs/metrics.md).\n\n");
+        if (data.Sessions is { } sessions)
+        {
+            md.Append(sessions.RenderMarkdown());
+        }
+
         foreach (var plot in plots)
         {
             md.Append(CultureInfo.InvariantCulture, $"![{plot.Name}](plots/{plot.Name}.png)\n\n{plot.Caption}\n\n");

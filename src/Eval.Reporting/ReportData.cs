@@ -9,6 +9,9 @@ public sealed record BackendSamples(string Backend, bool Simulated, double[] Ttf
 /// <summary>Everything a report shows: the manifest, the summary and the per-attempt samples, all from the run directory.</summary>
 public sealed record ReportData(RunManifest Manifest, RunSummary Summary, IReadOnlyList<BackendSamples> Samples)
 {
+    /// <summary>The sessions part (flow metrics per arm, lanes, routing comparison); null when the run has no session attempts.</summary>
+    public SessionReport? Sessions { get; init; }
+
     /// <summary>Collects the samples of measured, ok attempts per backend, in the summary's backend order.</summary>
     public static ReportData From(RunManifest manifest, RunSummary summary, IEnumerable<AttemptRecord> records)
     {
@@ -37,7 +40,7 @@ public sealed record ReportData(RunManifest Manifest, RunSummary Summary, IReadO
         var samples = summary.Backends.Select(b => byBackend.TryGetValue(b.Backend, out var l)
             ? new BackendSamples(b.Backend, b.Simulated, Sorted(l.Ttft), Sorted(l.E2e), Sorted(l.Tpot))
             : new BackendSamples(b.Backend, b.Simulated, [], [], [])).ToList();
-        return new ReportData(manifest, summary, samples);
+        return new ReportData(manifest, summary, samples) { Sessions = SessionReport.From(records) };
     }
 
     private static void Add(List<double> list, double? value)

@@ -46,6 +46,7 @@ public static class ReportPlots
                 Titled(PassRates(data), "Pass rate with 95 % Wilson interval")));
         }
 
+        plots.AddRange(SessionPlots.Build(data.Sessions));
         return plots;
     }
 

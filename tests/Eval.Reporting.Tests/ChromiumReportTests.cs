@@ -95,6 +95,57 @@ public sealed class ChromiumReportTests : IDisposable
         TestContext.Current.TestOutputHelper?.WriteLine($"screenshot: {screenshot}");
     }
 
+    [Fact]
+    public async Task SessionReport_InHeadlessChromium_EverySessionPlotRendered()
+    {
+        var chromium = FindChromium();
+        if (chromium is null)
+        {
+            Assert.Skip("chromium is not installed: apt-get install chromium (listed in .ci/apt-packages.txt) to open report.html in a browser");
+        }
+
+        // The seeded fast/deep/policy trade-off (SessionTradeOffTests) as a run directory with its report.
+        var run = Path.Combine(_dir, "sessions");
+        Directory.CreateDirectory(run);
+        var directory = new Core.Results.RunDirectory(run);
+        var records = SessionTradeOffTests.TradeOffRecords();
+        directory.WriteSummaries(SimulatedSessions.Manifest("trade-off", [SimulatedSessions.Hwsim("wse-fast", "wse-3", "llama-3.1-8b"), SimulatedSessions.Hwsim("h100-deep", "h100-sxm", "qwen2.5-coder-32b")], SessionTradeOffTests.Seed), records);
+        var report = Path.Combine(run, HtmlReport.FileName);
+        var html = await File.ReadAllTextAsync(report, TestContext.Current.CancellationToken);
+        var probePage = Path.Combine(run, "probe.html");
+        await File.WriteAllTextAsync(probePage, html.Replace("</title>", "</title>" + Probe, StringComparison.Ordinal), TestContext.Current.CancellationToken);
+
+        var (dom, log) = await RunChromiumAsync(chromium, ["--dump-dom", "--virtual-time-budget=5000", new Uri(probePage).AbsoluteUri]);
+        var start = dom.IndexOf("<pre id=\"spark-probe\">", StringComparison.Ordinal);
+        Assert.True(start >= 0, $"the probe did not run; chromium said:\n{log}");
+        var json = System.Net.WebUtility.HtmlDecode(dom[(start + "<pre id=\"spark-probe\">".Length)..dom.IndexOf("</pre>", start, StringComparison.Ordinal)]);
+        using var probe = JsonDocument.Parse(json);
+        Assert.Empty(probe.RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
+        var images = probe.RootElement.GetProperty("images").EnumerateArray().ToList();
+        // ttft_cdf, e2e_cdf, flow_bands, pass_rate, three timelines, time_to_green_cdf, pass_at_turn, session_flow_bands.
+        Assert.Equal(10, images.Count);
+        Assert.All(images, i => Assert.True(i.GetProperty("ok").GetBoolean(), $"{i.GetProperty("what").GetString()} did not render"));
+
+        var shots = Path.Combine(AppContext.BaseDirectory, "chromium", "sessions");
+        Directory.CreateDirectory(shots);
+        var screenshot = Path.Combine(shots, "report.png");
+        File.Delete(screenshot);
+        await RunChromiumAsync(chromium, ["--screenshot=" + screenshot, "--window-size=1200,7000", "--hide-scrollbars", new Uri(report).AbsoluteUri]);
+        Assert.True(File.Exists(screenshot), "no screenshot written");
+        foreach (var plot in Directory.GetFiles(Path.Combine(run, "plots"), "*.png"))
+        {
+            File.Copy(plot, Path.Combine(shots, Path.GetFileName(plot)), overwrite: true);
+        }
+
+        // The routing table alone, at reading size, for a person to check that it fits the page.
+        var section = html[html.IndexOf("<h2 id=\"sessions\">", StringComparison.Ordinal)..html.IndexOf("</ul>", html.IndexOf("<h2 id=\"sessions\">", StringComparison.Ordinal), StringComparison.Ordinal)];
+        var tablePage = Path.Combine(run, "table.html");
+        await File.WriteAllTextAsync(tablePage, html[..html.IndexOf("<body>", StringComparison.Ordinal)] + "<body>" + section + "</ul></body></html>", TestContext.Current.CancellationToken);
+        await RunChromiumAsync(chromium, ["--screenshot=" + Path.Combine(shots, "routing-table.png"), "--window-size=1200,1100", "--hide-scrollbars", new Uri(tablePage).AbsoluteUri]);
+        Assert.True(File.Exists(Path.Combine(shots, "routing-table.png")), "no screenshot of the routing table");
+        TestContext.Current.TestOutputHelper?.WriteLine($"screenshot: {screenshot}");
+    }
+
     private static async Task<(string Stdout, string Stderr)> RunChromiumAsync(string chromium, IEnumerable<string> extra)
     {
         var profile = Directory.CreateTempSubdirectory("spark-chromium-profile-").FullName;

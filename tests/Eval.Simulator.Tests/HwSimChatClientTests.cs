@@ -25,6 +25,8 @@ public class HwSimChatClientTests
 
     private static ChatOptions Options(AttemptRecorder recorder, int seed) => new()
     {
+        // A token limit keeps the padded answer (≈ 360 tokens, SimulatedAnswerLength) short enough to step through in fake time.
+        MaxOutputTokens = 48,
         AdditionalProperties = new() { [AttemptRecorder.OptionsKey] = recorder, [AttemptContext.TaskKey] = Task1, [AttemptContext.SeedKey] = seed },
     };
 
@@ -70,11 +72,12 @@ public class HwSimChatClientTests
         // can trail its due time by a few fake steps on a busy machine; it can never come early.
         Assert.InRange(first.OffsetMicroseconds, ttftUs - 1, ttftUs + 5000);
         Assert.True(updates >= 3);
-        Assert.Contains(recorder.Answer, new[] { Task1.ReferenceSolution }.Concat(Task1.Mutants));
+        Assert.Contains(new[] { Task1.ReferenceSolution }.Concat(Task1.Mutants), s => recorder.Answer.StartsWith(SimulatedAnswerLength.Render(Task1, s), StringComparison.Ordinal));
 
         // Later tokens follow decode steps of ≈ 2 ms each (2 GB of weights at 1 TB/s).
         var last = events.Last(e => e.Kind == StreamEventKind.Content);
-        var tokens = TokenCounter.Default.Split(recorder.Answer).Count;
+        var tokens = (int)recorder.Usage!.OutputTokenCount!.Value;
+        Assert.Equal(48, tokens);
         var expectedSpan = (tokens - 1) * inner.Latency.DecodeStepSeconds(1, input) * 1e6;
         Assert.InRange(last.OffsetMicroseconds - first.OffsetMicroseconds, (expectedSpan * 0.95) - 5000, (expectedSpan * 1.05) + 5000);
         Assert.Equal(tokens, recorder.Usage!.OutputTokenCount);
@@ -102,7 +105,8 @@ public class HwSimChatClientTests
         {
             var answer = SimulatedQuality.Choose(Task1, capability, seed, "m");
             Assert.Equal(correct, answer.Correct);
-            Assert.Equal(correct ? Task1.ReferenceSolution : Task1.Mutants[answer.MutantIndex!.Value], answer.Text);
+            Assert.Equal(correct ? Task1.ReferenceSolution : Task1.Mutants[answer.MutantIndex!.Value], answer.Solution);
+            Assert.Equal(SimulatedAnswerLength.Render(Task1, answer.Solution!), answer.Text);
         }
     }
 

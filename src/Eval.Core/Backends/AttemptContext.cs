@@ -12,9 +12,33 @@ public static class AttemptContext
     /// <summary>The attempt's seed, derived from the run seed and the slot, for backends that draw random numbers.</summary>
     public const string SeedKey = "spark.seed";
 
+    /// <summary>
+    /// The attempt's answer seed, derived from the run seed, the task and the repeat but not the backend: a simulated model
+    /// draws its answer from it, so the same model gives the same answers on every hardware profile (issue #18).
+    /// </summary>
+    public const string AnswerSeedKey = "spark.answer-seed";
+
     public static BenchTask? Task(ChatOptions? options) =>
         options?.AdditionalProperties is { } p && p.TryGetValue(TaskKey, out var v) ? v as BenchTask : null;
 
     public static int Seed(ChatOptions? options) =>
         options?.AdditionalProperties is { } p && p.TryGetValue(SeedKey, out var v) && v is int s ? s : 0;
+
+    /// <summary>The answer seed when the runner passed one, else null (callers fall back to <see cref="Seed"/>).</summary>
+    public static int? AnswerSeed(ChatOptions? options) =>
+        options?.AdditionalProperties is { } p && p.TryGetValue(AnswerSeedKey, out var v) && v is int s ? s : null;
+
+    /// <summary>FNV-1a over the run seed, the task id and the repeat: the same for every backend of the run.</summary>
+    public static int AnswerSeedFor(int runSeed, string taskId, int repeat)
+    {
+        ArgumentNullException.ThrowIfNull(taskId);
+        var hash = 2166136261u ^ (uint)runSeed;
+        foreach (var ch in taskId)
+        {
+            hash = (hash ^ ch) * 16777619u;
+        }
+
+        hash = (hash ^ (uint)repeat) * 16777619u;
+        return (int)(hash & 0x7FFFFFFF);
+    }
 }

@@ -318,6 +318,7 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
                 [AttemptRecorder.OptionsKey] = recorder,
                 [AttemptContext.TaskKey] = task,
                 [AttemptContext.SeedKey] = SlotSeed(plan.Seed, slot.Key),
+                [AttemptContext.AnswerSeedKey] = AttemptContext.AnswerSeedFor(plan.Seed, slot.Key.TaskId, slot.Key.Repeat),
             },
         };
         var (messages, promptTokens) = conversation ?? Prompt(task, interrupt);

@@ -25,6 +25,8 @@ public sealed class HwSimChatClient : IChatClient
     private readonly TokenCounter _tokens;
     private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _pieces = new(StringComparer.Ordinal);
 
+    private readonly IReadOnlyList<string> _filler;
+
     private int _active;
 
     public HwSimChatClient(TimeProvider time, TokenCounter tokens, LatencyModel latency, double extraRttMs = 0)
@@ -35,6 +37,7 @@ public sealed class HwSimChatClient : IChatClient
         Latency = latency;
         ExtraRttMs = extraRttMs;
         ModelId = $"{latency.Model.Id}@{latency.Hardware.Id} (simulated)";
+        _filler = tokens.Split(SimulatedAnswerLength.Filler);
     }
 
     public LatencyModel Latency { get; }
@@ -56,7 +59,8 @@ public sealed class HwSimChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(messages);
         var answer = Choose(messages, options);
         // Prompt answers are not cached: arbitrary prompts over HTTP would grow the cache without bound.
-        var pieces = answer.IsPromptAnswer ? _tokens.Split(answer.Text) : _pieces.GetOrAdd(answer.Text, _tokens.Split);
+        var pieces = answer.IsPromptAnswer ? _tokens.Split(answer.Text)
+            : SimulatedAnswerLength.Pieces(_pieces.GetOrAdd(answer.Text, _tokens.Split), _filler, answer.TargetTokens, answer.MaxPaddingTokens);
         var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? (answer.IsPromptAnswer ? DefaultPromptAnswerTokens : int.MaxValue));
         // Counted before the clock starts, so that no tokenizer work sits between the request start and the schedule.
         var input = CountInputTokens(messages);
@@ -130,7 +134,7 @@ public sealed class HwSimChatClient : IChatClient
     /// The answer: a judge prompt gets a verdict, a bench task (from <see cref="AttemptContext"/>) its reference or a
     /// mutant, and any other prompt the <c>sim</c> backend's text ("Simulated answer NNNNNNNN: …", at least max_tokens tokens).
     /// </summary>
-    private SimulatedAnswer Choose(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    internal SimulatedAnswer Choose(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         // A judge prompt (docs/grading.md) is answered by the simulated judge, also over HTTP where no task travels.
         if (SimulatedJudge.TryAnswer(messages, Latency.Model.Capability, AttemptContext.Seed(options), Latency.Model.Id, out var verdict))
@@ -139,9 +143,12 @@ public sealed class HwSimChatClient : IChatClient
         }
 
         return AttemptContext.Task(options) is { } task
-            ? SimulatedQuality.Choose(task, Latency.Model.Capability, AttemptContext.Seed(options), Latency.Model.Id)
+            ? SimulatedQuality.Choose(task, Latency.Model.Capability, AttemptContext.AnswerSeed(options) ?? AttemptContext.Seed(options), Latency.Model.Id, RepairTurn(messages))
             : new SimulatedAnswer(ConstantRateSimChatClient.PromptEcho(_tokens, messages, options?.MaxOutputTokens ?? DefaultPromptAnswerTokens), false, null) { IsPromptAnswer = true };
     }
+
+    /// <summary>The turn of a task's conversation: 0 for the first ask, one more for each later user message (a repair turn).</summary>
+    internal static int RepairTurn(IEnumerable<ChatMessage> messages) => Math.Max(0, messages.Count(m => m.Role == ChatRole.User) - 1);
 
     public object? GetService(Type serviceType, object? serviceKey = null) => serviceType.IsInstanceOfType(this) ? this : null;
 

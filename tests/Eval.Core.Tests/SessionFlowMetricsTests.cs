@@ -1,0 +1,168 @@
+using Spark.Eval.Core.Metrics;
+using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Sessions;
+using Spark.Eval.Core.Timing;
+
+namespace Spark.Eval.Core.Tests;
+
+/// <summary>
+/// Hand-built sessions whose figures are worked out in docs/metrics.md ("Sessions", the worked example): each figure
+/// below is that page's arithmetic.
+/// </summary>
+public sealed class SessionFlowMetricsTests
+{
+    private static long _sequence;
+
+    /// <summary>One interaction: think before it (s), TTFT and whole answer (ms, null TTFT = failed at <paramref name="e2eMs"/>), grading (s), passed.</summary>
+    internal static AttemptRecord Turn(string backend, int session, int task, int turn, double thinkS, double? ttftMs, double e2eMs, double? gradingS, bool passed,
+        string? policy = null, string? reason = null, long output = 100, long startUs = 0)
+    {
+        List<StreamEvent> events = [new(0, StreamEventKind.RequestStart)];
+        if (ttftMs is { } t)
+        {
+            events.Add(new((long)(t * 1000), StreamEventKind.Content, 10));
+        }
+
+        events.Add(new((long)(e2eMs * 1000), StreamEventKind.End));
+        return new AttemptRecord
+        {
+            Sequence = Interlocked.Increment(ref _sequence),
+            Slot = new SlotKey($"task-{task}", backend, 0),
+            StartUs = startUs,
+            Events = events,
+            Outcome = ttftMs is null ? new AttemptOutcome(AttemptStatus.Error, "http_500", "boom") : AttemptOutcome.Ok,
+            Answer = "x",
+            Tokens = new TokenCounts { OutputTokenizer = output, InputTokenizer = 50, Tokenizer = "o200k_base" },
+            Simulated = true,
+            Grade = new AttemptGrade { Outcome = passed ? AttemptGrade.PassedOutcome : ttftMs is null ? "generation_failed" : "wrong_answer", Passed = passed, Isolation = "test" },
+            Session = new SessionTurn
+            {
+                Session = session, TaskInSession = task, Turn = turn, ThinkBeforeUs = (long)(thinkS * 1e6),
+                GradingUs = gradingS is { } g ? (long)(g * 1e6) : null, Policy = policy, RouteReason = reason,
+            },
+        };
+    }
+
+    /// <summary>The worked example of docs/metrics.md: two developers, R = 1.</summary>
+    internal static List<AttemptRecord> WorkedExample(string backend = "fast") =>
+    [
+        Turn(backend, 0, 0, 0, thinkS: 30, ttftMs: 50, e2eMs: 80, gradingS: 2, passed: true),
+        Turn(backend, 0, 1, 0, thinkS: 60, ttftMs: 200, e2eMs: 1_500, gradingS: 3, passed: false),
+        Turn(backend, 0, 1, 1, thinkS: 20, ttftMs: 1_200, e2eMs: 12_000, gradingS: 3, passed: true),
+        Turn(backend, 1, 0, 0, thinkS: 40, ttftMs: null, e2eMs: 500, gradingS: null, passed: false),
+        Turn(backend, 1, 0, 1, thinkS: 10, ttftMs: 90, e2eMs: 900, gradingS: 2, passed: false),
+        Turn(backend, 1, 1, 0, thinkS: 30, ttftMs: 100, e2eMs: 5_000, gradingS: 1, passed: false),
+    ];
+
+    [Fact]
+    public void Compute_WorkedExample_GivesTheDocumentedBandsAndBreaks()
+    {
+        var arm = Assert.Single(SessionFlowMetrics.Compute(WorkedExample()));
+
+        Assert.Equal("fast", arm.Arm);
+        Assert.False(arm.IsPolicy);
+        Assert.Equal(6, arm.Interactions);
+        Assert.Equal(1.0 / 6, arm.WaitUnderInstant.Value, 12);
+        Assert.Equal(2.0 / 6, arm.WaitUnderFlow.Value, 12);
+        Assert.Equal(4.0 / 6, arm.WaitUnderAttention.Value, 12);
+        // Breaks: the 1.2 s-TTFT / 12 s turn and the failed one.
+        Assert.Equal(2.0 / 6, arm.FlowBreakRate.Value, 12);
+        var (low, high) = ProportionInterval.Wilson95(2, 6);
+        Assert.Equal((low, high), (arm.FlowBreakRate.Low, arm.FlowBreakRate.High));
+    }
+
+    [Fact]
+    public void Compute_WorkedExample_SplitsSessionTimeAndCountsTasksPerHour()
+    {
+        var arm = Assert.Single(SessionFlowMetrics.Compute(WorkedExample()));
+
+        // Session 0: wait 13.58 s, think 110 s, grading 8 s; session 1: wait 6.4 s, think 80 s, grading 3 s.
+        Assert.Equal(19.98 / 220.98, arm.WaitShare.Value, 9);
+        Assert.Equal(190 / 220.98, arm.ThinkShare, 9);
+        Assert.Equal(11 / 220.98, arm.GradingShare, 9);
+        Assert.Equal(220.98 / 3600, arm.SessionHours, 9);
+        Assert.Equal(2 / (220.98 / 3600), arm.TasksPerDeveloperHour.Value, 6);
+        Assert.InRange(arm.WaitShare.Value, arm.WaitShare.Low, arm.WaitShare.High);
+        Assert.Equal(2, arm.WaitShare.N);
+        // Resampling sessions 0 and 1 alone bounds the interval: session 1 has no green task, session 0 has 2 in 131.58 s.
+        Assert.Equal(0, arm.TasksPerDeveloperHour.Low, 9);
+        Assert.Equal(2 / (131.58 / 3600), arm.TasksPerDeveloperHour.High, 6);
+    }
+
+    [Fact]
+    public void Compute_WorkedExample_GivesPassAtTurnTurnsAndTimeToGreen()
+    {
+        var arm = Assert.Single(SessionFlowMetrics.Compute(WorkedExample()));
+
+        Assert.Equal(4, arm.Tasks);
+        Assert.Equal(3, arm.TasksDecided);
+        Assert.Equal(1, arm.TasksCensored); // session 1's last task stopped at turn 0 of R = 1
+        Assert.Equal(2, arm.TasksGreen);
+        Assert.Equal(1, arm.RepairTurns);
+        Assert.Equal([1.0 / 3, 2.0 / 3], arm.PassAtTurn.Select(p => p.Value));
+        Assert.Equal(1.5, arm.TurnsToGreen!.Mean, 12);
+        // Green tasks: 0.08 s wait + 2 s grading; (1.5 + 12) s wait + (3 + 3) s grading.
+        Assert.Equal([2.08, 19.5], arm.TimeToGreenSamples.Select(x => Math.Round(x, 9)));
+        Assert.Equal((2.08 + 19.5) / 2, arm.TimeToGreenSeconds!.Mean, 9);
+        Assert.Equal(6.79, arm.MeanModelSecondsToGreen!.Value, 9);
+        Assert.Equal(4, arm.MeanGradingSecondsToGreen!.Value, 9);
+        Assert.Equal(10, arm.MeanRepairThinkSecondsToGreen!.Value, 9);
+    }
+
+    [Fact]
+    public void Compute_StricterBreakRule_CountsMoreBreaks()
+    {
+        var arm = Assert.Single(SessionFlowMetrics.Compute(WorkedExample(), new FlowBreakRule(FirstTokenMs: 100, WholeAnswerMs: 1_000)));
+
+        // Now also the 200 ms-TTFT turn (TTFT) and the 5 s turn (whole answer) break: 4 of 6.
+        Assert.Equal(4.0 / 6, arm.FlowBreakRate.Value, 12);
+    }
+
+    [Fact]
+    public void Compute_GivenRepairTurns_DecidesCensoringByIt()
+    {
+        var arm = Assert.Single(SessionFlowMetrics.Compute(WorkedExample(), repairTurns: 2));
+
+        // With R = 2 session 1's task 0 (stopped at turn 1, last? no: task 1 follows) is still decided; task 1 is censored.
+        Assert.Equal(3, arm.PassAtTurn.Count);
+        Assert.Equal(3, arm.TasksDecided);
+        Assert.Equal(2.0 / 3, arm.PassAtTurn[2].Value, 12);
+    }
+
+    [Fact]
+    public void Compute_PolicyAndBackends_AreSeparateArmsWithEscalationsAndTokensPerBackend()
+    {
+        List<AttemptRecord> records =
+        [
+            .. WorkedExample("fast"),
+            Turn("fast", 0, 0, 0, 30, 50, 80, 2, passed: false, policy: "p", reason: "start", output: 300),
+            Turn("deep", 0, 0, 1, 20, 400, 3_000, 2, passed: true, policy: "p", reason: "escalate:failed_grade", output: 200),
+            Turn("fast", 0, 1, 0, 30, 50, 80, 2, passed: true, policy: "p", reason: "start", output: 300),
+            Turn("fast", 0, 2, 0, 30, 50, 80, 2, passed: true) with { Slot = new SlotKey("w", "fast", 0, Warmup: true) },
+            Turn("fast", 0, 2, 0, 30, 50, 80, 2, passed: true) with { Session = null },
+        ];
+
+        var arms = SessionFlowMetrics.Compute(records);
+
+        Assert.Equal(["fast", "p"], arms.Select(a => a.Arm));
+        Assert.Equal(6, arms[0].Interactions); // the warm-up and the session-less attempt are not counted
+        var policy = arms[1];
+        Assert.True(policy.IsPolicy);
+        Assert.Equal(1, policy.Escalations);
+        Assert.Equal(new Dictionary<string, int> { ["deep"] = 1, ["fast"] = 2 }, policy.InteractionsByBackend);
+        Assert.Equal(new SessionTokens(100, 600), policy.TokensByBackend["fast"]);
+        Assert.Equal([0.5, 1.0], policy.PassAtTurn.Select(p => p.Value));
+    }
+
+    [Fact]
+    public void Compute_CancelledInteraction_IsLeftOut()
+    {
+        var records = WorkedExample();
+        records.Add(Turn("fast", 0, 2, 0, 30, 50, 80, null, passed: false) with { Outcome = new AttemptOutcome(AttemptStatus.Cancelled, "duration_limit") });
+
+        var arm = Assert.Single(SessionFlowMetrics.Compute(records));
+
+        Assert.Equal(6, arm.Interactions);
+        Assert.Equal(19.98 / 220.98, arm.WaitShare.Value, 9);
+    }
+}
