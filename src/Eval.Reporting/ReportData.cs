@@ -25,10 +25,11 @@ public sealed record ReportData(RunManifest Manifest, RunSummary Summary, IReadO
                 continue;
             }
 
-            if (!byBackend.TryGetValue(record.Slot.Backend, out var lists))
+            var group = Core.Sessions.SessionRunner.GroupOf(record);
+            if (!byBackend.TryGetValue(group, out var lists))
             {
                 lists = ([], [], []);
-                byBackend[record.Slot.Backend] = lists;
+                byBackend[group] = lists;
             }
 
             var m = AttemptMetrics.Compute(record);

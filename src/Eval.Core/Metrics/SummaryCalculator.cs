@@ -12,11 +12,13 @@ public static class SummaryCalculator
         var order = new List<string>();
         foreach (var record in attempts)
         {
-            if (!groups.TryGetValue(record.Slot.Backend, out var acc))
+            // A routing policy's turns are its own group ("policy:<name>"), not mixed into the backends that served them.
+            var group = Sessions.SessionRunner.GroupOf(record);
+            if (!groups.TryGetValue(group, out var acc))
             {
-                acc = new Accumulator(record.Slot.Backend);
-                groups[record.Slot.Backend] = acc;
-                order.Add(record.Slot.Backend);
+                acc = new Accumulator(group);
+                groups[group] = acc;
+                order.Add(group);
             }
 
             acc.Add(record, slo);

@@ -213,7 +213,7 @@ public sealed class SessionRunner(TimeProvider time, TokenCounter tokens)
                 && group.Policy.Escalate(request, backend, EscalationCause.FirstTokenTimeout) is { } faster && faster != backend)
             {
                 // The same question again on the backend the policy escalates to: not a repair turn.
-                (backend, reason) = (faster, "escalate:ttft_timeout");
+                (backend, reason) = (faster, RouteReasons.FirstTokenTimeout);
                 continue;
             }
 
@@ -225,7 +225,7 @@ public sealed class SessionRunner(TimeProvider time, TokenCounter tokens)
             repairs++;
             if (record.Grade is not null && group.Policy.Escalate(request, backend, EscalationCause.FailedGrade) is { } deeper && deeper != backend)
             {
-                (backend, reason) = (deeper, "escalate:failed_grade");
+                (backend, reason) = (deeper, RouteReasons.FailedGrade);
             }
 
             if (record.Answer.Length > 0)

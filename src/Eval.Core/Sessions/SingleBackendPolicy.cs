@@ -7,7 +7,7 @@ public sealed class SingleBackendPolicy(string backend) : IRoutingPolicy
 
     public IReadOnlyList<string> Backends { get; } = [backend];
 
-    public (string Backend, string Reason) Choose(RouteRequest request) => (backend, "start");
+    public (string Backend, string Reason) Choose(RouteRequest request) => (backend, RouteReasons.Start);
 
     public string? Escalate(RouteRequest request, string current, EscalationCause cause) => null;
 
