@@ -110,8 +110,12 @@ public static class SessionFlowMetrics
     /// <summary>The bootstrap's seed: fixed, so a report recomputes to the same interval.</summary>
     public const int BootstrapSeed = 18;
 
-    /// <summary>The arm an attempt belongs to: "policy:&lt;name&gt;" for a routing policy's turns, else its backend (one definition: <see cref="Sessions.SessionRunner.GroupOf"/>).</summary>
-    public static string ArmOf(AttemptRecord record) => Sessions.SessionRunner.GroupOf(record);
+    /// <summary>The arm an attempt belongs to: its policy's name, else its backend (the summary's group adds "policy:" to a policy's name: <see cref="Sessions.SessionRunner.GroupOf"/>).</summary>
+    public static string ArmOf(AttemptRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return record.Session?.Policy ?? record.Slot.Backend;
+    }
 
     /// <summary>One summary per arm, in first-seen order; attempts without a session and warm-ups are skipped.</summary>
     public static IReadOnlyList<SessionArmSummary> Compute(IEnumerable<AttemptRecord> attempts, FlowBreakRule? rule = null, int? repairTurns = null)
