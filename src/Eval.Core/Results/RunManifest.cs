@@ -83,6 +83,11 @@ public sealed record RunPlanSpec
             : Rate is { } r
             ? string.Create(CultureInfo.InvariantCulture, $"open loop {r} req/s {Arrival}{(Arrival == "gamma" ? $" (burstiness {Burstiness})" : "")}")
             : string.Create(CultureInfo.InvariantCulture, $"closed loop × {Concurrency}");
+        if (Sessions is { Policy: { } policy })
+        {
+            return $"{each}, for each backend alone and for the routing policy {policy}, {(Load == BackendLoad.Sequential ? "one after another" : "side by side (--interleave)")}";
+        }
+
         return BackendSpecs.Count <= 1 ? each
             : sharedLoop ? $"{each} shared by all backends (format 1)"
             : Load == BackendLoad.Sequential ? $"{each} per backend, backends one after another"

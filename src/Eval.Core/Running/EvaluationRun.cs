@@ -68,8 +68,8 @@ public sealed class EvaluationRun(TimeProvider time, TokenCounter tokens, IRunRe
         }
 
         var remaining = plan.Sessions is null ? slots.Count(s => !done.Contains(s.Key)) : 0;
-        log(plan.Sessions is { } sessionPlan
-            ? $"spark-eval run {manifest.RunId}: {tasks.Count} tasks, {backends.Count} backends{(sessions?.Policy is { } p ? $" and policy {p.Name}" : "")}: {sessionPlan.Describe()} each → {store.Directory.Path}" + (store.State.Records.Count > 0 ? $" (resuming: {store.State.Records.Count} interactions done)" : "")
+        log(plan.Sessions is not null
+            ? $"spark-eval run {manifest.RunId}: {tasks.Count} tasks, {backends.Count} backends{(sessions?.Policy is { } p ? $" and policy {p.Name}" : "")}: {manifest.Plan.DescribeLoad()} → {store.Directory.Path}" + (store.State.Records.Count > 0 ? $" (resuming: {store.State.Records.Count} interactions done)" : "")
             : $"spark-eval run {manifest.RunId}: {tasks.Count} tasks × {backends.Count} backends × {plan.Repeats} repeats"
             + (plan.Warmup > 0 ? $" (+{plan.Warmup} warm-up per backend)" : "")
             + (manifest.Shard is { } part ? $", shard {part} (one measured slot in {part.Count}, warm-ups all)" : "")

@@ -41,7 +41,7 @@ public sealed record SessionPlanSpec
 
     /// <summary>One line for people.</summary>
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"{Count} sessions × {SessionDefaults.FormatDuration(LengthSeconds)}, think times {ThinkTimes}{(ThinkScale != 1 ? $" × {ThinkScale}" : "")}, {RepairTurns} repair turns, {(Clock == SessionClock.Virtual ? "virtual time" : "real time")}{(Policy is null ? "" : $", policy {Policy}")}");
+        $"{Count} sessions × {SessionDefaults.FormatDuration(LengthSeconds)}, think times {ThinkTimes}{(ThinkScale != 1 ? $" × {ThinkScale}" : "")}, {RepairTurns} repair turns, {(Clock == SessionClock.Virtual ? "virtual time" : "real time")}");
 
     /// <summary>Checks the values (exit 2 with the flag and the fix).</summary>
     public void Validate()
