@@ -77,7 +77,19 @@ public sealed class ProgressDisplay(TextWriter stderr, TimeProvider time) : IAtt
                 return;
             }
 
-            var percent = _total == 0 ? 100 : _done * 100 / _total;
+            if (_total == 0)
+            {
+                // Sessions: no planned count (they end by time); a line at 1, 10, 100, … interactions.
+                if (_done >= _nextPercent)
+                {
+                    _nextPercent = Math.Max(1, _nextPercent) * 10;
+                    stderr.WriteLine($"  {Describe()}");
+                }
+
+                return;
+            }
+
+            var percent = _done * 100 / _total;
             if (percent >= _nextPercent || _done == _total)
             {
                 _nextPercent = ((percent / 10) + 1) * 10;
@@ -91,6 +103,11 @@ public sealed class ProgressDisplay(TextWriter stderr, TimeProvider time) : IAtt
         var elapsed = time.GetElapsedTime(_start);
         var eta = _done == 0 ? "?" : $"{Math.Max(0, (elapsed.TotalSeconds / _done * (_total - _done))):0}s";
         var p50 = _ttft.Count == 0 ? "–" : (_ttft.Percentile(0.5) / 1000).ToString("0.0", CultureInfo.InvariantCulture);
+        if (_total == 0)
+        {
+            return $"interactions {_done} · failed {_failed} · TTFT p50 {p50} ms · elapsed {elapsed.TotalSeconds:0.0}s";
+        }
+
         return $"attempts {_done}/{_total} · failed {_failed} · TTFT p50 {p50} ms · elapsed {elapsed.TotalSeconds:0.0}s · ETA {eta}";
     }
 }
