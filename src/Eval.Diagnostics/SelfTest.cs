@@ -105,7 +105,8 @@ public static class SelfTestCommand
         }
 
         var backendSpec = string.Create(CultureInfo.InvariantCulture, $"sim?ttft_ms={ttft}&tokens_per_s={1000.0 / itl}");
-        var serverArgs = new List<string> { "--spin-us", parse.GetValue(ServerSpinUs).ToString(CultureInfo.InvariantCulture), "--rt-priority", parse.GetValue(ServerPriority).ToString(CultureInfo.InvariantCulture), "--clock-threads", parse.GetValue(ServerClockThreads).ToString(CultureInfo.InvariantCulture) };
+        // serve-sim runs under the settings selftest sets for it (StartServer), not its own re-launch.
+        var serverArgs = new List<string> { "--runtime", "default", "--spin-us", parse.GetValue(ServerSpinUs).ToString(CultureInfo.InvariantCulture), "--rt-priority", parse.GetValue(ServerPriority).ToString(CultureInfo.InvariantCulture), "--clock-threads", parse.GetValue(ServerClockThreads).ToString(CultureInfo.InvariantCulture) };
         if (parse.GetValue(ServerNoClock))
         {
             serverArgs.Add("--no-emission-clock");
