@@ -25,6 +25,7 @@ public static class ServeSimCommand
     private static readonly Option<string?> KeyEnv = new("--api-key-env") { Description = "Name of an environment variable holding the key clients must send (Bearer); default: no key needed." };
     private static readonly Option<bool> NoEmissionClock = new("--no-emission-clock") { Description = "Let the hosted backend pace with the system timer (thread pool) instead of serve-sim's emission clock (a dedicated real-time timer thread that writes each chunk at its due time)." };
     private static readonly Option<double> SpinUs = new("--spin-us") { Description = "Emission clock: spin this many µs before each due time instead of sleeping (a real-time timer thread wakes within tens of µs anyway; a long spin at 64 streams keeps both cores of a small machine busy).", DefaultValueFactory = _ => DefaultSpinUs };
+    private static readonly Option<int> Nice = new("--nice") { Description = "--runtime tuned: the child's nice value, −20..19; below 0 it gets the CPU before the builds and the client beside it (needs root or CAP_SYS_NICE; otherwise it runs at the caller's priority and its start line says so).", DefaultValueFactory = _ => -10 };
     private static readonly Option<bool> NoWarmup = new("--no-warmup") { Description = "Do not serve a few short requests to itself before listening (by default a simulated backend is warmed up, so the first client's requests do not pay for compiling the request path)." };
 
     /// <summary>The emission clock's default spin window, µs.</summary>
@@ -43,7 +44,7 @@ public static class ServeSimCommand
         };
         var command = new Command(name, description)
         {
-            Port, Host, backend, Model, FaultRate, Faults, FaultSeed, LogPath, KeyEnv, NoEmissionClock, SpinUs, RtPriority, ClockThreads, Http2, PrefaultMb, runtime, NoWarmup,
+            Port, Host, backend, Model, FaultRate, Faults, FaultSeed, LogPath, KeyEnv, NoEmissionClock, SpinUs, RtPriority, ClockThreads, Http2, PrefaultMb, runtime, Nice, NoWarmup,
         };
         command.SetAction((parse, ct) => ServeAsync(parse, backend, runtime, stdout, stderr, ct));
         return command;
@@ -99,7 +100,13 @@ public static class ServeSimCommand
         if (tuned && !TunedRuntime.Applied && TunedRuntime.CanRelaunch(typeof(ServeSimCommand).Assembly))
         {
             // Startup settings of the runtime: only a new process gets them (the child prints the listening line).
-            return await TunedRuntime.RunChildAsync(typeof(ServeSimCommand).Assembly.Location, parse.Tokens.Select(t => t.Value), ct);
+            var nice = parse.GetValue(Nice);
+            if (nice is < -20 or > 19)
+            {
+                throw new InputException($"serve-sim: --nice {nice.ToString(CultureInfo.InvariantCulture)} is not a nice value. Fix: give -20..19 (0 leaves the priority as it is)");
+            }
+
+            return await TunedRuntime.RunChildAsync(typeof(ServeSimCommand).Assembly.Location, parse.Tokens.Select(t => t.Value), nice, ct);
         }
 
         TunedRuntime.BindToParent();
@@ -146,7 +153,7 @@ public static class ServeSimCommand
             HeapPrefault.Touch(prefaultMb * (1L << 20));
         }
 
-        var runtimeLine = TunedRuntime.Applied ? "tuned (" + TunedRuntime.Describe() + ")" : "as launched";
+        var runtimeLine = (TunedRuntime.Applied ? "tuned (" + TunedRuntime.Describe() + ")" : "as launched") + ", " + TunedRuntime.DescribePriority();
         await stdout.WriteLineAsync($"serve-sim listening on {server.BaseAddress} (backend: {backend.Info.Description}; {(parse.GetValue(Http2) ? "HTTP/2 h2c" : "HTTP/1.1")}; emission clock: {emission?.Description ?? "off, the backend paces with the system timer"}; runtime: {runtimeLine}; {(warm ? $"warmed up with {WarmUpStreams} concurrent streams" : "no warm-up")}; lateness report on stderr when idle and at exit, and at GET /v1/_spark/lateness)");
         await stdout.FlushAsync(ct);
         try
