@@ -23,7 +23,7 @@ public static class SelfTestRunPath
         LatencyStatistics? HeadersAfterSentMs, int SentAfterHeaders, LatenessReport ServerLateness, string RunDirectory);
 
     /// <summary>The result as one JSON object.</summary>
-    public sealed record RunPathReport(string Definition, double TtftMs, double ItlMs, int Repeats, int Warmup, int Cores, string LoadAverage, string Commands, IReadOnlyList<RunPathLevel> Levels);
+    public sealed record RunPathReport(string Definition, double TtftMs, double ItlMs, int Repeats, int Warmup, int Cores, string LoadAverage, string Commands, string ServerLine, IReadOnlyList<RunPathLevel> Levels);
 
     public const string Definition = "ttft_minus_schedule = the run's ttft_ms (attempt start to first content) − the schedule's TTFT; wire = first content (kernel receive stamp) − request_sent (kernel transmit stamp where the client has one) − the schedule's TTFT; send_delay = attempt start − request_sent (the client's own overhead); server lateness from serve-sim's log (flush − due time of the timer that released the write)";
 
@@ -33,7 +33,7 @@ public static class SelfTestRunPath
         using var server = Start(cli, ["serve-sim", "--port", "0", "--backend", spec], redirect: true);
         try
         {
-            var baseUrl = await ReadBaseUrlAsync(server, ct);
+            var (baseUrl, serverLine) = await ReadBaseUrlAsync(server, ct);
             using var log = new HttpClient { BaseAddress = baseUrl };
             var root = Path.Combine(Path.GetTempPath(), "spark-selftest-run-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
             Directory.CreateDirectory(root);
@@ -73,7 +73,7 @@ public static class SelfTestRunPath
             }
 
             var load = File.Exists("/proc/loadavg") ? string.Join(' ', (await File.ReadAllTextAsync("/proc/loadavg", ct)).Split(' ').Take(3)) : "unknown";
-            var report = new RunPathReport(Definition, ttftMs, itlMs, repeats, warmup, Environment.ProcessorCount, load, commands, results);
+            var report = new RunPathReport(Definition, ttftMs, itlMs, repeats, warmup, Environment.ProcessorCount, load, commands, serverLine, results);
             if (json)
             {
                 await stdout.WriteLineAsync(JsonSerializer.Serialize(report, RunPathJson.Default.RunPathReport));
@@ -83,6 +83,7 @@ public static class SelfTestRunPath
                 await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                     $"selftest --via run: serve-sim schedule TTFT {ttftMs} ms, inter-token {itlMs} ms; {repeats} repeats + {warmup} warm-up per level; {Environment.ProcessorCount} cores; load average {load}"));
                 await stdout.WriteLineAsync("commands: " + commands);
+                await stdout.WriteLineAsync("server: " + serverLine);
                 await stdout.WriteLineAsync(Definition + "; ms");
                 await stdout.WriteLineAsync("| concurrency | attempts | failed | TTFT−sched p50 | TTFT−sched p99 | wire TTFT−sched p50 | wire p99 | send delay p50 | send delay p99 | sent after headers | server first token late p99 | server writes late p99 |");
                 await stdout.WriteLineAsync("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -198,7 +199,7 @@ public static class SelfTestRunPath
         return process;
     }
 
-    private static async Task<Uri> ReadBaseUrlAsync(Process server, CancellationToken ct)
+    private static async Task<(Uri, string)> ReadBaseUrlAsync(Process server, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(120));
@@ -211,7 +212,7 @@ public static class SelfTestRunPath
                 var url = new Uri(line[(at + marker.Length)..].Split(' ')[0]);
                 // Keep reading (and dropping) its output so the pipe never fills.
                 _ = server.StandardOutput.ReadToEndAsync(CancellationToken.None);
-                return url;
+                return (url, line);
             }
         }
 
