@@ -64,7 +64,7 @@ public static class SelfTestCommand
     private static readonly Option<bool> NoPrefault = new("--no-prefault") { Description = "Do not pre-fault the heaps (by default the client maps its no-GC budget and serve-sim its gen0 budget before the window, so the window's allocations do not pay a page fault per fresh page), for comparison." };
     private static readonly Option<string> RxTimestamps = new("--rx-timestamps") { Description = "How the client stamps each event: kernel (the kernel's receive time of its bytes, SO_TIMESTAMPNS; HTTP/1.1 on Linux) or off (the moment the client parsed it).", DefaultValueFactory = _ => "kernel" };
 
-    private static readonly Option<string> Via = new("--via") { Description = "client: selftest's own measuring client, launched in a tuned way (the default); run: the user's path — a plainly started serve-sim and, per concurrency, a plain 'spark-eval run' through the openai backend (spark-mini, --repeats, --warmup), each in its own process, figures read from the run directory (docs/benchmarks.md).", DefaultValueFactory = _ => "client" };
+    private static readonly Option<string> Via = new("--via") { Description = "client: selftest's own measuring client, launched in a tuned way; run: the user's path — a plainly started serve-sim and, per concurrency, a plain 'spark-eval run' through the openai backend (spark-mini, --repeats, --warmup), each in its own process, figures read from the run directory (docs/benchmarks.md).", DefaultValueFactory = _ => "client" };
     private static readonly Option<int> RunRepeats = new("--repeats") { Description = "--via run: repeats per task of each run.", DefaultValueFactory = _ => 22 };
     private static readonly Option<int> RunWarmup = new("--warmup") { Description = "--via run: warm-up attempts of each run.", DefaultValueFactory = _ => 2 };
     private static readonly Option<string?> RunSuite = new("--suite") { Description = "--via run: suite of each run (default: run's own, the embedded spark-mini)." };
@@ -134,7 +134,7 @@ public static class SelfTestCommand
 
         var backendSpec = string.Create(CultureInfo.InvariantCulture, $"sim?ttft_ms={ttft}&tokens_per_s={1000.0 / itl}");
         // serve-sim runs under the settings selftest sets for it (StartServer), not its own re-launch.
-        var serverArgs = new List<string> { "--runtime", "default", "--spin-us", parse.GetValue(ServerSpinUs).ToString(CultureInfo.InvariantCulture), "--rt-priority", parse.GetValue(ServerPriority).ToString(CultureInfo.InvariantCulture), "--clock-threads", parse.GetValue(ServerClockThreads).ToString(CultureInfo.InvariantCulture) };
+        var serverArgs = new List<string> { "--runtime", "plain", "--spin-us", parse.GetValue(ServerSpinUs).ToString(CultureInfo.InvariantCulture), "--rt-priority", parse.GetValue(ServerPriority).ToString(CultureInfo.InvariantCulture), "--clock-threads", parse.GetValue(ServerClockThreads).ToString(CultureInfo.InvariantCulture) };
         if (parse.GetValue(ServerNoClock))
         {
             serverArgs.Add("--no-emission-clock");

@@ -26,7 +26,7 @@ public static class ServeSimCommand
     private static readonly Option<bool> NoEmissionClock = new("--no-emission-clock") { Description = "Let the hosted backend pace with the system timer (thread pool) instead of serve-sim's emission clock (a dedicated real-time timer thread that writes each chunk at its due time)." };
     private static readonly Option<double> SpinUs = new("--spin-us") { Description = "Emission clock: spin this many µs before each due time instead of sleeping (a real-time timer thread wakes within tens of µs anyway; a long spin at 64 streams keeps both cores of a small machine busy).", DefaultValueFactory = _ => DefaultSpinUs };
     private static readonly Option<int> Nice = new("--nice") { Description = "--runtime tuned: the child's nice value, −20..19; below 0 it gets the CPU before the builds and the client beside it (needs root or CAP_SYS_NICE; otherwise it runs at the caller's priority and its start line says so).", DefaultValueFactory = _ => -10 };
-    private static readonly Option<bool> NoWarmup = new("--no-warmup") { Description = "Do not serve a few short requests to itself before listening (by default a simulated backend is warmed up, so the first client's requests do not pay for compiling the request path)." };
+    private static readonly Option<bool> NoWarmup = new("--no-warmup") { Description = "Do not serve a few short requests to itself before listening (a simulated backend is otherwise warmed up, so the first client's requests do not pay for compiling the request path)." };
 
     /// <summary>The emission clock's default spin window, µs.</summary>
     internal const double DefaultSpinUs = 20;
@@ -39,8 +39,8 @@ public static class ServeSimCommand
     {
         var runtime = new Option<string>("--runtime")
         {
-            Description = $"tuned: start itself again as a child process under {TunedRuntime.Describe()} (full JIT, workstation GC with a {TunedRuntime.Gen0Mb} MB gen0 budget, inline socket completions; docs/simulator.md); default: run under the runtime's settings as launched.",
-            DefaultValueFactory = _ => tunedRuntime ? "tuned" : "default",
+            Description = $"tuned: start itself again as a child process under {TunedRuntime.Describe()} (full JIT, workstation GC with a {TunedRuntime.Gen0Mb} MB gen0 budget, inline socket completions; docs/remote.md); plain: run under the runtime's settings as launched.",
+            DefaultValueFactory = _ => tunedRuntime ? "tuned" : "plain",
         };
         var command = new Command(name, description)
         {
@@ -94,8 +94,8 @@ public static class ServeSimCommand
         var tuned = parse.GetValue(runtimeOption) switch
         {
             "tuned" => true,
-            "default" => false,
-            var v => throw new InputException($"serve-sim: --runtime {v} is not a runtime mode. Fix: write --runtime tuned or --runtime default"),
+            "plain" => false,
+            var v => throw new InputException($"serve-sim: --runtime {v} is not a runtime mode. Fix: write --runtime tuned or --runtime plain"),
         };
         if (tuned && !TunedRuntime.Applied && TunedRuntime.CanRelaunch(typeof(ServeSimCommand).Assembly))
         {
