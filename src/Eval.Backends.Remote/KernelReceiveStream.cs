@@ -26,6 +26,12 @@ internal sealed class ArrivalSink
     /// <summary>Arrival of the first segment the latest read returned (its first byte's): earlier than <see cref="Timestamp"/> when the read took several.</summary>
     public long FirstTimestamp { get; set; }
 
+    /// <summary>
+    /// The kernel's transmit time (TimeProvider.System ticks) of the last byte of the latest write made for this attempt
+    /// (<c>SO_TIMESTAMPING</c> software transmit stamp); 0 when the kernel gave none for it.
+    /// </summary>
+    public long TransmitTimestamp { get; set; }
+
     /// <summary>Socket reads made for this attempt so far: a change tells the reader of events that a new read began.</summary>
     public int Reads { get; set; }
 
@@ -62,27 +68,55 @@ internal sealed partial class KernelReceiveStream : Stream
     private const int EIntr = 4;
     private const int ClockRealtime = 0;
     private const int ClockMonotonic = 1;
-    private const int ControlSize = 64;
+    // Room for SO_TIMESTAMPNS (32 bytes) and the SCM_TIMESTAMPING a socket with transmit stamps also gets on reads (64).
+    private const int ControlSize = 128;
+    private const int SoTimestamping = 37; // SO_TIMESTAMPING_OLD = SCM_TIMESTAMPING: struct scm_timestamping, ts[0] software, CLOCK_REALTIME
+    private const int TimestampingTxSoftware = 1 << 1;
+    private const int TimestampingSoftware = 1 << 4;
+    private const int TimestampingOptId = 1 << 7;
+    private const int TimestampingOptTsOnly = 1 << 11;
+    private const int MsgErrQueue = 0x2000;
 
     private readonly Socket _socket;
     private ArrivalSink? _sink;
     private bool _waitFirst;
     private ConnectionUse? _lastUse;
     private int _requests;
+    private readonly bool _transmitStamps;
+    private long _written;
 
-    private KernelReceiveStream(Socket socket)
+    private KernelReceiveStream(Socket socket, bool transmitStamps)
     {
         _socket = socket;
+        _transmitStamps = transmitStamps;
     }
+
+    /// <summary>True when this connection's writes are stamped by the kernel on transmit (<see cref="ArrivalSink.TransmitTimestamp"/>).</summary>
+    public bool TransmitStamps => _transmitStamps;
 
     /// <summary>True on 64-bit Linux where the system clock's timestamps are CLOCK_MONOTONIC nanoseconds (what the stamps are converted to).</summary>
     public static bool IsSupported { get; } = Probe();
 
-    /// <summary>Turns kernel receive timestamps on for <paramref name="socket"/> and wraps it; the stream owns the socket.</summary>
+    /// <summary>
+    /// Turns kernel receive timestamps on for the connected <paramref name="socket"/>, and software transmit timestamps
+    /// where the kernel allows (each stamp keyed by the offset of the last byte of its write, <c>SOF_TIMESTAMPING_OPT_ID</c>,
+    /// without the packet's bytes, <c>OPT_TSONLY</c>), and wraps it; the stream owns the socket.
+    /// </summary>
     public static KernelReceiveStream Create(Socket socket)
     {
         socket.SetRawSocketOption(SolSocket, SoTimestampNs, BitConverter.GetBytes(1));
-        return new KernelReceiveStream(socket);
+        var transmit = true;
+        try
+        {
+            // After connect: the kernel starts the byte count (OPT_ID) at the connection's next byte.
+            socket.SetRawSocketOption(SolSocket, SoTimestamping, BitConverter.GetBytes(TimestampingTxSoftware | TimestampingSoftware | TimestampingOptId | TimestampingOptTsOnly));
+        }
+        catch (SocketException)
+        {
+            transmit = false;
+        }
+
+        return new KernelReceiveStream(socket, transmit);
     }
 
     public override bool CanRead => true;
@@ -193,13 +227,108 @@ internal sealed partial class KernelReceiveStream : Stream
             {
                 var sent = await _socket.SendAsync(buffer, SocketFlags.None, cancellationToken);
                 buffer = buffer[sent..];
+                _written += sent;
             }
         }
         catch (SocketException ex)
         {
             throw new IOException($"writing to the socket failed: {ex.Message}", ex);
         }
+
+        if (_transmitStamps)
+        {
+            // The request's writer (HTTP/1.1 writes on the flow that sent it) finds its sink here, as reads do.
+            var stamp = TakeTransmitStamp();
+            if (ArrivalSink.Current is { } sink)
+            {
+                sink.TransmitTimestamp = stamp;
+            }
+        }
     }
+
+    /// <summary>
+    /// Drains the socket's error queue (transmit stamps only: nothing else is asked for) and returns the stamp of the last
+    /// byte written so far, 0 when the kernel has not given it yet (a send it deferred): stamps of earlier writes that come
+    /// late are dropped by their key, never taken for this one. Loopback and most drivers stamp within the send call.
+    /// </summary>
+    private unsafe long TakeTransmitStamp()
+    {
+        var expectedKey = unchecked((uint)(_written - 1));
+        var control = stackalloc byte[ControlSize];
+        var handle = _socket.SafeHandle;
+        var added = false;
+        long found = 0;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            var fd = (int)handle.DangerousGetHandle();
+            // Bounded: each write queues one stamp; a few left from deferred sends are drained with it.
+            for (var i = 0; i < 64; i++)
+            {
+                var header = new MsgHdr { Control = control, ControlLength = ControlSize };
+                if (RecvMsg(fd, &header, MsgErrQueue | MsgDontWait) < 0)
+                {
+                    break;
+                }
+
+                if (ParseTransmitStamp(control, (int)header.ControlLength) is ({ } key, var stamp) && key == expectedKey && stamp > 0)
+                {
+                    found = stamp;
+                }
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>The key (<c>ee_data</c>) and software stamp (monotonic ticks) of one error-queue message, or (null, 0).</summary>
+    private static unsafe (uint? Key, long Stamp) ParseTransmitStamp(byte* control, int length)
+    {
+        uint? key = null;
+        long stamp = 0;
+        var offset = 0;
+        while (offset + 16 <= length)
+        {
+            var cmsgLength = (int)*(nuint*)(control + offset);
+            if (cmsgLength < 16 || offset + cmsgLength > length)
+            {
+                break;
+            }
+
+            var level = *(int*)(control + offset + 8);
+            var type = *(int*)(control + offset + 12);
+            if (level == SolSocket && type == SoTimestamping && cmsgLength >= 16 + 16)
+            {
+                stamp = ToMonotonic((*(long*)(control + offset + 16) * 1_000_000_000L) + *(long*)(control + offset + 24));
+            }
+            else if (((level == SolIp && type == IpRecvErr) || (level == SolIpv6 && type == Ipv6RecvErr)) && cmsgLength >= 16 + 16)
+            {
+                // struct sock_extended_err: u32 ee_errno; u8 ee_origin, ee_type, ee_code, ee_pad; u32 ee_info; u32 ee_data.
+                var origin = *(control + offset + 16 + 4);
+                if (origin == SoEeOriginTimestamping)
+                {
+                    key = *(uint*)(control + offset + 16 + 12);
+                }
+            }
+
+            offset += (cmsgLength + 7) & ~7;
+        }
+
+        return (key, stamp);
+    }
+
+    private const int SolIp = 0;
+    private const int IpRecvErr = 11;
+    private const int SolIpv6 = 41;
+    private const int Ipv6RecvErr = 25;
+    private const byte SoEeOriginTimestamping = 4;
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();

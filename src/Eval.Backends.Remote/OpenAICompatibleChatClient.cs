@@ -572,7 +572,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         ArrivalSink.Current = arrivals;
         using var request = new HttpRequestMessage(HttpMethod.Post, _endpoint)
         {
-            Content = new TimedJsonContent(BuildBody(messages, options, stream), recorder),
+            Content = new TimedJsonContent(BuildBody(messages, options, stream), recorder, arrivals),
         };
         AddHeaders(request);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(stream ? "text/event-stream" : "application/json"));
@@ -1235,16 +1235,22 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         _http.Dispose();
     }
 
-    /// <summary>JSON request content that stamps <see cref="StreamEventKind.RequestSent"/> once its bytes are written.</summary>
+    /// <summary>
+    /// JSON request content that stamps <see cref="StreamEventKind.RequestSent"/> once its bytes are written: at the kernel's
+    /// transmit time of its last byte where the connection has one (<see cref="ArrivalSink.TransmitTimestamp"/>), else when
+    /// the write returned.
+    /// </summary>
     private sealed class TimedJsonContent : HttpContent
     {
         private readonly byte[] _body;
         private readonly AttemptRecorder? _recorder;
+        private readonly ArrivalSink? _sink;
 
-        public TimedJsonContent(byte[] body, AttemptRecorder? recorder)
+        public TimedJsonContent(byte[] body, AttemptRecorder? recorder, ArrivalSink? sink)
         {
             _body = body;
             _recorder = recorder;
+            _sink = sink;
             Headers.ContentType = new MediaTypeHeaderValue("application/json");
         }
 
@@ -1253,9 +1259,22 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
+            if (_sink is not null)
+            {
+                // A retry's try must not take the previous try's stamp.
+                _sink.TransmitTimestamp = 0;
+            }
+
             await stream.WriteAsync(_body, cancellationToken);
             await stream.FlushAsync(cancellationToken);
-            _recorder?.Mark(StreamEventKind.RequestSent);
+            if (_sink is { TransmitTimestamp: > 0 } sink)
+            {
+                _recorder?.MarkAt(sink.TransmitTimestamp, StreamEventKind.RequestSent);
+            }
+            else
+            {
+                _recorder?.Mark(StreamEventKind.RequestSent);
+            }
         }
 
         protected override bool TryComputeLength(out long length)

@@ -64,6 +64,12 @@ public static class SelfTestCommand
     private static readonly Option<bool> NoPrefault = new("--no-prefault") { Description = "Do not pre-fault the heaps (by default the client maps its no-GC budget and serve-sim its gen0 budget before the window, so the window's allocations do not pay a page fault per fresh page), for comparison." };
     private static readonly Option<string> RxTimestamps = new("--rx-timestamps") { Description = "How the client stamps each event: kernel (the kernel's receive time of its bytes, SO_TIMESTAMPNS; HTTP/1.1 on Linux) or off (the moment the client parsed it).", DefaultValueFactory = _ => "kernel" };
 
+    private static readonly Option<string> Via = new("--via") { Description = "client: selftest's own measuring client, launched in a tuned way; run: the user's path — a plainly started serve-sim and, per concurrency, a plain 'spark-eval run' through the openai backend (spark-mini, --repeats, --warmup), each in its own process, figures read from the run directory (docs/benchmarks.md).", DefaultValueFactory = _ => "client" };
+    private static readonly Option<int> RunRepeats = new("--repeats") { Description = "--via run: repeats per task of each run.", DefaultValueFactory = _ => 22 };
+    private static readonly Option<int> RunWarmup = new("--warmup") { Description = "--via run: warm-up attempts of each run.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<string?> RunSuite = new("--suite") { Description = "--via run: suite of each run (default: run's own, the embedded spark-mini)." };
+    private static readonly Option<string?> RunCli = new("--cli") { Description = "--via run: the spark-eval program to drive (a spark-eval.dll or executable; default this one), e.g. a baseline build." };
+
     /// <summary>The spark-eval program selftest starts serve-sim (and, with --client-jit full, itself) from.</summary>
     private static string _cliAssembly = "";
 
@@ -74,6 +80,7 @@ public static class SelfTestCommand
         var command = new Command("selftest", "Measure the harness's own timing error: serve-sim in a child process with a fixed schedule, driven at concurrency 1/16/64/256; prints measured − server-logged flush times (TTFT, inter-token) at p50/p99.")
         {
             Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads, UseHttp2, RxTimestamps, Stagger, ClientJit, NoPrefault,
+            Via, RunRepeats, RunWarmup, RunSuite, RunCli,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -104,8 +111,30 @@ public static class SelfTestCommand
             throw new InputException("selftest: --ttft-ms ≥ 0, --itl-ms > 0, --tokens ≥ 2 and --rounds ≥ 1 are required. Fix: adjust the values");
         }
 
+        switch (parse.GetValue(Via))
+        {
+            case "run":
+                if (parse.GetValue(RunRepeats) < 1 || parse.GetValue(RunWarmup) < 0)
+                {
+                    throw new InputException("selftest --via run: --repeats ≥ 1 and --warmup ≥ 0 are required. Fix: adjust the values");
+                }
+
+                var cli = parse.GetValue(RunCli) ?? _cliAssembly;
+                if (!File.Exists(cli))
+                {
+                    throw new InputException($"selftest --cli {cli}: no such file. Fix: give the path of a built spark-eval.dll (src/Eval.Cli/bin/Release/net10.0/spark-eval.dll)");
+                }
+
+                return await SelfTestRunPath.RunAsync(cli, levels, ttft, itl, parse.GetValue(RunRepeats), parse.GetValue(RunWarmup), parse.GetValue(RunSuite), parse.GetValue(Json), stdout, stderr, ct);
+            case "client":
+                break;
+            case var v:
+                throw new InputException($"selftest: --via {v} is not a measuring path. Fix: write --via client (selftest's tuned client) or --via run (the user's serve-sim + run)");
+        }
+
         var backendSpec = string.Create(CultureInfo.InvariantCulture, $"sim?ttft_ms={ttft}&tokens_per_s={1000.0 / itl}");
-        var serverArgs = new List<string> { "--spin-us", parse.GetValue(ServerSpinUs).ToString(CultureInfo.InvariantCulture), "--rt-priority", parse.GetValue(ServerPriority).ToString(CultureInfo.InvariantCulture), "--clock-threads", parse.GetValue(ServerClockThreads).ToString(CultureInfo.InvariantCulture) };
+        // serve-sim runs under the settings selftest sets for it (StartServer), not its own re-launch.
+        var serverArgs = new List<string> { "--runtime", "plain", "--spin-us", parse.GetValue(ServerSpinUs).ToString(CultureInfo.InvariantCulture), "--rt-priority", parse.GetValue(ServerPriority).ToString(CultureInfo.InvariantCulture), "--clock-threads", parse.GetValue(ServerClockThreads).ToString(CultureInfo.InvariantCulture) };
         if (parse.GetValue(ServerNoClock))
         {
             serverArgs.Add("--no-emission-clock");

@@ -145,9 +145,12 @@ public sealed class EmissionClockTests
     {
         var ct = TestContext.Current.CancellationToken;
         using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0 });
-        // 20 ms to the first token, then 500 tokens/s: every content chunk waits on the clock.
-        var sim = new ConstantRateSimChatClient(clock, TokenCounter.Default, 20, 500, "sim");
+        // 100 ms to the first token, then 500 tokens/s: every content chunk waits on the clock. The schedule starts at the
+        // request's arrival, so the server is warmed up first (as serve-sim is by default): a cold request path can spend
+        // longer than a short TTFT compiling before the backend is called, and its first token is then already due.
+        var sim = new ConstantRateSimChatClient(clock, TokenCounter.Default, 100, 500, "sim");
         await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0, Emission = clock, InlineScheduling = true }, TimeProvider.System, ct);
+        await server.WarmUpAsync(4, ct);
         using var http = new HttpClient { BaseAddress = server.BaseAddress };
 
         var streams = await Task.WhenAll(Enumerable.Range(0, 4).Select(async i =>

@@ -18,6 +18,12 @@ public static class AttemptContext
     /// </summary>
     public const string AnswerSeedKey = "spark.answer-seed";
 
+    /// <summary>
+    /// When the request arrived, as a timestamp of the backend's <see cref="TimeProvider"/> (set by serve-sim): a simulated
+    /// backend starts its schedule there, so the server's own parsing before the call does not push the first token back.
+    /// </summary>
+    public const string ArrivalKey = "spark.arrival";
+
     public static BenchTask? Task(ChatOptions? options) =>
         options?.AdditionalProperties is { } p && p.TryGetValue(TaskKey, out var v) ? v as BenchTask : null;
 
@@ -41,4 +47,8 @@ public static class AttemptContext
         hash = (hash ^ (uint)repeat) * 16777619u;
         return (int)(hash & 0x7FFFFFFF);
     }
+
+    /// <summary>The arrival timestamp (<see cref="ArrivalKey"/>), when set and not later than <paramref name="now"/>; else <paramref name="now"/>.</summary>
+    public static long ScheduleStart(ChatOptions? options, long now) =>
+        options?.AdditionalProperties is { } p && p.TryGetValue(ArrivalKey, out var v) && v is long arrival && arrival > 0 && arrival <= now ? arrival : now;
 }

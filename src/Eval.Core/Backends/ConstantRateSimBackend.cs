@@ -51,7 +51,8 @@ public sealed class ConstantRateSimChatClient : IChatClient
         var input = task is null ? CountInput(messages)
             : _inputTokens.GetOrAdd(task.Id + "\u0000" + string.Join("\u0000", messages.Select(m => m.Text)), _ => CountInput(messages));
 
-        var start = _time.GetTimestamp();
+        // From the request's arrival when the server says when that was (serve-sim), else from now.
+        var start = AttemptContext.ScheduleStart(options, _time.GetTimestamp());
         var next = 0;
         while (next < limit)
         {

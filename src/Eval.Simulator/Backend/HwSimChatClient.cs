@@ -65,7 +65,7 @@ public sealed class HwSimChatClient : IChatClient
         // Counted before the clock starts, so that no tokenizer work sits between the request start and the schedule.
         var input = CountInputTokens(messages);
 
-        var start = _time.GetTimestamp();
+        var start = AttemptContext.ScheduleStart(options, _time.GetTimestamp());
         Interlocked.Increment(ref _active);
         try
         {

@@ -30,6 +30,8 @@ public sealed class ServerRequestLog
     [JsonPropertyName("fault")] public string Fault { get; set; } = "none";
     [JsonPropertyName("status")] public int Status { get; set; }
     [JsonPropertyName("received_ns")] public long ReceivedNs { get; init; }
+    /// <summary>The same moment as <see cref="ReceivedNs"/> in the server clock's own ticks: a simulated backend's schedule starts here.</summary>
+    [JsonIgnore] public long ArrivalTimestamp { get; init; }
     [JsonPropertyName("headers_ns")] public long? HeadersNs { get; set; }
     [JsonPropertyName("end_ns")] public long? EndNs { get; set; }
     [JsonPropertyName("events")] public List<ServerEvent> Events { get; init; } = new(64);
@@ -58,10 +60,16 @@ public sealed class ServerLogStore : IDisposable
     private readonly int _eventCapacity;
     private readonly StreamWriter? _file;
     private readonly Lock _fileGate = new();
+    private readonly EmissionLateness? _lateness;
     private long _events;
 
-    public ServerLogStore(string? jsonlPath, int capacity = DefaultCapacity, int eventCapacity = DefaultEventCapacity)
+    /// <param name="jsonlPath">A JSONL file that receives every entry, or null.</param>
+    /// <param name="capacity">Entries kept in memory.</param>
+    /// <param name="eventCapacity">Events kept in memory over all entries.</param>
+    /// <param name="lateness">Takes every added entry's scheduled writes (serve-sim's lateness report); kept whole, unlike the ring.</param>
+    public ServerLogStore(string? jsonlPath, int capacity = DefaultCapacity, int eventCapacity = DefaultEventCapacity, EmissionLateness? lateness = null)
     {
+        _lateness = lateness;
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(eventCapacity, 1);
         _capacity = capacity;
@@ -103,6 +111,7 @@ public sealed class ServerLogStore : IDisposable
     public void Add(ServerRequestLog entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
+        _lateness?.Add(entry);
         lock (_gate)
         {
             _entries.Enqueue(entry);

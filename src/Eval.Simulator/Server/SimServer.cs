@@ -16,6 +16,7 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Spark.Eval.Core;
+using Spark.Eval.Core.Backends;
 
 namespace Spark.Eval.Simulator.Server;
 
@@ -62,6 +63,16 @@ public sealed record SimServerOptions
     /// so a client's records stay labelled simulated (an <c>openai</c> backend pointed at serve-sim is not a measurement).
     /// </summary>
     public bool Simulated { get; init; }
+
+    /// <summary>
+    /// Receives serve-sim's lateness report (<see cref="EmissionLateness"/>): one line when it goes idle after serving requests
+    /// (none in flight for <see cref="ReportAfterIdle"/>: the end of a client's run) and one for the whole session at shutdown.
+    /// Null: no lines (the figures stay at <c>GET /v1/_spark/lateness</c>).
+    /// </summary>
+    public Action<string>? Report { get; init; }
+
+    /// <summary>How long serve-sim must be idle after a burst of requests before it prints that burst's lateness.</summary>
+    public TimeSpan ReportAfterIdle { get; init; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>
@@ -85,6 +96,9 @@ public sealed class SimServer : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, List<ChatMessage>> _conversations = new(StringComparer.Ordinal);
     private long _nextId;
+    private long _lastFinished;
+    private CancellationTokenSource? _reporterStop;
+    private Task? _reporter;
 
     private SimServer(WebApplication app, IChatClient backend, SimServerOptions options, TimeProvider time)
     {
@@ -92,13 +106,16 @@ public sealed class SimServer : IAsyncDisposable
         _backend = backend;
         _options = options;
         _time = time;
-        Log = new ServerLogStore(options.LogPath);
+        Log = new ServerLogStore(options.LogPath, lateness: Lateness);
     }
 
     /// <summary>The base URL clients use, ending in <c>/v1/</c>.</summary>
     public Uri BaseAddress { get; private set; } = new("http://127.0.0.1/v1/");
 
     public ServerLogStore Log { get; }
+
+    /// <summary>How late serve-sim's scheduled writes went out: since start and since the last report (docs/simulator.md, "Lateness").</summary>
+    public EmissionLateness Lateness { get; } = new();
 
     /// <summary>Starts listening; returns once the port is bound.</summary>
     public static async Task<SimServer> StartAsync(IChatClient backend, SimServerOptions options, TimeProvider time, CancellationToken cancellationToken)
@@ -133,6 +150,7 @@ public sealed class SimServer : IAsyncDisposable
         app.MapGet("/v1/responses", server.WebSocketAsync);
         app.MapGet("/v1/_spark/log", server.LogAsync);
         app.MapGet("/v1/_spark/clock", server.ClockAsync);
+        app.MapGet("/v1/_spark/lateness", server.LatenessAsync);
         try
         {
             await app.StartAsync(cancellationToken);
@@ -145,13 +163,100 @@ public sealed class SimServer : IAsyncDisposable
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
             ?? throw new InvalidOperationException("Kestrel reported no address");
         server.BaseAddress = new Uri(bound.TrimEnd('/') + "/v1/");
+        if (options.Report is not null)
+        {
+            server._reporterStop = new CancellationTokenSource();
+            server._reporter = server.ReportWhenIdleAsync(server._reporterStop.Token);
+        }
+
         return server;
+    }
+
+    /// <summary>
+    /// Serves a few short requests to itself over loopback (concurrent streams on both APIs, a whole response), so that the
+    /// code of the request path is compiled, the connections' buffers and the backend's tokenizer are in place before the
+    /// first client's request; then forgets them (log and lateness). With tiering off (serve-sim's tuned runtime) the first
+    /// request would otherwise compile everything inside a client's measured window.
+    /// </summary>
+    public async Task WarmUpAsync(int streams, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.Zero })
+        {
+            BaseAddress = BaseAddress,
+            DefaultRequestVersion = _options.Http2 ? HttpVersion.Version20 : HttpVersion.Version11,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Timeout = TimeSpan.FromSeconds(60),
+        };
+        async Task OneAsync(string path, string body)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative))
+            {
+                Content = new StringContent(body, Encoding.UTF8, "application/json"),
+                Version = http.DefaultRequestVersion,
+                VersionPolicy = http.DefaultVersionPolicy,
+            };
+            request.Headers.TryAddWithoutValidation(FaultInjector.HeaderName, "none");
+            if (_options.ApiKey is { } key)
+            {
+                request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + key);
+            }
+
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+            await stream.CopyToAsync(Stream.Null, cancellationToken);
+        }
+
+        var model = JsonSerializer.Serialize(_options.ModelId, ServerJson.Default.String);
+        var chat = $"{{\"model\":{model},\"messages\":[{{\"role\":\"user\",\"content\":\"serve-sim warm-up\"}}],\"max_tokens\":4,\"stream\":true,\"stream_options\":{{\"include_usage\":true}}}}";
+        for (var round = 0; round < 2; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, Math.Max(1, streams)).Select(_ => OneAsync("chat/completions", chat)));
+        }
+
+        await OneAsync("chat/completions", chat.Replace("\"stream\":true", "\"stream\":false", StringComparison.Ordinal));
+        await OneAsync("responses", $"{{\"model\":{model},\"input\":\"serve-sim warm-up\",\"max_output_tokens\":4,\"stream\":true}}");
+        Log.Clear();
+        Lateness.Reset();
+        Interlocked.Exchange(ref _nextId, 0);
+    }
+
+    /// <summary>Prints the lateness of each burst of requests once serve-sim has been idle after it.</summary>
+    private async Task ReportWhenIdleAsync(CancellationToken cancellationToken)
+    {
+        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(250), _time);
+        try
+        {
+            while (await tick.WaitForNextTickAsync(cancellationToken))
+            {
+                if (Lateness.InFlight == 0 && Lateness.PeekWindow() is not null
+                    && _time.GetElapsedTime(Interlocked.Read(ref _lastFinished)) >= _options.ReportAfterIdle
+                    && Lateness.TakeWindow() is { } burst)
+                {
+                    _options.Report?.Invoke("serve-sim lateness, requests since the last report: " + burst.Describe());
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
+        if (_reporterStop is not null)
+        {
+            await _reporterStop.CancelAsync();
+            await _reporter!;
+            _reporterStop.Dispose();
+            var total = Lateness.Total();
+            if (total.Requests > 0)
+            {
+                _options.Report?.Invoke("serve-sim lateness, whole session: " + total.Describe());
+            }
+        }
+
         await _app.StopAsync(CancellationToken.None);
         await _app.DisposeAsync();
         Log.Dispose();
@@ -195,6 +300,13 @@ public sealed class SimServer : IAsyncDisposable
         await context.Response.WriteAsync(json, context.RequestAborted);
     }
 
+    /// <summary>serve-sim's own lateness (<see cref="EmissionLateness"/>) as one JSON object.</summary>
+    private async Task LatenessAsync(HttpContext context)
+    {
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(JsonSerializer.Serialize(Lateness.Snapshot(), LatenessJsonContext.Default.LatenessSnapshot), context.RequestAborted);
+    }
+
     private async Task LogAsync(HttpContext context)
     {
         var id = context.Request.Query["request_id"].FirstOrDefault();
@@ -220,14 +332,17 @@ public sealed class SimServer : IAsyncDisposable
 #pragma warning disable CA1031 // A request that fails is answered with an error status and logged; the server goes on.
     private async Task HandleAsync(HttpContext context, ApiKind api)
     {
+        var arrival = _time.GetTimestamp();
         var entry = new ServerRequestLog
         {
             RequestId = Interlocked.Increment(ref _nextId).ToString("x8", CultureInfo.InvariantCulture),
             Path = context.Request.Path,
-            ReceivedNs = NowNs(),
+            ArrivalTimestamp = arrival,
+            ReceivedNs = ServerLogStore.ToNanoseconds(arrival, _time.TimestampFrequency),
             Protocol = context.Request.Protocol,
         };
         EmissionClock.Slot = new EmissionSlot();
+        Lateness.Started();
         context.Response.Headers["x-request-id"] = entry.RequestId;
         if (_options.Simulated)
         {
@@ -300,6 +415,8 @@ public sealed class SimServer : IAsyncDisposable
             entry.Status = context.Response.StatusCode;
             entry.EndNs = NowNs();
             Log.Add(entry);
+            Interlocked.Exchange(ref _lastFinished, _time.GetTimestamp());
+            Lateness.Finished();
         }
     }
 #pragma warning restore CA1031
@@ -357,15 +474,18 @@ public sealed class SimServer : IAsyncDisposable
                 return;
             }
 
+            var arrival = _time.GetTimestamp();
             var entry = new ServerRequestLog
             {
                 RequestId = Interlocked.Increment(ref _nextId).ToString("x8", CultureInfo.InvariantCulture),
                 Path = "/v1/responses (websocket)",
-                ReceivedNs = NowNs(),
+                ArrivalTimestamp = arrival,
+                ReceivedNs = ServerLogStore.ToNanoseconds(arrival, _time.TimestampFrequency),
                 Stream = true,
                 Protocol = context.Request.Protocol,
             };
             EmissionClock.Slot = new EmissionSlot();
+            Lateness.Started();
             try
             {
                 ParsedRequest request;
@@ -402,6 +522,8 @@ public sealed class SimServer : IAsyncDisposable
             {
                 entry.EndNs = NowNs();
                 Log.Add(entry);
+                Interlocked.Exchange(ref _lastFinished, _time.GetTimestamp());
+                Lateness.Finished();
             }
         }
     }
@@ -534,12 +656,26 @@ public sealed class SimServer : IAsyncDisposable
         return text.ToString();
     }
 
-    private static ChatOptions BackendOptions(ParsedRequest request) => new()
+    /// <summary>
+    /// The hosted backend's options. Without a fault, a simulated backend's schedule starts at the request's arrival
+    /// (<see cref="AttemptContext.ArrivalKey"/>): TTFT is then arrival to first token, whatever serve-sim spent parsing. A
+    /// fault that delays the response (slow headers) keeps the old start, after the delay, so its tokens still pace.
+    /// </summary>
+    private static ChatOptions BackendOptions(ParsedRequest request, ServerRequestLog entry, FaultSpec fault)
     {
-        MaxOutputTokens = request.MaxTokens,
-        Temperature = request.Temperature,
-        ModelId = request.Model,
-    };
+        var options = new ChatOptions
+        {
+            MaxOutputTokens = request.MaxTokens,
+            Temperature = request.Temperature,
+            ModelId = request.Model,
+        };
+        if (fault.Kind == FaultKind.None)
+        {
+            options.AdditionalProperties = new() { [AttemptContext.ArrivalKey] = entry.ArrivalTimestamp };
+        }
+
+        return options;
+    }
 
     /// <summary>Streams the hosted backend's updates as SSE, flushing each event and logging when the flush returned.</summary>
     private async Task StreamAsync(HttpContext context, ServerRequestLog entry, ApiKind api, ParsedRequest request, FaultSpec fault, WebSocket? socket = null)
@@ -605,7 +741,7 @@ public sealed class SimServer : IAsyncDisposable
             }), ct);
         }
 
-        await foreach (var update in _backend.GetStreamingResponseAsync(request.Messages, BackendOptions(request), ct))
+        await foreach (var update in _backend.GetStreamingResponseAsync(request.Messages, BackendOptions(request, entry, fault), ct))
         {
             foreach (var content in update.Contents)
             {
@@ -688,7 +824,7 @@ public sealed class SimServer : IAsyncDisposable
         var answer = new StringBuilder();
         var reasoning = new StringBuilder();
         UsageDetails? usage = null;
-        await foreach (var update in _backend.GetStreamingResponseAsync(request.Messages, BackendOptions(request), ct))
+        await foreach (var update in _backend.GetStreamingResponseAsync(request.Messages, BackendOptions(request, entry, fault), ct))
         {
             foreach (var content in update.Contents)
             {
