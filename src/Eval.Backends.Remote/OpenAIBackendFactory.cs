@@ -44,8 +44,8 @@ public sealed class OpenAIBackendFactory : IBackendFactory
         var client = new OpenAICompatibleChatClient(options, context.Time, key, secretHeaders);
         if (options.Preconnect)
         {
-            // Concurrent requests: HTTP/1.1 opens one connection for each, all warm before the first attempt.
-            await Task.WhenAll(Enumerable.Range(0, options.PreconnectConnections).Select(_ => client.PreconnectAsync(cancellationToken)));
+            // Concurrent requests held open together: HTTP/1.1 opens one connection for each, all warm before the first attempt.
+            await client.PreconnectAsync(options.PreconnectConnections, cancellationToken);
             context.Log($"{spec.Name}: pre-connected to {SafeUrl(options.BaseUrl)} ({client.Connections.ConnectMilliseconds.Count} connection(s) open)");
         }
 

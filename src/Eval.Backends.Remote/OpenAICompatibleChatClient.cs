@@ -209,18 +209,39 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         }
     }
 
-    /// <summary>Opens a pooled connection (GET {base}/models) so that the first attempt does not pay for it.</summary>
-    public async Task PreconnectAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens <paramref name="connections"/> pooled connections (GET {base}/models each) so that the first attempts do not pay for
+    /// them. Every response is held (headers read, body not) until all are in: a connection whose request finished early would
+    /// otherwise be reused by the next one, leaving fewer connections open than asked.
+    /// </summary>
+    public async Task PreconnectAsync(int connections, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(_options.BaseUrl.ToString().TrimEnd('/') + "/"), "models"));
-        AddHeaders(request);
+        var responses = new HttpResponseMessage?[connections];
         try
         {
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+            await Task.WhenAll(Enumerable.Range(0, connections).Select(async i =>
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(_options.BaseUrl.ToString().TrimEnd('/') + "/"), "models"));
+                AddHeaders(request);
+                responses[i] = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            }));
+
+            // Drained, so each connection goes back to the pool reusable.
+            foreach (var response in responses)
+            {
+                await response!.Content.CopyToAsync(Stream.Null, cancellationToken);
+            }
         }
         catch (HttpRequestException ex)
         {
             throw new BackendException("connection", Redact($"pre-connect to {_options.BaseUrl} failed: {ex.Message}"));
+        }
+        finally
+        {
+            foreach (var response in responses)
+            {
+                response?.Dispose();
+            }
         }
     }
 
