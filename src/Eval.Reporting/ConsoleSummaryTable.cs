@@ -140,15 +140,30 @@ public static class ConsoleSummaryTable
 
     private static string Fit(string text, int width) => text.Length <= width ? text : text[..(width - 1)] + "…";
 
-    private static void Wrap(string text, int width, List<string> lines)
+    /// <summary>Wraps <paramref name="text"/> at spaces to <paramref name="width"/>, continuation lines indented by <paramref name="indent"/>.</summary>
+    internal static void Wrap(string text, int width, List<string> lines, string indent = "  ")
     {
         var line = "";
+        // A unit stays with its number: "33 %" is never split across lines.
+        var words = new List<string>();
         foreach (var word in text.Split(' '))
+        {
+            if (words.Count > 0 && word.StartsWith('%'))
+            {
+                words[^1] += " " + word;
+            }
+            else
+            {
+                words.Add(word);
+            }
+        }
+
+        foreach (var word in words)
         {
             if (line.Length > 0 && line.Length + 1 + word.Length > width)
             {
                 lines.Add(line);
-                line = "  " + word;
+                line = indent + word;
             }
             else
             {

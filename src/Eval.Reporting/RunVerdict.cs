@@ -100,7 +100,7 @@ public sealed record RunVerdict(IReadOnlyList<BackendVerdict> Backends, IReadOnl
         parts.AddRange(Findings.Where(f => f.StartsWith("best pass rate", StringComparison.Ordinal) || f.StartsWith("every attempt failed", StringComparison.Ordinal))
             .Select(f => f.Replace(", not distinguishable from", ", ties", StringComparison.Ordinal).Replace(" (intervals overlap)", "", StringComparison.Ordinal)));
         var lines = new List<string>();
-        Wrap("verdict: " + string.Join(" · ", parts), width, lines);
+        ConsoleSummaryTable.Wrap("verdict: " + string.Join(" · ", parts), width, lines, "    ");
         return lines;
 
         static string Short(TargetCheck c) => c.Target.StartsWith("in flow", StringComparison.Ordinal)
@@ -182,27 +182,5 @@ public sealed record RunVerdict(IReadOnlyList<BackendVerdict> Backends, IReadOnl
             1 => list[0],
             _ => string.Join(", ", list.Take(list.Count - 1)) + " and " + list[^1],
         };
-    }
-
-    private static void Wrap(string text, int width, List<string> lines)
-    {
-        var line = "";
-        foreach (var word in text.Split(' '))
-        {
-            if (line.Length > 0 && line.Length + 1 + word.Length > width)
-            {
-                lines.Add(line);
-                line = "    " + word;
-            }
-            else
-            {
-                line = line.Length == 0 ? word : line + " " + word;
-            }
-        }
-
-        if (line.Length > 0)
-        {
-            lines.Add(line);
-        }
     }
 }
