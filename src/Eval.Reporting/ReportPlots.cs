@@ -127,26 +127,17 @@ public static class ReportPlots
         return plot;
     }
 
-    private static Plot FlowBands(ReportData data)
+    /// <summary>One stacked bar per column (its shares, bottom to top, in the bands' order), a legend of the bands, and the column labels.</summary>
+    internal static void AddStackedBands(Plot plot, (string Name, Color Color)[] bands, IReadOnlyList<double[]> shares, IReadOnlyList<string> labels)
     {
-        var plot = new Plot();
-        (string Name, Color Color)[] bands =
-        [
-            ("within 1 s", Colors.SeaGreen), ("1–10 s", Colors.Orange), ("over 10 s", Colors.IndianRed), ("failed", Colors.DimGray),
-        ];
-        var backends = data.Summary.Backends.Where(b => b.Flow is not null).ToList();
         var bars = new List<Bar>();
-        for (var i = 0; i < backends.Count; i++)
+        for (var i = 0; i < shares.Count; i++)
         {
-            var b = backends[i];
-            var flow = b.Flow!;
-            var failed = flow.Decided == 0 ? 0 : (double)(b.Counts.Error + b.Counts.Timeout) / flow.Decided;
-            double[] shares = [flow.InFlowRatio, flow.AttentionKeptRatio - flow.InFlowRatio, Math.Max(0, flow.FlowBreakRatio - failed), failed];
             var baseValue = 0.0;
             for (var k = 0; k < bands.Length; k++)
             {
-                bars.Add(new Bar { Position = i, ValueBase = baseValue, Value = baseValue + shares[k], FillColor = bands[k].Color, Size = 0.6 });
-                baseValue += shares[k];
+                bars.Add(new Bar { Position = i, ValueBase = baseValue, Value = baseValue + shares[i][k], FillColor = bands[k].Color, Size = 0.6 });
+                baseValue += shares[i][k];
             }
         }
 
@@ -156,7 +147,24 @@ public static class ReportPlots
             plot.Legend.ManualItems.Add(new LegendItem { LabelText = name, FillColor = color });
         }
 
-        plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, backends.Count).Select(i => (double)i)], [.. backends.Select(Label)]);
+        plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, labels.Count).Select(i => (double)i)], [.. labels]);
+    }
+
+    private static Plot FlowBands(ReportData data)
+    {
+        var plot = new Plot();
+        (string Name, Color Color)[] bands =
+        [
+            ("within 1 s", Colors.SeaGreen), ("1–10 s", Colors.Orange), ("over 10 s", Colors.IndianRed), ("failed", Colors.DimGray),
+        ];
+        var backends = data.Summary.Backends.Where(b => b.Flow is not null).ToList();
+        var shares = backends.Select(b =>
+        {
+            var flow = b.Flow!;
+            var failed = flow.Decided == 0 ? 0 : (double)(b.Counts.Error + b.Counts.Timeout) / flow.Decided;
+            return new[] { flow.InFlowRatio, flow.AttentionKeptRatio - flow.InFlowRatio, Math.Max(0, flow.FlowBreakRatio - failed), failed };
+        }).ToList();
+        AddStackedBands(plot, bands, shares, [.. backends.Select(Label)]);
         plot.YLabel("Share of decided attempts");
         PercentAxis(plot);
         plot.Axes.SetLimitsX(-0.6, backends.Count - 0.4);

@@ -181,31 +181,16 @@ public static class SessionPlots
             ("≤ 0.1 s", Colors.DarkGreen), ("0.1–1 s", Colors.SeaGreen), ("1–10 s", Colors.Orange), ("over 10 s", Colors.IndianRed), ("failed", Colors.DimGray),
         ];
         var arms = report.Arms.Where(a => a.Interactions > 0).ToList();
-        var bars = new List<Bar>();
-        for (var i = 0; i < arms.Count; i++)
+        var shares = arms.Select(a =>
         {
-            var a = arms[i];
             var failed = (double)a.FailedInteractions / a.Interactions;
-            double[] shares =
-            [
+            return new[]
+            {
                 a.WaitUnderInstant.Value, a.WaitUnderFlow.Value - a.WaitUnderInstant.Value, a.WaitUnderAttention.Value - a.WaitUnderFlow.Value,
                 Math.Max(0, 1 - a.WaitUnderAttention.Value - failed), failed,
-            ];
-            var baseValue = 0.0;
-            for (var k = 0; k < bands.Length; k++)
-            {
-                bars.Add(new Bar { Position = i, ValueBase = baseValue, Value = baseValue + shares[k], FillColor = bands[k].Color, Size = 0.6 });
-                baseValue += shares[k];
-            }
-        }
-
-        plot.Add.Bars(bars);
-        foreach (var (name, color) in bands)
-        {
-            plot.Legend.ManualItems.Add(new LegendItem { LabelText = name, FillColor = color });
-        }
-
-        plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, arms.Count).Select(i => (double)i)],
+            };
+        }).ToList();
+        ReportPlots.AddStackedBands(plot, bands, shares,
             [.. arms.Select(a => string.Create(CultureInfo.InvariantCulture, $"{(a.IsPolicy ? "policy " : "")}{a.Arm}{(a.Simulated ? "\n(SIMULATED)" : "")}\nbreaks {a.FlowBreakRate.Value * 100:0.#} %"))]);
         plot.YLabel("Share of interactions");
         PercentAxis(plot);
