@@ -48,26 +48,14 @@ public sealed class ChromiumReportTests : IDisposable
     [Fact]
     public async Task Report_InHeadlessChromium_NoErrorsEveryImageLoadedVerdictOnTop()
     {
-        var chromium = FindChromium();
-        if (chromium is null)
-        {
-            Assert.Skip("chromium is not installed: apt-get install chromium (listed in .ci/apt-packages.txt) to open report.html in a browser");
-        }
+        var chromium = RequireChromium();
 
         var run = Path.Combine(_dir, "run");
         var directory = ExampleRun.CopyTo(run);
         directory.WriteSummaries(directory.ReadManifest());
         var report = Path.Combine(run, HtmlReport.FileName);
         var html = await File.ReadAllTextAsync(report, TestContext.Current.CancellationToken);
-        var probePage = Path.Combine(run, "probe.html");
-        await File.WriteAllTextAsync(probePage, html.Replace("</title>", "</title>" + Probe, StringComparison.Ordinal), TestContext.Current.CancellationToken);
-
-        var (dom, log) = await RunChromiumAsync(chromium, ["--dump-dom", "--virtual-time-budget=5000", new Uri(probePage).AbsoluteUri]);
-        var start = dom.IndexOf("<pre id=\"spark-probe\">", StringComparison.Ordinal);
-        Assert.True(start >= 0, $"the probe did not run; chromium said:\n{log}");
-        var json = System.Net.WebUtility.HtmlDecode(dom[(start + "<pre id=\"spark-probe\">".Length)..dom.IndexOf("</pre>", start, StringComparison.Ordinal)]);
-        using var probe = JsonDocument.Parse(json);
-        var root = probe.RootElement;
+        var (root, log) = await ProbeAsync(chromium, run, html);
         Assert.Empty(root.GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
         var images = root.GetProperty("images").EnumerateArray().ToList();
         Assert.Equal(4, images.Count);
@@ -98,11 +86,7 @@ public sealed class ChromiumReportTests : IDisposable
     [Fact]
     public async Task SessionReport_InHeadlessChromium_EverySessionPlotRendered()
     {
-        var chromium = FindChromium();
-        if (chromium is null)
-        {
-            Assert.Skip("chromium is not installed: apt-get install chromium (listed in .ci/apt-packages.txt) to open report.html in a browser");
-        }
+        var chromium = RequireChromium();
 
         // The seeded fast/deep/policy trade-off (SessionTradeOffTests) as a run directory with its report.
         var run = Path.Combine(_dir, "sessions");
@@ -112,16 +96,9 @@ public sealed class ChromiumReportTests : IDisposable
         directory.WriteSummaries(SimulatedSessions.Manifest("trade-off", [SimulatedSessions.Hwsim("wse-fast", "wse-3", "llama-3.1-8b"), SimulatedSessions.Hwsim("h100-deep", "h100-sxm", "qwen2.5-coder-32b")], SessionTradeOffTests.Seed), records);
         var report = Path.Combine(run, HtmlReport.FileName);
         var html = await File.ReadAllTextAsync(report, TestContext.Current.CancellationToken);
-        var probePage = Path.Combine(run, "probe.html");
-        await File.WriteAllTextAsync(probePage, html.Replace("</title>", "</title>" + Probe, StringComparison.Ordinal), TestContext.Current.CancellationToken);
-
-        var (dom, log) = await RunChromiumAsync(chromium, ["--dump-dom", "--virtual-time-budget=5000", new Uri(probePage).AbsoluteUri]);
-        var start = dom.IndexOf("<pre id=\"spark-probe\">", StringComparison.Ordinal);
-        Assert.True(start >= 0, $"the probe did not run; chromium said:\n{log}");
-        var json = System.Net.WebUtility.HtmlDecode(dom[(start + "<pre id=\"spark-probe\">".Length)..dom.IndexOf("</pre>", start, StringComparison.Ordinal)]);
-        using var probe = JsonDocument.Parse(json);
-        Assert.Empty(probe.RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
-        var images = probe.RootElement.GetProperty("images").EnumerateArray().ToList();
+        var (root, _) = await ProbeAsync(chromium, run, html);
+        Assert.Empty(root.GetProperty("errors").EnumerateArray().Select(e => e.GetString()));
+        var images = root.GetProperty("images").EnumerateArray().ToList();
         // ttft_cdf, e2e_cdf, flow_bands, pass_rate, three timelines, time_to_green_cdf, pass_at_turn, session_flow_bands.
         Assert.Equal(10, images.Count);
         Assert.All(images, i => Assert.True(i.GetProperty("ok").GetBoolean(), $"{i.GetProperty("what").GetString()} did not render"));
@@ -144,6 +121,26 @@ public sealed class ChromiumReportTests : IDisposable
         await RunChromiumAsync(chromium, ["--screenshot=" + Path.Combine(shots, "routing-table.png"), "--window-size=1200,1100", "--hide-scrollbars", new Uri(tablePage).AbsoluteUri]);
         Assert.True(File.Exists(Path.Combine(shots, "routing-table.png")), "no screenshot of the routing table");
         TestContext.Current.TestOutputHelper?.WriteLine($"screenshot: {screenshot}");
+    }
+
+    private static string RequireChromium()
+    {
+        var chromium = FindChromium();
+        Assert.SkipWhen(chromium is null, "chromium is not installed: apt-get install chromium (listed in .ci/apt-packages.txt) to open report.html in a browser");
+        return chromium!;
+    }
+
+    /// <summary>Opens the report with the probe script in headless Chromium; returns what the probe found (errors, images, verdict position) and Chromium's log.</summary>
+    private static async Task<(JsonElement Root, string Log)> ProbeAsync(string chromium, string run, string html)
+    {
+        var probePage = Path.Combine(run, "probe.html");
+        await File.WriteAllTextAsync(probePage, html.Replace("</title>", "</title>" + Probe, StringComparison.Ordinal), TestContext.Current.CancellationToken);
+        var (dom, log) = await RunChromiumAsync(chromium, ["--dump-dom", "--virtual-time-budget=5000", new Uri(probePage).AbsoluteUri]);
+        var start = dom.IndexOf("<pre id=\"spark-probe\">", StringComparison.Ordinal);
+        Assert.True(start >= 0, $"the probe did not run; chromium said:\n{log}");
+        var json = System.Net.WebUtility.HtmlDecode(dom[(start + "<pre id=\"spark-probe\">".Length)..dom.IndexOf("</pre>", start, StringComparison.Ordinal)]);
+        using var probe = JsonDocument.Parse(json);
+        return (probe.RootElement.Clone(), log);
     }
 
     private static async Task<(string Stdout, string Stderr)> RunChromiumAsync(string chromium, IEnumerable<string> extra)
