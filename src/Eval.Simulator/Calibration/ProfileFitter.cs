@@ -32,6 +32,11 @@ public static class ProfileFitter
         ["kvCacheFreeFraction"] = (0.3, 1.0),
         ["layerLatencyUs"] = (0.1, 200),
         ["deviceHopMs"] = (0, 20),
+        ["expertComputeEfficiency"] = (0.01, 1.0),
+        ["weightReadGBps.bf16"] = (1, 20000),
+        ["weightReadGBps.q8_0"] = (1, 20000),
+        ["weightReadGBps.q4"] = (1, 20000),
+        ["weightReadGBps.mxfp4"] = (1, 20000),
     };
 
     /// <summary>The profile with one named constant set.</summary>
@@ -50,6 +55,9 @@ public static class ProfileFitter
             "kvCacheFreeFraction" => hardware with { KvCacheFreeFraction = value },
             "layerLatencyUs" => hardware with { LayerLatencyUs = value },
             "deviceHopMs" => hardware with { DeviceHopMs = value },
+            "expertComputeEfficiency" => hardware with { ExpertComputeEfficiency = value },
+            _ when name.StartsWith("weightReadGBps.", StringComparison.Ordinal) && Ranges.ContainsKey(name) =>
+                hardware with { WeightReadGBps = new Dictionary<string, double>(hardware.WeightReadGBps, StringComparer.Ordinal) { [name["weightReadGBps.".Length..]] = value } },
             _ => throw new InputException($"--constants: '{name}' cannot be fitted. Fix: use some of: {string.Join(", ", Ranges.Keys)}"),
         };
     }
@@ -132,6 +140,8 @@ public static class ProfileFitter
         "kvCacheFreeFraction" => h.KvCacheFreeFraction,
         "layerLatencyUs" => h.LayerLatencyUs,
         "deviceHopMs" => h.DeviceHopMs,
+        "expertComputeEfficiency" => h.ExpertComputeEfficiency,
+        _ when name.StartsWith("weightReadGBps.", StringComparison.Ordinal) => h.WeightReadGBps.TryGetValue(name["weightReadGBps.".Length..], out var rate) ? rate : double.NaN,
         _ => double.NaN,
     };
 

@@ -24,6 +24,8 @@ public sealed class LatencyModel
     private readonly double _lookupBytes;
     private readonly double _weightBytesPerSecond;
     private readonly double _kvContextReads;
+    private readonly double _expertFlopsPerSecond;
+    private readonly double _expertActiveParams;
 
     public LatencyModel(HardwareProfile hardware, ModelProfile model, Precision precision, int tensorParallel)
     {
@@ -71,6 +73,9 @@ public sealed class LatencyModel
 
         TensorParallel = tensorParallel;
         _computeFlopsPerSecond = Devices * hardware.PeakTflopsFor(precision) * 1e12 * hardware.ComputeEfficiency;
+        // Routed-expert GEMMs may run at their own efficiency (grouped GEMM over per-expert batches; docs/simulator.md).
+        _expertFlopsPerSecond = hardware.ExpertComputeEfficiency > 0 ? Devices * hardware.PeakTflopsFor(precision) * 1e12 * hardware.ExpertComputeEfficiency : _computeFlopsPerSecond;
+        _expertActiveParams = model.IsMixtureOfExperts ? model.ExpertParametersB * 1e9 * model.ExpertsPerToken / model.Experts : 0;
         _bytesPerSecond = Devices * hardware.MemoryBandwidthGBps * 1e9 * hardware.BandwidthEfficiency;
         _weightBytesPerSecond = hardware.WeightReadGBps.TryGetValue(precision.Name, out var measured) ? Devices * measured * 1e9 : _bytesPerSecond;
         // The stack's budget (memory × utilisation) less the weights; a stack such as TensorRT-LLM gives the KV cache a share of that free memory.
@@ -151,7 +156,11 @@ public sealed class LatencyModel
             return 0;
         }
 
-        var linearCompute = LinearFlops(prefillTokens, decodeBatch) / _computeFlopsPerSecond;
+        // The routed experts' share of the linear FLOPs (k of E experts per token) runs at the expert GEMM efficiency.
+        var expertFlops = _expertFlopsPerSecond == _computeFlopsPerSecond ? 0 : 2.0 * _expertActiveParams * tokens;
+        var linearCompute = expertFlops == 0
+            ? LinearFlops(prefillTokens, decodeBatch) / _computeFlopsPerSecond
+            : ((LinearFlops(prefillTokens, decodeBatch) - expertFlops) / _computeFlopsPerSecond) + (expertFlops / _expertFlopsPerSecond);
         var attentionCompute = AttentionFlops(prefillAttentionPairs, decodeContext) / _computeFlopsPerSecond;
         if (Hardware.Architecture == DeviceArchitecture.SramPipeline)
         {

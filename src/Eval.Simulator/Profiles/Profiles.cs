@@ -123,6 +123,12 @@ public sealed record HardwareProfile
     /// matrix-vector kernels, e.g. llama.cpp's q8_0 and f16 dot products); used instead of bandwidth × efficiency for weight reads.
     /// </summary>
     public IReadOnlyDictionary<string, double> WeightReadGBps { get; init => field = value ?? new Dictionary<string, double>(); } = new Dictionary<string, double>();
+    /// <summary>
+    /// Fraction of peak the routed-expert (mixture-of-experts) GEMMs reach, in place of <see cref="ComputeEfficiency"/>
+    /// for the expert share of a step's linear FLOPs: a grouped GEMM over many small per-expert batches, with the weights
+    /// widened from a block format inside the kernel, runs far below a dense GEMM. 0: the same as computeEfficiency.
+    /// </summary>
+    public double ExpertComputeEfficiency { get; init; }
     /// <summary>Threads the runtime used when this profile was measured (CPU profiles written by calibrate); 0 when not applicable.</summary>
     public int Threads { get; init; }
     /// <summary>sram-pipeline only: time for one token to pass one layer, µs (calibrated per family).</summary>
