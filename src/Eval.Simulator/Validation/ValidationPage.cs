@@ -19,6 +19,8 @@ public static class ValidationPage
         var ampere = catalog.GetHardware("a100-80gb-trtllm2023");
         var ada = catalog.GetHardware("l40s-trtllm2023");
         var mi300 = catalog.GetHardware("mi300x");
+        var apple = catalog.GetHardware("apple-m2-ultra");
+        string Rate(string precision) => apple.WeightReadGBps.TryGetValue(precision, out var r) ? r.ToString("0.##", CultureInfo.InvariantCulture) : "—";
         return string.Create(CultureInfo.InvariantCulture, $$"""
             # Simulator validation (generated)
 
@@ -55,8 +57,14 @@ public static class ValidationPage
             {{hopper.RuntimeReservedGB}} GB reserved per GPU, fitted on the NIM c100 row, then {{hopper.KvCacheFreeFraction}} of what is free; vLLM: {{mi300.MemoryUtilization}} of memory),
             chunked prefill as the stack runs it, steady state (first quarter warm-up). amd-cdna3 has its own constants
             (compute {{mi300.ComputeEfficiency}}, bandwidth {{mi300.BandwidthEfficiency}}, {{mi300.StepOverheadMs}} ms step, {{mi300.AllReduceLatencyUs}} µs all-reduce; 4 constants fitted on its 8 calibration
-            rows with `spark-eval simulate fit`, which never reads a holdout row). Regime and family figures: `spark-eval
-            simulate validate --summary`.
+            rows with `spark-eval simulate fit`, which never reads a holdout row). apple-m (llama.cpp on Metal) streams weights at
+            a rate per weight format, the block formats being dequantisation-bound: bf16 {{Rate("bf16")}}, q8_0 {{Rate("q8_0")}}, q4 {{Rate("q4")}} GB/s
+            of 800 (mxfp4 = q4, an assumption), with prefill at {{apple.ComputeEfficiency}} of peak: 4 constants fitted on its 4 calibration rows
+            (Llama 2 7B F16/Q8_0 decode of discussion #4167, Nov 2023 build; Gemma 3 4B Q4_0 decode and prefill of llama.cpp's
+            M2 Ultra benchmark page, build 7948), so those rows show a fit; the page's Qwen2.5-Coder 7B and gpt-oss rows are
+            holdout. Mixture-of-experts models on nvidia-hopper run their routed-expert GEMMs at {{hopper.ExpertComputeEfficiency}} of peak (dense GEMMs
+            {{hopper.ComputeEfficiency}}), fitted on 2 gpt-oss-20b vLLM rows; the gpt-oss-120b rows of the same lab are holdout. Regime and family
+            figures: `spark-eval simulate validate --summary`.
 
             See docs/simulator.md for the model and for what this table does not cover.
             """);
