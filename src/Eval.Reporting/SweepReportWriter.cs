@@ -227,9 +227,15 @@ public static class SweepReportWriter
             bound.LegendText = "SLO " + t;
         }
 
-        // Log scale by hand (ScottPlot 5 plots log10 values with labelled ticks): queueing grows latency by orders of magnitude.
-        var generator = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = y => Math.Pow(10, y).ToString("G3", C) };
-        plot.Axes.Left.TickGenerator = generator;
+        // Log scale by hand (ScottPlot 5 plots log10 values, ticks at round values): queueing grows latency by orders of magnitude.
+        var drawn = report.Points.SelectMany(p => new[] { p50(p), p99(p) }).OfType<double>().Where(v => v > 0)
+            .Concat(report.Slo.Where(t => t.Metric.StartsWith(stem + "_", StringComparison.Ordinal) && t.Max > 0).Select(t => t.Max)).ToList();
+        if (drawn.Count > 0)
+        {
+            var ticks = LogTicks(drawn.Min(), drawn.Max());
+            plot.Axes.Left.SetTicks([.. ticks.Select(Math.Log10)], [.. ticks.Select(t => t.ToString("G4", C))]);
+        }
+
         LoadAxis(plot, report);
         plot.Title(yLabel.Split(" (", 2)[0] + " against load");
         plot.XLabel(xLabel);
@@ -251,6 +257,26 @@ public static class SweepReportWriter
         {
             plot.Axes.Bottom.SetTicks([.. loads.Select(l => X(report, l))], [.. loads.Select(SweepAnalysis.L)]);
         }
+    }
+
+    /// <summary>Round tick values (1, 2, 5 × 10^k; finer when the range is narrow) covering [min, max].</summary>
+    private static List<double> LogTicks(double min, double max)
+    {
+        foreach (var steps in new[] { new[] { 1.0, 2, 5 }, [1.0, 1.5, 2, 3, 5, 7], [1.0, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9] })
+        {
+            var ticks = new List<double>();
+            for (var k = (int)Math.Floor(Math.Log10(min)) - 1; k <= (int)Math.Ceiling(Math.Log10(max)); k++)
+            {
+                ticks.AddRange(steps.Select(s => s * Math.Pow(10, k)).Where(t => t >= min * 0.8 && t <= max * 1.25));
+            }
+
+            if (ticks.Count >= 3)
+            {
+                return ticks;
+            }
+        }
+
+        return [min, max];
     }
 
     private static string Label(SweepPoint p) => p.Simulated ? p.Backend + " (SIMULATED)" : p.Backend;
