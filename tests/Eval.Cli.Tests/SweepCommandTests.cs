@@ -171,6 +171,9 @@ public sealed class SweepCommandTests
     [InlineData(new[] { "--sweep-slo", "ttft_p99_ms=5" }, "--sweep-slo/--sweep-search without --sweep")]
     [InlineData(new[] { "--sweep", "concurrency=1,2", "--fail-if", "ttft_p99_ms>5" }, "a sweep's gate is its SLO")]
     [InlineData(new[] { "--sweep", "concurrency=1,2", "--sweep-search", "2" }, "--sweep-search without --sweep-slo")]
+    [InlineData(new[] { "--sweep", "concurrency=1,2", "--sweep-slo", "ttft_p99_ms=5", "--sweep-search", "9" }, "--sweep-search 9: must be 0..8")]
+    [InlineData(new[] { "--sweep", "concurrency=1,2", "--sweep-slo", "ttft_p99_ms=5", "--sweep-search", "2", "--backend", "sim?name=two" }, "--sweep-search with 2 backends")]
+    [InlineData(new[] { "--sweep", "concurrency=1,2", "--sweep-slo", "tokens=5" }, "'tokens' is not a latency figure or error_rate")]
     public async Task Sweep_ConflictingOptions_Exit2(string[] extra, string expected)
     {
         var dir = Path.Combine(CliHarness.TempDir(), "sweep");
@@ -178,6 +181,7 @@ public sealed class SweepCommandTests
 
         Assert.Equal(2, exit);
         Assert.Contains(expected, stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir));
     }
 
     [Fact]

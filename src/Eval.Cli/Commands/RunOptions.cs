@@ -58,7 +58,7 @@ public static class RunOptions
     private static readonly Option<double?> SloE2e = new("--slo-e2e-ms") { Description = "Goodput SLO on end-to-end latency, ms." };
     private static readonly Option<string?> Resume = new("--resume") { Description = "Finish the plan of an interrupted run directory: exactly one attempt per planned slot." };
     private static readonly Option<string?> Shard = new("--shard") { Description = "Run only shard i of N (0-based, e.g. $SLURM_ARRAY_TASK_ID/4): every N-th measured slot, seeds unchanged; join the shards' run directories with 'spark-eval merge'. See docs/nightly.md." };
-    private static readonly Option<string?> Sweep = new("--sweep") { Description = "Measure a latency-vs-load curve: one run per value, e.g. concurrency=1,4,16,64 or rate=0.5,1,2 (each a run directory under --out/step-NN-…), then sweep.json, sweep.csv and sweep.html. See docs/simulator.md#sweeps-and-slo-search." };
+    private static readonly Option<string?> Sweep = new("--sweep") { Description = "Measure a latency-vs-load curve: one run per value, e.g. concurrency=1,4,16,64 or rate=0.5,1,2 (each a run directory under --out/step-NN-…), then sweep.json, sweep.csv and sweep.html. See docs/simulator.md, 'Sweeps and SLO search'." };
     private static readonly Option<string?> SweepSloOption = new("--sweep-slo") { Description = "With --sweep: the bounds a step must meet, e.g. ttft_p99_ms=800,tpot_p99_ms=50,error_rate=0.01; prints the highest load meeting them." };
     private static readonly Option<int?> SweepSearch = new("--sweep-search") { Description = $"With --sweep and --sweep-slo, one backend: up to N more steps (at most {Core.Running.SweepSpec.MaxSearchSteps}) bisecting between the last load meeting the SLO and the first missing it." };
     private static readonly Option<bool> Json = new("--json") { Description = "Print the summary as JSON on stdout (progress stays on stderr)." };
@@ -195,7 +195,21 @@ public static class RunOptions
             : sweep.Key == "concurrency" && parse.GetValue(Rate) is not null ? "--rate"
             : sweep.Key == "concurrency" && parse.GetValue(Concurrency) is not null ? "--concurrency"
             : sweep.Key == "rate" && parse.GetValue(Rate) is not null ? "--rate" : null;
-        return conflict is null ? sweep
-            : throw new InputException($"--sweep {text} with {conflict}: the sweep sets the load of each step. Fix: drop {conflict}");
+        if (conflict is not null)
+        {
+            throw new InputException($"--sweep {text} with {conflict}: the sweep sets the load of each step. Fix: drop {conflict}");
+        }
+
+        // The search's bounds, checked before any backend starts (SweepRunner checks them again).
+        if (parse.GetValue(SweepSearch) is { } search && (search is < 0 or > Core.Running.SweepSpec.MaxSearchSteps || parse.GetValue(SweepSloOption) is null || plan.BackendSpecs.Count != 1))
+        {
+            throw new InputException(search is < 0 or > Core.Running.SweepSpec.MaxSearchSteps
+                ? $"--sweep-search {search}: must be 0..{Core.Running.SweepSpec.MaxSearchSteps}. Fix: give a small bound such as 3"
+                : parse.GetValue(SweepSloOption) is null
+                    ? "--sweep-search without --sweep-slo: the search looks for the highest load meeting an SLO. Fix: add --sweep-slo ttft_p99_ms=800 (for example)"
+                    : $"--sweep-search with {plan.BackendSpecs.Count} backends: each backend's limit lies at another load. Fix: search one backend at a time (one --backend)");
+        }
+
+        return sweep;
     }
 }
