@@ -40,6 +40,12 @@ public static class RunCommand
         await using var grader = request.Grade ? await GraderSetup.CreateAsync(suite, request.Judge, GradingModeRule.Resolve(request.Grading, backends.Infos),
             allowUnsandboxed: false, plan.Seed, time, stderr, ct) : null;
 
+        if (request.Sweep is { } sweep)
+        {
+            // run --sweep: one run per load value (RunSweep.cs), the same backends and grader for every step.
+            return await RunSweep.ExecuteAsync(request, sweep, suite, tasks, backends, grader?.Plan, stdout, stderr, time, ct);
+        }
+
         // 3. The run directory: new, or the interrupted one reopened and repaired; this process alone writes it until the end.
         using var store = previous is null
             ? RunStore.Create(request.OutDir, Sharded(RunStore.NewManifest(plan with { BackendSpecs = [.. plan.BackendSpecs.Select(SecretRedaction.RedactSpec)] }, new SuiteInfo(suite.Name, suite.Source, suite.Sha256, tasks.Count), backends.Infos, time), request.Shard))

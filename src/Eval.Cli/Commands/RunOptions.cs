@@ -16,6 +16,12 @@ public sealed record RunRequest(RunPlanSpec Plan, RunManifest? Previous, string?
     public string? History { get; init; }
     /// <summary>Run only this part of the plan (<c>--shard i/N</c>); null: the whole plan.</summary>
     public Core.Running.ShardSpec? Shard { get; init; }
+    /// <summary><c>--sweep concurrency=1,4,16</c>: one run per load value into step folders, then sweep.json and the latency-vs-load report; null: one run.</summary>
+    public Core.Running.SweepSpec? Sweep { get; init; }
+    /// <summary><c>--sweep-slo</c>: the bounds a sweep step must meet.</summary>
+    public Core.Running.SweepSlo SweepSlo { get; init; } = Core.Running.SweepSlo.None;
+    /// <summary><c>--sweep-search N</c>: bisection steps after the listed ones.</summary>
+    public int SweepSearch { get; init; }
 }
 
 /// <summary>The options of <c>spark-eval run</c> and how they become a <see cref="RunRequest"/>.</summary>
@@ -52,6 +58,9 @@ public static class RunOptions
     private static readonly Option<double?> SloE2e = new("--slo-e2e-ms") { Description = "Goodput SLO on end-to-end latency, ms." };
     private static readonly Option<string?> Resume = new("--resume") { Description = "Finish the plan of an interrupted run directory: exactly one attempt per planned slot." };
     private static readonly Option<string?> Shard = new("--shard") { Description = "Run only shard i of N (0-based, e.g. $SLURM_ARRAY_TASK_ID/4): every N-th measured slot, seeds unchanged; join the shards' run directories with 'spark-eval merge'. See docs/nightly.md." };
+    private static readonly Option<string?> Sweep = new("--sweep") { Description = "Measure a latency-vs-load curve: one run per value, e.g. concurrency=1,4,16,64 or rate=0.5,1,2 (each a run directory under --out/step-NN-…), then sweep.json, sweep.csv and sweep.html. See docs/simulator.md, 'Sweeps and SLO search'." };
+    private static readonly Option<string?> SweepSloOption = new("--sweep-slo") { Description = "With --sweep: the bounds a step must meet, e.g. ttft_p99_ms=800,tpot_p99_ms=50,error_rate=0.01; prints the highest load meeting them." };
+    private static readonly Option<int?> SweepSearch = new("--sweep-search") { Description = $"With --sweep and --sweep-slo, one backend: up to N more steps (at most {Core.Running.SweepSpec.MaxSearchSteps}) bisecting between the last load meeting the SLO and the first missing it." };
     private static readonly Option<bool> Json = new("--json") { Description = "Print the summary as JSON on stdout (progress stays on stderr)." };
     private static readonly Option<bool> NoGrade = new("--no-grade") { Description = "Do not grade answers (grade later with 'spark-eval grade <run-dir>')." };
     private static readonly Option<string?> Judge = JudgeOption.Create();
@@ -63,7 +72,7 @@ public static class RunOptions
     public static void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in PlanFlags.Concat([FailIf, SloList, SloTtft, SloTpot, SloE2e, Wide, Resume, Json, NoGrade, Judge, Grading, JUnit, History]))
+        foreach (var option in PlanFlags.Concat([FailIf, SloList, SloTtft, SloTpot, SloE2e, Wide, Resume, Json, NoGrade, Judge, Grading, JUnit, History, Sweep, SweepSloOption, SweepSearch]))
         {
             command.Options.Add(option);
         }
@@ -75,6 +84,11 @@ public static class RunOptions
         ArgumentNullException.ThrowIfNull(parse);
         if (parse.GetValue(Resume) is { } resumeDir)
         {
+            if (new Option[] { Sweep, SweepSloOption, SweepSearch }.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } sweepGiven)
+            {
+                throw new InputException($"{sweepGiven.Name} cannot be combined with --resume: a sweep's steps are runs of their own. Fix: resume one step with --resume <sweep>/step-NN-…, or start the sweep again");
+            }
+
             var given = PlanFlags.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false });
             if (given is not null)
             {
@@ -145,12 +159,57 @@ public static class RunOptions
             throw new InputException("--judge with --no-grade: the judge grades explain answers, and --no-grade skips grading. Fix: drop --no-grade, or drop --judge and judge later with 'spark-eval grade <run-dir> --judge SPEC'");
         }
 
+        var sweep = SweepOptions(parse, plan);
+        if (sweep is not null && (failIf is not null || parse.GetValue(JUnit) is not null))
+        {
+            throw new InputException("--sweep with --fail-if/--junit: a sweep's gate is its SLO. Fix: give the bounds with --sweep-slo, or gate one run without --sweep");
+        }
+
         return new RunRequest(plan, previous, outDir, Threshold.ParseList(failIf), judge, grading ?? "auto", grade, parse.GetValue(Json))
         {
+            Sweep = sweep,
+            SweepSlo = Core.Running.SweepSlo.Parse(parse.GetValue(SweepSloOption)),
+            SweepSearch = parse.GetValue(SweepSearch) ?? 0,
             Wide = parse.GetValue(Wide),
             JUnit = parse.GetValue(JUnit),
             History = parse.GetValue(History),
             Shard = parse.GetValue(Shard) is { } shard ? Core.Running.ShardSpec.Parse(shard) : null,
         };
+    }
+
+    /// <summary>--sweep and its companions, checked against the plan: a sweep steps the closed-loop concurrency or the open-loop rate of ordinary runs.</summary>
+    private static Core.Running.SweepSpec? SweepOptions(ParseResult parse, RunPlanSpec plan)
+    {
+        if (parse.GetValue(Sweep) is not { } text)
+        {
+            if (parse.GetValue(SweepSloOption) is not null || parse.GetValue(SweepSearch) is not null)
+            {
+                throw new InputException("--sweep-slo/--sweep-search without --sweep. Fix: add --sweep concurrency=1,4,16 (for example), or drop them");
+            }
+
+            return null;
+        }
+
+        var sweep = Core.Running.SweepSpec.Parse(text);
+        var conflict = plan.Sessions is not null ? "--sessions" : plan.Trace is not null ? "--trace" : parse.GetValue(Shard) is not null ? "--shard"
+            : sweep.Key == "concurrency" && parse.GetValue(Rate) is not null ? "--rate"
+            : sweep.Key == "concurrency" && parse.GetValue(Concurrency) is not null ? "--concurrency"
+            : sweep.Key == "rate" && parse.GetValue(Rate) is not null ? "--rate" : null;
+        if (conflict is not null)
+        {
+            throw new InputException($"--sweep {text} with {conflict}: the sweep sets the load of each step. Fix: drop {conflict}");
+        }
+
+        // The search's bounds, checked before any backend starts (SweepRunner checks them again).
+        if (parse.GetValue(SweepSearch) is { } search && (search is < 0 or > Core.Running.SweepSpec.MaxSearchSteps || parse.GetValue(SweepSloOption) is null || plan.BackendSpecs.Count != 1))
+        {
+            throw new InputException(search is < 0 or > Core.Running.SweepSpec.MaxSearchSteps
+                ? $"--sweep-search {search}: must be 0..{Core.Running.SweepSpec.MaxSearchSteps}. Fix: give a small bound such as 3"
+                : parse.GetValue(SweepSloOption) is null
+                    ? "--sweep-search without --sweep-slo: the search looks for the highest load meeting an SLO. Fix: add --sweep-slo ttft_p99_ms=800 (for example)"
+                    : $"--sweep-search with {plan.BackendSpecs.Count} backends: each backend's limit lies at another load. Fix: search one backend at a time (one --backend)");
+        }
+
+        return sweep;
     }
 }

@@ -161,6 +161,7 @@ public static class SimulateCommand
 
         command.Subcommands.Add(CreateValidate(stdout));
         command.Subcommands.Add(SimulateFitCommand.Create(stdout));
+        command.Subcommands.Add(SimulateCalibrateCommand.Create(stdout));
         command.Subcommands.Add(CreateValidateLocal(stdout, stderr));
         command.Subcommands.Add(CreateBench(stdout));
         command.Subcommands.Add(CreateProfilesList(stdout));

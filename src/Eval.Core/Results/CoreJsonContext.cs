@@ -18,6 +18,7 @@ namespace Spark.Eval.Core.Results;
 [JsonSerializable(typeof(RunPlanSpec))]
 [JsonSerializable(typeof(AttemptGrade))]
 [JsonSerializable(typeof(GradeReport))]
+[JsonSerializable(typeof(SweepReport))]
 public sealed partial class CoreJsonContext : JsonSerializerContext;
 
 /// <summary>Indented variant for files people read (manifest, summary).</summary>
@@ -30,4 +31,5 @@ public sealed partial class CoreJsonContext : JsonSerializerContext;
 [JsonSerializable(typeof(RunManifest))]
 [JsonSerializable(typeof(RunSummary))]
 [JsonSerializable(typeof(GradeReport))]
+[JsonSerializable(typeof(SweepReport))]
 public sealed partial class CoreIndentedJsonContext : JsonSerializerContext;

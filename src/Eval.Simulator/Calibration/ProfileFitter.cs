@@ -128,6 +128,13 @@ public static class ProfileFitter
     private static ProfileCatalog Catalog(ProfileCatalog catalog, HardwareProfile replaced) =>
         new([.. catalog.Hardware.Select(h => string.Equals(h.Id, replaced.Id, StringComparison.OrdinalIgnoreCase) ? replaced : h)], catalog.Models, catalog.Origin);
 
+    /// <summary>The current value of one named constant (NaN for a name that cannot be fitted).</summary>
+    public static double ValueOf(HardwareProfile hardware, string name)
+    {
+        ArgumentNullException.ThrowIfNull(hardware);
+        return Value(hardware, name);
+    }
+
     private static double Value(HardwareProfile h, string name) => name switch
     {
         "computeEfficiency" => h.ComputeEfficiency,

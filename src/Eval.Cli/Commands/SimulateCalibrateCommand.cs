@@ -1,0 +1,75 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using Spark.Eval.Core;
+using Spark.Eval.Simulator.Calibration;
+using Spark.Eval.Simulator.Profiles;
+
+namespace Spark.Eval.Cli.Commands;
+
+/// <summary><c>spark-eval simulate calibrate --from-run DIR</c>: fits a hardware profile's constants to the user's measured sweep and optionally writes a derived profile folder.</summary>
+public static class SimulateCalibrateCommand
+{
+    public static Command Create(TextWriter stdout)
+    {
+        var fromRun = new Option<string>("--from-run") { Description = "Sweep directory written by 'spark-eval run --sweep concurrency=…' (it holds sweep.json)." };
+        var hw = new Option<string>("--hw") { Description = "Hardware profile to start from: the one closest to the measured endpoint." };
+        var model = new Option<string>("--model") { Description = "Model profile the endpoint served." };
+        var precision = new Option<string?>("--precision") { Description = "Weight precision the endpoint served (default: the model profile's)." };
+        var tp = new Option<int>("--tp") { Description = "Tensor-parallel devices of the endpoint.", DefaultValueFactory = _ => 1 };
+        var backend = new Option<string?>("--backend") { Description = "Which backend of the sweep to fit (default: its only one)." };
+        var constants = new Option<string?>("--constants") { Description = $"Comma list of constants to fit (default: {string.Join(",", SweepCalibration.DefaultConstants)}; any of: {string.Join(", ", ProfileFitter.Ranges.Keys)})." };
+        var profiles = new Option<string?>("--profiles") { Description = "Folder with hardware.json and models.json (default: hw-profiles/ above the working directory, else the embedded copies)." };
+        var write = new Option<string?>("--write") { Description = "Write a new profiles folder holding the catalog plus <hw>-fitted (and <id>-fitted for each --apply-to); refused if the folder already holds profiles. Use it with: spark-eval simulate --profiles DIR --hw <hw>-fitted." };
+        var applyTo = new Option<string?>("--apply-to") { Description = "With --write: comma list of other hardware ids that get the fitted constants too (extrapolate the measured stack to hardware you do not have)." };
+        var command = new Command("calibrate", "Fit a hardware profile's constants (bandwidth efficiency, per-request overhead, …) to your own measured sweep, with the same least-squares fitter as 'simulate fit'; prints the error before and after on the measured points.")
+        {
+            fromRun, hw, model, precision, tp, backend, constants, profiles, write, applyTo,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var dir = parse.GetValue(fromRun) ?? throw new InputException("--from-run: missing. Fix: add --from-run <sweep directory> (from 'spark-eval run --sweep concurrency=1,4,16 --out DIR')");
+            var hwId = parse.GetValue(hw) ?? throw new InputException("--hw: missing. Fix: add --hw <profile id> (ids: spark-eval simulate profiles)");
+            var modelId = parse.GetValue(model) ?? throw new InputException("--model: missing. Fix: add --model <model id> (ids: spark-eval simulate profiles)");
+            var tpValue = parse.GetValue(tp) is var t and >= 1 and <= 64 ? t : throw new InputException("--tp: must be 1..64. Fix: give the endpoint's tensor-parallel device count");
+            var names = (parse.GetValue(constants) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var targets = (parse.GetValue(applyTo) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var writeDir = parse.GetValue(write);
+            if (targets.Length > 0 && writeDir is null)
+            {
+                throw new InputException("--apply-to without --write: the derived profiles need a folder. Fix: add --write <new folder>");
+            }
+
+            var catalog = ProfileCatalog.Load(parse.GetValue(profiles));
+            var result = SweepCalibration.Fit(catalog, new SweepCalibrationRequest(dir, hwId, modelId, parse.GetValue(precision), tpValue, parse.GetValue(backend), names));
+            var written = writeDir is null ? [] : SweepCalibration.WriteProfiles(catalog, result, targets, writeDir, TimeProvider.System.GetUtcNow());
+            await stdout.WriteAsync(Render(result, writeDir, written).AsMemory(), ct);
+            return SparkEvalCli.ExitOk;
+        });
+        return command;
+    }
+
+    private static string Render(SweepCalibrationResult r, string? writeDir, IReadOnlyList<string> written)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.Append(c, $"fitted {r.Hardware} to {r.Rows.Count} measured points of backend {r.Backend} ({r.SweepDirectory}): median absolute error {r.BeforeMedianError * 100:F1} % → {r.AfterMedianError * 100:F1} %, worst {r.BeforeWorstRatio:F2}× → {r.AfterWorstRatio:F2}×\n");
+        foreach (var k in r.Constants)
+        {
+            sb.Append(c, $"  {k.Name}: {r.Before[k.Name]:G4} → {k.Value:G4}   (searched {k.Min}..{k.Max})\n");
+        }
+
+        sb.Append(c, $"  {"point",-36} {"metric",-7} {"measured",9} {"before",9} {"after",9}  error after\n");
+        foreach (var row in r.Rows)
+        {
+            sb.Append(c, $"  {row.Id,-36} {row.Metric,-7} {row.Measured,9:G4} {row.Before,9:G4} {row.After,9:G4}  {(row.After - row.Measured) / row.Measured * 100,+7:+0.0;-0.0} %\n");
+        }
+
+        if (writeDir is not null)
+        {
+            sb.Append(c, $"wrote {Path.Combine(writeDir, "hardware.json")} and models.json: {string.Join(", ", written)} (SIMULATED predictions from measured constants); use: spark-eval simulate --profiles {writeDir} --hw {written[0]} --model <id> …\n");
+        }
+
+        return sb.ToString();
+    }
+}

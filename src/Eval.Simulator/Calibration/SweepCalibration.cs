@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Text.Json;
+using Spark.Eval.Core;
+using Spark.Eval.Core.Running;
+using Spark.Eval.Simulator.Profiles;
+using Spark.Eval.Simulator.Validation;
+
+namespace Spark.Eval.Simulator.Calibration;
+
+/// <summary>What <c>simulate calibrate --from-run</c> asks: the sweep, the profile to start from and the setup the endpoint ran.</summary>
+public sealed record SweepCalibrationRequest(string SweepDirectory, string Hardware, string Model, string? Precision, int TensorParallel, string? Backend, IReadOnlyList<string> Constants);
+
+/// <summary>One measured point beside the simulator's prediction before and after the fit.</summary>
+public sealed record SweepCalibrationRow(string Id, string Metric, int Concurrency, int InputTokens, int OutputTokens, double Measured, double Before, double After);
+
+/// <summary>The fit: the constants before and after, and the error on the measured points before and after (median |error|, worst ratio).</summary>
+public sealed record SweepCalibrationResult(
+    string Hardware, string Backend, string SweepDirectory, IReadOnlyList<FittedConstant> Constants, IReadOnlyDictionary<string, double> Before,
+    IReadOnlyList<SweepCalibrationRow> Rows, double BeforeMedianError, double BeforeWorstRatio, double AfterMedianError, double AfterWorstRatio, HardwareProfile Fitted);
+
+/// <summary>
+/// Fits a hardware profile's constants to a measured sweep (<c>run --sweep concurrency=…</c>): each step's mean TTFT and mean
+/// TPOT, at the step's concurrency and mean prompt and answer lengths, become calibration rows of the existing
+/// <see cref="ProfileFitter"/>, so the same least squares of the relative error fits them. The derived profile lets the
+/// simulator extrapolate from the user's endpoint: other loads, other lengths, and (with the fitted constants carried
+/// over) other hardware.
+/// </summary>
+public static class SweepCalibration
+{
+    /// <summary>The constants fitted when none are named: decode speed (bandwidth efficiency) and the fixed cost per request.</summary>
+    public static IReadOnlyList<string> DefaultConstants { get; } = ["bandwidthEfficiency", "requestOverheadMs"];
+
+    private static readonly CultureInfo C = CultureInfo.InvariantCulture;
+
+    /// <summary>The sweep's points of one backend as calibration rows (ttft_ms and itl_ms means per step).</summary>
+    public static IReadOnlyList<ValidationRow> Rows(SweepReport sweep, SweepCalibrationRequest request, string precision, out string backend)
+    {
+        ArgumentNullException.ThrowIfNull(sweep);
+        ArgumentNullException.ThrowIfNull(request);
+        if (sweep.Key != "concurrency")
+        {
+            throw new InputException($"--from-run {request.SweepDirectory}: the sweep stepped {sweep.Key}; calibration fits closed-loop steps. Fix: sweep with --sweep concurrency=1,4,16 against the endpoint");
+        }
+
+        var names = sweep.Points.Select(p => p.Backend).Distinct(StringComparer.Ordinal).ToList();
+        backend = request.Backend ?? (names.Count == 1 ? names[0]
+            : throw new InputException($"--from-run {request.SweepDirectory}: the sweep holds {names.Count} backends ({string.Join(", ", names)}). Fix: choose one with --backend NAME"));
+        var chosen = backend;
+        if (!names.Contains(chosen, StringComparer.Ordinal))
+        {
+            throw new InputException($"--backend {chosen}: not in the sweep (it holds {string.Join(", ", names)}). Fix: use one of those names");
+        }
+
+        var rows = new List<ValidationRow>();
+        foreach (var p in sweep.Points.Where(p => p.Backend == chosen && p.Ok > 0 && p.MeanInputTokens > 0 && p.MeanOutputTokens >= 2))
+        {
+            var step = sweep.Steps.FirstOrDefault(s => s.Index == p.Step);
+            var source = Path.Combine(request.SweepDirectory, step?.RunDir ?? "");
+            foreach (var (metric, value) in new[] { ("ttft_ms", p.TtftMeanMs), ("itl_ms", p.TpotMeanMs) })
+            {
+                if (value is > 0)
+                {
+                    rows.Add(new ValidationRow
+                    {
+                        Id = string.Create(C, $"{chosen}-c{SweepAnalysis.L(p.Load)}-{metric}"),
+                        Source = source,
+                        Quote = string.Create(C, $"measured {metric} mean {value:0.###} over {p.Ok} ok attempts at concurrency {SweepAnalysis.L(p.Load)}"),
+                        Hardware = request.Hardware,
+                        Model = request.Model,
+                        Precision = precision,
+                        TensorParallel = request.TensorParallel,
+                        Concurrency = (int)p.Load,
+                        InputTokens = (int)Math.Round(p.MeanInputTokens!.Value),
+                        OutputTokens = (int)Math.Round(p.MeanOutputTokens!.Value),
+                        Metric = metric,
+                        Value = value.Value,
+                    });
+                }
+            }
+        }
+
+        return rows.Count > 0 ? rows
+            : throw new InputException($"--from-run {request.SweepDirectory}: backend {chosen} has no step with ok attempts of at least 2 answer tokens. Fix: rerun the sweep (every attempt failed, or answers were one token)");
+    }
+
+    /// <summary>Reads the sweep, fits the constants with <see cref="ProfileFitter"/>, and returns the fit with the errors before and after.</summary>
+    public static SweepCalibrationResult Fit(ProfileCatalog catalog, SweepCalibrationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(request);
+        var sweep = SweepAnalysis.Read(request.SweepDirectory);
+        var hardware = catalog.GetHardware(request.Hardware);
+        var model = catalog.GetModel(request.Model);
+        var precision = request.Precision ?? model.DefaultPrecision;
+        if (Precision.Find(precision) is null)
+        {
+            throw new InputException($"--precision {precision}: unknown. Fix: use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}");
+        }
+
+        var constants = request.Constants.Count > 0 ? request.Constants : DefaultConstants;
+        var rows = Rows(sweep, request with { Hardware = hardware.Id }, precision, out var backend);
+        var before = rows.Select(r => Predict(catalog, r)).ToList();
+        var fit = ProfileFitter.Fit(catalog, new ValidationFile { FormatVersion = 1, Rows = rows }, hardware.Id, constants);
+        var fitted = fit.Constants.Aggregate(hardware, (h, k) => ProfileFitter.With(h, k.Name, k.Value));
+        var table = rows.Select((r, i) => new SweepCalibrationRow(r.Id, r.Metric, r.Concurrency, r.InputTokens, r.OutputTokens, r.Value, before[i], fit.Rows[i].Predicted)).ToList();
+        var beforeResults = rows.Select((r, i) => new ValidationResult(r, before[i])).ToList();
+        var startValues = constants.ToDictionary(n => n, n => ProfileFitter.ValueOf(hardware, n), StringComparer.Ordinal);
+        return new SweepCalibrationResult(hardware.Id, backend, request.SweepDirectory, fit.Constants, startValues, table,
+            ValidationRunner.MedianAbsoluteError(beforeResults), beforeResults.Max(r => r.Ratio), fit.MedianAbsoluteError, fit.WorstRatio, fitted);
+    }
+
+    /// <summary>
+    /// Writes a profiles folder that <c>simulate --profiles DIR --hw ID-fitted</c> loads: every profile of the catalog, the
+    /// fitted one as <c>ID-fitted</c> and, for each id in <paramref name="applyTo"/>, that hardware with the fitted constants
+    /// as <c>ID-fitted</c>. Refuses a folder that already holds profiles: a committed profile is never overwritten.
+    /// </summary>
+    public static IReadOnlyList<string> WriteProfiles(ProfileCatalog catalog, SweepCalibrationResult result, IReadOnlyList<string> applyTo, string directory, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(applyTo);
+        var hardwarePath = Path.Combine(directory, "hardware.json");
+        var modelsPath = Path.Combine(directory, "models.json");
+        if (File.Exists(hardwarePath) || File.Exists(modelsPath))
+        {
+            throw new InputException($"--write {directory}: it already holds profiles (hardware.json or models.json); a profile folder is never overwritten. Fix: write into a new folder");
+        }
+
+        var source = new Func<string, FigureSource>(field => new FigureSource(field, result.SweepDirectory,
+            string.Create(C, $"fitted by spark-eval simulate calibrate --from-run on {result.Rows.Count} measured points of backend {result.Backend} ({now:yyyy-MM-dd}); median |error| {result.AfterMedianError * 100:F1} %")));
+        HardwareProfile Derived(HardwareProfile h)
+        {
+            var d = result.Constants.Aggregate(h, (x, k) => ProfileFitter.With(x, k.Name, k.Value));
+            return d with
+            {
+                Id = h.Id + "-fitted",
+                Name = h.Name + " (constants fitted to a measured sweep)",
+                Sources = [.. h.Sources.Where(s => result.Constants.All(k => k.Name != s.Field)), .. result.Constants.Select(k => source(k.Name))],
+            };
+        }
+
+        var derived = new List<HardwareProfile> { Derived(catalog.GetHardware(result.Hardware)) };
+        foreach (var id in applyTo.Where(id => !string.Equals(id, result.Hardware, StringComparison.OrdinalIgnoreCase)))
+        {
+            derived.Add(Derived(catalog.GetHardware(id, "--apply-to")));
+        }
+
+        if (derived.FirstOrDefault(d => catalog.Hardware.Any(h => string.Equals(h.Id, d.Id, StringComparison.OrdinalIgnoreCase))) is { } clash)
+        {
+            throw new InputException($"--write: the catalog already has a profile '{clash.Id}'. Fix: calibrate from a catalog without it (--profiles)");
+        }
+
+        Directory.CreateDirectory(directory);
+        var hardwareFile = new HardwareFile { FormatVersion = ProfileCatalog.FormatVersion, Hardware = [.. catalog.Hardware, .. derived] };
+        var modelFile = new ModelFile { FormatVersion = ProfileCatalog.FormatVersion, Models = [.. catalog.Models] };
+        var hardwareJson = JsonSerializer.Serialize(hardwareFile, SimulatorJsonContext.Default.HardwareFile) + "\n";
+        var modelsJson = JsonSerializer.Serialize(modelFile, SimulatorJsonContext.Default.ModelFile) + "\n";
+        // Checked as the loader will check them, before anything is written.
+        _ = ProfileCatalog.ParseHardware(hardwarePath, System.Text.Encoding.UTF8.GetBytes(hardwareJson));
+        _ = ProfileCatalog.ParseModels(modelsPath, System.Text.Encoding.UTF8.GetBytes(modelsJson));
+        File.WriteAllText(modelsPath, modelsJson);
+        File.WriteAllText(hardwarePath, hardwareJson);
+        return [.. derived.Select(d => d.Id)];
+    }
+
+    private static double Predict(ProfileCatalog catalog, ValidationRow row)
+    {
+        try
+        {
+            return ValidationRunner.Predict(catalog, row);
+        }
+        catch (InputException)
+        {
+            return double.NaN;
+        }
+    }
+}
