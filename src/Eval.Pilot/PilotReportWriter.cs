@@ -133,7 +133,7 @@ public static class PilotReportWriter
 
         if (report.Daily.Count > 0)
         {
-            plots.Add(("uses_over_time", "Interactive uses per active developer per day, by cohort; the dashed line is the pilot start.", UsesPlot(report), Height));
+            plots.Add(("uses_over_time", "Interactive uses per active developer per day, by cohort; the gray vertical line is the pilot start.", UsesPlot(report), Height));
         }
 
         if (report.Adoption.Count > 0)
@@ -202,7 +202,8 @@ public static class PilotReportWriter
         }
 
         var start = plot.Add.VerticalLine(report.PilotStart.ToDateTime(TimeOnly.MinValue).ToOADate());
-        start.LinePattern = LinePattern.Dashed;
+        // Solid, not dashed: Skia's SVG canvas has no dash effect and prints a warning to the process's stdout (it corrupted `--json`).
+        start.LineWidth = 1;
         start.Color = Colors.Gray;
         plot.Axes.DateTimeTicksBottom();
         plot.YLabel("uses per active developer");
@@ -230,7 +231,8 @@ public static class PilotReportWriter
         }
 
         var start = plot.Add.VerticalLine(report.PilotStart.ToDateTime(TimeOnly.MinValue).ToOADate());
-        start.LinePattern = LinePattern.Dashed;
+        // Solid, not dashed: Skia's SVG canvas has no dash effect and prints a warning to the process's stdout (it corrupted `--json`).
+        start.LineWidth = 1;
         start.Color = Colors.Gray;
         plot.Axes.DateTimeTicksBottom();
         plot.Axes.SetLimitsY(0, 1.05);
@@ -249,7 +251,8 @@ public static class PilotReportWriter
         band.LineStyle.Width = 0;
         var zero = plot.Add.VerticalLine(0);
         zero.Color = Colors.Gray;
-        zero.LinePattern = LinePattern.Dashed;
+        // Solid, not dashed: Skia's SVG canvas has no dash effect and prints a warning to the process's stdout (it corrupted `--json`).
+        zero.LineWidth = 1;
         var interval = plot.Add.Line(x.Lower, 0, x.Upper, 0);
         interval.LineWidth = 3;
         interval.Color = x.Significant ? Colors.SeaGreen : Colors.DimGray;

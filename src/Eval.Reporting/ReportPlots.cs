@@ -21,14 +21,14 @@ public static class ReportPlots
         if (data.Samples.Any(s => s.TtftMs.Length > 0))
         {
             plots.Add(new ReportPlot("ttft_cdf",
-                "Empirical CDF of time to first token (ms) per backend, over ok measured attempts. Dashed: the 100 ms 'feels instant' limit.",
+                "Empirical CDF of time to first token (ms) per backend, over ok measured attempts. Gray line: the 100 ms 'feels instant' limit.",
                 Titled(Cdf(data, s => s.TtftMs, "Time to first token (ms)", FlowThresholds.InstantMs), "Time to first token")));
         }
 
         if (data.Samples.Any(s => s.E2eMs.Length > 0))
         {
             plots.Add(new ReportPlot("e2e_cdf",
-                "Empirical CDF of end-to-end latency (ms: request start to last token) per backend. Dashed: the 1 s flow limit.",
+                "Empirical CDF of end-to-end latency (ms: request start to last token) per backend. Gray line: the 1 s flow limit.",
                 Titled(Cdf(data, s => s.E2eMs, "End-to-end latency (ms)", FlowThresholds.FlowMs), "Whole answer (end-to-end)")));
         }
 
@@ -114,7 +114,8 @@ public static class ReportPlots
         if (limit <= max * 1.5)
         {
             var marker = plot.Add.VerticalLine(limit);
-            marker.LinePattern = LinePattern.Dashed;
+            // Solid, not dashed: Skia's SVG canvas has no dash effect and prints a warning to the process's stdout (it corrupted `--json`).
+            marker.LineWidth = 1;
             marker.Color = Colors.Gray;
         }
 
