@@ -1,4 +1,7 @@
 using Spark.Eval.Core;
+using Spark.Eval.Simulator.Calibration;
+using Spark.Eval.Simulator.Profiles;
+using Spark.Eval.Simulator.Validation;
 using Spark.Eval.Simulator.Latency;
 using Spark.Eval.Simulator.Load;
 
@@ -60,5 +63,22 @@ public class BatchBenchTests
         var options = LoadDefaults.For(chunkedStack, 512, 32, 8, requests: 8, prefillFirst: true);
         Assert.False(options.ChunkedPrefill);
         Assert.True(options.PrefillFirst);
+    }
+
+    [Fact]
+    public void Fit_MatVecEfficiency_RecoveredFromABatchBenchRow_OtherConstantsUntouched()
+    {
+        // A prefill-first batch-8 decode row priced with mat-vec efficiency 0.3: the fit, starting at 0.1, must find 0.3 and move nothing else.
+        var hw = TestProfiles.Gpu(tflops: 10) with { MatVecComputeEfficiency = 0.1 };
+        var row = new ValidationRow
+        {
+            Id = "bb8", Source = "s", Quote = "q", Hardware = hw.Id, Model = "test-1b", Precision = "bf16", Metric = "itl_ms",
+            Concurrency = 8, Requests = 8, InputTokens = 512, OutputTokens = 32, InProcess = true, PrefillFirst = true,
+        };
+        var truth = ValidationRunner.Predict(new ProfileCatalog([hw with { MatVecComputeEfficiency = 0.3 }], [TestProfiles.Dense()], "test"), row);
+        var fit = ProfileFitter.Fit(new ProfileCatalog([hw], [TestProfiles.Dense()], "test"), new ValidationFile { FormatVersion = 1, Rows = [row with { Value = truth }] }, hw.Id, ["matVecComputeEfficiency"]);
+
+        Assert.InRange(fit.Constants[0].Value, 0.295, 0.305);
+        Assert.Equal(hw with { MatVecComputeEfficiency = 0.25 }, ProfileFitter.With(hw, "matVecComputeEfficiency", 0.25));
     }
 }
