@@ -43,6 +43,11 @@ public class SimulateDefaultsTests
             args.Add("--in-process");
         }
 
+        if (row.PrefillFirst)
+        {
+            args.Add("--prefill-first");
+        }
+
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         var exit = await SparkEvalCli.RunAsync([.. args], stdout, stderr, TestContext.Current.CancellationToken);

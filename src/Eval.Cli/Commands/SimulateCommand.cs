@@ -30,6 +30,7 @@ public static class SimulateCommand
         var rate = new Option<string?>("--rate") { Description = "Open loop: requests per second; a comma list sweeps." };
         var requests = new Option<int?>("--requests", "-n") { Description = "Requests simulated per load point (default: max(40 × concurrency, 64) for a closed loop, 1000 for --rate; the first quarter is warm-up unless --cold-start, or every request is in flight at once)." };
         var coldStart = new Option<bool>("--cold-start") { Description = "Count every request from the lockstep start (all clients at once, no warm-up excluded) instead of the steady state." };
+        var prefillFirst = new Option<bool>("--prefill-first") { Description = "As a batch benchmark that prefills every prompt before decoding and times decoding alone (llama-batched-bench's T_TG): time per output token excludes the wait for the batch's other prompts. Chunked prefill off." };
         var inProcess = new Option<bool>("--in-process") { Description = "As an offline benchmark inside the engine process measures it: no network round trip, the stack's in-process per-call cost instead of its server request overhead." };
         var arrival = new Option<string>("--arrival") { Description = "Open-loop inter-arrivals: poisson or gamma.", DefaultValueFactory = _ => "poisson" };
         var burstiness = new Option<double>("--burstiness") { Description = "Gamma shape (1 = Poisson).", DefaultValueFactory = _ => 1.0 };
@@ -47,7 +48,7 @@ public static class SimulateCommand
 
         var command = new Command("simulate", "SIMULATED: predict TTFT, TPOT, throughput, goodput and saturation for a hardware × model profile under load; size a fleet for an SLO.")
         {
-            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, arrival, burstiness, chunked, jitter, spread, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
+            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, prefillFirst, arrival, burstiness, chunked, jitter, spread, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -80,7 +81,7 @@ public static class SimulateCommand
             }
 
             // The validated defaults (LoadDefaults, the same call `simulate validate` makes for every published row), then the user's knobs.
-            LoadOptions Options(int i, int o, int? cc, double? rr) => LoadDefaults.For(latency.Hardware, i, o, cc, rr, n, parse.GetValue(coldStart), parse.GetValue(chunked)) with
+            LoadOptions Options(int i, int o, int? cc, double? rr) => LoadDefaults.For(latency.Hardware, i, o, cc, rr, n, parse.GetValue(coldStart), parse.GetValue(chunked), parse.GetValue(prefillFirst)) with
             {
                 Arrival = arrivalKind,
                 Burstiness = parse.GetValue(burstiness),

@@ -33,6 +33,7 @@ public static class ProfileFitter
         ["layerLatencyUs"] = (0.1, 200),
         ["deviceHopMs"] = (0, 20),
         ["expertComputeEfficiency"] = (0.01, 1.0),
+        ["matVecComputeEfficiency"] = (0.01, 1.0),
         ["weightReadGBps.bf16"] = (1, 20000),
         ["weightReadGBps.q8_0"] = (1, 20000),
         ["weightReadGBps.q4"] = (1, 20000),
@@ -56,6 +57,7 @@ public static class ProfileFitter
             "layerLatencyUs" => hardware with { LayerLatencyUs = value },
             "deviceHopMs" => hardware with { DeviceHopMs = value },
             "expertComputeEfficiency" => hardware with { ExpertComputeEfficiency = value },
+            "matVecComputeEfficiency" => hardware with { MatVecComputeEfficiency = value },
             _ when name.StartsWith("weightReadGBps.", StringComparison.Ordinal) && Ranges.ContainsKey(name) =>
                 hardware with { WeightReadGBps = new Dictionary<string, double>(hardware.WeightReadGBps, StringComparer.Ordinal) { [name["weightReadGBps.".Length..]] = value } },
             _ => throw new InputException($"--constants: '{name}' cannot be fitted. Fix: use some of: {string.Join(", ", Ranges.Keys)}"),
@@ -148,6 +150,7 @@ public static class ProfileFitter
         "layerLatencyUs" => h.LayerLatencyUs,
         "deviceHopMs" => h.DeviceHopMs,
         "expertComputeEfficiency" => h.ExpertComputeEfficiency,
+        "matVecComputeEfficiency" => h.MatVecComputeEfficiency,
         _ when name.StartsWith("weightReadGBps.", StringComparison.Ordinal) => h.WeightReadGBps.TryGetValue(name["weightReadGBps.".Length..], out var rate) ? rate : double.NaN,
         _ => double.NaN,
     };

@@ -26,6 +26,7 @@ public sealed class LatencyModel
     private readonly double _kvContextReads;
     private readonly double _expertFlopsPerSecond;
     private readonly double _expertActiveParams;
+    private readonly double _matVecFlopsPerSecond;
 
     public LatencyModel(HardwareProfile hardware, ModelProfile model, Precision precision, int tensorParallel)
     {
@@ -76,6 +77,7 @@ public sealed class LatencyModel
         // Routed-expert GEMMs may run at their own efficiency (grouped GEMM over per-expert batches; docs/simulator.md).
         _expertFlopsPerSecond = hardware.ExpertComputeEfficiency > 0 ? Devices * hardware.PeakTflopsFor(precision) * 1e12 * hardware.ExpertComputeEfficiency : _computeFlopsPerSecond;
         _expertActiveParams = model.IsMixtureOfExperts ? model.ExpertParametersB * 1e9 * model.ExpertsPerToken / model.Experts : 0;
+        _matVecFlopsPerSecond = Devices * hardware.PeakTflopsFor(precision) * 1e12 * hardware.MatVecComputeEfficiency;
         _bytesPerSecond = Devices * hardware.MemoryBandwidthGBps * 1e9 * hardware.BandwidthEfficiency;
         _weightBytesPerSecond = hardware.WeightReadGBps.TryGetValue(precision.Name, out var measured) ? Devices * measured * 1e9 : _bytesPerSecond;
         // The stack's budget (memory × utilisation) less the weights; a stack such as TensorRT-LLM gives the KV cache a share of that free memory.
@@ -170,7 +172,11 @@ public sealed class LatencyModel
 
         // GEMMs and attention are separate kernels run one after the other, so each meets its own roofline and the times
         // add (per-operator, as Vidur, arXiv 2405.05465, and Yuan et al., arXiv 2402.16363; docs/simulator.md).
-        var linear = Math.Max(linearCompute, WeightBytesRead(tokens) / _weightBytesPerSecond);
+        // A decode step whose matrix-vector kernels do their arithmetic per sequence without hiding it behind the weight stream
+        // (llama.cpp on Metal) pays both: weights / read rate + FLOPs at the mat-vec efficiency (docs/simulator.md).
+        var linear = _matVecFlopsPerSecond > 0 && prefillTokens <= 0
+            ? (WeightBytesRead(tokens) / _weightBytesPerSecond) + (LinearFlops(0, decodeBatch) / _matVecFlopsPerSecond)
+            : Math.Max(linearCompute, WeightBytesRead(tokens) / _weightBytesPerSecond);
         var attention = Math.Max(attentionCompute, KvBytesRead(tokens, decodeContext) / _bytesPerSecond);
         return linear + attention + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
     }

@@ -22,9 +22,10 @@ public static class LoadDefaults
     /// <summary>
     /// The load options for one point: <paramref name="requests"/> (or <see cref="Requests"/>), warm-up excluded unless
     /// <paramref name="coldStart"/> (every client starts at once and every request counts, as a lockstep benchmark's first wave)
-    /// or every request is in flight from the start (an offline batch), chunked prefill as the profile's stack unless overridden.
+    /// or every request is in flight from the start (an offline batch), chunked prefill as the profile's stack unless overridden;
+    /// <paramref name="prefillFirst"/> times decoding alone after every prompt of the batch is prefilled (llama-batched-bench).
     /// </summary>
-    public static LoadOptions For(HardwareProfile hardware, int inputTokens, int outputTokens, int? concurrency, double? rate = null, int? requests = null, bool coldStart = false, bool? chunkedPrefill = null)
+    public static LoadOptions For(HardwareProfile hardware, int inputTokens, int outputTokens, int? concurrency, double? rate = null, int? requests = null, bool coldStart = false, bool? chunkedPrefill = null, bool prefillFirst = false)
     {
         ArgumentNullException.ThrowIfNull(hardware);
         var n = requests ?? Requests(rate is null ? concurrency ?? 1 : null);
@@ -37,7 +38,9 @@ public static class LoadDefaults
             Concurrency = rate is null ? concurrency ?? 1 : null,
             Rate = rate,
             WarmupFraction = coldStart || allInFlight ? 0 : SteadyStateWarmupFraction,
-            ChunkedPrefill = chunkedPrefill ?? hardware.ChunkedPrefill,
+            // A prefill-first batch benchmark (llama-batched-bench) prefills whole prompts: chunking is off unless asked for.
+            ChunkedPrefill = chunkedPrefill ?? (!prefillFirst && hardware.ChunkedPrefill),
+            PrefillFirst = prefillFirst,
             Seed = Seed,
         };
     }

@@ -22,6 +22,14 @@ public sealed record LoadOptions
     public double LengthSpread { get; init; }
     /// <summary>Chunked prefill: each step mixes decode tokens with prompt chunks up to the device's step-token budget.</summary>
     public bool ChunkedPrefill { get; init; }
+
+    /// <summary>
+    /// A batch benchmark that prefills every admitted prompt before it decodes and times decoding alone (llama-batched-bench:
+    /// T_TG, "time to generate all batches", after T_PP): a sequence's time per output token counts its decode steps only,
+    /// not the wait while other prompts of its batch are prefilled. Decode steps already wait for every pending prefill
+    /// when chunked prefill is off, which this option requires.
+    /// </summary>
+    public bool PrefillFirst { get; init; }
     /// <summary>Relative standard deviation of each step's duration (0 = deterministic durations).</summary>
     public double Jitter { get; init; }
     public int Seed { get; init; } = 1;
@@ -86,6 +94,11 @@ public static class LoadSimulator
             throw new ArgumentOutOfRangeException(nameof(options), "Requests must be > 0");
         }
 
+        if (options.PrefillFirst && options.ChunkedPrefill)
+        {
+            throw new Core.InputException("--prefill-first with --chunked-prefill true: a prefill-first batch benchmark prefills whole prompts before decoding. Fix: drop one of them");
+        }
+
         var hw = model.Hardware;
         var random = new Random(options.Seed);
         var input = new int[n];
@@ -130,6 +143,7 @@ public static class LoadSimulator
         var prefillLeft = new int[n];
         var generated = new int[n];
         var firstToken = new double[n];
+        var decodeStart = new double[n];
         var done = new double[n];
         var finishedOrder = new List<int>(n);
         var chunk = new int[maxBatch + 1];
@@ -235,6 +249,7 @@ public static class LoadSimulator
                 dt *= Math.Max(0.05, 1 + (options.Jitter * Gaussian(random)));
             }
 
+            var stepStart = t;
             t += dt;
             steps++;
 
@@ -257,6 +272,11 @@ public static class LoadSimulator
                 }
                 else if (prefillLeft[r] == 0 && decodeThisStep && generated[r] > 0)
                 {
+                    if (generated[r] == 1)
+                    {
+                        decodeStart[r] = stepStart;
+                    }
+
                     generated[r]++;
                     decodeContext++;
                     keep = !Finish(r);
@@ -310,7 +330,8 @@ public static class LoadSimulator
                 var r = measured[i];
                 // The client sees each token half a round trip after the server produced it.
                 ttft[i] = firstToken[r] + (rtt / 2) - arrival[r];
-                tpot[i] = output[r] > 1 ? (done[r] - firstToken[r]) / (output[r] - 1) : 0;
+                // Prefill-first batch benchmarks time the decode steps alone (from the first decode step that includes the sequence).
+                tpot[i] = output[r] > 1 ? (done[r] - (options.PrefillFirst ? decodeStart[r] : firstToken[r])) / (output[r] - 1) : 0;
                 e2e[i] = done[r] + (rtt / 2) - arrival[r];
                 tokens += output[r];
                 start = Math.Min(start, arrival[r]);

@@ -129,6 +129,13 @@ public sealed record HardwareProfile
     /// widened from a block format inside the kernel, runs far below a dense GEMM. 0: the same as computeEfficiency.
     /// </summary>
     public double ExpertComputeEfficiency { get; init; }
+    /// <summary>
+    /// Fraction of peak a decode step's matrix-vector kernels reach on their arithmetic when it does not overlap the weight
+    /// stream (llama.cpp on Metal dequantises and multiplies each weight block once per sequence of the batch): a step with
+    /// no prompt tokens then costs weights / read rate + linear FLOPs / (devices · peak · this), added, instead of the larger
+    /// of the two. 0: the roofline maximum (every profile but apple-m).
+    /// </summary>
+    public double MatVecComputeEfficiency { get; init; }
     /// <summary>Threads the runtime used when this profile was measured (CPU profiles written by calibrate); 0 when not applicable.</summary>
     public int Threads { get; init; }
     /// <summary>sram-pipeline only: time for one token to pass one layer, µs (calibrated per family).</summary>

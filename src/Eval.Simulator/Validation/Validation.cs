@@ -29,6 +29,9 @@ public sealed record ValidationRow
     public double Value { get; init; }
     /// <summary>Measured inside the engine process (no HTTP, no network): no round trip, and the request overhead is the profile's in-process one.</summary>
     public bool InProcess { get; init; }
+
+    /// <summary>The row's tool prefills every prompt of its batch before decoding and times decoding alone (llama-batched-bench's T_TG).</summary>
+    public bool PrefillFirst { get; init; }
     /// <summary>A held-out row: added after calibration and never used to fit constants; reported apart, bounds not asserted.</summary>
     public bool Holdout { get; init; }
     public string? Note { get; init; }
@@ -142,7 +145,7 @@ public static class ValidationRunner
         var precision = Precision.Find(row.Precision) ?? throw new InputException($"validation row {row.Id}: precision '{row.Precision}' is unknown. Fix: use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}");
         var latency = new LatencyModel(hw, model, precision, row.TensorParallel);
         // The same defaults as `spark-eval simulate`: steady state, the profile's serving-stack scheduler; the row gives only its setup.
-        var options = LoadDefaults.For(hw, row.InputTokens, row.OutputTokens, row.Concurrency, requests: row.Requests);
+        var options = LoadDefaults.For(hw, row.InputTokens, row.OutputTokens, row.Concurrency, requests: row.Requests, prefillFirst: row.PrefillFirst);
         var stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options));
         return row.Metric switch
         {

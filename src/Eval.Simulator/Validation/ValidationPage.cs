@@ -59,10 +59,12 @@ public static class ValidationPage
             (compute {{mi300.ComputeEfficiency}}, bandwidth {{mi300.BandwidthEfficiency}}, {{mi300.StepOverheadMs}} ms step, {{mi300.AllReduceLatencyUs}} µs all-reduce; 4 constants fitted on its 8 calibration
             rows with `spark-eval simulate fit`, which never reads a holdout row). apple-m (llama.cpp on Metal) streams weights at
             a rate per weight format, the block formats being dequantisation-bound: bf16 {{Rate("bf16")}}, q8_0 {{Rate("q8_0")}}, q4 {{Rate("q4")}} GB/s
-            of 800 (mxfp4 = q4, an assumption), with prefill at {{apple.ComputeEfficiency}} of peak: 4 constants fitted on its 4 calibration rows
-            (Llama 2 7B F16/Q8_0 decode of discussion #4167, Nov 2023 build; Gemma 3 4B Q4_0 decode and prefill of llama.cpp's
-            M2 Ultra benchmark page, build 7948), so those rows show a fit; the page's Qwen2.5-Coder 7B and gpt-oss rows are
-            holdout. Mixture-of-experts models on nvidia-hopper run their routed-expert GEMMs at {{hopper.ExpertComputeEfficiency}} of peak (dense GEMMs
+            of 800 (mxfp4 = q4, an assumption), with prefill at {{apple.ComputeEfficiency}} of peak, and a decode step's mat-vec arithmetic
+            (once per sequence of the batch) added to the weight stream at {{apple.MatVecComputeEfficiency}} of peak: 5 constants fitted on its 6
+            calibration rows (Llama 2 7B F16/Q8_0 decode of discussion #4167, Nov 2023 build; Gemma 3 4B Q4_0 decode, prefill and
+            llama-batched-bench decode steps at batch 4 and 8 of llama.cpp's M2 Ultra benchmark page, build 7948), so those rows
+            show a fit; the page's Qwen2.5-Coder 7B and gpt-oss rows are holdout. Rows marked prefill-first (llama-batched-bench)
+            time decoding alone, after every prompt of the batch is prefilled, as the tool's T_TG does. Mixture-of-experts models on nvidia-hopper run their routed-expert GEMMs at {{hopper.ExpertComputeEfficiency}} of peak (dense GEMMs
             {{hopper.ComputeEfficiency}}), fitted on 2 gpt-oss-20b vLLM rows; the gpt-oss-120b rows of the same lab are holdout. Regime and family
             figures: `spark-eval simulate validate --summary`.
 
