@@ -104,10 +104,11 @@ public sealed class EvaluationRun(TimeProvider time, TokenCounter tokens, IRunRe
 
             if (sessions is not null)
             {
-                var runner = new SessionRunner(sessions.VirtualClock ?? time, tokens);
+                var runner = new SessionRunner(sessions.VirtualClock ?? sessions.WakeClock ?? time, tokens);
                 Task<RunResult> Play() => runner.RunAsync(plan, sessions, tasks, timed, grading?.Grader, attempts, store.State.Records,
                     store.State.NextSequence, store.State.BaseOffsetUs, OnAttempt, cancellationToken);
-                generated = sessions.VirtualClock is { } clock ? VirtualTimeLoop.Run(clock, Play) : await Play();
+                // Real time: the last session may end on the wake clock's timer thread; what follows (summaries, reports) must not run there.
+                generated = sessions.VirtualClock is { } clock ? VirtualTimeLoop.Run(clock, Play) : await Play().ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             }
             else
             {
