@@ -19,8 +19,11 @@ public static class SessionOptions
     private static readonly Option<string?> Policy = new("--policy") { Description = "Routing policy file (YAML, docs/formats.md): its sessions run beside each backend alone." };
     private static readonly Option<string?> Clock = new("--clock") { Description = "Session clock: auto (virtual when every backend is sim/hwsim, else real), virtual or real (default auto)." };
 
-    /// <summary>SCHED_FIFO priority of the real-time sessions' wake-up thread: below serve-sim's emission threads (30) on a shared machine.</summary>
-    public const int WakePriority = 20;
+    /// <summary>
+    /// SCHED_FIFO priority of the real-time sessions' wake-up thread: below serve-sim's emission threads (30) on a shared machine,
+    /// above a client run under <c>chrt -f 20</c> (docs/benchmarks.md), whose other threads a same-priority FIFO thread cannot preempt.
+    /// </summary>
+    public const int WakePriority = 25;
 
     /// <summary>The options, for <see cref="RunOptions"/>: all of them are plan flags (refused with --resume).</summary>
     public static Option[] All { get; } = [Sessions, Length, ThinkScale, RepairTurns, ThinkTimes, Policy, Clock];
