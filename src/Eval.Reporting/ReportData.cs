@@ -41,7 +41,8 @@ public sealed record ReportData(RunManifest Manifest, RunSummary Summary, IReadO
         var samples = summary.Backends.Select(b => byBackend.TryGetValue(b.Backend, out var l)
             ? new BackendSamples(b.Backend, b.Simulated, Sorted(l.Ttft), Sorted(l.E2e), Sorted(l.Tpot))
             : new BackendSamples(b.Backend, b.Simulated, [], [], [])).ToList();
-        return new ReportData(manifest, summary, samples) { Sessions = SessionReport.From(records) };
+        // The arms are summary.json's (computed once, priced from the manifest); a summary built without them gets them here.
+        return new ReportData(manifest, summary, samples) { Sessions = SessionReport.From(records, summary.Sessions ?? SessionsSummary.From([.. records], manifest)) };
     }
 
     private static void Add(List<double> list, double? value)

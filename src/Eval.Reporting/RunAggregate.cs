@@ -25,7 +25,7 @@ public static class RunAggregate
             var directory = new RunDirectory(path);
             var manifest = directory.ReadManifest();
             var (records, _) = AttemptLog.Read(directory.AttemptsPath);
-            runs.Add(ReportData.From(manifest, SummaryCalculator.Compute(manifest.RunId, records, manifest.Plan.Slo), records));
+            runs.Add(ReportData.From(manifest, SummaryCalculator.Compute(manifest, records), records));
             first ??= manifest;
             all.AddRange(records);
         }
@@ -36,7 +36,7 @@ public static class RunAggregate
         }
 
         var pooledManifest = first with { RunId = string.Join('+', runs.Select(r => r.Manifest.RunId)) };
-        var pooled = ReportData.From(pooledManifest, SummaryCalculator.Compute(pooledManifest.RunId, all, first.Plan.Slo), all);
+        var pooled = ReportData.From(pooledManifest, SummaryCalculator.Compute(pooledManifest, all), all);
         return (pooled, runs);
     }
 

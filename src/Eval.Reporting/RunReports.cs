@@ -24,7 +24,7 @@ public static class RunReports
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentNullException.ThrowIfNull(records);
-        var summary = SummaryCalculator.Compute(manifest.RunId, records, manifest.Plan.Slo);
+        var summary = SummaryCalculator.Compute(manifest, records);
         RunDirectory.WriteAtomic(Path.Combine(directory.Path, RunDirectory.SummaryJsonFileName),
             JsonSerializer.SerializeToUtf8Bytes(summary, CoreIndentedJsonContext.Default.RunSummary));
         WriteText(directory, CsvReports.SummaryFileName, w => CsvReports.WriteSummary(w, summary, manifest));
@@ -50,7 +50,7 @@ public static class RunReports
         }
 
         var (records, _) = AttemptLog.Read(directory.AttemptsPath);
-        var summary = SummaryCalculator.Compute(manifest.RunId, records, manifest.Plan.Slo);
+        var summary = SummaryCalculator.Compute(manifest, records);
         return ReportData.From(manifest, summary, records);
     }
 

@@ -23,9 +23,6 @@ public readonly record struct LaneSegment(double StartSeconds, double EndSeconds
 /// <summary>One developer's session laid end to end: think, wait, grading, turn after turn.</summary>
 public sealed record SessionLane(int Session, IReadOnlyList<LaneSegment> Segments);
 
-/// <summary>A price per million input and output tokens, USD, for the routing table's cost column.</summary>
-public sealed record TokenPrice(double InputPerMillion, double OutputPerMillion);
-
 /// <summary>
 /// The sessions part of a report (issue #18; docs/reports.md, "Sessions"): per arm (each backend alone, each routing policy)
 /// the flow metrics of <see cref="SessionFlowMetrics"/>, the session lanes for the timeline, and the routing comparison.
@@ -44,23 +41,26 @@ public sealed record SessionReport
     /// <summary>The first <see cref="TimelineLanes"/> sessions of each arm, cut at <see cref="TimelineSeconds"/>.</summary>
     public required IReadOnlyDictionary<string, IReadOnlyList<SessionLane>> Lanes { get; init; }
 
-    /// <summary>Prices per backend for the cost column; empty: no cost shown.</summary>
-    public IReadOnlyDictionary<string, TokenPrice> Prices { get; init; } = new Dictionary<string, TokenPrice>();
-
-    public static SessionReport? From(IEnumerable<AttemptRecord> records, IReadOnlyDictionary<string, TokenPrice>? prices = null, FlowBreakRule? rule = null, int? repairTurns = null)
+    /// <summary>The report of <paramref name="records"/>, computing the arms (priced with <paramref name="prices"/>, backend → price); null without session attempts.</summary>
+    public static SessionReport? From(IEnumerable<AttemptRecord> records, IReadOnlyDictionary<string, BackendPrice>? prices = null, FlowBreakRule? rule = null, int? repairTurns = null)
     {
         ArgumentNullException.ThrowIfNull(records);
         var sessionRecords = records.Where(r => r.Session is not null && !r.Slot.Warmup).ToList();
-        if (sessionRecords.Count == 0)
+        return sessionRecords.Count == 0 ? null : new SessionReport
         {
-            return null;
-        }
-
-        return new SessionReport
-        {
-            Arms = SessionFlowMetrics.Compute(sessionRecords, rule, repairTurns),
+            Arms = SessionFlowMetrics.Compute(sessionRecords, rule, repairTurns, prices),
             Lanes = BuildLanes(sessionRecords),
-            Prices = prices ?? new Dictionary<string, TokenPrice>(),
+        };
+    }
+
+    /// <summary>The report with the arms summary.json already holds (<see cref="RunSummary.Sessions"/>): the lanes from the records; null without sessions.</summary>
+    public static SessionReport? From(IEnumerable<AttemptRecord> records, SessionsSummary? sessions)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        return sessions is null ? null : new SessionReport
+        {
+            Arms = sessions.Arms,
+            Lanes = BuildLanes([.. records.Where(r => r.Session is not null && !r.Slot.Warmup)]),
         };
     }
 
@@ -112,12 +112,8 @@ public sealed record SessionReport
         t = end;
     }
 
-    /// <summary>The routing comparison's columns with their formulas (docs/metrics.md, "Sessions"); cost only with prices.</summary>
-    public IReadOnlyList<(string Header, string Formula)> Columns => Prices.Count > 0 ? AllColumns : [.. AllColumns.Where(c => c.Header != CostHeader)];
-
-    private const string CostHeader = "cost / green task";
-
-    private static readonly (string Header, string Formula)[] AllColumns =
+    /// <summary>The routing comparison's columns with their formulas (docs/metrics.md, "Sessions"); the cost is "–" for an arm served by an unpriced backend.</summary>
+    public static IReadOnlyList<(string Header, string Formula)> Columns { get; } =
     [
         ("arm", "a routing policy, or one backend alone"),
         ("sessions / tasks", "developers simulated or replayed / decided tasks (censored: cut off by the session's end)"),
@@ -130,7 +126,7 @@ public sealed record SessionReport
         ("waiting", "Σ wait / Σ (wait + think + grading) over sessions, session bootstrap 95 %"),
         ("tasks / dev-hour", "green tasks / session hours, session bootstrap 95 %"),
         ("tokens / green task", "(input + answer tokens) / green tasks"),
-        (CostHeader, "Σ tokens × price / green tasks, USD"),
+        ("cost / green task", "Σ cost of the arm's interactions / green tasks, USD (total in brackets): busy device-hours × price per device-hour (each instant a replica serves k requests split among them), or tokens × price per token; – without a price (docs/metrics.md, Session cost)"),
         ("served by", "interactions per backend; escalations"),
     ];
 
@@ -155,12 +151,8 @@ public sealed record SessionReport
                 Interval(a.WaitShare, percent: true),
                 Interval(a.TasksPerDeveloperHour, percent: false),
                 a.TasksGreen > 0 ? N(tokens / a.TasksGreen) : "–",
+                Cost(a),
             ];
-            if (Prices.Count > 0)
-            {
-                row.Add(Cost(a));
-            }
-
             row.Add(string.Join(", ", a.InteractionsByBackend.Select(kv => $"{kv.Key} {kv.Value}")) + (a.IsPolicy ? $"; {a.Escalations} escalated" : ""));
             rows.Add(row);
         }
@@ -168,16 +160,11 @@ public sealed record SessionReport
         return rows;
     }
 
-    private string Cost(SessionArmSummary a)
-    {
-        if (a.TasksGreen == 0 || a.TokensByBackend.Keys.Any(b => !Prices.ContainsKey(b)))
-        {
-            return "–";
-        }
+    private static string Cost(SessionArmSummary a) => a.Cost is not { Usd: { } usd } ? "–"
+        : (a.Cost.UsdPerGreenTask is { } perTask ? Usd(perTask) : "–") + $" ({Usd(usd)})";
 
-        var usd = a.TokensByBackend.Sum(kv => ((kv.Value.Input * Prices[kv.Key].InputPerMillion) + (kv.Value.Output * Prices[kv.Key].OutputPerMillion)) / 1e6);
-        return "$" + (usd / a.TasksGreen).ToString("0.#####", CultureInfo.InvariantCulture);
-    }
+    /// <summary>Dollars: cents for a dollar or more, else four decimals, or more for fractions of a cent.</summary>
+    private static string Usd(double usd) => "$" + usd.ToString(usd >= 1 ? "0.00" : usd >= 0.01 ? "0.####" : "0.########", CultureInfo.InvariantCulture);
 
     /// <summary>The notes under the table: how the figures were made and what they rest on.</summary>
     public IReadOnlyList<string> Notes()
@@ -188,9 +175,17 @@ public sealed record SessionReport
             "Pass@turn counts decided tasks: a task cut off by the end of its session before passing or using its repair turns is censored and left out.",
             $"Intervals of ratios over sessions (waiting share, tasks per developer-hour) come from a seeded bootstrap over sessions ({SessionFlowMetrics.BootstrapResamples} resamples); proportions use Wilson's interval.",
         };
-        if (Prices.Count == 0)
+        var unpriced = Arms.SelectMany(a => a.Cost?.UnpricedBackends ?? (IEnumerable<string>)a.InteractionsByBackend.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        notes.Add("Cost: a backend priced per device-hour (a simulated profile: its hardware's sourced price × the devices one replica spans) is charged for its busy time only — each instant a replica serves k requests is split equally among them, the developers' think time is not charged (pay per use; a dedicated fleet also pays its idle hours, see 'spark-eval procure'); a backend priced per token for its input and answer tokens."
+            + (unpriced.Count > 0 ? $" No price for {string.Join(", ", unpriced)}: its arms show –." : ""));
+        if (Arms.Any(a => a.ScheduleLagMs is { Max: > 0 }))
         {
-            notes.Add("No token prices were given, so no cost is shown (tokens are).");
+            notes.Add("Schedule lag (request start − end of the think time, real time): " + string.Join("; ", Arms.Where(a => a.ScheduleLagMs is not null).Select(a =>
+                $"{a.Arm} p50 {F3(a.ScheduleLagMs!.P50)} / p99 {F3(a.ScheduleLagMs.P99)} / max {F3(a.ScheduleLagMs.Max)} ms, {a.DroppedInteractions} dropped, {a.DuplicateInteractions} recorded twice")) + ".");
+        }
+        else if (Arms.Any(a => a.DroppedInteractions > 0 || a.DuplicateInteractions > 0))
+        {
+            notes.Add("Interactions missing from the log / recorded twice: " + string.Join("; ", Arms.Select(a => $"{a.Arm} {a.DroppedInteractions} / {a.DuplicateInteractions}")) + ".");
         }
 
         if (Arms.Any(a => a.Simulated))
@@ -255,6 +250,8 @@ public sealed record SessionReport
     private static string Pct(double v) => (v * 100).ToString("0.#", CultureInfo.InvariantCulture) + " %";
 
     private static string F(double v) => v.ToString(Math.Abs(v) >= 100 ? "0" : "0.##", CultureInfo.InvariantCulture);
+
+    private static string F3(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
 
     private static string N(long v) => v.ToString(CultureInfo.InvariantCulture);
 

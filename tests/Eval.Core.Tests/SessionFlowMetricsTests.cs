@@ -165,4 +165,84 @@ public sealed class SessionFlowMetricsTests
         Assert.Equal(6, arm.Interactions);
         Assert.Equal(19.98 / 220.98, arm.WaitShare.Value, 9);
     }
+
+    [Fact]
+    public void Compute_Prices_ChargesBusyDeviceTimeSplitAmongConcurrentRequestsAndTokensPerToken()
+    {
+        // gpu: $3.60 per device-hour × 2 devices = $0.002 per second of a replica. Requests [0, 10] s and [5, 15] s overlap for
+        // 5 s, split between the two: 7.5 s each, 15 s in all (the replica's busy time), $0.03 for the "gpu" arm's 2 green tasks.
+        // The policy's gpu turn runs alone for 2 s ($0.004); its api turn is 50 input × $1/M + 100 answer × $2/M = $0.00025.
+        List<AttemptRecord> records =
+        [
+            Turn("gpu", 0, 0, 0, thinkS: 1, ttftMs: 100, e2eMs: 10_000, gradingS: 1, passed: true, startUs: 0),
+            Turn("gpu", 1, 0, 0, thinkS: 1, ttftMs: 100, e2eMs: 10_000, gradingS: 1, passed: true, startUs: 5_000_000),
+            Turn("gpu", 0, 0, 0, thinkS: 1, ttftMs: 100, e2eMs: 2_000, gradingS: 1, passed: false, policy: "pol", reason: "start", startUs: 100_000_000),
+            Turn("api", 0, 0, 1, thinkS: 1, ttftMs: 100, e2eMs: 2_000, gradingS: 1, passed: true, policy: "pol", reason: "escalate:failed_grade", startUs: 103_000_000),
+            Turn("free", 0, 0, 0, thinkS: 1, ttftMs: 100, e2eMs: 2_000, gradingS: 1, passed: true, startUs: 0),
+        ];
+        var prices = new Dictionary<string, BackendPrice>
+        {
+            ["gpu"] = new() { UsdPerDeviceHour = 3.6, Devices = 2 },
+            ["api"] = new() { UsdPerMillionInputTokens = 1, UsdPerMillionOutputTokens = 2 },
+        };
+
+        var arms = SessionFlowMetrics.Compute(records, prices: prices).ToDictionary(a => a.Arm);
+
+        var gpu = arms["gpu"].Cost!;
+        Assert.Equal(0.03, gpu.Usd!.Value, 12);
+        Assert.Equal(0.015, gpu.UsdPerGreenTask!.Value, 12);
+        Assert.Equal(30 / 3600.0, gpu.DeviceHours, 12);
+        Assert.Equal("busy device-hours", gpu.Basis);
+        var policy = arms["pol"].Cost!;
+        Assert.Equal(0.004 + 0.00025, policy.Usd!.Value, 12);
+        Assert.Equal(0.00425, policy.UsdPerGreenTask!.Value, 12);
+        Assert.Equal("busy device-hours + tokens", policy.Basis);
+        var free = arms["free"].Cost!;
+        Assert.Null(free.Usd);
+        Assert.Null(free.UsdPerGreenTask);
+        Assert.Equal(["free"], free.UnpricedBackends);
+        Assert.Null(SessionFlowMetrics.Compute(records)[0].Cost);
+    }
+
+    [Fact]
+    public void Completeness_SkippedTaskSkippedTurnAndRepeat_CountedAsDroppedAndDuplicate()
+    {
+        List<AttemptRecord> records =
+        [
+            Turn("b", 0, 0, 0, thinkS: 1, ttftMs: 100, e2eMs: 200, gradingS: 1, passed: false),
+            Turn("b", 0, 0, 1, thinkS: 1, ttftMs: 100, e2eMs: 200, gradingS: 1, passed: true),
+            Turn("b", 0, 0, 1, thinkS: 1, ttftMs: 100, e2eMs: 200, gradingS: 1, passed: true), // recorded twice
+            Turn("b", 0, 2, 0, thinkS: 1, ttftMs: 100, e2eMs: 200, gradingS: 1, passed: true), // task 1 missing
+            Turn("b", 1, 0, 0, thinkS: 1, ttftMs: 100, e2eMs: 200, gradingS: 1, passed: false),
+            Turn("b", 1, 0, 2, thinkS: 1, ttftMs: 100, e2eMs: 200, gradingS: 1, passed: true), // turn 1 missing
+        ];
+        var cancelled = Turn("b", 1, 3, 0, thinkS: 1, ttftMs: 100, e2eMs: 200, gradingS: 1, passed: false) with
+        {
+            Outcome = new AttemptOutcome(AttemptStatus.Cancelled, "interrupted", "stopped"),
+        };
+
+        Assert.Equal((2, 1), SessionFlowMetrics.Completeness([.. records, cancelled]));
+        Assert.Equal((0, 0), SessionFlowMetrics.Completeness(WorkedExample()));
+        var arm = Assert.Single(SessionFlowMetrics.Compute([.. records, cancelled]));
+        Assert.Equal(2, arm.DroppedInteractions);
+        Assert.Equal(1, arm.DuplicateInteractions);
+    }
+
+    [Fact]
+    public void ScheduleLag_RealTimeTurns_StatisticsInMsAndConsoleLine()
+    {
+        var records = WorkedExample().Select((r, i) => r with { StartUs = 1_000_000 * (i + 1), ScheduledUs = (1_000_000 * (i + 1)) - (100 * (i + 1)) }).ToList();
+
+        var arm = Assert.Single(SessionFlowMetrics.Compute(records));
+
+        var lag = arm.ScheduleLagMs!;
+        Assert.Equal(6, lag.Count);
+        Assert.Equal(0.1, lag.Min, 9);
+        Assert.Equal(0.6, lag.Max, 9);
+        var text = SessionSummary.Text(SessionSummary.Compute(records));
+        Assert.Contains("schedule lag p50 ", text, StringComparison.Ordinal);
+        Assert.Contains("/ max 0.6 ms; 0 interactions dropped, 0 recorded twice", text, StringComparison.Ordinal);
+        // Virtual time: no lag to speak of, no line about it.
+        Assert.DoesNotContain("schedule lag", SessionSummary.Text(SessionSummary.Compute(WorkedExample())), StringComparison.Ordinal);
+    }
 }

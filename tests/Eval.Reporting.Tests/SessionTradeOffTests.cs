@@ -107,19 +107,22 @@ public sealed class SessionTradeOffTests
     }
 
     [Fact]
-    public void SessionReport_WithPrices_ShowsCostPerGreenTask()
+    public void SessionReport_WithPrices_ShowsCostPerGreenTaskAndDashWithout()
     {
         var records = SessionFlowMetricsFixtures.TwoTurns();
-        var report = SessionReport.From(records, new Dictionary<string, TokenPrice> { ["fast"] = new(1.0, 2.0) })!;
+        var report = SessionReport.From(records, new Dictionary<string, BackendPrice> { ["fast"] = new() { UsdPerMillionInputTokens = 1.0, UsdPerMillionOutputTokens = 2.0 } })!;
 
         // One green task; 2 interactions × (50 input, 100 output) tokens: (100 × $1 + 200 × $2) / 1e6 = $0.0005.
         var row = Assert.Single(report.Rows());
-        Assert.Equal("$0.0005", row[11]);
+        Assert.Equal("$0.0005 ($0.0005)", row[11]);
         Assert.Equal("300", row[10]);
-        Assert.Equal(row.Count, report.Columns.Count);
+        Assert.Equal(row.Count, SessionReport.Columns.Count);
+        // Busy device time: both 0.4 s answers are stamped at 0, so the $9/h device is busy 0.4 s: 0.4 × $0.0025 = $0.001.
+        var hourly = SessionReport.From(records, new Dictionary<string, BackendPrice> { ["fast"] = new() { UsdPerDeviceHour = 9 } })!;
+        Assert.Equal("$0.001 ($0.001)", Assert.Single(hourly.Rows())[11]);
         var unpriced = SessionReport.From(records)!;
-        Assert.DoesNotContain(unpriced.Columns, c => c.Header.StartsWith("cost", StringComparison.Ordinal));
-        Assert.Equal(unpriced.Columns.Count, Assert.Single(unpriced.Rows()).Count);
+        Assert.Equal("–", Assert.Single(unpriced.Rows())[11]);
+        Assert.Contains(unpriced.Notes(), n => n.Contains("No price for fast", StringComparison.Ordinal));
         Assert.Null(SessionReport.From([]));
     }
 }

@@ -36,6 +36,12 @@ public static class RunCommand
         // 2. The backends and the grader (sandbox, judge), built and checked before the run directory exists.
         // A session run on simulated backends plays on a virtual clock: the backends keep time on it too.
         var sessions = plan.Sessions is { } spec ? SessionOptions.Setup(spec, [.. plan.BackendSpecs.Select(s => BackendSpec.Parse(s).Name)]) : null;
+        using var wakeClock = sessions?.WakeClock as Spark.Eval.Simulator.Server.EmissionClock;
+        if (wakeClock is not null)
+        {
+            stderr.WriteLine($"sessions in real time wake up on {wakeClock.Description}");
+        }
+
         await using var backends = await BackendSet.CreateAsync(plan.BackendSpecs, sessions?.VirtualClock ?? time, stderr, ct);
         await using var grader = request.Grade ? await GraderSetup.CreateAsync(suite, request.Judge, GradingModeRule.Resolve(request.Grading, backends.Infos),
             allowUnsandboxed: false, plan.Seed, time, stderr, ct) : null;

@@ -9,6 +9,8 @@ public sealed record RunSummary
     public required string RunId { get; init; }
     public required IReadOnlyList<BackendSummary> Backends { get; init; }
     public IReadOnlyList<string> Notes { get; init; } = [];
+    /// <summary>Developer sessions per arm (<c>run --sessions</c>, docs/formats.md "summary.json → sessions"); absent for a run without sessions.</summary>
+    public SessionsSummary? Sessions { get; init; }
 }
 
 /// <summary>The summary of one backend's measured (non-warm-up) attempts.</summary>

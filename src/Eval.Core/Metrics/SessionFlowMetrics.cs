@@ -81,7 +81,8 @@ public sealed record SessionArmSummary
     public double? MeanModelSecondsToGreen { get; init; }
     public double? MeanGradingSecondsToGreen { get; init; }
     public double? MeanRepairThinkSecondsToGreen { get; init; }
-    /// <summary>Every green task's time-to-green in seconds, sorted (the CDF plot's points).</summary>
+    /// <summary>Every green task's time-to-green in seconds, sorted (the CDF plot's points; not written to summary.json, which has the statistics).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public IReadOnlyList<double> TimeToGreenSamples { get; init; } = [];
 
     /// <summary>TTFT of ok interactions, ms.</summary>
@@ -92,6 +93,59 @@ public sealed record SessionArmSummary
     public IReadOnlyDictionary<string, SessionTokens> TokensByBackend { get; init; } = new Dictionary<string, SessionTokens>();
     /// <summary>Interactions whose route reason is an escalation.</summary>
     public int Escalations { get; init; }
+
+    /// <summary>Schedule lag of the arm's interactions, ms: request start − end of its think time (<c>scheduleLagUs</c>); in real time the harness's lateness, in virtual time 0 by construction.</summary>
+    public LatencyStatistics? ScheduleLagMs { get; init; }
+    /// <summary>Interactions missing from the log: a task of a session, or a turn of a task, skipped before one that was recorded (0 when every interaction was recorded).</summary>
+    public int DroppedInteractions { get; init; }
+    /// <summary>Interactions recorded more than once (the same session, task and turn; 0 when each was recorded once).</summary>
+    public int DuplicateInteractions { get; init; }
+    /// <summary>What the arm's interactions cost (docs/metrics.md, "Session cost"); null when the run has no priced backend.</summary>
+    public SessionCost? Cost { get; init; }
+}
+
+/// <summary>
+/// The cost of one arm (docs/metrics.md, "Session cost"): per device-hour backends are charged for their share of the device's
+/// busy time (each instant a replica serves k requests is split equally among them; idle time between requests is not
+/// charged), per-token backends for their input and answer tokens.
+/// </summary>
+public sealed record SessionCost
+{
+    /// <summary>USD for all the arm's interactions; null when a backend that served it has no price.</summary>
+    public double? Usd { get; init; }
+    /// <summary><see cref="Usd"/> / green tasks; null when nothing went green or the cost is unknown.</summary>
+    public double? UsdPerGreenTask { get; init; }
+    /// <summary>Device-hours of busy time charged to the arm (device-hour-priced backends; × devices per replica).</summary>
+    public double DeviceHours { get; init; }
+    /// <summary>How it was priced: "busy device-hours", "tokens", or both.</summary>
+    public required string Basis { get; init; }
+    /// <summary>Backends that served the arm without a price (the reason <see cref="Usd"/> is null).</summary>
+    public IReadOnlyList<string> UnpricedBackends { get; init; } = [];
+}
+
+/// <summary>
+/// The sessions section of summary.json (docs/formats.md, "summary.json → sessions"): one <see cref="SessionArmSummary"/> per
+/// arm — each backend alone, each routing policy — with its flow metrics, pass@turn, time-to-green, schedule lag and cost.
+/// </summary>
+public sealed record SessionsSummary
+{
+    /// <summary>Repair turns R the pass@turn curves run to (the plan's, else the highest turn seen).</summary>
+    public required int RepairTurns { get; init; }
+    public required IReadOnlyList<SessionArmSummary> Arms { get; init; }
+
+    /// <summary>The section for a run's records, or null when none has a session; prices and the plan's repair turns from <paramref name="manifest"/>.</summary>
+    public static SessionsSummary? From(IReadOnlyList<AttemptRecord> records, RunManifest? manifest)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        if (!records.Any(r => r.Session is not null && !r.Slot.Warmup))
+        {
+            return null;
+        }
+
+        var prices = manifest?.Backends.Where(b => b.Price is not null).ToDictionary(b => b.Name, b => b.Price!, StringComparer.Ordinal);
+        var arms = SessionFlowMetrics.Compute(records, repairTurns: manifest?.Plan.Sessions?.RepairTurns, prices: prices);
+        return new SessionsSummary { RepairTurns = arms.Count > 0 ? arms[0].RepairTurns : 0, Arms = arms };
+    }
 }
 
 /// <summary>Input and answer tokens of one backend within an arm.</summary>
@@ -117,8 +171,12 @@ public static class SessionFlowMetrics
         return record.Session?.Policy ?? record.Slot.Backend;
     }
 
-    /// <summary>One summary per arm, in first-seen order; attempts without a session and warm-ups are skipped.</summary>
-    public static IReadOnlyList<SessionArmSummary> Compute(IEnumerable<AttemptRecord> attempts, FlowBreakRule? rule = null, int? repairTurns = null)
+    /// <summary>
+    /// One summary per arm, in first-seen order; attempts without a session and warm-ups are skipped. With <paramref name="prices"/>
+    /// (backend → price, from the manifest) each arm carries its <see cref="SessionCost"/>.
+    /// </summary>
+    public static IReadOnlyList<SessionArmSummary> Compute(IEnumerable<AttemptRecord> attempts, FlowBreakRule? rule = null, int? repairTurns = null,
+        IReadOnlyDictionary<string, BackendPrice>? prices = null)
     {
         ArgumentNullException.ThrowIfNull(attempts);
         rule ??= FlowBreakRule.Default;
@@ -144,7 +202,141 @@ public static class SessionFlowMetrics
         }
 
         var turns = repairTurns ?? maxTurn;
-        return order.Select(arm => ComputeArm(arm, arms[arm], rule, turns)).ToList();
+        var summaries = order.Select(arm => ComputeArm(arm, arms[arm], rule, turns)).ToList();
+        if (prices is null || prices.Count == 0)
+        {
+            return summaries;
+        }
+
+        var busy = BusyShares(arms.Values.SelectMany(a => a), prices);
+        return [.. summaries.Select(a => a with { Cost = Cost(a, arms[a.Arm], prices, busy) })];
+    }
+
+    /// <summary>The schedule lag of interactions that were not cancelled, ms (null when none was scheduled).</summary>
+    public static LatencyStatistics? ScheduleLag(IEnumerable<AttemptRecord> records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        return LatencyStatistics.FromSamples([.. records.Where(r => r.Outcome.Status != AttemptStatus.Cancelled && r.ScheduleLagUs is not null)
+            .Select(r => r.ScheduleLagUs!.Value / 1000.0)], "ms");
+    }
+
+    /// <summary>
+    /// Interactions of one arm missing from the log or in it twice: per session, every task index up to the last one recorded
+    /// must have a turn, and every task every turn index up to its last; (session, task, turn) must be unique. Cancelled
+    /// interactions (a stopped run; --resume asks them again) are left out.
+    /// </summary>
+    public static (int Dropped, int Duplicates) Completeness(IEnumerable<AttemptRecord> records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        var seen = new HashSet<(int Session, int Task, int Turn)>();
+        var duplicates = 0;
+        foreach (var r in records)
+        {
+            if (r.Session is { } s && r.Outcome.Status != AttemptStatus.Cancelled && !seen.Add((s.Session, s.TaskInSession, s.Turn)))
+            {
+                duplicates++;
+            }
+        }
+
+        var dropped = 0;
+        foreach (var session in seen.GroupBy(k => k.Session))
+        {
+            var tasks = session.GroupBy(k => k.Task).ToDictionary(g => g.Key, g => g.Select(k => k.Turn).ToHashSet());
+            var lastTask = tasks.Keys.Max();
+            for (var t = 0; t <= lastTask; t++)
+            {
+                if (!tasks.TryGetValue(t, out var recordedTurns))
+                {
+                    dropped++;
+                    continue;
+                }
+
+                dropped += recordedTurns.Max() + 1 - recordedTurns.Count;
+            }
+        }
+
+        return (dropped, duplicates);
+    }
+
+    /// <summary>
+    /// Each request's share of its backend's busy time, µs, for device-hour-priced backends: the backend is busy while at least one
+    /// of its requests is in flight (start to last event), and each instant is split equally among the requests in flight then.
+    /// </summary>
+    private static Dictionary<AttemptRecord, double> BusyShares(IEnumerable<AttemptRecord> records, IReadOnlyDictionary<string, BackendPrice> prices)
+    {
+        var shares = new Dictionary<AttemptRecord, double>(ReferenceEqualityComparer.Instance);
+        foreach (var backend in records.Where(r => prices.TryGetValue(r.Slot.Backend, out var p) && p.PerDeviceHour && r.Events.Count > 0)
+            .GroupBy(r => r.Slot.Backend, StringComparer.Ordinal))
+        {
+            // S(t) = ∫ 1/k(τ) dτ over the busy time up to t; a request's share is S(end) − S(start).
+            var points = backend.SelectMany(r => new[] { (T: r.StartUs, Delta: 1), (T: r.StartUs + DurationUs(r), Delta: -1) }).OrderBy(p => p.T).ToList();
+            var times = new List<long>(points.Count);
+            var integral = new List<double>(points.Count);
+            double sum = 0;
+            var inFlight = 0;
+            var previous = points[0].T;
+            foreach (var (t, delta) in points)
+            {
+                if (t != previous || times.Count == 0)
+                {
+                    sum += inFlight > 0 ? (t - previous) / (double)inFlight : 0;
+                    times.Add(t);
+                    integral.Add(sum);
+                    previous = t;
+                }
+
+                inFlight += delta;
+            }
+
+            double At(long t) => integral[times.BinarySearch(t)];
+            foreach (var r in backend)
+            {
+                shares[r] = At(r.StartUs + DurationUs(r)) - At(r.StartUs);
+            }
+        }
+
+        return shares;
+    }
+
+    private static long DurationUs(AttemptRecord r) => r.Events.Count > 0 ? Math.Max(0, r.Events[^1].OffsetMicroseconds) : 0;
+
+    private static SessionCost Cost(SessionArmSummary arm, List<AttemptRecord> records, IReadOnlyDictionary<string, BackendPrice> prices, Dictionary<AttemptRecord, double> busy)
+    {
+        double usd = 0, deviceHours = 0;
+        var unpriced = new SortedSet<string>(StringComparer.Ordinal);
+        bool byHour = false, byToken = false;
+        foreach (var r in records)
+        {
+            if (!prices.TryGetValue(r.Slot.Backend, out var price) || !(price.PerDeviceHour || price.PerToken))
+            {
+                unpriced.Add(r.Slot.Backend);
+                continue;
+            }
+
+            if (price.PerDeviceHour)
+            {
+                byHour = true;
+                var hours = busy.GetValueOrDefault(r) / 3.6e9 * price.Devices;
+                deviceHours += hours;
+                usd += hours * price.UsdPerDeviceHour!.Value;
+            }
+            else
+            {
+                byToken = true;
+                usd += (((r.Tokens.InputUsage ?? r.Tokens.InputTokenizer) * (price.UsdPerMillionInputTokens ?? 0))
+                    + (r.Tokens.AnswerTokens * (price.UsdPerMillionOutputTokens ?? 0))) / 1e6;
+            }
+        }
+
+        var known = unpriced.Count == 0;
+        return new SessionCost
+        {
+            Usd = known ? usd : null,
+            UsdPerGreenTask = known && arm.TasksGreen > 0 ? usd / arm.TasksGreen : null,
+            DeviceHours = deviceHours,
+            Basis = byHour && byToken ? "busy device-hours + tokens" : byToken ? "tokens" : byHour ? "busy device-hours" : "none",
+            UnpricedBackends = [.. unpriced],
+        };
     }
 
     /// <summary>The wait a developer had for one interaction, ms: E2E with retries, or the time until it failed.</summary>
@@ -296,6 +488,7 @@ public static class SessionFlowMetrics
         }
 
         var green = turnsToGreen.Count;
+        var (dropped, duplicates) = Completeness(records);
         var sessionList = sessions.Values.ToList();
         var totalUs = sessionList.Sum(x => x.WaitUs + x.ThinkUs + x.GradingUs);
         var hours = totalUs / 3.6e9;
@@ -334,6 +527,9 @@ public static class SessionFlowMetrics
             InteractionsByBackend = new SortedDictionary<string, int>(byBackend, StringComparer.Ordinal),
             TokensByBackend = new SortedDictionary<string, SessionTokens>(tokens.ToDictionary(p => p.Key, p => new SessionTokens(p.Value.In, p.Value.Out), StringComparer.Ordinal), StringComparer.Ordinal),
             Escalations = escalations,
+            ScheduleLagMs = ScheduleLag(records),
+            DroppedInteractions = dropped,
+            DuplicateInteractions = duplicates,
         };
     }
 

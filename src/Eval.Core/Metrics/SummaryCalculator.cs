@@ -6,6 +6,13 @@ namespace Spark.Eval.Core.Metrics;
 /// <summary>Aggregates attempt records into a <see cref="RunSummary"/>; formulas are documented in docs/metrics.md.</summary>
 public static class SummaryCalculator
 {
+    /// <summary>The summary of a run directory's records: the plan's SLOs, and the sessions section (priced from the manifest's backends).</summary>
+    public static RunSummary Compute(RunManifest manifest, IReadOnlyList<AttemptRecord> attempts)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        return Compute(manifest.RunId, attempts, manifest.Plan.Slo) with { Sessions = SessionsSummary.From(attempts, manifest) };
+    }
+
     public static RunSummary Compute(string runId, IEnumerable<AttemptRecord> attempts, SloSpec slo)
     {
         var groups = new Dictionary<string, Accumulator>(StringComparer.Ordinal);

@@ -189,8 +189,8 @@ public sealed record SloSpec(double? TtftMs = null, double? TpotMs = null, doubl
 /// <summary>The suite a run used, with the hash of its bytes.</summary>
 public sealed record SuiteInfo(string Name, string Source, string Sha256, int TaskCount);
 
-/// <summary>A backend as the run saw it.</summary>
-public sealed record BackendInfo(string Name, string Spec, string Kind, string Description, bool Simulated, string? ModelReported = null);
+/// <summary>A backend as the run saw it; <paramref name="Price"/> when its cost is known (hwsim: the hardware profile's device-hour price).</summary>
+public sealed record BackendInfo(string Name, string Spec, string Kind, string Description, bool Simulated, string? ModelReported = null, BackendPrice? Price = null);
 
 /// <summary>The machine and software that produced a run.</summary>
 public sealed record EnvironmentInfo(string Os, string Cpu, int Cores, string DotNet, string? GitCommit, string MachineName);

@@ -104,10 +104,20 @@ public sealed class EvaluationRun(TimeProvider time, TokenCounter tokens, IRunRe
 
             if (sessions is not null)
             {
-                var runner = new SessionRunner(sessions.VirtualClock ?? time, tokens);
+                var runner = new SessionRunner(sessions.VirtualClock ?? sessions.WakeClock ?? time, tokens);
                 Task<RunResult> Play() => runner.RunAsync(plan, sessions, tasks, timed, grading?.Grader, attempts, store.State.Records,
                     store.State.NextSequence, store.State.BaseOffsetUs, OnAttempt, cancellationToken);
-                generated = sessions.VirtualClock is { } clock ? VirtualTimeLoop.Run(clock, Play) : await Play();
+                if (sessions.VirtualClock is { } clock)
+                {
+                    generated = VirtualTimeLoop.Run(clock, Play);
+                }
+                else
+                {
+                    generated = await Play();
+                    // The last session may end on the wake clock's timer thread, which runs this continuation inline: the summaries,
+                    // reports and the clock's own disposal must not run there.
+                    await Task.Yield();
+                }
             }
             else
             {

@@ -10,8 +10,14 @@ using Spark.Eval.Core.Tokens;
 
 namespace Spark.Eval.Core.Sessions;
 
-/// <summary>What a session run needs beside the plan: think times, the routing policy (run beside each backend alone) and, for simulated backends, the virtual clock.</summary>
-public sealed record SessionSetup(ThinkTimeModel ThinkTimes, IRoutingPolicy? Policy, VirtualTimeProvider? VirtualClock);
+/// <summary>
+/// What a session run needs beside the plan: think times, the routing policy (run beside each backend alone) and, for simulated
+/// backends, the virtual clock. In real time, <paramref name="WakeClock"/> (when given) is the clock the sessions wake up on after
+/// their think time: a dedicated timer thread that sleeps, then spins to the due time and resumes the session inline, so that
+/// the request starts within microseconds of its schedule rather than when a thread-pool worker is free (docs/benchmarks.md,
+/// "Developer sessions in real time"); null: the run's own clock.
+/// </summary>
+public sealed record SessionSetup(ThinkTimeModel ThinkTimes, IRoutingPolicy? Policy, VirtualTimeProvider? VirtualClock, TimeProvider? WakeClock = null);
 
 /// <summary>
 /// Plays developer sessions (issue #18; docs/formats.md, "Sessions"): for each group (every backend alone, and the routing

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Results;
 
 namespace Spark.Eval.Core.Sessions;
@@ -25,6 +26,11 @@ public sealed record SessionGroupSummary
     public double? MedianRepairThinkSeconds { get; init; }
     /// <summary>Mean turns to green (1 = first try) over green tasks.</summary>
     public double? MeanTurnsToGreen { get; init; }
+    /// <summary>Request start − end of think time, ms (<see cref="SessionFlowMetrics.ScheduleLag"/>); 0 throughout in virtual time.</summary>
+    public LatencyStatistics? ScheduleLagMs { get; init; }
+    /// <summary>Interactions missing from the log, and recorded twice (<see cref="SessionFlowMetrics.Completeness"/>).</summary>
+    public int DroppedInteractions { get; init; }
+    public int DuplicateInteractions { get; init; }
 }
 
 /// <summary>Computes <see cref="SessionGroupSummary"/> from a run's attempts (those with a <see cref="SessionTurn"/>).</summary>
@@ -47,6 +53,7 @@ public static class SessionSummary
                 .Select(r => tasks.Count == 0 ? 0 : green.Count(x => x.Turns[x.Green].Session!.Turn <= r) / (double)tasks.Count).ToList();
             var ttg = green.Select(x => x.Turns.Take(x.Green + 1).Sum(a => SessionRunner.DurationUs(a) + (a.Session!.GradingUs ?? 0)) / 1e6).ToList();
             var think = green.Where(x => x.Green > 0).Select(x => x.Turns.Take(x.Green + 1).Skip(1).Sum(a => a.Session!.ThinkBeforeUs) / 1e6).ToList();
+            var (dropped, duplicates) = SessionFlowMetrics.Completeness(group);
             result.Add(new SessionGroupSummary
             {
                 Group = group.Key,
@@ -58,6 +65,9 @@ public static class SessionSummary
                 MedianTimeToGreenSeconds = Median(ttg),
                 MedianRepairThinkSeconds = Median(think),
                 MeanTurnsToGreen = green.Count == 0 ? null : green.Average(x => x.Turns[x.Green].Session!.Turn + 1.0),
+                ScheduleLagMs = SessionFlowMetrics.ScheduleLag(group),
+                DroppedInteractions = dropped,
+                DuplicateInteractions = duplicates,
             });
         }
 
@@ -91,6 +101,16 @@ public static class SessionSummary
             text.Append(g.MedianTimeToGreenSeconds is { } t
                 ? string.Create(ic, $"; time-to-green median {t:0.00} s{(g.MedianRepairThinkSeconds is { } rt ? $" (repaired tasks: + {rt:0.0} s think)" : "")}; turns-to-green mean {g.MeanTurnsToGreen:0.00}")
                 : "; no task green");
+            if (g.ScheduleLagMs is { Max: > 0 } lag)
+            {
+                // Real time only (virtual time has no lag): how late requests left after their think time ended.
+                text.Append(ic, $"; schedule lag p50 {lag.P50:0.###} / p99 {lag.P99:0.###} / max {lag.Max:0.###} ms");
+            }
+
+            if (g.ScheduleLagMs is { Max: > 0 } || g.DroppedInteractions > 0 || g.DuplicateInteractions > 0)
+            {
+                text.Append(ic, $"; {g.DroppedInteractions} interactions dropped, {g.DuplicateInteractions} recorded twice");
+            }
         }
 
         return text.ToString();

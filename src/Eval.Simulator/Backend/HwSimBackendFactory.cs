@@ -39,6 +39,13 @@ public sealed class HwSimBackendFactory(TokenCounter tokens) : IBackendFactory
         var client = new HwSimChatClient(context.Time, tokens, latency, rtt);
         var description = string.Create(CultureInfo.InvariantCulture,
             $"SIMULATED {latency.Describe()}: TTFT {client.TimeToFirstTokenSeconds(500) * 1000:F0} ms at 500 prompt tokens, {1 / latency.DecodeStepSeconds(1, 500):F0} tokens/s alone; answers = reference or mutants (capability {model.Capability:F2}), other prompts a simulated text; profiles from {catalog.Origin}");
-        return Task.FromResult(new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: true, client.ModelId), client));
+        // The hardware's sourced price per device-hour, for the sessions' cost (docs/metrics.md, "Session cost"); none when unpriced.
+        var price = hardware.PricePerDeviceHour > 0 ? new BackendPrice
+        {
+            UsdPerDeviceHour = hardware.PricePerDeviceHour,
+            Devices = latency.Devices,
+            Source = hardware.Sources.FirstOrDefault(s => s.Field == "pricePerDeviceHour") is { } source ? $"{source.Url}: {source.Quote}" : $"{catalog.Origin}: {hardware.Id}.pricePerDeviceHour",
+        } : null;
+        return Task.FromResult(new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: true, client.ModelId, price), client));
     }
 }
