@@ -141,7 +141,7 @@ public sealed record SessionReport
             List<string> row =
             [
                 (a.IsPolicy ? "policy " : "") + a.Arm + (a.Simulated ? " (SIMULATED)" : ""),
-                N(a.Sessions) + " / " + N(a.TasksDecided) + (a.TasksCensored > 0 ? $" (+{a.TasksCensored} censored)" : ""),
+                N(a.Sessions) + " / " + N(a.TasksDecided) + (a.TasksCensored > 0 ? $" (+{a.TasksCensored} censored)" : "") + (a.TasksUngraded > 0 ? $" (+{a.TasksUngraded} ungraded)" : ""),
                 Interval(a.PassAtTurn[0], percent: true),
                 a.RepairTurns > 0 ? $"R={a.RepairTurns}: " + Interval(a.PassAtTurn[^1], percent: true) : "no repair turns",
                 ttg is null ? "–" : F(ttg.P50) + " s" + (ttg.Ci95P50 is { } ci ? $" [{F(ci[0])}, {F(ci[1])}]" : "") + $" (n={ttg.Count})",
@@ -172,7 +172,7 @@ public sealed record SessionReport
         var notes = new List<string>
         {
             $"An arm is one routing policy (its turns may be served by several backends) or one backend alone. Flow breaks: first token over {F(Arms[0].FlowBreakRule.FirstTokenMs / 1000)} s or whole answer over {F(Arms[0].FlowBreakRule.WholeAnswerMs / 1000)} s (Nielsen's 1 s and 10 s limits), or a failed request.",
-            "Pass@turn counts decided tasks: a task cut off by the end of its session before passing or using its repair turns is censored and left out.",
+            "Pass@turn counts decided tasks: a task cut off by the end of its session before passing or using its repair turns is censored and left out, and so is a task with no graded turn (ungraded: `--no-grade`, or every answer refused by the sandbox).",
             $"Intervals of ratios over sessions (waiting share, tasks per developer-hour) come from a seeded bootstrap over sessions ({SessionFlowMetrics.BootstrapResamples} resamples); proportions use Wilson's interval.",
         };
         var unpriced = Arms.SelectMany(a => a.Cost?.UnpricedBackends ?? (IEnumerable<string>)a.InteractionsByBackend.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();

@@ -130,6 +130,29 @@ public sealed class SessionFlowMetricsTests
     }
 
     [Fact]
+    public void Compute_UngradedTasks_AreLeftOutOfPassAtTurnNotCountedAsFailed()
+    {
+        // --no-grade: no turn has a grade. Before, every such task counted as decided and failed (pass@turn 0 %).
+        var records = WorkedExample().Select(r => r with { Grade = null }).ToList();
+        // One task graded (and failed) with repairs exhausted, so the graded part is still measured.
+        records.Add(Turn("fast", 2, 0, 0, thinkS: 10, ttftMs: 50, e2eMs: 100, gradingS: 1, passed: false));
+        records.Add(Turn("fast", 2, 0, 1, thinkS: 10, ttftMs: 50, e2eMs: 100, gradingS: 1, passed: false));
+
+        var arm = Assert.Single(SessionFlowMetrics.Compute(records, repairTurns: 1));
+
+        Assert.Equal(5, arm.Tasks);
+        Assert.Equal(4, arm.TasksUngraded);
+        Assert.Equal(1, arm.TasksDecided);
+        Assert.Equal(0, arm.TasksGreen);
+        Assert.Equal([0.0, 0.0], arm.PassAtTurn.Select(p => p.Value));
+        Assert.Equal(1, arm.PassAtTurn[0].N);
+
+        var none = Assert.Single(SessionFlowMetrics.Compute(WorkedExample().Select(r => r with { Grade = null }).ToList()));
+        Assert.Equal(0, none.TasksDecided);
+        Assert.All(none.PassAtTurn, p => Assert.True(double.IsNaN(p.Value)));
+    }
+
+    [Fact]
     public void Compute_PolicyAndBackends_AreSeparateArmsWithEscalationsAndTokensPerBackend()
     {
         List<AttemptRecord> records =

@@ -47,6 +47,8 @@ public sealed record SessionArmSummary
     public int TasksGreen { get; init; }
     /// <summary>Tasks cut off by the end of their session before passing or exhausting their repair turns (left out of pass@turn).</summary>
     public int TasksCensored { get; init; }
+    /// <summary>Tasks none of whose turns has a grade (`--no-grade`, or every answer refused by the sandbox): left out of pass@turn and time-to-green, never counted as failed.</summary>
+    public int TasksUngraded { get; init; }
     /// <summary>Repair turns allowed (R): given, else the highest turn seen in the run.</summary>
     public int RepairTurns { get; init; }
 
@@ -349,6 +351,7 @@ public static class SessionFlowMetrics
     private sealed class TaskState
     {
         public int? GreenTurn;
+        public bool Graded;
         public int LastTurn = -1;
         public double ModelUs, GradingUs, RepairThinkUs;
         public double ModelUsToGreen, GradingUsToGreen, RepairThinkUsToGreen;
@@ -437,6 +440,7 @@ public static class SessionFlowMetrics
             }
 
             task.LastTurn = Math.Max(task.LastTurn, s.Turn);
+            task.Graded |= r.Grade is { } grade && !GradeMarks.IsRefused(grade);
             task.ModelUs += wait * 1000;
             task.GradingUs += gradingUs;
             if (s.Turn > 0)
@@ -456,6 +460,7 @@ public static class SessionFlowMetrics
 
         var decided = 0;
         var censored = 0;
+        var ungraded = 0;
         var greenByTurn = new int[repairTurns + 1];
         var turnsToGreen = new List<double>();
         var timeToGreen = new List<double>();
@@ -476,6 +481,10 @@ public static class SessionFlowMetrics
                 model += task.ModelUsToGreen / 1e6;
                 grading += task.GradingUsToGreen / 1e6;
                 think += task.RepairThinkUsToGreen / 1e6;
+            }
+            else if (!task.Graded)
+            {
+                ungraded++;
             }
             else if (!last || task.LastTurn >= repairTurns)
             {
@@ -505,6 +514,7 @@ public static class SessionFlowMetrics
             TasksDecided = decided,
             TasksGreen = green,
             TasksCensored = censored,
+            TasksUngraded = ungraded,
             RepairTurns = repairTurns,
             WaitUnderInstant = IntervalEstimate.Proportion(instant, interactions),
             WaitUnderFlow = IntervalEstimate.Proportion(flow, interactions),
