@@ -55,6 +55,11 @@ public sealed class ServeSimLatenessTests
         await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0, Emission = clock, Simulated = true }, TimeProvider.System, ct);
         await StreamAsync(server, "one", ct);
         await StreamAsync(server, "two", ct);
+        // The server logs a request after its handler returns, which can be after the client read [DONE]: wait (bounded) for both.
+        for (var i = 0; i < 250 && (server.Lateness.Total().Requests < 2 || server.Log.Find(null).Count < 2); i++)
+        {
+            await Task.Delay(20, ct);
+        }
 
         using var http = new HttpClient { BaseAddress = server.BaseAddress };
         var snapshot = JsonSerializer.Deserialize(await http.GetStringAsync(new Uri("_spark/lateness", UriKind.Relative), ct), LatenessJsonContext.Default.LatenessSnapshot)!;
