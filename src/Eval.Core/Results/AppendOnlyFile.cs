@@ -38,9 +38,8 @@ public sealed class AppendOnlyFile : IDisposable
     }
 
     /// <summary>Appends <paramref name="bytes"/> with one write call (a regular file takes it whole; a short write, e.g. a full disk, is continued and then reported).</summary>
-    public void Append(byte[] bytes)
+    public void Append(ReadOnlySpan<byte> bytes)
     {
-        ArgumentNullException.ThrowIfNull(bytes);
         if (_fallback is not null)
         {
             _fallback.Write(bytes);
@@ -51,7 +50,7 @@ public sealed class AppendOnlyFile : IDisposable
         var offset = 0;
         while (offset < bytes.Length)
         {
-            var written = Libc.write(_fd, ref bytes[offset], bytes.Length - offset);
+            var written = Libc.write(_fd, ref MemoryMarshal.GetReference(bytes[offset..]), bytes.Length - offset);
             if (written < 0)
             {
                 var error = Marshal.GetLastPInvokeError();
@@ -99,7 +98,7 @@ internal static class Libc
 
     [DllImport("libc", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    public static extern nint write(int fd, ref byte buffer, nint count);
+    public static extern nint write(int fd, ref readonly byte buffer, nint count);
 
     [DllImport("libc", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]

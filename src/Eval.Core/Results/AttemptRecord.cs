@@ -68,6 +68,7 @@ public sealed record AttemptRecord
     public long StartUs { get; init; }
     /// <summary>StartUs − ScheduledUs in open loop: how late the harness sent the request.</summary>
     public long? ScheduleLagUs => ScheduledUs is { } s ? StartUs - s : null;
+    [JsonConverter(typeof(StreamEventsJsonConverter))]
     public required IReadOnlyList<StreamEvent> Events { get; init; }
     public required AttemptOutcome Outcome { get; init; }
     public required string Answer { get; init; }

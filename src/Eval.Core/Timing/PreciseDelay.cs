@@ -33,6 +33,21 @@ public static class PreciseDelay
         return promise.Task;
     }
 
+    /// <summary>
+    /// The same delay as a <see cref="ValueTask"/>: on a clock with a delay of its own (<see cref="IOwnDelay"/>, the virtual
+    /// clock, where hwsim waits once per token) no task, timer and continuation objects are made per call.
+    /// </summary>
+    public static ValueTask DelayValueAsync(TimeProvider time, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        if (time is IOwnDelay own && !cancellationToken.IsCancellationRequested && delay > TimeSpan.Zero)
+        {
+            return own.DelayAsync(delay, cancellationToken);
+        }
+
+        return new ValueTask(DelayAsync(time, delay, cancellationToken));
+    }
+
     private sealed class Promise : TaskCompletionSource
     {
         private ITimer? _timer;
@@ -65,4 +80,14 @@ public static class PreciseDelay
             TrySetCanceled(cancellationToken);
         }
     }
+}
+
+/// <summary>
+/// A <see cref="TimeProvider"/> with a delay of its own, which behaves as <see cref="PreciseDelay.DelayAsync"/> does on it
+/// (the same timer order, the continuation run where a task's would be, a <see cref="TaskCanceledException"/> on cancellation).
+/// </summary>
+public interface IOwnDelay
+{
+    /// <summary>Completes after <paramref name="delay"/> (positive) on this clock, or cancels with <paramref name="cancellationToken"/>.</summary>
+    ValueTask DelayAsync(TimeSpan delay, CancellationToken cancellationToken);
 }

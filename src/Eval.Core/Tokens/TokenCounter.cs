@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.ML.Tokenizers;
 
 namespace Spark.Eval.Core.Tokens;
@@ -26,7 +27,21 @@ public sealed class TokenCounter
     private static readonly Lazy<TokenCounter> DefaultInstance = new(() => new TokenCounter(
         TiktokenTokenizer.CreateForEncoding("o200k_base"), "o200k_base"));
 
+    /// <summary>Texts of at least this many characters are remembered by content once counted (shorter ones cost less to count than to look up).</summary>
+    public const int MemoMinChars = 64;
+
+    /// <summary>Longest text remembered; a longer one is counted each time.</summary>
+    public const int MemoMaxChars = 64 * 1024;
+
+    /// <summary>Characters the memo holds at most; it is emptied when a new text would take it beyond (it only saves work, never changes a count).</summary>
+    public const long MemoCapacityChars = 8 * 1024 * 1024;
+
     private readonly Tokenizer _tokenizer;
+
+    // Counts by content: a simulated backend's prompts and answers repeat (the same task prompt on every request, ~140
+    // distinct answers in a 42 k-interaction session run), and BPE costs far more than hashing the text once.
+    private readonly ConcurrentDictionary<string, int> _memo = new(StringComparer.Ordinal);
+    private long _memoChars;
 
     public TokenCounter(Tokenizer tokenizer, string name)
     {
@@ -50,6 +65,35 @@ public sealed class TokenCounter
             return 0;
         }
 
+        var remember = text.Length is >= MemoMinChars and <= MemoMaxChars;
+        if (remember && _memo.TryGetValue(text, out var known))
+        {
+            return known;
+        }
+
+        var counted = CountPieces(text, cancellationToken);
+        if (remember)
+        {
+            Remember(text, counted);
+        }
+
+        return counted;
+    }
+
+    private void Remember(string text, int count)
+    {
+        if (Interlocked.Add(ref _memoChars, text.Length) > MemoCapacityChars)
+        {
+            // Full: start again (rare; bounded memory matters more than the hit rate of texts that do not repeat).
+            _memo.Clear();
+            Interlocked.Exchange(ref _memoChars, text.Length);
+        }
+
+        _memo.TryAdd(text, count);
+    }
+
+    private int CountPieces(string text, CancellationToken cancellationToken)
+    {
         var span = text.AsSpan(0, Math.Min(text.Length, MaxInputChars));
         var count = 0;
         foreach (var (start, length) in Pieces(span))

@@ -79,7 +79,7 @@ public sealed class HwSimChatClient : IChatClient
                 {
                     // Sub-millisecond: Task.Delay(TimeSpan, TimeProvider) truncates to whole ms and would wake up to 1 ms
                     // early; under serve-sim this resumes on the emission clock's timer thread at the due time.
-                    await PreciseDelay.DelayAsync(_time, remaining, cancellationToken);
+                    await PreciseDelay.DelayValueAsync(_time, remaining, cancellationToken);
                 }
 
                 cancellationToken.ThrowIfCancellationRequested();

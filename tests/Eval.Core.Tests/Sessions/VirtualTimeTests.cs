@@ -94,4 +94,59 @@ public class VirtualTimeTests
 
         Assert.Equal(TimeSpan.FromSeconds(5), elapsed);
     }
+
+    /// <summary>A run of sleepers on the clock's pooled delay or on a task delay: what each step saw, in order.</summary>
+    private static List<string> Steps(bool pooled)
+    {
+        var clock = new VirtualTimeProvider(DateTimeOffset.UnixEpoch);
+        var steps = new List<string>();
+        async Task Sleeper(int index, double ms, CancellationToken token)
+        {
+            for (var round = 0; round < 3; round++)
+            {
+                try
+                {
+                    var delay = TimeSpan.FromMilliseconds(ms);
+                    await (pooled ? PreciseDelay.DelayValueAsync(clock, delay, token) : new ValueTask(PreciseDelay.DelayAsync(clock, delay, token)));
+                    steps.Add($"{index} woke@{clock.Elapsed.TotalMilliseconds}");
+                }
+                catch (TaskCanceledException ex) when (ex.CancellationToken == token)
+                {
+                    steps.Add($"{index} cancelled@{clock.Elapsed.TotalMilliseconds}");
+                    return;
+                }
+            }
+        }
+
+        VirtualTimeLoop.Run(clock, async () =>
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(25), clock);
+            // Callbacks beside the sleepers' own: a continuation run inside the cancel (as a task's is) comes before them.
+            // (Not disposed here: the last sleeper's continuation, run inside the cancel, would unregister them before they ran.)
+            var first = timeout.Token.Register(() => steps.Add("callback registered first"));
+            Task[] sleepers = [Sleeper(0, 10, timeout.Token), Sleeper(1, 10, timeout.Token), Sleeper(2, 7.5, CancellationToken.None), Sleeper(3, 20, timeout.Token)];
+            var last = timeout.Token.Register(() => steps.Add("callback registered last"));
+            await Task.WhenAll(sleepers);
+            await Task.Yield();
+            first.Dispose();
+            last.Dispose();
+            return 0;
+        });
+        return steps;
+    }
+
+    [Fact]
+    public void DelayValueAsync_PooledOnTheVirtualClock_SameStepsInTheSameOrderAsATaskDelay()
+    {
+        var expected = Steps(pooled: false);
+        Assert.Contains("0 cancelled@25", expected);
+        Assert.Contains("3 cancelled@25", expected);
+        Assert.Contains("2 woke@22.5", expected);
+        // The task delays' continuations ran inside the cancel (before the callbacks registered earlier), not posted after it.
+        Assert.True(expected.IndexOf("0 cancelled@25") < expected.IndexOf("callback registered first"), string.Join(" | ", expected));
+
+        Assert.Equal(expected, Steps(pooled: true));
+        // Pooled waits are reused: a second run on fresh clocks gives the same steps again.
+        Assert.Equal(expected, Steps(pooled: true));
+    }
 }
