@@ -36,7 +36,9 @@ public static class RunCommand
         // 2. The backends and the grader (sandbox, judge), built and checked before the run directory exists.
         // A session run on simulated backends plays on a virtual clock: the backends keep time on it too.
         var sessions = plan.Sessions is { } spec ? SessionOptions.Setup(spec, [.. plan.BackendSpecs.Select(s => BackendSpec.Parse(s).Name)]) : null;
-        await using var backends = await BackendSet.CreateAsync(plan.BackendSpecs, sessions?.VirtualClock ?? time, stderr, ct);
+        // A closed loop holds --concurrency requests in flight: remote backends open and warm that many connections first.
+        await using var backends = await BackendSet.CreateAsync(plan.BackendSpecs, sessions?.VirtualClock ?? time, stderr, ct,
+            sessions is null && plan.Rate is null && plan.Trace is null ? plan.Concurrency : 0);
         await using var grader = request.Grade ? await GraderSetup.CreateAsync(suite, request.Judge, GradingModeRule.Resolve(request.Grading, backends.Infos),
             allowUnsandboxed: false, plan.Seed, time, stderr, ct) : null;
 
