@@ -25,6 +25,9 @@ public sealed class ConstantRateSimChatClient : IChatClient
     /// <summary>Distinct task-less prompts whose answers are kept; the cache starts over when it is full (no client can grow it).</summary>
     public const int EchoCacheEntries = 256;
 
+    /// <summary>Longest prompt (characters, all messages) whose answer is cached: 256 entries then hold at most ~32 MB.</summary>
+    public const int EchoCacheMaxPromptChars = 64 * 1024;
+
     public ConstantRateSimChatClient(TimeProvider time, TokenCounter tokens, double ttftMs, double tokensPerSecond, string modelId)
     {
         _time = time;
@@ -132,6 +135,12 @@ public sealed class ConstantRateSimChatClient : IChatClient
     private (IReadOnlyList<string> Pieces, int Input) Echo(IEnumerable<ChatMessage> messages, int minTokens)
     {
         var list = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
+        if (list.Sum(m => (long)(m.Text?.Length ?? 0)) > EchoCacheMaxPromptChars)
+        {
+            // A long prompt is answered uncached: the cache's memory stays bounded in bytes, not only in entries.
+            return (_tokens.Split(PromptEcho(_tokens, list, minTokens)), CountInput(list));
+        }
+
         var key = minTokens.ToString(CultureInfo.InvariantCulture) + "\u0000" + string.Join("\u0000", list.Select(m => m.Text));
         if (_echoes.TryGetValue(key, out var known))
         {
