@@ -29,11 +29,12 @@ public sealed class BackendSet : IAsyncDisposable
     /// <summary>Each backend's description and client, for the runner (which adds the timing layer).</summary>
     public IReadOnlyList<RunBackend> Runnable => [.. _handles.Select(h => new RunBackend(h.Info, h.Client))];
 
-    public static async Task<BackendSet> CreateAsync(IReadOnlyList<string> specs, TimeProvider time, TextWriter stderr, CancellationToken cancellationToken)
+    /// <summary>Builds the backends of <paramref name="specs"/>; <paramref name="concurrency"/> is the requests in flight per backend (a closed loop's --concurrency, 0 when unknown): remote backends warm that many connections.</summary>
+    public static async Task<BackendSet> CreateAsync(IReadOnlyList<string> specs, TimeProvider time, TextWriter stderr, CancellationToken cancellationToken, int concurrency = 0)
     {
         ArgumentNullException.ThrowIfNull(specs);
         var registry = Backends.CreateRegistry();
-        var context = new BackendContext(time, Directory.GetCurrentDirectory(), stderr.WriteLine);
+        var context = new BackendContext(time, Directory.GetCurrentDirectory(), stderr.WriteLine) { Concurrency = concurrency };
         var set = new BackendSet();
         try
         {

@@ -175,4 +175,60 @@ public sealed class PreconnectTests
         Assert.Null(error);
         Assert.Equal(4, stats.ConnectMilliseconds.Count);
     }
+
+    /// <summary>Issue 16: a plain run at --concurrency 64 opened 62 of its connections inside the first measured attempts (~300 ms of send delay each on the loaded VM).</summary>
+    [Fact]
+    public async Task Factory_NoPreconnectSetting_WarmsOneConnectionPerRequestTheRunHoldsInFlight()
+    {
+        var transcript = Transcript.Load("openai-chat.sse");
+        await using var server = await ReplayServer.StartAsync(_ => transcript);
+        var log = new List<string>();
+        var context = new Spark.Eval.Core.Backends.BackendContext(TimeProvider.System, ".", log.Add) { Concurrency = 6 };
+
+        await using var handle = await new OpenAIBackendFactory().CreateAsync(
+            Spark.Eval.Core.Backends.BackendSpec.Parse($"openai?url={server.BaseAddress}&model=m"), context, TestContext.Current.CancellationToken);
+
+        var stats = Assert.IsType<ConnectionStats>(handle.Client.GetService(typeof(ConnectionStats)));
+        Assert.Equal(6, stats.ConnectMilliseconds.Count);
+        Assert.Contains("6 connection(s) opened and warmed before the first attempt (one per request in flight, by default)", handle.Info.Description, StringComparison.Ordinal);
+        Assert.Contains(log, l => l.Contains("preconnect=0 turns it off", StringComparison.Ordinal));
+        var (_, error, _) = await SimServerFixture.AttemptAsync(handle.Client);
+        Assert.Null(error);
+        Assert.Equal(6, stats.ConnectMilliseconds.Count);
+    }
+
+    [Theory]
+    [InlineData("&preconnect=0", 6)]
+    [InlineData("", 0)]
+    public async Task Factory_PreconnectOffOrConcurrencyUnknown_OpensNothingBeforeTheFirstAttempt(string setting, int concurrency)
+    {
+        var transcript = Transcript.Load("openai-chat.sse");
+        await using var server = await ReplayServer.StartAsync(_ => transcript);
+        var context = new Spark.Eval.Core.Backends.BackendContext(TimeProvider.System, ".", _ => { }) { Concurrency = concurrency };
+
+        await using var handle = await new OpenAIBackendFactory().CreateAsync(
+            Spark.Eval.Core.Backends.BackendSpec.Parse($"openai?url={server.BaseAddress}&model=m{setting}"), context, TestContext.Current.CancellationToken);
+
+        // Only the one GET /models that asks which model the server lists.
+        var stats = Assert.IsType<ConnectionStats>(handle.Client.GetService(typeof(ConnectionStats)));
+        Assert.True(stats.ConnectMilliseconds.Count <= 1, $"{stats.ConnectMilliseconds.Count} connections opened");
+        Assert.DoesNotContain("opened and warmed", handle.Info.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Factory_DefaultPreconnectToADeadServer_CreatesTheBackendAndSaysSo()
+    {
+        // A port with nothing listening: the attempts fail, classified, as they did before; creating the backend does not.
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var log = new List<string>();
+        var context = new Spark.Eval.Core.Backends.BackendContext(TimeProvider.System, ".", log.Add) { Concurrency = 4 };
+
+        await using var handle = await new OpenAIBackendFactory().CreateAsync(
+            Spark.Eval.Core.Backends.BackendSpec.Parse($"openai?url=http://127.0.0.1:{port}/v1&model=m&retries=0&connect_timeout_ms=2000"), context, TestContext.Current.CancellationToken);
+
+        Assert.Contains(log, l => l.Contains("warming connections failed", StringComparison.Ordinal));
+    }
 }

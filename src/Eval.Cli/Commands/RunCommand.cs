@@ -42,7 +42,11 @@ public static class RunCommand
             stderr.WriteLine($"sessions in real time wake up on {wakeClock.Description}");
         }
 
-        await using var backends = await BackendSet.CreateAsync(plan.BackendSpecs, sessions?.VirtualClock ?? time, stderr, ct);
+        // A closed loop holds --concurrency requests in flight: remote backends open and warm that many connections first
+        // (a concurrency sweep: its highest step's).
+        var inFlight = request.Sweep is { Key: "concurrency" } concurrencySweep ? (int)concurrencySweep.Values.Max() : plan.Concurrency;
+        await using var backends = await BackendSet.CreateAsync(plan.BackendSpecs, sessions?.VirtualClock ?? time, stderr, ct,
+            sessions is null && plan.Rate is null && plan.Trace is null && request.Sweep is not { Key: "rate" } ? inFlight : 0);
         await using var grader = request.Grade ? await GraderSetup.CreateAsync(suite, request.Judge, GradingModeRule.Resolve(request.Grading, backends.Infos),
             allowUnsandboxed: false, plan.Seed, time, stderr, ct) : null;
 

@@ -17,6 +17,16 @@ public sealed class ConstantRateSimChatClient : IChatClient
     private readonly TokenCounter _tokens;
     private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _pieces = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _inputTokens = new(StringComparer.Ordinal);
+    // Prompts from outside the harness (serve-sim's clients): the echoed answer and the prompt's count, for the last few
+    // hundred distinct prompts. Tokenizing them took ~1 ms of CPU per request, run inline where serve-sim reads the
+    // requests, so a burst of 64 queued each request's arrival behind the others' (docs/benchmarks.md, "Plain serve-sim and run").
+    private readonly ConcurrentDictionary<string, (IReadOnlyList<string> Pieces, int Input)> _echoes = new(StringComparer.Ordinal);
+
+    /// <summary>Distinct task-less prompts whose answers are kept; the cache starts over when it is full (no client can grow it).</summary>
+    public const int EchoCacheEntries = 256;
+
+    /// <summary>Longest prompt (characters, all messages) whose answer is cached: 256 entries then hold at most ~32 MB.</summary>
+    public const int EchoCacheMaxPromptChars = 64 * 1024;
 
     public ConstantRateSimChatClient(TimeProvider time, TokenCounter tokens, double ttftMs, double tokensPerSecond, string modelId)
     {
@@ -41,15 +51,14 @@ public sealed class ConstantRateSimChatClient : IChatClient
     {
         // Without a task (a request served over HTTP by serve-sim), answer a deterministic text derived from the prompt.
         var task = AttemptContext.Task(options);
-        var pieces = task is not null
-            ? _pieces.GetOrAdd(task.Id, _ => _tokens.Split(task.ReferenceSolution))
-            : _tokens.Split(PromptEcho(_tokens, messages, options?.MaxOutputTokens ?? DefaultPromptAnswerTokens));
-        var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? int.MaxValue);
         // Counted before the clock starts, so that no tokenizer work sits between the last token and the next stream's.
-        // Cached per task's prompt (an open-loop burst runs this inline on the dispatcher, before the next send); prompts
-        // from outside the harness (serve-sim's clients) are counted each time, so no client can grow the cache.
-        var input = task is null ? CountInput(messages)
-            : _inputTokens.GetOrAdd(task.Id + "\u0000" + string.Join("\u0000", messages.Select(m => m.Text)), _ => CountInput(messages));
+        // Cached per task's prompt (an open-loop burst runs this inline on the dispatcher, before the next send), and for
+        // prompts from outside the harness in a bounded cache.
+        var (pieces, input) = task is not null
+            ? (_pieces.GetOrAdd(task.Id, _ => _tokens.Split(task.ReferenceSolution)),
+               _inputTokens.GetOrAdd(task.Id + "\u0000" + string.Join("\u0000", messages.Select(m => m.Text)), _ => CountInput(messages)))
+            : Echo(messages, options?.MaxOutputTokens ?? DefaultPromptAnswerTokens);
+        var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? int.MaxValue);
 
         // From the request's arrival when the server says when that was (serve-sim), else from now.
         var start = AttemptContext.ScheduleStart(options, _time.GetTimestamp());
@@ -121,6 +130,32 @@ public sealed class ConstantRateSimChatClient : IChatClient
     }
 
     private int CountInput(IEnumerable<ChatMessage> messages) => messages.Sum(m => _tokens.Count(m.Text));
+
+    /// <summary>A task-less prompt's answer pieces and input count, from the bounded cache when the same prompt came before.</summary>
+    private (IReadOnlyList<string> Pieces, int Input) Echo(IEnumerable<ChatMessage> messages, int minTokens)
+    {
+        var list = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
+        if (list.Sum(m => (long)(m.Text?.Length ?? 0)) > EchoCacheMaxPromptChars)
+        {
+            // A long prompt is answered uncached: the cache's memory stays bounded in bytes, not only in entries.
+            return (_tokens.Split(PromptEcho(_tokens, list, minTokens)), CountInput(list));
+        }
+
+        var key = minTokens.ToString(CultureInfo.InvariantCulture) + "\u0000" + string.Join("\u0000", list.Select(m => m.Text));
+        if (_echoes.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        var made = (_tokens.Split(PromptEcho(_tokens, list, minTokens)), CountInput(list));
+        if (_echoes.Count >= EchoCacheEntries)
+        {
+            _echoes.Clear();
+        }
+
+        _echoes.TryAdd(key, made);
+        return made;
+    }
 
     private TimeSpan Due(int token) => TimeSpan.FromSeconds((TtftMs / 1000.0) + (token / TokensPerSecond));
 

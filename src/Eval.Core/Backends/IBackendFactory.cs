@@ -33,7 +33,14 @@ public interface IBackendFactory
 }
 
 /// <summary>What factories may need from the host: the clock, the working directory and a log for progress lines.</summary>
-public sealed record BackendContext(TimeProvider Time, string WorkingDirectory, Action<string> Log);
+public sealed record BackendContext(TimeProvider Time, string WorkingDirectory, Action<string> Log)
+{
+    /// <summary>
+    /// Requests the run will hold in flight to each backend at once (a closed loop's <c>--concurrency</c>); 0 when unknown
+    /// (open loop, sessions, a judge, serve-sim's hosted backend). A remote backend warms that many connections by default.
+    /// </summary>
+    public int Concurrency { get; init; }
+}
 
 /// <summary>Finds the factory for a spec's kind.</summary>
 public sealed class BackendRegistry(IEnumerable<IBackendFactory> factories)
