@@ -232,8 +232,15 @@ public static class SweepReportWriter
             .Concat(report.Slo.Where(t => t.Metric.StartsWith(stem + "_", StringComparison.Ordinal) && t.Max > 0).Select(t => t.Max)).ToList();
         if (drawn.Count > 0)
         {
-            var ticks = LogTicks(drawn.Min(), drawn.Max());
+            var (min, max) = (drawn.Min(), drawn.Max());
+            var ticks = LogTicks(min, max);
             plot.Axes.Left.SetTicks([.. ticks.Select(Math.Log10)], [.. ticks.Select(t => t.ToString("G4", C))]);
+            // Show from the tick at or below the smallest value to the one at or above the largest, so that a narrow range
+            // (TPOT 8.2-8.3 ms) still shows labelled ticks instead of a bare axis.
+            var low = Math.Log10(ticks.Where(t => t <= min).DefaultIfEmpty(min).Max());
+            var high = Math.Log10(ticks.Where(t => t >= max).DefaultIfEmpty(max).Min());
+            var pad = Math.Max(high - low, 0.01) * 0.04;
+            plot.Axes.SetLimitsY(low - pad, high + pad);
         }
 
         LoadAxis(plot, report);
