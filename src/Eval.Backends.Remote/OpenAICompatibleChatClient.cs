@@ -83,7 +83,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         {
             _endpoint = new UriBuilder(_endpoint) { Scheme = _endpoint.Scheme == Uri.UriSchemeHttps ? "wss" : "ws" }.Uri;
         }
-        _http = new HttpClient(CreateHandler(options, time, Connections, secrets), disposeHandler: true)
+        _http = new HttpClient(CreateHandler(options, time, Connections, _protocol, secrets), disposeHandler: true)
         {
             Timeout = Timeout.InfiniteTimeSpan,
             // Bodies read whole (error snippets, pre-connect) stop here; streams are bounded by StreamLimits.
@@ -96,6 +96,8 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     }
 
     public ConnectionStats Connections { get; } = new();
+
+    private readonly ProtocolMismatch.Evidence _protocol = new();
 
     /// <summary>True when streamed events carry the kernel's receive time of their bytes (see <see cref="OpenAIBackendOptions.KernelReceiveTimestamps"/>).</summary>
     public bool KernelReceiveTimestamps => UsesKernelReceiveTimestamps(_options, _time);
@@ -115,7 +117,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
     public OpenAIBackendOptions Options => _options;
 
-    private static ResilienceHandler CreateHandler(OpenAIBackendOptions options, TimeProvider time, ConnectionStats stats, RequestSecrets secrets)
+    private static ResilienceHandler CreateHandler(OpenAIBackendOptions options, TimeProvider time, ConnectionStats stats, ProtocolMismatch.Evidence protocol, RequestSecrets secrets)
     {
         // HTTP/1.1 reads a response on the flow that asked for it, so a read's arrival reaches that attempt's sink; an
         // HTTP/2 connection reads every stream's frames on its own loop, where no attempt's sink belongs.
@@ -154,7 +156,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
         if (options.MaxRetries > 0)
         {
-            builder.AddRetry(RetryPolicy.Create(options, time));
+            builder.AddRetry(RetryPolicy.Create(options, time, protocol));
         }
 
         if (options.BreakerMinimumThroughput > 0)
@@ -224,6 +226,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(_options.BaseUrl.ToString().TrimEnd('/') + "/"), "models"));
                 AddHeaders(request);
                 responses[i] = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+                _protocol.Saw(responses[i]);
             }));
 
             // Drained, so each connection goes back to the pool reusable.
@@ -258,6 +261,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         try
         {
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+            _protocol.Saw(response);
             if (!response.IsSuccessStatusCode || response.Content.Headers.ContentLength > 1 << 20)
             {
                 return null;
@@ -604,6 +608,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         try
         {
             var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeouts.Token);
+            _protocol.Saw(response);
             if (recorder is not null && response.Headers.TryGetValues(SimulatedHeader, out var simulated) && simulated.Contains("true", StringComparer.OrdinalIgnoreCase))
             {
                 // serve-sim hosting a simulated backend says so: the attempt's timings are modelled, not measured.
@@ -702,7 +707,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             OperationCanceledException when timeouts.PhaseExpired => ("stream_stalled", $"no data for {_options.IdleTimeout.TotalMilliseconds:0} ms between chunks"),
             OperationCanceledException => ("timeout", "timed out"),
             BrokenCircuitException => ("circuit_open", "the circuit breaker is open after repeated failures"),
-            HttpRequestException when ProtocolMismatch.Is(ex, _options.Http2) => (ProtocolMismatch.ErrorClass, ProtocolMismatch.Describe(ex)),
+            HttpRequestException when ProtocolMismatch.Is(ex, _options.Http2, _protocol.Http2Answered) => (ProtocolMismatch.ErrorClass, ProtocolMismatch.Describe(ex)),
             HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => ("connect_error", ex.Message),
             HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded } or HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded } => ("connection_reset", ex.Message),
             HttpRequestException or HttpIOException or IOException => ("connection_reset", ex.Message),

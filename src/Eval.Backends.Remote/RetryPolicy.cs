@@ -16,7 +16,7 @@ internal static class RetryPolicy
 {
     private static readonly ResiliencePropertyKey<AttemptTimeouts?> TimeoutsKey = new("spark.timeouts");
 
-    public static HttpRetryStrategyOptions Create(OpenAIBackendOptions options, TimeProvider time) => new()
+    public static HttpRetryStrategyOptions Create(OpenAIBackendOptions options, TimeProvider time, ProtocolMismatch.Evidence protocol) => new()
     {
         MaxRetryAttempts = options.MaxRetries,
         BackoffType = DelayBackoffType.Exponential,
@@ -24,15 +24,15 @@ internal static class RetryPolicy
         Delay = options.RetryBaseDelay,
         MaxDelay = options.RetryMaxDelay,
         ShouldRetryAfterHeader = false,
-        ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome, args.Context, options, time)),
+        ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome, args.Context, options, protocol, time)),
         DelayGenerator = args => ValueTask.FromResult(
             RetryAfter(args.Outcome.Result, time) is { } asked ? (TimeSpan?)Min(asked, options.RetryMaxDelay) : null),
     };
 
-    private static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, ResilienceContext context, OpenAIBackendOptions options, TimeProvider time)
+    private static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, ResilienceContext context, OpenAIBackendOptions options, ProtocolMismatch.Evidence protocol, TimeProvider time)
     {
         // A server that does not speak the HTTP version asked for will not on a second try either.
-        if (ProtocolMismatch.Is(outcome.Exception, options.Http2) || !HttpClientResiliencePredicates.IsTransient(outcome))
+        if (ProtocolMismatch.Is(outcome.Exception, options.Http2, protocol.Http2Answered) || !HttpClientResiliencePredicates.IsTransient(outcome))
         {
             return false;
         }
