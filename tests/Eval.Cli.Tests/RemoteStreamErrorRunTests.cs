@@ -1,10 +1,5 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Spark.Eval.Core.Results;
 
 namespace Spark.Eval.Cli.Tests;
@@ -21,17 +16,15 @@ public sealed class RemoteStreamErrorRunTests
     {
         var ct = TestContext.Current.CancellationToken;
         var body = await File.ReadAllBytesAsync(Path.Combine(CliHarness.RepoRoot, "tests", "Eval.Backends.Remote.Tests", "Fixtures", "servers", "llama-server-context-overflow.sse"), ct);
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "llama-overflow" });
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Services.AddRoutingCore();
-        await using var app = builder.Build();
-        app.MapPost("/v1/chat/completions", async ctx =>
+        var (app, url) = await LoopbackApp.StartAsync("llama-overflow", routes =>
         {
-            ctx.Response.ContentType = "text/event-stream";
-            await ctx.Response.Body.WriteAsync(body);
-        });
-        await app.StartAsync(ct);
-        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/') + "/v1";
+            routes.MapPost("/v1/chat/completions", async ctx =>
+            {
+                ctx.Response.ContentType = "text/event-stream";
+                await ctx.Response.Body.WriteAsync(body);
+            });
+        }, ct);
+        await using var server = app;
         var dir = Path.Combine(CliHarness.TempDir(), "run");
 
         var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", $"openai?name=llama&url={Uri.EscapeDataString(url)}&model=m&retries=0",

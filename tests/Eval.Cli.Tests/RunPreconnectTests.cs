@@ -1,11 +1,6 @@
 using System.Collections.Concurrent;
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Spark.Eval.Core.Results;
 
 namespace Spark.Eval.Cli.Tests;
@@ -23,23 +18,21 @@ public sealed class RunPreconnectTests
         var body = await File.ReadAllBytesAsync(Path.Combine(CliHarness.RepoRoot, "tests", "Eval.Backends.Remote.Tests", "Fixtures", "servers", "openai-chat.sse"), ct);
         var warmed = new ConcurrentDictionary<string, bool>();
         var used = new ConcurrentDictionary<string, bool>();
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "preconnect" });
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Services.AddRoutingCore();
-        await using var app = builder.Build();
-        app.MapGet("/v1/models", async ctx =>
+        var (app, url) = await LoopbackApp.StartAsync("preconnect", routes =>
         {
-            warmed[ctx.Connection.Id] = true;
-            await ctx.Response.WriteAsync("""{"object":"list","data":[{"id":"m","object":"model"}]}""", ct);
-        });
-        app.MapPost("/v1/chat/completions", async ctx =>
-        {
-            used[ctx.Connection.Id] = true;
-            ctx.Response.ContentType = "text/event-stream";
-            await ctx.Response.Body.WriteAsync(body);
-        });
-        await app.StartAsync(ct);
-        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/') + "/v1";
+            routes.MapGet("/v1/models", async ctx =>
+            {
+                warmed[ctx.Connection.Id] = true;
+                await ctx.Response.WriteAsync("""{"object":"list","data":[{"id":"m","object":"model"}]}""", ct);
+            });
+            routes.MapPost("/v1/chat/completions", async ctx =>
+            {
+                used[ctx.Connection.Id] = true;
+                ctx.Response.ContentType = "text/event-stream";
+                await ctx.Response.Body.WriteAsync(body);
+            });
+        }, ct);
+        await using var server = app;
         var dir = Path.Combine(CliHarness.TempDir(), "run");
 
         var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", $"openai?url={Uri.EscapeDataString(url)}&model=m&retries=0",
