@@ -705,6 +705,11 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             OperationCanceledException when timeouts.TotalExpired => ("total_timeout", $"no end of stream within {timeouts.Total.TotalMilliseconds:0} ms"),
             OperationCanceledException when timeouts.PhaseExpired && !timeouts.FirstToken => ("ttft_timeout", $"no first token within {_options.TimeToFirstTokenTimeout.TotalMilliseconds:0} ms"),
             OperationCanceledException when timeouts.PhaseExpired => ("stream_stalled", $"no data for {_options.IdleTimeout.TotalMilliseconds:0} ms between chunks"),
+            // Cancelled with none of this attempt's budgets spent: the transport abandoned the request (an HTTP/2 connection
+            // that ended while the body was being sent cancels the body's write), not a timeout.
+            OperationCanceledException when !timeouts.Token.IsCancellationRequested && _options.Http2 && !_protocol.Http2Answered =>
+                (ProtocolMismatch.ErrorClass, ProtocolMismatch.Describe(ex)),
+            OperationCanceledException when !timeouts.Token.IsCancellationRequested => ("connection_reset", $"the connection ended while the request was in flight ({ex.Message})"),
             OperationCanceledException => ("timeout", "timed out"),
             BrokenCircuitException => ("circuit_open", "the circuit breaker is open after repeated failures"),
             HttpRequestException when ProtocolMismatch.Is(ex, _options.Http2, _protocol.Http2Answered) => (ProtocolMismatch.ErrorClass, ProtocolMismatch.Describe(ex)),
