@@ -96,6 +96,27 @@ public class LatencyModelTests
     }
 
     [Fact]
+    public void MoeLayerOverhead_AddsLayersTimesOverheadToEveryStepOfAnMoeModelOnly()
+    {
+        var plain = TestProfiles.Gpu(memoryGB: 40);
+        var withOverhead = plain with { MoeLayerOverheadUs = 100 };
+
+        // MoE model (10 layers): every step, decode or prefill, at any TP, pays 10 · 100 µs = 1 ms more.
+        foreach (var tp in new[] { 1, 2 })
+        {
+            var before = new LatencyModel(plain, TestProfiles.Moe(), TestProfiles.Bf16, tp);
+            var after = new LatencyModel(withOverhead, TestProfiles.Moe(), TestProfiles.Bf16, tp);
+            Assert.Equal(before.DecodeStepSeconds(4, 400) + 1e-3, after.DecodeStepSeconds(4, 400), 12);
+            Assert.Equal(before.PrefillSeconds(512) + 1e-3, after.PrefillSeconds(512), 12);
+        }
+
+        // A dense model is untouched.
+        var dense = new LatencyModel(plain, TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        var denseWith = new LatencyModel(withOverhead, TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        Assert.Equal(dense.DecodeStepSeconds(4, 400), denseWith.DecodeStepSeconds(4, 400), 15);
+    }
+
+    [Fact]
     public void AllReduce_TensorParallelTwo_MatchesFormula()
     {
         var model = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 2);

@@ -29,6 +29,21 @@ public class ProfileFitterTests
     }
 
     [Fact]
+    public void Fit_RecoversTheMoeLayerOverheadOfAnMoeDecodeRow()
+    {
+        var hw = TestProfiles.Gpu(memoryGB: 40);
+        var models = new[] { TestProfiles.Moe() };
+        var row = Row("moe", 1, false) with { Model = "test-moe", Metric = "itl_ms", Concurrency = 4, Requests = 40, InputTokens = 200, OutputTokens = 100 };
+        var truth = ValidationRunner.Predict(new ProfileCatalog([hw with { MoeLayerOverheadUs = 120 }], models, "test"), row);
+        var file = new ValidationFile { FormatVersion = 1, Rows = [row with { Value = truth }] };
+
+        var fit = ProfileFitter.Fit(new ProfileCatalog([hw], models, "test"), file, hw.Id, ["moeLayerOverheadUs"]);
+
+        Assert.InRange(fit.Constants[0].Value, 118, 122);
+        Assert.Equal(120, ProfileFitter.ValueOf(ProfileFitter.With(hw, "moeLayerOverheadUs", 120), "moeLayerOverheadUs"));
+    }
+
+    [Fact]
     public void Fit_NoCalibrationRows_ExplainsTheFix()
     {
         var hw = TestProfiles.Gpu(requestMs: 5);

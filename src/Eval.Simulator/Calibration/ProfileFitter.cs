@@ -34,6 +34,7 @@ public static class ProfileFitter
         ["deviceHopMs"] = (0, 20),
         ["expertComputeEfficiency"] = (0.01, 1.0),
         ["matVecComputeEfficiency"] = (0.01, 1.0),
+        ["moeLayerOverheadUs"] = (0, 500),
         ["weightReadGBps.bf16"] = (1, 20000),
         ["weightReadGBps.q8_0"] = (1, 20000),
         ["weightReadGBps.q4"] = (1, 20000),
@@ -58,6 +59,7 @@ public static class ProfileFitter
             "deviceHopMs" => hardware with { DeviceHopMs = value },
             "expertComputeEfficiency" => hardware with { ExpertComputeEfficiency = value },
             "matVecComputeEfficiency" => hardware with { MatVecComputeEfficiency = value },
+            "moeLayerOverheadUs" => hardware with { MoeLayerOverheadUs = value },
             _ when name.StartsWith("weightReadGBps.", StringComparison.Ordinal) && Ranges.ContainsKey(name) =>
                 hardware with { WeightReadGBps = new Dictionary<string, double>(hardware.WeightReadGBps, StringComparer.Ordinal) { [name["weightReadGBps.".Length..]] = value } },
             _ => throw new InputException($"--constants: '{name}' cannot be fitted. Fix: use some of: {string.Join(", ", Ranges.Keys)}"),
@@ -151,6 +153,7 @@ public static class ProfileFitter
         "deviceHopMs" => h.DeviceHopMs,
         "expertComputeEfficiency" => h.ExpertComputeEfficiency,
         "matVecComputeEfficiency" => h.MatVecComputeEfficiency,
+        "moeLayerOverheadUs" => h.MoeLayerOverheadUs,
         _ when name.StartsWith("weightReadGBps.", StringComparison.Ordinal) => h.WeightReadGBps.TryGetValue(name["weightReadGBps.".Length..], out var rate) ? rate : double.NaN,
         _ => double.NaN,
     };

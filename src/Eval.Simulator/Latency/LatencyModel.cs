@@ -27,6 +27,7 @@ public sealed class LatencyModel
     private readonly double _expertFlopsPerSecond;
     private readonly double _expertActiveParams;
     private readonly double _matVecFlopsPerSecond;
+    private readonly double _moeLayerOverhead;
 
     public LatencyModel(HardwareProfile hardware, ModelProfile model, Precision precision, int tensorParallel)
     {
@@ -43,6 +44,8 @@ public sealed class LatencyModel
         _attentionWidth = (double)Math.Max(1, model.AttentionHeads) * model.HeadDim;
         _stepOverhead = hardware.StepOverheadMs / 1000.0;
         _layerOverhead = model.Layers * hardware.LayerOverheadUs / 1e6;
+        // A stack's fused MoE path runs its routing, permutation and grouped-GEMM kernels once per MoE layer per step (docs/simulator.md).
+        _moeLayerOverhead = model.IsMixtureOfExperts ? model.Layers * hardware.MoeLayerOverheadUs / 1e6 : 0;
         // A kernel with one thread block per query head reads a shared (grouped-query) K/V head once per query head.
         _kvContextReads = hardware.KvReadPerQueryHead ? Math.Max(1.0, (double)model.AttentionHeads / model.KvHeads) : 1.0;
 
@@ -178,7 +181,7 @@ public sealed class LatencyModel
             ? (WeightBytesRead(tokens) / _weightBytesPerSecond) + (LinearFlops(0, decodeBatch) / _matVecFlopsPerSecond)
             : Math.Max(linearCompute, WeightBytesRead(tokens) / _weightBytesPerSecond);
         var attention = Math.Max(attentionCompute, KvBytesRead(tokens, decodeContext) / _bytesPerSecond);
-        return linear + attention + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
+        return linear + attention + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + _moeLayerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
     }
 
     /// <summary>

@@ -130,6 +130,13 @@ public sealed record HardwareProfile
     /// </summary>
     public double ExpertComputeEfficiency { get; init; }
     /// <summary>
+    /// Fixed cost of one mixture-of-experts layer in every step, µs (0: none): the routing and token-permutation kernels and the
+    /// grouped-GEMM launches of a serving stack's fused MoE path, which do not shrink with the bytes a small batch reads nor with
+    /// tensor parallelism (each device runs them on its own slice). Charged per layer of an MoE model (models.json gives no
+    /// dense-layer count, so every layer counts). Fitted on MoE decode rows at small batch (docs/simulator.md).
+    /// </summary>
+    public double MoeLayerOverheadUs { get; init; }
+    /// <summary>
     /// Fraction of peak a decode step's matrix-vector kernels reach on their arithmetic when it does not overlap the weight
     /// stream (llama.cpp on Metal dequantises and multiplies each weight block once per sequence of the batch): a step with
     /// no prompt tokens then costs weights / read rate + linear FLOPs / (devices · peak · this), added, instead of the larger
