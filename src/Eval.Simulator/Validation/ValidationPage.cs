@@ -67,11 +67,11 @@ public static class ValidationPage
             time decoding alone, after every prompt of the batch is prefilled, as the tool's T_TG does. Mixture-of-experts models on nvidia-hopper run their routed-expert GEMMs at {{hopper.ExpertComputeEfficiency}} of peak (dense GEMMs
             {{hopper.ComputeEfficiency}}), fitted on 2 gpt-oss-20b vLLM rows; the gpt-oss-120b rows of the same lab are holdout. Every step of a
             mixture-of-experts model on nvidia-hopper also pays {{hopper.MoeLayerOverheadUs}} µs per layer (the fused MoE path's routing, permutation
-            and grouped-GEMM kernels, which neither the bytes of a small batch nor tensor parallelism shrink), fitted on one calibration row
-            (GLM-4.6 BF16 on 8 H200 under vLLM 0.11.0 at 4 concurrent, GPUStack lab: 18.11 ms TPOT, simulated 8.75 ms without it), so that row
-            shows a fit; the constant is one number from one MoE model on one stack, and the holdout gpt-oss-120b TP 2 row (vLLM with
-            --async-scheduling) is slower in the simulator than measured (+37 %): a per-layer cost that does not shrink with TP or with
-            asynchronous scheduling is the debatable part of this mechanism. Regime and family figures: `spark-eval simulate validate --summary`.
+            and grouped-GEMM kernels, which neither the bytes of a small batch nor tensor parallelism shrink), fitted on two calibration rows
+            (GPUStack lab, vLLM 0.11.0 on 8 H200 at 4 concurrent: GLM-4.6 BF16 18.11 ms TPOT and DeepSeek-R1 FP8 19.36 ms, simulated 8.75 and
+            6.2 ms without it); the rows alone want 102 and ~216 µs, so the constant is a compromise between two models on one stack, and
+            the holdout gpt-oss-120b rows at 4 concurrent on H100 come out slower than measured (TP 1 +21 %, TP 2 with --async-scheduling
+            +57 %): a per-layer cost that shrinks neither with TP nor with asynchronous scheduling is the debatable part of this mechanism. Regime and family figures: `spark-eval simulate validate --summary`.
 
             See docs/simulator.md for the model and for what this table does not cover.
             """);
