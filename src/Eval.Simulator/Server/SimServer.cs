@@ -413,6 +413,14 @@ public sealed class SimServer : IAsyncDisposable
             HandlerNs = kernelArrival is null ? null : ServerLogStore.ToNanoseconds(handlerStart, _time.TimestampFrequency),
             Protocol = context.Request.Protocol,
         };
+        if (_options.InlineScheduling)
+        {
+            // Kestrel runs an inline-scheduled handler on the socket thread that read its request: the work before its first
+            // wait (parsing, an uncached prompt's answer) would hold back every request read after it in a burst. On a pool
+            // thread the socket thread reads on; the schedule still starts at the request's arrival.
+            await Task.Yield();
+        }
+
         EmissionClock.Slot = new EmissionSlot();
         Lateness.Started();
         context.Response.Headers["x-request-id"] = entry.RequestId;
