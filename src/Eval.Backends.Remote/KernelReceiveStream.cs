@@ -85,11 +85,21 @@ internal sealed partial class KernelReceiveStream : Stream
     private readonly bool _transmitStamps;
     private long _written;
 
-    private KernelReceiveStream(Socket socket, bool transmitStamps)
+    // Set when ReceiveReader's thread reads this socket: the reads below take its chunks instead of the socket's bytes.
+    private readonly ReceiveQueue? _queue;
+    private ReceiveQueue.Chunk _current;
+    private int _currentOffset;
+    private bool _ended;
+
+    private KernelReceiveStream(Socket socket, bool transmitStamps, ReceiveQueue? queue)
     {
         _socket = socket;
         _transmitStamps = transmitStamps;
+        _queue = queue;
     }
+
+    /// <summary>True when <see cref="ReceiveReader"/>'s thread reads this connection (false: the HTTP layer's reads do).</summary>
+    public bool ReadByReceiveThread => _queue is not null;
 
     /// <summary>True when this connection's writes are stamped by the kernel on transmit (<see cref="ArrivalSink.TransmitTimestamp"/>).</summary>
     public bool TransmitStamps => _transmitStamps;
@@ -102,7 +112,7 @@ internal sealed partial class KernelReceiveStream : Stream
     /// where the kernel allows (each stamp keyed by the offset of the last byte of its write, <c>SOF_TIMESTAMPING_OPT_ID</c>,
     /// without the packet's bytes, <c>OPT_TSONLY</c>), and wraps it; the stream owns the socket.
     /// </summary>
-    public static KernelReceiveStream Create(Socket socket)
+    public static KernelReceiveStream Create(Socket socket, bool receiveThread = false)
     {
         socket.SetRawSocketOption(SolSocket, SoTimestampNs, BitConverter.GetBytes(1));
         var transmit = true;
@@ -116,7 +126,7 @@ internal sealed partial class KernelReceiveStream : Stream
             transmit = false;
         }
 
-        return new KernelReceiveStream(socket, transmit);
+        return new KernelReceiveStream(socket, transmit, receiveThread ? ReceiveReader.Register(socket) : null);
     }
 
     public override bool CanRead => true;
@@ -146,6 +156,11 @@ internal sealed partial class KernelReceiveStream : Stream
         else
         {
             sink = _sink;
+        }
+
+        if (_queue is not null)
+        {
+            return await ReadQueuedAsync(_queue, buffer, sink, cancellationToken);
         }
 
         try
@@ -211,6 +226,122 @@ internal sealed partial class KernelReceiveStream : Stream
             // As NetworkStream does: HTTP layers expect transport failures as IOException.
             throw new IOException($"reading the socket failed: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>
+    /// A read from the receive thread's chunks: at most one chunk's bytes per read, so the read's stamps are that socket
+    /// read's (its first and last segment's arrival). The rest of a chunk larger than the buffer comes with the next read,
+    /// stamped with the chunk's last arrival for both (an upper bound: which segment its first byte came in is not known).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> ReadQueuedAsync(ReceiveQueue queue, Memory<byte> buffer, ArrivalSink? sink, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (_current.Data is { } data && _currentOffset < _current.Count)
+            {
+                if (buffer.IsEmpty)
+                {
+                    return 0;
+                }
+
+                var n = Math.Min(buffer.Length, _current.Count - _currentOffset);
+                data.AsSpan(_currentOffset, n).CopyTo(buffer.Span);
+                if (sink is not null)
+                {
+                    sink.Timestamp = _current.Last;
+                    sink.FirstTimestamp = _currentOffset == 0 && _current.First > 0 && _current.First <= _current.Last ? _current.First : _current.Last;
+                    sink.Reads++;
+                }
+
+                _currentOffset += n;
+                if (_currentOffset == _current.Count)
+                {
+                    var done = _current;
+                    _current = default;
+                    _currentOffset = 0;
+                    queue.Release(done);
+                }
+
+                return n;
+            }
+
+            if (_ended)
+            {
+                return 0;
+            }
+
+            if (buffer.IsEmpty ? queue.HasChunk : queue.TryTake(out _current))
+            {
+                if (buffer.IsEmpty)
+                {
+                    return 0; // Data (or the end) is there; a zero-byte read does not take it.
+                }
+
+                if (_current.Data is null)
+                {
+                    var error = _current.Error;
+                    _current = default;
+                    if (error != 0)
+                    {
+                        throw new IOException($"reading the socket failed: {new SocketException(error).Message}", new SocketException(error));
+                    }
+
+                    _ended = true;
+                    return 0;
+                }
+
+                continue;
+            }
+
+            if (queue.Closed)
+            {
+                throw queue.Failure ?? new IOException("reading the socket failed: the connection was closed", new ObjectDisposedException(nameof(KernelReceiveStream)));
+            }
+
+            await queue.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// One non-blocking peek and read of <paramref name="socket"/> into <paramref name="buffer"/> (the receive thread's):
+    /// bytes (0 at the end of the stream, −1 with errno) and the arrival of the first and last segment they came from.
+    /// </summary>
+    internal static int ReceiveStamped(Socket socket, byte[] buffer, out long first, out long last, out int errno)
+    {
+        first = 0;
+        last = 0;
+        var handle = socket.SafeHandle;
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            errno = 9; // EBADF: closed meanwhile
+            return -1;
+        }
+
+        try
+        {
+            var fd = (int)handle.DangerousGetHandle();
+            var peeked = ReceiveFd(stackalloc byte[1], MsgDontWait | MsgPeek, fd, out first, out errno);
+            return peeked > 0 ? ReceiveFd(buffer, MsgDontWait, fd, out last, out errno) : peeked;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    private static unsafe int ReceiveFd(Span<byte> buffer, int flags, int fd, out long arrival, out int errno)
+    {
+        var control = stackalloc byte[ControlSize];
+        return Receive(buffer, flags, fd, control, out arrival, out errno);
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -349,6 +480,16 @@ internal sealed partial class KernelReceiveStream : Stream
     {
         if (disposing)
         {
+            if (_queue is not null)
+            {
+                ReceiveReader.Unregister(_queue);
+                if (_current.Data is { } data)
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(data);
+                    _current = default;
+                }
+            }
+
             _socket.Dispose();
         }
 

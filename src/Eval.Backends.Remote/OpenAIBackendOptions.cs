@@ -76,6 +76,14 @@ public sealed record OpenAIBackendOptions
     /// </summary>
     public bool KernelReceiveTimestamps { get; init; } = true;
 
+    /// <summary>
+    /// With <see cref="KernelReceiveTimestamps"/>: one thread of the process (<see cref="ReceiveReader"/>, real-time priority
+    /// where permitted) takes each connection's bytes as they arrive, so a first token is never merged in the kernel with the
+    /// tokens after it while the HTTP layer's thread waits for a core (<c>rx_thread=on</c>, the default); off: the HTTP
+    /// layer's own reads take them (<c>rx_thread=off</c>).
+    /// </summary>
+    public bool ReceiveThread { get; init; } = true;
+
     /// <summary>Open a connection at creation (GET /models) so that connect time stays out of the first attempt.</summary>
     public bool Preconnect { get; init; }
 

@@ -149,7 +149,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 }
 
                 stats.Record(time.GetElapsedTime(start));
-                return kernelStamps ? KernelReceiveStream.Create(socket) : new ConnectionUseStream(socket);
+                return kernelStamps ? KernelReceiveStream.Create(socket, options.ReceiveThread) : new ConnectionUseStream(socket);
             },
         };
 

@@ -154,7 +154,7 @@ public static class ServeSimCommand
         }
 
         var runtimeLine = (TunedRuntime.Applied ? "tuned (" + TunedRuntime.Describe() + ")" : "as launched") + ", " + TunedRuntime.DescribePriority();
-        await stdout.WriteLineAsync($"serve-sim listening on {server.BaseAddress} (backend: {backend.Info.Description}; {(parse.GetValue(Http2) ? "HTTP/2 h2c" : "HTTP/1.1")}; emission clock: {emission?.Description ?? "off, the backend paces with the system timer"}; runtime: {runtimeLine}; {(warm ? $"warmed up with {WarmUpStreams} concurrent streams" : "no warm-up")}; lateness report on stderr when idle and at exit, and at GET /v1/_spark/lateness)");
+        await stdout.WriteLineAsync($"serve-sim listening on {server.BaseAddress} (backend: {backend.Info.Description}; {(parse.GetValue(Http2) ? "HTTP/2 h2c" : "HTTP/1.1")}; emission clock: {emission?.Description ?? "off, the backend paces with the system timer"}; {server.ArrivalDescription}; runtime: {runtimeLine}; {(warm ? $"warmed up with {WarmUpStreams} concurrent streams" : "no warm-up")}; lateness report on stderr when idle and at exit, and at GET /v1/_spark/lateness)");
         await stdout.FlushAsync(ct);
         try
         {

@@ -32,6 +32,8 @@ public sealed class ServerRequestLog
     [JsonPropertyName("received_ns")] public long ReceivedNs { get; init; }
     /// <summary>The same moment as <see cref="ReceivedNs"/> in the server clock's own ticks: a simulated backend's schedule starts here.</summary>
     [JsonIgnore] public long ArrivalTimestamp { get; init; }
+    /// <summary>When the request's handler started, where <see cref="ReceivedNs"/> is the kernel's arrival of its bytes (null: the same moment).</summary>
+    [JsonPropertyName("handler_ns")] public long? HandlerNs { get; init; }
     [JsonPropertyName("headers_ns")] public long? HeadersNs { get; set; }
     [JsonPropertyName("end_ns")] public long? EndNs { get; set; }
     [JsonPropertyName("events")] public List<ServerEvent> Events { get; init; } = new(64);

@@ -6,6 +6,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -73,6 +74,13 @@ public sealed record SimServerOptions
 
     /// <summary>How long serve-sim must be idle after a burst of requests before it prints that burst's lateness.</summary>
     public TimeSpan ReportAfterIdle { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Start each HTTP/1.1 request's schedule at the kernel's arrival of its first bytes (<see cref="RequestArrivals"/>)
+    /// rather than at its handler's start, which in a burst comes later (Linux, system clock; elsewhere the handler's start).
+    /// The log keeps both: <c>received_ns</c> (the arrival the schedule starts from) and <c>handler_ns</c>.
+    /// </summary>
+    public bool KernelArrivals { get; init; } = true;
 }
 
 /// <summary>
@@ -100,6 +108,8 @@ public sealed class SimServer : IAsyncDisposable
     private CancellationTokenSource? _reporterStop;
     private Task? _reporter;
 
+    private RequestArrivals? _arrivals;
+
     private SimServer(WebApplication app, IChatClient backend, SimServerOptions options, TimeProvider time)
     {
         _app = app;
@@ -114,6 +124,11 @@ public sealed class SimServer : IAsyncDisposable
 
     public ServerLogStore Log { get; }
 
+    /// <summary>Where each request's schedule starts: the kernel's arrival of its bytes (and how that is read) or its handler's start.</summary>
+    public string ArrivalDescription => _arrivals is { } a
+        ? $"schedules start at the kernel's arrival of each request (peeked by one thread, {a.Scheduling})"
+        : "schedules start at each request's handler";
+
     /// <summary>How late serve-sim's scheduled writes went out: since start and since the last report (docs/simulator.md, "Lateness").</summary>
     public EmissionLateness Lateness { get; } = new();
 
@@ -124,6 +139,9 @@ public sealed class SimServer : IAsyncDisposable
         var address = options.Host == "localhost" ? IPAddress.Loopback
             : IPAddress.TryParse(options.Host, out var parsed) ? parsed
             : throw new InputException($"--host '{options.Host}' is not an IP address. Fix: use 127.0.0.1 (default), ::1 or 0.0.0.0");
+        // Kernel arrival stamps are CLOCK_MONOTONIC ticks: only for a clock that reads the system's (not a fake one).
+        var arrivals = options.KernelArrivals && !options.Http2 && (time.GetType() == TimeProvider.System.GetType() || time is EmissionClock)
+            ? RequestArrivals.TryStart() : null;
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "serve-sim" });
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
@@ -132,7 +150,31 @@ public sealed class SimServer : IAsyncDisposable
             k.Limits.MinResponseDataRate = null;
             k.Limits.MaxConcurrentConnections = null;
             k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
-            k.Listen(address, options.Port, listen => listen.Protocols = options.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1);
+            k.Listen(address, options.Port, listen =>
+            {
+                listen.Protocols = options.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1;
+                if (arrivals is not null)
+                {
+                    // Each accepted connection is watched before Kestrel's first read of it; its requests' handlers find it in their features.
+                    listen.Use(next => async connection =>
+                    {
+                        var watched = connection.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket ? arrivals.Watch(socket) : null;
+                        if (watched is not null)
+                        {
+                            connection.Features.Set(watched);
+                        }
+
+                        try
+                        {
+                            await next(connection);
+                        }
+                        finally
+                        {
+                            watched?.Forget();
+                        }
+                    });
+                }
+            });
         });
         if (options.InlineScheduling)
         {
@@ -142,7 +184,32 @@ public sealed class SimServer : IAsyncDisposable
         builder.Services.AddRoutingCore();
         builder.Services.AddWebSockets(_ => { });
         var app = builder.Build();
-        var server = new SimServer(app, backend, options, time);
+        var server = new SimServer(app, backend, options, time) { _arrivals = arrivals };
+        if (arrivals is not null)
+        {
+            // Every request on a watched connection (GET /v1/models too) takes the stamp peeked for it and, when it ends, marks
+            // what was peeked meanwhile as its own, so the next request never starts from an older request's arrival.
+            app.Use(async (context, next) =>
+            {
+                var connection = context.Features.Get<RequestArrivals.Connection>();
+                if (connection is null)
+                {
+                    await next(context);
+                    return;
+                }
+
+                context.Features.Set(new RequestArrivals.Arrival(connection.Take(time.GetTimestamp())));
+                try
+                {
+                    await next(context);
+                }
+                finally
+                {
+                    connection.Done(time.GetTimestamp());
+                }
+            });
+        }
+
         app.MapGet("/v1/models", server.ModelsAsync);
         app.MapPost("/v1/chat/completions", ctx => server.HandleAsync(ctx, ApiKind.Chat));
         app.UseWebSockets();
@@ -259,6 +326,7 @@ public sealed class SimServer : IAsyncDisposable
 
         await _app.StopAsync(CancellationToken.None);
         await _app.DisposeAsync();
+        _arrivals?.Dispose();
         Log.Dispose();
     }
 
@@ -332,15 +400,27 @@ public sealed class SimServer : IAsyncDisposable
 #pragma warning disable CA1031 // A request that fails is answered with an error status and logged; the server goes on.
     private async Task HandleAsync(HttpContext context, ApiKind api)
     {
-        var arrival = _time.GetTimestamp();
+        var handlerStart = _time.GetTimestamp();
+        // The kernel's arrival of the request where serve-sim watches its connection (RequestArrivals), else the handler's start.
+        var kernelArrival = _arrivals is null ? null : context.Features.Get<RequestArrivals.Arrival>()?.Kernel;
+        var arrival = kernelArrival ?? handlerStart;
         var entry = new ServerRequestLog
         {
             RequestId = Interlocked.Increment(ref _nextId).ToString("x8", CultureInfo.InvariantCulture),
             Path = context.Request.Path,
             ArrivalTimestamp = arrival,
             ReceivedNs = ServerLogStore.ToNanoseconds(arrival, _time.TimestampFrequency),
+            HandlerNs = kernelArrival is null ? null : ServerLogStore.ToNanoseconds(handlerStart, _time.TimestampFrequency),
             Protocol = context.Request.Protocol,
         };
+        if (_options.InlineScheduling)
+        {
+            // Kestrel runs an inline-scheduled handler on the socket thread that read its request: the work before its first
+            // wait (parsing, an uncached prompt's answer) would hold back every request read after it in a burst. On a pool
+            // thread the socket thread reads on; the schedule still starts at the request's arrival.
+            await Task.Yield();
+        }
+
         EmissionClock.Slot = new EmissionSlot();
         Lateness.Started();
         context.Response.Headers["x-request-id"] = entry.RequestId;

@@ -1,0 +1,119 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.AI;
+using Spark.Eval.Core.Backends;
+using Spark.Eval.Core.Timing;
+using Spark.Eval.Core.Tokens;
+using Spark.Eval.Simulator.Server;
+
+namespace Spark.Eval.Backends.Remote.Tests;
+
+/// <summary>
+/// serve-sim starts each HTTP/1.1 request's schedule at the kernel's arrival of its last byte (<see cref="RequestArrivals"/>),
+/// not at its handler's start, which in a burst comes later; never at an earlier request's arrival on the same connection.
+/// </summary>
+public sealed class RequestArrivalTests
+{
+    private const double TtftMs = 40;
+
+    [Fact]
+    public async Task Burst_OnPreconnectedConnections_EachScheduleStartsAtItsOwnRequestsKernelArrival()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux() && KernelReceiveStream.IsSupported, "kernel receive stamps are Linux only");
+        var ct = TestContext.Current.CancellationToken;
+        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0 });
+        var sim = new ConstantRateSimChatClient(clock, TokenCounter.Default, TtftMs, 100, "sim");
+        await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0, Emission = clock }, clock, ct);
+        Assert.Contains("kernel's arrival", server.ArrivalDescription, StringComparison.Ordinal);
+        const int streams = 16;
+        var context = new BackendContext(TimeProvider.System, Environment.CurrentDirectory, _ => { });
+        // Every connection first carries a GET /v1/models: its arrival must not become the next request's.
+        await using var backend = await new OpenAIBackendFactory().CreateAsync(BackendSpec.Parse($"openai?url={server.BaseAddress}&model=m&retries=0&preconnect={streams}"), context, ct);
+        await Task.Delay(100, ct);
+        var burstStartNs = ServerLogStore.ToNanoseconds(TimeProvider.System.GetTimestamp(), TimeProvider.System.TimestampFrequency);
+        var pipeline = new ChatClientBuilder(backend.Client).UseTiming().Build();
+        await Task.WhenAll(Enumerable.Range(0, streams).Select(async i =>
+        {
+            var options = new ChatOptions { MaxOutputTokens = 2, AdditionalProperties = new AdditionalPropertiesDictionary { [AttemptRecorder.OptionsKey] = new AttemptRecorder(TimeProvider.System) } };
+            await foreach (var _ in pipeline.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, $"Write function number {i}.")], options, ct))
+            {
+            }
+        }));
+
+        var chats = server.Log.Find(null).Where(e => e.Path.EndsWith("/chat/completions", StringComparison.Ordinal)).ToList();
+        Assert.Equal(streams, chats.Count);
+        foreach (var entry in chats)
+        {
+            Assert.True(entry.HandlerNs is not null, $"request {entry.RequestId}: not stamped with its kernel arrival");
+            Assert.True(entry.ReceivedNs >= burstStartNs, $"request {entry.RequestId}: schedule started {(burstStartNs - entry.ReceivedNs) / 1e6:0.0} ms before the burst was sent (an earlier request's arrival)");
+            Assert.True(entry.ReceivedNs <= entry.HandlerNs, $"request {entry.RequestId}: arrival after its handler started");
+            // The second token's due time is the schedule's (arrival + TTFT + 10 ms) exactly; the first timer's can be set a
+            // little after its due time was computed (a cold first request), so it is not the one compared.
+            var second = entry.Events.Where(e => e.Kind == "content").Skip(1).First();
+            Assert.NotNull(second.DueNs);
+            var dueMs = (second.DueNs!.Value - entry.ReceivedNs) / 1e6;
+            Assert.True(Math.Abs(dueMs - (TtftMs + 10)) < 0.1, $"request {entry.RequestId}: second token due {dueMs:0.000} ms after arrival (TTFT {TtftMs}, 10 ms a token); handler {(entry.HandlerNs!.Value - entry.ReceivedNs) / 1e6:0.000} ms after; flushed {(second.MonotonicNs - entry.ReceivedNs) / 1e6:0.000}; events {string.Join(", ", entry.Events.Select(e => $"{e.Kind}@{(e.MonotonicNs - entry.ReceivedNs) / 1e6:0.0}/{(e.DueNs ?? 0) / 1e6 - entry.ReceivedNs / 1e6:0.0}"))}");
+        }
+    }
+
+    [Fact]
+    public async Task Request_SentInTwoPartsApart_ArrivalIsItsLastBytesNotItsFirst()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux() && KernelReceiveStream.IsSupported, "kernel receive stamps are Linux only");
+        var ct = TestContext.Current.CancellationToken;
+        var sim = new ConstantRateSimChatClient(TimeProvider.System, TokenCounter.Default, TtftMs, 100, "sim");
+        await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0 }, TimeProvider.System, ct);
+
+        // Kestrel's own read can take the second part before the thread peeks at it (an idle server, two cores): then no
+        // stamp is kept (the handler's start is used, never the first part's arrival). Tried until one request was stamped.
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            var (entry, secondNs) = await TwoPartRequestAsync(server, attempt, ct);
+            Assert.True(entry.HandlerNs is null || entry.ReceivedNs >= secondNs,
+                $"arrival {(secondNs - entry.ReceivedNs) / 1e6:0.0} ms before the request's second part was sent: the first part's arrival");
+            if (entry.HandlerNs is not null)
+            {
+                Assert.True(entry.ReceivedNs <= entry.HandlerNs);
+                return;
+            }
+        }
+
+        Assert.Skip("Kestrel read the request before the arrival thread peeked at it in 10 tries: nothing stamped to judge");
+    }
+
+    private static async Task<(ServerRequestLog Entry, long SecondNs)> TwoPartRequestAsync(SimServer server, int attempt, CancellationToken ct)
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, server.BaseAddress.Port), ct);
+        var body = $$"""{"model":"m","stream":true,"max_tokens":2,"messages":[{"role":"user","content":"Write function {{attempt}}."}]}""";
+        var request = $"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}";
+        var bytes = Encoding.UTF8.GetBytes(request);
+        await socket.SendAsync(bytes.AsMemory(0, 20), SocketFlags.None, ct);
+        await Task.Delay(150, ct);
+        var secondNs = ServerLogStore.ToNanoseconds(TimeProvider.System.GetTimestamp(), TimeProvider.System.TimestampFrequency);
+        await socket.SendAsync(bytes.AsMemory(20), SocketFlags.None, ct);
+        var buffer = new byte[8192];
+        var text = new StringBuilder();
+        var started = TimeProvider.System.GetTimestamp();
+        while (!text.ToString().Contains("[DONE]", StringComparison.Ordinal) && TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(20))
+        {
+            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct);
+            if (n == 0)
+            {
+                break;
+            }
+
+            text.Append(Encoding.UTF8.GetString(buffer, 0, n));
+        }
+
+        Assert.Contains("[DONE]", text.ToString(), StringComparison.Ordinal);
+        // The handler logs its request when it ends, just after the last event went out.
+        for (var i = 0; i < 100 && server.Log.Find(null).Count <= attempt; i++)
+        {
+            await Task.Delay(50, ct);
+        }
+
+        return (server.Log.Find(null)[attempt], secondNs);
+    }
+}
