@@ -76,11 +76,15 @@ public sealed class EmissionClockTests
         var timers = new List<ITimer>();
         var slot = new EmissionSlot();
         EmissionClock.Slot = slot;
+        // Due times on one base, 100 ms apart: a test thread descheduled between two CreateTimer calls (a loaded CI
+        // machine) must not reorder them, as relative 10 ms steps did.
+        var start = TimeProvider.System.GetTimestamp();
         try
         {
             for (var i = 0; i < 4; i++)
             {
                 var index = i;
+                var due = TimeSpan.FromMilliseconds(400 - (i * 100)) - TimeProvider.System.GetElapsedTime(start);
                 timers.Add(clock.CreateTimer(_ =>
                 {
                     lock (fired)
@@ -91,7 +95,7 @@ public sealed class EmissionClockTests
                             done.SetResult();
                         }
                     }
-                }, null, TimeSpan.FromMilliseconds(40 - (i * 10)), Timeout.InfiniteTimeSpan));
+                }, null, due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan));
             }
         }
         finally
