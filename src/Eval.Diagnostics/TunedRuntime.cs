@@ -59,8 +59,17 @@ public static class TunedRuntime
     /// needs root or CAP_SYS_NICE; without them the child runs at this process's own priority and says so. 0 leaves it.
     /// </param>
     /// <param name="cancellationToken">The command's cancellation: the child is asked to stop.</param>
-    public static async Task<int> RunChildAsync(string cliAssemblyPath, IEnumerable<string> args, int nice, CancellationToken cancellationToken)
+    public static Task<int> RunChildAsync(string cliAssemblyPath, IEnumerable<string> args, int nice, CancellationToken cancellationToken) =>
+        RunChildAsync(cliAssemblyPath, args, Settings, nice, cancellationToken);
+
+    /// <summary>
+    /// The same, under <paramref name="settings"/> instead of serve-sim's: <c>run</c> with sessions in real time starts itself
+    /// again under a gen0 budget alone (<c>SessionRuntime</c> in the CLI; docs/benchmarks.md, "256 sessions against serve-sim in real time").
+    /// </summary>
+    public static async Task<int> RunChildAsync(string cliAssemblyPath, IEnumerable<string> args, IReadOnlyList<(string Name, string Value)> settings, int nice,
+        CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(settings);
         var self = Environment.ProcessPath ?? "dotnet";
         var info = new ProcessStartInfo(self) { UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self) != "spark-eval")
@@ -73,7 +82,7 @@ public static class TunedRuntime
             info.ArgumentList.Add(arg);
         }
 
-        foreach (var (name, value) in Settings)
+        foreach (var (name, value) in settings)
         {
             info.Environment[name] = value;
         }

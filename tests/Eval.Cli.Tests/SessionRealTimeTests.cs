@@ -33,7 +33,12 @@ public class SessionRealTimeTests
             "--think-scale", $"{ThinkScale}", "--no-grade", "--seed", $"{Seed}", "--out", dir);
 
         Assert.True(exit == 0, stderr);
-        Assert.Contains("sessions in real time wake up on 1 timer thread(s)", stderr, StringComparison.Ordinal);
+        var lanes = Spark.Eval.Cli.Commands.SessionOptions.WakeLanes(Environment.ProcessorCount);
+        Assert.Contains($"sessions in real time wake up on {lanes} timer thread(s)", stderr, StringComparison.Ordinal);
+        // The manifest says how the sessions woke, and every session's connection was opened before the first interaction.
+        var manifest = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(dir, "manifest.json")), CoreJsonContext.Default.RunManifest)!;
+        Assert.StartsWith($"{lanes} timer thread(s)", manifest.Environment.SessionWakeClock, StringComparison.Ordinal);
+        Assert.Contains($"{Developers} connection(s) opened and warmed before the first attempt", Assert.Single(manifest.Backends).Description, StringComparison.Ordinal);
         Assert.Contains("schedule lag p50 ", stderr, StringComparison.Ordinal);
         Assert.Contains("0 interactions dropped, 0 recorded twice", stderr, StringComparison.Ordinal);
         var (records, torn) = AttemptLog.Read(Path.Combine(dir, "attempts.jsonl"));

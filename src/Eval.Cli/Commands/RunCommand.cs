@@ -15,7 +15,18 @@ public static class RunCommand
     {
         var command = new Command("run", "Replay a task suite against backends and write a run directory (attempts.jsonl, manifest, summaries, CSVs).");
         RunOptions.AddTo(command);
-        command.SetAction((parse, ct) => ExecuteAsync(RunOptions.Resolve(parse), stdout, stderr, ct));
+        command.SetAction(async (parse, ct) =>
+        {
+            var request = RunOptions.Resolve(parse);
+            if (SessionRuntime.Wanted(request.Plan, Environment.GetEnvironmentVariable) && Spark.Eval.Diagnostics.TunedRuntime.CanRelaunch(typeof(RunCommand).Assembly))
+            {
+                // Sessions in real time: the gen0 budget is a start-up setting, so the run starts itself again under it (SessionRuntime).
+                return await Spark.Eval.Diagnostics.TunedRuntime.RunChildAsync(typeof(RunCommand).Assembly.Location, parse.Tokens.Select(t => t.Value), SessionRuntime.Settings, 0, ct);
+            }
+
+            Spark.Eval.Diagnostics.TunedRuntime.BindToParent();
+            return await ExecuteAsync(request, stdout, stderr, ct);
+        });
         return command;
     }
 
@@ -37,16 +48,21 @@ public static class RunCommand
         // A session run on simulated backends plays on a virtual clock: the backends keep time on it too.
         var sessions = plan.Sessions is { } spec ? SessionOptions.Setup(spec, [.. plan.BackendSpecs.Select(s => BackendSpec.Parse(s).Name)]) : null;
         using var wakeClock = sessions?.WakeClock as Spark.Eval.Simulator.Server.EmissionClock;
+        string? wake = null;
         if (wakeClock is not null)
         {
-            stderr.WriteLine($"sessions in real time wake up on {wakeClock.Description}");
+            // Recorded in the manifest's environment: how the sessions woke, and the gen0 budget the client ran under.
+            wake = $"{wakeClock.Description}; {SessionRuntime.Describe(Environment.GetEnvironmentVariable)}";
+            stderr.WriteLine($"sessions in real time wake up on {wake}");
         }
 
         // A closed loop holds --concurrency requests in flight: remote backends open and warm that many connections first
         // (a concurrency sweep: its highest step's).
         var inFlight = request.Sweep is { Key: "concurrency" } concurrencySweep ? (int)concurrencySweep.Values.Max() : plan.Concurrency;
+        // Sessions in real time: one per session that can ask the backend, so that no session opens its connection in its first interaction.
         await using var backends = await BackendSet.CreateAsync(plan.BackendSpecs, sessions?.VirtualClock ?? time, stderr, ct,
-            sessions is null && plan.Rate is null && plan.Trace is null && request.Sweep is not { Key: "rate" } ? inFlight : 0);
+            sessions is not null ? SessionOptions.InFlight(plan.Sessions!)
+            : plan.Rate is null && plan.Trace is null && request.Sweep is not { Key: "rate" } ? inFlight : 0);
         await using var grader = request.Grade ? await GraderSetup.CreateAsync(suite, request.Judge, GradingModeRule.Resolve(request.Grading, backends.Infos),
             allowUnsandboxed: false, plan.Seed, time, stderr, ct) : null;
 
@@ -58,7 +74,7 @@ public static class RunCommand
 
         // 3. The run directory: new, or the interrupted one reopened and repaired; this process alone writes it until the end.
         using var store = previous is null
-            ? RunStore.Create(request.OutDir, Sharded(RunStore.NewManifest(plan with { BackendSpecs = [.. plan.BackendSpecs.Select(SecretRedaction.RedactSpec)] }, new SuiteInfo(suite.Name, suite.Source, suite.Sha256, tasks.Count), backends.Infos, time), request.Shard))
+            ? RunStore.Create(request.OutDir, Sharded(WithWake(RunStore.NewManifest(plan with { BackendSpecs = [.. plan.BackendSpecs.Select(SecretRedaction.RedactSpec)] }, new SuiteInfo(suite.Name, suite.Source, suite.Sha256, tasks.Count), backends.Infos, time), wake), request.Shard))
             : RunStore.Resume(new RunDirectory(request.OutDir!), previous);
 
         // 4. Generation → grading → summaries → reports → history. Ctrl+C / SIGTERM stops any phase; a second signal exits at once.
@@ -79,6 +95,9 @@ public static class RunCommand
         NightlyOutput.PublishRunGate(request, result.Summary, exit, store.Directory.Path, time, stderr);
         return exit;
     }
+
+    private static RunManifest WithWake(RunManifest manifest, string? wake) =>
+        wake is null ? manifest : manifest with { Environment = manifest.Environment with { SessionWakeClock = wake } };
 
     /// <summary>--shard i/N: the manifest records the shard and the plan's hash, which merge checks across shards.</summary>
     private static RunManifest Sharded(RunManifest manifest, ShardSpec? shard) =>

@@ -25,6 +25,27 @@ public static class SessionOptions
     /// </summary>
     public const int WakePriority = 25;
 
+    /// <summary>
+    /// Wake-up threads of the real-time sessions: one per core (at most <see cref="MaxWakeLanes"/>). Each starts the requests of the
+    /// sessions it wakes inline, one after the other, so sessions due together on one thread start a request's synchronous part
+    /// apart; with a thread per core a slow start (or a thread preempted by serve-sim's emission threads) holds up only its own.
+    /// </summary>
+    public static int WakeLanes(int processorCount) => Math.Clamp(processorCount, 1, MaxWakeLanes);
+
+    /// <summary>The most wake-up threads: each spins the last half millisecond before its sessions' due times at real-time priority.</summary>
+    public const int MaxWakeLanes = 4;
+
+    /// <summary>
+    /// Requests the sessions of <paramref name="spec"/> can hold in flight on one backend (its own sessions, and the policy's
+    /// when one is given), which a remote backend pre-connects in real time so that no session opens its connection in its
+    /// first interaction; 0 in virtual time (simulated backends have no connections).
+    /// </summary>
+    public static int InFlight(SessionPlanSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return spec.Clock == SessionClock.Real ? spec.Count * (spec.Policy is null ? 1 : 2) : 0;
+    }
+
     /// <summary>The options, for <see cref="RunOptions"/>: all of them are plan flags (refused with --resume).</summary>
     public static Option[] All { get; } = [Sessions, Length, ThinkScale, RepairTurns, ThinkTimes, Policy, Clock];
 
@@ -98,9 +119,9 @@ public static class SessionOptions
         }
 
         var clock = spec.Clock == SessionClock.Virtual ? new VirtualTimeProvider(DateTimeOffset.UnixEpoch) : null;
-        // Real time: the sessions wake on serve-sim's emission clock (one dedicated timer thread, sleep then spin, SCHED_FIFO where
+        // Real time: the sessions wake on serve-sim's emission clock (dedicated timer threads, sleep then spin, SCHED_FIFO where
         // permitted), not on the thread pool's timers: that keeps the schedule lag within the 1 ms goal (docs/benchmarks.md).
-        var wake = clock is null ? new EmissionClock(new EmissionClockOptions { Threads = 1, RealTimePriority = WakePriority }) : null;
+        var wake = clock is null ? new EmissionClock(new EmissionClockOptions { Threads = WakeLanes(Environment.ProcessorCount), RealTimePriority = WakePriority }) : null;
         return new SessionSetup(think, policy, clock, wake);
     }
 

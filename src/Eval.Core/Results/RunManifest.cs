@@ -192,5 +192,8 @@ public sealed record SuiteInfo(string Name, string Source, string Sha256, int Ta
 /// <summary>A backend as the run saw it; <paramref name="Price"/> when its cost is known (hwsim: the hardware profile's device-hour price).</summary>
 public sealed record BackendInfo(string Name, string Spec, string Kind, string Description, bool Simulated, string? ModelReported = null, BackendPrice? Price = null);
 
-/// <summary>The machine and software that produced a run.</summary>
-public sealed record EnvironmentInfo(string Os, string Cpu, int Cores, string DotNet, string? GitCommit, string MachineName);
+/// <summary>
+/// The machine and software that produced a run. <paramref name="SessionWakeClock"/>: sessions in real time only — the thread their
+/// requests start on and the client's gen0 budget (docs/benchmarks.md, "256 sessions against serve-sim in real time").
+/// </summary>
+public sealed record EnvironmentInfo(string Os, string Cpu, int Cores, string DotNet, string? GitCommit, string MachineName, string? SessionWakeClock = null);
