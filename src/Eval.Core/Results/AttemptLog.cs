@@ -80,6 +80,7 @@ public sealed class AttemptLog : IDisposable
     /// <summary>The write-behind thread: takes the appended records in order, in batches, and writes each with one write call.</summary>
     private sealed class WriteBehind
     {
+        private const int WakeBatch = 64;
         private readonly AppendOnlyFile _file;
         private readonly object _gate = new(); // Monitor.Wait/Pulse: the writer sleeps while nothing is queued
         private readonly Thread _thread;
@@ -109,7 +110,8 @@ public sealed class AttemptLog : IDisposable
 
                 ThrowIfFailed();
                 _pending.Enqueue(record);
-                if (_writerWaiting)
+                // Woken for a batch, not per record: a wake-up per record cost more system time than the thread saved.
+                if (_writerWaiting && _pending.Count >= WakeBatch)
                 {
                     Monitor.PulseAll(_gate);
                 }
