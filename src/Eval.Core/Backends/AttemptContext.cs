@@ -24,6 +24,28 @@ public static class AttemptContext
     /// </summary>
     public const string ArrivalKey = "spark.arrival";
 
+    /// <summary>
+    /// Set (to true) by a caller that reads each streamed update only until it asks for the next one and keeps none (the runner):
+    /// a backend may then yield one update instance per stream, its text changed for each token, instead of a new update per token
+    /// (hwsim in virtual time streams ~8 M tokens for 100 developer-days). Every layer between them must keep no update either.
+    /// </summary>
+    public const string TransientUpdatesKey = "spark.transient-updates";
+
+    /// <summary>Whether the caller allowed a backend to reuse one update instance per stream (<see cref="TransientUpdatesKey"/>).</summary>
+    public static bool TransientUpdates(ChatOptions? options) =>
+        options?.AdditionalProperties is { } p && p.TryGetValue(TransientUpdatesKey, out var v) && v is true;
+
+    /// <summary>
+    /// Set (to true) by a caller that only drives the stream and reads nothing of its updates, the timing layer recording them (the
+    /// runner, when no first-token timer waits for the first update): <see cref="Timing.TimingChatClient"/> may then let a backend hand
+    /// it text chunks without updates (<see cref="Timing.ITextStreamSource"/>).
+    /// </summary>
+    public const string UnreadUpdatesKey = "spark.unread-updates";
+
+    /// <summary>Whether the caller reads no update (<see cref="UnreadUpdatesKey"/>).</summary>
+    public static bool UnreadUpdates(ChatOptions? options) =>
+        options?.AdditionalProperties is { } p && p.TryGetValue(UnreadUpdatesKey, out var v) && v is true;
+
     public static BenchTask? Task(ChatOptions? options) =>
         options?.AdditionalProperties is { } p && p.TryGetValue(TaskKey, out var v) ? v as BenchTask : null;
 

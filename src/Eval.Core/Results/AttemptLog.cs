@@ -12,15 +12,26 @@ namespace Spark.Eval.Core.Results;
 public sealed class AttemptLog : IDisposable
 {
     public const string FileName = "attempts.jsonl";
+
+    /// <summary>Records a write-behind log holds at most before <see cref="Append"/> waits for its writer (what a kill -9 may lose).</summary>
+    public const int WriteBehindLimit = 256;
+
     private readonly AppendOnlyFile _file;
     private readonly Lock _gate = new();
     private readonly List<AttemptRecord>? _collect;
+    private readonly WriteBehind? _behind;
 
-    /// <summary>Opens the log for appending; with <paramref name="collectInto"/>, every appended record is also added to that list, in file order (a run reads its attempts once).</summary>
-    public AttemptLog(string path, List<AttemptRecord>? collectInto = null)
+    /// <summary>
+    /// Opens the log for appending; with <paramref name="collectInto"/>, every appended record is also added to that list, in file order
+    /// (a run reads its attempts once). With <paramref name="writeBehind"/> a thread of the log's own serialises and writes the records,
+    /// in the order appended and each with one write as ever, so that the caller does not wait for them: for a run in virtual time, whose
+    /// loop is one thread (a kill -9 then loses at most <see cref="WriteBehindLimit"/> finished records, which a resume plays again).
+    /// </summary>
+    public AttemptLog(string path, List<AttemptRecord>? collectInto = null, bool writeBehind = false)
     {
         _file = AppendOnlyFile.Open(path);
         _collect = collectInto;
+        _behind = writeBehind ? new WriteBehind(_file) : null;
     }
 
     // One serialisation buffer per thread, reused: a session run appends ~40 k records of ~10 KB each.
@@ -29,6 +40,18 @@ public sealed class AttemptLog : IDisposable
 
     public void Append(AttemptRecord record)
     {
+        ArgumentNullException.ThrowIfNull(record);
+        if (_behind is not null)
+        {
+            lock (_gate)
+            {
+                _collect?.Add(record);
+            }
+
+            _behind.Enqueue(record);
+            return;
+        }
+
         var line = t_line ??= new LineBuffer();
         var bytes = line.Write(record);
         lock (_gate)
@@ -41,7 +64,131 @@ public sealed class AttemptLog : IDisposable
         line.Release();
     }
 
-    public void Dispose() => _file.Dispose();
+    /// <summary>Writes what a write-behind log still holds (rethrowing its writer's error, e.g. a full disk), then closes the file.</summary>
+    public void Dispose()
+    {
+        try
+        {
+            _behind?.Finish();
+        }
+        finally
+        {
+            _file.Dispose();
+        }
+    }
+
+    /// <summary>The write-behind thread: takes the appended records in order, in batches, and writes each with one write call.</summary>
+    private sealed class WriteBehind
+    {
+        private const int WakeBatch = 64;
+        private readonly AppendOnlyFile _file;
+        private readonly object _gate = new(); // Monitor.Wait/Pulse: the writer sleeps while nothing is queued
+        private readonly Thread _thread;
+        private Queue<AttemptRecord> _pending = new(WriteBehindLimit);
+        private Queue<AttemptRecord> _spare = new(WriteBehindLimit);
+        private bool _writerWaiting;
+        private bool _appenderWaiting;
+        private bool _finished;
+        private Exception? _error;
+
+        public WriteBehind(AppendOnlyFile file)
+        {
+            _file = file;
+            _thread = new Thread(Run) { IsBackground = true, Name = "spark-eval attempts.jsonl writer" };
+            _thread.Start();
+        }
+
+        public void Enqueue(AttemptRecord record)
+        {
+            lock (_gate)
+            {
+                while (_pending.Count >= WriteBehindLimit && _error is null)
+                {
+                    _appenderWaiting = true;
+                    Monitor.Wait(_gate);
+                }
+
+                ThrowIfFailed();
+                _pending.Enqueue(record);
+                // Woken for a batch, not per record: a wake-up per record cost more system time than the thread saved.
+                if (_writerWaiting && _pending.Count >= WakeBatch)
+                {
+                    Monitor.PulseAll(_gate);
+                }
+            }
+        }
+
+        public void Finish()
+        {
+            lock (_gate)
+            {
+                _finished = true;
+                Monitor.PulseAll(_gate);
+            }
+
+            _thread.Join();
+            ThrowIfFailed();
+        }
+
+        private void ThrowIfFailed()
+        {
+            if (_error is { } error)
+            {
+                throw new IOException($"writing {FileName} failed: {error.Message}", error);
+            }
+        }
+
+        private void Run()
+        {
+            using var line = new LineBuffer();
+            while (true)
+            {
+                Queue<AttemptRecord> batch;
+                lock (_gate)
+                {
+                    while (_pending.Count == 0 && !_finished)
+                    {
+                        _writerWaiting = true;
+                        Monitor.Wait(_gate);
+                        _writerWaiting = false;
+                    }
+
+                    if (_pending.Count == 0)
+                    {
+                        return; // finished, and everything written
+                    }
+
+                    (batch, _pending, _spare) = (_pending, _spare, _pending);
+                    if (_appenderWaiting)
+                    {
+                        _appenderWaiting = false;
+                        Monitor.PulseAll(_gate);
+                    }
+                }
+
+                try
+                {
+                    while (batch.TryDequeue(out var record))
+                    {
+                        _file.Append(line.Write(record));
+                        line.Release();
+                    }
+                }
+#pragma warning disable CA1031 // the error is the appender's, rethrown by its next Append or by Dispose
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    lock (_gate)
+                    {
+                        _error = ex;
+                        Monitor.PulseAll(_gate);
+                    }
+
+                    return;
+                }
+            }
+        }
+    }
 
     /// <summary>The record as one line: its JSON and the newline, in one buffer.</summary>
     public static byte[] Line(AttemptRecord record)

@@ -319,6 +319,10 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
                 [AttemptContext.TaskKey] = task,
                 [AttemptContext.SeedKey] = SlotSeed(plan.Seed, slot.Key),
                 [AttemptContext.AnswerSeedKey] = AttemptContext.AnswerSeedFor(plan.Seed, slot.Key.TaskId, slot.Key.Repeat),
+                // The loop below looks at each update once and keeps none (the timing layer keeps their text and stamps); without a
+                // first-token timer it reads none at all.
+                [AttemptContext.TransientUpdatesKey] = true,
+                [AttemptContext.UnreadUpdatesKey] = firstTokenTimeout is null,
             },
         };
         var (messages, promptTokens) = conversation ?? Prompt(task, interrupt);
@@ -332,7 +336,8 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         AttemptOutcome outcome;
         try
         {
-            await foreach (var update in backend.Client.GetStreamingResponseAsync(messages, options, linked.Token).WithCancellation(linked.Token))
+            // ConfigureAwait(false): each update is taken where the pipeline yields it (no hop through a captured context per token).
+            await foreach (var update in backend.Client.GetStreamingResponseAsync(messages, options, linked.Token).WithCancellation(linked.Token).ConfigureAwait(false))
             {
                 if (firstTokenTimer is not null && update.Contents.Count > 0)
                 {
@@ -378,6 +383,8 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
         }
 
         var startTimestamp = recorder.Started ? recorder.StartTimestamp : fallbackStart;
+        var events = recorder.Started ? recorder.Events() : [];
+        recorder.Release();
         return new AttemptRecord
         {
             Sequence = sequence,
@@ -386,7 +393,7 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
             Language = task.Language,
             ScheduledUs = scheduledUs,
             StartUs = baseOffsetUs + (long)((startTimestamp - runStart) * 1_000_000.0 / time.TimestampFrequency),
-            Events = recorder.Started ? recorder.Events() : [],
+            Events = events,
             Outcome = outcome,
             Answer = answer,
             Reasoning = recorder.Reasoning is { Length: > 0 } r ? r : null,

@@ -90,7 +90,8 @@ public sealed class EvaluationRun(TimeProvider time, TokenCounter tokens, IRunRe
         await using var pipeline = grading is null || sessions is not null ? null : new GradingPipeline(grading.Grader, grading.Mode, time, clockOrigin: time.GetTimestamp());
         var records = new List<AttemptRecord>(store.State.Records);
         RunResult generated;
-        using (var attempts = new AttemptLog(store.Directory.AttemptsPath, collectInto: records))
+        // In virtual time the loop is one thread: the log's own thread serialises and writes the records meanwhile (same bytes, same order).
+        using (var attempts = new AttemptLog(store.Directory.AttemptsPath, collectInto: records, writeBehind: sessions?.VirtualClock is not null))
         {
             void OnAttempt(AttemptRecord record)
             {

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
+using Spark.Eval.Core.Backends;
 
 namespace Spark.Eval.Core.Timing;
 
@@ -29,7 +30,14 @@ public sealed class TimingChatClient : DelegatingChatClient
         var time = recorder.Time;
         try
         {
-            await foreach (var update in base.GetStreamingResponseAsync(messages, options, cancellationToken))
+            // Resumed where the backend yields, not posted back to a captured context: the stamp is taken with no hop in between,
+            // and in virtual time a hop through the loop's queue per token costs more than the token (docs/benchmarks.md, issue 18).
+            // A caller that reads no update lets a backend right below hand its text chunks straight to the recorder, stamped as the
+            // updates they stand for would be (ITextStreamSource).
+            var stream = InnerClient is ITextStreamSource direct && AttemptContext.UnreadUpdates(options)
+                ? direct.GetStreamingResponseAsync(messages, options, (text, modelId) => StampText(recorder, text, modelId), cancellationToken)
+                : base.GetStreamingResponseAsync(messages, options, cancellationToken);
+            await foreach (var update in stream.ConfigureAwait(false))
             {
                 // Stamp first, before any classification work, so the timestamp is the arrival moment (or the transport's
                 // own, earlier record of it).
@@ -79,6 +87,23 @@ public sealed class TimingChatClient : DelegatingChatClient
         {
             recorder?.Mark(StreamEventKind.End);
         }
+    }
+
+    /// <summary>What the loop above does for an update of one text and nothing else (<see cref="ITextStreamSource"/>).</summary>
+    internal static void StampText(AttemptRecorder recorder, string text, string? modelId)
+    {
+        var now = recorder.ArrivalOr(recorder.Time.GetTimestamp());
+        if (text.Length > 0)
+        {
+            recorder.AppendAnswer(text);
+            recorder.MarkAt(now, StreamEventKind.Content, text.Length);
+        }
+        else
+        {
+            recorder.MarkAt(now, StreamEventKind.Empty, 0);
+        }
+
+        recorder.ModelId ??= modelId;
     }
 
     internal static (StreamEventKind Kind, int Chars) Classify(ChatResponseUpdate update, AttemptRecorder recorder)

@@ -16,7 +16,7 @@ namespace Spark.Eval.Simulator.Backend;
 /// token after one decode step at the batch formed by the requests this client is streaming at that moment. Every
 /// timing it produces is simulated.
 /// </summary>
-public sealed class HwSimChatClient : IChatClient
+public sealed class HwSimChatClient : IChatClient, ITextStreamSource
 {
     /// <summary>Answer length, in tokens, for a prompt without a task when the request sets no token limit (as the <c>sim</c> backend).</summary>
     public const int DefaultPromptAnswerTokens = ConstantRateSimChatClient.DefaultPromptAnswerTokens;
@@ -50,11 +50,29 @@ public sealed class HwSimChatClient : IChatClient
     /// <summary>Seconds to the first token for a prompt of <paramref name="inputTokens"/> tokens: RTT + request overhead + prefill.</summary>
     public double TimeToFirstTokenSeconds(int inputTokens) => Latency.UnloadedTtftSeconds(inputTokens) + (ExtraRttMs / 1000.0);
 
+    // Collecting keeps every update: never the reused one.
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-        await GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken);
+        await StreamAsync(messages, options, reuse: false, onText: null, cancellationToken).ToChatResponseAsync(cancellationToken);
 
-    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
-        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+        StreamAsync(messages, options, AttemptContext.TransientUpdates(options), onText: null, cancellationToken);
+
+    /// <summary>The stream with each token's text handed to <paramref name="onText"/> when it is due, only the usage update yielded (the timing layer's fast path).</summary>
+    public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, Action<string, string?> onText,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(onText);
+        return StreamAsync(messages, options, reuse: false, onText, cancellationToken);
+    }
+
+    /// <summary>
+    /// The stream; with <paramref name="reuse"/> (a caller that keeps no update, <see cref="AttemptContext.TransientUpdatesKey"/>) the
+    /// tokens come in one update instance whose text changes per token, with <paramref name="onText"/> as texts handed over instead
+    /// of updates: either way the same texts at the same moments as new updates.
+    /// </summary>
+    private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options, bool reuse, Action<string, string?>? onText, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var answer = Choose(messages, options);
@@ -64,6 +82,9 @@ public sealed class HwSimChatClient : IChatClient
         var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? (answer.IsPromptAnswer ? DefaultPromptAnswerTokens : int.MaxValue));
         // Counted before the clock starts, so that no tokenizer work sits between the request start and the schedule.
         var input = CountInputTokens(messages);
+
+        ChatResponseUpdate? reused = null;
+        TextContent? reusedText = null;
 
         var start = AttemptContext.ScheduleStart(options, _time.GetTimestamp());
         Interlocked.Increment(ref _active);
@@ -100,7 +121,25 @@ public sealed class HwSimChatClient : IChatClient
 
                 var text = end == next + 1 ? pieces[next] : string.Concat(pieces.Skip(next).Take(end - next));
                 next = end;
-                yield return new ChatResponseUpdate(ChatRole.Assistant, text) { ModelId = ModelId };
+                if (onText is not null)
+                {
+                    onText(text, ModelId);
+                }
+                else if (!reuse)
+                {
+                    yield return new ChatResponseUpdate(ChatRole.Assistant, text) { ModelId = ModelId };
+                }
+                else if (reused is null)
+                {
+                    reusedText = new TextContent(text);
+                    reused = new ChatResponseUpdate(ChatRole.Assistant, [reusedText]) { ModelId = ModelId };
+                    yield return reused;
+                }
+                else
+                {
+                    reusedText!.Text = text;
+                    yield return reused;
+                }
             }
         }
         finally
