@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Spark.Eval.Core.Native;
 
 namespace Spark.Eval.Backends.Remote;
 
@@ -66,8 +67,6 @@ internal sealed partial class KernelReceiveStream : Stream
     private const int MsgDontWait = 0x40;
     private const int EAgain = 11;
     private const int EIntr = 4;
-    private const int ClockRealtime = 0;
-    private const int ClockMonotonic = 1;
     // Room for SO_TIMESTAMPNS (32 bytes) and the SCM_TIMESTAMPING a socket with transmit stamps also gets on reads (64).
     private const int ControlSize = 128;
     private const int SoTimestamping = 37; // SO_TIMESTAMPING_OLD = SCM_TIMESTAMPING: struct scm_timestamping, ts[0] software, CLOCK_REALTIME
@@ -437,7 +436,7 @@ internal sealed partial class KernelReceiveStream : Stream
             var type = *(int*)(control + offset + 12);
             if (level == SolSocket && type == SoTimestamping && cmsgLength >= 16 + 16)
             {
-                stamp = ToMonotonic((*(long*)(control + offset + 16) * 1_000_000_000L) + *(long*)(control + offset + 24));
+                stamp = LinuxThreadClock.RealtimeToMonotonicNs((*(long*)(control + offset + 16) * 1_000_000_000L) + *(long*)(control + offset + 24));
             }
             else if (((level == SolIp && type == IpRecvErr) || (level == SolIpv6 && type == Ipv6RecvErr)) && cmsgLength >= 16 + 16)
             {
@@ -552,7 +551,7 @@ internal sealed partial class KernelReceiveStream : Stream
                 {
                     var seconds = *(long*)(control + offset + 16);
                     var nanoseconds = *(long*)(control + offset + 24);
-                    arrival = ToMonotonic((seconds * 1_000_000_000L) + nanoseconds);
+                    arrival = LinuxThreadClock.RealtimeToMonotonicNs((seconds * 1_000_000_000L) + nanoseconds);
                 }
 
                 offset += (length + 7) & ~7;
@@ -560,24 +559,6 @@ internal sealed partial class KernelReceiveStream : Stream
 
             return (int)n;
         }
-    }
-
-    /// <summary>
-    /// Kernel stamps are CLOCK_REALTIME; the harness's clock is CLOCK_MONOTONIC. Both advance at the same (NTP-slewed) rate,
-    /// so their difference, read now, converts the stamp; a stamp that would lie in the future (a clock step) is dropped.
-    /// </summary>
-    private static long ToMonotonic(long realtimeNs)
-    {
-        var now = ClockNs(ClockMonotonic);
-        var offset = ClockNs(ClockRealtime) - now;
-        var monotonic = realtimeNs - offset;
-        return monotonic > 0 && monotonic <= now ? monotonic : 0;
-    }
-
-    private static unsafe long ClockNs(int clock)
-    {
-        TimeSpec spec;
-        return ClockGetTime(clock, &spec) == 0 ? (spec.Seconds * 1_000_000_000L) + spec.Nanoseconds : 0;
     }
 
     private static bool Probe()
@@ -590,7 +571,7 @@ internal sealed partial class KernelReceiveStream : Stream
         try
         {
             var before = TimeProvider.System.GetTimestamp();
-            var monotonic = ClockNs(ClockMonotonic);
+            var monotonic = LinuxThreadClock.MonotonicNs();
             var after = TimeProvider.System.GetTimestamp();
             return monotonic >= before && monotonic <= after;
         }
@@ -602,9 +583,6 @@ internal sealed partial class KernelReceiveStream : Stream
 
     [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
     private static unsafe partial nint RecvMsg(int socket, MsgHdr* message, int flags);
-
-    [LibraryImport("libc", EntryPoint = "clock_gettime")]
-    private static unsafe partial int ClockGetTime(int clock, TimeSpec* spec);
 
     [StructLayout(LayoutKind.Sequential)]
     private unsafe struct IoVec
@@ -623,12 +601,5 @@ internal sealed partial class KernelReceiveStream : Stream
         public byte* Control;
         public nuint ControlLength;
         public int Flags;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
     }
 }

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
+using Spark.Eval.Core.Native;
 
 namespace Spark.Eval.Backends.Remote;
 
@@ -162,7 +163,7 @@ internal static partial class ReceiveReader
         string? scheduling = null;
         var thread = new Thread(() =>
         {
-            scheduling = RaisePriority();
+            scheduling = LinuxThreadClock.RaiseToFifo(RealTimePriority);
             ready.Set();
             Loop(epollFd);
         })
@@ -174,25 +175,6 @@ internal static partial class ReceiveReader
         ready.Wait();
         ready.Dispose();
         return new Started(epollFd, "one receive thread (epoll), " + scheduling, null);
-    }
-
-    private static unsafe string RaisePriority()
-    {
-        try
-        {
-            var priority = RealTimePriority;
-            if (SchedSetScheduler(GetTid(), SchedFifo, &priority) == 0)
-            {
-                return string.Create(CultureInfo.InvariantCulture, $"SCHED_FIFO priority {RealTimePriority}");
-            }
-
-            var errno = Marshal.GetLastPInvokeError();
-            return string.Create(CultureInfo.InvariantCulture, $"normal priority (SCHED_FIFO refused, errno {errno}: needs root or CAP_SYS_NICE)");
-        }
-        catch (Exception ex)
-        {
-            return $"normal priority ({ex.GetType().Name})";
-        }
     }
 
     private static unsafe void Loop(int epollFd)
@@ -305,12 +287,6 @@ internal static partial class ReceiveReader
 
     [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
     private static unsafe partial int EpollWait(int epollFd, byte* events, int maxEvents, int timeout);
-
-    [LibraryImport("libc", EntryPoint = "gettid")]
-    private static partial int GetTid();
-
-    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
-    private static unsafe partial int SchedSetScheduler(int pid, int policy, int* param);
 }
 
 /// <summary>

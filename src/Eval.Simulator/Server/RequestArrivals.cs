@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Spark.Eval.Core.Native;
 
 namespace Spark.Eval.Simulator.Server;
 
@@ -49,7 +49,7 @@ public sealed partial class RequestArrivals : IDisposable
         var ready = new ManualResetEventSlim();
         _thread = new Thread(() =>
         {
-            Scheduling = RaisePriority();
+            Scheduling = LinuxThreadClock.RaiseToFifo(RealTimePriority);
             ready.Set();
             Loop();
         })
@@ -260,7 +260,7 @@ public sealed partial class RequestArrivals : IDisposable
 
                     if (*(int*)(control + offset + 8) == SolSocket && *(int*)(control + offset + 12) == SoTimestampNs && length >= 32)
                     {
-                        return ToMonotonic((*(long*)(control + offset + 16) * 1_000_000_000L) + *(long*)(control + offset + 24));
+                        return LinuxThreadClock.RealtimeToMonotonicNs((*(long*)(control + offset + 16) * 1_000_000_000L) + *(long*)(control + offset + 24));
                     }
 
                     offset += (length + 7) & ~7;
@@ -340,20 +340,6 @@ public sealed partial class RequestArrivals : IDisposable
         }
     }
 
-    private static unsafe string RaisePriority()
-    {
-        try
-        {
-            var priority = RealTimePriority;
-            return SchedSetScheduler(GetTid(), 1, &priority) == 0
-                ? string.Create(CultureInfo.InvariantCulture, $"SCHED_FIFO priority {RealTimePriority}")
-                : string.Create(CultureInfo.InvariantCulture, $"normal priority (SCHED_FIFO refused, errno {Marshal.GetLastPInvokeError()})");
-        }
-        catch (Exception ex)
-        {
-            return $"normal priority ({ex.GetType().Name})";
-        }
-    }
 #pragma warning restore CA1031
 
     private static unsafe bool Control(int epollFd, int operation, int fd, long id)
@@ -362,20 +348,6 @@ public sealed partial class RequestArrivals : IDisposable
         *(uint*)ev = EpollIn | EpollRdHup | EpollEt;
         *(long*)(ev + (RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8)) = id;
         return EpollCtl(epollFd, operation, fd, ev) == 0;
-    }
-
-    /// <summary>A CLOCK_REALTIME stamp as CLOCK_MONOTONIC nanoseconds (= TimeProvider.System ticks here); 0 if it would lie in the future.</summary>
-    private static unsafe long ToMonotonic(long realtimeNs)
-    {
-        TimeSpec mono, real;
-        if (ClockGetTime(1, &mono) != 0 || ClockGetTime(0, &real) != 0)
-        {
-            return 0;
-        }
-
-        var now = (mono.Seconds * 1_000_000_000L) + mono.Nanoseconds;
-        var value = realtimeNs - ((real.Seconds * 1_000_000_000L) + real.Nanoseconds - now);
-        return value > 0 && value <= now ? value : 0;
     }
 
     [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
@@ -399,15 +371,6 @@ public sealed partial class RequestArrivals : IDisposable
     [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
     private static unsafe partial nint RecvMsg(int socket, MsgHdr* message, int flags);
 
-    [LibraryImport("libc", EntryPoint = "clock_gettime")]
-    private static unsafe partial int ClockGetTime(int clock, TimeSpec* spec);
-
-    [LibraryImport("libc", EntryPoint = "gettid")]
-    private static partial int GetTid();
-
-    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
-    private static unsafe partial int SchedSetScheduler(int pid, int policy, int* param);
-
     [StructLayout(LayoutKind.Sequential)]
     private unsafe struct IoVec
     {
@@ -425,12 +388,5 @@ public sealed partial class RequestArrivals : IDisposable
         public byte* Control;
         public nuint ControlLength;
         public int Flags;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
     }
 }
