@@ -37,12 +37,28 @@ public static partial class LinuxThreadClock
 
     /// <summary>
     /// Kernel stamps are CLOCK_REALTIME; the harness's clock is CLOCK_MONOTONIC. Both advance at the same (NTP-slewed) rate,
-    /// so their difference, read now, converts the stamp; a stamp that would lie in the future (a clock step) gives 0.
+    /// so their difference converts the stamp. The difference is read between two monotonic reads and taken against their
+    /// midpoint, keeping the closest of three tries: a thread preempted between two clock reads would otherwise shift
+    /// every stamp it converts by the length of the preemption. A stamp that would lie in the future (a clock step) gives 0.
     /// </summary>
     public static long RealtimeToMonotonicNs(long realtimeNs)
     {
-        var now = ClockNs(ClockMonotonic);
-        var monotonic = realtimeNs - (ClockNs(ClockRealtime) - now);
+        long offset = 0, gap = long.MaxValue, now = 0;
+        for (var i = 0; i < 3 && gap > 2_000; i++)
+        {
+            var before = ClockNs(ClockMonotonic);
+            var real = ClockNs(ClockRealtime);
+            var after = ClockNs(ClockMonotonic);
+            if (after - before < gap)
+            {
+                gap = after - before;
+                offset = real - (before + ((after - before) / 2));
+            }
+
+            now = after;
+        }
+
+        var monotonic = realtimeNs - offset;
         return monotonic > 0 && monotonic <= now ? monotonic : 0;
     }
 
