@@ -241,4 +241,39 @@ public sealed class SweepCommandTests
         Assert.Equal(2, exit);
         Assert.Contains("never overwritten", stderr, StringComparison.Ordinal);
     }
+    [Fact]
+    public async Task CalibrateFromRun_RateSweepAgainstServeSim_RecoversTheConstantsAndNamesTheArrivals()
+    {
+        // The same known endpoint as above, loaded open loop: gamma arrivals (burstiness 2) at 2 and 6 requests/s.
+        var ct = TestContext.Current.CancellationToken;
+        var work = CliHarness.TempDir();
+        var truth = Path.Combine(work, "truth");
+        Directory.CreateDirectory(truth);
+        File.Copy(Path.Combine(CliHarness.RepoRoot, "hw-profiles", "models.json"), Path.Combine(truth, "models.json"));
+        var hardware = JsonNode.Parse(File.ReadAllText(Path.Combine(CliHarness.RepoRoot, "hw-profiles", "hardware.json")))!;
+        var h100 = hardware["hardware"]!.AsArray().Single(h => h!["id"]!.GetValue<string>() == "h100-sxm")!;
+        h100["bandwidthEfficiency"] = 0.5;
+        h100["requestOverheadMs"] = 40.0;
+        File.WriteAllText(Path.Combine(truth, "hardware.json"), hardware.ToJsonString());
+
+        await using var endpoint = await Backends.CreateRegistry().CreateAsync($"hwsim?hw=h100-sxm&model=llama-3.1-8b&profiles={truth}",
+            new BackendContext(TimeProvider.System, work, _ => { }), ct);
+        await using var server = await SimServer.StartAsync(endpoint.Client, new SimServerOptions { Port = 0, ModelId = "ep", Simulated = true }, TimeProvider.System, ct);
+        var sweepDir = Path.Combine(work, "sweep");
+        var backend = $"openai?name=ep&url={Uri.EscapeDataString(server.BaseAddress.ToString())}&model=ep&retries=0";
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", backend, "--tasks", "4", "--repeats", "2", "--warmup", "1",
+            "--no-grade", "--max-tokens", "32", "--sweep", "rate=2,6", "--arrival", "gamma", "--burstiness", "2", "--out", sweepDir);
+        Assert.True(exit == 0, stderr);
+
+        (exit, var stdout, stderr) = await CliHarness.RunAsync("simulate", "calibrate", "--from-run", sweepDir, "--hw", "h100-sxm", "--model", "llama-3.1-8b",
+            "--write", Path.Combine(work, "derived"));
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("load: open loop: each step's rate with gamma arrivals, burstiness 2 (from the steps' manifests)", stdout, StringComparison.Ordinal);
+        Assert.Contains("ep-r6-itl_ms", stdout, StringComparison.Ordinal);
+        var fitted = JsonNode.Parse(File.ReadAllText(Path.Combine(work, "derived", "hardware.json")))!["hardware"]!.AsArray()
+            .Single(h => h!["id"]!.GetValue<string>() == "h100-sxm-fitted")!;
+        Assert.InRange(fitted["bandwidthEfficiency"]!.GetValue<double>(), 0.46, 0.54);
+        Assert.InRange(fitted["requestOverheadMs"]!.GetValue<double>(), 30, 52);
+    }
 }

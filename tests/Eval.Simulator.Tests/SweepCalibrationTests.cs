@@ -36,11 +36,41 @@ public sealed class SweepCalibrationTests
     }
 
     [Fact]
-    public void Fit_RateSweep_IsRefusedWithTheFix()
+    public void Fit_RateSweep_RecoversTheConstantsThroughTheOpenLoop()
+    {
+        // An open-loop sweep: the "endpoint" is the model at 0.45 and 30 ms under Poisson arrivals at 2, 8 and 14 req/s,
+        // where queueing lengthens TTFT and batching lengthens TPOT; the fit must replay the same open loop to find both.
+        var hw = Start.GetHardware("test-gpu");
+        var truth = new ProfileCatalog([hw with { BandwidthEfficiency = 0.45, RequestOverheadMs = 30 }], [TestProfiles.Dense()], "truth");
+        var dir = WriteSweep("rate", [2, 8, 14], load => (Predict(truth, "ttft_ms", load, open: true), Predict(truth, "itl_ms", load, open: true)));
+        Assert.True(Predict(truth, "itl_ms", 14, open: true) > Predict(truth, "itl_ms", 1, open: false) * 1.05,
+            "the open loop at 14 req/s must load the model differently from one closed-loop stream, or the test proves nothing");
+
+        var fit = SweepCalibration.Fit(Start, new SweepCalibrationRequest(dir, "test-gpu", "test-1b", "bf16", 1, null, []));
+
+        Assert.InRange(fit.Constants[0].Value, 0.44, 0.46);
+        Assert.InRange(fit.Constants[1].Value, 29, 31);
+        Assert.True(fit.AfterMedianError < 0.02, $"after {fit.AfterMedianError}");
+        Assert.Equal([2.0, 2.0, 8.0, 8.0, 14.0, 14.0], fit.Rows.Select(r => r.RequestRate ?? 0));
+        Assert.Equal("ep-r8-ttft_ms", fit.Rows[2].Id);
+        Assert.Contains("open loop", fit.Load, StringComparison.Ordinal);
+        Assert.Contains("Poisson arrivals", fit.Load, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fit_RateSweepWithoutStepManifests_SaysPoissonWasAssumed()
     {
         var dir = WriteSweep("rate", [1, 2], _ => (50, 10));
+        var fit = SweepCalibration.Fit(Start, new SweepCalibrationRequest(dir, "test-gpu", "test-1b", null, 1, null, []));
+        Assert.Contains("a step without a manifest taken as the run's default", fit.Load, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fit_OtherSweepKey_IsRefusedWithTheFix()
+    {
+        var dir = WriteSweep("tasks", [1, 2], _ => (50, 10));
         var ex = Assert.Throws<InputException>(() => SweepCalibration.Fit(Start, new SweepCalibrationRequest(dir, "test-gpu", "test-1b", null, 1, null, [])));
-        Assert.Contains("calibration fits closed-loop steps", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("calibration fits concurrency and rate steps", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -51,10 +81,10 @@ public sealed class SweepCalibrationTests
         Assert.Contains("--backend other: not in the sweep (it holds ep)", ex.Message, StringComparison.Ordinal);
     }
 
-    private static double Predict(ProfileCatalog catalog, string metric, double load) => ValidationRunner.Predict(catalog, new ValidationRow
+    private static double Predict(ProfileCatalog catalog, string metric, double load, bool open = false) => ValidationRunner.Predict(catalog, new ValidationRow
     {
-        Id = "p", Source = "s", Quote = "q", Hardware = "test-gpu", Model = "test-1b", Precision = "bf16", Concurrency = (int)load,
-        InputTokens = 400, OutputTokens = 100, Metric = metric,
+        Id = "p", Source = "s", Quote = "q", Hardware = "test-gpu", Model = "test-1b", Precision = "bf16", Concurrency = open ? 1 : (int)load,
+        RequestRate = open ? load : null, InputTokens = 400, OutputTokens = 100, Metric = metric,
     });
 
     private static string WriteSweep(string key, double[] loads, Func<double, (double Ttft, double Tpot)> figures)

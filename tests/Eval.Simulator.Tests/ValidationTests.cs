@@ -74,4 +74,40 @@ public class ValidationTests
 
         Assert.True(page == committed, "docs/simulator-validation.md is stale. Fix: run spark-eval simulate validate --write docs/simulator-validation.md");
     }
+    [Theory]
+    [InlineData("\"requestRate\": 0", "rows[0].requestRate")]
+    [InlineData("\"requestRate\": 2, \"arrival\": \"uniform\"", "rows[0].arrival")]
+    [InlineData("\"requestRate\": 2, \"arrival\": \"gamma\", \"burstiness\": -1", "rows[0].arrival")]
+    [InlineData("\"arrival\": \"poisson\"", "rows[0].arrival")]
+    public void Load_BadOpenLoopRow_NamesTheFieldAndTheFix(string fields, string field)
+    {
+        var path = Path.Combine(Path.GetTempPath(), "spark-eval-tests", Guid.NewGuid().ToString("N") + ".json");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, "{\"formatVersion\": 1, \"rows\": [{\"id\": \"r\", \"source\": \"https://x\", \"quote\": \"q\", \"hardware\": \"h100-sxm\", " +
+            "\"model\": \"llama-3.1-8b\", \"precision\": \"fp8\", \"inputTokens\": 100, \"outputTokens\": 100, \"metric\": \"ttft_ms\", \"value\": 50, " + fields + "}]}");
+
+        var ex = Assert.Throws<Spark.Eval.Core.InputException>(() => ValidationRunner.Load(path));
+
+        Assert.Contains(field, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Fix:", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Predict_OpenLoopRow_IsLatencyUnderLoadAndQueuesWhereTheClosedLoopDoesNot()
+    {
+        var catalog = ProfileCatalog.LoadEmbedded();
+        ValidationRow Row(double? rate) => new()
+        {
+            Id = "r", Source = "s", Quote = "q", Hardware = "h100-sxm", Model = "llama-3.1-8b", Precision = "fp8", RequestRate = rate,
+            InputTokens = 2000, OutputTokens = 200, Metric = "ttft_ms",
+        };
+        var single = ValidationRunner.Predict(catalog, Row(null));
+        var light = ValidationRunner.Predict(catalog, Row(0.5));
+        var heavy = ValidationRunner.Predict(catalog, Row(200));
+
+        Assert.Equal("latency under load", new ValidationResult(Row(0.5), light).Regime);
+        Assert.Equal("batch-1 prefill", new ValidationResult(Row(null), single).Regime);
+        Assert.InRange(light / single, 0.8, 1.3);
+        Assert.True(heavy > 3 * single, $"200 req/s of 2000-token prompts must queue on one H100: {heavy} ms against {single} ms alone");
+    }
 }

@@ -54,6 +54,7 @@ public static class SimulateCalibrateCommand
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.Append(c, $"fitted {r.Hardware} to {r.Rows.Count} measured points of backend {r.Backend} ({r.SweepDirectory}): median absolute error {r.BeforeMedianError * 100:F1} % → {r.AfterMedianError * 100:F1} %, worst {r.BeforeWorstRatio:F2}× → {r.AfterWorstRatio:F2}×\n");
+        sb.Append(c, $"  load: {r.Load}\n");
         foreach (var k in r.Constants)
         {
             sb.Append(c, $"  {k.Name}: {r.Before[k.Name]:G4} → {k.Value:G4}   (searched {k.Min}..{k.Max})\n");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Spark.Eval.Core;
+using Spark.Eval.Core.Results;
 using Spark.Eval.Core.Running;
 using Spark.Eval.Simulator.Profiles;
 using Spark.Eval.Simulator.Validation;
@@ -11,16 +12,19 @@ namespace Spark.Eval.Simulator.Calibration;
 public sealed record SweepCalibrationRequest(string SweepDirectory, string Hardware, string Model, string? Precision, int TensorParallel, string? Backend, IReadOnlyList<string> Constants);
 
 /// <summary>One measured point beside the simulator's prediction before and after the fit.</summary>
-public sealed record SweepCalibrationRow(string Id, string Metric, int Concurrency, int InputTokens, int OutputTokens, double Measured, double Before, double After);
+public sealed record SweepCalibrationRow(string Id, string Metric, int Concurrency, double? RequestRate, int InputTokens, int OutputTokens, double Measured, double Before, double After);
 
-/// <summary>The fit: the constants before and after, and the error on the measured points before and after (median |error|, worst ratio).</summary>
+/// <summary>
+/// The fit: the constants before and after, and the error on the measured points before and after (median |error|, worst ratio);
+/// <paramref name="Load"/> says how the steps loaded the endpoint (closed loop, or open loop with its arrival process).
+/// </summary>
 public sealed record SweepCalibrationResult(
-    string Hardware, string Backend, string SweepDirectory, IReadOnlyList<FittedConstant> Constants, IReadOnlyDictionary<string, double> Before,
+    string Hardware, string Backend, string SweepDirectory, string Load, IReadOnlyList<FittedConstant> Constants, IReadOnlyDictionary<string, double> Before,
     IReadOnlyList<SweepCalibrationRow> Rows, double BeforeMedianError, double BeforeWorstRatio, double AfterMedianError, double AfterWorstRatio, HardwareProfile Fitted);
 
 /// <summary>
-/// Fits a hardware profile's constants to a measured sweep (<c>run --sweep concurrency=…</c>): each step's mean TTFT and mean
-/// TPOT, at the step's concurrency and mean prompt and answer lengths, become calibration rows of the existing
+/// Fits a hardware profile's constants to a measured sweep (<c>run --sweep concurrency=…</c> or <c>rate=…</c>): each step's mean TTFT and mean
+/// TPOT, at the step's concurrency (or its open-loop rate and arrival process) and mean prompt and answer lengths, become calibration rows of the existing
 /// <see cref="ProfileFitter"/>, so the same least squares of the relative error fits them. The derived profile lets the
 /// simulator extrapolate from the user's endpoint: other loads, other lengths, and (with the fitted constants carried
 /// over) other hardware.
@@ -37,9 +41,9 @@ public static class SweepCalibration
     {
         ArgumentNullException.ThrowIfNull(sweep);
         ArgumentNullException.ThrowIfNull(request);
-        if (sweep.Key != "concurrency")
+        if (sweep.Key is not ("concurrency" or "rate"))
         {
-            throw new InputException($"--from-run {request.SweepDirectory}: the sweep stepped {sweep.Key}; calibration fits closed-loop steps. Fix: sweep with --sweep concurrency=1,4,16 against the endpoint");
+            throw new InputException($"--from-run {request.SweepDirectory}: the sweep stepped {sweep.Key}; calibration fits concurrency and rate steps. Fix: sweep with --sweep concurrency=1,4,16 or --sweep rate=0.5,1,2 against the endpoint");
         }
 
         var names = sweep.Points.Select(p => p.Backend).Distinct(StringComparer.Ordinal).ToList();
@@ -56,20 +60,24 @@ public static class SweepCalibration
         {
             var step = sweep.Steps.FirstOrDefault(s => s.Index == p.Step);
             var source = Path.Combine(request.SweepDirectory, step?.RunDir ?? "");
+            (string Arrival, double Burstiness, string Describe)? open = sweep.Key == "rate" ? OpenLoop(source) : null;
             foreach (var (metric, value) in new[] { ("ttft_ms", p.TtftMeanMs), ("itl_ms", p.TpotMeanMs) })
             {
                 if (value is > 0)
                 {
                     rows.Add(new ValidationRow
                     {
-                        Id = string.Create(C, $"{chosen}-c{SweepAnalysis.L(p.Load)}-{metric}"),
+                        Id = string.Create(C, $"{chosen}-{(open is null ? "c" : "r")}{SweepAnalysis.L(p.Load)}-{metric}"),
                         Source = source,
-                        Quote = string.Create(C, $"measured {metric} mean {value:0.###} over {p.Ok} ok attempts at concurrency {SweepAnalysis.L(p.Load)}"),
+                        Quote = string.Create(C, $"measured {metric} mean {value:0.###} over {p.Ok} ok attempts at {(open is null ? "concurrency " + SweepAnalysis.L(p.Load) : $"{SweepAnalysis.L(p.Load)} req/s ({open.Value.Describe})")}"),
                         Hardware = request.Hardware,
                         Model = request.Model,
                         Precision = precision,
                         TensorParallel = request.TensorParallel,
-                        Concurrency = (int)p.Load,
+                        Concurrency = open is null ? (int)p.Load : 1,
+                        RequestRate = open is null ? null : p.Load,
+                        Arrival = open?.Arrival,
+                        Burstiness = open?.Burstiness,
                         InputTokens = (int)Math.Round(p.MeanInputTokens!.Value),
                         OutputTokens = (int)Math.Round(p.MeanOutputTokens!.Value),
                         Metric = metric,
@@ -81,6 +89,34 @@ public static class SweepCalibration
 
         return rows.Count > 0 ? rows
             : throw new InputException($"--from-run {request.SweepDirectory}: backend {chosen} has no step with ok attempts of at least 2 answer tokens. Fix: rerun the sweep (every attempt failed, or answers were one token)");
+    }
+
+    /// <summary>
+    /// A rate step's arrival process, from its run's manifest: the simulator replays the same seeded schedule kind
+    /// (<see cref="ArrivalSchedule"/>, shared with <c>run</c>). A step without a manifest ran the run's default, Poisson.
+    /// </summary>
+    private static (string Arrival, double Burstiness, string Describe) OpenLoop(string stepDirectory)
+    {
+        var run = new RunDirectory(stepDirectory);
+        if (!run.Exists)
+        {
+            return ("poisson", 1.0, "Poisson arrivals, the run's default: the step has no manifest");
+        }
+
+        var plan = run.ReadManifest().Plan;
+        return (plan.Arrival, plan.Burstiness, plan.Arrival == "gamma" ? string.Create(C, $"gamma arrivals, burstiness {plan.Burstiness}") : "Poisson arrivals");
+    }
+
+    private static string DescribeLoad(IReadOnlyList<ValidationRow> rows)
+    {
+        if (rows[0].RequestRate is null)
+        {
+            return "closed loop: each step's concurrency";
+        }
+
+        var kinds = string.Join("; ", rows.Select(r => r.Arrival == "gamma" ? string.Create(C, $"gamma arrivals, burstiness {r.Burstiness}") : "Poisson arrivals").Distinct(StringComparer.Ordinal));
+        var assumed = rows.Any(r => r.Quote.Contains("no manifest", StringComparison.Ordinal)) ? ", a step without a manifest taken as the run's default" : "";
+        return $"open loop: each step's rate with {kinds} (from the steps' manifests{assumed}), replayed by the simulator's own seeded schedule";
     }
 
     /// <summary>Reads the sweep, fits the constants with <see cref="ProfileFitter"/>, and returns the fit with the errors before and after.</summary>
@@ -102,10 +138,10 @@ public static class SweepCalibration
         var before = rows.Select(r => Predict(catalog, r)).ToList();
         var fit = ProfileFitter.Fit(catalog, new ValidationFile { FormatVersion = 1, Rows = rows }, hardware.Id, constants);
         var fitted = fit.Constants.Aggregate(hardware, (h, k) => ProfileFitter.With(h, k.Name, k.Value));
-        var table = rows.Select((r, i) => new SweepCalibrationRow(r.Id, r.Metric, r.Concurrency, r.InputTokens, r.OutputTokens, r.Value, before[i], fit.Rows[i].Predicted)).ToList();
+        var table = rows.Select((r, i) => new SweepCalibrationRow(r.Id, r.Metric, r.Concurrency, r.RequestRate, r.InputTokens, r.OutputTokens, r.Value, before[i], fit.Rows[i].Predicted)).ToList();
         var beforeResults = rows.Select((r, i) => new ValidationResult(r, before[i])).ToList();
         var startValues = constants.ToDictionary(n => n, n => ProfileFitter.ValueOf(hardware, n), StringComparer.Ordinal);
-        return new SweepCalibrationResult(hardware.Id, backend, request.SweepDirectory, fit.Constants, startValues, table,
+        return new SweepCalibrationResult(hardware.Id, backend, request.SweepDirectory, DescribeLoad(rows), fit.Constants, startValues, table,
             ValidationRunner.MedianAbsoluteError(beforeResults), beforeResults.Max(r => r.Ratio), fit.MedianAbsoluteError, fit.WorstRatio, fitted);
     }
 

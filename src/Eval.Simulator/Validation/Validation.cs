@@ -20,6 +20,12 @@ public sealed record ValidationRow
     public int TensorParallel { get; set; } = 1;
     /// <summary>Closed-loop concurrency (the batch a benchmark keeps in flight); offline runs use the request count.</summary>
     public int Concurrency { get; set; } = 1;
+    /// <summary>Open loop instead: requests per second from a seeded schedule (<see cref="Arrival"/>, <see cref="Burstiness"/>); <see cref="Concurrency"/> is then unused.</summary>
+    public double? RequestRate { get; init; }
+    /// <summary>The open loop's arrival process: poisson (default) or gamma, as <c>run --arrival</c>.</summary>
+    public string? Arrival { get; init; }
+    /// <summary>The gamma process's shape (1 = Poisson), as <c>run --burstiness</c>.</summary>
+    public double? Burstiness { get; init; }
     /// <summary>Requests simulated (default: max(40 · concurrency, 64), the first quarter excluded as warm-up; all in flight at once when ≤ concurrency).</summary>
     public int? Requests { get; init; }
     public int InputTokens { get; init; }
@@ -53,6 +59,7 @@ public sealed record ValidationResult(ValidationRow Row, double Predicted, strin
     /// </summary>
     public string Regime => Row.Metric switch
     {
+        _ when Row.RequestRate is not null => Row.Metric == "output_tps" ? "saturated throughput" : "latency under load",
         "output_tps" when Row.Concurrency <= 1 => "single-stream decode",
         "output_tps" => "saturated throughput",
         "user_tps" => "single-stream decode",
@@ -118,6 +125,21 @@ public static class ValidationRunner
             {
                 throw InputException.At(name, null, $"rows[{i}] ('{r.Id}')", "needs value > 0, source and quote", "every row carries its source address and the quoted figure");
             }
+
+            if (r.RequestRate is { } rate && !(double.IsFinite(rate) && rate > 0))
+            {
+                throw InputException.At(name, null, $"rows[{i}].requestRate", $"{rate} is not a rate", "give requests per second > 0, or drop it for a closed-loop row");
+            }
+
+            if (r.Arrival is not (null or "poisson" or "gamma") || r.Burstiness is <= 0 || (r.Burstiness is { } k && !double.IsFinite(k)))
+            {
+                throw InputException.At(name, null, $"rows[{i}].arrival", $"'{r.Arrival}' with burstiness {r.Burstiness} is not an arrival process", "use poisson, or gamma with a burstiness > 0 (1 = Poisson)");
+            }
+
+            if (r.RequestRate is null && (r.Arrival is not null || r.Burstiness is not null))
+            {
+                throw InputException.At(name, null, $"rows[{i}].arrival", "is set on a closed-loop row", "add requestRate (open loop) or drop arrival and burstiness");
+            }
         }
 
         return file;
@@ -145,7 +167,8 @@ public static class ValidationRunner
         var precision = Precision.Find(row.Precision) ?? throw new InputException($"validation row {row.Id}: precision '{row.Precision}' is unknown. Fix: use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}");
         var latency = new LatencyModel(hw, model, precision, row.TensorParallel);
         // The same defaults as `spark-eval simulate`: steady state, the profile's serving-stack scheduler; the row gives only its setup.
-        var options = LoadDefaults.For(hw, row.InputTokens, row.OutputTokens, row.Concurrency, requests: row.Requests, prefillFirst: row.PrefillFirst);
+        var options = LoadDefaults.For(hw, row.InputTokens, row.OutputTokens, row.RequestRate is null ? row.Concurrency : null, rate: row.RequestRate,
+            requests: row.Requests, prefillFirst: row.PrefillFirst) with { Arrival = row.Arrival ?? "poisson", Burstiness = row.Burstiness ?? 1.0 };
         var stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options));
         return row.Metric switch
         {
@@ -238,14 +261,14 @@ public static class ValidationRunner
         AppendBreakdown(sb, "family", results.GroupBy(r => r.Family).OrderBy(g => g.Key, StringComparer.Ordinal));
         AppendBreakdown(sb, "regime", results.GroupBy(r => r.Regime).OrderBy(g => g.Key, StringComparer.Ordinal));
 
-        sb.Append("\n| # | id | hardware | model | precision | devices (TP) | concurrency | in / out | metric | published | predicted | error | source | quoted figure |\n");
+        sb.Append("\n| # | id | hardware | model | precision | devices (TP) | concurrency / rate | in / out | metric | published | predicted | error | source | quoted figure |\n");
         sb.Append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         var i = 0;
         foreach (var r in results)
         {
             i++;
             var row = r.Row;
-            sb.Append(c, $"| {i} | {row.Id} | {row.Hardware} | {row.Model} | {row.Precision} | {row.TensorParallel} | {row.Concurrency} | {row.InputTokens} / {row.OutputTokens} | {row.Metric} | {row.Value:G6} | {r.Predicted:G4} | {Math.Round(r.Error * 100, 1) + 0.0:+0.0;-0.0;+0.0} % | <{row.Source}> | \"{Escape(row.Quote)}\"{(row.Note is null ? "" : " — " + Escape(row.Note))} |\n");
+            sb.Append(c, $"| {i} | {row.Id} | {row.Hardware} | {row.Model} | {row.Precision} | {row.TensorParallel} | {(row.RequestRate is { } rate ? string.Create(c, $"{rate:G4} req/s") : row.Concurrency.ToString(c))} | {row.InputTokens} / {row.OutputTokens} | {row.Metric} | {row.Value:G6} | {r.Predicted:G4} | {Math.Round(r.Error * 100, 1) + 0.0:+0.0;-0.0;+0.0} % | <{row.Source}> | \"{Escape(row.Quote)}\"{(row.Note is null ? "" : " — " + Escape(row.Note))} |\n");
         }
     }
 
