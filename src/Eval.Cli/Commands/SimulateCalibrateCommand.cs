@@ -12,7 +12,7 @@ public static class SimulateCalibrateCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var fromRun = new Option<string>("--from-run") { Description = "Sweep directory written by 'spark-eval run --sweep concurrency=…' (it holds sweep.json)." };
+        var fromRun = new Option<string>("--from-run") { Description = "Sweep directory written by 'spark-eval run --sweep concurrency=…' or '--sweep rate=…' (it holds sweep.json; a rate sweep is replayed open loop with each step's arrival process)." };
         var hw = new Option<string>("--hw") { Description = "Hardware profile to start from: the one closest to the measured endpoint." };
         var model = new Option<string>("--model") { Description = "Model profile the endpoint served." };
         var precision = new Option<string?>("--precision") { Description = "Weight precision the endpoint served (default: the model profile's)." };
