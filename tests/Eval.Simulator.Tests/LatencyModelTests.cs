@@ -117,6 +117,45 @@ public class LatencyModelTests
     }
 
     [Fact]
+    public void LayerOverhead_OnARooflineGpu_AddsLayersTimesOverheadToEveryStep()
+    {
+        var plain = TestProfiles.Gpu(memoryGB: 40);
+        var withOverhead = plain with { LayerOverheadUs = 30 };
+
+        // Dense model of 10 layers: every step, decode or prefill, at any TP, pays 10 · 30 µs = 0.3 ms more (the fixed part
+        // of each layer's GEMM kernels, which a small batch's bytes do not hide).
+        foreach (var tp in new[] { 1, 2 })
+        {
+            var before = new LatencyModel(plain, TestProfiles.Dense(), TestProfiles.Bf16, tp);
+            var after = new LatencyModel(withOverhead, TestProfiles.Dense(), TestProfiles.Bf16, tp);
+            Assert.Equal(before.DecodeStepSeconds(1, 100) + 3e-4, after.DecodeStepSeconds(1, 100), 12);
+            Assert.Equal(before.DecodeStepSeconds(8, 800) + 3e-4, after.DecodeStepSeconds(8, 800), 12);
+            Assert.Equal(before.PrefillSeconds(512) + 3e-4, after.PrefillSeconds(512), 12);
+        }
+    }
+
+    [Theory]
+    [InlineData("llama-3.1-70b", 60.6002)]
+    [InlineData("llama-3.1-405b", 144.1394)]
+    public void Mi300x_BatchOneLinearLayersPerLayer_MatchAmdsMeasuredGemmTimes(string modelId, double aiterMicroseconds)
+    {
+        // AMD's aiter tuned FP8 GEMM table (commit fbb52dd, '[MI300X] tune Gemm performance for llama 70b/405b', cu_num 304, M = 1):
+        // the four linear layers of one layer at TP 8 take 15.9787 + 6.1655 + 26.3577 + 12.0983 = 60.6002 µs (70B) and
+        // 28.6795 + 12.3237 + 71.7882 + 31.3479 = 144.1394 µs (405B). The profile prices a layer's linear part at batch 1 as
+        // layerOverheadUs + its weight bytes per GPU / (peak bandwidth · bandwidthEfficiency). Before issue #20's fifth pass
+        // (no per-layer cost, bandwidth 0.233) the 70B layer came out at 89 µs (+47 %) and the 405B layer at 326 µs (+126 %).
+        var catalog = ProfileCatalog.LoadEmbedded();
+        var hw = catalog.GetHardware("mi300x");
+        var model = new LatencyModel(hw, catalog.GetModel(modelId), Precision.Find("fp8")!, 8);
+        var bytesPerLayerPerGpu = model.WeightBytesRead(1) / model.Model.Layers / 8;
+        var microseconds = hw.LayerOverheadUs + (bytesPerLayerPerGpu / (hw.MemoryBandwidthGBps * hw.BandwidthEfficiency * 1e9) * 1e6);
+
+        // Within 3 %: the model's bytes per layer spread the embedding and head over the layers (70.6B / 80 / 8 = 110.3 MB
+        // against the GEMMs' 107.0 MB).
+        Assert.InRange(microseconds / aiterMicroseconds, 0.97, 1.03);
+    }
+
+    [Fact]
     public void AllReduce_TensorParallelTwo_MatchesFormula()
     {
         var model = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 2);
