@@ -32,6 +32,20 @@ public class LatencyModelTests
     }
 
     [Fact]
+    public void DecodeStep_KvGroupRereadFraction_ChargesThatShareOfTheExtraPerQueryHeadReads()
+    {
+        var hw = TestProfiles.Gpu() with { KvReadPerQueryHead = true, KvGroupRereadFraction = 0.25 };
+        var model = new LatencyModel(hw, TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        var noSharing = new LatencyModel(hw with { KvGroupRereadFraction = 0 }, TestProfiles.Dense(), TestProfiles.Bf16, 1);
+
+        // 10 query heads share 2 KV heads (groups of 5): each cached token is read once plus a quarter of the 4 re-reads,
+        // 1 + 0.25 · 4 = 2 times; the new token's K and V are written once. Fraction 0 reads each K/V head once.
+        Assert.Equal(8000 * ((2 * 1000.0) + 1), model.KvBytesRead(1, 1000), 6);
+        Assert.Equal((2e9 + (8000 * ((2 * 1000.0) + 1))) / 1e12, model.DecodeStepSeconds(1, 1000), 12);
+        Assert.Equal(8000 * (1000.0 + 1), noSharing.KvBytesRead(1, 1000), 6);
+    }
+
+    [Fact]
     public void DecodeStep_LargeBatch_ComputeBoundLinearLayersAndKvBoundAttentionAdd()
     {
         var model = new LatencyModel(TestProfiles.Gpu(tflops: 10), TestProfiles.Dense(), TestProfiles.Bf16, 1);

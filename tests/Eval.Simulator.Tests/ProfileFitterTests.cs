@@ -44,6 +44,22 @@ public class ProfileFitterTests
     }
 
     [Fact]
+    public void Fit_RecoversTheKvGroupRereadFractionOfAGroupedQueryDecodeRow()
+    {
+        // A decode-heavy static batch of a grouped-query model (10 query heads per 2 KV heads) on a stack whose kernel reads K/V per query head.
+        var hw = TestProfiles.Gpu(memoryGB: 40) with { KvReadPerQueryHead = true };
+        var models = new[] { TestProfiles.Dense() };
+        var row = Row("gqa", 1, false) with { Metric = "output_tps", Concurrency = 32, Requests = 32, InputTokens = 128, OutputTokens = 1024 };
+        var truth = ValidationRunner.Predict(new ProfileCatalog([hw with { KvGroupRereadFraction = 0.4 }], models, "test"), row);
+        var file = new ValidationFile { FormatVersion = 1, Rows = [row with { Value = truth }] };
+
+        var fit = ProfileFitter.Fit(new ProfileCatalog([hw], models, "test"), file, hw.Id, ["kvGroupRereadFraction"]);
+
+        Assert.InRange(fit.Constants[0].Value, 0.39, 0.41);
+        Assert.Equal(0.4, ProfileFitter.ValueOf(ProfileFitter.With(hw, "kvGroupRereadFraction", 0.4), "kvGroupRereadFraction"));
+    }
+
+    [Fact]
     public void Fit_NoCalibrationRows_ExplainsTheFix()
     {
         var hw = TestProfiles.Gpu(requestMs: 5);

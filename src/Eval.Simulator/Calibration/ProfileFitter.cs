@@ -35,6 +35,7 @@ public static class ProfileFitter
         ["expertComputeEfficiency"] = (0.01, 1.0),
         ["matVecComputeEfficiency"] = (0.01, 1.0),
         ["moeLayerOverheadUs"] = (0, 500),
+        ["kvGroupRereadFraction"] = (0, 1),
         ["weightReadGBps.bf16"] = (1, 20000),
         ["weightReadGBps.q8_0"] = (1, 20000),
         ["weightReadGBps.q4"] = (1, 20000),
@@ -60,6 +61,7 @@ public static class ProfileFitter
             "expertComputeEfficiency" => hardware with { ExpertComputeEfficiency = value },
             "matVecComputeEfficiency" => hardware with { MatVecComputeEfficiency = value },
             "moeLayerOverheadUs" => hardware with { MoeLayerOverheadUs = value },
+            "kvGroupRereadFraction" => hardware with { KvGroupRereadFraction = value },
             _ when name.StartsWith("weightReadGBps.", StringComparison.Ordinal) && Ranges.ContainsKey(name) =>
                 hardware with { WeightReadGBps = new Dictionary<string, double>(hardware.WeightReadGBps, StringComparer.Ordinal) { [name["weightReadGBps.".Length..]] = value } },
             _ => throw new InputException($"--constants: '{name}' cannot be fitted. Fix: use some of: {string.Join(", ", Ranges.Keys)}"),
@@ -154,6 +156,7 @@ public static class ProfileFitter
         "expertComputeEfficiency" => h.ExpertComputeEfficiency,
         "matVecComputeEfficiency" => h.MatVecComputeEfficiency,
         "moeLayerOverheadUs" => h.MoeLayerOverheadUs,
+        "kvGroupRereadFraction" => h.KvGroupRereadFraction,
         _ when name.StartsWith("weightReadGBps.", StringComparison.Ordinal) => h.WeightReadGBps.TryGetValue(name["weightReadGBps.".Length..], out var rate) ? rate : double.NaN,
         _ => double.NaN,
     };

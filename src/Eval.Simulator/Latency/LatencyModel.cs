@@ -46,8 +46,11 @@ public sealed class LatencyModel
         _layerOverhead = model.Layers * hardware.LayerOverheadUs / 1e6;
         // A stack's fused MoE path runs its routing, permutation and grouped-GEMM kernels once per MoE layer per step (docs/simulator.md).
         _moeLayerOverhead = model.IsMixtureOfExperts ? model.Layers * hardware.MoeLayerOverheadUs / 1e6 : 0;
-        // A kernel with one thread block per query head reads a shared (grouped-query) K/V head once per query head.
-        _kvContextReads = hardware.KvReadPerQueryHead ? Math.Max(1.0, (double)model.AttentionHeads / model.KvHeads) : 1.0;
+        // A kernel with one thread block per query head reads a shared (grouped-query) K/V head once per query head; the share of
+        // those re-reads that the L2 cache does not catch reaches memory (KvGroupRereadFraction, 1 = every re-read).
+        _kvContextReads = hardware.KvReadPerQueryHead
+            ? 1.0 + (Math.Clamp(hardware.KvGroupRereadFraction, 0, 1) * (Math.Max(1.0, (double)model.AttentionHeads / model.KvHeads) - 1.0))
+            : 1.0;
 
         // With a vocabulary size the input embedding is a lookup (no FLOPs; one row read) and the output head is
         // computed only for tokens that need logits. Without it every parameter is a per-token linear weight.
@@ -249,7 +252,7 @@ public sealed class LatencyModel
 
     /// <summary>
     /// KV-cache bytes a step moves: every cached token of the decoding sequences read once (once per query head of its
-    /// group when the profile's kernel does not share K/V heads), every new token's K and V written.
+    /// group when the profile's kernel does not share K/V heads: 1 + reread fraction · (group − 1) reads), every new token's K and V written.
     /// </summary>
     public double KvBytesRead(double tokens, double decodeContext) => KvBytesPerToken * ((decodeContext * _kvContextReads) + tokens);
 

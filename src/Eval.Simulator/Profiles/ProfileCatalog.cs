@@ -157,6 +157,7 @@ public sealed class ProfileCatalog
 
             Require(file, at, "expertComputeEfficiency", h.ExpertComputeEfficiency <= 1, "must be in [0, 1]", "use a fraction of peak, or 0 for the dense computeEfficiency");
             Require(file, at, "matVecComputeEfficiency", h.MatVecComputeEfficiency <= 1, "must be in [0, 1]", "use a fraction of peak, or 0 for the roofline maximum");
+            Require(file, at, "kvGroupRereadFraction", h.KvGroupRereadFraction is >= 0 and <= 1, "must be in [0, 1]", "use the share of per-query-head K/V re-reads that reach memory, 1 for every one");
             if (h.Architecture == DeviceArchitecture.SramPipeline)
             {
                 Require(file, at, "layerLatencyUs", h.LayerLatencyUs > 0, "must be > 0 for an sram-pipeline device", "give the calibrated per-layer latency in µs");
@@ -166,7 +167,7 @@ public sealed class ProfileCatalog
             {
                 ("memoryGB", true), ("memoryBandwidthGBps", true), ("peakTflops", true), ("computeEfficiency", true), ("bandwidthEfficiency", true),
                 ("stepOverheadMs", h.StepOverheadMs > 0), ("requestOverheadMs", h.RequestOverheadMs > 0), ("networkRttMs", h.NetworkRttMs > 0),
-                ("inProcessRequestOverheadMs", h.InProcessRequestOverheadMs > 0), ("kvReadPerQueryHead", h.KvReadPerQueryHead),
+                ("inProcessRequestOverheadMs", h.InProcessRequestOverheadMs > 0), ("kvReadPerQueryHead", h.KvReadPerQueryHead), ("kvGroupRereadFraction", h.KvGroupRereadFraction < 1),
                 ("allReduceHopLatencyUs", h.AllReduceHopLatencyUs > 0), ("allReduceCallOverheadUs", h.AllReduceCallOverheadUs > 0),
                 ("interconnectGBps", h.InterconnectGBps > 0), ("pricePerDeviceHour", h.PricePerDeviceHour > 0),
                 ("layerLatencyUs", h.LayerLatencyUs > 0), ("deviceHopMs", h.DeviceHopMs > 0),

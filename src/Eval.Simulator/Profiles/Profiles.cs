@@ -51,6 +51,13 @@ public sealed record HardwareProfile
     /// MHA without XQA): KV bytes read per step scale by attentionHeads / kvHeads. False for current engines.
     /// </summary>
     public bool KvReadPerQueryHead { get; init; }
+    /// <summary>
+    /// With <see cref="KvReadPerQueryHead"/>: the share of the extra per-query-head K/V reads that reach memory, the rest being served
+    /// from the GPU's L2 cache by the group's other thread blocks. Reads per cached token = 1 + fraction · (attentionHeads / kvHeads − 1):
+    /// 1 (the default) is the upper bound (every re-read from memory), 0 a kernel that shares each K/V head perfectly. Fitted per
+    /// serving-stack profile on its grouped-query calibration rows (docs/simulator.md).
+    /// </summary>
+    public double KvGroupRereadFraction { get; set; } = 1.0;
     /// <summary>Client-to-server network round trip added to time to first token, ms.</summary>
     public double NetworkRttMs { get; init; }
     /// <summary>Latency of one all-reduce (launch plus synchronisation), µs; with <see cref="AllReduceHopLatencyUs"/> its base part.</summary>
