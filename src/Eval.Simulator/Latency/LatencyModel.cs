@@ -28,6 +28,7 @@ public sealed class LatencyModel
     private readonly double _expertActiveParams;
     private readonly double _matVecFlopsPerSecond;
     private readonly double _moeLayerOverhead;
+    private readonly double _moeExpertOverhead;
 
     public LatencyModel(HardwareProfile hardware, ModelProfile model, Precision precision, int tensorParallel)
     {
@@ -44,8 +45,11 @@ public sealed class LatencyModel
         _attentionWidth = (double)Math.Max(1, model.AttentionHeads) * model.HeadDim;
         _stepOverhead = hardware.StepOverheadMs / 1000.0;
         _layerOverhead = model.Layers * hardware.LayerOverheadUs / 1e6;
-        // A stack's fused MoE path runs its routing, permutation and grouped-GEMM kernels once per MoE layer per step (docs/simulator.md).
-        _moeLayerOverhead = model.IsMixtureOfExperts ? model.Layers * hardware.MoeLayerOverheadUs / 1e6 : 0;
+        // A stack's fused MoE path runs its routing, permutation and grouped-GEMM kernels once per MoE layer per step; dense-MLP
+        // layers of an MoE model (first_k_dense_replace) run none (docs/simulator.md).
+        _moeLayerOverhead = model.MoeLayers * hardware.MoeLayerOverheadUs / 1e6;
+        // Each routed expert a step touches costs its grouped-GEMM tile work once per MoE layer, beside its bytes (docs/simulator.md).
+        _moeExpertOverhead = model.MoeLayers * hardware.MoeExpertOverheadUs / 1e6;
         // A kernel with one thread block per query head reads a shared (grouped-query) K/V head once per query head; the share of
         // those re-reads that the L2 cache does not catch reaches memory (KvGroupRereadFraction, 1 = every re-read).
         _kvContextReads = hardware.KvReadPerQueryHead
@@ -129,6 +133,12 @@ public sealed class LatencyModel
         return e * (1 - Math.Pow(1 - (Model.ExpertsPerToken / e), tokens));
     }
 
+    /// <summary>
+    /// Seconds one step spends on the routed experts it touches beyond their bytes: MoE layers · moeExpertOverheadUs ·
+    /// expected distinct experts of <paramref name="tokens"/> tokens; 0 for a dense model or without the constant.
+    /// </summary>
+    public double MoeExpertSeconds(double tokens) => _moeExpertOverhead == 0 ? 0 : _moeExpertOverhead * ExpectedDistinctExperts(tokens);
+
     /// <summary>Bytes of weights one step reads: all dense weights plus the experts its tokens touch.</summary>
     public double WeightBytesRead(double tokens) =>
         (Model.IsMixtureOfExperts ? _nonExpertBytes + (_expertBytes * ExpectedDistinctExperts(tokens) / Model.Experts) : WeightBytes) - _lookupBytes;
@@ -180,9 +190,11 @@ public sealed class LatencyModel
         // add (per-operator, as Vidur, arXiv 2405.05465, and Yuan et al., arXiv 2402.16363; docs/simulator.md).
         // A decode step whose matrix-vector kernels do their arithmetic per sequence without hiding it behind the weight stream
         // (llama.cpp on Metal) pays both: weights / read rate + FLOPs at the mat-vec efficiency (docs/simulator.md).
+        // The touched experts' per-expert work sits with their weight stream, on the memory side of the roofline.
+        var weightSeconds = (WeightBytesRead(tokens) / _weightBytesPerSecond) + MoeExpertSeconds(tokens);
         var linear = _matVecFlopsPerSecond > 0 && prefillTokens <= 0
-            ? (WeightBytesRead(tokens) / _weightBytesPerSecond) + (LinearFlops(0, decodeBatch) / _matVecFlopsPerSecond)
-            : Math.Max(linearCompute, WeightBytesRead(tokens) / _weightBytesPerSecond);
+            ? weightSeconds + (LinearFlops(0, decodeBatch) / _matVecFlopsPerSecond)
+            : Math.Max(linearCompute, weightSeconds);
         var attention = Math.Max(attentionCompute, KvBytesRead(tokens, decodeContext) / _bytesPerSecond);
         return linear + attention + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + _moeLayerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
     }

@@ -150,7 +150,7 @@ public sealed class ProfileCatalog
             Require(file, at, "maxBatch", h.MaxBatch >= 1, "must be >= 1", "give the engine's largest batch, e.g. 256");
             Require(file, at, "maxStepTokens", h.MaxStepTokens >= 16, "must be >= 16", "give the chunked-prefill token budget, e.g. 8192");
             Require(file, at, "pricePerDeviceHour", h.PricePerDeviceHour >= 0, "must be >= 0", "give the USD price of one device-hour");
-            foreach (var (field, value) in new[] { ("stepOverheadMs", h.StepOverheadMs), ("requestOverheadMs", h.RequestOverheadMs), ("inProcessRequestOverheadMs", h.InProcessRequestOverheadMs), ("networkRttMs", h.NetworkRttMs), ("allReduceLatencyUs", h.AllReduceLatencyUs), ("allReduceHopLatencyUs", h.AllReduceHopLatencyUs), ("allReduceCallOverheadUs", h.AllReduceCallOverheadUs), ("interconnectGBps", h.InterconnectGBps), ("runtimeReservedGB", h.RuntimeReservedGB), ("deviceHopMs", h.DeviceHopMs), ("layerOverheadUs", h.LayerOverheadUs), ("expertComputeEfficiency", h.ExpertComputeEfficiency), ("moeLayerOverheadUs", h.MoeLayerOverheadUs), ("matVecComputeEfficiency", h.MatVecComputeEfficiency), ("prefillPairNs", h.PrefillPairNs), ("prefillElementNs", h.PrefillElementNs), ("decodeContextNs", h.DecodeContextNs), ("decodeScalarElementNs", h.DecodeScalarElementNs), ("f16VectorElements", h.F16VectorElements), ("kvPadTokens", h.KvPadTokens), ("decodeSplitKvTokens", h.DecodeSplitKvTokens) })
+            foreach (var (field, value) in new[] { ("stepOverheadMs", h.StepOverheadMs), ("requestOverheadMs", h.RequestOverheadMs), ("inProcessRequestOverheadMs", h.InProcessRequestOverheadMs), ("networkRttMs", h.NetworkRttMs), ("allReduceLatencyUs", h.AllReduceLatencyUs), ("allReduceHopLatencyUs", h.AllReduceHopLatencyUs), ("allReduceCallOverheadUs", h.AllReduceCallOverheadUs), ("interconnectGBps", h.InterconnectGBps), ("runtimeReservedGB", h.RuntimeReservedGB), ("deviceHopMs", h.DeviceHopMs), ("layerOverheadUs", h.LayerOverheadUs), ("expertComputeEfficiency", h.ExpertComputeEfficiency), ("moeLayerOverheadUs", h.MoeLayerOverheadUs), ("moeExpertOverheadUs", h.MoeExpertOverheadUs), ("matVecComputeEfficiency", h.MatVecComputeEfficiency), ("prefillPairNs", h.PrefillPairNs), ("prefillElementNs", h.PrefillElementNs), ("decodeContextNs", h.DecodeContextNs), ("decodeScalarElementNs", h.DecodeScalarElementNs), ("f16VectorElements", h.F16VectorElements), ("kvPadTokens", h.KvPadTokens), ("decodeSplitKvTokens", h.DecodeSplitKvTokens) })
             {
                 Require(file, at, field, value >= 0 && double.IsFinite(value), "must be a finite number >= 0", "use 0 when it does not apply");
             }
@@ -172,7 +172,7 @@ public sealed class ProfileCatalog
                 ("interconnectGBps", h.InterconnectGBps > 0), ("pricePerDeviceHour", h.PricePerDeviceHour > 0),
                 ("layerLatencyUs", h.LayerLatencyUs > 0), ("deviceHopMs", h.DeviceHopMs > 0),
                 ("kvCacheFreeFraction", h.KvCacheFreeFraction < 1), ("sramWeightFraction", h.SramWeightFraction < 1), ("runtimeReservedGB", h.RuntimeReservedGB > 0),
-                ("layerOverheadUs", h.LayerOverheadUs > 0), ("weightReadGBps", h.WeightReadGBps.Count > 0), ("expertComputeEfficiency", h.ExpertComputeEfficiency > 0), ("moeLayerOverheadUs", h.MoeLayerOverheadUs > 0), ("matVecComputeEfficiency", h.MatVecComputeEfficiency > 0),
+                ("layerOverheadUs", h.LayerOverheadUs > 0), ("weightReadGBps", h.WeightReadGBps.Count > 0), ("expertComputeEfficiency", h.ExpertComputeEfficiency > 0), ("moeLayerOverheadUs", h.MoeLayerOverheadUs > 0), ("moeExpertOverheadUs", h.MoeExpertOverheadUs > 0), ("matVecComputeEfficiency", h.MatVecComputeEfficiency > 0),
                 ("prefillPairNs", h.PrefillPairNs > 0), ("prefillElementNs", h.PrefillElementNs > 0), ("decodeContextNs", h.DecodeContextNs > 0),
                 ("decodeScalarElementNs", h.DecodeScalarElementNs > 0), ("f16VectorElements", h.F16VectorElements > 0), ("kvPadTokens", h.KvPadTokens > 0), ("decodeSplitKvTokens", h.DecodeSplitKvTokens > 0),
             };
@@ -214,10 +214,12 @@ public sealed class ProfileCatalog
                 Require(file, at, "expertParametersB", m.ExpertParametersB > 0 && m.ExpertParametersB < m.ParametersB, "must be in (0, parametersB)", "give the parameters inside routed experts, billions");
             }
 
+            Require(file, at, "denseLayers", m.DenseLayers >= 0 && (m.DenseLayers == 0 || (m.Experts > 0 && m.DenseLayers < m.Layers)), "must be 0, or for a mixture-of-experts model in [0, layers)", "give the layers whose MLP is dense (first_k_dense_replace), or 0");
+
             var needed = new List<(string Field, bool Present)>
             {
                 ("parametersB", true), ("activeParametersB", m.ActiveParametersB < m.ParametersB), ("layers", true), ("hiddenSize", true),
-                ("kvHeads", true), ("headDim", true), ("experts", m.Experts > 0), ("expertParametersB", m.Experts > 0), ("capability", true), ("vocabSize", m.VocabSize > 0),
+                ("kvHeads", true), ("headDim", true), ("experts", m.Experts > 0), ("expertParametersB", m.Experts > 0), ("capability", true), ("vocabSize", m.VocabSize > 0), ("denseLayers", m.DenseLayers > 0),
             };
             CheckSources(file, at, m.Sources, needed);
         }

@@ -139,10 +139,17 @@ public sealed record HardwareProfile
     /// <summary>
     /// Fixed cost of one mixture-of-experts layer in every step, µs (0: none): the routing and token-permutation kernels and the
     /// grouped-GEMM launches of a serving stack's fused MoE path, which do not shrink with the bytes a small batch reads nor with
-    /// tensor parallelism (each device runs them on its own slice). Charged per layer of an MoE model (models.json gives no
-    /// dense-layer count, so every layer counts). Fitted on MoE decode rows at small batch (docs/simulator.md).
+    /// tensor parallelism (each device runs them on its own slice). Charged per MoE layer (<see cref="ModelProfile.MoeLayers"/>:
+    /// a model's dense-MLP layers run no MoE kernels). Fitted on MoE decode rows at small batch (docs/simulator.md).
     /// </summary>
     public double MoeLayerOverheadUs { get; init; }
+    /// <summary>
+    /// Cost of each routed expert a step touches, per MoE layer, µs (0: none): the grouped GEMM's per-expert tile work at a
+    /// few tokens per expert, beyond the expert's bytes. Scales with the expected distinct experts the step's tokens touch
+    /// (<see cref="Latency.LatencyModel.ExpectedDistinctExperts"/>) and sits on the memory side of the linear roofline, so a
+    /// compute-bound step hides it (docs/simulator.md).
+    /// </summary>
+    public double MoeExpertOverheadUs { get; init; }
     /// <summary>
     /// Fraction of peak a decode step's matrix-vector kernels reach on their arithmetic when it does not overlap the weight
     /// stream (llama.cpp on Metal dequantises and multiplies each weight block once per sequence of the batch): a step with
@@ -194,6 +201,11 @@ public sealed record ModelProfile
     /// <summary>Parameters inside routed experts (all layers, all experts), billions.</summary>
     public double ExpertParametersB { get; init; }
     /// <summary>
+    /// Layers of a mixture-of-experts model whose MLP is dense (no router, no routed experts): DeepSeek-V3-style
+    /// configurations' <c>first_k_dense_replace</c>. 0: every layer routes.
+    /// </summary>
+    public int DenseLayers { get; init; }
+    /// <summary>
     /// Vocabulary size; 0 = not given (every parameter then counts as a per-token linear weight). When given, the input
     /// embedding is a lookup (no compute, one row read) and the output head is computed only for tokens whose logits are needed.
     /// </summary>
@@ -208,6 +220,9 @@ public sealed record ModelProfile
     public IReadOnlyList<FigureSource> Sources { get; init => field = value ?? []; } = [];
 
     public bool IsMixtureOfExperts => Experts > 0 && ExpertsPerToken > 0;
+
+    /// <summary>Layers that run the routed-expert (fused MoE) path: layers − dense layers for an MoE model, else 0.</summary>
+    public int MoeLayers => IsMixtureOfExperts ? Math.Max(0, Layers - DenseLayers) : 0;
 }
 
 /// <summary>A hardware profile file: format version and the profiles it holds.</summary>
