@@ -38,6 +38,11 @@ public class SimulateDefaultsTests
             args.AddRange(["--requests", n.ToString(c)]);
         }
 
+        if (row.Engine is { } engine)
+        {
+            args.AddRange(["--engine", engine]);
+        }
+
         if (row.InProcess)
         {
             args.Add("--in-process");

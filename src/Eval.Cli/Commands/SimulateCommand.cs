@@ -32,6 +32,7 @@ public static class SimulateCommand
         var coldStart = new Option<bool>("--cold-start") { Description = "Count every request from the lockstep start (all clients at once, no warm-up excluded) instead of the steady state." };
         var prefillFirst = new Option<bool>("--prefill-first") { Description = "As a batch benchmark that prefills every prompt before decoding and times decoding alone (llama-batched-bench's T_TG): time per output token excludes the wait for the batch's other prompts. Chunked prefill off." };
         var inProcess = new Option<bool>("--in-process") { Description = "As an offline benchmark inside the engine process measures it: no network round trip, the stack's in-process per-call cost instead of its server request overhead." };
+        var engine = new Option<string?>("--engine") { Description = $"Serving engine the run is served by ({string.Join(", ", ServingEngines.Known)}): its request overhead where the hardware profile lists one (engineRequestOverheadMs), else the profile's requestOverheadMs (default: the profile's)." };
         var arrival = new Option<string>("--arrival") { Description = "Open-loop inter-arrivals: poisson or gamma.", DefaultValueFactory = _ => "poisson" };
         var burstiness = new Option<double>("--burstiness") { Description = "Gamma shape (1 = Poisson).", DefaultValueFactory = _ => 1.0 };
         var chunked = new Option<bool?>("--chunked-prefill") { Description = "Mix prompt chunks with decode steps up to the device's step-token budget: true or false (default: the hardware profile's serving stack, see 'simulate profiles')." };
@@ -48,12 +49,12 @@ public static class SimulateCommand
 
         var command = new Command("simulate", "SIMULATED: predict TTFT, TPOT, throughput, goodput and saturation for a hardware × model profile under load; size a fleet for an SLO.")
         {
-            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, prefillFirst, arrival, burstiness, chunked, jitter, spread, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
+            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, prefillFirst, engine, arrival, burstiness, chunked, jitter, spread, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
         };
         command.SetAction(async (parse, ct) =>
         {
             var catalog = ProfileCatalog.Load(parse.GetValue(Profiles));
-            var latency = Build(catalog, parse.GetValue(hw), parse.GetValue(model), parse.GetValue(precision), parse.GetValue(tp), parse.GetValue(inProcess));
+            var latency = Build(catalog, parse.GetValue(hw), parse.GetValue(model), parse.GetValue(precision), parse.GetValue(tp), parse.GetValue(inProcess), parse.GetValue(engine));
             var inputs = ParseList(parse.GetValue(input)!, "--input-tokens", 1, 1_000_000).Select(v => (int)v).ToList();
             var outputs = ParseList(parse.GetValue(output)!, "--output-tokens", 1, 1_000_000).Select(v => (int)v).ToList();
             var rates = parse.GetValue(rate) is { } r ? ParseList(r, "--rate", 1e-6, 1e7) : [];
@@ -169,7 +170,7 @@ public static class SimulateCommand
         return command;
     }
 
-    internal static LatencyModel Build(ProfileCatalog catalog, string? hwId, string? modelId, string? precisionName, int tp, bool inProcess = false)
+    internal static LatencyModel Build(ProfileCatalog catalog, string? hwId, string? modelId, string? precisionName, int tp, bool inProcess = false, string? engine = null)
     {
         if (string.IsNullOrWhiteSpace(hwId))
         {
@@ -181,7 +182,8 @@ public static class SimulateCommand
             throw new InputException($"--model: missing. Fix: add --model <id>, one of: {string.Join(", ", catalog.Models.Select(m => m.Id))}");
         }
 
-        var hardware = catalog.GetHardware(hwId);
+        // The engine's request overhead first; in process then replaces it, as validation does.
+        var hardware = ServingEngines.Apply(catalog.GetHardware(hwId), engine);
         if (inProcess)
         {
             hardware = LoadDefaults.InProcess(hardware);

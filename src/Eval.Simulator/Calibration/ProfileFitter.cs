@@ -42,6 +42,9 @@ public static class ProfileFitter
         ["weightReadGBps.q8_0"] = (1, 20000),
         ["weightReadGBps.q4"] = (1, 20000),
         ["weightReadGBps.mxfp4"] = (1, 20000),
+        ["engineRequestOverheadMs.vllm"] = (0, 200),
+        ["engineRequestOverheadMs.sglang"] = (0, 200),
+        ["engineRequestOverheadMs.trtllm"] = (0, 200),
     };
 
     /// <summary>The profile with one named constant set.</summary>
@@ -68,6 +71,8 @@ public static class ProfileFitter
             "moeExpertOverheadUs" => hardware with { MoeExpertOverheadUs = value },
             _ when name.StartsWith("weightReadGBps.", StringComparison.Ordinal) && Ranges.ContainsKey(name) =>
                 hardware with { WeightReadGBps = new Dictionary<string, double>(hardware.WeightReadGBps, StringComparer.Ordinal) { [name["weightReadGBps.".Length..]] = value } },
+            _ when name.StartsWith("engineRequestOverheadMs.", StringComparison.Ordinal) && Ranges.ContainsKey(name) =>
+                hardware with { EngineRequestOverheadMs = new Dictionary<string, double>(hardware.EngineRequestOverheadMs, StringComparer.Ordinal) { [name["engineRequestOverheadMs.".Length..]] = value } },
             _ => throw new InputException($"--constants: '{name}' cannot be fitted. Fix: use some of: {string.Join(", ", Ranges.Keys)}"),
         };
     }
@@ -164,6 +169,8 @@ public static class ProfileFitter
         "kvGroupRereadFraction" => h.KvGroupRereadFraction,
         "moeExpertOverheadUs" => h.MoeExpertOverheadUs,
         _ when name.StartsWith("weightReadGBps.", StringComparison.Ordinal) => h.WeightReadGBps.TryGetValue(name["weightReadGBps.".Length..], out var rate) ? rate : double.NaN,
+        // An engine without its own value pays the profile's request overhead.
+        _ when name.StartsWith("engineRequestOverheadMs.", StringComparison.Ordinal) => h.EngineRequestOverheadMs.TryGetValue(name["engineRequestOverheadMs.".Length..], out var ms) ? ms : h.RequestOverheadMs,
         _ => double.NaN,
     };
 

@@ -131,6 +131,13 @@ public sealed record HardwareProfile
     /// </summary>
     public IReadOnlyDictionary<string, double> WeightReadGBps { get; init => field = value ?? new Dictionary<string, double>(); } = new Dictionary<string, double>();
     /// <summary>
+    /// The request overhead of a named serving engine on this device (vllm, sglang, …), ms, in place of
+    /// <see cref="RequestOverheadMs"/> for a row or a <c>simulate --engine</c> run of that engine: the engine's own
+    /// first-token path (API server, tokenising, the hop to the engine core, scheduling). An engine not listed pays
+    /// the profile's <see cref="RequestOverheadMs"/>. Names: <see cref="ServingEngines.Known"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> EngineRequestOverheadMs { get; init => field = value ?? new Dictionary<string, double>(); } = new Dictionary<string, double>();
+    /// <summary>
     /// Fraction of peak the routed-expert (mixture-of-experts) GEMMs reach, in place of <see cref="ComputeEfficiency"/>
     /// for the expert share of a step's linear FLOPs: a grouped GEMM over many small per-expert batches, with the weights
     /// widened from a block format inside the kernel, runs far below a dense GEMM. 0: the same as computeEfficiency.

@@ -36,6 +36,12 @@ public sealed record ValidationRow
     /// <summary>Measured inside the engine process (no HTTP, no network): no round trip, and the request overhead is the profile's in-process one.</summary>
     public bool InProcess { get; init; }
 
+    /// <summary>
+    /// The serving engine the row was measured under (vllm, sglang, trtllm, nim, llama.cpp, …: <see cref="ServingEngines.Known"/>),
+    /// set from the row's source; the profile's <c>engineRequestOverheadMs</c> for it replaces <c>requestOverheadMs</c>. Null: the profile's.
+    /// </summary>
+    public string? Engine { get; init; }
+
     /// <summary>The row's tool prefills every prompt of its batch before decoding and times decoding alone (llama-batched-bench's T_TG).</summary>
     public bool PrefillFirst { get; init; }
     /// <summary>A held-out row: added after calibration and never used to fit constants; reported apart, bounds not asserted.</summary>
@@ -136,6 +142,11 @@ public static class ValidationRunner
                 throw InputException.At(name, null, $"rows[{i}].arrival", $"'{r.Arrival}' with burstiness {r.Burstiness} is not an arrival process", "use poisson, or gamma with a burstiness > 0 (1 = Poisson)");
             }
 
+            if (r.Engine is not null && !ServingEngines.IsKnown(r.Engine))
+            {
+                throw InputException.At(name, null, $"rows[{i}].engine", $"'{r.Engine}' ('{r.Id}') is not a known serving engine", $"use one of: {string.Join(", ", ServingEngines.Known)}, or drop it for the profile's request overhead");
+            }
+
             if (r.RequestRate is null && (r.Arrival is not null || r.Burstiness is not null))
             {
                 throw InputException.At(name, null, $"rows[{i}].arrival", "is set on a closed-loop row", "add requestRate (open loop) or drop arrival and burstiness");
@@ -156,7 +167,8 @@ public static class ValidationRunner
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(row);
-        var hw = catalog.GetHardware(row.Hardware, $"validation row {row.Id}: hardware");
+        // The row's serving engine first (its request overhead where the profile lists one); in process then replaces it.
+        var hw = ServingEngines.Apply(catalog.GetHardware(row.Hardware, $"validation row {row.Id}: hardware"), row.Engine, $"validation row {row.Id}: engine");
         if (row.InProcess)
         {
             // No HTTP server or network: only the runtime's own per-call cost remains.
