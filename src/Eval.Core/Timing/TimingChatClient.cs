@@ -26,6 +26,12 @@ public sealed class TimingChatClient : DelegatingChatClient
             yield break;
         }
 
+        if (InnerClient.GetService(typeof(IAttemptStartThread)) is IAttemptStartThread startThread)
+        {
+            // The backend begins its attempts on a thread of its own: the start stamp is taken there, right before its send.
+            await new AttemptStartSwitch(startThread);
+        }
+
         recorder.Start();
         var time = recorder.Time;
         try
@@ -58,6 +64,11 @@ public sealed class TimingChatClient : DelegatingChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var recorder = AttemptRecorder.From(options);
+        if (recorder is not null && InnerClient.GetService(typeof(IAttemptStartThread)) is IAttemptStartThread startThread)
+        {
+            await new AttemptStartSwitch(startThread);
+        }
+
         recorder?.Start();
         try
         {
