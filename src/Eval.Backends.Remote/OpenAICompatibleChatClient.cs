@@ -594,13 +594,20 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
     private async Task<HttpResponseMessage> SendAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream, AttemptRecorder? recorder, AttemptTimeouts timeouts, ArrivalSink? arrivals = null)
     {
-        // tx_thread=on: the timing layer began this attempt on the send thread (GetService(IAttemptStartThread)), which runs
-        // this up to the socket write.
-        var sending = StartSend(messages, options, stream, recorder, timeouts, arrivals);
-        using var request = sending.Request;
+        ArrivalSink.Current = arrivals;
+        using var request = new HttpRequestMessage(HttpMethod.Post, _endpoint)
+        {
+            Content = new TimedJsonContent(BuildBody(messages, options, stream), recorder, arrivals),
+        };
+        AddHeaders(request);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(stream ? "text/event-stream" : "application/json"));
+        var context = ResilienceContextPool.Shared.Get(timeouts.Token);
+        context.Properties.Set(RecorderKey, recorder);
+        context.Properties.Set(TimeoutsKey, timeouts);
+        request.SetResilienceContext(context);
         try
         {
-            var response = await sending.Response;
+            var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeouts.Token);
             _protocol.Saw(response);
             if (recorder is not null && response.Headers.TryGetValues(SimulatedHeader, out var simulated) && simulated.Contains("true", StringComparer.OrdinalIgnoreCase))
             {
@@ -625,43 +632,8 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         }
         finally
         {
-            ResilienceContextPool.Shared.Return(sending.Context);
+            ResilienceContextPool.Shared.Return(context);
         }
-    }
-
-    /// <summary>A request on its way: the message, its resilience context, and the send that carries it (headers not yet read).</summary>
-    private readonly record struct Sending(HttpRequestMessage Request, ResilienceContext Context, Task<HttpResponseMessage> Response);
-
-    /// <summary>
-    /// Builds the request and starts it: on a warm pooled HTTP/1.1 connection its bytes are written (and the request_sent stamp
-    /// taken) before this returns. The arrival sink set here flows with the send to the connection's writes and header reads.
-    /// </summary>
-    private Sending StartSend(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream, AttemptRecorder? recorder, AttemptTimeouts timeouts, ArrivalSink? arrivals)
-    {
-        ArrivalSink.Current = arrivals;
-        var request = new HttpRequestMessage(HttpMethod.Post, _endpoint)
-        {
-            Content = new TimedJsonContent(BuildBody(messages, options, stream), recorder, arrivals),
-        };
-        AddHeaders(request);
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(stream ? "text/event-stream" : "application/json"));
-        var context = ResilienceContextPool.Shared.Get(timeouts.Token);
-        context.Properties.Set(RecorderKey, recorder);
-        context.Properties.Set(TimeoutsKey, timeouts);
-        request.SetResilienceContext(context);
-        Task<HttpResponseMessage> response;
-        try
-        {
-            response = _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeouts.Token);
-        }
-#pragma warning disable CA1031 // Handed to the caller's await, which classifies it as before.
-        catch (Exception ex)
-        {
-            response = Task.FromException<HttpResponseMessage>(ex);
-        }
-#pragma warning restore CA1031
-
-        return new Sending(request, context, response);
     }
 
     /// <summary>Whether attempts begin on <see cref="SendThread"/>: <c>tx_thread=on</c> (the default) with the system clock (a test's virtual clock keeps them on the caller's flow).</summary>
