@@ -187,6 +187,23 @@ public class TimingChatClientTests
     }
 
     [Fact]
+    public async Task StartThread_ScheduledAttempt_BeginsWhereItsDispatcherCalledIt()
+    {
+        using var thread = new OneThread();
+        var inner = new StartThreadClient(thread);
+        var client = new ChatClientBuilder(inner).UseTiming().Build();
+        var recorder = new AttemptRecorder(TimeProvider.System);
+        var options = new ChatOptions { AdditionalProperties = new() { [AttemptRecorder.OptionsKey] = recorder, [Spark.Eval.Core.Backends.AttemptContext.ScheduledKey] = true } };
+        await foreach (var _ in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "hi")], options, TestContext.Current.CancellationToken))
+        {
+        }
+
+        Assert.Equal(0, thread.Posted);
+        Assert.False(inner.CalledOnThread);
+        Assert.True(inner.StartedBeforeCall);
+    }
+
+    [Fact]
     public async Task StartThread_NoneOffered_AttemptStaysOnTheCallersFlow()
     {
         var inner = new StartThreadClient(null);
