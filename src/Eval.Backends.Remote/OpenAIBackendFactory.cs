@@ -16,7 +16,7 @@ public sealed class OpenAIBackendFactory : IBackendFactory
     [
         "name", "url", "model", "key_env", "api", "headers", "connect_timeout_ms", "ttft_timeout_ms", "idle_timeout_ms",
         "total_timeout_ms", "retries", "retry_base_ms", "max_concurrency", "breaker_min_throughput", "http2", "http_version", "preconnect", "tokenizer",
-        "rx_timestamps", "rx_thread", "headers_env", "follow_redirects", "retry_max_ms",
+        "rx_timestamps", "rx_thread", "tx_thread", "headers_env", "follow_redirects", "retry_max_ms",
         .. StreamLimits.Keys,
     ];
 
@@ -77,7 +77,7 @@ public sealed class OpenAIBackendFactory : IBackendFactory
         }
 
         var description = string.Create(CultureInfo.InvariantCulture,
-            $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)} over HTTP/{(options.Http2 ? "2" : "1.1")}, model {options.Model}, client tokenizer {client.Tokens.Name}, event stamps {(client.KernelReceiveTimestamps ? "kernel receive time" + (options.ReceiveThread ? $" (read by {ReceiveReader.Description ?? "one receive thread"})" : " (read by the HTTP layer)") : "client parse time")}, request_sent {(client.KernelReceiveTimestamps ? "kernel transmit time of the request's last byte (SO_TIMESTAMPING software stamp; when the write returned where the kernel gives none)" : "when the request's write returned")}, {(options.Preconnect ? $"{client.Connections.ConnectMilliseconds.Count} connection(s) opened and warmed before the first attempt{(byDefault ? " (one per request in flight, by default)" : "")}, " : "")}server lists models: {(listed is null ? "(none listed)" : string.Join(", ", listed.Take(5)))}{(warning is null ? "" : "; " + warning)}");
+            $"OpenAI-compatible {options.Api switch { OpenAIApi.ChatCompletions => "Chat Completions", OpenAIApi.Responses => "Responses", _ => "Responses (WebSocket)" }} API at {SafeUrl(options.BaseUrl)} over HTTP/{(options.Http2 ? "2" : "1.1")}, model {options.Model}, client tokenizer {client.Tokens.Name}, event stamps {(client.KernelReceiveTimestamps ? "kernel receive time" + (options.ReceiveThread ? $" (read by {ReceiveReader.Description ?? "one receive thread"})" : " (read by the HTTP layer)") : "client parse time")}, request_sent {(client.KernelReceiveTimestamps ? "kernel transmit time of the request's last byte (SO_TIMESTAMPING software stamp; when the write returned where the kernel gives none)" : "when the request's write returned")}, attempts begun (start stamp to request write) on {(client.SendsFromSendThread ? SendThread.Instance.Description + " (tx_thread=off: on the attempt's own thread)" : "the attempt's own thread" + (options.SendThread ? " (the send thread needs the system clock)" : " (tx_thread=off)"))}, {(options.Preconnect ? $"{client.Connections.ConnectMilliseconds.Count} connection(s) opened and warmed before the first attempt{(byDefault ? " (one per request in flight, by default)" : "")}, " : "")}server lists models: {(listed is null ? "(none listed)" : string.Join(", ", listed.Take(5)))}{(warning is null ? "" : "; " + warning)}");
         // max_concurrency is a layer of its own (shared backend behaviour), not code inside the client.
         var pipeline = options.MaxConcurrency > 0
             ? new ChatClientBuilder(client).UseConcurrencyLimit(options.MaxConcurrency, options.TimeToFirstTokenTimeout, context.Time).Build()
@@ -212,6 +212,12 @@ public sealed class OpenAIBackendFactory : IBackendFactory
                 null or "kernel" => true,
                 "off" => false,
                 var v => throw new InputException($"--backend '{spec.Text}': rx_timestamps={v} is not a stamping mode. Fix: write rx_timestamps=kernel (the default: the kernel's receive time of each event's bytes) or rx_timestamps=off (the moment the client parsed it)"),
+            },
+            SendThread = spec.GetString("tx_thread") switch
+            {
+                null or "on" or "1" or "true" => true,
+                "off" or "0" or "false" => false,
+                var v => throw new InputException($"--backend '{spec.Text}': tx_thread={v} is not on or off. Fix: write tx_thread=on (the default: one send thread, real-time priority where permitted, writes every request right after its attempt's start stamp) or tx_thread=off (the attempt's own thread sends it)"),
             },
             ReceiveThread = spec.GetString("rx_thread") switch
             {

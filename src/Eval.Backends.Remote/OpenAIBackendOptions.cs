@@ -84,6 +84,13 @@ public sealed record OpenAIBackendOptions
     /// </summary>
     public bool ReceiveThread { get; init; } = true;
 
+    /// <summary>
+    /// Send each request from one thread of the process (<see cref="SendThread"/>, real-time priority where permitted), handed
+    /// over right after the attempt's start stamp, so that nothing at normal priority waits between the stamp and the socket
+    /// write (<c>tx_thread=on</c>, the default; with the system clock only); off: the attempt's own thread sends it (<c>tx_thread=off</c>).
+    /// </summary>
+    public bool SendThread { get; init; } = true;
+
     /// <summary>Open a connection at creation (GET /models) so that connect time stays out of the first attempt.</summary>
     public bool Preconnect { get; init; }
 

@@ -636,6 +636,12 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         }
     }
 
+    /// <summary>Whether attempts begin on <see cref="SendThread"/>: <c>tx_thread=on</c> (the default) with the system clock (a test's virtual clock keeps them on the caller's flow).</summary>
+    private static bool UsesSendThread(OpenAIBackendOptions options, TimeProvider time) => options.SendThread && time == TimeProvider.System;
+
+    /// <summary>True when the timing layer begins this client's attempts on <see cref="SendThread"/> (<see cref="OpenAIBackendOptions.SendThread"/>).</summary>
+    public bool SendsFromSendThread => UsesSendThread(_options, _time);
+
     private void AddHeaders(HttpRequestMessage request)
     {
         // A request built by hand carries HTTP/1.1 unless told otherwise: HttpClient's defaults apply only to its helpers.
@@ -1253,6 +1259,8 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         : serviceType == typeof(ChatClientMetadata) ? _metadata
         : serviceType == typeof(ConnectionStats) ? Connections
         : serviceType == typeof(TokenCounter) ? Tokens
+        // tx_thread=on: the timing layer begins each attempt on the send thread (docs/remote.md, "Send path").
+        : serviceType == typeof(IAttemptStartThread) ? (SendsFromSendThread ? SendThread.Instance : null)
         : serviceType.IsInstanceOfType(this) ? this
         : null;
 

@@ -68,6 +68,7 @@ public static class SelfTestCommand
     private static readonly Option<int> RunRepeats = new("--repeats") { Description = "--via run: repeats per task of each run.", DefaultValueFactory = _ => 22 };
     private static readonly Option<int> RunWarmup = new("--warmup") { Description = "--via run: warm-up attempts of each run.", DefaultValueFactory = _ => 2 };
     private static readonly Option<string?> RunSuite = new("--suite") { Description = "--via run: suite of each run (default: run's own, the embedded spark-mini)." };
+    private static readonly Option<string?> RunBackendOptions = new("--backend-options") { Description = "--via run: settings appended to each run's openai backend spec (e.g. tx_thread=off, for comparison; docs/remote.md)." };
     private static readonly Option<string?> RunCli = new("--cli") { Description = "--via run: the spark-eval program to drive (a spark-eval.dll or executable; default this one), e.g. a baseline build." };
 
     /// <summary>The spark-eval program selftest starts serve-sim (and, with --client-jit full, itself) from.</summary>
@@ -80,7 +81,7 @@ public static class SelfTestCommand
         var command = new Command("selftest", "Measure the harness's own timing error: serve-sim in a child process with a fixed schedule, driven at concurrency 1/16/64/256; prints measured − server-logged flush times (TTFT, inter-token) at p50/p99.")
         {
             Json, Levels, TtftMs, ItlMs, Tokens, Rounds, ServerNoClock, ServerSpinUs, ServerPriority, ServerClockThreads, UseHttp2, RxTimestamps, Stagger, ClientJit, NoPrefault,
-            Via, RunRepeats, RunWarmup, RunSuite, RunCli,
+            Via, RunRepeats, RunWarmup, RunSuite, RunCli, RunBackendOptions,
         };
         command.SetAction((parse, ct) => ExecuteAsync(parse, stdout, stderr, ct));
         return command;
@@ -125,7 +126,7 @@ public static class SelfTestCommand
                     throw new InputException($"selftest --cli {cli}: no such file. Fix: give the path of a built spark-eval.dll (src/Eval.Cli/bin/Release/net10.0/spark-eval.dll)");
                 }
 
-                return await SelfTestRunPath.RunAsync(cli, levels, ttft, itl, parse.GetValue(RunRepeats), parse.GetValue(RunWarmup), parse.GetValue(RunSuite), parse.GetValue(Json), stdout, stderr, ct);
+                return await SelfTestRunPath.RunAsync(cli, levels, ttft, itl, parse.GetValue(RunRepeats), parse.GetValue(RunWarmup), parse.GetValue(RunSuite), parse.GetValue(RunBackendOptions), parse.GetValue(Json), stdout, stderr, ct);
             case "client":
                 break;
             case var v:
@@ -365,6 +366,8 @@ public static class SelfTestCommand
             TimeToFirstTokenTimeout = TimeSpan.FromMinutes(1),
             Http2 = http2,
             KernelReceiveTimestamps = kernelStamps,
+            // selftest's own tuned client starts its streams together, each on its own flow, as it always has (--via run measures the send thread).
+            SendThread = false,
         }, time, null);
         var pipeline = new ChatClientBuilder(client).UseTiming().Build();
 

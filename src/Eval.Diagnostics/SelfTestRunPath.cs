@@ -27,7 +27,7 @@ public static class SelfTestRunPath
 
     public const string Definition = "ttft_minus_schedule = the run's ttft_ms (attempt start to first content) − the schedule's TTFT; wire = first content (kernel receive stamp) − request_sent (kernel transmit stamp where the client has one) − the schedule's TTFT; send_delay = attempt start − request_sent (the client's own overhead); server lateness from serve-sim's log (flush − due time of the timer that released the write)";
 
-    public static async Task<int> RunAsync(string cli, int[] levels, double ttftMs, double itlMs, int repeats, int warmup, string? suite, bool json, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    public static async Task<int> RunAsync(string cli, int[] levels, double ttftMs, double itlMs, int repeats, int warmup, string? suite, string? backendOptions, bool json, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         var spec = string.Create(CultureInfo.InvariantCulture, $"sim?ttft_ms={ttftMs}&tokens_per_s={1000.0 / itlMs}");
         using var server = Start(cli, ["serve-sim", "--port", "0", "--backend", spec], redirect: true);
@@ -38,8 +38,9 @@ public static class SelfTestRunPath
             var root = Path.Combine(Path.GetTempPath(), "spark-selftest-run-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
             Directory.CreateDirectory(root);
             var results = new List<RunPathLevel>();
+            var backend = $"openai?url={baseUrl}&model=sim" + (string.IsNullOrEmpty(backendOptions) ? "" : "&" + backendOptions.TrimStart('&'));
             var commands = string.Create(CultureInfo.InvariantCulture,
-                $"spark-eval serve-sim --port 0 --backend \"{spec}\"; spark-eval run --backend \"openai?url={baseUrl}&model=sim\" --repeats {repeats} --warmup {warmup} --concurrency C --no-grade{(suite is null ? "" : " --suite " + suite)} (program: {cli})");
+                $"spark-eval serve-sim --port 0 --backend \"{spec}\"; spark-eval run --backend \"{backend}\" --repeats {repeats} --warmup {warmup} --concurrency C --no-grade{(suite is null ? "" : " --suite " + suite)} (program: {cli})");
             foreach (var level in levels)
             {
                 // Nothing from an earlier level (or serve-sim's own warm-up) in this level's server figures.
@@ -50,7 +51,7 @@ public static class SelfTestRunPath
                     Directory.Delete(dir, recursive: true);
                 }
 
-                List<string> args = ["run", "--backend", $"openai?url={baseUrl}&model=sim", "--repeats", repeats.ToString(CultureInfo.InvariantCulture),
+                List<string> args = ["run", "--backend", backend, "--repeats", repeats.ToString(CultureInfo.InvariantCulture),
                     "--warmup", warmup.ToString(CultureInfo.InvariantCulture), "--concurrency", level.ToString(CultureInfo.InvariantCulture), "--no-grade", "--out", dir];
                 if (suite is not null)
                 {

@@ -103,4 +103,118 @@ public class TimingChatClientTests
             events.Select(e => e.Kind));
         Assert.Equal([0L, 3_000, 3_000, 4_000, 10_000], events.Select(e => e.OffsetMicroseconds));
     }
+
+    /// <summary>A thread an inner client asks attempts to begin on (<see cref="IAttemptStartThread"/>): one dedicated thread running what is posted.</summary>
+    private sealed class OneThread : IAttemptStartThread, IDisposable
+    {
+        private readonly System.Collections.Concurrent.BlockingCollection<Action> _work = [];
+        private readonly Thread _thread;
+
+        public OneThread()
+        {
+            _thread = new Thread(() =>
+            {
+                foreach (var action in _work.GetConsumingEnumerable())
+                {
+                    action();
+                }
+            }) { IsBackground = true };
+            _thread.Start();
+        }
+
+        public int Posted { get; private set; }
+
+        public bool IsCurrent => Thread.CurrentThread == _thread;
+
+        public void Post(Action continuation)
+        {
+            Posted++;
+            _work.Add(continuation);
+        }
+
+        public void Dispose() => _work.CompleteAdding();
+    }
+
+    /// <summary>An inner client that offers a start thread and says where and when it was called.</summary>
+    private sealed class StartThreadClient(IAttemptStartThread? thread) : IChatClient
+    {
+        public bool CalledOnThread { get; private set; }
+
+        public bool StartedBeforeCall { get; private set; }
+
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            CalledOnThread = thread?.IsCurrent == true;
+            StartedBeforeCall = AttemptRecorder.From(options)!.Started;
+            return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")));
+        }
+
+        public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            CalledOnThread = thread?.IsCurrent == true;
+            StartedBeforeCall = AttemptRecorder.From(options)!.Started;
+            await Task.Yield();
+            yield return new ChatResponseUpdate(ChatRole.Assistant, "ok");
+        }
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => serviceType == typeof(IAttemptStartThread) ? thread : null;
+
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public async Task StartThread_OfferedByTheBackend_StartStampAndCallRunOnIt()
+    {
+        using var thread = new OneThread();
+        var inner = new StartThreadClient(thread);
+        var client = new ChatClientBuilder(inner).UseTiming().Build();
+        var recorder = new AttemptRecorder(TimeProvider.System);
+        var options = new ChatOptions { AdditionalProperties = new() { [AttemptRecorder.OptionsKey] = recorder } };
+        await foreach (var _ in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "hi")], options, TestContext.Current.CancellationToken))
+        {
+        }
+
+        Assert.Equal(1, thread.Posted);
+        Assert.True(inner.CalledOnThread, "the backend was not called on its start thread");
+        Assert.True(inner.StartedBeforeCall, "the start stamp was not taken before the backend was called");
+        Assert.Equal(StreamEventKind.RequestStart, recorder.Events()[0].Kind);
+
+        var whole = new AttemptRecorder(TimeProvider.System);
+        await client.GetResponseAsync([new ChatMessage(ChatRole.User, "hi")], new ChatOptions { AdditionalProperties = new() { [AttemptRecorder.OptionsKey] = whole } }, TestContext.Current.CancellationToken);
+        Assert.Equal(2, thread.Posted);
+        Assert.True(inner.CalledOnThread);
+        Assert.True(inner.StartedBeforeCall);
+    }
+
+    [Fact]
+    public async Task StartThread_ScheduledAttempt_BeginsWhereItsDispatcherCalledIt()
+    {
+        using var thread = new OneThread();
+        var inner = new StartThreadClient(thread);
+        var client = new ChatClientBuilder(inner).UseTiming().Build();
+        var recorder = new AttemptRecorder(TimeProvider.System);
+        var options = new ChatOptions { AdditionalProperties = new() { [AttemptRecorder.OptionsKey] = recorder, [Spark.Eval.Core.Backends.AttemptContext.ScheduledKey] = true } };
+        await foreach (var _ in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "hi")], options, TestContext.Current.CancellationToken))
+        {
+        }
+
+        Assert.Equal(0, thread.Posted);
+        Assert.False(inner.CalledOnThread);
+        Assert.True(inner.StartedBeforeCall);
+    }
+
+    [Fact]
+    public async Task StartThread_NoneOffered_AttemptStaysOnTheCallersFlow()
+    {
+        var inner = new StartThreadClient(null);
+        var client = new ChatClientBuilder(inner).UseTiming().Build();
+        var recorder = new AttemptRecorder(TimeProvider.System);
+        var options = new ChatOptions { AdditionalProperties = new() { [AttemptRecorder.OptionsKey] = recorder } };
+        await foreach (var _ in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "hi")], options, TestContext.Current.CancellationToken))
+        {
+        }
+
+        Assert.False(inner.CalledOnThread);
+        Assert.True(inner.StartedBeforeCall);
+    }
 }

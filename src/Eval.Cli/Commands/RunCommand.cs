@@ -20,7 +20,7 @@ public static class RunCommand
             var request = RunOptions.Resolve(parse);
             if (SessionRuntime.Wanted(request.Plan, Environment.GetEnvironmentVariable) && Spark.Eval.Diagnostics.TunedRuntime.CanRelaunch(typeof(RunCommand).Assembly))
             {
-                // Sessions in real time: the gen0 budget is a start-up setting, so the run starts itself again under it (SessionRuntime).
+                // Sessions in real time or a real-time remote backend: the gen0 budget is a start-up setting, so the run starts itself again under it (SessionRuntime).
                 return await Spark.Eval.Diagnostics.TunedRuntime.RunChildAsync(typeof(RunCommand).Assembly.Location, parse.Tokens.Select(t => t.Value), SessionRuntime.Settings, 0, ct);
             }
 
@@ -97,7 +97,13 @@ public static class RunCommand
     }
 
     private static RunManifest WithWake(RunManifest manifest, string? wake) =>
-        wake is null ? manifest : manifest with { Environment = manifest.Environment with { SessionWakeClock = wake } };
+        wake is null ? WithClientRuntime(manifest) : manifest with { Environment = manifest.Environment with { SessionWakeClock = wake } };
+
+    /// <summary>A run through a real-time remote backend: the gen0 budget its client ran under (SessionRuntime), in the manifest's environment.</summary>
+    private static RunManifest WithClientRuntime(RunManifest manifest) =>
+        manifest.Plan.Sessions is null && manifest.Backends.Any(b => b.Kind == "openai")
+            ? manifest with { Environment = manifest.Environment with { ClientRuntime = SessionRuntime.Describe(Environment.GetEnvironmentVariable) } }
+            : manifest;
 
     /// <summary>--shard i/N: the manifest records the shard and the plan's hash, which merge checks across shards.</summary>
     private static RunManifest Sharded(RunManifest manifest, ShardSpec? shard) =>

@@ -42,6 +42,17 @@ public static class AttemptContext
     /// </summary>
     public const string UnreadUpdatesKey = "spark.unread-updates";
 
+    /// <summary>
+    /// Set (to true) by the runner on an attempt with a scheduled start (open loop, sessions in real time): its own dispatcher
+    /// starts it at its due time and its lateness is measured as schedule lag, so the timing layer begins it where it is
+    /// called, not on a backend's start thread (<see cref="Timing.IAttemptStartThread"/>, which begins closed-loop attempts).
+    /// </summary>
+    public const string ScheduledKey = "spark.scheduled";
+
+    /// <summary>Whether the attempt has a scheduled start (<see cref="ScheduledKey"/>).</summary>
+    public static bool Scheduled(ChatOptions? options) =>
+        options?.AdditionalProperties is { } p && p.TryGetValue(ScheduledKey, out var v) && v is true;
+
     /// <summary>Whether the caller reads no update (<see cref="UnreadUpdatesKey"/>).</summary>
     public static bool UnreadUpdates(ChatOptions? options) =>
         options?.AdditionalProperties is { } p && p.TryGetValue(UnreadUpdatesKey, out var v) && v is true;

@@ -195,5 +195,6 @@ public sealed record BackendInfo(string Name, string Spec, string Kind, string D
 /// <summary>
 /// The machine and software that produced a run. <paramref name="SessionWakeClock"/>: sessions in real time only — the thread their
 /// requests start on and the client's gen0 budget (docs/benchmarks.md, "256 sessions against serve-sim in real time").
+/// <paramref name="ClientRuntime"/>: a run with a real-time remote backend — the gen0 budget the client ran under (docs/remote.md, "Send path").
 /// </summary>
-public sealed record EnvironmentInfo(string Os, string Cpu, int Cores, string DotNet, string? GitCommit, string MachineName, string? SessionWakeClock = null);
+public sealed record EnvironmentInfo(string Os, string Cpu, int Cores, string DotNet, string? GitCommit, string MachineName, string? SessionWakeClock = null, string? ClientRuntime = null);

@@ -323,6 +323,8 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
                 // first-token timer it reads none at all.
                 [AttemptContext.TransientUpdatesKey] = true,
                 [AttemptContext.UnreadUpdatesKey] = firstTokenTimeout is null,
+                // Started by its dispatcher at its due time: the timing layer begins it right here (no start-thread hand-over).
+                [AttemptContext.ScheduledKey] = scheduledUs is not null,
             },
         };
         var (messages, promptTokens) = conversation ?? Prompt(task, interrupt);

@@ -26,6 +26,13 @@ public sealed class TimingChatClient : DelegatingChatClient
             yield break;
         }
 
+        if (!AttemptContext.Scheduled(options) && InnerClient.GetService(typeof(IAttemptStartThread)) is IAttemptStartThread startThread)
+        {
+            // The backend begins its attempts on a thread of its own: the start stamp is taken there, right before its send
+            // (an attempt with a scheduled start begins where its dispatcher called it: its lateness is its schedule lag).
+            await new AttemptStartSwitch(startThread);
+        }
+
         recorder.Start();
         var time = recorder.Time;
         try
@@ -58,6 +65,11 @@ public sealed class TimingChatClient : DelegatingChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var recorder = AttemptRecorder.From(options);
+        if (recorder is not null && !AttemptContext.Scheduled(options) && InnerClient.GetService(typeof(IAttemptStartThread)) is IAttemptStartThread startThread)
+        {
+            await new AttemptStartSwitch(startThread);
+        }
+
         recorder?.Start();
         try
         {
