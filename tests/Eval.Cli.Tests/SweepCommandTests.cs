@@ -201,15 +201,7 @@ public sealed class SweepCommandTests
         // efficiency and per-request overhead were changed to known values (0.5 and 40 ms; the catalog says 0.78 and 5).
         var ct = TestContext.Current.CancellationToken;
         var work = CliHarness.TempDir();
-        var truth = Path.Combine(work, "truth");
-        Directory.CreateDirectory(truth);
-        File.Copy(Path.Combine(CliHarness.RepoRoot, "hw-profiles", "models.json"), Path.Combine(truth, "models.json"));
-        var hardware = JsonNode.Parse(File.ReadAllText(Path.Combine(CliHarness.RepoRoot, "hw-profiles", "hardware.json")))!;
-        var h100 = hardware["hardware"]!.AsArray().Single(h => h!["id"]!.GetValue<string>() == "h100-sxm")!;
-        var catalogBandwidth = h100["bandwidthEfficiency"]!.GetValue<double>();
-        h100["bandwidthEfficiency"] = 0.5;
-        h100["requestOverheadMs"] = 40.0;
-        File.WriteAllText(Path.Combine(truth, "hardware.json"), hardware.ToJsonString());
+        var (truth, catalogBandwidth) = WriteKnownH100Profiles(work);
         Assert.True(Math.Abs(catalogBandwidth - 0.5) > 0.1, "the catalog's constant must differ from the truth, or the test proves nothing");
 
         await using var endpoint = await Backends.CreateRegistry().CreateAsync($"hwsim?hw=h100-sxm&model=llama-3.1-8b&profiles={truth}",
@@ -247,14 +239,7 @@ public sealed class SweepCommandTests
         // The same known endpoint as above, loaded open loop: gamma arrivals (burstiness 2) at 2 and 6 requests/s.
         var ct = TestContext.Current.CancellationToken;
         var work = CliHarness.TempDir();
-        var truth = Path.Combine(work, "truth");
-        Directory.CreateDirectory(truth);
-        File.Copy(Path.Combine(CliHarness.RepoRoot, "hw-profiles", "models.json"), Path.Combine(truth, "models.json"));
-        var hardware = JsonNode.Parse(File.ReadAllText(Path.Combine(CliHarness.RepoRoot, "hw-profiles", "hardware.json")))!;
-        var h100 = hardware["hardware"]!.AsArray().Single(h => h!["id"]!.GetValue<string>() == "h100-sxm")!;
-        h100["bandwidthEfficiency"] = 0.5;
-        h100["requestOverheadMs"] = 40.0;
-        File.WriteAllText(Path.Combine(truth, "hardware.json"), hardware.ToJsonString());
+        var (truth, _) = WriteKnownH100Profiles(work);
 
         await using var endpoint = await Backends.CreateRegistry().CreateAsync($"hwsim?hw=h100-sxm&model=llama-3.1-8b&profiles={truth}",
             new BackendContext(TimeProvider.System, work, _ => { }), ct);
@@ -275,5 +260,20 @@ public sealed class SweepCommandTests
             .Single(h => h!["id"]!.GetValue<string>() == "h100-sxm-fitted")!;
         Assert.InRange(fitted["bandwidthEfficiency"]!.GetValue<double>(), 0.46, 0.54);
         Assert.InRange(fitted["requestOverheadMs"]!.GetValue<double>(), 30, 52);
+    }
+
+    /// <summary>A profiles folder under <paramref name="work"/> whose h100-sxm streams at 0.5 of peak with a 40 ms request overhead; returns it and the catalog's own bandwidth efficiency.</summary>
+    private static (string Folder, double CatalogBandwidth) WriteKnownH100Profiles(string work)
+    {
+        var truth = Path.Combine(work, "truth");
+        Directory.CreateDirectory(truth);
+        File.Copy(Path.Combine(CliHarness.RepoRoot, "hw-profiles", "models.json"), Path.Combine(truth, "models.json"));
+        var hardware = JsonNode.Parse(File.ReadAllText(Path.Combine(CliHarness.RepoRoot, "hw-profiles", "hardware.json")))!;
+        var h100 = hardware["hardware"]!.AsArray().Single(h => h!["id"]!.GetValue<string>() == "h100-sxm")!;
+        var catalogBandwidth = h100["bandwidthEfficiency"]!.GetValue<double>();
+        h100["bandwidthEfficiency"] = 0.5;
+        h100["requestOverheadMs"] = 40.0;
+        File.WriteAllText(Path.Combine(truth, "hardware.json"), hardware.ToJsonString());
+        return (truth, catalogBandwidth);
     }
 }
