@@ -151,7 +151,7 @@ public class RunCommandTests
     public async Task Run_ThresholdBreached_Exit1()
     {
         var (exit, stdout, stderr) = await CliHarness.RunAsync("run", "--backend", Fast, "--tasks", "2", "--repeats", "1", "--warmup", "0",
-            "--fail-if", "ttft_p50_ms>1,error_rate>0.5", "--out", Path.Combine(CliHarness.TempDir(), "run"));
+            "--fail-if", "ttft_p50_ms>0.01,error_rate>0.5", "--out", Path.Combine(CliHarness.TempDir(), "run"));
         Assert.True(exit == 1, $"exit {exit}; stderr: {stderr}; stdout: {stdout}");
         Assert.Contains("FAILED threshold: fast: ttft_p50_ms", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("error_rate =", stderr, StringComparison.Ordinal);
