@@ -432,11 +432,66 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 // The stream closed cleanly but before [DONE] (chat) or response.completed (responses): a partial answer.
                 throw new BackendException("early_end", $"the stream from {_endpoint} ended after {state.Events} events without its end marker");
             }
+
+            await ReadToBodyEndAsync(body, timeouts);
         }
         finally
         {
             // A key echoed across several chunks is whole only in the collected text.
             _secrets.RedactRecorded(recorder);
+        }
+    }
+
+    /// <summary>At most this many bytes are read after the stream's end marker (a server that keeps talking is left to the HTTP layer).</summary>
+    internal const int BodyEndReadLimitBytes = 16 * 1024;
+
+    /// <summary>How long the body's own end may take after the end marker before the connection is left to the HTTP layer.</summary>
+    internal static readonly TimeSpan BodyEndWait = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// After the end marker (<c>[DONE]</c>, <c>response.completed</c>): reads the HTTP body to its own end (HTTP/1.1's last
+    /// chunk, HTTP/2's end of stream), so the attempt ends with its response and its HTTP/1.1 connection goes back to the pool
+    /// here, on the thread that read it. Left to disposal, a body whose last chunk was not yet in was drained in the background,
+    /// on a thread-pool thread, and its connection came back only then: a closed loop's next attempt, begun at once, found no
+    /// idle connection and opened a new one inside its send (send_delay_ms), or waited on the pool's lock behind that thread
+    /// (docs/remote.md, "Send path"). vLLM's benchmark also reads the body to its end before it stamps a request's latency.
+    /// A body that does not end within <see cref="BodyEndWait"/> or <see cref="BodyEndReadLimitBytes"/>, or breaks, does not
+    /// fail the answer, which is complete: its connection is left to the HTTP layer, as before.
+    /// </summary>
+    private async ValueTask ReadToBodyEndAsync(Stream body, AttemptTimeouts timeouts)
+    {
+        // Not pooled: a read still pending after the wait may yet write into it.
+        var buffer = new byte[512];
+        var total = 0;
+        while (total <= BodyEndReadLimitBytes)
+        {
+            var read = body.ReadAsync(buffer, timeouts.Token);
+            int count;
+            if (read.IsCompletedSuccessfully)
+            {
+                count = read.Result;
+            }
+            else
+            {
+                var pending = read.AsTask();
+                try
+                {
+                    count = await pending.WaitAsync(BodyEndWait, _time, timeouts.Token);
+                }
+                catch (Exception ex) when (ex is TimeoutException or OperationCanceledException or IOException or HttpRequestException or ObjectDisposedException)
+                {
+                    // The read may still end (disposal breaks it): observe it so that it is not reported as unobserved.
+                    _ = pending.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    return;
+                }
+            }
+
+            if (count == 0)
+            {
+                return;
+            }
+
+            total += count;
         }
     }
 
@@ -597,7 +652,7 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         ArrivalSink.Current = arrivals;
         using var request = new HttpRequestMessage(HttpMethod.Post, _endpoint)
         {
-            Content = new TimedJsonContent(BuildBody(messages, options, stream), recorder, arrivals),
+            Content = new TimedJsonContent(RentBody(messages, options, stream), recorder, arrivals),
         };
         AddHeaders(request);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(stream ? "text/event-stream" : "application/json"));
@@ -745,10 +800,38 @@ public sealed class OpenAICompatibleChatClient : IChatClient
         w.WriteEndArray();
     }
 
-    private byte[] BuildBody(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream)
+    /// <summary>The request body as its own array (the WebSocket API's message).</summary>
+    private byte[] BuildBody(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream) =>
+        WriteBody(messages, options, stream).WrittenSpan.ToArray();
+
+    /// <summary>
+    /// The request body in an array rented from the shared pool (<see cref="TimedJsonContent"/> returns it once written):
+    /// building it allocated ~10 KB per attempt (a growing buffer and its copy) between the attempt's start stamp and the
+    /// request's write, on the send thread, and every ~8 KB a thread allocates it takes the runtime's allocation lock, where
+    /// a real-time thread that finds it held by a preempted thread sleeps 5 ms (docs/remote.md, "Send path").
+    /// </summary>
+    private (byte[] Array, int Length) RentBody(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream)
     {
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var w = new Utf8JsonWriter(buffer))
+        var written = WriteBody(messages, options, stream).WrittenSpan;
+        var array = ArrayPool<byte>.Shared.Rent(written.Length);
+        written.CopyTo(array);
+        return (array, written.Length);
+    }
+
+    // One buffer and writer per thread, kept across attempts (each attempt's body is copied out before the next is written).
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_body;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_bodyWriter;
+
+    private ArrayBufferWriter<byte> WriteBody(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream)
+    {
+        var buffer = t_body ??= new ArrayBufferWriter<byte>(4096);
+        buffer.ResetWrittenCount();
+        var w = t_bodyWriter ??= new Utf8JsonWriter(buffer);
+        w.Reset(buffer);
+        try
         {
             w.WriteStartObject();
             w.WriteString("model", options?.ModelId ?? _options.Model);
@@ -798,9 +881,16 @@ public sealed class OpenAICompatibleChatClient : IChatClient
             }
 
             w.WriteEndObject();
+            w.Flush();
+        }
+        catch
+        {
+            // A writer left mid-object must not carry its state into the next body.
+            t_bodyWriter = null;
+            throw;
         }
 
-        return buffer.WrittenSpan.ToArray();
+        return buffer;
     }
 
     /// <summary>What one stream has seen so far: ids, partial tool calls, whether its end marker came.</summary>
@@ -1282,12 +1372,16 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     private sealed class TimedJsonContent : HttpContent
     {
         private readonly byte[] _body;
+        private readonly int _length;
         private readonly AttemptRecorder? _recorder;
         private readonly ArrivalSink? _sink;
+        private bool _written;
+        private bool _returned;
 
-        public TimedJsonContent(byte[] body, AttemptRecorder? recorder, ArrivalSink? sink)
+        /// <summary>A body in an array rented from the shared pool: returned on disposal if it was written whole (a write cut short may still be reading it).</summary>
+        public TimedJsonContent((byte[] Array, int Length) body, AttemptRecorder? recorder, ArrivalSink? sink)
         {
-            _body = body;
+            (_body, _length) = body;
             _recorder = recorder;
             _sink = sink;
             Headers.ContentType = new MediaTypeHeaderValue("application/json");
@@ -1304,8 +1398,10 @@ public sealed class OpenAICompatibleChatClient : IChatClient
                 _sink.TransmitTimestamp = 0;
             }
 
-            await stream.WriteAsync(_body, cancellationToken);
+            _written = false;
+            await stream.WriteAsync(_body.AsMemory(0, _length), cancellationToken);
             await stream.FlushAsync(cancellationToken);
+            _written = true;
             if (_sink is { TransmitTimestamp: > 0 } sink)
             {
                 _recorder?.MarkAt(sink.TransmitTimestamp, StreamEventKind.RequestSent);
@@ -1318,8 +1414,19 @@ public sealed class OpenAICompatibleChatClient : IChatClient
 
         protected override bool TryComputeLength(out long length)
         {
-            length = _body.Length;
+            length = _length;
             return true;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing && _written && !_returned)
+            {
+                _returned = true;
+                ArrayPool<byte>.Shared.Return(_body);
+            }
+
+            base.Dispose(disposing);
         }
     }
 }

@@ -26,6 +26,12 @@ public sealed record ReplayOptions
     /// <summary>Close the connection this long after each response (keep-alive still implied, as llama-server does); null: keep it.</summary>
     public TimeSpan? CloseAfterResponse { get; init; }
 
+    /// <summary>
+    /// Wait this long after the last event before ending the response (HTTP/1.1's last chunk); null: end it at once;
+    /// <see cref="Timeout.InfiniteTimeSpan"/>: never, until the client goes away.
+    /// </summary>
+    public TimeSpan? EndAfterLastEvent { get; init; }
+
     /// <summary>JSON served at GET /v1/models.</summary>
     public string ModelsJson { get; init; } = """{"object":"list","data":[]}""";
 }
@@ -80,6 +86,18 @@ public sealed class ReplayServer : IAsyncDisposable
             {
                 await ctx.Response.Body.WriteAsync(part);
                 await ctx.Response.Body.FlushAsync();
+            }
+
+            if (options.EndAfterLastEvent is { } end)
+            {
+                try
+                {
+                    await Task.Delay(end == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(30) : end, ctx.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
 
             if (options.CloseAfterResponse is { } after)

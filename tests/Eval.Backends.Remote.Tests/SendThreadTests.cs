@@ -50,6 +50,49 @@ public sealed class SendThreadTests
     }
 
     [Fact]
+    public void FreshAllocationContext_TheSendsNextFourKilobytesNeedNoNewAllocationSpace()
+    {
+        // Seven 512-byte arrays (3.5 KB, the order of a send's allocation between its start stamp and its write) land side by side
+        // after the call: no new allocation context began among them, so the send took no allocation lock. Without the call a run
+        // of seven crosses a context's end in about 3 of 8 trials (contexts are 8 KB): ~15 of 40. With it, only a context cut
+        // short (the end of a heap region, a free-list gap after a collection) may still be crossed: at most 3 of 40 are allowed
+        // (chance ~1e-5 without the call). A trial with a collection inside it (which moves and restarts everything) is done again.
+        var kept = new byte[7][];
+        var trials = 0;
+        var crossed = new List<string>();
+        for (var attempt = 0; trials < 40 && attempt < 400; attempt++)
+        {
+            var gcs = GC.CollectionCount(0);
+            SendThread.FreshAllocationContext();
+            for (var i = 0; i < kept.Length; i++)
+            {
+                kept[i] = new byte[488];
+            }
+
+            var addresses = kept.Select(Address).ToArray();
+            if (GC.CollectionCount(0) != gcs)
+            {
+                continue;
+            }
+
+            trials++;
+            for (var i = 1; i < addresses.Length; i++)
+            {
+                if (addresses[i] != addresses[i - 1] + 512)
+                {
+                    crossed.Add($"trial {trials}: array {i} not adjacent to array {i - 1}");
+                    break;
+                }
+            }
+        }
+
+        Assert.Equal(40, trials);
+        Assert.True(crossed.Count <= 3, $"{crossed.Count} of 40 trials began a new allocation context within the send's 3.5 KB: {string.Join("; ", crossed)}");
+    }
+
+    private static nint Address(byte[] array) => Unsafe.As<byte[], nint>(ref array);
+
+    [Fact]
     public void GetService_SendThreadOnlyWithTheSystemClockAndTxThreadOn()
     {
         var options = new OpenAIBackendOptions { BaseUrl = new Uri("http://127.0.0.1:1/v1"), Model = "m" };
