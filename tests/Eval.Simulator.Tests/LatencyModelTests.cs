@@ -170,6 +170,28 @@ public class LatencyModelTests
     }
 
     [Fact]
+    public void Mi300x_DecodeStep_GrowsByAPerSequenceCostFromBatchOne_AsRocmVllmsLatencyTableDoes()
+    {
+        // ROCm/vllm's dev-docker README (7802e2b, vLLM 0.10.0, benchmark_latency, Llama 3.1 405B FP8 TP 8, 128 in / 2048 out):
+        // 48.824 s at batch 1 and 68.460 s at batch 32, i.e. 23.84 and 33.43 ms per step: 0.31 ms more per extra sequence.
+        // AMD's aiter GEMM times are flat from M = 1 to 32 (144.1 → 149.7 µs per layer), so a roofline (weights read once, the
+        // arithmetic hidden under them below the knee) adds almost nothing per sequence. The profile's mat-vec term (eighth pass)
+        // adds 2 · (linear + head parameters) FLOPs per sequence at 8 × 2,615 TFLOPS × 0.179: 2 · 403.7e9 / 3.745e18 per µs ≈ 0.216 ms,
+        // plus the all-reduce bytes (252 sites × 2·7/8 · 16,384 · 2 B / 448 GB/s ≈ 32 µs) ≈ 0.25 ms per sequence.
+        var catalog = ProfileCatalog.LoadEmbedded();
+        var hw = catalog.GetHardware("mi300x");
+        var model = catalog.GetModel("llama-3.1-405b");
+        var fp8 = Precision.Find("fp8")!;
+        var withTerm = new LatencyModel(hw, model, fp8, 8);
+        var roofline = new LatencyModel(hw with { MatVecComputeEfficiency = 0 }, model, fp8, 8);
+
+        static double PerSequence(LatencyModel m) => (m.DecodeStepSeconds(32, 0) - m.DecodeStepSeconds(1, 0)) / 31;
+
+        Assert.InRange(PerSequence(withTerm) * 1e3, 0.22, 0.28);
+        Assert.True(PerSequence(roofline) * 1e3 < 0.05, $"roofline per-sequence cost {PerSequence(roofline) * 1e3:F3} ms");
+    }
+
+    [Fact]
     public void AllReduce_TensorParallelTwo_MatchesFormula()
     {
         var model = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 2);
