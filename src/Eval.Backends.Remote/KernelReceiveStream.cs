@@ -1,3 +1,4 @@
+using static Spark.Eval.Core.Native.LinuxSockets;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -579,27 +580,5 @@ internal sealed partial class KernelReceiveStream : Stream
         {
             return false;
         }
-    }
-
-    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
-    private static unsafe partial nint RecvMsg(int socket, MsgHdr* message, int flags);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct IoVec
-    {
-        public byte* Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct MsgHdr
-    {
-        public void* Name;
-        public uint NameLength;
-        public IoVec* Iov;
-        public nuint IovLength;
-        public byte* Control;
-        public nuint ControlLength;
-        public int Flags;
     }
 }

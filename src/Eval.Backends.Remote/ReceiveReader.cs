@@ -1,3 +1,4 @@
+using static Spark.Eval.Core.Native.LinuxSockets;
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
@@ -278,15 +279,6 @@ internal static partial class ReceiveReader
             Control(epollFd, EpollCtlDel, queue);
         }
     }
-
-    [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
-    private static partial int EpollCreate1(int flags);
-
-    [LibraryImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
-    private static unsafe partial int EpollCtl(int epollFd, int operation, int fd, byte* ev);
-
-    [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
-    private static unsafe partial int EpollWait(int epollFd, byte* events, int maxEvents, int timeout);
 }
 
 /// <summary>

@@ -115,7 +115,8 @@ public static class SweepCalibration
         }
 
         var kinds = string.Join("; ", rows.Select(r => r.Arrival == "gamma" ? string.Create(C, $"gamma arrivals, burstiness {r.Burstiness}") : "Poisson arrivals").Distinct(StringComparer.Ordinal));
-        var assumed = rows.Any(r => r.Quote.Contains("no manifest", StringComparison.Ordinal)) ? ", a step without a manifest taken as the run's default" : "";
+        // The same fact OpenLoop read: a row's source is its step's run directory, and one without a manifest ran the default.
+        var assumed = rows.Any(r => !new RunDirectory(r.Source).Exists) ? ", a step without a manifest taken as the run's default" : "";
         return $"open loop: each step's rate with {kinds} (from the steps' manifests{assumed}), replayed by the simulator's own seeded schedule";
     }
 

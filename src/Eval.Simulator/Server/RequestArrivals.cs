@@ -1,3 +1,4 @@
+using static Spark.Eval.Core.Native.LinuxSockets;
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -350,15 +351,6 @@ public sealed partial class RequestArrivals : IDisposable
         return EpollCtl(epollFd, operation, fd, ev) == 0;
     }
 
-    [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
-    private static partial int EpollCreate1(int flags);
-
-    [LibraryImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
-    private static unsafe partial int EpollCtl(int epollFd, int operation, int fd, byte* ev);
-
-    [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
-    private static unsafe partial int EpollWait(int epollFd, byte* events, int maxEvents, int timeout);
-
     [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
     private static partial int EventFd(uint initial, int flags);
 
@@ -367,26 +359,4 @@ public sealed partial class RequestArrivals : IDisposable
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
-
-    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
-    private static unsafe partial nint RecvMsg(int socket, MsgHdr* message, int flags);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct IoVec
-    {
-        public byte* Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct MsgHdr
-    {
-        public void* Name;
-        public uint NameLength;
-        public IoVec* Iov;
-        public nuint IovLength;
-        public byte* Control;
-        public nuint ControlLength;
-        public int Flags;
-    }
 }
