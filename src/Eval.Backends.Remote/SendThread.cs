@@ -47,10 +47,12 @@ internal sealed class SendThread : IAttemptStartThread
     public bool IsOnSendThread => Environment.CurrentManagedThreadId == Volatile.Read(ref _managedThreadId);
 
     /// <summary>
-    /// True where an attempt may begin without a hand-over: on the send thread, or on another thread already at real-time
-    /// priority (a session's wake-up thread, which starts its attempts itself).
+    /// True where an attempt may begin without a hand-over: on the send thread only. Another real-time thread is handed over
+    /// too: a closed loop's next attempt is begun where its previous one ended — on the receive thread, whose reads of every
+    /// other connection would wait behind an inline send, and without the fresh allocation context taken here before each
+    /// stamp (<see cref="FreshAllocationContext"/>). Attempts with a scheduled start (sessions, open loop) never come here.
     /// </summary>
-    public bool IsCurrent => IsOnSendThread || (OperatingSystem.IsLinux() && Core.Native.LinuxThreadClock.CurrentThreadIsRealTime());
+    public bool IsCurrent => IsOnSendThread;
 
     public void Post(Action continuation)
     {

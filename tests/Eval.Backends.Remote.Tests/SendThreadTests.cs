@@ -93,6 +93,26 @@ public sealed class SendThreadTests
     private static nint Address(byte[] array) => Unsafe.As<byte[], nint>(ref array);
 
     [Fact]
+    public void IsCurrent_OnAnotherRealTimeThread_False_TheAttemptIsHandedOver()
+    {
+        // The receive thread is real-time too; a closed loop's next attempt begun there must go to the send thread.
+        bool? current = null;
+        string? how = null;
+        var thread = new Thread(() =>
+        {
+            how = Spark.Eval.Core.Native.LinuxThreadClock.RaiseToFifo(SendThread.RealTimePriority);
+            if (Spark.Eval.Core.Native.LinuxThreadClock.CurrentThreadIsRealTime())
+            {
+                current = SendThread.Instance.IsCurrent;
+            }
+        });
+        thread.Start();
+        thread.Join();
+        Assert.SkipWhen(current is null, $"this process may not raise a thread to real-time priority ({how})");
+        Assert.False(current, "an attempt begun on another real-time thread would send there, inline");
+    }
+
+    [Fact]
     public void GetService_SendThreadOnlyWithTheSystemClockAndTxThreadOn()
     {
         var options = new OpenAIBackendOptions { BaseUrl = new Uri("http://127.0.0.1:1/v1"), Model = "m" };
