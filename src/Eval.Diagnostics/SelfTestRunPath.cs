@@ -20,12 +20,13 @@ public static class SelfTestRunPath
     public sealed record RunPathLevel(
         int Concurrency, int Attempts, int Failed,
         LatencyStatistics? TtftMinusScheduleMs, LatencyStatistics? WireTtftMinusScheduleMs, LatencyStatistics? SendDelayMs,
-        LatencyStatistics? HeadersAfterSentMs, int SentAfterHeaders, LatenessReport ServerLateness, string RunDirectory);
+        LatencyStatistics? HeadersAfterSentMs, int SentAfterHeaders, LatenessReport ServerLateness, string RunDirectory,
+        LatencyStatistics? StartWaitMs = null);
 
     /// <summary>The result as one JSON object.</summary>
     public sealed record RunPathReport(string Definition, double TtftMs, double ItlMs, int Repeats, int Warmup, int Cores, string LoadAverage, string Commands, string ServerLine, IReadOnlyList<RunPathLevel> Levels);
 
-    public const string Definition = "ttft_minus_schedule = the run's ttft_ms (attempt start to first content) − the schedule's TTFT; wire = first content (kernel receive stamp) − request_sent (kernel transmit stamp where the client has one) − the schedule's TTFT; send_delay = attempt start − request_sent (the client's own overhead); server lateness from serve-sim's log (flush − due time of the timer that released the write)";
+    public const string Definition = "ttft_minus_schedule = the run's ttft_ms (attempt start to first content) − the schedule's TTFT; wire = first content (kernel receive stamp) − request_sent (kernel transmit stamp where the client has one) − the schedule's TTFT; send_delay = attempt start − request_sent (the client's own overhead); start_wait = the attempt's hand-over to the client's send thread − its start stamp (harness overhead before the attempt, in no latency); server lateness from serve-sim's log (flush − due time of the timer that released the write)";
 
     public static async Task<int> RunAsync(string cli, int[] levels, double ttftMs, double itlMs, int repeats, int warmup, string? suite, string? backendOptions, bool json, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
@@ -86,12 +87,12 @@ public static class SelfTestRunPath
                 await stdout.WriteLineAsync("commands: " + commands);
                 await stdout.WriteLineAsync("server: " + serverLine);
                 await stdout.WriteLineAsync(Definition + "; ms");
-                await stdout.WriteLineAsync("| concurrency | attempts | failed | TTFT−sched p50 | TTFT−sched p99 | wire TTFT−sched p50 | wire p99 | send delay p50 | send delay p99 | sent after headers | server first token late p99 | server writes late p99 |");
+                await stdout.WriteLineAsync("| concurrency | attempts | failed | TTFT−sched p50 | TTFT−sched p99 | wire TTFT−sched p50 | wire p99 | send delay p50 | send delay p99 | start wait p99 | sent after headers | server first token late p99 | server writes late p99 |");
                 await stdout.WriteLineAsync("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
                 foreach (var r in results)
                 {
                     await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                        $"| {r.Concurrency} | {r.Attempts} | {r.Failed} | {F(r.TtftMinusScheduleMs?.P50)} | {F(r.TtftMinusScheduleMs?.P99)} | {F(r.WireTtftMinusScheduleMs?.P50)} | {F(r.WireTtftMinusScheduleMs?.P99)} | {F(r.SendDelayMs?.P50)} | {F(r.SendDelayMs?.P99)} | {r.SentAfterHeaders} | {F(r.ServerLateness.FirstToken?.P99Ms)} | {F(r.ServerLateness.Writes?.P99Ms)} |"));
+                        $"| {r.Concurrency} | {r.Attempts} | {r.Failed} | {F(r.TtftMinusScheduleMs?.P50)} | {F(r.TtftMinusScheduleMs?.P99)} | {F(r.WireTtftMinusScheduleMs?.P50)} | {F(r.WireTtftMinusScheduleMs?.P99)} | {F(r.SendDelayMs?.P50)} | {F(r.SendDelayMs?.P99)} | {F(r.StartWaitMs?.P99)} | {r.SentAfterHeaders} | {F(r.ServerLateness.FirstToken?.P99Ms)} | {F(r.ServerLateness.Writes?.P99Ms)} |"));
                 }
             }
 
@@ -118,6 +119,7 @@ public static class SelfTestRunPath
         var wire = new List<double>();
         var send = new List<double>();
         var headers = new List<double>();
+        var startWait = new List<double>();
         var sentAfterHeaders = 0;
         foreach (var record in measured.Where(r => r.Outcome.Status == AttemptStatus.Ok))
         {
@@ -146,6 +148,11 @@ public static class SelfTestRunPath
             }
 
             ttft.Add((c / 1000.0) - ttftMs);
+            if (record.StartWaitMs is { } waited)
+            {
+                startWait.Add(waited);
+            }
+
             if (sent is { } s)
             {
                 wire.Add(((c - s) / 1000.0) - ttftMs);
@@ -166,7 +173,7 @@ public static class SelfTestRunPath
 
         return new RunPathLevel(concurrency, measured.Count, measured.Count(r => r.Outcome.Status != AttemptStatus.Ok),
             LatencyStatistics.FromSamples([.. ttft], "ms"), LatencyStatistics.FromSamples([.. wire], "ms"), LatencyStatistics.FromSamples([.. send], "ms"),
-            LatencyStatistics.FromSamples([.. headers], "ms"), sentAfterHeaders, lateness.Total(), runDirectory);
+            LatencyStatistics.FromSamples([.. headers], "ms"), sentAfterHeaders, lateness.Total(), runDirectory, LatencyStatistics.FromSamples([.. startWait], "ms"));
     }
 
     /// <summary>The spark-eval program at <paramref name="cli"/> (a .dll run by dotnet, or an executable), plainly: no environment of its own.</summary>

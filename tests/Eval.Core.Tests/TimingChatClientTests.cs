@@ -124,12 +124,16 @@ public class TimingChatClientTests
 
         public int Posted { get; private set; }
 
+        /// <summary>How long the thread is busy before it takes what was posted (another attempt's send ahead of it).</summary>
+        public TimeSpan BusyFirst { get; init; }
+
         public bool IsCurrent => Thread.CurrentThread == _thread;
 
         public void Post(Action continuation)
         {
             Posted++;
-            _work.Add(continuation);
+            var busy = BusyFirst;
+            _work.Add(busy > TimeSpan.Zero ? () => { Thread.Sleep(busy); continuation(); } : continuation);
         }
 
         public void Dispose() => _work.CompleteAdding();
@@ -165,7 +169,7 @@ public class TimingChatClientTests
     [Fact]
     public async Task StartThread_OfferedByTheBackend_StartStampAndCallRunOnIt()
     {
-        using var thread = new OneThread();
+        using var thread = new OneThread { BusyFirst = TimeSpan.FromMilliseconds(20) };
         var inner = new StartThreadClient(thread);
         var client = new ChatClientBuilder(inner).UseTiming().Build();
         var recorder = new AttemptRecorder(TimeProvider.System);
@@ -178,6 +182,8 @@ public class TimingChatClientTests
         Assert.True(inner.CalledOnThread, "the backend was not called on its start thread");
         Assert.True(inner.StartedBeforeCall, "the start stamp was not taken before the backend was called");
         Assert.Equal(StreamEventKind.RequestStart, recorder.Events()[0].Kind);
+        // The wait for the thread (busy 20 ms) is recorded apart, before the attempt's 0, never inside it.
+        Assert.True(recorder.StartWaitMicroseconds >= 19_000, $"start wait {recorder.StartWaitMicroseconds} µs for a thread busy 20 ms");
 
         var whole = new AttemptRecorder(TimeProvider.System);
         await client.GetResponseAsync([new ChatMessage(ChatRole.User, "hi")], new ChatOptions { AdditionalProperties = new() { [AttemptRecorder.OptionsKey] = whole } }, TestContext.Current.CancellationToken);
@@ -201,6 +207,7 @@ public class TimingChatClientTests
         Assert.Equal(0, thread.Posted);
         Assert.False(inner.CalledOnThread);
         Assert.True(inner.StartedBeforeCall);
+        Assert.Null(recorder.StartWaitMicroseconds);
     }
 
     [Fact]

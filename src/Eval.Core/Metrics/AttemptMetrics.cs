@@ -21,6 +21,8 @@ public readonly record struct AttemptMetrics
     /// one if none is warm, writing the request). Harness overhead, not server latency; null when the backend marks no send.
     /// </summary>
     public double? SendDelayMs { get; init; }
+    /// <summary>The wait for the backend's start thread before the attempt's start stamp (<see cref="AttemptRecord.StartWaitMs"/>): harness overhead, in no latency.</summary>
+    public double? StartWaitMs { get; init; }
     /// <summary>True when the attempt retried (the serving-try figures then differ from the attempt's).</summary>
     public bool Retried { get; init; }
     /// <summary>Time to the first streamed update of any kind (empty, usage-only and reasoning included).</summary>
@@ -121,6 +123,7 @@ public readonly record struct AttemptMetrics
             Retried = tryStart > 0 || record.Retries > 0,
             TtftAnyMs = Ms(firstAny),
             SendDelayMs = Ms(sent),
+            StartWaitMs = record.StartWaitMs,
             ResponseHeadersMs = Ms(headers - tryStart),
             E2eMs = e2e,
             E2eWithRetriesMs = Ms(end),

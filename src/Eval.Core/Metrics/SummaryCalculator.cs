@@ -133,7 +133,7 @@ public static class SummaryCalculator
 
     private sealed class Accumulator(string backend)
     {
-        private readonly List<double> _ttft = [], _ttftAny = [], _headers = [], _e2e = [], _e2eRetries = [], _tpot = [], _tps = [], _lag = [], _tokens = [], _sendDelay = [];
+        private readonly List<double> _ttft = [], _ttftAny = [], _headers = [], _e2e = [], _e2eRetries = [], _tpot = [], _tps = [], _lag = [], _tokens = [], _sendDelay = [], _startWait = [];
         // The serving try's own TTFT and e2e differ from ttft_ms / e2e_ms only on retried attempts: kept for those alone, by index.
         private readonly List<(int Index, double Value)> _ttftServing = [], _e2eServing = [];
         private readonly LogHistogram _itl = new();
@@ -216,6 +216,7 @@ public static class SummaryCalculator
             Push(_e2eRetries, m.E2eWithRetriesMs);
             Push(_tpot, m.TpotMs);
             Push(_sendDelay, m.SendDelayMs);
+            Push(_startWait, m.StartWaitMs);
             if (m.Retried)
             {
                 _anyRetried = true;
@@ -316,7 +317,7 @@ public static class SummaryCalculator
             var servingE2e = _anyRetried ? WithOverrides(_e2e, _e2eServing) : [];
             (string Name, List<double> Values, string Unit)[] distributions =
             [
-                ("ttft_serving_try_ms", serving, "ms"), ("e2e_serving_try_ms", servingE2e, "ms"), ("send_delay_ms", _sendDelay, "ms"),
+                ("ttft_serving_try_ms", serving, "ms"), ("e2e_serving_try_ms", servingE2e, "ms"), ("send_delay_ms", _sendDelay, "ms"), ("start_wait_ms", _startWait, "ms"),
                 ("ttft_ms", _ttft, "ms"), ("ttft_any_ms", _ttftAny, "ms"), ("response_headers_ms", _headers, "ms"),
                 ("e2e_ms", _e2e, "ms"), ("e2e_with_retries_ms", _e2eRetries, "ms"), ("tpot_ms", _tpot, "ms"),
                 ("output_tokens_per_s", _tps, "tokens/s"), ("output_tokens", _tokens, "tokens"), ("schedule_lag_ms", _lag, "ms"),

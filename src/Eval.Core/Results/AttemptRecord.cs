@@ -76,6 +76,11 @@ public sealed record AttemptRecord
     public required TokenCounts Tokens { get; init; }
     public string? ModelReported { get; init; }
     public int Retries { get; init; }
+    /// <summary>
+    /// Harness overhead before the attempt's start, ms: the wait from its hand-over to the backend's start thread (the openai
+    /// backend's send thread) to its start stamp; in no latency (docs/metrics.md, <c>start_wait_ms</c>). Null when it began where called.
+    /// </summary>
+    public double? StartWaitMs { get; init; }
     /// <summary>Of <see cref="Retries"/>, those made at once on a fresh connection after a stale pooled keep-alive connection; null when none.</summary>
     public int? StaleConnectionRetries { get; init; }
     /// <summary>True when the answer came from a simulated backend: its timings are simulated, not measured.</summary>

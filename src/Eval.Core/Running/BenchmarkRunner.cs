@@ -411,6 +411,7 @@ public sealed class BenchmarkRunner(TimeProvider time, TokenCounter tokens)
             ModelReported = recorder.ModelId,
             Retries = recorder.Retries,
             StaleConnectionRetries = recorder.StaleConnectionRetries > 0 ? recorder.StaleConnectionRetries : null,
+            StartWaitMs = recorder.StartWaitMicroseconds / 1000.0,
             Simulated = backend.Info.Simulated || recorder.ServerSimulated,
         };
     }

@@ -28,7 +28,7 @@ public sealed class AttemptRecorder
         _time = time;
     }
 
-    /// <summary>The timestamp (in <see cref="TimeProvider"/> ticks) that t = 0 refers to; set by <see cref="Start"/>.</summary>
+    /// <summary>The timestamp (in <see cref="TimeProvider"/> ticks) that t = 0 refers to; set by <see cref="Start()"/>.</summary>
     public long StartTimestamp { get; private set; }
 
     public bool Started { get; private set; }
@@ -70,6 +70,19 @@ public sealed class AttemptRecorder
     public string Reasoning => _reasoning.ToString();
 
     /// <summary>Stamps t = 0. Called once by the timing middleware just before the backend is called.</summary>
+    /// <summary>
+    /// Harness overhead before the attempt began, µs: from its hand-over to the backend's start thread to its start stamp
+    /// (<see cref="Start(long)"/>); null when it began where it was called. In no latency.
+    /// </summary>
+    public long? StartWaitMicroseconds { get; private set; }
+
+    /// <summary>Stamps the attempt's start on a start thread it was handed to at <paramref name="handedOverTimestamp"/>.</summary>
+    public void Start(long handedOverTimestamp)
+    {
+        Start();
+        StartWaitMicroseconds = Math.Max(0, (StartTimestamp - handedOverTimestamp) * 1_000_000 / _time.TimestampFrequency);
+    }
+
     public void Start()
     {
         lock (_gate)

@@ -30,10 +30,16 @@ public sealed class TimingChatClient : DelegatingChatClient
         {
             // The backend begins its attempts on a thread of its own: the start stamp is taken there, right before its send
             // (an attempt with a scheduled start begins where its dispatcher called it: its lateness is its schedule lag).
+            // The wait for that thread is recorded apart (start_wait_ms): harness overhead before the attempt, in no latency.
+            var handedOver = recorder.Time.GetTimestamp();
             await new AttemptStartSwitch(startThread);
+            recorder.Start(handedOver);
+        }
+        else
+        {
+            recorder.Start();
         }
 
-        recorder.Start();
         var time = recorder.Time;
         try
         {
@@ -67,10 +73,15 @@ public sealed class TimingChatClient : DelegatingChatClient
         var recorder = AttemptRecorder.From(options);
         if (recorder is not null && !AttemptContext.Scheduled(options) && InnerClient.GetService(typeof(IAttemptStartThread)) is IAttemptStartThread startThread)
         {
+            var handedOver = recorder.Time.GetTimestamp();
             await new AttemptStartSwitch(startThread);
+            recorder.Start(handedOver);
+        }
+        else
+        {
+            recorder?.Start();
         }
 
-        recorder?.Start();
         try
         {
             var response = await base.GetResponseAsync(messages, options, cancellationToken);
