@@ -3,6 +3,7 @@ using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Timing;
 using Spark.Eval.Core.Tokens;
 using Spark.Eval.Simulator.Server;
+using Spark.Eval.TestSupport;
 
 namespace Spark.Eval.Backends.Remote.Tests;
 
@@ -68,7 +69,7 @@ public sealed class KernelReceiveTimestampTests
         }
 
         var received = recorder.Events().Where(e => e.Kind == StreamEventKind.Content).ToList();
-        var flushed = Assert.Single(server.Log.Find(null)).Events.Where(e => e.Kind == "content").ToList();
+        var flushed = Assert.Single(await ServerLogWait.AtLeastAsync(server.Log, null, 1, ct)).Events.Where(e => e.Kind == "content").ToList();
         if (flushed.Count < 2)
         {
             return null;
