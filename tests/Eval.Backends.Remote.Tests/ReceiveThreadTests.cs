@@ -41,6 +41,7 @@ public sealed class ReceiveThreadTests
     {
         Assert.SkipUnless(OperatingSystem.IsLinux() && KernelReceiveStream.IsSupported, "the receive thread is Linux only");
         var ct = TestContext.Current.CancellationToken;
+        await using var stamping = await KernelStampingOn.WaitAsync(ct);
         var (client, server, listener) = await ConnectAsync(ct);
         using var _ = listener;
         using var serverSocket = server;

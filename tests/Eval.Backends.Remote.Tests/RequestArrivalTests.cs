@@ -31,6 +31,8 @@ public sealed class RequestArrivalTests
     {
         Assert.SkipUnless(OperatingSystem.IsLinux() && KernelReceiveStream.IsSupported, "kernel receive stamps are Linux only");
         var ct = TestContext.Current.CancellationToken;
+        // serve-sim's arrival stamps need the kernel stamping already (it turns that on late when no socket had asked).
+        await using var stamping = await KernelStampingOn.WaitAsync(ct);
         using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0 });
         var sim = new ConstantRateSimChatClient(clock, TokenCounter.Default, TtftMs, 1000 / TokenMs, "sim");
         await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0, Emission = clock }, clock, ct);
@@ -96,6 +98,8 @@ public sealed class RequestArrivalTests
     {
         Assert.SkipUnless(OperatingSystem.IsLinux() && KernelReceiveStream.IsSupported, "kernel receive stamps are Linux only");
         var ct = TestContext.Current.CancellationToken;
+        // serve-sim's arrival stamps need the kernel stamping already (it turns that on late when no socket had asked).
+        await using var stamping = await KernelStampingOn.WaitAsync(ct);
         var sim = new ConstantRateSimChatClient(TimeProvider.System, TokenCounter.Default, TtftMs, 100, "sim");
         await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0 }, TimeProvider.System, ct);
 
