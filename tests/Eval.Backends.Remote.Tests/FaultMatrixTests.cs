@@ -2,6 +2,7 @@ using Microsoft.Extensions.AI;
 using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Timing;
 using Spark.Eval.Simulator.Server;
+using Spark.Eval.TestSupport;
 
 namespace Spark.Eval.Backends.Remote.Tests;
 
@@ -130,10 +131,12 @@ public sealed class FaultMatrixTests(SimServerFixture fixture) : IClassFixture<S
         using var client = new ChatClientBuilder(new OpenAICompatibleChatClient(fixture.Options(), TimeProvider.System, null)).UseConcurrencyLimit(2).Build();
         var marker = "cap-" + Guid.NewGuid().ToString("N");
 
+        var sentNs = Spark.Eval.Simulator.Server.ServerLogStore.ToNanoseconds(TimeProvider.System.GetTimestamp(), TimeProvider.System.TimestampFrequency);
         await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => SimServerFixture.AttemptAsync(client, marker, 40)));
 
         // Server-side intervals of these requests: at no moment more than 2 overlap.
-        var spans = fixture.Server.Log.Find(null).Where(e => e.Events.Count > 0 && e.Status == 200).ToList();
+        // serve-sim logs a request when its handler returns, which can be after the client read its end: wait for it (bounded).
+        var spans = await ServerLogWait.AtLeastAsync(fixture.Server.Log, null, 6, TestContext.Current.CancellationToken, e => e.Events.Count > 0 && e.Status == 200 && e.ReceivedNs >= sentNs);
         Assert.True(spans.Count >= 6);
         var mine = spans.OrderBy(e => e.ReceivedNs).TakeLast(6).ToList();
         var maxOverlap = mine.Max(a => mine.Count(b => b.ReceivedNs <= a.ReceivedNs && b.EndNs >= a.ReceivedNs));

@@ -3,6 +3,7 @@ using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Timing;
 using Spark.Eval.Core.Tokens;
 using Spark.Eval.Simulator.Server;
+using Spark.Eval.TestSupport;
 
 namespace Spark.Eval.Backends.Remote.Tests;
 
@@ -14,11 +15,13 @@ public sealed class KernelReceiveTimestampTests
     [Fact]
     public async Task Stream_ClientBusyWhileSecondTokenArrives_KernelStampKeepsItsArrivalAndParseStampDoesNot()
     {
-        Assert.SkipUnless(OperatingSystem.IsLinux(), "kernel receive timestamps are Linux only");
+        Assert.SkipUnless(OperatingSystem.IsLinux() && KernelReceiveStream.IsSupported, "kernel receive timestamps are Linux only");
         var ct = TestContext.Current.CancellationToken;
 
         // Two tokens 20 ms apart; the consumer pauses after the first, while the second waits in the socket. Each stamp is
-        // compared with serve-sim's own logged flush of that token, so a slow server cannot fail or pass the test.
+        // compared with serve-sim's own logged flush of that token, so a slow server cannot fail or pass the test. The kernel
+        // must be stamping segments already: it turns that on late when no socket had asked (KernelStampingOn).
+        await using var stamping = await KernelStampingOn.WaitAsync(ct);
         var kernel = await TwoSeparateFlushesAsync("kernel", ct);
         var parse = await TwoSeparateFlushesAsync("off", ct);
 
@@ -68,7 +71,7 @@ public sealed class KernelReceiveTimestampTests
         }
 
         var received = recorder.Events().Where(e => e.Kind == StreamEventKind.Content).ToList();
-        var flushed = Assert.Single(server.Log.Find(null)).Events.Where(e => e.Kind == "content").ToList();
+        var flushed = Assert.Single(await ServerLogWait.AtLeastAsync(server.Log, null, 1, ct)).Events.Where(e => e.Kind == "content").ToList();
         if (flushed.Count < 2)
         {
             return null;

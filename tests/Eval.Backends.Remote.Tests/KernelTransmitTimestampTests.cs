@@ -5,6 +5,7 @@ using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Timing;
 using Spark.Eval.Core.Tokens;
 using Spark.Eval.Simulator.Server;
+using Spark.Eval.TestSupport;
 
 namespace Spark.Eval.Backends.Remote.Tests;
 
@@ -72,7 +73,8 @@ public sealed class KernelTransmitTimestampTests
             Assert.True(sent <= headers, $"attempt {attempt}: request_sent {sent} µs after response_headers {headers} µs");
 
             // One clock: the client's send stamp is no later than serve-sim's own receipt of the request.
-            var entry = Assert.Single(server.Log.Find(responseId!.Replace("chatcmpl-", string.Empty, StringComparison.Ordinal)));
+            // The request is logged when its handler returns, which can be after the client read its end: wait for it (bounded).
+            var entry = Assert.Single(await ServerLogWait.AtLeastAsync(server.Log, responseId!.Replace("chatcmpl-", string.Empty, StringComparison.Ordinal), 1, ct));
             var sentNs = ServerLogStore.ToNanoseconds(recorder.StartTimestamp, TimeProvider.System.TimestampFrequency) + (sent * 1000);
             Assert.True(sentNs <= entry.ReceivedNs + 1000, $"attempt {attempt}: request_sent {(sentNs - entry.ReceivedNs) / 1e3:0.0} µs after serve-sim received it");
         }

@@ -6,6 +6,7 @@ using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Timing;
 using Spark.Eval.Core.Tokens;
 using Spark.Eval.Simulator.Server;
+using Spark.Eval.TestSupport;
 
 namespace Spark.Eval.Backends.Remote.Tests;
 
@@ -17,13 +18,23 @@ public sealed class RequestArrivalTests
 {
     private const double TtftMs = 40;
 
+    // 20 tokens/s: a 50 ms grid, wide enough to tell the arrival's schedule from the handler's beside a timer set late.
+    private const double TokenMs = 50;
+
+    private const double MaxTimerSetMs = 3;
+
+    /// <summary>Signed distance, ms, from the nearest step of the token grid.</summary>
+    private static double Residual(double ms) => ms - (Math.Round(ms / TokenMs) * TokenMs);
+
     [Fact]
     public async Task Burst_OnPreconnectedConnections_EachScheduleStartsAtItsOwnRequestsKernelArrival()
     {
         Assert.SkipUnless(OperatingSystem.IsLinux() && KernelReceiveStream.IsSupported, "kernel receive stamps are Linux only");
         var ct = TestContext.Current.CancellationToken;
+        // serve-sim's arrival stamps need the kernel stamping already (it turns that on late when no socket had asked).
+        await using var stamping = await KernelStampingOn.WaitAsync(ct);
         using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0 });
-        var sim = new ConstantRateSimChatClient(clock, TokenCounter.Default, TtftMs, 100, "sim");
+        var sim = new ConstantRateSimChatClient(clock, TokenCounter.Default, TtftMs, 1000 / TokenMs, "sim");
         await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0, Emission = clock }, clock, ct);
         Assert.Contains("kernel's arrival", server.ArrivalDescription, StringComparison.Ordinal);
         const int streams = 16;
@@ -41,15 +52,17 @@ public sealed class RequestArrivalTests
             }
         }));
 
-        var chats = server.Log.Find(null).Where(e => e.Path.EndsWith("/chat/completions", StringComparison.Ordinal)).ToList();
+        // Each request is logged when its handler returns, which can be after the client read its end: wait for all (bounded).
+        var chats = await ServerLogWait.AtLeastAsync(server.Log, null, streams, ct, e => e.Path.EndsWith("/chat/completions", StringComparison.Ordinal));
         Assert.Equal(streams, chats.Count);
         var untimed = 0;
+        var undecided = 0;
         foreach (var entry in chats)
         {
             Assert.True(entry.HandlerNs is not null, $"request {entry.RequestId}: not stamped with its kernel arrival");
             Assert.True(entry.ReceivedNs >= burstStartNs, $"request {entry.RequestId}: schedule started {(burstStartNs - entry.ReceivedNs) / 1e6:0.0} ms before the burst was sent (an earlier request's arrival)");
             Assert.True(entry.ReceivedNs <= entry.HandlerNs, $"request {entry.RequestId}: arrival after its handler started");
-            // A later token's due time is the schedule's (arrival + TTFT + 10 ms a token) exactly; the first timer's can be set a
+            // A later token's due time is on the schedule's grid (arrival + TTFT + 50 ms a token); the first timer's can be set a
             // little after its due time was computed (a cold first request), so it is not the one compared. Under load a
             // chunk already overdue is written with the next one (one event), so any timed later chunk is compared, and a
             // request whose handler came after its whole schedule (every chunk overdue, none timed) is counted apart.
@@ -60,15 +73,24 @@ public sealed class RequestArrivalTests
                 continue;
             }
 
-            // At least one of them on the schedule counted from the arrival (a timer fired late can date its successor from
-            // its own firing; a schedule counted from the handler's start puts none on it).
+            // A schedule counted from the handler's start instead would sit on a grid shifted by the handler's delay. A handler
+            // late by about a whole number of tokens puts both grids together: nothing to tell apart, counted apart.
+            var handlerMs = (entry.HandlerNs!.Value - entry.ReceivedNs) / 1e6;
+            if (Math.Abs(Residual(handlerMs)) < MaxTimerSetMs + 1)
+            {
+                undecided++;
+                continue;
+            }
+
+            // At least one of them on the grid counted from the arrival, up to the delay between computing a due time and setting
+            // its timer (positive; a thread preempted between the two on a loaded machine: 1.2 ms seen, MaxTimerSetMs allowed).
             static double AfterTtft(long dueNs, long receivedNs) => ((dueNs - receivedNs) / 1e6) - TtftMs;
             Assert.True(
-                timed.Any(later => AfterTtft(later.DueNs!.Value, entry.ReceivedNs) is var after && Math.Round(after / 10) >= 1 && Math.Abs(after - (Math.Round(after / 10) * 10)) < 0.1),
-                $"request {entry.RequestId}: no token due on the schedule from its arrival (TTFT {TtftMs}, 10 ms a token); handler {(entry.HandlerNs!.Value - entry.ReceivedNs) / 1e6:0.000} ms after; events {string.Join(", ", entry.Events.Select(e => $"{e.Kind}@{(e.MonotonicNs - entry.ReceivedNs) / 1e6:0.0}/{(e.DueNs ?? 0) / 1e6 - entry.ReceivedNs / 1e6:0.0}"))}");
+                timed.Any(later => AfterTtft(later.DueNs!.Value, entry.ReceivedNs) is var after && Math.Round(after / TokenMs) >= 1 && Residual(after) > -0.1 && Residual(after) < MaxTimerSetMs),
+                $"request {entry.RequestId}: no token due on the schedule from its arrival (TTFT {TtftMs}, {TokenMs} ms a token); handler {handlerMs:0.000} ms after; events {string.Join(", ", entry.Events.Select(e => $"{e.Kind}@{(e.MonotonicNs - entry.ReceivedNs) / 1e6:0.0}/{(e.DueNs ?? 0) / 1e6 - entry.ReceivedNs / 1e6:0.0}"))}");
         }
 
-        Assert.True(untimed < streams, "no request's chunks were released by its schedule's timers (every handler came after its whole schedule)");
+        Assert.True(untimed + undecided < streams, $"no request to judge: {untimed} with no timer-released chunk (handler after its whole schedule), {undecided} with a handler a whole number of tokens late");
     }
 
     [Fact]
@@ -76,6 +98,8 @@ public sealed class RequestArrivalTests
     {
         Assert.SkipUnless(OperatingSystem.IsLinux() && KernelReceiveStream.IsSupported, "kernel receive stamps are Linux only");
         var ct = TestContext.Current.CancellationToken;
+        // serve-sim's arrival stamps need the kernel stamping already (it turns that on late when no socket had asked).
+        await using var stamping = await KernelStampingOn.WaitAsync(ct);
         var sim = new ConstantRateSimChatClient(TimeProvider.System, TokenCounter.Default, TtftMs, 100, "sim");
         await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0 }, TimeProvider.System, ct);
 

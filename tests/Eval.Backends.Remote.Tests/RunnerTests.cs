@@ -6,6 +6,7 @@ using Spark.Eval.Core.Tasks;
 using Spark.Eval.Core.Timing;
 using Spark.Eval.Core.Tokens;
 using Spark.Eval.Simulator.Server;
+using Spark.Eval.TestSupport;
 
 namespace Spark.Eval.Backends.Remote.Tests;
 
@@ -47,7 +48,8 @@ public sealed class RunnerTests
         }
 
         var (records, _) = AttemptLog.Read(logPath);
-        var served = server.Log.Find(null);
+        // serve-sim logs a request when its handler returns, which can be after the runner read its end: wait for it (bounded).
+        var served = await ServerLogWait.AtLeastAsync(server.Log, null, records.Count, ct);
         Assert.Equal("completed", result.Status);
         Assert.Equal(slots.Count, records.Count);
         Assert.Equal(served.Count(e => e.Fault != "none"), records.Count(r => r.Outcome.Status == AttemptStatus.Error));

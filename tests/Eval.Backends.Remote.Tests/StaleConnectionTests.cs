@@ -114,7 +114,7 @@ public sealed class ProtocolMismatchTests
         var failure = Assert.IsType<Spark.Eval.Core.Backends.BackendException>(error);
         Assert.True(failure.ErrorClass == "protocol_mismatch", failure.ErrorClass + ": " + failure.Message + " / " + failure.InnerException?.Message);
         Assert.Contains("http_version=1.1", failure.Message, StringComparison.Ordinal);
-        Assert.Equal(0, recorder.Retries);
+        Assert.True(recorder.Retries == 0, $"{recorder.Retries} retries ({recorder.StaleConnectionRetries} of them at once on a fresh connection); events {string.Join(", ", recorder.Events().Select(e => $"{e.Kind}@{e.OffsetMicroseconds}"))}");
     }
 }
 

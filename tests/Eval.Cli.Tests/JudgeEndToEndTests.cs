@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Results;
 using Spark.Eval.Simulator.Server;
+using Spark.Eval.TestSupport;
 
 namespace Spark.Eval.Cli.Tests;
 
@@ -84,7 +85,8 @@ public class JudgeEndToEndTests(JudgeServerFixture fixture) : IClassFixture<Judg
 
         // Every judge call went over HTTP to serve-sim: one request per answer judged (identical answers are judged once).
         var calls = grades.Count(g => !g.Grading!.Reused);
-        Assert.Equal(calls, fixture.Server.Log.Find(null).Count - before);
+        // serve-sim logs a request when its handler returns, which can be after the judge read its answer: wait (bounded).
+        Assert.Equal(calls, (await ServerLogWait.AtLeastAsync(fixture.Server.Log, null, before + calls, TestContext.Current.CancellationToken)).Count - before);
 
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")))!;
         Assert.Equal(spec, manifest["judge"]!["spec"]!.GetValue<string>());

@@ -1,6 +1,7 @@
 using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Tokens;
 using Spark.Eval.Simulator.Server;
+using Spark.Eval.TestSupport;
 
 namespace Spark.Eval.Cli.Tests;
 
@@ -20,7 +21,8 @@ public sealed class ManifestSecretsTests
         var (exit, stdout, stderr) = await CliHarness.RunAsync("run", "--backend", spec, "--tasks", "1", "--repeats", "1", "--warmup", "0", "--no-grade", "--out", dir);
 
         Assert.True(exit == 0, stderr);
-        Assert.NotEmpty(server.Log.Find(null));
+        // serve-sim logs a request when its handler returns, which can be after the run read its end: wait for it (bounded).
+        Assert.NotEmpty(await ServerLogWait.AtLeastAsync(server.Log, null, 1, TestContext.Current.CancellationToken));
         var manifest = File.ReadAllText(Path.Combine(dir, "manifest.json"));
         Assert.Contains("api-key:[redacted]", Uri.UnescapeDataString(manifest), StringComparison.Ordinal);
         foreach (var file in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories))

@@ -34,8 +34,11 @@ public sealed class SweepCommandTests
         foreach (var p in sweep.Points)
         {
             Assert.Equal(8, p.Ok);
-            Assert.InRange(p.TtftP50Ms!.Value, 118, 160);
-            Assert.InRange(p.TpotP50Ms!.Value, 3.6, 4.8);
+            // Never below the sim's 120 ms / 4 ms (PreciseDelay waits out the coarse system timer), and well under what a wrong
+            // start (queueing, warm-up) or coalesced tokens (TPOT ~0) would give; the upper bounds leave room for a loaded 2-core
+            // machine (speed is a benchmark's business, not this test's).
+            Assert.InRange(p.TtftP50Ms!.Value, 118, 400);
+            Assert.InRange(p.TpotP50Ms!.Value, 3.6, 8);
             Assert.True(p.MeetsSlo);
             Assert.True(File.Exists(Path.Combine(dir, sweep.Steps[p.Step - 1].RunDir, "attempts.jsonl")));
         }

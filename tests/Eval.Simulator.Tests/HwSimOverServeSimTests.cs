@@ -60,7 +60,6 @@ public class HwSimOverServeSimTests
         // A first request compiles serve-sim's and the backend's paths (100 ms and more between receipt and the backend's
         // start on this machine); the measured request is the second, as in a running server.
         await AttemptAsync("warm-up", 1);
-        var (recorder, responseId) = await AttemptAsync(Prompt, MaxTokens);
 
         // The expectation, from the latency model itself.
         var catalog = ProfileCatalog.Load(null, ProfileCatalogTests.RepoRoot);
@@ -69,32 +68,51 @@ public class HwSimOverServeSimTests
         var ttftMs = latency.UnloadedTtftSeconds(input) * 1000;
         Assert.True(ttftMs >= 30, $"TTFT {ttftMs:F1} ms is too short for the check to mean something");
 
-        Assert.StartsWith("Simulated answer ", recorder.Answer, StringComparison.Ordinal);
-        Assert.Equal(MaxTokens, recorder.Usage?.OutputTokenCount);
-        Assert.Equal(input, recorder.Usage?.InputTokenCount);
-
-        // The measured request's entry by its id: serve-sim logs a request after its last write, which the client may
-        // have read already, so wait for it (and the warm-up's entry may land after the measured request began).
-        Assert.NotNull(responseId);
-        ServerRequestLog[] found;
-        for (var waited = 0; (found = server.Log.Find(null).Where(e => responseId.EndsWith(e.RequestId, StringComparison.Ordinal)).ToArray()).Length == 0 && waited < 5000; waited += 10)
+        // A handler that starts more than the TTFT after the request's arrival (a loaded 2-core machine) finds the first token
+        // overdue and writes it at once, with no due time (CI: a first flush with no server stamp): nothing to judge the timer
+        // by. Such a try must still not flush before the TTFT; the timed check is made on the first timed try of 5 (a
+        // measurement repeated, every try's figures in the message), and no timed try in 5 fails the test.
+        var tries = new List<string>();
+        for (var attempt = 0; attempt < 5; attempt++)
         {
-            await Task.Delay(10, ct);
+            var (recorder, responseId) = await AttemptAsync(Prompt, MaxTokens);
+            Assert.StartsWith("Simulated answer ", recorder.Answer, StringComparison.Ordinal);
+            Assert.Equal(MaxTokens, recorder.Usage?.OutputTokenCount);
+            Assert.Equal(input, recorder.Usage?.InputTokenCount);
+
+            // The measured request's entry by its id: serve-sim logs a request after its last write, which the client may
+            // have read already, so wait for it (and the warm-up's entry may land after the measured request began).
+            Assert.NotNull(responseId);
+            ServerRequestLog[] found;
+            for (var waited = 0; (found = server.Log.Find(null).Where(e => responseId.EndsWith(e.RequestId, StringComparison.Ordinal)).ToArray()).Length == 0 && waited < 5000; waited += 10)
+            {
+                await Task.Delay(10, ct);
+            }
+
+            var entry = Assert.Single(found);
+            var contents = entry.Events.Where(e => e.Kind == "content").ToList();
+            Assert.Equal(recorder.Answer.Length, contents.Sum(e => e.Characters));
+            var first = contents[0];
+            var firstFlushMs = (first.MonotonicNs - entry.ReceivedNs) / 1e6;
+            if (first.DueNs is null)
+            {
+                // Written unscheduled: only an overdue token may be, so it went out after the model's TTFT.
+                Assert.True(firstFlushMs >= ttftMs - 0.1, $"try {attempt}: first content written unscheduled {firstFlushMs:F3} ms after arrival, before the model's TTFT {ttftMs:F3} ms");
+                tries.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"try {attempt}: untimed, flushed at {firstFlushMs:F3} ms"));
+                continue;
+            }
+
+            // Released by an emission-clock timer. The backend's schedule starts at the request's arrival (received_ns, passed by
+            // serve-sim): measured from there, the first token is due at the model's TTFT and flushed no earlier than due. How late
+            // it is flushed is serve-sim's emission, measured by selftest, not here; the due time's upper bound allows for the
+            // timer being created a little after the backend read the clock on a loaded 2-core machine.
+            var dueMs = (first.DueNs.Value - entry.ReceivedNs) / 1e6;
+            Assert.True(dueMs >= ttftMs - 0.1 && dueMs <= ttftMs + Math.Max(20, 0.5 * ttftMs),
+                $"try {attempt}: first content due {dueMs:F3} ms after the request arrived; the model's TTFT is {ttftMs:F3} ms");
+            Assert.True(firstFlushMs >= dueMs, $"try {attempt}: first content flushed {firstFlushMs:F3} ms after arrival, before it was due at {dueMs:F3} ms");
+            return;
         }
 
-        var entry = Assert.Single(found);
-        var contents = entry.Events.Where(e => e.Kind == "content").ToList();
-        Assert.Equal(recorder.Answer.Length, contents.Sum(e => e.Characters));
-        var first = contents[0];
-        Assert.NotNull(first.DueNs); // released by an emission-clock timer, not by the thread pool
-        // The backend's schedule starts at the request's arrival (received_ns, passed by serve-sim): measured from there, the
-        // first token is due at the model's TTFT and flushed no earlier than due. How late it is flushed is serve-sim's
-        // emission, measured by selftest, not here; the due time's upper bound allows for the timer being created a little
-        // after the backend read the clock on a loaded 2-core machine.
-        var firstFlushMs = (first.MonotonicNs - entry.ReceivedNs) / 1e6;
-        var dueMs = (first.DueNs!.Value - entry.ReceivedNs) / 1e6;
-        Assert.True(dueMs >= ttftMs - 0.1 && dueMs <= ttftMs + Math.Max(20, 0.5 * ttftMs),
-            $"first content due {dueMs:F3} ms after the request arrived; the model's TTFT is {ttftMs:F3} ms");
-        Assert.True(firstFlushMs >= dueMs, $"first content flushed {firstFlushMs:F3} ms after arrival, before it was due at {dueMs:F3} ms");
+        Assert.Fail($"no try's first content was released by an emission-clock timer: {string.Join("; ", tries)} (model TTFT {ttftMs:F3} ms)");
     }
 }

@@ -52,11 +52,15 @@ public static partial class LinuxThreadClock
     /// <summary>CLOCK_MONOTONIC now, in nanoseconds (0 if the call fails).</summary>
     public static long MonotonicNs() => ClockNs(ClockMonotonic);
 
+    /// <summary>CLOCK_REALTIME now, in nanoseconds (0 if the call fails): the clock of the kernel's socket stamps.</summary>
+    public static long RealtimeNs() => ClockNs(ClockRealtime);
+
     /// <summary>
     /// Kernel stamps are CLOCK_REALTIME; the harness's clock is CLOCK_MONOTONIC. Both advance at the same (NTP-slewed) rate,
     /// so their difference converts the stamp. The difference is read between two monotonic reads and taken against their
     /// midpoint, keeping the closest of three tries: a thread preempted between two clock reads would otherwise shift
-    /// every stamp it converts by the length of the preemption. A stamp that would lie in the future (a clock step) gives 0.
+    /// every stamp it converts by the length of the preemption. A stamp that would lie in the future by more than that uncertainty
+    /// (a clock step) gives 0; within it, now.
     /// </summary>
     public static long RealtimeToMonotonicNs(long realtimeNs)
     {
@@ -76,6 +80,13 @@ public static partial class LinuxThreadClock
         }
 
         var monotonic = realtimeNs - offset;
+        if (monotonic > now && monotonic - now <= (gap / 2) + 1)
+        {
+            // The offset is known to half the closest try's gap: a stamp of a moment just past (a segment that arrived during the
+            // read) can convert to a little after now. Its moment is no later than now, so now is its tightest bound, not 0.
+            return now;
+        }
+
         return monotonic > 0 && monotonic <= now ? monotonic : 0;
     }
 
