@@ -455,43 +455,53 @@ public sealed class OpenAICompatibleChatClient : IChatClient
     /// on a thread-pool thread, and its connection came back only then: a closed loop's next attempt, begun at once, found no
     /// idle connection and opened a new one inside its send (send_delay_ms), or waited on the pool's lock behind that thread
     /// (docs/remote.md, "Send path"). vLLM's benchmark also reads the body to its end before it stamps a request's latency.
-    /// A body that does not end within <see cref="BodyEndWait"/> or <see cref="BodyEndReadLimitBytes"/>, or breaks, does not
-    /// fail the answer, which is complete: its connection is left to the HTTP layer, as before.
+    /// A body that does not end within <see cref="BodyEndWait"/> (in all) or <see cref="BodyEndReadLimitBytes"/>, or breaks, does
+    /// not fail the answer, which is complete: its connection is left to the HTTP layer, as before.
     /// </summary>
     private async ValueTask ReadToBodyEndAsync(Stream body, AttemptTimeouts timeouts)
     {
         // Not pooled: a read still pending after the wait may yet write into it.
         var buffer = new byte[512];
+        var started = _time.GetTimestamp();
         var total = 0;
-        while (total <= BodyEndReadLimitBytes)
+        Task<int>? pending = null;
+        try
         {
-            var read = body.ReadAsync(buffer, timeouts.Token);
-            int count;
-            if (read.IsCompletedSuccessfully)
+            // One budget for the whole tail (a server trickling bytes after the end marker gets 50 ms in all, not per read).
+            while (total <= BodyEndReadLimitBytes)
             {
-                count = read.Result;
-            }
-            else
-            {
-                var pending = read.AsTask();
-                try
+                var left = BodyEndWait - _time.GetElapsedTime(started);
+                if (left <= TimeSpan.Zero)
                 {
-                    count = await pending.WaitAsync(BodyEndWait, _time, timeouts.Token);
-                }
-                catch (Exception ex) when (ex is TimeoutException or OperationCanceledException or IOException or HttpRequestException or ObjectDisposedException)
-                {
-                    // The read may still end (disposal breaks it): observe it so that it is not reported as unobserved.
-                    _ = pending.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                     return;
                 }
-            }
 
-            if (count == 0)
-            {
-                return;
-            }
+                var read = body.ReadAsync(buffer, timeouts.Token);
+                int count;
+                if (read.IsCompletedSuccessfully)
+                {
+                    count = read.Result;
+                }
+                else
+                {
+                    pending = read.AsTask();
+                    count = await pending.WaitAsync(left, _time, timeouts.Token);
+                    pending = null;
+                }
 
-            total += count;
+                if (count == 0)
+                {
+                    return;
+                }
+
+                total += count;
+            }
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException or IOException or HttpRequestException or ObjectDisposedException)
+        {
+            // The answer is complete: a tail that does not come in time or breaks is left to the HTTP layer. A read still
+            // pending (disposal breaks it) is observed so that it is not reported as unobserved.
+            _ = pending?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 

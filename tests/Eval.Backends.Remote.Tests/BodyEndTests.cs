@@ -49,4 +49,22 @@ public sealed class BodyEndTests
         Assert.True(end < 10_000_000, $"the attempt ended after {end} µs: the client waited for a body that never ends");
         Assert.True(OpenAICompatibleChatClient.BodyEndWait < TimeSpan.FromSeconds(1));
     }
+
+    [Fact]
+    public async Task BodyTricklesOnAfterTheEndMarker_TheWaitForItsEndIsBoundedInAll()
+    {
+        var transcript = Transcript.Load("llama-server-chat.sse");
+        // Two bytes every 5 ms for 30 s after [DONE]: each read comes well within 50 ms, so only a budget for the whole tail
+        // (not per read) ends the wait; per read, 16 KB at 400 B/s would hold the attempt for ~40 s.
+        await using var server = await ReplayServer.StartAsync(_ => transcript, new ReplayOptions { EndAfterLastEvent = Timeout.InfiniteTimeSpan, TrickleEvery = TimeSpan.FromMilliseconds(5) });
+        using var client = new OpenAICompatibleChatClient(new OpenAIBackendOptions { BaseUrl = server.BaseAddress, Model = "m", BreakerMinimumThroughput = 0 }, TimeProvider.System, null);
+
+        var (recorder, error, _) = await SimServerFixture.AttemptAsync(client);
+
+        Assert.Null(error);
+        Assert.Equal("Binary search halves the range.", recorder.Answer);
+        var events = recorder.Events();
+        var afterLast = events.Last(e => e.Kind == StreamEventKind.End).OffsetMicroseconds - events.Last(e => e.Kind == StreamEventKind.Content).OffsetMicroseconds;
+        Assert.True(afterLast < 5_000_000, $"the attempt ended {afterLast} µs after its last content: the tail's wait is not bounded in all");
+    }
 }

@@ -32,6 +32,9 @@ public sealed record ReplayOptions
     /// </summary>
     public TimeSpan? EndAfterLastEvent { get; init; }
 
+    /// <summary>While waiting to end (<see cref="EndAfterLastEvent"/>), write an SSE comment line this often: a body that trickles on.</summary>
+    public TimeSpan? TrickleEvery { get; init; }
+
     /// <summary>JSON served at GET /v1/models.</summary>
     public string ModelsJson { get; init; } = """{"object":"list","data":[]}""";
 }
@@ -92,7 +95,19 @@ public sealed class ReplayServer : IAsyncDisposable
             {
                 try
                 {
-                    await Task.Delay(end == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(30) : end, ctx.RequestAborted);
+                    var until = TimeProvider.System.GetUtcNow() + (end == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(30) : end);
+                    while (options.TrickleEvery is { } every && TimeProvider.System.GetUtcNow() < until)
+                    {
+                        await ctx.Response.Body.WriteAsync(":\n"u8.ToArray(), ctx.RequestAborted);
+                        await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+                        await Task.Delay(every, ctx.RequestAborted);
+                    }
+
+                    var rest = until - TimeProvider.System.GetUtcNow();
+                    if (rest > TimeSpan.Zero)
+                    {
+                        await Task.Delay(rest, ctx.RequestAborted);
+                    }
                 }
                 catch (OperationCanceledException)
                 {
