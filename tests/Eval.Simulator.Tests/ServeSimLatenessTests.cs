@@ -75,11 +75,15 @@ public sealed class ServeSimLatenessTests
         var snapshot = JsonSerializer.Deserialize(await http.GetStringAsync(new Uri("_spark/lateness", UriKind.Relative), ct), LatenessJsonContext.Default.LatenessSnapshot)!;
         Assert.Equal(1, snapshot.FormatVersion);
         Assert.Equal(2, snapshot.Total.Requests);
-        Assert.Equal(2, snapshot.Total.FirstToken!.Count);
+        // First-token lateness counts the first tokens a timer released: a handler that starts after its first token is due
+        // (a loaded machine) writes it unscheduled, with no due time (CI saw 1 of 2). Counted from the log, so a request left
+        // out of the count, or one counted twice, still fails.
+        var timed = server.Log.Find(null).Count(e => e.Events.First(x => x.Kind == "content").DueNs is not null);
+        Assert.Equal(timed, snapshot.Total.FirstToken?.Count ?? 0);
         var contents = server.Log.Find(null).Sum(e => e.Events.Count(x => x.Kind == "content"));
         Assert.Equal(contents, snapshot.Total.ScheduledWrites + snapshot.Total.UnscheduledWrites);
         Assert.True(snapshot.Total.Writes!.MaxMs >= snapshot.Total.Writes.P99Ms && snapshot.Total.Writes.P99Ms >= snapshot.Total.Writes.P50Ms);
-        Assert.True(snapshot.Total.FirstToken.P50Ms >= 0);
+        Assert.True(snapshot.Total.FirstToken is null || snapshot.Total.FirstToken.P50Ms >= 0);
     }
 
     [Fact]
