@@ -42,55 +42,69 @@ public sealed class RequestArrivalTests
         // Every connection first carries a GET /v1/models: its arrival must not become the next request's.
         await using var backend = await new OpenAIBackendFactory().CreateAsync(BackendSpec.Parse($"openai?url={server.BaseAddress}&model=m&retries=0&preconnect={streams}"), context, ct);
         await Task.Delay(100, ct);
-        var burstStartNs = ServerLogStore.ToNanoseconds(TimeProvider.System.GetTimestamp(), TimeProvider.System.TimestampFrequency);
         var pipeline = new ChatClientBuilder(backend.Client).UseTiming().Build();
-        await Task.WhenAll(Enumerable.Range(0, streams).Select(async i =>
+        // A burst whose handlers all start within a few ms of their arrivals (a quiet machine: CI saw 16 of 16) puts the arrival's
+        // grid and the handler's together: nothing to tell apart. Such a burst is sent again (at most 3); a judged request off the
+        // arrival's grid fails at once.
+        var notJudged = new List<string>();
+        for (var burst = 0; burst < 3; burst++)
         {
-            var options = new ChatOptions { MaxOutputTokens = 8, AdditionalProperties = new AdditionalPropertiesDictionary { [AttemptRecorder.OptionsKey] = new AttemptRecorder(TimeProvider.System) } };
-            await foreach (var _ in pipeline.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, $"Write function number {i}.")], options, ct))
+            var burstStartNs = ServerLogStore.ToNanoseconds(TimeProvider.System.GetTimestamp(), TimeProvider.System.TimestampFrequency);
+            await Task.WhenAll(Enumerable.Range(0, streams).Select(async i =>
             {
-            }
-        }));
+                var options = new ChatOptions { MaxOutputTokens = 8, AdditionalProperties = new AdditionalPropertiesDictionary { [AttemptRecorder.OptionsKey] = new AttemptRecorder(TimeProvider.System) } };
+                await foreach (var _ in pipeline.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, $"Write function number {i}.")], options, ct))
+                {
+                }
+            }));
 
-        // Each request is logged when its handler returns, which can be after the client read its end: wait for all (bounded).
-        var chats = await ServerLogWait.AtLeastAsync(server.Log, null, streams, ct, e => e.Path.EndsWith("/chat/completions", StringComparison.Ordinal));
-        Assert.Equal(streams, chats.Count);
-        var untimed = 0;
-        var undecided = 0;
-        foreach (var entry in chats)
-        {
-            Assert.True(entry.HandlerNs is not null, $"request {entry.RequestId}: not stamped with its kernel arrival");
-            Assert.True(entry.ReceivedNs >= burstStartNs, $"request {entry.RequestId}: schedule started {(burstStartNs - entry.ReceivedNs) / 1e6:0.0} ms before the burst was sent (an earlier request's arrival)");
-            Assert.True(entry.ReceivedNs <= entry.HandlerNs, $"request {entry.RequestId}: arrival after its handler started");
-            // A later token's due time is on the schedule's grid (arrival + TTFT + 50 ms a token); the first timer's can be set a
-            // little after its due time was computed (a cold first request), so it is not the one compared. Under load a
-            // chunk already overdue is written with the next one (one event), so any timed later chunk is compared, and a
-            // request whose handler came after its whole schedule (every chunk overdue, none timed) is counted apart.
-            var timed = entry.Events.Where(e => e.Kind == "content").Skip(1).Where(e => e.DueNs is not null).ToList();
-            if (timed.Count == 0)
+            // Each request is logged when its handler returns, which can be after the client read its end: wait for all (bounded).
+            var chats = await ServerLogWait.AtLeastAsync(server.Log, null, streams, ct, e => e.Path.EndsWith("/chat/completions", StringComparison.Ordinal) && e.ReceivedNs >= burstStartNs);
+            Assert.Equal(streams, chats.Count);
+            var untimed = 0;
+            var undecided = 0;
+            foreach (var entry in chats)
             {
-                untimed++;
-                continue;
+                Assert.True(entry.HandlerNs is not null, $"request {entry.RequestId}: not stamped with its kernel arrival");
+                Assert.True(entry.ReceivedNs >= burstStartNs, $"request {entry.RequestId}: schedule started {(burstStartNs - entry.ReceivedNs) / 1e6:0.0} ms before the burst was sent (an earlier request's arrival)");
+                Assert.True(entry.ReceivedNs <= entry.HandlerNs, $"request {entry.RequestId}: arrival after its handler started");
+                // A later token's due time is on the schedule's grid (arrival + TTFT + 50 ms a token); the first timer's can be set a
+                // little after its due time was computed (a cold first request), so it is not the one compared. Under load a
+                // chunk already overdue is written with the next one (one event), so any timed later chunk is compared, and a
+                // request whose handler came after its whole schedule (every chunk overdue, none timed) is counted apart.
+                var timed = entry.Events.Where(e => e.Kind == "content").Skip(1).Where(e => e.DueNs is not null).ToList();
+                if (timed.Count == 0)
+                {
+                    untimed++;
+                    continue;
+                }
+
+                // A schedule counted from the handler's start instead would sit on a grid shifted by the handler's delay. A handler
+                // late by about a whole number of tokens puts both grids together: nothing to tell apart, counted apart.
+                var handlerMs = (entry.HandlerNs!.Value - entry.ReceivedNs) / 1e6;
+                if (Math.Abs(Residual(handlerMs)) < MaxTimerSetMs + 1)
+                {
+                    undecided++;
+                    continue;
+                }
+
+                // At least one of them on the grid counted from the arrival, up to the delay between computing a due time and setting
+                // its timer (positive; a thread preempted between the two on a loaded machine: 1.2 ms seen, MaxTimerSetMs allowed).
+                static double AfterTtft(long dueNs, long receivedNs) => ((dueNs - receivedNs) / 1e6) - TtftMs;
+                Assert.True(
+                    timed.Any(later => AfterTtft(later.DueNs!.Value, entry.ReceivedNs) is var after && Math.Round(after / TokenMs) >= 1 && Residual(after) > -0.1 && Residual(after) < MaxTimerSetMs),
+                    $"request {entry.RequestId}: no token due on the schedule from its arrival (TTFT {TtftMs}, {TokenMs} ms a token); handler {handlerMs:0.000} ms after; events {string.Join(", ", entry.Events.Select(e => $"{e.Kind}@{(e.MonotonicNs - entry.ReceivedNs) / 1e6:0.0}/{(e.DueNs ?? 0) / 1e6 - entry.ReceivedNs / 1e6:0.0}"))}");
             }
 
-            // A schedule counted from the handler's start instead would sit on a grid shifted by the handler's delay. A handler
-            // late by about a whole number of tokens puts both grids together: nothing to tell apart, counted apart.
-            var handlerMs = (entry.HandlerNs!.Value - entry.ReceivedNs) / 1e6;
-            if (Math.Abs(Residual(handlerMs)) < MaxTimerSetMs + 1)
+            if (untimed + undecided < streams)
             {
-                undecided++;
-                continue;
+                return;
             }
 
-            // At least one of them on the grid counted from the arrival, up to the delay between computing a due time and setting
-            // its timer (positive; a thread preempted between the two on a loaded machine: 1.2 ms seen, MaxTimerSetMs allowed).
-            static double AfterTtft(long dueNs, long receivedNs) => ((dueNs - receivedNs) / 1e6) - TtftMs;
-            Assert.True(
-                timed.Any(later => AfterTtft(later.DueNs!.Value, entry.ReceivedNs) is var after && Math.Round(after / TokenMs) >= 1 && Residual(after) > -0.1 && Residual(after) < MaxTimerSetMs),
-                $"request {entry.RequestId}: no token due on the schedule from its arrival (TTFT {TtftMs}, {TokenMs} ms a token); handler {handlerMs:0.000} ms after; events {string.Join(", ", entry.Events.Select(e => $"{e.Kind}@{(e.MonotonicNs - entry.ReceivedNs) / 1e6:0.0}/{(e.DueNs ?? 0) / 1e6 - entry.ReceivedNs / 1e6:0.0}"))}");
+            notJudged.Add($"burst {burst + 1}: {untimed} with no timer-released chunk (handler after its whole schedule), {undecided} with a handler a whole number of tokens late (0 included)");
         }
 
-        Assert.True(untimed + undecided < streams, $"no request to judge: {untimed} with no timer-released chunk (handler after its whole schedule), {undecided} with a handler a whole number of tokens late");
+        Assert.Skip($"no request to judge in 3 bursts: {string.Join("; ", notJudged)}");
     }
 
     [Fact]
