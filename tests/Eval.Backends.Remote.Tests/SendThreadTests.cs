@@ -101,7 +101,7 @@ public sealed class SendThreadTests
         var thread = new Thread(() =>
         {
             how = Spark.Eval.Core.Native.LinuxThreadClock.RaiseToFifo(SendThread.RealTimePriority);
-            if (Spark.Eval.Core.Native.LinuxThreadClock.CurrentThreadIsRealTime())
+            if (how.StartsWith("SCHED_FIFO", StringComparison.Ordinal))
             {
                 current = SendThread.Instance.IsCurrent;
             }

@@ -11,7 +11,6 @@ namespace Spark.Eval.Core.Native;
 public static partial class LinuxThreadClock
 {
     private const int SchedFifo = 1;
-    private const int SchedRr = 2;
     private const int ClockRealtime = 0;
     private const int ClockMonotonic = 1;
 
@@ -29,22 +28,6 @@ public static partial class LinuxThreadClock
         catch (Exception ex)
         {
             return $"normal priority ({ex.GetType().Name})";
-        }
-    }
-#pragma warning restore CA1031
-
-    /// <summary>True when the calling thread runs at real-time priority (<c>SCHED_FIFO</c> or <c>SCHED_RR</c>); false elsewhere or when it cannot be asked.</summary>
-#pragma warning disable CA1031 // Not Linux, or no such call: not real-time.
-    public static bool CurrentThreadIsRealTime()
-    {
-        try
-        {
-            var policy = SchedGetScheduler(0);
-            return policy is SchedFifo or SchedRr;
-        }
-        catch (Exception)
-        {
-            return false;
         }
     }
 #pragma warning restore CA1031
@@ -99,8 +82,6 @@ public static partial class LinuxThreadClock
     [LibraryImport("libc", EntryPoint = "gettid")]
     private static partial int GetTid();
 
-    [LibraryImport("libc", EntryPoint = "sched_getscheduler")]
-    private static partial int SchedGetScheduler(int pid);
 
     [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
     private static partial int SchedSetScheduler(int pid, int policy, ref int param);
