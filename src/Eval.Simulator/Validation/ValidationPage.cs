@@ -200,6 +200,20 @@ public static class ValidationPage
             16.7 % / 1.24× → 15.2 % / 1.24× (its worst the apple-m Qwen 7B Q8_0 rows, unchanged: no allowed recent-build Q8_0 source
             was found in this pass either); batch-1 prefill and latency under load unchanged.
 
+            **vit20 pass (issue #20, ninth pass: vLLM's first token on Hopper, from vLLM's own issue and PR threads): no rows, no
+            model change.** The pass searched GitHub issue and pull-request threads (vLLM, SGLang and others that paste `vllm bench
+            serve` / `benchmark_serving.py` output) for a vLLM 0.10/0.11 (or clearly V1 0.9) first-token measurement at 1–8
+            concurrent on H100 or H200 for a dense catalog model, where device, version, model, precision, TP, lengths, concurrency
+            and metric are all stated by the thread. It was done with the Qwen3-8B vLLM holdout errors in view. No thread met
+            that bar: the H100 Llama 3.1 8B runs found are speculative-decoding runs with no concurrency stated (vllm#21477), 1,000
+            prompts sent at once with no device named (vllm#18566, #22897), or older than 0.9 (vllm#17202, April 2025; sglang#3854,
+            vLLM 0.7.2); the low-concurrency regressions reported for 0.10/0.11 are on RTX 4090 (vllm#21983) or Ascend
+            (vllm-ascend#4110); the Tenstorrent GPU reference sweeps record `"vllm_commit": "n/a"`. So nothing was committed,
+            fitted or set, and the numbers below are those of the dec20 pass (holdout batch-1 prefill 9 rows 8.7 % / 4.60×,
+            latency under load 16 rows 18.9 % / 3.55×: still above the Done-when bound because of the Qwen3-8B vLLM rows). A lead
+            recorded and not used: vllm#25846, "vllm serve qwen3-next has degraded TTFT/performance due to repeated huggingface api
+            calls" (only its title and environment were readable here; whether it touches Qwen3-8B under 0.11.0 is not stated).
+
             See docs/simulator.md for the model and for what this table does not cover.
             """);
     }
