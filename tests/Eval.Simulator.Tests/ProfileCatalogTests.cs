@@ -12,7 +12,7 @@ public class ProfileCatalogTests
     public void LoadEmbedded_HoldsEveryRequiredProfile_WithSources()
     {
         var catalog = ProfileCatalog.LoadEmbedded();
-        foreach (var id in new[] { "h100-sxm", "h200", "b200", "a100-80gb", "l4", "mi300x", "wse-3", "groq-lpu", "apple-m2-ultra", "cpu-local" })
+        foreach (var id in new[] { "h100-sxm", "h200", "b200", "a100-80gb", "l4", "mi300x", "wse-3", "groq-lpu", "apple-m2-ultra", "apple-m2-ultra-llamacpp2023", "cpu-local" })
         {
             var h = catalog.GetHardware(id);
             Assert.NotEmpty(h.Sources);

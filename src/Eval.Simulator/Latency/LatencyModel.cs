@@ -18,6 +18,7 @@ public sealed class LatencyModel
     private readonly double _attentionWidth;
     private readonly double _stepOverhead;
     private readonly double _pipelineLatency;
+    private readonly double _linearFloor;
     private readonly double _layerOverhead;
     private readonly double _linearParams;
     private readonly double _headParams;
@@ -75,6 +76,9 @@ public sealed class LatencyModel
         else
         {
             Devices = tensorParallel;
+            // The linear kernels of a step run as a chain per layer: each waits for the previous, so a small model's step cannot
+            // be shorter than the chain's dispatch latency, whatever its weight stream (llama.cpp on Metal; docs/simulator.md).
+            _linearFloor = model.Layers * hardware.LayerLatencyUs / 1e6;
             if (WeightBytes > Devices * usable)
             {
                 throw new InputException(string.Create(CultureInfo.InvariantCulture,
@@ -192,9 +196,9 @@ public sealed class LatencyModel
         // (llama.cpp on Metal) pays both: weights / read rate + FLOPs at the mat-vec efficiency (docs/simulator.md).
         // The touched experts' per-expert work sits with their weight stream, on the memory side of the roofline.
         var weightSeconds = (WeightBytesRead(tokens) / _weightBytesPerSecond) + MoeExpertSeconds(tokens);
-        var linear = _matVecFlopsPerSecond > 0 && prefillTokens <= 0
+        var linear = Math.Max(_linearFloor, _matVecFlopsPerSecond > 0 && prefillTokens <= 0
             ? weightSeconds + (LinearFlops(0, decodeBatch) / _matVecFlopsPerSecond)
-            : Math.Max(linearCompute, weightSeconds);
+            : Math.Max(linearCompute, weightSeconds));
         var attention = Math.Max(attentionCompute, KvBytesRead(tokens, decodeContext) / _bytesPerSecond);
         return linear + attention + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + _moeLayerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
     }

@@ -166,7 +166,7 @@ public sealed record HardwareProfile
     public double MatVecComputeEfficiency { get; init; }
     /// <summary>Threads the runtime used when this profile was measured (CPU profiles written by calibrate); 0 when not applicable.</summary>
     public int Threads { get; init; }
-    /// <summary>sram-pipeline only: time for one token to pass one layer, µs (calibrated per family).</summary>
+    /// <summary>Time for one token to pass one layer, µs (calibrated per family): on an sram-pipeline device the pipeline latency; on a roofline device the floor of a step's linear (weight-stream) kernels per layer, their dispatch chain (0 = none).</summary>
     public double LayerLatencyUs { get; init; }
     /// <summary>sram-pipeline only: cost of crossing from one device to the next in the pipeline, ms (calibrated per family).</summary>
     public double DeviceHopMs { get; init; }

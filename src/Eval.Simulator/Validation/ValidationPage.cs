@@ -62,10 +62,13 @@ public static class ValidationPage
             {{mi300.AllReduceLatencyUs}} µs all-reduce, and a decode step's per-sequence cost priced as mat-vec arithmetic at {{mi300.MatVecComputeEfficiency}} of peak: 4 constants fitted on its 21 calibration rows with `spark-eval simulate fit`, which never reads a holdout row). apple-m (llama.cpp on Metal) streams weights at
             a rate per weight format, the block formats being dequantisation-bound: bf16 {{Rate("bf16")}}, q8_0 {{Rate("q8_0")}}, q4 {{Rate("q4")}} GB/s
             of 800 (mxfp4 = q4, an assumption), with prefill at {{apple.ComputeEfficiency}} of peak, and a decode step's mat-vec arithmetic
-            (once per sequence of the batch) added to the weight stream at {{apple.MatVecComputeEfficiency}} of peak: 5 constants fitted on its 6
-            calibration rows (Llama 2 7B F16/Q8_0 decode of discussion #4167, Nov 2023 build; Gemma 3 4B Q4_0 decode, prefill and
-            llama-batched-bench decode steps at batch 4 and 8 of llama.cpp's M2 Ultra benchmark page, build 7948), so those rows
-            show a fit; the page's Qwen2.5-Coder 7B and gpt-oss rows are holdout. Rows marked prefill-first (llama-batched-bench)
+            (once per sequence of the batch) added to the weight stream at {{apple.MatVecComputeEfficiency}} of peak, the linear kernels of a step
+            never shorter than {{apple.LayerLatencyUs}} µs per layer (their dispatch chain), and the K/V stream at {{apple.BandwidthEfficiency}} of 800 GB/s: fitted on the
+            profile's 10 calibration rows of 2026 llama.cpp builds (Gemma 3 4B Q4_0 decode, prefill and llama-batched-bench decode
+            steps at batch 4 and 8 of llama.cpp's M2 Ultra benchmark page, build 7948; Qwen3 0.6B Q8_0 decode at depth 0 to 32,768
+            of PR #26570, master of 2026-08-24), so those rows show a fit; bf16 and q8_0 come from `apple-m2-ultra-llamacpp2023`,
+            the Nov 2023 build of discussion #4167, whose Llama 2 7B F16/Q8_0 rows fitted them. The page's Qwen2.5-Coder 7B and
+            gpt-oss rows are holdout. Rows marked prefill-first (llama-batched-bench)
             time decoding alone, after every prompt of the batch is prefilled, as the tool's T_TG does. Mixture-of-experts models on nvidia-hopper run their routed-expert GEMMs at {{hopper.ExpertComputeEfficiency}} of peak (dense GEMMs
             {{hopper.ComputeEfficiency}}), fitted on 2 gpt-oss-20b vLLM rows; the gpt-oss-120b rows of the same lab are holdout. A step of a
             mixture-of-experts model on nvidia-hopper also pays {{hopper.MoeExpertOverheadUs}} µs per routed expert its tokens touch, per MoE layer
@@ -213,6 +216,36 @@ public static class ValidationPage
             latency under load 16 rows 18.9 % / 3.55×: still above the Done-when bound because of the Qwen3-8B vLLM rows). A lead
             recorded and not used: vllm#25846, "vllm serve qwen3-next has degraded TTFT/performance due to repeated huggingface api
             calls" (only its title and environment were readable here; whether it touches Qwen3-8B under 0.11.0 is not stated).
+
+            Tenth pass (issue #20, app20; apple-m, llama.cpp build eras). Calibration rows first, in their own commit before any
+            change that uses them: the master column of a comparison the Metal backend's maintainer posted on his M2 Ultra in
+            llama.cpp PR #26570 (2026-08-24): Qwen3 0.6B Q8_0 tg32 at depth 0, 2,048, 4,096, 8,192, 16,384 and 32,768 (every row of
+            that column; a `qwen3-0.6b` model profile from its configuration). They are the only 2025/2026-build dense rows on an
+            Apple chip with a profile found in an allowed source (searched: llama.cpp PRs benchmarking Metal, the benches/ pages of
+            llama.cpp and its forks; discussion #4167's later comments could not be read; PR #15857's Gemma 3 Q8_0 table names no
+            device; the Nov 2024 PRs #10238 and #10581 are outside the 2025/2026 bar; the other M2 Ultra Q8_0 rows are MoE). Before
+            any change they were simulated +63 % to +107 % fast: a 0.6B model decodes at 4.17 ms per token where its 0.64 GB of
+            weights stream in under 1 ms. Changes: (1) the Nov 2023 build is its own profile, `apple-m2-ultra-llamacpp2023`
+            (as `h100-sxm-trtllm2023` is for TensorRT-LLM 2023), holding discussion #4167's two rows with the constants they
+            fitted; `apple-m2-ultra`, `simulate`'s default, is the 2026 builds. (2) On a roofline device `layerLatencyUs` (the
+            sram-pipeline per-layer latency) is now a floor under a step's linear kernels: max(layers × latency, weight stream +
+            mat-vec arithmetic), attention added after (LayerLatencyFloorTests). Added instead of a floor, the same rows fit
+            3.4 ms per step and then need Gemma 3 4B Q4_0 weights streamed at 0.96 of peak beside its arithmetic. (3) `spark-eval
+            simulate fit --hw apple-m2-ultra --constants layerLatencyUs,stepOverheadMs,bandwidthEfficiency,weightReadGBps.q4,matVecComputeEfficiency,computeEfficiency`
+            on the 10 calibration rows: {{apple.LayerLatencyUs}} µs per layer, step {{apple.StepOverheadMs}} ms (was the 1.0 assumption), K/V stream {{apple.BandwidthEfficiency}}
+            (was the 0.65 assumption), q4 {{Rate("q4")}} GB/s (mxfp4 follows it, as before), mat-vec {{apple.MatVecComputeEfficiency}}, prefill {{apple.ComputeEfficiency}}. Not done: the
+            2026 build's q8_0 (and bf16) rate. The 0.6B rows sit under the floor, so they cannot set it (with an added overhead
+            instead, the fit's error was the same at 512 and at 612 GB/s), and no other 2025/2026 dense Q8_0 or F16 row was found;
+            q8_0 stays the Nov 2023 build's {{Rate("q8_0")}} GB/s, labelled an estimate for the current build. **Disclosure:** the holdout
+            errors were visible throughout (the brief named the Qwen 7B Q8_0 tg32 row, 79.68 published vs 64.0 simulated), the
+            search targeted 2026 Q8_0 rows because of them, and the floor was chosen over an added cost on the calibration argument
+            above, knowing that neither moves the Qwen 7B rows. No holdout row was read by a fit, added, moved or reinterpreted.
+            Before → after (`simulate validate --summary`): calibration 91 rows 4.5 % / 1.35× → (rows added) 97 rows 4.8 % / 2.07× →
+            97 rows 4.5 % / 1.35×, apple-m 6 rows 0.7 % / 1.04× → 12 rows 33.3 % / 2.07× → 12 rows 1.6 % / 1.11×; holdout 67 rows
+            8.1 % / 4.60× unchanged overall, apple-m 8 rows 11.7 % / 1.25× → 13.1 % / 1.27× and single-stream decode 5 rows
+            15.2 % / 1.24× → 17.5 % / 1.25× (worse, kept: gpt-oss decode +0.1 % → +2.6 % and +14.6 % → +17.5 % as mxfp4 follows the
+            refitted q4 rate, the Qwen 7B batch-4 step +25.3 % → +27.0 %, tg32 −19.6 % → −19.9 % and tg32 @ d4096 −16.7 % → −18.0 %
+            with the refitted step and K/V stream); the other regimes and families unchanged. The single-stream bound (≤ 10 %) is still not met.
 
             See docs/simulator.md for the model and for what this table does not cover.
             """);
