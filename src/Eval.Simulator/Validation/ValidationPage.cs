@@ -247,6 +247,34 @@ public static class ValidationPage
             refitted q4 rate, the Qwen 7B batch-4 step +25.3 % → +27.0 %, tg32 −19.6 % → −19.9 % and tg32 @ d4096 −16.7 % → −18.0 %
             with the refitted step and K/V stream); the other regimes and families unchanged. The single-stream bound (≤ 10 %) is still not met.
 
+            Eleventh pass (issue #20, q8a20; apple-m, the current build's Q8_0 and F16 rates). By the era rule the tenth pass set
+            (the 2023 profile is the Nov 2023 build; every later build is `apple-m2-ultra`), a rule older than this pass and any
+            fit in it, a Nov 2024 build belongs to the current profile. Rows first, in their own commit before any fit: llama.cpp PR
+            #10581 (the Metal maintainer's M2 Ultra table of 2024-11-29, master column; the PR column is a branch build, not used),
+            every row of it the stored copies show for a model in models.json in a format the simulator has: Qwen2.5-Coder 7B Q8_0
+            pp1 to pp8 and Qwen2.5-Coder 32B F16 pp3 to pp8 (the rest of its Q8_0/F16/Q4_0 rows are not in the stored text). PR
+            #10238's readable M2 Ultra rows are a "llama 3B" with no size, parameter count or command line in the stored text, so
+            the model cannot be told (Llama 3.2 3B or OpenLLaMA 3B): not taken. pp1, one token through the single-token mat-vec
+            kernels that `weightReadGBps.q8_0` describes, is calibration; pp2 to pp8 run the small-batch kernel paths that the PR
+            replaced, which no profile constant describes (an N-token prompt is simulated as max(weight stream, prefill arithmetic),
+            flat up to N = 8), so they are pre-registered holdout: the split was chosen with their errors in view (−36 % to −76 %,
+            past the 1.5× bound asserted on every calibration row), and it makes the holdout harder, not easier. The fit, on
+            calibration rows only, `spark-eval simulate fit --hw apple-m2-ultra --constants weightReadGBps.q8_0`: 560 GB/s, set by
+            the one row. **Not adopted:** the row is one llama.cpp kernel call (one token through the mat-vec kernels) that the
+            simulator prices two ways: as a 1-token prompt, max(weight stream, arithmetic at the prefill efficiency), which gives
+            560; as a decode step, weight stream + mat-vec arithmetic, which gives 682 (the same measurement, read so in a scratch
+            file, not committed). With 560, the simulator's decode of the same model on the same build takes 16.8 ms where that build
+            measured 14.4 ms for the same kernels. The two readings bracket the estimate q8_0 keeps, {{Rate("q8_0")}} GB/s; it changes once a
+            1-token prompt step is priced like a decode step (a change of form outside this pass). bf16 is identified by no
+            calibration row (asked to, the fit wanders to 1.07 GB/s) and stays {{Rate("bf16")}}. **Disclosure:** the holdout errors were
+            in view throughout: the brief named the Qwen 7B Q8_0 tg32 row; adopting 560 would have moved it from −19.9 % to
+            −25.3 % and the 682 reading toward its published value; the decision not to adopt rests on the calibration argument
+            above (the same row, the same build), and the 682 reading is not adopted either. No constant changed. Before → after
+            (`simulate validate --summary`): calibration 97 rows 4.5 % / 1.35× → 98 rows 4.5 % / 1.35× (apple-m 12 rows 1.6 % /
+            1.11× → 13 rows 1.8 % / 1.11×; the pp1 row −7.9 %); holdout 67 rows 8.1 % / 4.60× → 80 rows 11.3 % / 4.60×, batch-1
+            prefill 9 rows 8.7 % → 22 rows 46.1 %, apple-m 8 rows 13.1 % / 1.27× → 21 rows 46.0 % / 4.24× (the 13 new rows; the 8
+            earlier rows unchanged); the other families and regimes unchanged.
+
             See docs/simulator.md for the model and for what this table does not cover.
             """);
     }
