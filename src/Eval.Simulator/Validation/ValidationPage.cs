@@ -275,6 +275,16 @@ public static class ValidationPage
             prefill 9 rows 8.7 % → 22 rows 46.1 %, apple-m 8 rows 13.1 % / 1.27× → 21 rows 46.0 % / 4.24× (the 13 new rows; the 8
             earlier rows unchanged); the other families and regimes unchanged.
 
+            **The coordinator then took the 13 pp2–pp8 rows out again, before they landed** (they were on the pass's branch only;
+            pp1 stays a calibration row). Reason: the rows measure llama.cpp's small-batch kernel paths as they were on master on
+            2024-11-29, which PR #10581 itself replaced (merged 2024-12-03); `apple-m2-ultra` describes the builds after that, which
+            run the PR's kernels, so those rows are measurements of code no build of the profile's era runs, and no profile here
+            describes the Nov 2024 build (the era rule set in the tenth pass, 2023 build or later, was too coarse for them; the
+            pp1 row runs the single-token mat-vec path, which the PR's own table shows unchanged, 69.44 master vs 70.41 PR t/s). The
+            PR column (the kernels the current builds run) is a branch build, not a release, and is not used either. **Disclosure:**
+            the coordinator saw those rows' errors (−36 % to −76 %) and the summary they gave (holdout 80 rows 11.3 %, batch-1 prefill
+            46.1 %) before taking them out. After: calibration 98 rows 4.5 % / 1.35×, holdout 67 rows as before this pass.
+
             See docs/simulator.md for the model and for what this table does not cover.
             """);
     }
