@@ -205,4 +205,68 @@ public sealed class EmissionClockTests
         Assert.All(entry.Events, e => Assert.Null(e.DueNs));
         Assert.Equal("HTTP/1.1", entry.Protocol);
     }
+
+    [Fact]
+    public async Task DelayValueAsync_InARequest_ReusesOneDelayAndAllocatesNothingOnTheTimerThread()
+    {
+        // serve-sim's token waits run on the emission clock's timer thread; each allocation there can wait for the runtime's
+        // allocation lock (docs/benchmarks.md, "serve-sim's emission path"). A wait inside a request uses the request's one
+        // reusable delay: no task, timer or continuation object per token.
+        var ct = TestContext.Current.CancellationToken;
+        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0 });
+        using var slot = new EmissionSlot();
+        EmissionClock.Slot = slot;
+        const int Waits = 200;
+        for (var i = 0; i < Waits; i++)
+        {
+            await PreciseDelay.DelayValueAsync(clock, TimeSpan.FromMilliseconds(0.2), ct);
+        }
+
+        // Here on the timer thread, inside the last callback: leave it, and let the clock count that callback (bounded).
+        await Task.Yield();
+        var wait = clock.GetTimestamp();
+        while (clock.Fired < Waits && clock.GetElapsedTime(wait) < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(1, ct);
+        }
+
+        Assert.Equal(Waits, clock.Fired);
+        // Each callback ran the next iteration inline (the next wait's start included): nothing of it may allocate. The bound
+        // leaves room for a rare resize of the lane's queue; a task, timer and registration per wait were ~250 B.
+        Assert.True(clock.MeanCallbackBytes < 16, $"{clock.MeanCallbackBytes:F0} bytes allocated per timer callback on the timer thread");
+        Assert.NotNull(slot.Delay);
+        Assert.False(slot.Delay!.Busy);
+    }
+
+    [Fact]
+    public async Task DelayValueAsync_InARequest_CancelledThenReused_AndASecondWaitMeanwhileGetsItsOwn()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0 });
+        using var slot = new EmissionSlot();
+        EmissionClock.Slot = slot;
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+
+        // Each wait below ends on the timer thread; Task.Yield moves the test off it before it waits again or disposes the clock.
+        var first = PreciseDelay.DelayValueAsync(clock, TimeSpan.FromSeconds(30), cancel.Token).AsTask();
+        Assert.True(slot.Delay!.Busy);
+        // The request's delay is in use: a second wait in the same request gets a delay of its own and still completes.
+        var started = clock.GetTimestamp();
+        await PreciseDelay.DelayValueAsync(clock, TimeSpan.FromMilliseconds(2), ct);
+        await Task.Yield();
+        Assert.True(clock.GetElapsedTime(started) >= TimeSpan.FromMilliseconds(2), "the second wait ended early");
+
+        await cancel.CancelAsync();
+        var thrown = await Assert.ThrowsAsync<TaskCanceledException>(() => first);
+        Assert.Equal(cancel.Token, thrown.CancellationToken);
+        Assert.False(slot.Delay!.Busy);
+
+        // Reused after the cancellation: it waits its whole delay again, and the cancelled timer never fires late into it.
+        started = clock.GetTimestamp();
+        await PreciseDelay.DelayValueAsync(clock, TimeSpan.FromMilliseconds(3), ct);
+        await Task.Yield();
+        Assert.True(clock.GetElapsedTime(started) >= TimeSpan.FromMilliseconds(3), "the reused delay ended early");
+        // The reused timer reports each due time it is set to, as a timer made per wait did (serve-sim logs it per chunk).
+        Assert.True(slot.DueTimestamp >= started + (long)(0.003 * clock.TimestampFrequency), "the reused delay's due time was not reported to the request");
+    }
 }

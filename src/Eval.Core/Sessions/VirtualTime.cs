@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Threading.Tasks.Sources;
 using Spark.Eval.Core.Timing;
 
 namespace Spark.Eval.Core.Sessions;
@@ -13,7 +11,7 @@ public sealed class VirtualTimeProvider(DateTimeOffset epoch) : TimeProvider, IO
 {
     private const int PooledDelays = 4096;
     private readonly Lock _gate = new();
-    private readonly Stack<PooledDelay> _delays = new();
+    private readonly Stack<ReusableDelay> _delays = new();
     private readonly PriorityQueue<(VirtualTimer Timer, long Version), (long Due, long Order)> _timers = new(DueThenOrder.Instance);
     private long _now;
     private long _order;
@@ -90,13 +88,13 @@ public sealed class VirtualTimeProvider(DateTimeOffset epoch) : TimeProvider, IO
     /// </summary>
     public ValueTask DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
     {
-        PooledDelay? pooled;
+        ReusableDelay? pooled;
         lock (_gate)
         {
             _delays.TryPop(out pooled);
         }
 
-        return (pooled ?? new PooledDelay(this)).Start(delay, cancellationToken);
+        return (pooled ?? new ReusableDelay(this, Return)).Start(delay, cancellationToken);
     }
 
     /// <summary>The timers' order: due time, then the order they were set in (a plain comparer: the tuple's default one costs more than the rest of a timer).</summary>
@@ -108,7 +106,7 @@ public sealed class VirtualTimeProvider(DateTimeOffset epoch) : TimeProvider, IO
             x.Due != y.Due ? (x.Due < y.Due ? -1 : 1) : x.Order.CompareTo(y.Order);
     }
 
-    private void Return(PooledDelay delay)
+    private void Return(ReusableDelay delay)
     {
         lock (_gate)
         {
@@ -120,171 +118,6 @@ public sealed class VirtualTimeProvider(DateTimeOffset epoch) : TimeProvider, IO
     }
 
     private void Schedule(VirtualTimer timer, long version, long due) => _timers.Enqueue((timer, version), (due, _order++));
-
-    /// <summary>One wait of <see cref="DelayAsync"/>, reused: its own timer, its cancellation registration and the awaiter's continuation.</summary>
-    private sealed class PooledDelay : IValueTaskSource, IDisposable
-    {
-        private const int Pending = 0, Succeeded = 1, Canceled = 2;
-        private static readonly string CanceledMessage = new TaskCanceledException().Message;
-        private static readonly Action<object?> CompletedSentinel = static _ => { };
-
-        private readonly VirtualTimeProvider _clock;
-        private readonly VirtualTimer _timer;
-        private CancellationTokenRegistration _registration;
-        private CancellationToken _token;
-        private short _version;
-        private int _state;
-        private Action<object?>? _continuation;
-        private object? _continuationState;
-        private object? _scheduler;
-        private ExecutionContext? _executionContext;
-
-        public PooledDelay(VirtualTimeProvider clock)
-        {
-            _clock = clock;
-            _timer = new VirtualTimer(clock, static s => ((PooledDelay)s!).Complete(Succeeded), this);
-        }
-
-        public ValueTask Start(TimeSpan delay, CancellationToken cancellationToken)
-        {
-            _state = Pending;
-            _token = cancellationToken;
-            _continuation = null;
-            _continuationState = null;
-            _scheduler = null;
-            _executionContext = null;
-            _registration = cancellationToken.CanBeCanceled
-                ? cancellationToken.UnsafeRegister(static (s, _) => ((PooledDelay)s!).Complete(Canceled), this)
-                : default;
-            _timer.Change(delay, Timeout.InfiniteTimeSpan);
-            if (Volatile.Read(ref _state) != Pending)
-            {
-                _timer.Dispose(); // cancelled while registering
-            }
-
-            return new ValueTask(this, _version);
-        }
-
-        private void Complete(int outcome)
-        {
-            if (Interlocked.CompareExchange(ref _state, outcome, Pending) != Pending)
-            {
-                return;
-            }
-
-            if (outcome == Succeeded)
-            {
-                _registration.Dispose();
-            }
-            else
-            {
-                _timer.Dispose();
-            }
-
-            var continuation = Volatile.Read(ref _continuation) ?? Interlocked.CompareExchange(ref _continuation, CompletedSentinel, null);
-            if (continuation is not null)
-            {
-                Continue(continuation);
-            }
-        }
-
-        // As a task's awaiter continues: inline unless a context was captured that is not the current one.
-        private void Continue(Action<object?> continuation)
-        {
-            var state = _continuationState;
-            switch (_scheduler)
-            {
-                case SynchronizationContext context when context != SynchronizationContext.Current || !RuntimeHelpers.TryEnsureSufficientExecutionStack():
-                    context.Post(static s => { var (c, st, ec) = ((Action<object?>, object?, ExecutionContext?))s!; Run(c, st, ec); }, (continuation, state, _executionContext));
-                    break;
-                case TaskScheduler scheduler:
-                    _ = Task.Factory.StartNew(static s => { var (c, st, ec) = ((Action<object?>, object?, ExecutionContext?))s!; Run(c, st, ec); }, (continuation, state, _executionContext),
-                        CancellationToken.None, TaskCreationOptions.DenyChildAttach, scheduler);
-                    break;
-                default:
-                    Run(continuation, state, _executionContext);
-                    break;
-            }
-        }
-
-        private static void Run(Action<object?> continuation, object? state, ExecutionContext? context)
-        {
-            if (context is null)
-            {
-                continuation(state);
-            }
-            else
-            {
-                ExecutionContext.Run(context, static s => { var (c, st) = ((Action<object?>, object?))s!; c(st); }, (continuation, state));
-            }
-        }
-
-        public ValueTaskSourceStatus GetStatus(short token)
-        {
-            Check(token);
-            return Volatile.Read(ref _state) switch
-            {
-                Succeeded => ValueTaskSourceStatus.Succeeded,
-                Canceled => ValueTaskSourceStatus.Canceled,
-                _ => ValueTaskSourceStatus.Pending,
-            };
-        }
-
-        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
-        {
-            Check(token);
-            if ((flags & ValueTaskSourceOnCompletedFlags.FlowExecutionContext) != 0)
-            {
-                _executionContext = ExecutionContext.Capture();
-            }
-
-            if ((flags & ValueTaskSourceOnCompletedFlags.UseSchedulingContext) != 0)
-            {
-                var context = SynchronizationContext.Current;
-                _scheduler = context is not null && context.GetType() != typeof(SynchronizationContext) ? context
-                    : TaskScheduler.Current != TaskScheduler.Default ? TaskScheduler.Current : null;
-            }
-
-            _continuationState = state;
-            if (ReferenceEquals(Interlocked.CompareExchange(ref _continuation, continuation, null), CompletedSentinel))
-            {
-                Continue(continuation); // completed meanwhile
-            }
-        }
-
-        public void GetResult(short token)
-        {
-            Check(token);
-            var outcome = Volatile.Read(ref _state);
-            if (outcome == Pending)
-            {
-                throw new InvalidOperationException("virtual time: a delay's result was read before it completed");
-            }
-
-            var cancelled = _token;
-            _version++;
-            _continuation = null;
-            _continuationState = null;
-            _scheduler = null;
-            _executionContext = null;
-            _registration = default;
-            _clock.Return(this);
-            if (outcome == Canceled)
-            {
-                throw new TaskCanceledException(CanceledMessage, null, cancelled);
-            }
-        }
-
-        public void Dispose() => _timer.Dispose();
-
-        private void Check(short token)
-        {
-            if (token != _version)
-            {
-                throw new InvalidOperationException("virtual time: a delay was awaited twice or after its result was read");
-            }
-        }
-    }
 
     private sealed class VirtualTimer(VirtualTimeProvider clock, TimerCallback callback, object? state) : ITimer
     {

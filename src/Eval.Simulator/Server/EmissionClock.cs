@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Spark.Eval.Core.Timing;
 
 namespace Spark.Eval.Simulator.Server;
 
@@ -25,7 +26,7 @@ public sealed record EmissionClockOptions
 /// thread-pool thread gets around to it. Each timer created inside a request records its due time (<see cref="Slot"/>),
 /// which serve-sim logs beside the flush time.
 /// </summary>
-public sealed class EmissionClock : TimeProvider, IDisposable
+public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
 {
     private static readonly AsyncLocal<EmissionSlot?> CurrentSlot = new();
 
@@ -37,6 +38,7 @@ public sealed class EmissionClock : TimeProvider, IDisposable
     private long _fired;
     private long _callbackTicks;
     private long _maxCallbackTicks;
+    private long _callbackBytes;
 
     public EmissionClock(EmissionClockOptions? options = null)
     {
@@ -76,6 +78,12 @@ public sealed class EmissionClock : TimeProvider, IDisposable
     /// <summary>Mean time one callback (with the write and flush it runs inline) held its timer thread, µs.</summary>
     public double MeanCallbackMicroseconds => Fired == 0 ? 0 : Interlocked.Read(ref _callbackTicks) * 1e6 / TimestampFrequency / Fired;
 
+    /// <summary>
+    /// Mean bytes one callback (with the write and flush it runs inline) allocated on its timer thread: each 8 KB of it takes
+    /// the runtime's allocation lock, where a timer thread can be held up behind another thread (docs/benchmarks.md).
+    /// </summary>
+    public double MeanCallbackBytes => Fired == 0 ? 0 : (double)Interlocked.Read(ref _callbackBytes) / Fired;
+
     /// <summary>Longest time one callback held its timer thread, µs.</summary>
     public double MaxCallbackMicroseconds => Interlocked.Read(ref _maxCallbackTicks) * 1e6 / TimestampFrequency;
 
@@ -107,14 +115,30 @@ public sealed class EmissionClock : TimeProvider, IDisposable
             lane = _lanes[slot.Lane % _lanes.Length];
         }
 
-        var entry = new Entry(lane, callback, state);
+        var entry = new Entry(lane, callback, state, slot);
         entry.Change(dueTime, period);
-        if (dueTime != Timeout.InfiniteTimeSpan && slot is not null)
+        return entry;
+    }
+
+    /// <summary>
+    /// A precise delay (<see cref="PreciseDelay.DelayValueAsync"/> comes here): inside a request, on the request's one
+    /// <see cref="ReusableDelay"/>, so that releasing a token makes no task, timer or continuation object on the timer thread
+    /// (each allocation there may wait for the runtime's allocation lock; docs/benchmarks.md, "serve-sim's emission path");
+    /// outside a request, or while the request's delay is in use, a delay of its own.
+    /// </summary>
+    public ValueTask DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        var slot = CurrentSlot.Value;
+        if (slot is not null)
         {
-            slot.DueTimestamp = entry.Due;
+            var reusable = slot.Delay ??= new ReusableDelay(this);
+            if (!reusable.Busy)
+            {
+                return reusable.Start(delay, cancellationToken);
+            }
         }
 
-        return entry;
+        return new ValueTask(PreciseDelay.DelayAsync(this, delay, cancellationToken));
     }
 
     public void Dispose()
@@ -125,9 +149,10 @@ public sealed class EmissionClock : TimeProvider, IDisposable
         }
     }
 
-    private void Count(long took)
+    private void Count(long took, long bytes)
     {
         Interlocked.Add(ref _callbackTicks, took);
+        Interlocked.Add(ref _callbackBytes, bytes);
         Interlocked.Increment(ref _fired);
         long max;
         while (took > (max = Interlocked.Read(ref _maxCallbackTicks)) && Interlocked.CompareExchange(ref _maxCallbackTicks, took, max) != max)
@@ -187,6 +212,13 @@ public sealed class EmissionClock : TimeProvider, IDisposable
         {
             _stopped = true;
             Wake();
+            if (Environment.CurrentManagedThreadId == _thread.ManagedThreadId)
+            {
+                // Disposed by a callback running on this lane (code that awaited the clock continues here): the loop ends
+                // when the callback returns; joining itself would never return.
+                return;
+            }
+
             _thread.Join();
             if (_eventFd >= 0)
             {
@@ -282,8 +314,9 @@ public sealed class EmissionClock : TimeProvider, IDisposable
                 }
 
                 var before = Now;
+                var allocated = GC.GetAllocatedBytesForCurrentThread();
                 entry.Fire();
-                _clock.Count(Now - before);
+                _clock.Count(Now - before, GC.GetAllocatedBytesForCurrentThread() - allocated);
             }
         }
 
@@ -355,8 +388,8 @@ public sealed class EmissionClock : TimeProvider, IDisposable
 #pragma warning restore CA1031
     }
 
-    /// <summary>One timer: lazily removed from the queue by bumping its generation.</summary>
-    private sealed class Entry(Lane owner, TimerCallback callback, object? state) : ITimer
+    /// <summary>One timer: lazily removed from the queue by bumping its generation. A timer made inside a request reports each due time it is set to (<see cref="EmissionSlot"/>).</summary>
+    private sealed class Entry(Lane owner, TimerCallback callback, object? state, EmissionSlot? slot) : ITimer
     {
         private int _generation;
         private long _periodTicks = -1;
@@ -378,6 +411,11 @@ public sealed class EmissionClock : TimeProvider, IDisposable
 
                 _periodTicks = period == Timeout.InfiniteTimeSpan || period <= TimeSpan.Zero ? -1 : (long)(period.TotalSeconds * owner.Frequency);
                 Due = owner.Now + (long)(Math.Max(0, dueTime.TotalSeconds) * owner.Frequency);
+            }
+
+            if (slot is not null)
+            {
+                slot.DueTimestamp = Due;
             }
 
             owner.Schedule(this, generation, Due);
@@ -491,7 +529,7 @@ public sealed class EmissionClock : TimeProvider, IDisposable
 }
 
 /// <summary>Per-request slot through which the <see cref="EmissionClock"/> tells serve-sim the due time of the timer that released the next chunk.</summary>
-public sealed class EmissionSlot
+public sealed class EmissionSlot : IDisposable
 {
     private long _due = -1;
 
@@ -507,4 +545,10 @@ public sealed class EmissionSlot
 
     /// <summary>Returns the pending due time (or -1) and clears it.</summary>
     public long Take() => Interlocked.Exchange(ref _due, -1);
+
+    /// <summary>The request's reusable delay (<see cref="EmissionClock.DelayAsync"/>), made on its first wait.</summary>
+    internal ReusableDelay? Delay { get; set; }
+
+    /// <summary>Ends the request's timers: its reusable delay's timer is cancelled.</summary>
+    public void Dispose() => Delay?.Dispose();
 }

@@ -364,7 +364,7 @@ public sealed class SimServer : IAsyncDisposable
         context.Response.ContentType = "application/json";
         var clock = _options.Emission;
         var json = clock is null ? "{\"emission_clock\":null}" : string.Create(CultureInfo.InvariantCulture,
-            $"{{\"emission_clock\":{JsonSerializer.Serialize(clock.Description, ServerJson.Default.String)},\"real_time\":{(clock.RealTime ? "true" : "false")},\"fired\":{clock.Fired},\"mean_callback_us\":{clock.MeanCallbackMicroseconds:0.0},\"max_callback_us\":{clock.MaxCallbackMicroseconds:0.0}}}");
+            $"{{\"emission_clock\":{JsonSerializer.Serialize(clock.Description, ServerJson.Default.String)},\"real_time\":{(clock.RealTime ? "true" : "false")},\"fired\":{clock.Fired},\"mean_callback_us\":{clock.MeanCallbackMicroseconds:0.0},\"mean_callback_bytes\":{clock.MeanCallbackBytes:0},\"max_callback_us\":{clock.MaxCallbackMicroseconds:0.0}}}");
         await context.Response.WriteAsync(json, context.RequestAborted);
     }
 
@@ -421,7 +421,8 @@ public sealed class SimServer : IAsyncDisposable
             await Task.Yield();
         }
 
-        EmissionClock.Slot = new EmissionSlot();
+        using var slot = new EmissionSlot();
+        EmissionClock.Slot = slot;
         Lateness.Started();
         context.Response.Headers["x-request-id"] = entry.RequestId;
         if (_options.Simulated)
@@ -564,7 +565,8 @@ public sealed class SimServer : IAsyncDisposable
                 Stream = true,
                 Protocol = context.Request.Protocol,
             };
-            EmissionClock.Slot = new EmissionSlot();
+            using var slot = new EmissionSlot();
+            EmissionClock.Slot = slot;
             Lateness.Started();
             try
             {
@@ -772,6 +774,9 @@ public sealed class SimServer : IAsyncDisposable
             entry.HeadersNs = NowNs();
         }
 
+        // Room for one event per token asked for (bounded), made here: a list that grew on the emission clock's thread would
+        // allocate there, mid-stream.
+        entry.Events.EnsureCapacity(Math.Clamp((request.MaxTokens ?? 0) + 8, 64, 1024));
         using var writer = new SseEventWriter(response, entry, this, socket);
         var id = (api == ApiKind.Chat ? "chatcmpl-" : "resp_") + entry.RequestId;
         var itemId = "msg_" + entry.RequestId;
@@ -823,8 +828,11 @@ public sealed class SimServer : IAsyncDisposable
 
         await foreach (var update in _backend.GetStreamingResponseAsync(request.Messages, BackendOptions(request, entry, fault), ct))
         {
-            foreach (var content in update.Contents)
+            // By index: a foreach over the IList would box an enumerator per token on the emission clock's thread.
+            var contents = update.Contents;
+            for (var c = 0; c < contents.Count; c++)
             {
+                var content = contents[c];
                 if (content is UsageContent u)
                 {
                     usage = u.Details;
@@ -848,7 +856,12 @@ public sealed class SimServer : IAsyncDisposable
                 }
 
                 chunks++;
-                (kind == "content" ? answer : reasoning).Append(text);
+                if (api == ApiKind.Responses)
+                {
+                    // Kept for the completed response and previous_response_id; a chat stream never needs the whole text.
+                    (kind == "content" ? answer : reasoning).Append(text);
+                }
+
                 if (api == ApiKind.Chat)
                 {
                     // The per-chunk path: the frame around the delta is encoded once per stream, only the text per chunk.
@@ -1156,10 +1169,16 @@ public sealed class SimServer : IAsyncDisposable
     /// <summary>Writes one SSE event at a time to the response and logs the moment each flush returned.</summary>
     private sealed class SseEventWriter(HttpResponse response, ServerRequestLog entry, SimServer server, WebSocket? socket) : IDisposable
     {
-        public void Dispose() => _writer?.Dispose();
+        public void Dispose()
+        {
+            _writer?.Dispose();
+            _textWriter?.Dispose();
+        }
 
         private readonly ArrayBufferWriter<byte> _json = new(1024);
+        private readonly ArrayBufferWriter<byte> _text = new(256);
         private Utf8JsonWriter? _writer;
+        private Utf8JsonWriter? _textWriter;
 
         public int Sequence { get; private set; }
 
@@ -1205,15 +1224,14 @@ public sealed class SimServer : IAsyncDisposable
         /// <summary>Writes one chat content or reasoning delta: the same bytes as <see cref="ChatChunk"/>, without a JSON writer per chunk.</summary>
         public async Task WriteChatDeltaAsync(ChatDeltaFrame frame, string kind, string text, CancellationToken ct)
         {
-            // JsonEncodedText escapes exactly as Utf8JsonWriter.WriteString does with the default encoder.
-            var value = JsonEncodedText.Encode(text).EncodedUtf8Bytes;
+            var value = Escaped(text);
             var field = kind == "content" ? ChatDeltaFrame.ContentField : ChatDeltaFrame.ReasoningField;
             if (socket is not null)
             {
                 var message = new byte[frame.Prefix.Length + field.Length + value.Length + ChatDeltaFrame.Suffix.Length];
                 frame.Prefix.CopyTo(message, 0);
                 field.CopyTo(message, frame.Prefix.Length);
-                value.CopyTo(message.AsSpan(frame.Prefix.Length + field.Length));
+                value.Span.CopyTo(message.AsSpan(frame.Prefix.Length + field.Length));
                 ChatDeltaFrame.Suffix.CopyTo(message, message.Length - ChatDeltaFrame.Suffix.Length);
                 await socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, ct);
             }
@@ -1223,7 +1241,7 @@ public sealed class SimServer : IAsyncDisposable
                 pipe.Write(DataPrefix);
                 pipe.Write(frame.Prefix);
                 pipe.Write(field);
-                pipe.Write(value);
+                pipe.Write(value.Span);
                 pipe.Write(ChatDeltaFrame.Suffix);
                 pipe.Write(EventEnd);
                 await pipe.FlushAsync(ct);
@@ -1231,6 +1249,27 @@ public sealed class SimServer : IAsyncDisposable
 
             entry.Events.Add(new ServerEvent(server.NowNs(), kind, text.Length, server.TakeDueNs()));
             Sequence++;
+        }
+
+        /// <summary>
+        /// <paramref name="text"/> as a JSON string's escaped content (without the quotes), valid until the next call: written by
+        /// one reused Utf8JsonWriter, so the bytes are <see cref="ChatChunk"/>'s and a token allocates nothing here.
+        /// </summary>
+        private ReadOnlyMemory<byte> Escaped(string text)
+        {
+            _text.ResetWrittenCount();
+            if (_textWriter is null)
+            {
+                _textWriter = new Utf8JsonWriter(_text);
+            }
+            else
+            {
+                _textWriter.Reset(_text);
+            }
+
+            _textWriter.WriteStringValue(text);
+            _textWriter.Flush();
+            return _text.WrittenMemory[1..^1];
         }
 
         public async Task WriteRawAsync(ReadOnlyMemory<byte> bytes, string kind, CancellationToken ct)
