@@ -188,6 +188,35 @@ public sealed class EmissionClockTests
     }
 
     [Fact]
+    public async Task ServeSim_WithEmissionClock_ReleasingATokenAllocatesAlmostNothingOnTheTimerThread()
+    {
+        // Each token's release runs on a timer thread, where each 8 KB allocated takes the runtime's allocation lock (a wait
+        // there makes every stream on that thread late: docs/benchmarks.md, "Round 6"). A task, timer, update, content list and
+        // escaped text per token were ~700 B; serve-sim asks for transient updates and the clock reuses one delay per request.
+        var ct = TestContext.Current.CancellationToken;
+        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0 });
+        var sim = new ConstantRateSimChatClient(clock, TokenCounter.Default, 5, 2000, "sim");
+        await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0, Emission = clock, InlineScheduling = true }, TimeProvider.System, ct);
+        await server.WarmUpAsync(4, ct);
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        var (firedBefore, bytesBefore) = (clock.Fired, clock.MeanCallbackBytes * clock.Fired);
+
+        var streams = await Task.WhenAll(Enumerable.Range(0, 4).Select(async i =>
+        {
+            using var response = await http.PostAsync(new Uri("chat/completions", UriKind.Relative), new StringContent(
+                $$"""{"model":"m","stream":true,"max_tokens":64,"messages":[{"role":"user","content":"stream {{i}} of several words to echo back"}]}""",
+                Encoding.UTF8, "application/json"), ct);
+            return await response.Content.ReadAsStringAsync(ct);
+        }));
+
+        Assert.All(streams, s => Assert.EndsWith("data: [DONE]\n\n", s, StringComparison.Ordinal));
+        var fired = clock.Fired - firedBefore;
+        Assert.True(fired >= 4 * 16, $"only {fired} timer-released writes");
+        var perCallback = (clock.MeanCallbackBytes * clock.Fired - bytesBefore) / fired;
+        Assert.True(perCallback < 200, $"{perCallback:F0} bytes allocated per token release on the timer thread");
+    }
+
+    [Fact]
     public async Task ServeSim_WithoutEmissionClock_LogsNoDueTimes()
     {
         var ct = TestContext.Current.CancellationToken;

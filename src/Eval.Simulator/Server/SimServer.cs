@@ -364,7 +364,7 @@ public sealed class SimServer : IAsyncDisposable
         context.Response.ContentType = "application/json";
         var clock = _options.Emission;
         var json = clock is null ? "{\"emission_clock\":null}" : string.Create(CultureInfo.InvariantCulture,
-            $"{{\"emission_clock\":{JsonSerializer.Serialize(clock.Description, ServerJson.Default.String)},\"real_time\":{(clock.RealTime ? "true" : "false")},\"fired\":{clock.Fired},\"mean_callback_us\":{clock.MeanCallbackMicroseconds:0.0},\"mean_callback_bytes\":{clock.MeanCallbackBytes:0},\"max_callback_us\":{clock.MaxCallbackMicroseconds:0.0}}}");
+            $"{{\"emission_clock\":{JsonSerializer.Serialize(clock.Description, ServerJson.Default.String)},\"real_time\":{(clock.RealTime ? "true" : "false")},\"fired\":{clock.Fired},\"mean_callback_us\":{clock.MeanCallbackMicroseconds:0.0},\"mean_callback_bytes\":{clock.MeanCallbackBytes:0},\"max_callback_us\":{clock.MaxCallbackMicroseconds:0.0},\"gc_collections\":{GC.CollectionCount(0)},\"gc_pause_ms\":{GC.GetTotalPauseDuration().TotalMilliseconds:0.0}}}");
         await context.Response.WriteAsync(json, context.RequestAborted);
     }
 
@@ -750,10 +750,13 @@ public sealed class SimServer : IAsyncDisposable
             MaxOutputTokens = request.MaxTokens,
             Temperature = request.Temperature,
             ModelId = request.Model,
+            // serve-sim reads each update's text before it asks for the next and keeps no update: a backend may reuse one
+            // (no object per token on the emission clock's timer thread).
+            AdditionalProperties = new() { [AttemptContext.TransientUpdatesKey] = true },
         };
         if (fault.Kind == FaultKind.None)
         {
-            options.AdditionalProperties = new() { [AttemptContext.ArrivalKey] = entry.ArrivalTimestamp };
+            options.AdditionalProperties[AttemptContext.ArrivalKey] = entry.ArrivalTimestamp;
         }
 
         return options;
