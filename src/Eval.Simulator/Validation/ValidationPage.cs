@@ -212,7 +212,7 @@ public static class ValidationPage
             prompts sent at once with no device named (vllm#18566, #22897), or older than 0.9 (vllm#17202, April 2025; sglang#3854,
             vLLM 0.7.2); the low-concurrency regressions reported for 0.10/0.11 are on RTX 4090 (vllm#21983) or Ascend
             (vllm-ascend#4110); the Tenstorrent GPU reference sweeps record `"vllm_commit": "n/a"`. So nothing was committed,
-            fitted or set, and the numbers below are those of the dec20 pass (holdout batch-1 prefill 9 rows 8.7 % / 4.60×,
+            fitted or set, and the numbers after it were those of the dec20 pass (holdout batch-1 prefill 9 rows 8.7 % / 4.60×,
             latency under load 16 rows 18.9 % / 3.55×: still above the Done-when bound because of the Qwen3-8B vLLM rows). A lead
             recorded and not used: vllm#25846, "vllm serve qwen3-next has degraded TTFT/performance due to repeated huggingface api
             calls" (only its title and environment were readable here; whether it touches Qwen3-8B under 0.11.0 is not stated).
