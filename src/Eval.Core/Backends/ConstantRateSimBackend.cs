@@ -63,8 +63,15 @@ public sealed class ConstantRateSimChatClient : IChatClient
         // serve-sim a token's release runs on the emission clock's timer thread, where every allocation may wait for the
         // runtime's allocation lock (docs/benchmarks.md, "Round 6").
         var reuse = AttemptContext.TransientUpdates(options);
-        ChatResponseUpdate? reused = null;
-        TextContent? reusedText = null;
+        // Made before the first wait, not when the first token is due (a burst's first tokens come due together).
+        var reusedText = reuse ? new TextContent(string.Empty) : null;
+        var reused = reuse ? new ChatResponseUpdate(ChatRole.Assistant, [reusedText!]) { ModelId = ModelId } : null;
+        var usage = new ChatResponseUpdate
+        {
+            Role = ChatRole.Assistant,
+            ModelId = ModelId,
+            Contents = [new UsageContent(new UsageDetails { InputTokenCount = input, OutputTokenCount = limit, TotalTokenCount = input + limit })],
+        };
 
         // From the request's arrival when the server says when that was (serve-sim), else from now.
         var start = AttemptContext.ScheduleStart(options, _time.GetTimestamp());
@@ -90,15 +97,9 @@ public sealed class ConstantRateSimChatClient : IChatClient
 
             var text = end == next + 1 ? pieces[next] : string.Concat(pieces.Skip(next).Take(end - next));
             next = end;
-            if (!reuse)
+            if (reused is null)
             {
                 yield return new ChatResponseUpdate(ChatRole.Assistant, text) { ModelId = ModelId };
-            }
-            else if (reused is null)
-            {
-                reusedText = new TextContent(text);
-                reused = new ChatResponseUpdate(ChatRole.Assistant, [reusedText]) { ModelId = ModelId };
-                yield return reused;
             }
             else
             {
@@ -107,12 +108,7 @@ public sealed class ConstantRateSimChatClient : IChatClient
             }
         }
 
-        yield return new ChatResponseUpdate
-        {
-            Role = ChatRole.Assistant,
-            ModelId = ModelId,
-            Contents = [new UsageContent(new UsageDetails { InputTokenCount = input, OutputTokenCount = limit, TotalTokenCount = input + limit })],
-        };
+        yield return usage;
     }
 
     /// <summary>Answer length, in tokens, for prompts without a task when the request sets no token limit.</summary>

@@ -789,7 +789,10 @@ public sealed class SimServer : IAsyncDisposable
         UsageDetails? usage = null;
         var chunks = 0;
         var faultApplied = false;
-        ChatDeltaFrame? deltaFrame = null;
+        // Made here, on the handler's thread: the first token is released on the emission clock's timer thread, where every
+        // stream's first token of a burst comes due together and each allocation may wait for the runtime's allocation lock.
+        var deltaFrame = api == ApiKind.Chat ? ChatDeltaFrame.Create(id, created, request.Model) : null;
+        writer.Prepare();
 
         // Applies a mid-stream fault once; true when the response must end here.
         async Task<bool> MidStreamFaultAsync()
@@ -868,8 +871,7 @@ public sealed class SimServer : IAsyncDisposable
                 if (api == ApiKind.Chat)
                 {
                     // The per-chunk path: the frame around the delta is encoded once per stream, only the text per chunk.
-                    deltaFrame ??= ChatDeltaFrame.Create(id, created, request.Model);
-                    await writer.WriteChatDeltaAsync(deltaFrame, kind, text, ct);
+                    await writer.WriteChatDeltaAsync(deltaFrame!, kind, text, ct);
                 }
                 else
                 {
@@ -1185,6 +1187,13 @@ public sealed class SimServer : IAsyncDisposable
 
         public int Sequence { get; private set; }
 
+        /// <summary>Makes the per-stream writers before the first token, so that its release on a timer thread allocates none.</summary>
+        public void Prepare()
+        {
+            _writer ??= new Utf8JsonWriter(_json);
+            _textWriter ??= new Utf8JsonWriter(_text);
+        }
+
         public async Task WriteAsync(string? eventName, string kind, int chars, Action<Utf8JsonWriter> body, CancellationToken ct)
         {
             _json.ResetWrittenCount();
@@ -1261,15 +1270,8 @@ public sealed class SimServer : IAsyncDisposable
         private ReadOnlyMemory<byte> Escaped(string text)
         {
             _text.ResetWrittenCount();
-            if (_textWriter is null)
-            {
-                _textWriter = new Utf8JsonWriter(_text);
-            }
-            else
-            {
-                _textWriter.Reset(_text);
-            }
-
+            Prepare();
+            _textWriter!.Reset(_text);
             _textWriter.WriteStringValue(text);
             _textWriter.Flush();
             return _text.WrittenMemory[1..^1];
