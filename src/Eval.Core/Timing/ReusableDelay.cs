@@ -82,7 +82,10 @@ public sealed class ReusableDelay : IValueTaskSource, IDisposable
             _ = _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
 
-        var continuation = Volatile.Read(ref _continuation) ?? Interlocked.CompareExchange(ref _continuation, CompletedSentinel, null);
+        // Completion is published by this exchange, not by the state above: until the sentinel is in, the awaiter sees the wait
+        // pending, so it cannot read the result, start the next wait and register that wait's continuation, which this call
+        // would otherwise take for its own (the timer fires on another thread than the one that awaits).
+        var continuation = Interlocked.Exchange(ref _continuation, CompletedSentinel);
         if (continuation is not null)
         {
             Continue(continuation);
@@ -123,6 +126,11 @@ public sealed class ReusableDelay : IValueTaskSource, IDisposable
     public ValueTaskSourceStatus GetStatus(short token)
     {
         Check(token);
+        if (!ReferenceEquals(Volatile.Read(ref _continuation), CompletedSentinel))
+        {
+            return ValueTaskSourceStatus.Pending;
+        }
+
         return Volatile.Read(ref _state) switch
         {
             Succeeded => ValueTaskSourceStatus.Succeeded,
@@ -157,14 +165,13 @@ public sealed class ReusableDelay : IValueTaskSource, IDisposable
     {
         Check(token);
         var outcome = Volatile.Read(ref _state);
-        if (outcome == Pending)
+        if (outcome is not (Succeeded or Canceled) || !ReferenceEquals(Volatile.Read(ref _continuation), CompletedSentinel))
         {
             throw new InvalidOperationException("a delay's result was read before it completed");
         }
 
         var cancelled = _token;
         _version++;
-        _continuation = null;
         _continuationState = null;
         _scheduler = null;
         _executionContext = null;

@@ -303,6 +303,7 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
             while (true)
             {
                 Entry entry;
+                int generation;
                 lock (_gate)
                 {
                     if (PeekDue() > Now)
@@ -310,12 +311,12 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
                         return;
                     }
 
-                    entry = _queue.Dequeue().Entry;
+                    (entry, generation) = _queue.Dequeue();
                 }
 
                 var before = Now;
                 var allocated = GC.GetAllocatedBytesForCurrentThread();
-                entry.Fire();
+                entry.Fire(generation);
                 _clock.Count(Now - before, GC.GetAllocatedBytesForCurrentThread() - allocated);
             }
         }
@@ -422,11 +423,17 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
             return true;
         }
 
-        public void Fire()
+        /// <summary>Runs the callback for the setting <paramref name="queued"/> was queued under, unless the timer was changed or disposed since it was taken from the queue.</summary>
+        public void Fire(int queued)
         {
             int generation;
             lock (this)
             {
+                if (_generation != queued)
+                {
+                    return;
+                }
+
                 if (_periodTicks > 0)
                 {
                     Due += _periodTicks;
