@@ -123,7 +123,7 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
     /// <summary>
     /// A precise delay (<see cref="PreciseDelay.DelayValueAsync"/> comes here): inside a request, on the request's one
     /// <see cref="ReusableDelay"/>, so that releasing a token makes no task, timer or continuation object on the timer thread
-    /// (each allocation there may wait for the runtime's allocation lock; docs/benchmarks.md, "serve-sim's emission path");
+    /// (each allocation there may wait for the runtime's allocation lock; docs/benchmarks.md, "Round 6");
     /// outside a request, or while the request's delay is in use, a delay of its own.
     /// </summary>
     public ValueTask DelayAsync(TimeSpan delay, CancellationToken cancellationToken)

@@ -1197,15 +1197,8 @@ public sealed class SimServer : IAsyncDisposable
         public async Task WriteAsync(string? eventName, string kind, int chars, Action<Utf8JsonWriter> body, CancellationToken ct)
         {
             _json.ResetWrittenCount();
-            if (_writer is null)
-            {
-                _writer = new Utf8JsonWriter(_json);
-            }
-            else
-            {
-                _writer.Reset(_json);
-            }
-
+            Prepare();
+            _writer!.Reset(_json);
             body(_writer);
             _writer.Flush();
             if (socket is not null)
