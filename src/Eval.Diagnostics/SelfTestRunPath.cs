@@ -68,8 +68,12 @@ public static class SelfTestRunPath
                     }
                 }
 
-                var entries = (await log.GetStringAsync(new Uri("_spark/log?clear=1", UriKind.Relative), ct))
-                    .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(ServerLogStore.FromJsonLine).OfType<ServerRequestLog>();
+                var serverLog = await log.GetStringAsync(new Uri("_spark/log?clear=1", UriKind.Relative), ct);
+                // Kept beside the run's own records, so a miss can be traced request by request (server-log.jsonl: one request per line).
+                await File.WriteAllTextAsync(Path.Combine(dir, "server-log.jsonl"), serverLog, ct);
+                // serve-sim's emission clock and runtime counters after the level (GET /v1/_spark/clock: callbacks, collections).
+                await File.WriteAllTextAsync(Path.Combine(dir, "server-clock.json"), await log.GetStringAsync(new Uri("_spark/clock", UriKind.Relative), ct), ct);
+                var entries = serverLog.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(ServerLogStore.FromJsonLine).OfType<ServerRequestLog>();
                 results.Add(Measure(level, Path.Combine(dir, "attempts.jsonl"), ttftMs, entries, dir));
                 await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"selftest --via run: concurrency {level} done"));
             }

@@ -46,6 +46,29 @@ public sealed class SimEchoCacheTests
         }
     }
 
+    [Fact]
+    public async Task TasklessPrompt_ManyRequestsAtOnce_AnswerMadeOnceAndTheSameForAll()
+    {
+        // A burst's requests for one prompt all arrive before its answer is made: they wait for the one being made instead of
+        // each making it (132 requests of 6 prompts made 132 answers, ~50 ms of serve-sim's CPU before the first tokens were due).
+        var ct = TestContext.Current.CancellationToken;
+        var sim = new ConstantRateSimChatClient(TimeProvider.System, TokenCounter.Default, 1, 1_000_000, "sim");
+        // Long enough that making it takes a few ms: every request starts while the first is still making it.
+        ChatMessage[] prompt = [new(ChatRole.User, string.Join(' ', Enumerable.Range(0, 4000).Select(i => $"word{i % 97}")))];
+        using var go = new ManualResetEventSlim();
+        var requests = Enumerable.Range(0, 32).Select(_ => Task.Run(async () =>
+        {
+            go.Wait(ct);
+            return await Collect(sim, 2000, ct, prompt);
+        }, ct)).ToList();
+        go.Set();
+        var answers = await Task.WhenAll(requests);
+
+        Assert.Equal(1, sim.AnswersMade);
+        Assert.All(answers, a => Assert.Equal(answers[0], a));
+        Assert.Equal(2000, answers[0].Output);
+    }
+
     private static async Task<(string Text, long? Input, long? Output)> Collect(ConstantRateSimChatClient sim, int cap, CancellationToken ct, ChatMessage[]? prompt = null)
     {
         var response = await sim.GetStreamingResponseAsync(prompt ?? Prompt, new ChatOptions { MaxOutputTokens = cap }, ct).ToChatResponseAsync(ct);

@@ -315,4 +315,22 @@ public sealed class EmissionClockTests
         // The reused timer reports each due time it is set to, as a timer made per wait did (serve-sim logs it per chunk).
         Assert.True(slot.DueTimestamp >= started + (long)(0.003 * clock.TimestampFrequency), "the reused delay's due time was not reported to the request");
     }
+
+    [Fact]
+    public async Task DelayUntilValueAsync_InARequest_SetsTheRequestsTimerToTheMomentItself()
+    {
+        // A moment, not "now + delay": the due time the request reports (serve-sim logs it per chunk) is exactly the one asked
+        // for, however long the thread took between choosing it and setting the timer (docs/benchmarks.md, "Round 7").
+        var ct = TestContext.Current.CancellationToken;
+        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0 });
+        using var slot = new EmissionSlot();
+        EmissionClock.Slot = slot;
+        var moment = PreciseDelay.TimestampAfter(clock, clock.GetTimestamp(), TimeSpan.FromMilliseconds(3));
+        Thread.Sleep(1); // held up between choosing the moment and setting the timer
+        await PreciseDelay.DelayUntilValueAsync(clock, moment, ct);
+        await Task.Yield();
+        Assert.True(clock.GetTimestamp() >= moment, "the wait ended before its moment");
+        Assert.Equal(moment, slot.DueTimestamp);
+        Assert.False(slot.Delay!.Busy);
+    }
 }

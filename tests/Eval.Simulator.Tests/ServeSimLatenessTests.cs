@@ -119,6 +119,61 @@ public sealed class ServeSimLatenessTests
         Assert.StartsWith("serve-sim lateness, whole session: 1 requests;", lines.Last(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task CollectWhenIdle_AfterABurst_CollectsOnceWhileNothingIsInFlight()
+    {
+        // A collection stops the timer threads: serve-sim makes it while idle after a client's run, not inside the next one.
+        var ct = TestContext.Current.CancellationToken;
+        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0 });
+        var sim = new ConstantRateSimChatClient(clock, TokenCounter.Default, TtftMs, 200, "sim");
+        var server = await SimServer.StartAsync(sim, new SimServerOptions
+        {
+            Port = 0, Emission = clock, Simulated = true, ReportAfterIdle = TimeSpan.FromMilliseconds(300), CollectWhenIdleAfterBytes = 1,
+        }, TimeProvider.System, ct);
+        await using (server)
+        {
+            // Bounded waits: the first idle collection (serve-sim started idle), then one after a request.
+            for (var i = 0; i < 100 && server.IdleCollections == 0; i++)
+            {
+                await Task.Delay(50, ct);
+            }
+
+            Assert.True(server.IdleCollections >= 1, "no collection while idle");
+            var stream = StreamAsync(server, "burst", ct);
+            for (var i = 0; i < 1000 && server.Lateness.InFlight == 0 && !stream.IsCompleted; i++)
+            {
+                await Task.Delay(1, ct);
+            }
+
+            // From here until the request ends (and serve-sim has been idle for 300 ms after it), no collection is made.
+            var during = server.IdleCollections;
+            var collections = GC.CollectionCount(0);
+            await stream;
+            Assert.Equal(during, server.IdleCollections);
+            for (var i = 0; i < 100 && server.IdleCollections == during; i++)
+            {
+                await Task.Delay(50, ct);
+            }
+
+            Assert.True(server.IdleCollections > during, "no collection once idle after the request");
+            Assert.True(GC.CollectionCount(0) > collections);
+        }
+    }
+
+    [Fact]
+    public async Task CollectWhenIdle_Off_NeverCollects()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var sim = new ConstantRateSimChatClient(TimeProvider.System, TokenCounter.Default, TtftMs, 200, "sim");
+        var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0, Simulated = true, ReportAfterIdle = TimeSpan.FromMilliseconds(50) }, TimeProvider.System, ct);
+        await using (server)
+        {
+            await StreamAsync(server, "burst", ct);
+            await Task.Delay(400, ct);
+            Assert.Equal(0, server.IdleCollections);
+        }
+    }
+
     private static async Task StreamAsync(SimServer server, string prompt, CancellationToken ct)
     {
         using var http = new HttpClient { BaseAddress = server.BaseAddress };

@@ -140,6 +140,8 @@ public static class ServeSimCommand
             Http2 = parse.GetValue(Http2),
             Simulated = backend.Info.Simulated,
             Report = line => stderr.WriteLine(line),
+            // With the emission clock (real-time schedules): a collection inside a client's run stops the timer threads.
+            CollectWhenIdleAfterBytes = emission is not null ? 16L << 20 : 0,
         }, time, ct);
         // Only a simulated backend: a local model's warm-up would be real generation.
         var warm = !parse.GetValue(NoWarmup) && backend.Info.Simulated;

@@ -20,7 +20,15 @@ public sealed class ConstantRateSimChatClient : IChatClient
     // Prompts from outside the harness (serve-sim's clients): the echoed answer and the prompt's count, for the last few
     // hundred distinct prompts. Tokenizing them took ~1 ms of CPU per request, run inline where serve-sim reads the
     // requests, so a burst of 64 queued each request's arrival behind the others' (docs/benchmarks.md, "Plain serve-sim and run").
-    private readonly ConcurrentDictionary<string, (IReadOnlyList<string> Pieces, int Input)> _echoes = new(StringComparer.Ordinal);
+    // Made once per prompt: requests for a prompt being made wait for it instead of making it again (a burst of 132 requests
+    // of 6 prompts all missed the cache together and made 132 answers, ~50 ms of serve-sim's CPU before the first tokens were
+    // due; docs/benchmarks.md, "Round 7").
+    private readonly ConcurrentDictionary<string, Task<(IReadOnlyList<string> Pieces, int Input)>> _echoes = new(StringComparer.Ordinal);
+
+    private long _answersMade;
+
+    /// <summary>Answers to task-less prompts made so far for the cache (requests that found theirs made, or being made, add none).</summary>
+    public long AnswersMade => Interlocked.Read(ref _answersMade);
 
     /// <summary>Distinct task-less prompts whose answers are kept; the cache starts over when it is full (no client can grow it).</summary>
     public const int EchoCacheEntries = 256;
@@ -57,7 +65,7 @@ public sealed class ConstantRateSimChatClient : IChatClient
         var (pieces, input) = task is not null
             ? (_pieces.GetOrAdd(task.Id, _ => _tokens.Split(task.ReferenceSolution)),
                _inputTokens.GetOrAdd(task.Id + "\u0000" + string.Join("\u0000", messages.Select(m => m.Text)), _ => CountInput(messages)))
-            : Echo(messages, options?.MaxOutputTokens ?? DefaultPromptAnswerTokens);
+            : await Echo(messages, options?.MaxOutputTokens ?? DefaultPromptAnswerTokens).ConfigureAwait(false);
         var limit = Math.Min(pieces.Count, options?.MaxOutputTokens ?? int.MaxValue);
         // A caller that keeps no update (the runner, serve-sim) gets one update per stream whose text changes per token: under
         // serve-sim a token's release runs on the emission clock's timer thread, where every allocation may wait for the
@@ -78,11 +86,12 @@ public sealed class ConstantRateSimChatClient : IChatClient
         var next = 0;
         while (next < limit)
         {
-            // Absolute schedule from the request start, so a late wake-up does not push every later token back.
-            var remaining = Due(next) - _time.GetElapsedTime(start);
-            if (remaining > TimeSpan.Zero)
+            // Absolute schedule from the request start, so a late wake-up does not push every later token back; each wait is
+            // to a moment, not a delay, so a thread held up before it sets its timer does not push the token back either.
+            var due = Timing.PreciseDelay.TimestampAfter(_time, start, Due(next));
+            if (_time.GetTimestamp() < due)
             {
-                await Timing.PreciseDelay.DelayValueAsync(_time, remaining, cancellationToken);
+                await Timing.PreciseDelay.DelayUntilValueAsync(_time, due, cancellationToken);
             }
 
             cancellationToken.ThrowIfCancellationRequested();
@@ -133,7 +142,7 @@ public sealed class ConstantRateSimChatClient : IChatClient
         var text = new System.Text.StringBuilder(string.Create(CultureInfo.InvariantCulture, $"Simulated answer {hash:x8}:"));
         var budget = Math.Clamp(minTokens, 1, 100_000);
         var i = 0;
-        while (tokens.Count(text.ToString()) < budget)
+        while (tokens.CountOnce(text.ToString()) < budget)
         {
             // Add words in batches so the token count is taken rarely.
             for (var k = 0; k < 16; k++, i++)
@@ -148,29 +157,47 @@ public sealed class ConstantRateSimChatClient : IChatClient
     private int CountInput(IEnumerable<ChatMessage> messages) => messages.Sum(m => _tokens.Count(m.Text));
 
     /// <summary>A task-less prompt's answer pieces and input count, from the bounded cache when the same prompt came before.</summary>
-    private (IReadOnlyList<string> Pieces, int Input) Echo(IEnumerable<ChatMessage> messages, int minTokens)
+    private ValueTask<(IReadOnlyList<string> Pieces, int Input)> Echo(IEnumerable<ChatMessage> messages, int minTokens)
     {
         var list = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
         if (list.Sum(m => (long)(m.Text?.Length ?? 0)) > EchoCacheMaxPromptChars)
         {
             // A long prompt is answered uncached: the cache's memory stays bounded in bytes, not only in entries.
-            return (_tokens.Split(PromptEcho(_tokens, list, minTokens)), CountInput(list));
+            return new((_tokens.Split(PromptEcho(_tokens, list, minTokens)), CountInput(list)));
         }
 
         var key = minTokens.ToString(CultureInfo.InvariantCulture) + "\u0000" + string.Join("\u0000", list.Select(m => m.Text));
         if (_echoes.TryGetValue(key, out var known))
         {
-            return known;
+            return known.IsCompletedSuccessfully ? new(known.Result) : new(known);
         }
 
-        var made = (_tokens.Split(PromptEcho(_tokens, list, minTokens)), CountInput(list));
         if (_echoes.Count >= EchoCacheEntries)
         {
-            _echoes.Clear();
+            _echoes.Clear(); // requests waiting for an answer being made keep their task
         }
 
-        _echoes.TryAdd(key, made);
-        return made;
+        // Whoever adds the promise makes the answer; a request that finds it waits (asynchronously) for it.
+        var promise = new TaskCompletionSource<(IReadOnlyList<string> Pieces, int Input)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var entry = _echoes.GetOrAdd(key, promise.Task);
+        if (entry != promise.Task)
+        {
+            return entry.IsCompletedSuccessfully ? new(entry.Result) : new(entry);
+        }
+
+        try
+        {
+            Interlocked.Increment(ref _answersMade);
+            var made = (_tokens.Split(PromptEcho(_tokens, list, minTokens)), CountInput(list));
+            promise.SetResult(made);
+            return new(made);
+        }
+        catch (Exception ex)
+        {
+            _ = _echoes.TryRemove(new KeyValuePair<string, Task<(IReadOnlyList<string> Pieces, int Input)>>(key, promise.Task));
+            promise.SetException(ex);
+            throw;
+        }
     }
 
     private TimeSpan Due(int token) => TimeSpan.FromSeconds((TtftMs / 1000.0) + (token / TokensPerSecond));

@@ -86,7 +86,12 @@ public sealed class VirtualTimeProvider(DateTimeOffset epoch) : TimeProvider, IO
     /// as <see cref="PreciseDelay.DelayAsync"/> (cancellation registered first, then one timer set), and its continuation
     /// runs where a task's would — inline when the timer fires on the thread of the captured context, else posted to it.
     /// </summary>
-    public ValueTask DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
+    public ValueTask DelayAsync(TimeSpan delay, CancellationToken cancellationToken) => Rent().Start(delay, cancellationToken);
+
+    /// <summary>As <see cref="DelayAsync"/>, to a moment of this clock (virtual time stands still while code runs, so this is the same wait).</summary>
+    public ValueTask DelayUntilAsync(long dueTimestamp, CancellationToken cancellationToken) => Rent().StartAt(dueTimestamp, cancellationToken);
+
+    private ReusableDelay Rent()
     {
         ReusableDelay? pooled;
         lock (_gate)
@@ -94,7 +99,7 @@ public sealed class VirtualTimeProvider(DateTimeOffset epoch) : TimeProvider, IO
             _delays.TryPop(out pooled);
         }
 
-        return (pooled ?? new ReusableDelay(this, Return)).Start(delay, cancellationToken);
+        return pooled ?? new ReusableDelay(this, Return);
     }
 
     /// <summary>The timers' order: due time, then the order they were set in (a plain comparer: the tuple's default one costs more than the rest of a timer).</summary>

@@ -48,6 +48,32 @@ public static class PreciseDelay
     }
 
     /// <summary>
+    /// Completes at <paramref name="dueTimestamp"/> on <paramref name="time"/>'s own scale (<see cref="TimeProvider.GetTimestamp"/>),
+    /// or cancels. A schedule kept as absolute moments stays on time when the waiting thread is held up between reading the
+    /// clock and setting its timer: a relative delay computed before such a hold-up ends late by its length (serve-sim's
+    /// first tokens in a burst of 132 requests on 2 cores: 3.5 ms late when a handler thread lost its core there; docs/benchmarks.md,
+    /// "Round 7"). On a clock with a delay of its own the due moment itself is handed to its timer; on others the delay is
+    /// computed here, as late as possible.
+    /// </summary>
+    public static ValueTask DelayUntilValueAsync(TimeProvider time, long dueTimestamp, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        if (time is IOwnDelay own && !cancellationToken.IsCancellationRequested)
+        {
+            return time.GetTimestamp() < dueTimestamp ? own.DelayUntilAsync(dueTimestamp, cancellationToken) : ValueTask.CompletedTask;
+        }
+
+        return DelayValueAsync(time, time.GetElapsedTime(time.GetTimestamp(), dueTimestamp), cancellationToken);
+    }
+
+    /// <summary>The moment <paramref name="offset"/> after <paramref name="start"/> on <paramref name="time"/>'s timestamp scale (rounded up: never early).</summary>
+    public static long TimestampAfter(TimeProvider time, long start, TimeSpan offset)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        return start + (long)Math.Ceiling(offset.Ticks * (double)time.TimestampFrequency / TimeSpan.TicksPerSecond);
+    }
+
+    /// <summary>
     /// A system-clock delay that never ends early by the precise clock (<see cref="TimeProvider.GetTimestamp"/>, what the timing
     /// layer stamps with): <c>Task.Delay</c> truncates to whole milliseconds, and the runtime's timer queue is due by its tick
     /// count, which Linux reads from a coarse clock (one step per kernel tick, 4 ms at HZ=250), so one timer alone could end a
@@ -105,4 +131,17 @@ public interface IOwnDelay
 {
     /// <summary>Completes after <paramref name="delay"/> (positive) on this clock, or cancels with <paramref name="cancellationToken"/>.</summary>
     ValueTask DelayAsync(TimeSpan delay, CancellationToken cancellationToken);
+
+    /// <summary>Completes at <paramref name="dueTimestamp"/> (this clock's <see cref="TimeProvider.GetTimestamp"/> scale, in the future), or cancels.</summary>
+    ValueTask DelayUntilAsync(long dueTimestamp, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// A timer that can be set to a moment on its clock's own timestamp scale rather than a delay from now, so the due time does not
+/// move with how long the setting thread took to get there (<see cref="ReusableDelay.StartAt"/>).
+/// </summary>
+public interface IAbsoluteTimer : ITimer
+{
+    /// <summary>Fires once at <paramref name="dueTimestamp"/> (at once when it has passed), replacing any earlier setting.</summary>
+    void ChangeAt(long dueTimestamp);
 }

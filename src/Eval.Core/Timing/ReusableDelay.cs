@@ -19,6 +19,7 @@ public sealed class ReusableDelay : IValueTaskSource, IDisposable
     private static readonly Action<object?> CompletedSentinel = static _ => { };
 
     private readonly ITimer _timer;
+    private readonly TimeProvider _clock;
     private readonly Action<ReusableDelay>? _done;
     private CancellationTokenRegistration _registration;
     private CancellationToken _token;
@@ -35,6 +36,7 @@ public sealed class ReusableDelay : IValueTaskSource, IDisposable
     {
         ArgumentNullException.ThrowIfNull(clock);
         _done = done;
+        _clock = clock;
         _timer = clock.CreateTimer(static s => ((ReusableDelay)s!).Complete(Succeeded), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
@@ -42,7 +44,15 @@ public sealed class ReusableDelay : IValueTaskSource, IDisposable
     public bool Busy => Volatile.Read(ref _state) != Idle;
 
     /// <summary>Begins a wait of <paramref name="delay"/> (positive); the returned task must be awaited once.</summary>
-    public ValueTask Start(TimeSpan delay, CancellationToken cancellationToken)
+    public ValueTask Start(TimeSpan delay, CancellationToken cancellationToken) => Begin(delay, 0, absolute: false, cancellationToken);
+
+    /// <summary>
+    /// Begins a wait that ends at <paramref name="dueTimestamp"/> on the clock's own scale; the returned task must be awaited once.
+    /// A timer that takes moments (<see cref="IAbsoluteTimer"/>) is given the moment itself; any other, the delay to it from now.
+    /// </summary>
+    public ValueTask StartAt(long dueTimestamp, CancellationToken cancellationToken) => Begin(default, dueTimestamp, absolute: true, cancellationToken);
+
+    private ValueTask Begin(TimeSpan delay, long dueTimestamp, bool absolute, CancellationToken cancellationToken)
     {
         if (Interlocked.CompareExchange(ref _state, Pending, Idle) != Idle)
         {
@@ -57,7 +67,20 @@ public sealed class ReusableDelay : IValueTaskSource, IDisposable
         _registration = cancellationToken.CanBeCanceled
             ? cancellationToken.UnsafeRegister(static (s, _) => ((ReusableDelay)s!).Complete(Canceled), this)
             : default;
-        _timer.Change(delay, Timeout.InfiniteTimeSpan);
+        if (!absolute)
+        {
+            _timer.Change(delay, Timeout.InfiniteTimeSpan);
+        }
+        else if (_timer is IAbsoluteTimer at)
+        {
+            at.ChangeAt(dueTimestamp);
+        }
+        else
+        {
+            var left = _clock.GetElapsedTime(_clock.GetTimestamp(), dueTimestamp);
+            _timer.Change(left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+
         if (Volatile.Read(ref _state) == Canceled)
         {
             _ = _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan); // cancelled while registering

@@ -80,6 +80,14 @@ public sealed class TokenCounter
         return counted;
     }
 
+    /// <summary>
+    /// Counts without keeping the text in the memo: for texts that will not come again (a growing draft counted after every
+    /// batch of words would otherwise fill the memo with every intermediate draft).
+    /// </summary>
+    public int CountOnce(string text) => string.IsNullOrEmpty(text) ? 0
+        : text.Length is >= MemoMinChars and <= MemoMaxChars && _memo.TryGetValue(text, out var known) ? known
+        : CountPieces(text, CancellationToken.None);
+
     private void Remember(string text, int count)
     {
         if (Interlocked.Add(ref _memoChars, text.Length) > MemoCapacityChars)

@@ -95,12 +95,13 @@ public sealed class HwSimChatClient : IChatClient, ITextStreamSource
             while (next < limit)
             {
                 // Absolute schedule from the request start, so a late wake-up does not push every later token back.
-                var remaining = TimeSpan.FromSeconds(due) - _time.GetElapsedTime(start);
-                if (remaining > TimeSpan.Zero)
+                // To a moment, not a delay: a thread held up before it sets its timer does not push the token back.
+                var dueTimestamp = PreciseDelay.TimestampAfter(_time, start, TimeSpan.FromSeconds(due));
+                if (_time.GetTimestamp() < dueTimestamp)
                 {
                     // Sub-millisecond: Task.Delay(TimeSpan, TimeProvider) truncates to whole ms and would wake up to 1 ms
                     // early; under serve-sim this resumes on the emission clock's timer thread at the due time.
-                    await PreciseDelay.DelayValueAsync(_time, remaining, cancellationToken);
+                    await PreciseDelay.DelayUntilValueAsync(_time, dueTimestamp, cancellationToken);
                 }
 
                 cancellationToken.ThrowIfCancellationRequested();

@@ -141,6 +141,25 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
         return new ValueTask(PreciseDelay.DelayAsync(this, delay, cancellationToken));
     }
 
+    /// <summary>
+    /// As <see cref="DelayAsync"/>, to a moment: the request's timer is set to the moment itself, so a handler thread held up
+    /// between reading the clock and setting the timer (a burst of requests on 2 cores) no longer moves the token's due time.
+    /// </summary>
+    public ValueTask DelayUntilAsync(long dueTimestamp, CancellationToken cancellationToken)
+    {
+        var slot = CurrentSlot.Value;
+        if (slot is not null)
+        {
+            var reusable = slot.Delay ??= new ReusableDelay(this);
+            if (!reusable.Busy)
+            {
+                return reusable.StartAt(dueTimestamp, cancellationToken);
+            }
+        }
+
+        return new ValueTask(PreciseDelay.DelayAsync(this, GetElapsedTime(GetTimestamp(), dueTimestamp), cancellationToken));
+    }
+
     public void Dispose()
     {
         foreach (var lane in _lanes)
@@ -390,7 +409,7 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
     }
 
     /// <summary>One timer: lazily removed from the queue by bumping its generation. A timer made inside a request reports each due time it is set to (<see cref="EmissionSlot"/>).</summary>
-    private sealed class Entry(Lane owner, TimerCallback callback, object? state, EmissionSlot? slot) : ITimer
+    private sealed class Entry(Lane owner, TimerCallback callback, object? state, EmissionSlot? slot) : IAbsoluteTimer
     {
         private int _generation;
         private long _periodTicks = -1;
@@ -421,6 +440,24 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
 
             owner.Schedule(this, generation, Due);
             return true;
+        }
+
+        public void ChangeAt(long dueTimestamp)
+        {
+            int generation;
+            lock (this)
+            {
+                generation = ++_generation;
+                _periodTicks = -1;
+                Due = dueTimestamp;
+            }
+
+            if (slot is not null)
+            {
+                slot.DueTimestamp = dueTimestamp;
+            }
+
+            owner.Schedule(this, generation, dueTimestamp);
         }
 
         /// <summary>Runs the callback for the setting <paramref name="queued"/> was queued under, unless the timer was changed or disposed since it was taken from the queue.</summary>

@@ -76,6 +76,14 @@ public sealed record SimServerOptions
     public TimeSpan ReportAfterIdle { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
+    /// Collect garbage while idle (none in flight for <see cref="ReportAfterIdle"/>) once this many bytes were allocated since
+    /// the last collection, so that a client's next run starts with the whole allocation budget and no collection falls inside
+    /// it; 0: never. A collection stops serve-sim's timer threads (20–60 ms measured at 256 streams), and one came due every
+    /// few runs of a long-lived serve-sim (docs/benchmarks.md, "Round 7").
+    /// </summary>
+    public long CollectWhenIdleAfterBytes { get; init; }
+
+    /// <summary>
     /// Start each HTTP/1.1 request's schedule at the kernel's arrival of its first bytes (<see cref="RequestArrivals"/>)
     /// rather than at its handler's start, which in a burst comes later (Linux, system clock; elsewhere the handler's start).
     /// The log keeps both: <c>received_ns</c> (the arrival the schedule starts from) and <c>handler_ns</c>.
@@ -230,7 +238,7 @@ public sealed class SimServer : IAsyncDisposable
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
             ?? throw new InvalidOperationException("Kestrel reported no address");
         server.BaseAddress = new Uri(bound.TrimEnd('/') + "/v1/");
-        if (options.Report is not null)
+        if (options.Report is not null || options.CollectWhenIdleAfterBytes > 0)
         {
             server._reporterStop = new CancellationTokenSource();
             server._reporter = server.ReportWhenIdleAsync(server._reporterStop.Token);
@@ -275,9 +283,17 @@ public sealed class SimServer : IAsyncDisposable
 
         var model = JsonSerializer.Serialize(_options.ModelId, ServerJson.Default.String);
         var chat = $"{{\"model\":{model},\"messages\":[{{\"role\":\"user\",\"content\":\"serve-sim warm-up\"}}],\"max_tokens\":4,\"stream\":true,\"stream_options\":{{\"include_usage\":true}}}}";
+        // Requests shaped like a harness's: a system and a user message of code with escapes, quotes and non-ASCII text (their
+        // JSON unescaping, the answers' escaping), a temperature, a distinct prompt per stream long enough to be counted and
+        // remembered, each asked twice (made, then from the cache). Code first met in a client's burst was compiled inside
+        // it: ~4 ms of the JIT on the request path of a burst of 132 (docs/benchmarks.md, "Round 7").
+        string Realistic(int i) => $"{{\"model\":{model},\"messages\":[{{\"role\":\"system\",\"content\":\"You are a coding assistant. Reply with one code block.\"}},"
+            + $"{{\"role\":\"user\",\"content\":\"Warm-up {i}: write `f(x: str) -> bool` that returns True when \\\"x\\\" matches ^[a-z]+$ (<, >, & and + stay as they are; caf\\u00e9, \u00fc).\\nUse a regular expression.\\tThanks!\"}}],"
+            + "\"temperature\":0.2,\"max_tokens\":24,\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
         for (var round = 0; round < 2; round++)
         {
             await Task.WhenAll(Enumerable.Range(0, Math.Max(1, streams)).Select(_ => OneAsync("chat/completions", chat)));
+            await Task.WhenAll(Enumerable.Range(0, Math.Max(1, streams)).Select(i => OneAsync("chat/completions", Realistic(i))));
         }
 
         await OneAsync("chat/completions", chat.Replace("\"stream\":true", "\"stream\":false", StringComparison.Ordinal));
@@ -287,19 +303,38 @@ public sealed class SimServer : IAsyncDisposable
         Interlocked.Exchange(ref _nextId, 0);
     }
 
-    /// <summary>Prints the lateness of each burst of requests once serve-sim has been idle after it.</summary>
+    /// <summary>Collections serve-sim made while idle (<see cref="SimServerOptions.CollectWhenIdleAfterBytes"/>).</summary>
+    public int IdleCollections { get; private set; }
+
+    /// <summary>Prints the lateness of each burst of requests once serve-sim has been idle after it, and collects garbage then.</summary>
     private async Task ReportWhenIdleAsync(CancellationToken cancellationToken)
     {
         using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(250), _time);
+        var allocatedAtCollection = GC.GetTotalAllocatedBytes();
+        var collections = GC.CollectionCount(0);
         try
         {
             while (await tick.WaitForNextTickAsync(cancellationToken))
             {
-                if (Lateness.InFlight == 0 && Lateness.PeekWindow() is not null
-                    && _time.GetElapsedTime(Interlocked.Read(ref _lastFinished)) >= _options.ReportAfterIdle
-                    && Lateness.TakeWindow() is { } burst)
+                var idle = Lateness.InFlight == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastFinished)) >= _options.ReportAfterIdle;
+                if (idle && Lateness.PeekWindow() is not null && Lateness.TakeWindow() is { } burst)
                 {
                     _options.Report?.Invoke("serve-sim lateness, requests since the last report: " + burst.Describe());
+                }
+
+                if (GC.CollectionCount(0) != collections)
+                {
+                    // A collection came of itself: its budget starts from here.
+                    collections = GC.CollectionCount(0);
+                    allocatedAtCollection = GC.GetTotalAllocatedBytes();
+                }
+
+                if (idle && _options.CollectWhenIdleAfterBytes > 0 && GC.GetTotalAllocatedBytes() - allocatedAtCollection >= _options.CollectWhenIdleAfterBytes)
+                {
+                    GC.Collect(1, GCCollectionMode.Forced, blocking: true);
+                    IdleCollections++;
+                    collections = GC.CollectionCount(0);
+                    allocatedAtCollection = GC.GetTotalAllocatedBytes();
                 }
             }
         }
@@ -364,7 +399,7 @@ public sealed class SimServer : IAsyncDisposable
         context.Response.ContentType = "application/json";
         var clock = _options.Emission;
         var json = clock is null ? "{\"emission_clock\":null}" : string.Create(CultureInfo.InvariantCulture,
-            $"{{\"emission_clock\":{JsonSerializer.Serialize(clock.Description, ServerJson.Default.String)},\"real_time\":{(clock.RealTime ? "true" : "false")},\"fired\":{clock.Fired},\"mean_callback_us\":{clock.MeanCallbackMicroseconds:0.0},\"mean_callback_bytes\":{clock.MeanCallbackBytes:0},\"max_callback_us\":{clock.MaxCallbackMicroseconds:0.0},\"gc_collections\":{GC.CollectionCount(0)},\"gc_pause_ms\":{GC.GetTotalPauseDuration().TotalMilliseconds:0.0}}}");
+            $"{{\"emission_clock\":{JsonSerializer.Serialize(clock.Description, ServerJson.Default.String)},\"real_time\":{(clock.RealTime ? "true" : "false")},\"fired\":{clock.Fired},\"mean_callback_us\":{clock.MeanCallbackMicroseconds:0.0},\"mean_callback_bytes\":{clock.MeanCallbackBytes:0},\"max_callback_us\":{clock.MaxCallbackMicroseconds:0.0},\"gc_collections\":{GC.CollectionCount(0)},\"gc_pause_ms\":{GC.GetTotalPauseDuration().TotalMilliseconds:0.0},\"gc_allocated_mb\":{GC.GetTotalAllocatedBytes() / 1048576.0:0.0},\"gc_gen1\":{GC.CollectionCount(1)},\"gc_gen2\":{GC.CollectionCount(2)},\"idle_collections\":{IdleCollections}}}");
         await context.Response.WriteAsync(json, context.RequestAborted);
     }
 
