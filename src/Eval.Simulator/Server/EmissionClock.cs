@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Spark.Eval.Core.Timing;
@@ -179,12 +180,18 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
         }
     }
 
-    /// <summary>One timer thread with its own queue.</summary>
+    /// <summary>
+    /// One timer thread with its own queue. The queue is the thread's alone: other threads hand their timers over through a
+    /// lock-free queue that the thread drains. A lock shared with them was a priority inversion: a request's handler thread
+    /// (normal priority) preempted while it held the lock kept the real-time thread waiting until the scheduler gave the
+    /// handler its core back, behind whatever else ran there (2–3 ms stalls of every stream on the lane with one `yes`
+    /// beside serve-sim; docs/benchmarks.md, "Round 7").
+    /// </summary>
     private sealed class Lane : IDisposable
     {
         private readonly EmissionClock _clock;
         private readonly PriorityQueue<(Entry Entry, int Generation), long> _queue = new();
-        private readonly Lock _gate = new();
+        private readonly ConcurrentQueue<(Entry Entry, int Generation, long Due)> _incoming = new();
         private readonly Thread _thread;
         private readonly long _spinTicks;
         private readonly int _priority;
@@ -250,20 +257,33 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
 
         public void Schedule(Entry entry, int generation, long due)
         {
-            bool wake;
-            lock (_gate)
+            if (Environment.CurrentManagedThreadId == _thread.ManagedThreadId)
             {
+                // The lane's own thread (a callback setting its stream's next wait): its queue, no hand-over, no wake.
                 _queue.Enqueue((entry, generation), due);
-                wake = due < _sleepingUntil && Environment.CurrentManagedThreadId != _thread.ManagedThreadId;
-                if (wake)
-                {
-                    _sleepingUntil = due;
-                }
+                return;
             }
 
-            if (wake)
+            _incoming.Enqueue((entry, generation, due));
+            // Wake the thread when it sleeps past this due time; lower the mark first so a burst of timers wakes it once. The
+            // thread publishes the mark before it looks at the hand-over queue a last time, so a timer is never missed.
+            long sleeping;
+            while (due < (sleeping = Volatile.Read(ref _sleepingUntil)))
             {
-                Wake();
+                if (Interlocked.CompareExchange(ref _sleepingUntil, due, sleeping) == sleeping)
+                {
+                    Wake();
+                    return;
+                }
+            }
+        }
+
+        /// <summary>Moves the timers other threads handed over into the lane's own queue (this thread only).</summary>
+        private void TakeIncoming()
+        {
+            while (_incoming.TryDequeue(out var item))
+            {
+                _queue.Enqueue((item.Entry, item.Generation), item.Due);
             }
         }
 
@@ -287,11 +307,16 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
             _started.Set();
             while (!_stopped)
             {
-                long due;
-                lock (_gate)
+                TakeIncoming();
+                var due = PeekDue();
+                Volatile.Write(ref _sleepingUntil, due);
+                Interlocked.MemoryBarrier();
+                // A timer handed over before the mark was published is taken here; one after it sees the mark and wakes us.
+                if (!_incoming.IsEmpty)
                 {
+                    TakeIncoming();
                     due = PeekDue();
-                    _sleepingUntil = due;
+                    Volatile.Write(ref _sleepingUntil, due);
                 }
 
                 var now = Now;
@@ -306,10 +331,8 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
                 {
                     Thread.SpinWait(20);
                     now = Now;
-                    lock (_gate)
-                    {
-                        due = Math.Min(due, PeekDue());
-                    }
+                    TakeIncoming();
+                    due = Math.Min(due, PeekDue());
                 }
 
                 FireDue();
@@ -321,17 +344,13 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
         {
             while (true)
             {
-                Entry entry;
-                int generation;
-                lock (_gate)
+                TakeIncoming();
+                if (PeekDue() > Now)
                 {
-                    if (PeekDue() > Now)
-                    {
-                        return;
-                    }
-
-                    (entry, generation) = _queue.Dequeue();
+                    return;
                 }
+
+                var (entry, generation) = _queue.Dequeue();
 
                 var before = Now;
                 var allocated = GC.GetAllocatedBytesForCurrentThread();

@@ -331,8 +331,11 @@ public sealed class SimServer : IAsyncDisposable
 
                 if (idle && _options.CollectWhenIdleAfterBytes > 0 && GC.GetTotalAllocatedBytes() - allocatedAtCollection >= _options.CollectWhenIdleAfterBytes)
                 {
+                    var pausedBefore = GC.GetTotalPauseDuration();
                     GC.Collect(1, GCCollectionMode.Forced, blocking: true);
                     IdleCollections++;
+                    _options.Report?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                        $"serve-sim collected garbage while idle ({(GC.GetTotalAllocatedBytes() - allocatedAtCollection) / 1048576.0:0} MB allocated since the last collection; paused {(GC.GetTotalPauseDuration() - pausedBefore).TotalMilliseconds:0.0} ms, between requests)"));
                     collections = GC.CollectionCount(0);
                     allocatedAtCollection = GC.GetTotalAllocatedBytes();
                 }
