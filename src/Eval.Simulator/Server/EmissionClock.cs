@@ -127,38 +127,27 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
     /// (each allocation there may wait for the runtime's allocation lock; docs/benchmarks.md, "Round 6");
     /// outside a request, or while the request's delay is in use, a delay of its own.
     /// </summary>
-    public ValueTask DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
-    {
-        var slot = CurrentSlot.Value;
-        if (slot is not null)
-        {
-            var reusable = slot.Delay ??= new ReusableDelay(this);
-            if (!reusable.Busy)
-            {
-                return reusable.Start(delay, cancellationToken);
-            }
-        }
-
-        return new ValueTask(PreciseDelay.DelayAsync(this, delay, cancellationToken));
-    }
+    public ValueTask DelayAsync(TimeSpan delay, CancellationToken cancellationToken) =>
+        RequestDelay() is { } reusable ? reusable.Start(delay, cancellationToken) : new ValueTask(PreciseDelay.DelayAsync(this, delay, cancellationToken));
 
     /// <summary>
     /// As <see cref="DelayAsync"/>, to a moment: the request's timer is set to the moment itself, so a handler thread held up
     /// between reading the clock and setting the timer (a burst of requests on 2 cores) no longer moves the token's due time.
     /// </summary>
-    public ValueTask DelayUntilAsync(long dueTimestamp, CancellationToken cancellationToken)
+    public ValueTask DelayUntilAsync(long dueTimestamp, CancellationToken cancellationToken) =>
+        RequestDelay() is { } reusable ? reusable.StartAt(dueTimestamp, cancellationToken)
+            : new ValueTask(PreciseDelay.DelayAsync(this, GetElapsedTime(GetTimestamp(), dueTimestamp), cancellationToken));
+
+    /// <summary>The current request's one reusable delay when inside a request and not already in use; else null (a delay of its own).</summary>
+    private ReusableDelay? RequestDelay()
     {
-        var slot = CurrentSlot.Value;
-        if (slot is not null)
+        if (CurrentSlot.Value is not { } slot)
         {
-            var reusable = slot.Delay ??= new ReusableDelay(this);
-            if (!reusable.Busy)
-            {
-                return reusable.StartAt(dueTimestamp, cancellationToken);
-            }
+            return null;
         }
 
-        return new ValueTask(PreciseDelay.DelayAsync(this, GetElapsedTime(GetTimestamp(), dueTimestamp), cancellationToken));
+        var reusable = slot.Delay ??= new ReusableDelay(this);
+        return reusable.Busy ? null : reusable;
     }
 
     public void Dispose()
@@ -439,44 +428,39 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
 
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
-            int generation;
-            lock (this)
+            if (dueTime == Timeout.InfiniteTimeSpan)
             {
-                generation = ++_generation;
-                if (dueTime == Timeout.InfiniteTimeSpan)
+                lock (this)
                 {
-                    return true;
+                    _generation++;
                 }
 
-                _periodTicks = period == Timeout.InfiniteTimeSpan || period <= TimeSpan.Zero ? -1 : (long)(period.TotalSeconds * owner.Frequency);
-                Due = owner.Now + (long)(Math.Max(0, dueTime.TotalSeconds) * owner.Frequency);
+                return true;
             }
 
-            if (slot is not null)
-            {
-                slot.DueTimestamp = Due;
-            }
-
-            owner.Schedule(this, generation, Due);
+            Set(owner.Now + (long)(Math.Max(0, dueTime.TotalSeconds) * owner.Frequency),
+                period == Timeout.InfiniteTimeSpan || period <= TimeSpan.Zero ? -1 : (long)(period.TotalSeconds * owner.Frequency));
             return true;
         }
 
-        public void ChangeAt(long dueTimestamp)
+        public void ChangeAt(long dueTimestamp) => Set(dueTimestamp, -1);
+
+        private void Set(long due, long periodTicks)
         {
             int generation;
             lock (this)
             {
                 generation = ++_generation;
-                _periodTicks = -1;
-                Due = dueTimestamp;
+                _periodTicks = periodTicks;
+                Due = due;
             }
 
             if (slot is not null)
             {
-                slot.DueTimestamp = dueTimestamp;
+                slot.DueTimestamp = due;
             }
 
-            owner.Schedule(this, generation, dueTimestamp);
+            owner.Schedule(this, generation, due);
         }
 
         /// <summary>Runs the callback for the setting <paramref name="queued"/> was queued under, unless the timer was changed or disposed since it was taken from the queue.</summary>

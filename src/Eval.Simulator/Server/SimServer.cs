@@ -77,9 +77,8 @@ public sealed record SimServerOptions
 
     /// <summary>
     /// Collect garbage while idle (none in flight for <see cref="ReportAfterIdle"/>) once this many bytes were allocated since
-    /// the last collection, so that a client's next run starts with the whole allocation budget and no collection falls inside
-    /// it; 0: never. A collection stops serve-sim's timer threads (20–60 ms measured at 256 streams), and one came due every
-    /// few runs of a long-lived serve-sim (docs/benchmarks.md, "Round 7").
+    /// serve-sim's last idle collection, so that a client's next run starts with the whole allocation budget; 0: never. A
+    /// collection stops serve-sim's timer threads; its effect on the tail is not shown (docs/benchmarks.md, "Round 7", item 5).
     /// </summary>
     public long CollectWhenIdleAfterBytes { get; init; }
 
