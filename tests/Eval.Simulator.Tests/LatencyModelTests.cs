@@ -192,6 +192,24 @@ public class LatencyModelTests
     }
 
     [Fact]
+    public void MatVecDevice_OneTokenPrompt_CostsWhatOneDecodeStepCosts()
+    {
+        // A one-token batch runs the same mat-vec kernels whether its token is a prompt's or a generated one (llama.cpp on Metal:
+        // PR #10581's pp1 column is unchanged by the small-batch kernels it adds). 1e9 parameters · 2 bytes / 1000 GB/s = 2 ms of
+        // weights + 2e9 FLOPs / (100 TFLOPS · 0.1) = 0.2 ms of mat-vec arithmetic, prompt or decode alike; two prompt tokens are a
+        // prefill step (roofline: max(2 ms, 4e9 / 100 TFLOPS)), which has no mat-vec term.
+        var hw = TestProfiles.Gpu() with { MatVecComputeEfficiency = 0.1 };
+        var model = new LatencyModel(hw, TestProfiles.Dense(), TestProfiles.Bf16, 1);
+
+        var prompt = model.StepSeconds(1, 0, 0, 0);
+        var decode = model.DecodeStepSeconds(1, 0);
+
+        Assert.Equal(decode, prompt, 12);
+        Assert.Equal(2.2e-3, prompt, 5);
+        Assert.Equal(2.0e-3, model.StepSeconds(2, 0, 0, 0), 5);
+    }
+
+    [Fact]
     public void AllReduce_TensorParallelTwo_MatchesFormula()
     {
         var model = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 2);

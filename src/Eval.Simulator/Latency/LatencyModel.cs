@@ -194,10 +194,13 @@ public sealed class LatencyModel
         // add (per-operator, as Vidur, arXiv 2405.05465, and Yuan et al., arXiv 2402.16363; docs/simulator.md).
         // A decode step whose matrix-vector kernels do their arithmetic per sequence without hiding it behind the weight stream
         // (llama.cpp on Metal) pays both: weights / read rate + FLOPs at the mat-vec efficiency (docs/simulator.md).
+        // A step of one token in all runs those mat-vec kernels whether the token is a prompt's or a generated one (llama.cpp
+        // sends a one-token batch through the same kernels: PR #10581's pp1 column is unchanged by its small-batch kernels).
         // The touched experts' per-expert work sits with their weight stream, on the memory side of the roofline.
         var weightSeconds = (WeightBytesRead(tokens) / _weightBytesPerSecond) + MoeExpertSeconds(tokens);
-        var linear = Math.Max(_linearFloor, _matVecFlopsPerSecond > 0 && prefillTokens <= 0
-            ? weightSeconds + (LinearFlops(0, decodeBatch) / _matVecFlopsPerSecond)
+        var matVecStep = _matVecFlopsPerSecond > 0 && (prefillTokens <= 0 || tokens <= 1);
+        var linear = Math.Max(_linearFloor, matVecStep
+            ? weightSeconds + (LinearFlops(prefillTokens, decodeBatch) / _matVecFlopsPerSecond)
             : Math.Max(linearCompute, weightSeconds));
         var attention = Math.Max(attentionCompute, KvBytesRead(tokens, decodeContext) / _bytesPerSecond);
         return linear + attention + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + _moeLayerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
