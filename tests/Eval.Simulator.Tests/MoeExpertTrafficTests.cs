@@ -36,6 +36,48 @@ public sealed class MoeExpertTrafficTests
     }
 
     [Fact]
+    public void NonExpertPrecision_AtTheDefaultPrecision_KeepsAttentionAndEmbeddingsAtTheirOwnFormat()
+    {
+        // A checkpoint that quantizes only its experts (gpt-oss: MXFP4 experts, BF16 elsewhere). TestProfiles.Moe() at fp8 as
+        // its default: 7 B expert parameters at 1 byte + 1 B other parameters at bf16's 2 bytes = 9 GB (8 GB if all were fp8).
+        var hw = TestProfiles.Gpu(memoryGB: 40);
+        var fp8 = Precision.Find("fp8")!;
+        var moe = TestProfiles.Moe() with { DefaultPrecision = "fp8" };
+        var mixed = new LatencyModel(hw, moe with { NonExpertPrecision = "bf16" }, fp8, 1);
+        var uniform = new LatencyModel(hw, moe, fp8, 1);
+        Assert.Equal(9e9, mixed.WeightBytes, 3);
+        Assert.Equal(8e9, uniform.WeightBytes, 3);
+
+        // A decode step at batch 1 reads the 1 B non-expert parameters (2 GB) and 2 of 8 experts (1.75 GB): 3.75 GB at 1000 GB/s.
+        Assert.Equal(3.75e9, mixed.WeightBytesRead(1), 3);
+        Assert.Equal(3.75e-3, mixed.WeightReadSeconds(1), 12);
+
+        // Each part streams at its own format's measured read rate where the device gives one: 2 GB / 500 + 1.75 GB / 250 GB/s.
+        var rated = new LatencyModel(hw with { WeightReadGBps = new Dictionary<string, double> { ["bf16"] = 500, ["fp8"] = 250 } }, moe with { NonExpertPrecision = "bf16" }, fp8, 1);
+        Assert.Equal((2e9 / 500e9) + (1.75e9 / 250e9), rated.WeightReadSeconds(1), 12);
+
+        // At another precision than the checkpoint's, every weight takes the run's precision.
+        var asBf16 = new LatencyModel(hw, moe with { NonExpertPrecision = "bf16" }, TestProfiles.Bf16, 1);
+        Assert.Equal(16e9, asBf16.WeightBytes, 3);
+    }
+
+    [Fact]
+    public void NonExpertPrecision_UnknownOrOnADenseModel_RejectedNamingTheField()
+    {
+        var gptOss = ProfileCatalog.LoadEmbedded().GetModel("gpt-oss-120b");
+        Assert.Equal("bf16", gptOss.NonExpertPrecision);
+
+        const string Template = """{"formatVersion": 1, "models": [{"id": "m", "name": "M", "parametersB": 8, "activeParametersB": ACTIVE, "layers": 10, "hiddenSize": 1000, "kvHeads": 2, "headDim": 100, EXPERTS"capability": 0.5, "nonExpertPrecision": "NEP", "sources": []}]}""";
+        var unknown = Template.Replace("ACTIVE", "2").Replace("EXPERTS", "\"experts\": 8, \"expertsPerToken\": 2, \"expertParametersB\": 7, ").Replace("NEP", "bf17");
+        var dense = Template.Replace("ACTIVE", "8").Replace("EXPERTS", string.Empty).Replace("NEP", "bf16");
+        foreach (var json in new[] { unknown, dense })
+        {
+            var error = Assert.Throws<InputException>(() => ProfileCatalog.ParseModels("models.json", Encoding.UTF8.GetBytes(json)));
+            Assert.Contains("nonExpertPrecision", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void MoeExpertOverhead_ComputeBoundPrefill_IsHiddenByTheComputeTime()
     {
         var plain = TestProfiles.Gpu(memoryGB: 40);

@@ -24,6 +24,7 @@ public sealed class LatencyModel
     private readonly double _headParams;
     private readonly double _lookupBytes;
     private readonly double _weightBytesPerSecond;
+    private readonly double _nonExpertWeightBytesPerSecond;
     private readonly double _kvContextReads;
     private readonly double _expertFlopsPerSecond;
     private readonly double _expertActiveParams;
@@ -39,10 +40,13 @@ public sealed class LatencyModel
         Hardware = hardware;
         Model = model;
         Precision = precision;
-        WeightBytes = model.ParametersB * 1e9 * precision.BytesPerWeight;
-        KvBytesPerToken = 2.0 * model.Layers * model.KvHeads * model.HeadDim * precision.BytesPerKv;
+        // A checkpoint that quantizes only its routed experts (gpt-oss: MXFP4 experts, BF16 attention, router, embedding and
+        // head) keeps the other weights at their own precision when it runs as published (its default precision).
+        var nonExpertPrecision = NonExpertPrecisionFor(model, precision);
         _expertBytes = model.IsMixtureOfExperts ? model.ExpertParametersB * 1e9 * precision.BytesPerWeight : 0;
-        _nonExpertBytes = WeightBytes - _expertBytes;
+        _nonExpertBytes = ((model.ParametersB - (model.IsMixtureOfExperts ? model.ExpertParametersB : 0)) * 1e9 * nonExpertPrecision.BytesPerWeight);
+        WeightBytes = _nonExpertBytes + _expertBytes;
+        KvBytesPerToken = 2.0 * model.Layers * model.KvHeads * model.HeadDim * precision.BytesPerKv;
         _attentionWidth = (double)Math.Max(1, model.AttentionHeads) * model.HeadDim;
         _stepOverhead = hardware.StepOverheadMs / 1000.0;
         _layerOverhead = model.Layers * hardware.LayerOverheadUs / 1e6;
@@ -63,7 +67,7 @@ public sealed class LatencyModel
         var lookupParams = model.VocabSize > 0 && !model.TiedEmbeddings ? headParams : 0;
         _headParams = headParams;
         _linearParams = (model.ActiveParametersB * 1e9) - headParams - lookupParams;
-        _lookupBytes = lookupParams * precision.BytesPerWeight;
+        _lookupBytes = lookupParams * nonExpertPrecision.BytesPerWeight;
         var usable = hardware.MemoryGB * 1e9 * hardware.MemoryUtilization;
 
         if (hardware.Architecture == DeviceArchitecture.SramPipeline)
@@ -94,6 +98,7 @@ public sealed class LatencyModel
         _matVecFlopsPerSecond = Devices * hardware.PeakTflopsFor(precision) * 1e12 * hardware.MatVecComputeEfficiency;
         _bytesPerSecond = Devices * hardware.MemoryBandwidthGBps * 1e9 * hardware.BandwidthEfficiency;
         _weightBytesPerSecond = hardware.WeightReadGBps.TryGetValue(precision.Name, out var measured) ? Devices * measured * 1e9 : _bytesPerSecond;
+        _nonExpertWeightBytesPerSecond = hardware.WeightReadGBps.TryGetValue(nonExpertPrecision.Name, out var measuredDense) ? Devices * measuredDense * 1e9 : _bytesPerSecond;
         // The stack's budget (memory × utilisation) less the weights; a stack such as TensorRT-LLM gives the KV cache a share of that free memory.
         KvCapacityTokens = (long)Math.Max(0, ((Devices * (usable - (hardware.RuntimeReservedGB * 1e9))) - WeightBytes) * Math.Clamp(hardware.KvCacheFreeFraction, 0, 1) / KvBytesPerToken);
     }
@@ -144,8 +149,29 @@ public sealed class LatencyModel
     public double MoeExpertSeconds(double tokens) => _moeExpertOverhead == 0 ? 0 : _moeExpertOverhead * ExpectedDistinctExperts(tokens);
 
     /// <summary>Bytes of weights one step reads: all dense weights plus the experts its tokens touch.</summary>
-    public double WeightBytesRead(double tokens) =>
-        (Model.IsMixtureOfExperts ? _nonExpertBytes + (_expertBytes * ExpectedDistinctExperts(tokens) / Model.Experts) : WeightBytes) - _lookupBytes;
+    public double WeightBytesRead(double tokens) => NonExpertBytesRead + ExpertBytesRead(tokens);
+
+    /// <summary>Seconds one step spends streaming its weights: non-expert and touched expert bytes, each at its format's read rate.</summary>
+    public double WeightReadSeconds(double tokens) =>
+        (NonExpertBytesRead / _nonExpertWeightBytesPerSecond) + (ExpertBytesRead(tokens) / _weightBytesPerSecond);
+
+    /// <summary>
+    /// Precision of the weights outside the routed experts: the model's <c>nonExpertPrecision</c> when it runs at its default
+    /// (published) precision, else the run's precision.
+    /// </summary>
+    public static Precision NonExpertPrecisionFor(ModelProfile model, Precision precision)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(precision);
+        return model.NonExpertPrecision is { } name
+            && string.Equals(precision.Name, model.DefaultPrecision, StringComparison.OrdinalIgnoreCase)
+            && Precision.Find(name) is { } own ? own : precision;
+    }
+
+    private double NonExpertBytesRead => _nonExpertBytes - _lookupBytes;
+
+    private double ExpertBytesRead(double tokens) =>
+        Model.IsMixtureOfExperts ? _expertBytes * ExpectedDistinctExperts(tokens) / Model.Experts : 0;
 
     /// <summary>
     /// Tensor-parallel all-reduce time of one step: two all-reduces per layer, each α + 2(TP−1)/TP · tokens·hidden·2 bytes / link bandwidth,
@@ -197,7 +223,7 @@ public sealed class LatencyModel
         // A step of one token in all runs those mat-vec kernels whether the token is a prompt's or a generated one (llama.cpp
         // sends a one-token batch through the same kernels: PR #10581's pp1 column is unchanged by its small-batch kernels).
         // The touched experts' per-expert work sits with their weight stream, on the memory side of the roofline.
-        var weightSeconds = (WeightBytesRead(tokens) / _weightBytesPerSecond) + MoeExpertSeconds(tokens);
+        var weightSeconds = WeightReadSeconds(tokens) + MoeExpertSeconds(tokens);
         var matVecStep = _matVecFlopsPerSecond > 0 && (prefillTokens <= 0 || tokens <= 1);
         var linear = Math.Max(_linearFloor, matVecStep
             ? weightSeconds + (LinearFlops(prefillTokens, decodeBatch) / _matVecFlopsPerSecond)

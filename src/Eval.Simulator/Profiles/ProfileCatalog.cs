@@ -220,12 +220,13 @@ public sealed class ProfileCatalog
                 Require(file, at, "expertParametersB", m.ExpertParametersB > 0 && m.ExpertParametersB < m.ParametersB, "must be in (0, parametersB)", "give the parameters inside routed experts, billions");
             }
 
+            Require(file, at, "nonExpertPrecision", m.NonExpertPrecision is null || (m.Experts > 0 && Precision.Find(m.NonExpertPrecision) is not null), "must be absent, or for a mixture-of-experts model a known precision", $"use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}, or leave it out");
             Require(file, at, "denseLayers", m.DenseLayers >= 0 && (m.DenseLayers == 0 || (m.Experts > 0 && m.DenseLayers < m.Layers)), "must be 0, or for a mixture-of-experts model in [0, layers)", "give the layers whose MLP is dense (first_k_dense_replace), or 0");
 
             var needed = new List<(string Field, bool Present)>
             {
                 ("parametersB", true), ("activeParametersB", m.ActiveParametersB < m.ParametersB), ("layers", true), ("hiddenSize", true),
-                ("kvHeads", true), ("headDim", true), ("experts", m.Experts > 0), ("expertParametersB", m.Experts > 0), ("capability", true), ("vocabSize", m.VocabSize > 0), ("denseLayers", m.DenseLayers > 0),
+                ("kvHeads", true), ("headDim", true), ("experts", m.Experts > 0), ("expertParametersB", m.Experts > 0), ("capability", true), ("vocabSize", m.VocabSize > 0), ("denseLayers", m.DenseLayers > 0), ("nonExpertPrecision", m.NonExpertPrecision is not null),
             };
             CheckSources(file, at, m.Sources, needed);
         }

@@ -213,6 +213,12 @@ public sealed record ModelProfile
     /// </summary>
     public int DenseLayers { get; init; }
     /// <summary>
+    /// Precision of the weights outside the routed experts (attention, router, embedding, head) in a checkpoint that quantizes
+    /// only its experts (gpt-oss: MXFP4 experts, the rest BF16); applies when the model runs at its default precision. Null:
+    /// every weight at the run's precision.
+    /// </summary>
+    public string? NonExpertPrecision { get; init; }
+    /// <summary>
     /// Vocabulary size; 0 = not given (every parameter then counts as a per-token linear weight). When given, the input
     /// embedding is a lookup (no compute, one row read) and the output head is computed only for tokens whose logits are needed.
     /// </summary>
