@@ -28,8 +28,8 @@ public class SimulateEngineTests
         var sglang = await RunAsync("--engine", "sglang");
         Assert.Equal(0, plain.Exit);
         Assert.Equal(0, vllm.Exit);
-        // a100-80gb: requestOverheadMs 5, engineRequestOverheadMs.vllm 9.38; sglang has no value of its own.
-        Assert.Equal(4.38, Ttft(vllm.Out) - Ttft(plain.Out), 6);
+        // a100-80gb: requestOverheadMs 5, engineRequestOverheadMs.vllm 15; sglang has no value of its own.
+        Assert.Equal(10, Ttft(vllm.Out) - Ttft(plain.Out), 6);
         Assert.Equal(Ttft(plain.Out), Ttft(sglang.Out), 9);
     }
 
