@@ -210,6 +210,40 @@ public class LatencyModelTests
     }
 
     [Fact]
+    public void SlidingWindowLayers_AttendToTheWindowOnly_AndHoldOnlyItsKvCache()
+    {
+        // TestProfiles.Dense(): 10 layers, width 10 · 100 = 1000, 8000 KV bytes per token. Half its layers with a 100-token window.
+        var hw = TestProfiles.Gpu();
+        var full = new LatencyModel(hw, TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        var windowed = new LatencyModel(hw, TestProfiles.Dense() with { SlidingWindowTokens = 100, SlidingWindowLayers = 5 }, TestProfiles.Bf16, 1);
+
+        // Decode, 4 sequences with 4000 tokens of context in all: full layers attend to 4000, windowed ones to 4 · 100 = 400.
+        Assert.Equal(4.0 * 10 * 1000 * 4000, full.AttentionFlops(0, 0, 4, 4000), 3);
+        Assert.Equal(4.0 * 1000 * ((5 * 4000) + (5 * 400)), windowed.AttentionFlops(0, 0, 4, 4000), 3);
+        Assert.Equal(8000 * ((((5 * 4000.0) + (5 * 400)) / 10) + 4), windowed.KvBytesRead(4, 4000, 4), 3);
+
+        // Prefill of a 1000-token prompt (500,000 pairs): windowed layers at most 100 pairs per prompt token (100,000).
+        Assert.Equal(4.0 * 1000 * ((5 * 500_000.0) + (5 * 100_000)), windowed.AttentionFlops(1000, 500_000, 0, 0), 3);
+
+        // KV cache: a 1000-token sequence holds 1000 tokens on 5 layers and 100 on the other 5 = 550 all-layer tokens.
+        Assert.Equal(550, windowed.KvTokensFor(1000));
+        Assert.Equal(50, windowed.KvTokensFor(50));
+        Assert.Equal(1000, full.KvTokensFor(1000));
+        Assert.Equal(Math.Min(64, (int)(windowed.KvCapacityTokens / 550)), windowed.MaxBatch(1000));
+    }
+
+    [Fact]
+    public void SlidingWindow_HalfGiven_RejectedNamingTheField()
+    {
+        var gptOss = ProfileCatalog.LoadEmbedded().GetModel("gpt-oss-20b");
+        Assert.Equal((128, 12), (gptOss.SlidingWindowTokens, gptOss.SlidingWindowLayers));
+
+        const string Json = """{"formatVersion": 1, "models": [{"id": "m", "name": "M", "parametersB": 8, "activeParametersB": 8, "layers": 10, "hiddenSize": 1000, "kvHeads": 2, "headDim": 100, "capability": 0.5, "slidingWindowLayers": 5, "sources": []}]}""";
+        var error = Assert.Throws<InputException>(() => ProfileCatalog.ParseModels("models.json", System.Text.Encoding.UTF8.GetBytes(Json)));
+        Assert.Contains("slidingWindowLayers", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AllReduce_TensorParallelTwo_MatchesFormula()
     {
         var model = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 2);

@@ -125,7 +125,7 @@ public sealed class LatencyModel
 
     /// <summary>Largest batch of sequences of <paramref name="sequenceTokens"/> tokens that fits the KV cache and the engine's batch limit.</summary>
     public int MaxBatch(int sequenceTokens) =>
-        (int)Math.Clamp(KvCapacityTokens / Math.Max(1, sequenceTokens), 0, Hardware.MaxBatch);
+        (int)Math.Clamp(KvCapacityTokens / Math.Max(1, KvTokensFor(sequenceTokens)), 0, Hardware.MaxBatch);
 
     /// <summary>
     /// Expected distinct routed experts touched per layer by <paramref name="tokens"/> tokens, each choosing k of E
@@ -209,7 +209,7 @@ public sealed class LatencyModel
         var linearCompute = expertFlops == 0
             ? LinearFlops(prefillTokens, decodeBatch) / _computeFlopsPerSecond
             : ((LinearFlops(prefillTokens, decodeBatch) - expertFlops) / _computeFlopsPerSecond) + (expertFlops / _expertFlopsPerSecond);
-        var attentionCompute = AttentionFlops(prefillAttentionPairs, decodeContext) / _computeFlopsPerSecond;
+        var attentionCompute = AttentionFlops(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext) / _computeFlopsPerSecond;
         if (Hardware.Architecture == DeviceArchitecture.SramPipeline)
         {
             // Weights never move: a token pays the pipeline latency; a big batch or a long prompt is compute bound.
@@ -228,17 +228,17 @@ public sealed class LatencyModel
         var linear = Math.Max(_linearFloor, matVecStep
             ? weightSeconds + (LinearFlops(prefillTokens, decodeBatch) / _matVecFlopsPerSecond)
             : Math.Max(linearCompute, weightSeconds));
-        var attention = Math.Max(attentionCompute, KvBytesRead(tokens, decodeContext) / _bytesPerSecond);
+        var attention = Math.Max(attentionCompute, KvBytesRead(tokens, decodeContext, decodeBatch) / _bytesPerSecond);
         return linear + attention + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + _moeLayerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
     }
 
     /// <summary>
     /// FLOPs of one step. Linear layers: 2 per active parameter per token (the output head only for tokens that need
     /// logits when the vocabulary is known: each decoding sequence and the last prompt token). Attention: QKᵀ and AV,
-    /// 2·2·layers·width per query·key pair.
+    /// 2·2·layers·width per query·key pair (sliding-window layers: only the pairs inside the window).
     /// </summary>
     public double StepFlops(double prefillTokens, double prefillAttentionPairs, int decodeBatch, double decodeContext) =>
-        LinearFlops(prefillTokens, decodeBatch) + AttentionFlops(prefillAttentionPairs, decodeContext);
+        LinearFlops(prefillTokens, decodeBatch) + AttentionFlops(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
 
     /// <summary>Linear-layer FLOPs of one step: 2 per active parameter per token, the output head only for tokens that need logits.</summary>
     public double LinearFlops(double prefillTokens, int decodeBatch)
@@ -247,9 +247,37 @@ public sealed class LatencyModel
         return (2.0 * _linearParams * (prefillTokens + decodeBatch)) + (2.0 * _headParams * logitTokens);
     }
 
-    /// <summary>Attention FLOPs of one step (QKᵀ and AV): 2·2·layers·width per query·key pair, prefill pairs plus decode context.</summary>
-    public double AttentionFlops(double prefillAttentionPairs, double decodeContext) =>
-        4.0 * Model.Layers * _attentionWidth * (prefillAttentionPairs + decodeContext);
+    /// <summary>
+    /// Attention FLOPs of one step (QKᵀ and AV): 2·2·width per query·key pair per layer, prefill pairs plus decode context.
+    /// A sliding-window layer attends to the last W tokens only: its prefill pairs are at most W per prompt token and its
+    /// decode context at most W per sequence (exact once positions pass W; a fresh prompt's first W tokens are counted as W).
+    /// </summary>
+    public double AttentionFlops(double prefillTokens, double prefillAttentionPairs, int decodeBatch, double decodeContext) =>
+        4.0 * Model.Layers * _attentionWidth * (LayerMean(prefillAttentionPairs, prefillTokens) + LayerMean(decodeContext, decodeBatch));
+
+    /// <summary>
+    /// KV-cache tokens (of every layer) a sequence of <paramref name="sequenceTokens"/> tokens holds: all of them on full-attention
+    /// layers, at most the window on sliding-window layers, which the serving stacks allocate only for the last W tokens (vLLM's
+    /// hybrid KV cache manager, TensorRT-LLM's per-window pools).
+    /// </summary>
+    public long KvTokensFor(long sequenceTokens) =>
+        Model.SlidingWindowLayers <= 0 ? sequenceTokens : (long)Math.Ceiling(LayerMean(sequenceTokens, 1) - 1e-9);
+
+    /// <summary>
+    /// A per-layer amount averaged over the layers: full-attention layers take all of <paramref name="amount"/>, sliding-window
+    /// layers at most W × <paramref name="units"/> (units: prompt tokens for prefill pairs, sequences for decode context).
+    /// </summary>
+    private double LayerMean(double amount, double units)
+    {
+        var windowed = Model.SlidingWindowLayers;
+        if (windowed <= 0 || Model.SlidingWindowTokens <= 0)
+        {
+            return amount;
+        }
+
+        var full = Model.Layers - windowed;
+        return ((full * amount) + (windowed * Math.Min(amount, Model.SlidingWindowTokens * units))) / Model.Layers;
+    }
 
     /// <summary>
     /// Runtime costs outside FLOPs and bytes (measured CPU runtimes only, 0 elsewhere): layers · heads · prefill pairs ·
@@ -298,8 +326,10 @@ public sealed class LatencyModel
     /// <summary>
     /// KV-cache bytes a step moves: every cached token of the decoding sequences read once (once per query head of its
     /// group when the profile's kernel does not share K/V heads: 1 + reread fraction · (group − 1) reads), every new token's K and V written.
+    /// Sliding-window layers read at most the last W tokens of each of the <paramref name="decodeBatch"/> sequences.
     /// </summary>
-    public double KvBytesRead(double tokens, double decodeContext) => KvBytesPerToken * ((decodeContext * _kvContextReads) + tokens);
+    public double KvBytesRead(double tokens, double decodeContext, int decodeBatch = 1) =>
+        KvBytesPerToken * ((LayerMean(decodeContext, decodeBatch) * _kvContextReads) + tokens);
 
     /// <summary>Seconds of a decode step for <paramref name="batch"/> sequences with contexts summing to <paramref name="contextSum"/>.</summary>
     public double DecodeStepSeconds(int batch, double contextSum) => StepSeconds(0, 0, batch, contextSum);

@@ -165,7 +165,7 @@ public static class LoadSimulator
             while (waiting.Count > 0 && running.Count < maxBatch)
             {
                 var next = waiting.Peek();
-                long need = input[next] + output[next];
+                var need = model.KvTokensFor(input[next] + output[next]);
                 if (kvReserved + need > kvCapacity && running.Count > 0)
                 {
                     break;

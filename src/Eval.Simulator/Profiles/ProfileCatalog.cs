@@ -221,12 +221,14 @@ public sealed class ProfileCatalog
             }
 
             Require(file, at, "nonExpertPrecision", m.NonExpertPrecision is null || (m.Experts > 0 && Precision.Find(m.NonExpertPrecision) is not null), "must be absent, or for a mixture-of-experts model a known precision", $"use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}, or leave it out");
+            Require(file, at, "slidingWindowLayers", m.SlidingWindowLayers >= 0 && m.SlidingWindowLayers <= m.Layers && (m.SlidingWindowLayers == 0) == (m.SlidingWindowTokens == 0), "must be 0 with slidingWindowTokens 0, or in [1, layers] with slidingWindowTokens > 0", "give the layers that attend to a sliding window and the window's tokens, or neither");
+            Require(file, at, "slidingWindowTokens", m.SlidingWindowTokens >= 0, "must be >= 0", "give the tokens a sliding-window layer attends to, or 0");
             Require(file, at, "denseLayers", m.DenseLayers >= 0 && (m.DenseLayers == 0 || (m.Experts > 0 && m.DenseLayers < m.Layers)), "must be 0, or for a mixture-of-experts model in [0, layers)", "give the layers whose MLP is dense (first_k_dense_replace), or 0");
 
             var needed = new List<(string Field, bool Present)>
             {
                 ("parametersB", true), ("activeParametersB", m.ActiveParametersB < m.ParametersB), ("layers", true), ("hiddenSize", true),
-                ("kvHeads", true), ("headDim", true), ("experts", m.Experts > 0), ("expertParametersB", m.Experts > 0), ("capability", true), ("vocabSize", m.VocabSize > 0), ("denseLayers", m.DenseLayers > 0), ("nonExpertPrecision", m.NonExpertPrecision is not null),
+                ("kvHeads", true), ("headDim", true), ("experts", m.Experts > 0), ("expertParametersB", m.Experts > 0), ("capability", true), ("vocabSize", m.VocabSize > 0), ("denseLayers", m.DenseLayers > 0), ("nonExpertPrecision", m.NonExpertPrecision is not null), ("slidingWindowTokens", m.SlidingWindowTokens > 0),
             };
             CheckSources(file, at, m.Sources, needed);
         }

@@ -218,6 +218,10 @@ public sealed record ModelProfile
     /// every weight at the run's precision.
     /// </summary>
     public string? NonExpertPrecision { get; init; }
+    /// <summary>Tokens a sliding-window attention layer attends to (the last W); 0 = no sliding-window layers.</summary>
+    public int SlidingWindowTokens { get; init; }
+    /// <summary>Layers that use sliding-window attention (gpt-oss: every other layer); the rest attend to the whole context.</summary>
+    public int SlidingWindowLayers { get; init; }
     /// <summary>
     /// Vocabulary size; 0 = not given (every parameter then counts as a per-token linear weight). When given, the input
     /// embedding is a lookup (no compute, one row read) and the output head is computed only for tokens whose logits are needed.
