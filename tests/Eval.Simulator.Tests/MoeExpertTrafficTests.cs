@@ -56,6 +56,13 @@ public sealed class MoeExpertTrafficTests
         var rated = new LatencyModel(hw with { WeightReadGBps = new Dictionary<string, double> { ["bf16"] = 500, ["fp8"] = 250 } }, moe with { NonExpertPrecision = "bf16" }, fp8, 1);
         Assert.Equal((2e9 / 500e9) + (1.75e9 / 250e9), rated.WeightReadSeconds(1), 12);
 
+        // On a runtime that loads GGUF files the model's GGUF checkpoint applies (ggml-org's gpt-oss: Q8_0 outside the experts):
+        // 1 B · 1.0625 + 7 B · 1 = 8.0625 GB.
+        var gguf = new LatencyModel(hw with { CheckpointFormat = "gguf" }, moe with { NonExpertPrecision = "bf16", GgufNonExpertPrecision = "q8_0" }, fp8, 1);
+        Assert.Equal(8.0625e9, gguf.WeightBytes, 3);
+        var ggufOnHf = new LatencyModel(hw, moe with { NonExpertPrecision = "bf16", GgufNonExpertPrecision = "q8_0" }, fp8, 1);
+        Assert.Equal(9e9, ggufOnHf.WeightBytes, 3);
+
         // At another precision than the checkpoint's, every weight takes the run's precision.
         var asBf16 = new LatencyModel(hw, moe with { NonExpertPrecision = "bf16" }, TestProfiles.Bf16, 1);
         Assert.Equal(16e9, asBf16.WeightBytes, 3);

@@ -42,7 +42,7 @@ public sealed class LatencyModel
         Precision = precision;
         // A checkpoint that quantizes only its routed experts (gpt-oss: MXFP4 experts, BF16 attention, router, embedding and
         // head) keeps the other weights at their own precision when it runs as published (its default precision).
-        var nonExpertPrecision = NonExpertPrecisionFor(model, precision);
+        var nonExpertPrecision = NonExpertPrecisionFor(model, precision, hardware);
         _expertBytes = model.IsMixtureOfExperts ? model.ExpertParametersB * 1e9 * precision.BytesPerWeight : 0;
         _nonExpertBytes = ((model.ParametersB - (model.IsMixtureOfExperts ? model.ExpertParametersB : 0)) * 1e9 * nonExpertPrecision.BytesPerWeight);
         WeightBytes = _nonExpertBytes + _expertBytes;
@@ -156,14 +156,17 @@ public sealed class LatencyModel
         (NonExpertBytesRead / _nonExpertWeightBytesPerSecond) + (ExpertBytesRead(tokens) / _weightBytesPerSecond);
 
     /// <summary>
-    /// Precision of the weights outside the routed experts: the model's <c>nonExpertPrecision</c> when it runs at its default
-    /// (published) precision, else the run's precision.
+    /// Precision of the weights outside the routed experts: when the model runs at its default (published) precision, its
+    /// <c>nonExpertPrecision</c> (its <c>ggufNonExpertPrecision</c> on a device whose runtime loads GGUF files); else the run's precision.
     /// </summary>
-    public static Precision NonExpertPrecisionFor(ModelProfile model, Precision precision)
+    public static Precision NonExpertPrecisionFor(ModelProfile model, Precision precision, HardwareProfile? hardware = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(precision);
-        return model.NonExpertPrecision is { } name
+        var name = string.Equals(hardware?.CheckpointFormat, "gguf", StringComparison.OrdinalIgnoreCase) && model.GgufNonExpertPrecision is { } gguf
+            ? gguf
+            : model.NonExpertPrecision;
+        return name is not null
             && string.Equals(precision.Name, model.DefaultPrecision, StringComparison.OrdinalIgnoreCase)
             && Precision.Find(name) is { } own ? own : precision;
     }

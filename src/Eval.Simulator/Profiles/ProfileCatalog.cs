@@ -157,6 +157,7 @@ public sealed class ProfileCatalog
 
             Require(file, at, "expertComputeEfficiency", h.ExpertComputeEfficiency <= 1, "must be in [0, 1]", "use a fraction of peak, or 0 for the dense computeEfficiency");
             Require(file, at, "matVecComputeEfficiency", h.MatVecComputeEfficiency <= 1, "must be in [0, 1]", "use a fraction of peak, or 0 for the roofline maximum");
+            Require(file, at, "checkpointFormat", h.CheckpointFormat is null || h.CheckpointFormat == "gguf", $"'{h.CheckpointFormat}' is not a known checkpoint format", "use \"gguf\" for a llama.cpp runtime, or leave it out");
             Require(file, at, "kvGroupRereadFraction", h.KvGroupRereadFraction is >= 0 and <= 1, "must be in [0, 1]", "use the share of per-query-head K/V re-reads that reach memory, 1 for every one");
             if (h.Architecture == DeviceArchitecture.SramPipeline)
             {
@@ -172,7 +173,7 @@ public sealed class ProfileCatalog
                 ("interconnectGBps", h.InterconnectGBps > 0), ("pricePerDeviceHour", h.PricePerDeviceHour > 0),
                 ("layerLatencyUs", h.LayerLatencyUs > 0), ("deviceHopMs", h.DeviceHopMs > 0),
                 ("kvCacheFreeFraction", h.KvCacheFreeFraction < 1), ("sramWeightFraction", h.SramWeightFraction < 1), ("runtimeReservedGB", h.RuntimeReservedGB > 0),
-                ("layerOverheadUs", h.LayerOverheadUs > 0), ("weightReadGBps", h.WeightReadGBps.Count > 0), ("engineRequestOverheadMs", h.EngineRequestOverheadMs.Count > 0), ("expertComputeEfficiency", h.ExpertComputeEfficiency > 0), ("moeLayerOverheadUs", h.MoeLayerOverheadUs > 0), ("moeExpertOverheadUs", h.MoeExpertOverheadUs > 0), ("matVecComputeEfficiency", h.MatVecComputeEfficiency > 0),
+                ("layerOverheadUs", h.LayerOverheadUs > 0), ("weightReadGBps", h.WeightReadGBps.Count > 0), ("engineRequestOverheadMs", h.EngineRequestOverheadMs.Count > 0), ("expertComputeEfficiency", h.ExpertComputeEfficiency > 0), ("moeLayerOverheadUs", h.MoeLayerOverheadUs > 0), ("moeExpertOverheadUs", h.MoeExpertOverheadUs > 0), ("matVecComputeEfficiency", h.MatVecComputeEfficiency > 0), ("checkpointFormat", h.CheckpointFormat is not null),
                 ("prefillPairNs", h.PrefillPairNs > 0), ("prefillElementNs", h.PrefillElementNs > 0), ("decodeContextNs", h.DecodeContextNs > 0),
                 ("decodeScalarElementNs", h.DecodeScalarElementNs > 0), ("f16VectorElements", h.F16VectorElements > 0), ("kvPadTokens", h.KvPadTokens > 0), ("decodeSplitKvTokens", h.DecodeSplitKvTokens > 0),
             };
@@ -221,6 +222,7 @@ public sealed class ProfileCatalog
             }
 
             Require(file, at, "nonExpertPrecision", m.NonExpertPrecision is null || (m.Experts > 0 && Precision.Find(m.NonExpertPrecision) is not null), "must be absent, or for a mixture-of-experts model a known precision", $"use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}, or leave it out");
+            Require(file, at, "ggufNonExpertPrecision", m.GgufNonExpertPrecision is null || (m.Experts > 0 && Precision.Find(m.GgufNonExpertPrecision) is not null), "must be absent, or for a mixture-of-experts model a known precision", $"use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}, or leave it out");
             Require(file, at, "slidingWindowLayers", m.SlidingWindowLayers >= 0 && m.SlidingWindowLayers <= m.Layers && (m.SlidingWindowLayers == 0) == (m.SlidingWindowTokens == 0), "must be 0 with slidingWindowTokens 0, or in [1, layers] with slidingWindowTokens > 0", "give the layers that attend to a sliding window and the window's tokens, or neither");
             Require(file, at, "slidingWindowTokens", m.SlidingWindowTokens >= 0, "must be >= 0", "give the tokens a sliding-window layer attends to, or 0");
             Require(file, at, "denseLayers", m.DenseLayers >= 0 && (m.DenseLayers == 0 || (m.Experts > 0 && m.DenseLayers < m.Layers)), "must be 0, or for a mixture-of-experts model in [0, layers)", "give the layers whose MLP is dense (first_k_dense_replace), or 0");
@@ -228,7 +230,7 @@ public sealed class ProfileCatalog
             var needed = new List<(string Field, bool Present)>
             {
                 ("parametersB", true), ("activeParametersB", m.ActiveParametersB < m.ParametersB), ("layers", true), ("hiddenSize", true),
-                ("kvHeads", true), ("headDim", true), ("experts", m.Experts > 0), ("expertParametersB", m.Experts > 0), ("capability", true), ("vocabSize", m.VocabSize > 0), ("denseLayers", m.DenseLayers > 0), ("nonExpertPrecision", m.NonExpertPrecision is not null), ("slidingWindowTokens", m.SlidingWindowTokens > 0),
+                ("kvHeads", true), ("headDim", true), ("experts", m.Experts > 0), ("expertParametersB", m.Experts > 0), ("capability", true), ("vocabSize", m.VocabSize > 0), ("denseLayers", m.DenseLayers > 0), ("nonExpertPrecision", m.NonExpertPrecision is not null), ("ggufNonExpertPrecision", m.GgufNonExpertPrecision is not null), ("slidingWindowTokens", m.SlidingWindowTokens > 0),
             };
             CheckSources(file, at, m.Sources, needed);
         }

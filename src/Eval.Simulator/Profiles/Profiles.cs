@@ -131,6 +131,11 @@ public sealed record HardwareProfile
     /// </summary>
     public IReadOnlyDictionary<string, double> WeightReadGBps { get; init => field = value ?? new Dictionary<string, double>(); } = new Dictionary<string, double>();
     /// <summary>
+    /// The checkpoint format the device's runtime loads: "gguf" for llama.cpp (a model's <c>ggufNonExpertPrecision</c> then
+    /// applies); null: the model's published (Hugging Face) checkpoint.
+    /// </summary>
+    public string? CheckpointFormat { get; init; }
+    /// <summary>
     /// The request overhead of a named serving engine on this device (vllm, sglang, …), ms, in place of
     /// <see cref="RequestOverheadMs"/> for a row or a <c>simulate --engine</c> run of that engine: the engine's own
     /// first-token path (API server, tokenising, the hop to the engine core, scheduling). An engine not listed pays
@@ -218,6 +223,11 @@ public sealed record ModelProfile
     /// every weight at the run's precision.
     /// </summary>
     public string? NonExpertPrecision { get; init; }
+    /// <summary>
+    /// Precision of the weights outside the routed experts in the model's GGUF checkpoint (ggml-org's gpt-oss GGUFs: Q8_0),
+    /// used instead of <see cref="NonExpertPrecision"/> on a device whose runtime loads GGUF files.
+    /// </summary>
+    public string? GgufNonExpertPrecision { get; init; }
     /// <summary>Tokens a sliding-window attention layer attends to (the last W); 0 = no sliding-window layers.</summary>
     public int SlidingWindowTokens { get; init; }
     /// <summary>Layers that use sliding-window attention (gpt-oss: every other layer); the rest attend to the whole context.</summary>
