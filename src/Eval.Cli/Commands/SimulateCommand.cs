@@ -220,7 +220,7 @@ public static class SimulateCommand
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new System.Text.StringBuilder();
-        sb.Append(c, $"SIMULATED {latency.Describe()} (TP {report.TensorParallel}, {report.Devices} device(s)), KV cache {report.KvCapacityTokens:N0} tokens, chunked prefill {(report.ChunkedPrefill ? "on" : "off")}, {report.Requests:N0} requests, {(report.WarmupFraction > 0 ? $"steady state (first {report.WarmupFraction:P0} warm-up excluded)" : "cold start (every request counted)")}, seed {report.Seed}\n");
+        sb.Append(c, $"SIMULATED {latency.Describe()} (TP {report.TensorParallel}, {report.Devices} device(s)), KV cache {report.KvCapacityTokens:N0} tokens{(latency.Model.SlidingWindowLayers > 0 ? string.Create(c, $" (of all {latency.Model.Layers} layers; its {latency.Model.SlidingWindowLayers} sliding-window layers keep the last {latency.Model.SlidingWindowTokens})") : string.Empty)}, chunked prefill {(report.ChunkedPrefill ? "on" : "off")}, {report.Requests:N0} requests, {(report.WarmupFraction > 0 ? $"steady state (first {report.WarmupFraction:P0} warm-up excluded)" : "cold start (every request counted)")}, seed {report.Seed}\n");
         sb.Append(c, $"unloaded: TTFT {report.UnloadedTtftMs:F1} ms (RTT + request overhead + prefill), TPOT {report.UnloadedTpotMs:F2} ms (one decode step at batch 1)\n\n");
         sb.Append("in/out      load          TTFT p50   TTFT p99   TPOT p50   TPOT p99   out tok/s   req/s  goodput/s  in SLO  peak batch\n");
         foreach (var p in report.Points)
