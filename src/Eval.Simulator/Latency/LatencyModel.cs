@@ -159,11 +159,9 @@ public sealed class LatencyModel
     /// Precision of the weights outside the routed experts: when the model runs at its default (published) precision, its
     /// <c>nonExpertPrecision</c> (its <c>ggufNonExpertPrecision</c> on a device whose runtime loads GGUF files); else the run's precision.
     /// </summary>
-    public static Precision NonExpertPrecisionFor(ModelProfile model, Precision precision, HardwareProfile? hardware = null)
+    private static Precision NonExpertPrecisionFor(ModelProfile model, Precision precision, HardwareProfile hardware)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(precision);
-        var name = string.Equals(hardware?.CheckpointFormat, "gguf", StringComparison.OrdinalIgnoreCase) && model.GgufNonExpertPrecision is { } gguf
+        var name = string.Equals(hardware.CheckpointFormat, "gguf", StringComparison.OrdinalIgnoreCase) && model.GgufNonExpertPrecision is { } gguf
             ? gguf
             : model.NonExpertPrecision;
         return name is not null

@@ -221,8 +221,11 @@ public sealed class ProfileCatalog
                 Require(file, at, "expertParametersB", m.ExpertParametersB > 0 && m.ExpertParametersB < m.ParametersB, "must be in (0, parametersB)", "give the parameters inside routed experts, billions");
             }
 
-            Require(file, at, "nonExpertPrecision", m.NonExpertPrecision is null || (m.Experts > 0 && Precision.Find(m.NonExpertPrecision) is not null), "must be absent, or for a mixture-of-experts model a known precision", $"use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}, or leave it out");
-            Require(file, at, "ggufNonExpertPrecision", m.GgufNonExpertPrecision is null || (m.Experts > 0 && Precision.Find(m.GgufNonExpertPrecision) is not null), "must be absent, or for a mixture-of-experts model a known precision", $"use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}, or leave it out");
+            foreach (var (field, value) in new[] { ("nonExpertPrecision", m.NonExpertPrecision), ("ggufNonExpertPrecision", m.GgufNonExpertPrecision) })
+            {
+                Require(file, at, field, value is null || (m.Experts > 0 && Precision.Find(value) is not null), "must be absent, or for a mixture-of-experts model a known precision", $"use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}, or leave it out");
+            }
+
             Require(file, at, "slidingWindowLayers", m.SlidingWindowLayers >= 0 && m.SlidingWindowLayers <= m.Layers && (m.SlidingWindowLayers == 0) == (m.SlidingWindowTokens == 0), "must be 0 with slidingWindowTokens 0, or in [1, layers] with slidingWindowTokens > 0", "give the layers that attend to a sliding window and the window's tokens, or neither");
             Require(file, at, "slidingWindowTokens", m.SlidingWindowTokens >= 0, "must be >= 0", "give the tokens a sliding-window layer attends to, or 0");
             Require(file, at, "denseLayers", m.DenseLayers >= 0 && (m.DenseLayers == 0 || (m.Experts > 0 && m.DenseLayers < m.Layers)), "must be 0, or for a mixture-of-experts model in [0, layers)", "give the layers whose MLP is dense (first_k_dense_replace), or 0");
