@@ -44,6 +44,12 @@ public sealed record ValidationRow
 
     /// <summary>The row's tool prefills every prompt of its batch before decoding and times decoding alone (llama-batched-bench's T_TG).</summary>
     public bool PrefillFirst { get; init; }
+
+    /// <summary>
+    /// The row's engine ran with asynchronous scheduling (vLLM <c>--async-scheduling</c>, as its quote shows): the scheduler
+    /// forms step N+1 while step N runs on the device (docs/simulator.md, "Thirteenth pass").
+    /// </summary>
+    public bool AsyncScheduling { get; init; }
     /// <summary>A held-out row: added after calibration and never used to fit constants; reported apart, bounds not asserted.</summary>
     public bool Holdout { get; init; }
     public string? Note { get; init; }
