@@ -53,6 +53,11 @@ public class SimulateDefaultsTests
             args.Add("--prefill-first");
         }
 
+        if (row.AsyncScheduling)
+        {
+            args.Add("--async-scheduling");
+        }
+
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         var exit = await SparkEvalCli.RunAsync([.. args], stdout, stderr, TestContext.Current.CancellationToken);

@@ -31,6 +31,7 @@ public static class SimulateCommand
         var requests = new Option<int?>("--requests", "-n") { Description = "Requests simulated per load point (default: max(40 × concurrency, 64) for a closed loop, 1000 for --rate; the first quarter is warm-up unless --cold-start, or every request is in flight at once)." };
         var coldStart = new Option<bool>("--cold-start") { Description = "Count every request from the lockstep start (all clients at once, no warm-up excluded) instead of the steady state." };
         var prefillFirst = new Option<bool>("--prefill-first") { Description = "As a batch benchmark that prefills every prompt before decoding and times decoding alone (llama-batched-bench's T_TG): time per output token excludes the wait for the batch's other prompts. Chunked prefill off." };
+        var asyncScheduling = new Option<bool>("--async-scheduling") { Description = "As an engine run with asynchronous scheduling (vLLM --async-scheduling): each step is formed while the previous one runs, so the host's per-step work overlaps the device's and a request arriving mid-step joins the step after the next." };
         var inProcess = new Option<bool>("--in-process") { Description = "As an offline benchmark inside the engine process measures it: no network round trip, the stack's in-process per-call cost instead of its server request overhead." };
         var engine = new Option<string?>("--engine") { Description = $"Serving engine the run is served by ({string.Join(", ", ServingEngines.Known)}): its request overhead where the hardware profile lists one (engineRequestOverheadMs), else the profile's requestOverheadMs (default: the profile's)." };
         var arrival = new Option<string>("--arrival") { Description = "Open-loop inter-arrivals: poisson or gamma.", DefaultValueFactory = _ => "poisson" };
@@ -49,7 +50,7 @@ public static class SimulateCommand
 
         var command = new Command("simulate", "SIMULATED: predict TTFT, TPOT, throughput, goodput and saturation for a hardware × model profile under load; size a fleet for an SLO.")
         {
-            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, prefillFirst, engine, arrival, burstiness, chunked, jitter, spread, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
+            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, prefillFirst, asyncScheduling, engine, arrival, burstiness, chunked, jitter, spread, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -82,7 +83,7 @@ public static class SimulateCommand
             }
 
             // The validated defaults (LoadDefaults, the same call `simulate validate` makes for every published row), then the user's knobs.
-            LoadOptions Options(int i, int o, int? cc, double? rr) => LoadDefaults.For(latency.Hardware, i, o, cc, rr, n, parse.GetValue(coldStart), parse.GetValue(chunked), parse.GetValue(prefillFirst)) with
+            LoadOptions Options(int i, int o, int? cc, double? rr) => LoadDefaults.For(latency.Hardware, i, o, cc, rr, n, parse.GetValue(coldStart), parse.GetValue(chunked), parse.GetValue(prefillFirst), parse.GetValue(asyncScheduling)) with
             {
                 Arrival = arrivalKind,
                 Burstiness = parse.GetValue(burstiness),
@@ -140,11 +141,14 @@ public static class SimulateCommand
                 Devices = latency.Devices,
                 KvCapacityTokens = latency.KvCapacityTokens,
                 ChunkedPrefill = template.ChunkedPrefill,
+                AsyncScheduling = template.AsyncScheduling,
                 WarmupFraction = template.WarmupFraction,
                 Requests = template.Requests,
                 Seed = template.Seed,
                 UnloadedTtftMs = latency.UnloadedTtftSeconds(inputs[0]) * 1000,
-                UnloadedTpotMs = latency.DecodeStepSeconds(1, inputs[0]) * 1000,
+                UnloadedTpotMs = (template.AsyncScheduling
+                    ? Math.Max(latency.DecodeStepSeconds(1, inputs[0]) - latency.StepOverheadSeconds, latency.StepOverheadSeconds)
+                    : latency.DecodeStepSeconds(1, inputs[0])) * 1000,
                 Points = points,
                 Saturation = saturation,
                 Plan = plan,
@@ -220,7 +224,7 @@ public static class SimulateCommand
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new System.Text.StringBuilder();
-        sb.Append(c, $"SIMULATED {latency.Describe()} (TP {report.TensorParallel}, {report.Devices} device(s)), KV cache {report.KvCapacityTokens:N0} tokens{(latency.Model.SlidingWindowLayers > 0 ? string.Create(c, $" (of all {latency.Model.Layers} layers; its {latency.Model.SlidingWindowLayers} sliding-window layers keep the last {latency.Model.SlidingWindowTokens})") : string.Empty)}, chunked prefill {(report.ChunkedPrefill ? "on" : "off")}, {report.Requests:N0} requests, {(report.WarmupFraction > 0 ? $"steady state (first {report.WarmupFraction:P0} warm-up excluded)" : "cold start (every request counted)")}, seed {report.Seed}\n");
+        sb.Append(c, $"SIMULATED {latency.Describe()} (TP {report.TensorParallel}, {report.Devices} device(s)), KV cache {report.KvCapacityTokens:N0} tokens{(latency.Model.SlidingWindowLayers > 0 ? string.Create(c, $" (of all {latency.Model.Layers} layers; its {latency.Model.SlidingWindowLayers} sliding-window layers keep the last {latency.Model.SlidingWindowTokens})") : string.Empty)}, chunked prefill {(report.ChunkedPrefill ? "on" : "off")}{(report.AsyncScheduling ? ", async scheduling" : string.Empty)}, {report.Requests:N0} requests, {(report.WarmupFraction > 0 ? $"steady state (first {report.WarmupFraction:P0} warm-up excluded)" : "cold start (every request counted)")}, seed {report.Seed}\n");
         sb.Append(c, $"unloaded: TTFT {report.UnloadedTtftMs:F1} ms (RTT + request overhead + prefill), TPOT {report.UnloadedTpotMs:F2} ms (one decode step at batch 1)\n\n");
         sb.Append("in/out      load          TTFT p50   TTFT p99   TPOT p50   TPOT p99   out tok/s   req/s  goodput/s  in SLO  peak batch\n");
         foreach (var p in report.Points)

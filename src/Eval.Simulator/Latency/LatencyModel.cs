@@ -332,6 +332,9 @@ public sealed class LatencyModel
     public double KvBytesRead(double tokens, double decodeContext, int decodeBatch = 1) =>
         KvBytesPerToken * ((LayerMean(decodeContext, decodeBatch) * _kvContextReads) + tokens);
 
+    /// <summary>The host's fixed work per engine step (the profile's <c>stepOverheadMs</c>), seconds: what asynchronous scheduling overlaps.</summary>
+    public double StepOverheadSeconds => _stepOverhead;
+
     /// <summary>Seconds of a decode step for <paramref name="batch"/> sequences with contexts summing to <paramref name="contextSum"/>.</summary>
     public double DecodeStepSeconds(int batch, double contextSum) => StepSeconds(0, 0, batch, contextSum);
 

@@ -48,6 +48,8 @@ public sealed record SimulationReport
     public int Devices { get; init; }
     public long KvCapacityTokens { get; init; }
     public bool ChunkedPrefill { get; init; }
+    /// <summary>Asynchronous scheduling (--async-scheduling): each step formed while the previous one runs.</summary>
+    public bool AsyncScheduling { get; init; }
     /// <summary>Share of each point's requests excluded as warm-up (0.25 in steady state; 0 with --cold-start or an all-in-flight batch).</summary>
     public double WarmupFraction { get; init; }
     /// <summary>Requests simulated at the first load point.</summary>

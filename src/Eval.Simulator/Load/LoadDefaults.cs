@@ -23,9 +23,10 @@ public static class LoadDefaults
     /// The load options for one point: <paramref name="requests"/> (or <see cref="Requests"/>), warm-up excluded unless
     /// <paramref name="coldStart"/> (every client starts at once and every request counts, as a lockstep benchmark's first wave)
     /// or every request is in flight from the start (an offline batch), chunked prefill as the profile's stack unless overridden;
-    /// <paramref name="prefillFirst"/> times decoding alone after every prompt of the batch is prefilled (llama-batched-bench).
+    /// <paramref name="prefillFirst"/> times decoding alone after every prompt of the batch is prefilled (llama-batched-bench);
+    /// <paramref name="asyncScheduling"/> forms each step while the previous one runs (vLLM --async-scheduling).
     /// </summary>
-    public static LoadOptions For(HardwareProfile hardware, int inputTokens, int outputTokens, int? concurrency, double? rate = null, int? requests = null, bool coldStart = false, bool? chunkedPrefill = null, bool prefillFirst = false)
+    public static LoadOptions For(HardwareProfile hardware, int inputTokens, int outputTokens, int? concurrency, double? rate = null, int? requests = null, bool coldStart = false, bool? chunkedPrefill = null, bool prefillFirst = false, bool asyncScheduling = false)
     {
         ArgumentNullException.ThrowIfNull(hardware);
         var n = requests ?? Requests(rate is null ? concurrency ?? 1 : null);
@@ -41,6 +42,7 @@ public static class LoadDefaults
             // A prefill-first batch benchmark (llama-batched-bench) prefills whole prompts: chunking is off unless asked for.
             ChunkedPrefill = chunkedPrefill ?? (!prefillFirst && hardware.ChunkedPrefill),
             PrefillFirst = prefillFirst,
+            AsyncScheduling = asyncScheduling,
             Seed = Seed,
         };
     }

@@ -30,6 +30,15 @@ public sealed record LoadOptions
     /// when chunked prefill is off, which this option requires.
     /// </summary>
     public bool PrefillFirst { get; init; }
+
+    /// <summary>
+    /// Asynchronous scheduling (vLLM <c>--async-scheduling</c>): the scheduler forms step N+1 while step N runs on the device
+    /// ("one step ahead of the current execution", vLLM PR #19970). Two consequences, no constant: the host's per-step work
+    /// (the profile's <c>stepOverheadMs</c>) overlaps the device's, so a step lasts the longer of the two instead of their sum;
+    /// and a request that arrives while a step runs joins the step after the next, whose batch is formed when the running one
+    /// ends. A request arriving at an idle engine is scheduled at once.
+    /// </summary>
+    public bool AsyncScheduling { get; init; }
     /// <summary>Relative standard deviation of each step's duration (0 = deterministic durations).</summary>
     public double Jitter { get; init; }
     public int Seed { get; init; } = 1;
@@ -153,10 +162,14 @@ public static class LoadSimulator
         var peak = 0;
         long steps = 0;
         var rejectedAlone = false;
+        // Asynchronous scheduling: the batch of the step starting at t was formed when the previous step started.
+        var formedAt = 0.0;
+        var stepInFlight = false;
 
         while (finishedOrder.Count < n)
         {
-            while (pending.Count > 0 && pending.TryPeek(out _, out var due) && due.Item1 <= t)
+            var horizon = options.AsyncScheduling && stepInFlight ? formedAt : t;
+            while (pending.Count > 0 && pending.TryPeek(out _, out var due) && due.Item1 <= horizon)
             {
                 waiting.Enqueue(pending.Dequeue());
             }
@@ -192,6 +205,8 @@ public static class LoadSimulator
 
                 pending.TryPeek(out _, out var nextDue);
                 t = Math.Max(t, nextDue.Item1);
+                // An idle engine schedules an arrival at once.
+                stepInFlight = false;
                 continue;
             }
 
@@ -244,12 +259,21 @@ public static class LoadSimulator
             }
 
             var dt = model.StepSeconds(prefillTokens, pairs, decodeThisStep ? decodeBatch : 0, decodeThisStep ? decodeContext : 0);
+            if (options.AsyncScheduling)
+            {
+                // The host prepares the next step while the device runs this one: the longer of the two, not their sum.
+                var host = model.StepOverheadSeconds;
+                dt = Math.Max(dt - host, host);
+            }
+
             if (options.Jitter > 0)
             {
                 dt *= Math.Max(0.05, 1 + (options.Jitter * Gaussian(random)));
             }
 
             var stepStart = t;
+            formedAt = stepStart;
+            stepInFlight = true;
             t += dt;
             steps++;
 

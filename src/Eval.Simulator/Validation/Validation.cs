@@ -186,7 +186,7 @@ public static class ValidationRunner
         var latency = new LatencyModel(hw, model, precision, row.TensorParallel);
         // The same defaults as `spark-eval simulate`: steady state, the profile's serving-stack scheduler; the row gives only its setup.
         var options = LoadDefaults.For(hw, row.InputTokens, row.OutputTokens, row.RequestRate is null ? row.Concurrency : null, rate: row.RequestRate,
-            requests: row.Requests, prefillFirst: row.PrefillFirst) with { Arrival = row.Arrival ?? "poisson", Burstiness = row.Burstiness ?? 1.0 };
+            requests: row.Requests, prefillFirst: row.PrefillFirst, asyncScheduling: row.AsyncScheduling) with { Arrival = row.Arrival ?? "poisson", Burstiness = row.Burstiness ?? 1.0 };
         var stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options));
         return row.Metric switch
         {
