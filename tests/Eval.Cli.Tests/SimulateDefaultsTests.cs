@@ -58,6 +58,11 @@ public class SimulateDefaultsTests
             args.Add("--async-scheduling");
         }
 
+        if (row.Lengths is { } lengths)
+        {
+            args.AddRange(["--lengths", lengths]);
+        }
+
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         var exit = await SparkEvalCli.RunAsync([.. args], stdout, stderr, TestContext.Current.CancellationToken);

@@ -39,6 +39,7 @@ public static class SimulateCommand
         var chunked = new Option<bool?>("--chunked-prefill") { Description = "Mix prompt chunks with decode steps up to the device's step-token budget: true or false (default: the hardware profile's serving stack, see 'simulate profiles')." };
         var jitter = new Option<double>("--jitter") { Description = "Relative standard deviation of each step's duration (0 = none)." };
         var spread = new Option<double>("--length-spread") { Description = "Uniform ± spread of lengths around their means, as a fraction." };
+        var lengths = new Option<string?>("--lengths") { Description = "Draw each request's lengths around the means from a dataset's shape: fixed (default: every request at the means) or sharegpt (what vLLM's ShareGPT benchmark sends; replaces --length-spread)." };
         var seed = new Option<int>("--seed") { Description = "Seed for arrivals, lengths and jitter.", DefaultValueFactory = _ => 42 };
         var slo = new Option<string?>("--slo") { Description = "p99 targets for goodput and sizing, e.g. ttft_ms=500,tpot_ms=50 (same as --slo-ttft-ms/--slo-tpot-ms)." };
         var sloTtft = new Option<double?>("--slo-ttft-ms") { Description = "p99 TTFT target, ms (the --slo ttft_ms=… spelling of 'run')." };
@@ -50,7 +51,7 @@ public static class SimulateCommand
 
         var command = new Command("simulate", "SIMULATED: predict TTFT, TPOT, throughput, goodput and saturation for a hardware × model profile under load; size a fleet for an SLO.")
         {
-            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, prefillFirst, asyncScheduling, engine, arrival, burstiness, chunked, jitter, spread, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
+            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, prefillFirst, asyncScheduling, engine, arrival, burstiness, chunked, jitter, spread, lengths, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -82,8 +83,14 @@ public static class SimulateCommand
                 throw new InputException("--requests: must be >= 1. Fix: give a request count such as 1000, or leave it out for the default");
             }
 
+            var lengthShape = LengthDistribution.Find(parse.GetValue(lengths));
+            if (lengthShape is not null && parse.GetValue(spread) > 0)
+            {
+                throw new InputException("--lengths with --length-spread: both set how lengths vary. Fix: drop one of them");
+            }
+
             // The validated defaults (LoadDefaults, the same call `simulate validate` makes for every published row), then the user's knobs.
-            LoadOptions Options(int i, int o, int? cc, double? rr) => LoadDefaults.For(latency.Hardware, i, o, cc, rr, n, parse.GetValue(coldStart), parse.GetValue(chunked), parse.GetValue(prefillFirst), parse.GetValue(asyncScheduling)) with
+            LoadOptions Options(int i, int o, int? cc, double? rr) => LoadDefaults.For(latency.Hardware, i, o, cc, rr, n, parse.GetValue(coldStart), parse.GetValue(chunked), parse.GetValue(prefillFirst), parse.GetValue(asyncScheduling), lengthShape) with
             {
                 Arrival = arrivalKind,
                 Burstiness = parse.GetValue(burstiness),
@@ -142,6 +149,7 @@ public static class SimulateCommand
                 KvCapacityTokens = latency.KvCapacityTokens,
                 ChunkedPrefill = template.ChunkedPrefill,
                 AsyncScheduling = template.AsyncScheduling,
+                Lengths = template.Lengths?.Name ?? (template.LengthSpread > 0 ? string.Create(CultureInfo.InvariantCulture, $"uniform ±{template.LengthSpread:P0}") : "fixed"),
                 WarmupFraction = template.WarmupFraction,
                 Requests = template.Requests,
                 Seed = template.Seed,
@@ -224,7 +232,7 @@ public static class SimulateCommand
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new System.Text.StringBuilder();
-        sb.Append(c, $"SIMULATED {latency.Describe()} (TP {report.TensorParallel}, {report.Devices} device(s)), KV cache {report.KvCapacityTokens:N0} tokens{(latency.Model.SlidingWindowLayers > 0 ? string.Create(c, $" (of all {latency.Model.Layers} layers; its {latency.Model.SlidingWindowLayers} sliding-window layers keep the last {latency.Model.SlidingWindowTokens})") : string.Empty)}, chunked prefill {(report.ChunkedPrefill ? "on" : "off")}{(report.AsyncScheduling ? ", async scheduling" : string.Empty)}, {report.Requests:N0} requests, {(report.WarmupFraction > 0 ? $"steady state (first {report.WarmupFraction:P0} warm-up excluded)" : "cold start (every request counted)")}, seed {report.Seed}\n");
+        sb.Append(c, $"SIMULATED {latency.Describe()} (TP {report.TensorParallel}, {report.Devices} device(s)), KV cache {report.KvCapacityTokens:N0} tokens{(latency.Model.SlidingWindowLayers > 0 ? string.Create(c, $" (of all {latency.Model.Layers} layers; its {latency.Model.SlidingWindowLayers} sliding-window layers keep the last {latency.Model.SlidingWindowTokens})") : string.Empty)}, chunked prefill {(report.ChunkedPrefill ? "on" : "off")}{(report.AsyncScheduling ? ", async scheduling" : string.Empty)}{(report.Lengths != "fixed" ? $", lengths {report.Lengths}" : string.Empty)}, {report.Requests:N0} requests, {(report.WarmupFraction > 0 ? $"steady state (first {report.WarmupFraction:P0} warm-up excluded)" : "cold start (every request counted)")}, seed {report.Seed}\n");
         sb.Append(c, $"unloaded: TTFT {report.UnloadedTtftMs:F1} ms (RTT + request overhead + prefill), TPOT {report.UnloadedTpotMs:F2} ms (one decode step at batch 1)\n\n");
         sb.Append("in/out      load          TTFT p50   TTFT p99   TPOT p50   TPOT p99   out tok/s   req/s  goodput/s  in SLO  peak batch\n");
         foreach (var p in report.Points)

@@ -50,6 +50,8 @@ public sealed record SimulationReport
     public bool ChunkedPrefill { get; init; }
     /// <summary>Asynchronous scheduling (--async-scheduling): each step formed while the previous one runs.</summary>
     public bool AsyncScheduling { get; init; }
+    /// <summary>How request lengths vary around the means: fixed, sharegpt (--lengths), or uniform ± spread (--length-spread).</summary>
+    public string Lengths { get; init; } = "fixed";
     /// <summary>Share of each point's requests excluded as warm-up (0.25 in steady state; 0 with --cold-start or an all-in-flight batch).</summary>
     public double WarmupFraction { get; init; }
     /// <summary>Requests simulated at the first load point.</summary>

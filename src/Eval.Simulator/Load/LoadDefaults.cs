@@ -24,9 +24,10 @@ public static class LoadDefaults
     /// <paramref name="coldStart"/> (every client starts at once and every request counts, as a lockstep benchmark's first wave)
     /// or every request is in flight from the start (an offline batch), chunked prefill as the profile's stack unless overridden;
     /// <paramref name="prefillFirst"/> times decoding alone after every prompt of the batch is prefilled (llama-batched-bench);
-    /// <paramref name="asyncScheduling"/> forms each step while the previous one runs (vLLM --async-scheduling).
+    /// <paramref name="asyncScheduling"/> forms each step while the previous one runs (vLLM --async-scheduling);
+    /// <paramref name="lengths"/> draws each request's lengths from a dataset's shape around the means.
     /// </summary>
-    public static LoadOptions For(HardwareProfile hardware, int inputTokens, int outputTokens, int? concurrency, double? rate = null, int? requests = null, bool coldStart = false, bool? chunkedPrefill = null, bool prefillFirst = false, bool asyncScheduling = false)
+    public static LoadOptions For(HardwareProfile hardware, int inputTokens, int outputTokens, int? concurrency, double? rate = null, int? requests = null, bool coldStart = false, bool? chunkedPrefill = null, bool prefillFirst = false, bool asyncScheduling = false, LengthDistribution? lengths = null)
     {
         ArgumentNullException.ThrowIfNull(hardware);
         var n = requests ?? Requests(rate is null ? concurrency ?? 1 : null);
@@ -43,6 +44,7 @@ public static class LoadDefaults
             ChunkedPrefill = chunkedPrefill ?? (!prefillFirst && hardware.ChunkedPrefill),
             PrefillFirst = prefillFirst,
             AsyncScheduling = asyncScheduling,
+            Lengths = lengths,
             Seed = Seed,
         };
     }

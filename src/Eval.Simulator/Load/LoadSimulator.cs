@@ -20,6 +20,9 @@ public sealed record LoadOptions
     public double Burstiness { get; init; } = 1.0;
     /// <summary>Uniform spread of lengths around their means, as a fraction (0 = every request the same).</summary>
     public double LengthSpread { get; init; }
+
+    /// <summary>A measured dataset's length shape scaled to the means (replaces <see cref="LengthSpread"/>); null: every request at the means (or the uniform spread).</summary>
+    public LengthDistribution? Lengths { get; init; }
     /// <summary>Chunked prefill: each step mixes decode tokens with prompt chunks up to the device's step-token budget.</summary>
     public bool ChunkedPrefill { get; init; }
 
@@ -114,6 +117,12 @@ public static class LoadSimulator
         var output = new int[n];
         for (var i = 0; i < n; i++)
         {
+            if (options.Lengths is { } lengths)
+            {
+                (input[i], output[i]) = lengths.Draw(options.InputTokens, options.OutputTokens, random);
+                continue;
+            }
+
             input[i] = Spread(options.InputTokens, options.LengthSpread, random);
             output[i] = Spread(options.OutputTokens, options.LengthSpread, random);
         }

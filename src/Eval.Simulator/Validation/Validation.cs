@@ -50,6 +50,12 @@ public sealed record ValidationRow
     /// forms step N+1 while step N runs on the device (docs/simulator.md, "Thirteenth pass").
     /// </summary>
     public bool AsyncScheduling { get; init; }
+
+    /// <summary>
+    /// The row's requests come from a dataset whose lengths vary around the row's means: <c>sharegpt</c> (vLLM's ShareGPT
+    /// benchmark, <see cref="LengthDistribution.ShareGpt"/>); absent or <c>fixed</c>: every request at the means.
+    /// </summary>
+    public string? Lengths { get; init; }
     /// <summary>A held-out row: added after calibration and never used to fit constants; reported apart, bounds not asserted.</summary>
     public bool Holdout { get; init; }
     public string? Note { get; init; }
@@ -157,6 +163,11 @@ public static class ValidationRunner
             {
                 throw InputException.At(name, null, $"rows[{i}].arrival", "is set on a closed-loop row", "add requestRate (open loop) or drop arrival and burstiness");
             }
+
+            if (r.Lengths is not null && !LengthDistribution.Known.Contains(r.Lengths.Trim().ToLowerInvariant()))
+            {
+                throw InputException.At(name, null, $"rows[{i}].lengths", $"'{r.Lengths}' ('{r.Id}') is not a known length distribution", $"use one of: {string.Join(", ", LengthDistribution.Known)}, or drop it for every request at the mean lengths");
+            }
         }
 
         return file;
@@ -186,7 +197,7 @@ public static class ValidationRunner
         var latency = new LatencyModel(hw, model, precision, row.TensorParallel);
         // The same defaults as `spark-eval simulate`: steady state, the profile's serving-stack scheduler; the row gives only its setup.
         var options = LoadDefaults.For(hw, row.InputTokens, row.OutputTokens, row.RequestRate is null ? row.Concurrency : null, rate: row.RequestRate,
-            requests: row.Requests, prefillFirst: row.PrefillFirst, asyncScheduling: row.AsyncScheduling) with { Arrival = row.Arrival ?? "poisson", Burstiness = row.Burstiness ?? 1.0 };
+            requests: row.Requests, prefillFirst: row.PrefillFirst, asyncScheduling: row.AsyncScheduling, lengths: LengthDistribution.Find(row.Lengths)) with { Arrival = row.Arrival ?? "poisson", Burstiness = row.Burstiness ?? 1.0 };
         var stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options));
         return row.Metric switch
         {
