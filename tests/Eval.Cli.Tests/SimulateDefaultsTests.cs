@@ -58,6 +58,11 @@ public class SimulateDefaultsTests
             args.Add("--async-scheduling");
         }
 
+        if (row.MaxBatch is { } cap)
+        {
+            args.AddRange(["--max-batch", cap.ToString(c)]);
+        }
+
         if (row.Lengths is { } lengths)
         {
             args.AddRange(["--lengths", lengths]);

@@ -80,6 +80,7 @@ public class ValidationTests
     [InlineData("\"requestRate\": 2, \"arrival\": \"gamma\", \"burstiness\": -1", "rows[0].arrival")]
     [InlineData("\"arrival\": \"poisson\"", "rows[0].arrival")]
     [InlineData("\"lengths\": \"alpaca\"", "rows[0].lengths")]
+    [InlineData("\"maxBatch\": 0", "rows[0].maxBatch")]
     public void Load_BadOpenLoopRow_NamesTheFieldAndTheFix(string fields, string field)
     {
         var path = Path.Combine(Path.GetTempPath(), "spark-eval-tests", Guid.NewGuid().ToString("N") + ".json");

@@ -32,6 +32,7 @@ public static class SimulateCommand
         var coldStart = new Option<bool>("--cold-start") { Description = "Count every request from the lockstep start (all clients at once, no warm-up excluded) instead of the steady state." };
         var prefillFirst = new Option<bool>("--prefill-first") { Description = "As a batch benchmark that prefills every prompt before decoding and times decoding alone (llama-batched-bench's T_TG): time per output token excludes the wait for the batch's other prompts. Chunked prefill off." };
         var asyncScheduling = new Option<bool>("--async-scheduling") { Description = "As an engine run with asynchronous scheduling (vLLM --async-scheduling): each step is formed while the previous one runs, so the host's per-step work overlaps the device's and a request arriving mid-step joins the step after the next." };
+        var maxBatch = new Option<int?>("--max-batch") { Description = "The engine's cap on sequences in flight (vLLM --max-num-seqs), replacing the hardware profile's maxBatch (see 'simulate profiles')." };
         var inProcess = new Option<bool>("--in-process") { Description = "As an offline benchmark inside the engine process measures it: no network round trip, the stack's in-process per-call cost instead of its server request overhead." };
         var engine = new Option<string?>("--engine") { Description = $"Serving engine the run is served by ({string.Join(", ", ServingEngines.Known)}): its request overhead where the hardware profile lists one (engineRequestOverheadMs), else the profile's requestOverheadMs (default: the profile's)." };
         var arrival = new Option<string>("--arrival") { Description = "Open-loop inter-arrivals: poisson or gamma.", DefaultValueFactory = _ => "poisson" };
@@ -51,12 +52,12 @@ public static class SimulateCommand
 
         var command = new Command("simulate", "SIMULATED: predict TTFT, TPOT, throughput, goodput and saturation for a hardware × model profile under load; size a fleet for an SLO.")
         {
-            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, prefillFirst, asyncScheduling, engine, arrival, burstiness, chunked, jitter, spread, lengths, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
+            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, prefillFirst, asyncScheduling, maxBatch, engine, arrival, burstiness, chunked, jitter, spread, lengths, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
         };
         command.SetAction(async (parse, ct) =>
         {
             var catalog = ProfileCatalog.Load(parse.GetValue(Profiles));
-            var latency = Build(catalog, parse.GetValue(hw), parse.GetValue(model), parse.GetValue(precision), parse.GetValue(tp), parse.GetValue(inProcess), parse.GetValue(engine));
+            var latency = Build(catalog, parse.GetValue(hw), parse.GetValue(model), parse.GetValue(precision), parse.GetValue(tp), parse.GetValue(inProcess), parse.GetValue(engine), parse.GetValue(maxBatch));
             var inputs = ParseList(parse.GetValue(input)!, "--input-tokens", 1, 1_000_000).Select(v => (int)v).ToList();
             var outputs = ParseList(parse.GetValue(output)!, "--output-tokens", 1, 1_000_000).Select(v => (int)v).ToList();
             var rates = parse.GetValue(rate) is { } r ? ParseList(r, "--rate", 1e-6, 1e7) : [];
@@ -182,7 +183,7 @@ public static class SimulateCommand
         return command;
     }
 
-    internal static LatencyModel Build(ProfileCatalog catalog, string? hwId, string? modelId, string? precisionName, int tp, bool inProcess = false, string? engine = null)
+    internal static LatencyModel Build(ProfileCatalog catalog, string? hwId, string? modelId, string? precisionName, int tp, bool inProcess = false, string? engine = null, int? maxBatch = null)
     {
         if (string.IsNullOrWhiteSpace(hwId))
         {
@@ -199,6 +200,13 @@ public static class SimulateCommand
         if (inProcess)
         {
             hardware = LoadDefaults.InProcess(hardware);
+        }
+
+        if (maxBatch is { } cap)
+        {
+            hardware = cap >= 1
+                ? hardware with { MaxBatch = cap }
+                : throw new InputException($"--max-batch {cap}: must be >= 1. Fix: give the engine's max sequences in flight (vLLM --max-num-seqs), or leave it out for the profile's");
         }
 
         var model = catalog.GetModel(modelId);

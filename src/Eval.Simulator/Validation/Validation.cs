@@ -56,6 +56,12 @@ public sealed record ValidationRow
     /// benchmark, <see cref="LengthDistribution.ShareGpt"/>); absent or <c>fixed</c>: every request at the means.
     /// </summary>
     public string? Lengths { get; init; }
+
+    /// <summary>
+    /// The engine's cap on sequences in flight when the row's quote states it (vLLM <c>--max-num-seqs</c>, e.g. the AMD ROCm
+    /// tables' "Max Num Seqs" column); it replaces the profile's <c>maxBatch</c> for this row. Absent: the profile's.
+    /// </summary>
+    public int? MaxBatch { get; init; }
     /// <summary>A held-out row: added after calibration and never used to fit constants; reported apart, bounds not asserted.</summary>
     public bool Holdout { get; init; }
     public string? Note { get; init; }
@@ -164,6 +170,11 @@ public static class ValidationRunner
                 throw InputException.At(name, null, $"rows[{i}].arrival", "is set on a closed-loop row", "add requestRate (open loop) or drop arrival and burstiness");
             }
 
+            if (r.MaxBatch is < 1)
+            {
+                throw InputException.At(name, null, $"rows[{i}].maxBatch", $"{r.MaxBatch} ('{r.Id}') is not a batch cap", "give the engine's max sequences in flight as the row's source states it (>= 1), or drop it for the profile's maxBatch");
+            }
+
             if (r.Lengths is not null && !LengthDistribution.Known.Contains(r.Lengths.Trim().ToLowerInvariant()))
             {
                 throw InputException.At(name, null, $"rows[{i}].lengths", $"'{r.Lengths}' ('{r.Id}') is not a known length distribution", $"use one of: {string.Join(", ", LengthDistribution.Known)}, or drop it for every request at the mean lengths");
@@ -190,6 +201,12 @@ public static class ValidationRunner
         {
             // No HTTP server or network: only the runtime's own per-call cost remains.
             hw = LoadDefaults.InProcess(hw);
+        }
+
+        if (row.MaxBatch is { } cap)
+        {
+            // The engine ran with its sequence cap set (the row's source states it).
+            hw = hw with { MaxBatch = cap };
         }
 
         var model = catalog.GetModel(row.Model, $"validation row {row.Id}: model");
