@@ -51,4 +51,27 @@ public class AsyncSchedulingTests
         Assert.InRange(later, 0.7 * step, 1.3 * step);
         Assert.Equal(sync.TpotMeanMs, async.TpotMeanMs, 2);
     }
+
+    [Fact]
+    public void EngineSequenceOverhead_AddsHostTimePerSequence_ForItsEngineOnly_AndAsyncSchedulingOverlapsIt()
+    {
+        // 1 ms fixed host work and, for vLLM, 50 µs per running sequence: a decode step of 16 sequences pays 1.8 ms on the host.
+        var hardware = TestProfiles.Gpu(stepMs: 1) with { EngineSequenceOverheadUs = new Dictionary<string, double> { ["vllm"] = 50 } };
+        var plain = new LatencyModel(hardware, TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        var vllm = new LatencyModel(Profiles.ServingEngines.Apply(hardware, "vllm"), TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        var sglang = new LatencyModel(Profiles.ServingEngines.Apply(hardware, "sglang"), TestProfiles.Dense(), TestProfiles.Bf16, 1);
+
+        Assert.Equal(0.0018, vllm.HostSeconds(16), 12);
+        Assert.Equal(0.001, plain.HostSeconds(16), 12);
+        Assert.Equal(plain.DecodeStepSeconds(16, 16_000) + 0.0008, vllm.DecodeStepSeconds(16, 16_000), 12);
+        Assert.Equal(plain.DecodeStepSeconds(16, 16_000), sglang.DecodeStepSeconds(16, 16_000), 12);
+
+        // Asynchronous scheduling: 16 clients decoding 50 tokens each; every step lasts max(device part, 1.8 ms host).
+        var options = new LoadOptions { Requests = 16, Concurrency = 16, InputTokens = 8, OutputTokens = 50 };
+        var async = LoadSimulator.Run(vllm, options with { AsyncScheduling = true });
+        var sync = LoadSimulator.Run(vllm, options);
+        var device = vllm.DecodeStepSeconds(16, 16 * 30) - vllm.HostSeconds(16);
+        Assert.True(device > 0.0018, "the batch's weight stream (2 ms) outlasts its host work");
+        Assert.InRange(sync.Tpot.Average() - async.Tpot.Average(), 0.0017, 0.0019);
+    }
 }

@@ -45,6 +45,7 @@ public static class ProfileFitter
         ["engineRequestOverheadMs.vllm"] = (0, 200),
         ["engineRequestOverheadMs.sglang"] = (0, 200),
         ["engineRequestOverheadMs.trtllm"] = (0, 200),
+        ["engineSequenceOverheadUs.vllm"] = (0, 200),
     };
 
     /// <summary>The profile with one named constant set.</summary>
@@ -73,6 +74,8 @@ public static class ProfileFitter
                 hardware with { WeightReadGBps = new Dictionary<string, double>(hardware.WeightReadGBps, StringComparer.Ordinal) { [name["weightReadGBps.".Length..]] = value } },
             _ when name.StartsWith("engineRequestOverheadMs.", StringComparison.Ordinal) && Ranges.ContainsKey(name) =>
                 hardware with { EngineRequestOverheadMs = new Dictionary<string, double>(hardware.EngineRequestOverheadMs, StringComparer.Ordinal) { [name["engineRequestOverheadMs.".Length..]] = value } },
+            _ when name.StartsWith("engineSequenceOverheadUs.", StringComparison.Ordinal) && Ranges.ContainsKey(name) =>
+                hardware with { EngineSequenceOverheadUs = new Dictionary<string, double>(hardware.EngineSequenceOverheadUs, StringComparer.Ordinal) { [name["engineSequenceOverheadUs.".Length..]] = value } },
             _ => throw new InputException($"--constants: '{name}' cannot be fitted. Fix: use some of: {string.Join(", ", Ranges.Keys)}"),
         };
     }
@@ -171,6 +174,7 @@ public static class ProfileFitter
         _ when name.StartsWith("weightReadGBps.", StringComparison.Ordinal) => h.WeightReadGBps.TryGetValue(name["weightReadGBps.".Length..], out var rate) ? rate : double.NaN,
         // An engine without its own value pays the profile's request overhead.
         _ when name.StartsWith("engineRequestOverheadMs.", StringComparison.Ordinal) => h.EngineRequestOverheadMs.TryGetValue(name["engineRequestOverheadMs.".Length..], out var ms) ? ms : h.RequestOverheadMs,
+        _ when name.StartsWith("engineSequenceOverheadUs.", StringComparison.Ordinal) => h.EngineSequenceOverheadUs.TryGetValue(name["engineSequenceOverheadUs.".Length..], out var us) ? us : 0,
         _ => double.NaN,
     };
 

@@ -17,6 +17,7 @@ public sealed class LatencyModel
     private readonly double _expertBytes;
     private readonly double _attentionWidth;
     private readonly double _stepOverhead;
+    private readonly double _sequenceOverhead;
     private readonly double _pipelineLatency;
     private readonly double _linearFloor;
     private readonly double _layerOverhead;
@@ -49,6 +50,7 @@ public sealed class LatencyModel
         KvBytesPerToken = 2.0 * model.Layers * model.KvHeads * model.HeadDim * precision.BytesPerKv;
         _attentionWidth = (double)Math.Max(1, model.AttentionHeads) * model.HeadDim;
         _stepOverhead = hardware.StepOverheadMs / 1000.0;
+        _sequenceOverhead = hardware.SequenceOverheadUs / 1e6;
         _layerOverhead = model.Layers * hardware.LayerOverheadUs / 1e6;
         // A stack's fused MoE path runs its routing, permutation and grouped-GEMM kernels once per MoE layer per step; dense-MLP
         // layers of an MoE model (first_k_dense_replace) run none (docs/simulator.md).
@@ -197,7 +199,18 @@ public sealed class LatencyModel
     /// <paramref name="prefillAttentionPairs"/> query·key pairs) and decodes one token for each of
     /// <paramref name="decodeBatch"/> sequences whose contexts sum to <paramref name="decodeContext"/> tokens.
     /// </summary>
-    public double StepSeconds(double prefillTokens, double prefillAttentionPairs, int decodeBatch, double decodeContext)
+    public double StepSeconds(double prefillTokens, double prefillAttentionPairs, int decodeBatch, double decodeContext) =>
+        StepSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext, prefillTokens > 0 ? 1 : 0);
+
+    /// <summary>
+    /// The host's work in a step over <paramref name="sequences"/> sequences: the fixed stepOverheadMs plus the engine's
+    /// per-sequence time (<see cref="HardwareProfile.SequenceOverheadUs"/>), seconds. Synchronous steps add it to the device's
+    /// work; asynchronous scheduling overlaps the two.
+    /// </summary>
+    public double HostSeconds(int sequences) => _stepOverhead + (_sequenceOverhead * Math.Max(0, sequences));
+
+    /// <summary>As <see cref="StepSeconds(double, double, int, double)"/>, with <paramref name="prefillSequences"/> prompts prefilled in the step (the host's per-sequence work counts them).</summary>
+    public double StepSeconds(double prefillTokens, double prefillAttentionPairs, int decodeBatch, double decodeContext, int prefillSequences)
     {
         var tokens = prefillTokens + decodeBatch;
         if (tokens <= 0)
@@ -230,7 +243,7 @@ public sealed class LatencyModel
             ? weightSeconds + (LinearFlops(prefillTokens, decodeBatch) / _matVecFlopsPerSecond)
             : Math.Max(linearCompute, weightSeconds));
         var attention = Math.Max(attentionCompute, KvBytesRead(tokens, decodeContext, decodeBatch) / _bytesPerSecond);
-        return linear + attention + AllReduceSeconds(tokens) + _stepOverhead + _layerOverhead + _moeLayerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
+        return linear + attention + AllReduceSeconds(tokens) + HostSeconds(decodeBatch + prefillSequences) + _layerOverhead + _moeLayerOverhead + RuntimeOverheadSeconds(prefillTokens, prefillAttentionPairs, decodeBatch, decodeContext);
     }
 
     /// <summary>
@@ -331,9 +344,6 @@ public sealed class LatencyModel
     /// </summary>
     public double KvBytesRead(double tokens, double decodeContext, int decodeBatch = 1) =>
         KvBytesPerToken * ((LayerMean(decodeContext, decodeBatch) * _kvContextReads) + tokens);
-
-    /// <summary>The host's fixed work per engine step (the profile's <c>stepOverheadMs</c>), seconds: what asynchronous scheduling overlaps.</summary>
-    public double StepOverheadSeconds => _stepOverhead;
 
     /// <summary>Seconds of a decode step for <paramref name="batch"/> sequences with contexts summing to <paramref name="contextSum"/>.</summary>
     public double DecodeStepSeconds(int batch, double contextSum) => StepSeconds(0, 0, batch, contextSum);

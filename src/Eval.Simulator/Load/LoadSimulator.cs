@@ -267,11 +267,21 @@ public static class LoadSimulator
                 budget -= take;
             }
 
-            var dt = model.StepSeconds(prefillTokens, pairs, decodeThisStep ? decodeBatch : 0, decodeThisStep ? decodeContext : 0);
+            var prefillSequences = 0;
+            for (var k = 0; k < running.Count; k++)
+            {
+                if (chunk[k] > 0)
+                {
+                    prefillSequences++;
+                }
+            }
+
+            var stepBatch = decodeThisStep ? decodeBatch : 0;
+            var dt = model.StepSeconds(prefillTokens, pairs, stepBatch, decodeThisStep ? decodeContext : 0, prefillSequences);
             if (options.AsyncScheduling)
             {
                 // The host prepares the next step while the device runs this one: the longer of the two, not their sum.
-                var host = model.StepOverheadSeconds;
+                var host = model.HostSeconds(stepBatch + prefillSequences);
                 dt = Math.Max(dt - host, host);
             }
 

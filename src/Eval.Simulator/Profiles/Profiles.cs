@@ -142,6 +142,18 @@ public sealed record HardwareProfile
     /// the profile's <see cref="RequestOverheadMs"/>. Names: <see cref="ServingEngines.Known"/>.
     /// </summary>
     public IReadOnlyDictionary<string, double> EngineRequestOverheadMs { get; init => field = value ?? new Dictionary<string, double>(); } = new Dictionary<string, double>();
+
+    /// <summary>
+    /// Host time a named serving engine spends per running sequence per step, µs (scheduling, input preparation and output
+    /// processing loop over the batch's sequences), beside the fixed <see cref="StepOverheadMs"/>: a step of n sequences pays
+    /// stepOverheadMs + n · this on the host. Asynchronous scheduling overlaps both with the device's work. An engine not
+    /// listed pays none; <see cref="SequenceOverheadUs"/> is the value in force for a run (set from this by the engine).
+    /// </summary>
+    public IReadOnlyDictionary<string, double> EngineSequenceOverheadUs { get; init => field = value ?? new Dictionary<string, double>(); } = new Dictionary<string, double>();
+
+    /// <summary>The per-sequence host time in force for a run, µs (0 unless the run's engine has one in <see cref="EngineSequenceOverheadUs"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public double SequenceOverheadUs { get; init; }
     /// <summary>
     /// Fraction of peak the routed-expert (mixture-of-experts) GEMMs reach, in place of <see cref="ComputeEfficiency"/>
     /// for the expert share of a step's linear FLOPs: a grouped GEMM over many small per-expert batches, with the weights

@@ -15,8 +15,9 @@ public static class ServingEngines
     public static bool IsKnown(string? engine) => engine is not null && Known.Contains(engine, StringComparer.Ordinal);
 
     /// <summary>
-    /// The profile as a request served by <paramref name="engine"/> sees it: the engine's request overhead where the profile
-    /// lists one, else the profile unchanged (its <c>requestOverheadMs</c>); null engine: the profile unchanged.
+    /// The profile as a request served by <paramref name="engine"/> sees it: the engine's request overhead and per-sequence host
+    /// time where the profile lists them, else the profile unchanged (its <c>requestOverheadMs</c>, no per-sequence host time);
+    /// null engine: the profile unchanged.
     /// <paramref name="field"/> names the input the engine came from, for the error on an unknown name.
     /// </summary>
     public static HardwareProfile Apply(HardwareProfile hardware, string? engine, string field = "--engine")
@@ -32,6 +33,7 @@ public static class ServingEngines
             throw new InputException($"{field}: '{engine}' is not a known serving engine. Fix: use one of: {string.Join(", ", Known)}");
         }
 
-        return hardware.EngineRequestOverheadMs.TryGetValue(engine, out var ms) ? hardware with { RequestOverheadMs = ms } : hardware;
+        var served = hardware.EngineRequestOverheadMs.TryGetValue(engine, out var ms) ? hardware with { RequestOverheadMs = ms } : hardware;
+        return hardware.EngineSequenceOverheadUs.TryGetValue(engine, out var us) ? served with { SequenceOverheadUs = us } : served;
     }
 }

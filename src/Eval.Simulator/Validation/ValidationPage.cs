@@ -391,6 +391,20 @@ public static class ValidationPage
             Qwen3-8B c4 TTFT +4.4 → −31.8 %); with the spread the engines' request path shows as what it is, about 9 (SGLang), 33
             (TensorRT-LLM) and 45 ms (vLLM 0.11) per request that no Hopper calibration row measures.
 
+            Thirteenth pass, third part: batch caps and vLLM's host time per sequence. The 8 AMD ROCm rows state the engine's
+            sequence cap ("Max Num Seqs", 500–3,200, equal to the prompt count); they now carry `maxBatch` in place of the profile's
+            512 (no constant changed: calibration 4.0 % / 1.31×, amd-cdna3 3.5 %; holdout 8.6 → 10.1 %, the 3 AMD 70B holdout rows
+            −8.1 / +5.3 / +2.1 → +20.6 / +25.7 / +23.6 %: the large-batch over-prediction that the calibration rows at batch 64 and 128
+            already showed, +17 / +30 %). A new per-engine constant, `engineSequenceOverheadUs`: the host time vLLM spends per
+            running sequence per step (its scheduler, input preparation and output processing loop over the batch), added to the
+            fixed step overhead and overlapped by asynchronous scheduling. Fitted on calibration rows only: mi300x (with its four
+            amd-cdna3 constants) 40.3 µs, calibration amd-cdna3 3.5 % / 1.28× (the 70B batch 64 / 128 rows +5.1 / +6.6 %); h100-sxm
+            alone 48.2 µs, an independent fit of the same order. The holdout then: the AMD 70B rows −24.8 / −17.9 / −16.5 % (a host
+            cost linear in the sequences overcharges 1,500–3,200 of them), Oracle's 405B rows +8 to +19 % (single-stream decode 15.2 →
+            16.7 %), gpt-oss-120b offline on one H100 +29.7 → +24.4 %. Calibration 111 rows 4.0 % / 1.30×; holdout 67 rows 10.1 % /
+            3.86× (amd-cdna3 16.4 % / 1.33×, saturated throughput 8.6 % / 1.33×). Kept: a fit on calibration rows is not undone for
+            holdout rows.
+
             See docs/simulator.md for the model and for what this table does not cover.
             """);
     }
