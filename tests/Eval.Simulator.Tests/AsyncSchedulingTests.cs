@@ -74,4 +74,14 @@ public class AsyncSchedulingTests
         Assert.True(device > 0.0018, "the batch's weight stream (2 ms) outlasts its host work");
         Assert.InRange(sync.Tpot.Average() - async.Tpot.Average(), 0.0017, 0.0019);
     }
+
+    [Fact]
+    public void ProfileEngine_ServesARunThatNamesNone_ANamedEngineWins()
+    {
+        var hardware = TestProfiles.Gpu(stepMs: 1) with { Engine = "vllm", EngineSequenceOverheadUs = new Dictionary<string, double> { ["vllm"] = 50 } };
+
+        Assert.Equal(50, Profiles.ServingEngines.Apply(hardware, null).SequenceOverheadUs);
+        Assert.Equal(0, Profiles.ServingEngines.Apply(hardware, "sglang").SequenceOverheadUs);
+        Assert.Equal(0, Profiles.ServingEngines.Apply(hardware with { Engine = null }, null).SequenceOverheadUs);
+    }
 }

@@ -177,7 +177,7 @@ public static class ProcurementPlanner
         LatencyModel latency;
         try
         {
-            latency = new LatencyModel(hw, model, precision, candidate.TensorParallel);
+            latency = new LatencyModel(ServingEngines.Apply(hw, null), model, precision, candidate.TensorParallel);
         }
         catch (InputException ex)
         {

@@ -173,7 +173,7 @@ public sealed class ProfileCatalog
                 ("interconnectGBps", h.InterconnectGBps > 0), ("pricePerDeviceHour", h.PricePerDeviceHour > 0),
                 ("layerLatencyUs", h.LayerLatencyUs > 0), ("deviceHopMs", h.DeviceHopMs > 0),
                 ("kvCacheFreeFraction", h.KvCacheFreeFraction < 1), ("sramWeightFraction", h.SramWeightFraction < 1), ("runtimeReservedGB", h.RuntimeReservedGB > 0),
-                ("layerOverheadUs", h.LayerOverheadUs > 0), ("weightReadGBps", h.WeightReadGBps.Count > 0), ("engineRequestOverheadMs", h.EngineRequestOverheadMs.Count > 0), ("engineSequenceOverheadUs", h.EngineSequenceOverheadUs.Count > 0), ("expertComputeEfficiency", h.ExpertComputeEfficiency > 0), ("moeLayerOverheadUs", h.MoeLayerOverheadUs > 0), ("moeExpertOverheadUs", h.MoeExpertOverheadUs > 0), ("matVecComputeEfficiency", h.MatVecComputeEfficiency > 0), ("checkpointFormat", h.CheckpointFormat is not null),
+                ("layerOverheadUs", h.LayerOverheadUs > 0), ("weightReadGBps", h.WeightReadGBps.Count > 0), ("engineRequestOverheadMs", h.EngineRequestOverheadMs.Count > 0), ("engineSequenceOverheadUs", h.EngineSequenceOverheadUs.Count > 0), ("engine", h.Engine is not null), ("expertComputeEfficiency", h.ExpertComputeEfficiency > 0), ("moeLayerOverheadUs", h.MoeLayerOverheadUs > 0), ("moeExpertOverheadUs", h.MoeExpertOverheadUs > 0), ("matVecComputeEfficiency", h.MatVecComputeEfficiency > 0), ("checkpointFormat", h.CheckpointFormat is not null),
                 ("prefillPairNs", h.PrefillPairNs > 0), ("prefillElementNs", h.PrefillElementNs > 0), ("decodeContextNs", h.DecodeContextNs > 0),
                 ("decodeScalarElementNs", h.DecodeScalarElementNs > 0), ("f16VectorElements", h.F16VectorElements > 0), ("kvPadTokens", h.KvPadTokens > 0), ("decodeSplitKvTokens", h.DecodeSplitKvTokens > 0),
             };
@@ -186,6 +186,11 @@ public sealed class ProfileCatalog
             {
                 Require(file, at, $"engineRequestOverheadMs.{engine}", ServingEngines.IsKnown(engine) && ms >= 0 && double.IsFinite(ms),
                     "needs a known serving engine and a request overhead >= 0 ms", $"key it by one of: {string.Join(", ", ServingEngines.Known)}, e.g. \"vllm\": 30");
+            }
+
+            if (h.Engine is not null)
+            {
+                Require(file, at, "engine", ServingEngines.IsKnown(h.Engine), "is not a known serving engine", $"use one of: {string.Join(", ", ServingEngines.Known)}, or drop it");
             }
 
             foreach (var (engine, us) in h.EngineSequenceOverheadUs)

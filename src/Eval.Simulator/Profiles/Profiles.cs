@@ -135,6 +135,13 @@ public sealed record HardwareProfile
     /// applies); null: the model's published (Hugging Face) checkpoint.
     /// </summary>
     public string? CheckpointFormat { get; init; }
+
+    /// <summary>
+    /// The serving engine this profile's constants describe (one of <see cref="ServingEngines.Known"/>), used when a run names
+    /// none (<c>simulate</c> without <c>--engine</c>, <c>procure</c>): its <see cref="EngineRequestOverheadMs"/> and
+    /// <see cref="EngineSequenceOverheadUs"/> entries then apply. Null: the profile's own overheads only.
+    /// </summary>
+    public string? Engine { get; init; }
     /// <summary>
     /// The request overhead of a named serving engine on this device (vllm, sglang, …), ms, in place of
     /// <see cref="RequestOverheadMs"/> for a row or a <c>simulate --engine</c> run of that engine: the engine's own

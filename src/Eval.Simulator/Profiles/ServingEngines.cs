@@ -17,12 +17,14 @@ public static class ServingEngines
     /// <summary>
     /// The profile as a request served by <paramref name="engine"/> sees it: the engine's request overhead and per-sequence host
     /// time where the profile lists them, else the profile unchanged (its <c>requestOverheadMs</c>, no per-sequence host time);
-    /// null engine: the profile unchanged.
+    /// null engine: the profile's own <c>engine</c> if it names one, else the profile unchanged.
     /// <paramref name="field"/> names the input the engine came from, for the error on an unknown name.
     /// </summary>
     public static HardwareProfile Apply(HardwareProfile hardware, string? engine, string field = "--engine")
     {
         ArgumentNullException.ThrowIfNull(hardware);
+        // A run that names no engine is served by the one the profile's constants describe, if it names one.
+        engine ??= hardware.Engine;
         if (engine is null)
         {
             return hardware;
