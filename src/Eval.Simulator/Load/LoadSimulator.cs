@@ -224,6 +224,7 @@ public static class LoadSimulator
             // Build the step: which prompts get (chunks of) prefill, and whether decoding sequences advance.
             double prefillTokens = 0, pairs = 0;
             var decodeBatch = 0;
+            var prefillSequences = 0;
             var anyPrefill = false;
             foreach (var r in running)
             {
@@ -262,18 +263,10 @@ public static class LoadSimulator
 
                 double done0 = input[r] - prefillLeft[r];
                 chunk[k] = take;
+                prefillSequences++;
                 prefillTokens += take;
                 pairs += (take * done0) + (take * (double)take / 2.0);
                 budget -= take;
-            }
-
-            var prefillSequences = 0;
-            for (var k = 0; k < running.Count; k++)
-            {
-                if (chunk[k] > 0)
-                {
-                    prefillSequences++;
-                }
             }
 
             var stepBatch = decodeThisStep ? decodeBatch : 0;
