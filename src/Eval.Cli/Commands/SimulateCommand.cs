@@ -156,7 +156,7 @@ public static class SimulateCommand
                 Seed = template.Seed,
                 UnloadedTtftMs = latency.UnloadedTtftSeconds(inputs[0]) * 1000,
                 UnloadedTpotMs = (template.AsyncScheduling
-                    ? Math.Max(latency.DecodeStepSeconds(1, inputs[0]) - latency.HostSeconds(1), latency.HostSeconds(1))
+                    ? latency.AsyncStepSeconds(latency.DecodeStepSeconds(1, inputs[0]), 1)
                     : latency.DecodeStepSeconds(1, inputs[0])) * 1000,
                 Points = points,
                 Saturation = saturation,

@@ -209,6 +209,16 @@ public sealed class LatencyModel
     /// </summary>
     public double HostSeconds(int sequences) => _stepOverhead + (_sequenceOverhead * Math.Max(0, sequences));
 
+    /// <summary>
+    /// A step of <paramref name="stepSeconds"/> (device and host work added) under asynchronous scheduling: the host forms the
+    /// next step while the device runs this one, so it lasts the longer of the two instead of their sum.
+    /// </summary>
+    public double AsyncStepSeconds(double stepSeconds, int sequences)
+    {
+        var host = HostSeconds(sequences);
+        return Math.Max(stepSeconds - host, host);
+    }
+
     /// <summary>As <see cref="StepSeconds(double, double, int, double)"/>, with <paramref name="prefillSequences"/> prompts prefilled in the step (the host's per-sequence work counts them).</summary>
     public double StepSeconds(double prefillTokens, double prefillAttentionPairs, int decodeBatch, double decodeContext, int prefillSequences)
     {

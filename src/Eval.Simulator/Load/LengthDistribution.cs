@@ -72,6 +72,9 @@ public sealed class LengthDistribution
     /// <summary>The names <see cref="Find"/> accepts.</summary>
     public static IReadOnlyList<string> Known { get; } = ["fixed", "sharegpt"];
 
+    /// <summary>Whether <see cref="Find"/> accepts <paramref name="name"/> (case and surrounding blanks ignored).</summary>
+    public static bool IsKnown(string? name) => name is not null && Known.Contains(name.Trim().ToLowerInvariant());
+
     /// <summary>
     /// What <c>vllm bench serve --dataset-name sharegpt</c> draws from ShareGPT_V3_unfiltered_cleaned_split.json: each entry's
     /// first two turns as prompt and reference output, whatever their roles (vLLM's sampler has no role check), pairs with a

@@ -273,9 +273,7 @@ public static class LoadSimulator
             var dt = model.StepSeconds(prefillTokens, pairs, stepBatch, decodeThisStep ? decodeContext : 0, prefillSequences);
             if (options.AsyncScheduling)
             {
-                // The host prepares the next step while the device runs this one: the longer of the two, not their sum.
-                var host = model.HostSeconds(stepBatch + prefillSequences);
-                dt = Math.Max(dt - host, host);
+                dt = model.AsyncStepSeconds(dt, stepBatch + prefillSequences);
             }
 
             if (options.Jitter > 0)

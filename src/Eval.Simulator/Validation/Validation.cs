@@ -175,7 +175,7 @@ public static class ValidationRunner
                 throw InputException.At(name, null, $"rows[{i}].maxBatch", $"{r.MaxBatch} ('{r.Id}') is not a batch cap", "give the engine's max sequences in flight as the row's source states it (>= 1), or drop it for the profile's maxBatch");
             }
 
-            if (r.Lengths is not null && !LengthDistribution.Known.Contains(r.Lengths.Trim().ToLowerInvariant()))
+            if (r.Lengths is not null && !LengthDistribution.IsKnown(r.Lengths))
             {
                 throw InputException.At(name, null, $"rows[{i}].lengths", $"'{r.Lengths}' ('{r.Id}') is not a known length distribution", $"use one of: {string.Join(", ", LengthDistribution.Known)}, or drop it for every request at the mean lengths");
             }
