@@ -23,6 +23,11 @@ public class ProcureCommandTests
             Assert.All(candidates.EnumerateArray().Where(c => c.GetProperty("hardware").GetString() == "wse-3"),
                 c => Assert.Equal("DeviceHour", c.GetProperty("priceKind").GetString()));
             Assert.StartsWith("Buy ", root.GetProperty("verdict").GetString(), StringComparison.Ordinal);
+            // The verdict says how far its simulated latencies can be trusted: the pick's SLO margin against its family's holdout error.
+            Assert.Contains(" Trust: ", root.GetProperty("verdict").GetString(), StringComparison.Ordinal);
+            Assert.True(root.GetProperty("underLoadError").GetProperty("rows").GetInt32() > 0);
+            Assert.All(candidates.EnumerateArray().Where(c => c.GetProperty("meetsSlo").GetBoolean()), c => Assert.True(c.GetProperty("sloMargin").GetDouble() >= 1));
+            Assert.Contains(candidates.EnumerateArray(), c => c.TryGetProperty("familyError", out _));
             foreach (var f in new[] { "procurement.html", "procurement.md", "procurement.csv", "procurement.json" })
             {
                 Assert.True(File.Exists(Path.Combine(dir, f)), f);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Spark.Eval.Reporting.Procurement;
 using Spark.Eval.Simulator.Procurement;
 using Spark.Eval.Simulator.Profiles;
+using Spark.Eval.Simulator.Validation;
 
 namespace Spark.Eval.Reporting.Tests;
 
@@ -20,7 +21,7 @@ public class ProcurementReportWriterTests
             new ProcurementCandidate { Hardware = "wse-3", Model = "llama-3.1-8b", Precision = "bf16" },
             new ProcurementCandidate { Hardware = "l4", Model = "llama-3.1-70b", Precision = "bf16" },
         ],
-    }));
+    }, validation: ErrorBands.RunKnown(ProfileCatalog.LoadEmbedded(), ValidationRunner.Load(null))));
 
     [Fact]
     public void WriteAll_WritesFourFilesWithVerdictChartsAndEveryCandidate()
@@ -50,6 +51,19 @@ public class ProcurementReportWriterTests
 
             var md = File.ReadAllText(Path.Combine(dir, ProcurementReportWriter.MarkdownFile));
             Assert.Contains("**Verdict:**", md, StringComparison.Ordinal);
+
+            // How far to trust each row: its SLO margin beside its family's holdout error, or why that is unknown.
+            Assert.Contains("| SLO margin vs error | sim. error, unseen rows of the family |", md, StringComparison.Ordinal);
+            Assert.Contains("How far to trust these figures", md, StringComparison.Ordinal);
+            Assert.Contains("unknown: no holdout row of cerebras-wse", md, StringComparison.Ordinal);
+            var hopper = Report.Value.Candidates.Single(c => c.Hardware == "h100-sxm").FamilyError!;
+            Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{hopper.MedianAbsoluteError * 100:F0} % median, {hopper.WorstRatio:F2}× worst, {hopper.Rows} rows ("), md, StringComparison.Ordinal);
+            Assert.Contains("SLO margin vs error</th>", html, StringComparison.Ordinal);
+            Assert.Contains(Report.Value.Candidates.Any(c => c.MarginCoversError == false) ? "class=\"m warn\"" : "</table>", html, StringComparison.Ordinal);
+            var header = csv[0].Split(',');
+            Assert.Contains("slo_margin", header);
+            Assert.Contains("family_holdout_worst_ratio", header);
+            Assert.All(csv.Skip(1), line => Assert.Equal(header.Length, line.Split(',').Length));
 
             var back = JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(dir, ProcurementReportWriter.JsonFile)), SimulatorJsonContext.Default.ProcurementReport)!;
             Assert.True(back.Simulated);

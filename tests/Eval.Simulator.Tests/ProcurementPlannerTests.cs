@@ -61,6 +61,92 @@ public class ProcurementPlannerTests
         Assert.Equal(c.UsdPerMonth!.Value / (tokensPerMonth / 1e6), c.UsdPerMillionOutputTokens!.Value, 6);
     }
 
+    private static readonly Lazy<IReadOnlyList<ValidationResult>> Validation = new(() => ErrorBands.RunKnown(Catalog, ValidationRunner.Load(null)));
+
+    [Fact]
+    public void Evaluate_WithValidation_GivesEachCandidateItsFamilysHoldoutErrorAndSloMargin()
+    {
+        var plan = Plan(200, H100Qwen, new ProcurementCandidate { Hardware = "mi300x", Model = "qwen2.5-coder-32b", Precision = "fp8" }, new ProcurementCandidate { Hardware = "b200", Model = "qwen2.5-coder-32b", Precision = "fp8" });
+        var report = ProcurementPlanner.Evaluate(Catalog, plan, validation: Validation.Value);
+
+        // The bands are the validation page's holdout rows of each family, computed apart here from the same results.
+        foreach (var c in report.Candidates.Where(c => c.Hardware != "b200"))
+        {
+            var rows = Validation.Value.Where(v => v.Row.Holdout && v.Family == c.Family).ToList();
+            Assert.NotEmpty(rows);
+            var band = Assert.IsType<SimulatorErrorBand>(c.FamilyError);
+            Assert.Equal(rows.Count, band.Rows);
+            Assert.Equal(ValidationRunner.MedianAbsoluteError(rows), band.MedianAbsoluteError, 12);
+            Assert.Equal(rows.Max(r => r.Ratio), band.WorstRatio, 12);
+            Assert.Contains(rows, r => r.Row.Id == band.WorstRow);
+            // Calibration rows never enter a band.
+            Assert.DoesNotContain(Validation.Value, v => !v.Row.Holdout && v.Row.Id == band.WorstRow);
+            // The margin is the tightest bounded SLO at the operating point.
+            Assert.True(c.MeetsSlo);
+            Assert.Equal(Math.Min(1000 / c.TtftP99Ms, 50 / c.TpotP99Ms), c.SloMargin, 9);
+            Assert.NotNull(c.ErrorBound);
+            Assert.True(c.ErrorBound >= band.WorstRatio);
+            Assert.Equal(c.SloMargin >= c.ErrorBound, c.MarginCoversError);
+        }
+
+        // A family with no holdout row has no band: its error is unknown, not zero.
+        var b200 = Assert.Single(report.Candidates, c => c.Hardware == "b200");
+        Assert.Equal("nvidia-blackwell", b200.Family);
+        Assert.Null(b200.FamilyError);
+        Assert.Null(b200.MarginCoversError);
+        var underLoad = Assert.IsType<SimulatorErrorBand>(report.UnderLoadError);
+        Assert.Equal(Validation.Value.Count(v => v.Row.Holdout && v.Regime == ErrorBands.LatencyUnderLoad), underLoad.Rows);
+        Assert.Contains(" Trust: ", report.Verdict, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Trust_FamilyWithoutUnderLoadRows_IsJudgedAgainstTheWorstUnderLoad()
+    {
+        var band = new SimulatorErrorBand { Group = "fam", Rows = 5, MedianAbsoluteError = 0.1, WorstRatio = 1.2, WorstRow = "r" };
+        var underLoad = new SimulatorErrorBand { Group = ErrorBands.LatencyUnderLoad, Rows = 9, MedianAbsoluteError = 0.2, WorstRatio = 3.0, WorstRow = "u" };
+        var pick = new CandidateResult
+        {
+            Id = "x", Hardware = "h", HardwareName = "H", Model = "m", ModelName = "M", Precision = "fp8", PassRateSource = "s",
+            MeetsSlo = true, SloMargin = 2.0, Family = "fam", FamilyError = band, ErrorBound = 3.0,
+        };
+        Assert.False(pick.MarginCoversError);
+        var text = ProcurementPlanner.Trust(pick, underLoad);
+        Assert.Contains("2.00× longer", text, StringComparison.Ordinal);
+        Assert.Contains("none of them under load, where all families together reach 3.00×", text, StringComparison.Ordinal);
+        Assert.Contains("does not cover 3.00×", text, StringComparison.Ordinal);
+        Assert.Contains("spark-eval run --sweep", text, StringComparison.Ordinal);
+
+        var wide = pick with { SloMargin = 4.0 };
+        Assert.True(wide.MarginCoversError);
+        Assert.Contains("the margin covers 3.00×", ProcurementPlanner.Trust(wide, underLoad), StringComparison.Ordinal);
+        Assert.Contains("error there is unknown", ProcurementPlanner.Trust(pick with { FamilyError = null, ErrorBound = null }, underLoad), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SloMargin_IsTheTightestBoundedLatency_AndZeroWhenMissed()
+    {
+        var r = new CandidateResult
+        {
+            Id = "x", Hardware = "h", HardwareName = "H", Model = "m", ModelName = "M", Precision = "fp8", PassRateSource = "s",
+            MeetsSlo = true, TtftP99Ms = 250, TpotP99Ms = 10, AnswerP99Ms = 4000,
+        };
+        Assert.Equal(4.0, ProcurementPlanner.SloMargin(r, new ProcurementSlo { TtftP99Ms = 1000, TpotP99Ms = 50 }), 12);
+        Assert.Equal(2.5, ProcurementPlanner.SloMargin(r, new ProcurementSlo { TtftP99Ms = 1000, TpotP99Ms = 50, AnswerP99Ms = 10000 }), 12);
+        Assert.Equal(5.0, ProcurementPlanner.SloMargin(r, new ProcurementSlo { TtftP99Ms = null, TpotP99Ms = 50 }), 12);
+        Assert.Equal(0, ProcurementPlanner.SloMargin(r with { MeetsSlo = false }, new ProcurementSlo()));
+    }
+
+    [Fact]
+    public void RunKnown_SkipsRowsWhoseHardwareTheProfilesLack()
+    {
+        var only = new ProfileCatalog(Catalog.Hardware.Where(h => h.Id == "mi300x"), Catalog.Models, "test");
+        var file = ValidationRunner.Load(null);
+        var results = ErrorBands.RunKnown(only, file);
+        Assert.NotEmpty(results);
+        Assert.All(results, r => Assert.Equal("mi300x", r.Row.Hardware));
+        Assert.Equal(file.Rows.Count(r => r.Hardware == "mi300x"), results.Count);
+    }
+
     [Fact]
     public void Evaluate_MoreDevelopers_NeedsMoreDevicesWithinTheSlo()
     {

@@ -3,6 +3,7 @@ using System.Globalization;
 using Spark.Eval.Reporting.Procurement;
 using Spark.Eval.Simulator.Procurement;
 using Spark.Eval.Simulator.Profiles;
+using Spark.Eval.Simulator.Validation;
 
 namespace Spark.Eval.Cli.Commands;
 
@@ -19,10 +20,13 @@ public static class ProcureCommand
         var command = new Command("procure", "Rank hardware × model candidates for N developers under SLOs: devices, cost per developer-month, pass rate, share in flow (SIMULATED latency).") { plan, output, price, json, profiles };
         command.SetAction(parse =>
         {
-            var catalog = ProfileCatalog.Load(parse.GetValue(profiles));
+            var profilesDir = parse.GetValue(profiles);
+            var catalog = ProfileCatalog.Load(profilesDir);
             var loaded = ProcurementPlanner.Load(parse.GetValue(plan)!);
             var overrides = ProcurementPlanner.ParsePriceOverrides(parse.GetValue(price) ?? []);
-            var report = ProcurementPlanner.Evaluate(catalog, loaded, overrides);
+            // The validation page's rows through the same profiles: each candidate's family error on unseen data.
+            var validation = ErrorBands.RunKnown(catalog, ValidationRunner.LoadBesideProfiles(null, profilesDir));
+            var report = ProcurementPlanner.Evaluate(catalog, loaded, overrides, validation);
             var files = ProcurementReportWriter.WriteAll(report, parse.GetValue(output)!);
             if (parse.GetValue(json))
             {

@@ -285,13 +285,7 @@ public static class SimulateCommand
         {
             var profilesDir = parse.GetValue(Profiles);
             var catalog = ProfileCatalog.Load(profilesDir);
-            var path = parse.GetValue(data);
-            if (path is null && (profilesDir ?? ProfileCatalog.FindDirectory(Directory.GetCurrentDirectory())) is { } dir && File.Exists(Path.Combine(dir, "validation.json")))
-            {
-                path = Path.Combine(dir, "validation.json");
-            }
-
-            var file = ValidationRunner.Load(path);
+            var file = ValidationRunner.LoadBesideProfiles(parse.GetValue(data), profilesDir);
             var results = ValidationRunner.Run(catalog, file);
             var page = ValidationRunner.RenderMarkdown(results, ValidationPage.ValidationPreamble(catalog));
             if (parse.GetValue(summary))

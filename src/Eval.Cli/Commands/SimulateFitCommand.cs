@@ -24,16 +24,10 @@ public static class SimulateFitCommand
         {
             var profilesDir = parse.GetValue(profiles);
             var catalog = ProfileCatalog.Load(profilesDir);
-            var path = parse.GetValue(data);
-            if (path is null && (profilesDir ?? ProfileCatalog.FindDirectory(Directory.GetCurrentDirectory())) is { } dir && File.Exists(Path.Combine(dir, "validation.json")))
-            {
-                path = Path.Combine(dir, "validation.json");
-            }
-
             var id = parse.GetValue(hw) ?? throw new InputException("--hw: missing. Fix: add --hw <profile id>");
             var names = (parse.GetValue(constants) ?? throw new InputException($"--constants: missing. Fix: add --constants computeEfficiency,bandwidthEfficiency (any of: {string.Join(", ", ProfileFitter.Ranges.Keys)})"))
                 .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var fit = ProfileFitter.Fit(catalog, ValidationRunner.Load(path), id, names);
+            var fit = ProfileFitter.Fit(catalog, ValidationRunner.LoadBesideProfiles(parse.GetValue(data), profilesDir), id, names);
             var c = CultureInfo.InvariantCulture;
             var sb = new System.Text.StringBuilder();
             sb.Append(c, $"fitted {fit.Hardware} on {fit.Rows.Count} calibration rows (holdout rows excluded): median absolute error {fit.MedianAbsoluteError * 100:F1} %, worst {fit.WorstRatio:F2}×\n");

@@ -48,10 +48,10 @@ public static class ProcurementReportWriter
     {
         ArgumentNullException.ThrowIfNull(report);
         var sb = new StringBuilder();
-        sb.Append("rank,candidate,hardware,model,precision,tp,fits,meets_slo,devices,replicas,utilisation,headroom,ttft_p99_ms,tpot_p99_ms,answer_p99_ms,share_in_flow,price_kind,usd_per_month,usd_per_developer_month,usd_per_million_output_tokens,pass_rate,pass_rate_measured,pareto,simulated\n");
+        sb.Append("rank,candidate,hardware,model,precision,tp,fits,meets_slo,devices,replicas,utilisation,headroom,ttft_p99_ms,tpot_p99_ms,answer_p99_ms,share_in_flow,price_kind,usd_per_month,usd_per_developer_month,usd_per_million_output_tokens,pass_rate,pass_rate_measured,pareto,slo_margin,family,family_holdout_rows,family_holdout_median_abs_error,family_holdout_worst_ratio,error_bound,margin_covers_error,simulated\n");
         foreach (var r in report.Candidates)
         {
-            sb.Append(C, $"{r.Rank},{Q(r.Id)},{Q(r.Hardware)},{Q(r.Model)},{r.Precision},{r.TensorParallel},{B(r.Fits)},{B(r.MeetsSlo)},{r.Devices},{r.Replicas},{r.Utilisation:F4},{r.Headroom:F4},{r.TtftP99Ms:F1},{r.TpotP99Ms:F2},{r.AnswerP99Ms:F0},{r.ShareInFlow:F4},{r.PriceKind},{N(r.UsdPerMonth, "F2")},{N(r.UsdPerDeveloperMonth, "F2")},{N(r.UsdPerMillionOutputTokens, "F3")},{r.PassRate:F4},{B(r.PassRateMeasured)},{B(r.OnParetoFront)},true\n");
+            sb.Append(C, $"{r.Rank},{Q(r.Id)},{Q(r.Hardware)},{Q(r.Model)},{r.Precision},{r.TensorParallel},{B(r.Fits)},{B(r.MeetsSlo)},{r.Devices},{r.Replicas},{r.Utilisation:F4},{r.Headroom:F4},{r.TtftP99Ms:F1},{r.TpotP99Ms:F2},{r.AnswerP99Ms:F0},{r.ShareInFlow:F4},{r.PriceKind},{N(r.UsdPerMonth, "F2")},{N(r.UsdPerDeveloperMonth, "F2")},{N(r.UsdPerMillionOutputTokens, "F3")},{r.PassRate:F4},{B(r.PassRateMeasured)},{B(r.OnParetoFront)},{r.SloMargin:F3},{Q(r.Family ?? "")},{r.FamilyError?.Rows ?? 0},{N(r.FamilyError?.MedianAbsoluteError, "F4")},{N(r.FamilyError?.WorstRatio, "F3")},{N(r.ErrorBound, "F3")},{(r.MarginCoversError is { } m ? B(m) : "")},true\n");
         }
 
         return sb.ToString();
@@ -64,13 +64,14 @@ public static class ProcurementReportWriter
         sb.Append(C, $"# Procurement: {report.Plan}\n\n> **SIMULATED.** Latency, throughput and fleet sizes come from the hardware simulator (docs/simulator.md), not from measurements.\n\n");
         sb.Append(C, $"**Verdict:** {report.Verdict}\n\n");
         AppendDemand(sb, report, markdown: true);
-        sb.Append("| rank | candidate | devices | utilisation | headroom | p99 TTFT ms | p99 TPOT ms | p99 answer ms | in flow | USD / dev-month | USD / 1M out tok | pass rate | Pareto | meets SLO |\n");
-        sb.Append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
+        sb.Append("| rank | candidate | devices | utilisation | headroom | p99 TTFT ms | p99 TPOT ms | p99 answer ms | in flow | USD / dev-month | USD / 1M out tok | pass rate | Pareto | meets SLO | SLO margin vs error | sim. error, unseen rows of the family |\n");
+        sb.Append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|\n");
         foreach (var r in report.Candidates)
         {
-            sb.Append(C, $"| {r.Rank} | {r.Id} | {(r.Fits ? r.Devices.ToString(C) : "does not fit")} | {r.Utilisation:P0} | {r.Headroom:P0} | {r.TtftP99Ms:F0} | {r.TpotP99Ms:F1} | {r.AnswerP99Ms:F0} | {r.ShareInFlow:P0} | {N(r.UsdPerDeveloperMonth, "F0", "no price")} | {N(r.UsdPerMillionOutputTokens, "F2", "-")} | {r.PassRate:P0} {(r.PassRateMeasured ? "(measured)" : "(sim.)")} | {(r.OnParetoFront ? "yes" : "")} | {(r.MeetsSlo ? "yes" : "no")} |\n");
+            sb.Append(C, $"| {r.Rank} | {r.Id} | {(r.Fits ? r.Devices.ToString(C) : "does not fit")} | {r.Utilisation:P0} | {r.Headroom:P0} | {r.TtftP99Ms:F0} | {r.TpotP99Ms:F1} | {r.AnswerP99Ms:F0} | {r.ShareInFlow:P0} | {N(r.UsdPerDeveloperMonth, "F0", "no price")} | {N(r.UsdPerMillionOutputTokens, "F2", "-")} | {r.PassRate:P0} {(r.PassRateMeasured ? "(measured)" : "(sim.)")} | {(r.OnParetoFront ? "yes" : "")} | {(r.MeetsSlo ? "yes" : "no")} | {Margin(r)} | {ErrorCell(r)} |\n");
         }
 
+        sb.Append(C, $"\n{TrustText(report)}\n");
         sb.Append("\nPrices and quality sources:\n\n");
         foreach (var r in report.Candidates)
         {
@@ -94,13 +95,16 @@ public static class ProcurementReportWriter
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>Procurement — {E(report.Plan)}</title>
             <style>
-            body{"{"}font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;line-height:1.4{"}"}
+            body{"{"}font-family:system-ui,sans-serif;margin:2em auto;max-width:1440px;color:#222;line-height:1.4{"}"}
             table{"{"}border-collapse:collapse;margin:1em 0;font-size:0.88em{"}"}
             th,td{"{"}border:1px solid #ccc;padding:3px 7px;text-align:right{"}"}
             td:nth-child(2),th:nth-child(2){"{"}text-align:left{"}"}
             th{"{"}background:#f3f3f3{"}"}
             tr.pick td{"{"}background:#e6f4ea;font-weight:600{"}"}
             tr.fail td{"{"}color:#888{"}"}
+            td.warn{"{"}background:#fdecea{"}"}
+            td.err{"{"}text-align:left;min-width:14em{"}"}
+            td.m{"{"}white-space:nowrap{"}"}
             .sim{"{"}background:#fff4d6;border:1px solid #e0b040;padding:0.6em 1em{"}"}
             .verdict{"{"}font-size:1.15em;background:#e6f4ea;border:1px solid #5a9;padding:0.7em 1em{"}"}
             .grid{"{"}display:grid;grid-template-columns:repeat(2,1fr);gap:12px{"}"}
@@ -113,14 +117,14 @@ public static class ProcurementReportWriter
 
             """);
         AppendDemand(sb, report, markdown: false);
-        sb.Append("<h2>Candidates, ranked</h2>\n<table><tr><th>rank</th><th>candidate</th><th>devices</th><th>utilisation</th><th>headroom</th><th>p99 TTFT ms</th><th>p99 TPOT ms</th><th>p99 answer ms</th><th>in flow</th><th>USD / developer-month</th><th>USD / 1M output tokens</th><th>pass rate</th><th>Pareto</th><th>meets SLO</th></tr>\n");
+        sb.Append("<h2>Candidates, ranked</h2>\n<table><tr><th>rank</th><th>candidate</th><th>devices</th><th>utilisation</th><th>headroom</th><th>p99 TTFT ms</th><th>p99 TPOT ms</th><th>p99 answer ms</th><th>in flow</th><th>USD / developer-month</th><th>USD / 1M output tokens</th><th>pass rate</th><th>Pareto</th><th>meets SLO</th><th>SLO margin vs error</th><th>sim. error, unseen rows of the family</th></tr>\n");
         foreach (var r in report.Candidates)
         {
             var cls = r.Id == report.Recommended ? " class=\"pick\"" : r.MeetsSlo ? "" : " class=\"fail\"";
-            sb.Append(C, $"<tr{cls}><td>{r.Rank}</td><td>{E(r.Id)}</td><td>{(r.Fits ? r.Devices.ToString(C) : "does not fit")}</td><td>{r.Utilisation:P0}</td><td>{r.Headroom:P0}</td><td>{r.TtftP99Ms:F0}</td><td>{r.TpotP99Ms:F1}</td><td>{r.AnswerP99Ms:F0}</td><td>{r.ShareInFlow:P0}</td><td>{N(r.UsdPerDeveloperMonth, "F0", "no price")}</td><td>{N(r.UsdPerMillionOutputTokens, "F2", "-")}</td><td>{r.PassRate:P0} {(r.PassRateMeasured ? "measured" : "sim.")}</td><td>{(r.OnParetoFront ? "●" : "")}</td><td>{(r.MeetsSlo ? "yes" : "no")}</td></tr>\n");
+            sb.Append(C, $"<tr{cls}><td>{r.Rank}</td><td>{E(r.Id)}</td><td>{(r.Fits ? r.Devices.ToString(C) : "does not fit")}</td><td>{r.Utilisation:P0}</td><td>{r.Headroom:P0}</td><td>{r.TtftP99Ms:F0}</td><td>{r.TpotP99Ms:F1}</td><td>{r.AnswerP99Ms:F0}</td><td>{r.ShareInFlow:P0}</td><td>{N(r.UsdPerDeveloperMonth, "F0", "no price")}</td><td>{N(r.UsdPerMillionOutputTokens, "F2", "-")}</td><td>{r.PassRate:P0} {(r.PassRateMeasured ? "measured" : "sim.")}</td><td>{(r.OnParetoFront ? "●" : "")}</td><td>{(r.MeetsSlo ? "yes" : "no")}</td><td class=\"{(r.MarginCoversError == false ? "m warn" : "m")}\">{E(Margin(r))}</td><td class=\"err\">{E(ErrorCell(r))}</td></tr>\n");
         }
 
-        sb.Append("</table>\n<h2>Cost vs quality (Pareto front)</h2>\n");
+        sb.Append(C, $"</table>\n<p>{E(TrustText(report))}</p>\n<h2>Cost vs quality (Pareto front)</h2>\n");
         sb.Append(ParetoSvg(report));
         sb.Append("<h2>Latency vs load, per replica</h2>\n<p>Poisson arrivals per replica (req/s) against p99 TTFT and p99 TPOT; dashed red: the SLO; dotted grey: saturation (closed-loop throughput stops growing); green: the largest load meeting every SLO; blue dot: the operating point at this demand.</p>\n<div class=\"grid\">\n");
         foreach (var r in report.Candidates.Where(r => r.Fits && r.Curve.Count > 0))
@@ -145,6 +149,20 @@ public static class ProcurementReportWriter
         sb.Append("</ul>\n</body></html>\n");
         return sb.ToString();
     }
+
+    /// <summary>The SLO margin against the error it must cover: "2.29× &lt; 3.86×" (not covered), "4.10× ≥ 3.86×", or the margin alone when the error is unknown.</summary>
+    private static string Margin(CandidateResult r) => !r.MeetsSlo || r.SloMargin <= 0
+        ? "-"
+        : string.Create(C, $"{r.SloMargin:F2}×{(r.ErrorBound is { } b ? (r.SloMargin >= b ? " ≥ " : " < ") + b.ToString("F2", C) + "×" : "")}");
+
+    /// <summary>The family's holdout error: "16 % median, 1.33× worst, 14 rows (0 under load)", or why there is none.</summary>
+    private static string ErrorCell(CandidateResult r) => r.FamilyError is { } e
+        ? string.Create(C, $"{e.MedianAbsoluteError * 100:F0} % median, {e.WorstRatio:F2}× worst, {e.Rows} rows ({r.FamilyErrorUnderLoad?.Rows ?? 0} under load)")
+        : r.Family is null ? "-" : $"unknown: no holdout row of {r.Family}";
+
+    private static string TrustText(ProcurementReport r) => r.UnderLoadError is { } u
+        ? string.Create(C, $"How far to trust these figures: SLO margin is how many times longer every bounded p99 latency could be before an SLO is missed; the error column is the simulator's on the validation page's holdout rows (published measurements never fitted) of the candidate's device family. Under load, all families together: {u.MedianAbsoluteError * 100:F0} % median, {u.WorstRatio:F2}× worst ({u.Rows} rows, worst {u.WorstRow}). Where the margin is below the family's worst error (or the worst under load, when larger) the simulator cannot tell whether the candidate meets the SLO: measure it (spark-eval run --sweep) before buying.")
+        : "How far to trust these figures: the simulator's error on unseen data was not computed for this report.";
 
     private static void AppendDemand(StringBuilder sb, ProcurementReport r, bool markdown)
     {

@@ -6,6 +6,7 @@ using Spark.Eval.Core.Results;
 using Spark.Eval.Simulator.Latency;
 using Spark.Eval.Simulator.Load;
 using Spark.Eval.Simulator.Profiles;
+using Spark.Eval.Simulator.Validation;
 
 namespace Spark.Eval.Simulator.Procurement;
 
@@ -101,8 +102,12 @@ public static class ProcurementPlanner
         return prices;
     }
 
-    /// <summary>Evaluates every candidate of <paramref name="plan"/>; <paramref name="priceOverrides"/> (hardware id → USD per device-hour) replace profile prices.</summary>
-    public static ProcurementReport Evaluate(ProfileCatalog catalog, ProcurementPlan plan, IReadOnlyDictionary<string, double>? priceOverrides = null)
+    /// <summary>
+    /// Evaluates every candidate of <paramref name="plan"/>; <paramref name="priceOverrides"/> (hardware id → USD per device-hour) replace
+    /// profile prices; <paramref name="validation"/> (the validation page's rows run through the same catalog) gives each candidate
+    /// the simulator's error on unseen rows of its device family, set against its SLO margin in the verdict.
+    /// </summary>
+    public static ProcurementReport Evaluate(ProfileCatalog catalog, ProcurementPlan plan, IReadOnlyDictionary<string, double>? priceOverrides = null, IReadOnlyList<ValidationResult>? validation = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(plan);
@@ -115,10 +120,12 @@ public static class ProcurementPlanner
         var demand = plan.Developers * plan.Demand.InteractionsPerDeveloperHour / 3600.0;
         var notes = new List<string>();
         var results = new List<CandidateResult>();
+        var underLoad = validation is null ? null : ErrorBands.Regime(validation, ErrorBands.LatencyUnderLoad);
         for (var i = 0; i < plan.Candidates.Count; i++)
         {
-            results.Add(EvaluateCandidate(catalog, plan, plan.Candidates[i], $"candidates[{i}]", demand, priceOverrides));
+            results.Add(WithErrorBands(EvaluateCandidate(catalog, plan, plan.Candidates[i], $"candidates[{i}]", demand, priceOverrides), catalog, plan.Slo, validation, underLoad));
         }
+
 
         // Think time bounds a developer's rate: no more than one interaction per (think time + answer time).
         var fastestAnswer = results.Where(r => r.Fits && r.AnswerP99Ms > 0).Select(r => r.AnswerP99Ms).DefaultIfEmpty(0).Min();
@@ -129,8 +136,11 @@ public static class ProcurementPlanner
         }
 
         results = MarkParetoAndRank(results);
-        var (recommended, verdict) = Verdict(results, plan);
+        var (recommended, verdict) = Verdict(results, plan, underLoad);
         notes.Add("Latencies, throughput and fleet sizes are SIMULATED by the latency model (docs/simulator.md); error bars per family and regime in docs/simulator-validation.md.");
+        notes.Add(validation is null
+            ? "The simulator's error on unseen data was not computed for this report (no validation rows)."
+            : "SLO margin: how many times longer every bounded p99 latency could be before an SLO is missed. Simulator error: the validation page's holdout rows (published measurements never fitted) of the candidate's device family; a margin below the family's worst holdout ratio (or the worst under load, when larger) means the simulator cannot tell whether the candidate meets the SLO: measure it (spark-eval run --sweep) before buying.");
         notes.Add(string.Create(CultureInfo.InvariantCulture, $"Demand arrives as a Poisson process at developers × interactions per hour; an interaction is in flow when its first token arrives within {plan.Slo.FlowTtftMs:F0} ms and its whole answer within {plan.Slo.FlowAnswerMs:F0} ms ({ProcurementDefaults.FlowSource})."));
         return new ProcurementReport
         {
@@ -143,6 +153,7 @@ public static class ProcurementPlanner
             Candidates = results,
             Recommended = recommended,
             Verdict = verdict,
+            UnderLoadError = underLoad,
             Notes = notes,
         };
     }
@@ -247,6 +258,42 @@ public static class ProcurementPlanner
             UsdPerDeveloperMonth = perMonth / plan.Developers,
             UsdPerMillionOutputTokens = perMonth is { } m && tokensPerMonth > 0 ? m / (tokensPerMonth * plan.Demand.OutputTokens / 1e6) : null,
             Curve = curve,
+        };
+    }
+
+    /// <summary>
+    /// The smallest limit / simulated value over the bounded p99 latencies at the operating point: how many times longer they
+    /// could be before an SLO is missed (0 when it is missed already or nothing is bounded).
+    /// </summary>
+    public static double SloMargin(CandidateResult r, ProcurementSlo slo)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        ArgumentNullException.ThrowIfNull(slo);
+        if (!r.MeetsSlo)
+        {
+            return 0;
+        }
+
+        var terms = new[] { (slo.TtftP99Ms, r.TtftP99Ms), (slo.TpotP99Ms, r.TpotP99Ms), (slo.AnswerP99Ms, r.AnswerP99Ms) }
+            .Where(t => t.Item1 is not null && t.Item2 > 0)
+            .Select(t => t.Item1!.Value / t.Item2)
+            .ToList();
+        return terms.Count == 0 ? 0 : terms.Min();
+    }
+
+    private static CandidateResult WithErrorBands(CandidateResult r, ProfileCatalog catalog, ProcurementSlo slo, IReadOnlyList<ValidationResult>? validation, SimulatorErrorBand? underLoad)
+    {
+        var family = catalog.GetHardware(r.Hardware).Family;
+        var band = validation is null ? null : ErrorBands.Family(validation, family);
+        var bandUnderLoad = validation is null ? null : ErrorBands.Holdout(validation, $"{family}, {ErrorBands.LatencyUnderLoad}", v => v.Family == family && v.Regime == ErrorBands.LatencyUnderLoad);
+        return r with
+        {
+            Family = family,
+            SloMargin = SloMargin(r, slo),
+            FamilyError = band,
+            FamilyErrorUnderLoad = bandUnderLoad,
+            // An SLO is judged under load: a family with no holdout row there borrows every family's worst under load.
+            ErrorBound = band is null ? null : Math.Max(band.WorstRatio, (bandUnderLoad ?? underLoad)?.WorstRatio ?? 0),
         };
     }
 
@@ -367,7 +414,7 @@ public static class ProcurementPlanner
         return [.. ordered.Select((r, i) => r with { Rank = i + 1, OnParetoFront = pareto.Contains(r) })];
     }
 
-    private static (string? Recommended, string Verdict) Verdict(List<CandidateResult> ranked, ProcurementPlan plan)
+    private static (string? Recommended, string Verdict) Verdict(List<CandidateResult> ranked, ProcurementPlan plan, SimulatorErrorBand? underLoad)
     {
         var c = CultureInfo.InvariantCulture;
         var priced = ranked.Where(r => r.MeetsSlo && r.UsdPerDeveloperMonth is not null).ToList();
@@ -382,6 +429,27 @@ public static class ProcurementPlanner
         var best = priced.Max(r => r.PassRate);
         var pick = priced.Where(r => r.PassRate >= best - QualityTolerance).MinBy(r => r.UsdPerDeveloperMonth)!;
         var verdict = string.Create(c, $"Buy {pick.Devices} × {pick.HardwareName} for {pick.ModelName} ({pick.Precision}, TP {pick.TensorParallel}){(pick.PriceKind == PriceKind.PerToken ? " as an API" : "")}: {pick.UsdPerDeveloperMonth:F0} USD per developer-month, p99 TTFT {pick.TtftP99Ms:F0} ms, {pick.ShareInFlow:P0} of interactions in flow, pass rate {pick.PassRate:P0} ({(pick.PassRateMeasured ? "measured" : "simulated")}) — the cheapest candidate meeting every SLO within {QualityTolerance * 100:F0} points of the best pass rate (SIMULATED latency).");
-        return (pick.Id, verdict);
+        return (pick.Id, verdict + Trust(pick, underLoad));
+    }
+
+    /// <summary>How far the pick's simulated latencies can be trusted: its SLO margin against the simulator's error on unseen rows of its family.</summary>
+    public static string Trust(CandidateResult pick, SimulatorErrorBand? underLoad)
+    {
+        ArgumentNullException.ThrowIfNull(pick);
+        var c = CultureInfo.InvariantCulture;
+        if (pick.FamilyError is not { } e)
+        {
+            return pick.Family is null
+                ? ""
+                : string.Create(c, $" Trust: no holdout row measures the {pick.Family} family, so the simulator's error there is unknown; measure it (spark-eval run --sweep) before buying.");
+        }
+
+        var load = pick.FamilyErrorUnderLoad is { } l
+            ? string.Create(c, $"{l.Rows} of them under load, worst {l.WorstRatio:F2}×")
+            : underLoad is { } u ? string.Create(c, $"none of them under load, where all families together reach {u.WorstRatio:F2}×") : "none of them under load";
+        var covered = pick.MarginCoversError == true
+            ? string.Create(c, $"the margin covers {pick.ErrorBound:F2}×.")
+            : string.Create(c, $"the margin does not cover {pick.ErrorBound:F2}×, so measure it (spark-eval run --sweep) before buying.");
+        return string.Create(c, $" Trust: its latencies may be {pick.SloMargin:F2}× longer before an SLO is missed; the simulator errs {e.MedianAbsoluteError * 100:F0} % (median), {e.WorstRatio:F2}× at worst on {e.Rows} unseen {pick.Family} rows ({load}): {covered}");
     }
 }

@@ -1,3 +1,5 @@
+using Spark.Eval.Simulator.Validation;
+
 namespace Spark.Eval.Simulator.Procurement;
 
 /// <summary>One point of a candidate's latency-vs-load curve: a Poisson arrival rate per replica and its simulated tail latencies.</summary>
@@ -60,6 +62,30 @@ public sealed record CandidateResult
     public required string PassRateSource { get; init; }
     public bool OnParetoFront { get; init; }
     public int Rank { get; init; }
+
+    /// <summary>
+    /// How many times longer every bounded latency (p99 TTFT, p99 TPOT, p99 answer) could be at the operating point before
+    /// an SLO is missed: the smallest limit / simulated value; 0 when the SLO is not met. The in-flow share is not in it.
+    /// </summary>
+    public double SloMargin { get; init; }
+
+    /// <summary>The hardware profile's device family (nvidia-hopper, amd-cdna3, …), the key of its error band.</summary>
+    public string? Family { get; init; }
+
+    /// <summary>The simulator's error on the validation page's holdout rows of this family, every regime; null when the family has none.</summary>
+    public SimulatorErrorBand? FamilyError { get; init; }
+
+    /// <summary>The same, its latency-under-load rows only (TTFT or TPOT at concurrency &gt; 1); null when the family has none.</summary>
+    public SimulatorErrorBand? FamilyErrorUnderLoad { get; init; }
+
+    /// <summary>
+    /// The error the SLO margin must cover: the family's worst holdout ratio, or the worst under load when that is larger (the
+    /// family's own under-load rows, else every family's, since an SLO is judged under load); null when the family has no holdout row.
+    /// </summary>
+    public double? ErrorBound { get; init; }
+
+    /// <summary>True when <see cref="SloMargin"/> is at least <see cref="ErrorBound"/>; null when that is unknown.</summary>
+    public bool? MarginCoversError => ErrorBound is { } b && MeetsSlo ? SloMargin >= b : null;
     public IReadOnlyList<LoadCurvePoint> Curve { get; init; } = [];
 }
 
@@ -78,5 +104,7 @@ public sealed record ProcurementReport
     public IReadOnlyList<CandidateResult> Candidates { get; init; } = [];
     public string? Recommended { get; init; }
     public required string Verdict { get; init; }
+    /// <summary>The simulator's error on the holdout rows under load, every family together; null when validation was not run.</summary>
+    public SimulatorErrorBand? UnderLoadError { get; init; }
     public IReadOnlyList<string> Notes { get; init; } = [];
 }

@@ -184,6 +184,20 @@ public static class ValidationRunner
         return file;
     }
 
+    /// <summary>
+    /// Loads <paramref name="path"/> when given; else hw-profiles/validation.json beside the profiles (<paramref name="profilesDirectory"/>,
+    /// or the hw-profiles/ folder above the working directory) when it exists; else the embedded copy.
+    /// </summary>
+    public static ValidationFile LoadBesideProfiles(string? path, string? profilesDirectory)
+    {
+        if (path is null && (profilesDirectory ?? ProfileCatalog.FindDirectory(Directory.GetCurrentDirectory())) is { } dir && File.Exists(Path.Combine(dir, "validation.json")))
+        {
+            path = Path.Combine(dir, "validation.json");
+        }
+
+        return Load(path);
+    }
+
     public static IReadOnlyList<ValidationResult> Run(ProfileCatalog catalog, ValidationFile file)
     {
         ArgumentNullException.ThrowIfNull(catalog);

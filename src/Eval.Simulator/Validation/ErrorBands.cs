@@ -1,0 +1,68 @@
+using Spark.Eval.Simulator.Profiles;
+
+namespace Spark.Eval.Simulator.Validation;
+
+/// <summary>
+/// The simulator's error on unseen data for one group of holdout rows (a device family, a regime, or both): how far a
+/// simulated figure of that group can be trusted. Holdout rows are never fitted (docs/simulator-validation.md).
+/// </summary>
+public sealed record SimulatorErrorBand
+{
+    /// <summary>What the rows share, e.g. "amd-cdna3" or "latency under load".</summary>
+    public required string Group { get; init; }
+    public int Rows { get; init; }
+    /// <summary>Median of |simulated − published| / published over the rows.</summary>
+    public double MedianAbsoluteError { get; init; }
+    /// <summary>Largest max(simulated / published, published / simulated) over the rows.</summary>
+    public double WorstRatio { get; init; }
+    public string? WorstRow { get; init; }
+}
+
+/// <summary>Error bands of the validation page's holdout rows, grouped the way a buyer reads a simulated candidate: by its device family and by regime.</summary>
+public static class ErrorBands
+{
+    public const string LatencyUnderLoad = "latency under load";
+
+    /// <summary>The band of the holdout rows among <paramref name="results"/> that match <paramref name="where"/>; null when none does.</summary>
+    public static SimulatorErrorBand? Holdout(IEnumerable<ValidationResult> results, string group, Func<ValidationResult, bool> where)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        ArgumentNullException.ThrowIfNull(where);
+        var rows = results.Where(r => r.Row.Holdout && where(r)).ToList();
+        if (rows.Count == 0)
+        {
+            return null;
+        }
+
+        var worst = rows.MaxBy(r => r.Ratio)!;
+        return new SimulatorErrorBand
+        {
+            Group = group,
+            Rows = rows.Count,
+            MedianAbsoluteError = ValidationRunner.MedianAbsoluteError(rows),
+            WorstRatio = worst.Ratio,
+            WorstRow = worst.Row.Id,
+        };
+    }
+
+    /// <summary>The holdout band of one device family (every regime).</summary>
+    public static SimulatorErrorBand? Family(IEnumerable<ValidationResult> results, string family) =>
+        Holdout(results, family, r => r.Family == family);
+
+    /// <summary>The holdout band of one regime across every family.</summary>
+    public static SimulatorErrorBand? Regime(IEnumerable<ValidationResult> results, string regime) =>
+        Holdout(results, regime, r => r.Regime == regime);
+
+    /// <summary>
+    /// Runs the validation rows whose hardware and model <paramref name="catalog"/> knows (a user's --profiles folder may
+    /// hold fewer profiles than the rows name; the rest are skipped, not an error).
+    /// </summary>
+    public static IReadOnlyList<ValidationResult> RunKnown(ProfileCatalog catalog, ValidationFile file)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(file);
+        var hardware = catalog.Hardware.Select(h => h.Id).ToHashSet(StringComparer.Ordinal);
+        var models = catalog.Models.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
+        return ValidationRunner.Run(catalog, file with { Rows = [.. file.Rows.Where(r => hardware.Contains(r.Hardware) && models.Contains(r.Model))] });
+    }
+}
