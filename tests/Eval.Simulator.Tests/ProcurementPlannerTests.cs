@@ -35,13 +35,19 @@ public class ProcurementPlannerTests
         Assert.True(pick.OnParetoFront);
         Assert.StartsWith("Buy ", report.Verdict, StringComparison.Ordinal);
         Assert.Contains("SIMULATED", report.Verdict, StringComparison.Ordinal);
-        // WSE-3 has no sourced device-hour price: it is not costed, and says how to cost it.
-        Assert.All(report.Candidates.Where(c => c.Hardware == "wse-3"), c =>
-        {
-            Assert.Equal(PriceKind.None, c.PriceKind);
-            Assert.Null(c.UsdPerDeveloperMonth);
-            Assert.Contains("--price wse-3=", c.PriceSource, StringComparison.Ordinal);
-        });
+        // WSE-3 has no device-hour price: Cerebras sells Llama 3.1 70B by the token (the profile's sourced API price), so that
+        // candidate is costed per token; Qwen2.5-Coder 32B is not on its price list, so that one is not costed and says how to cost it.
+        var wseLlama = Assert.Single(report.Candidates, c => c.Id == "wse-3/llama-3.1-70b/bf16/tp1");
+        Assert.Equal(PriceKind.PerToken, wseLlama.PriceKind);
+        var api = Catalog.GetHardware("wse-3").TokenPrices["llama-3.1-70b"];
+        var requestsPerMonth = 200 * plan.Demand.InteractionsPerDeveloperHour * plan.Demand.WorkingHoursPerMonth;
+        Assert.Equal(requestsPerMonth * ((plan.Demand.InputTokens * api.UsdPerMillionInputTokens) + (plan.Demand.OutputTokens * api.UsdPerMillionOutputTokens)) / 1e6 / 200, wseLlama.UsdPerDeveloperMonth!.Value, 9);
+        Assert.Contains("litellm", wseLlama.PriceSource, StringComparison.Ordinal);
+        var wseQwen = Assert.Single(report.Candidates, c => c.Id == "wse-3/qwen2.5-coder-32b/bf16/tp1");
+        Assert.Equal(PriceKind.None, wseQwen.PriceKind);
+        Assert.Null(wseQwen.UsdPerDeveloperMonth);
+        Assert.Contains("--price wse-3=", wseQwen.PriceSource, StringComparison.Ordinal);
+        Assert.Contains("llama-3.1-70b", wseQwen.PriceSource, StringComparison.Ordinal);
         // Priced candidates that meet the SLO come first, cheapest first.
         var priced = report.Candidates.TakeWhile(c => c.UsdPerDeveloperMonth is not null && c.MeetsSlo).ToList();
         Assert.True(priced.Count >= 2);
@@ -145,6 +151,59 @@ public class ProcurementPlannerTests
         Assert.NotEmpty(results);
         Assert.All(results, r => Assert.Equal("mi300x", r.Row.Hardware));
         Assert.Equal(file.Rows.Count(r => r.Hardware == "mi300x"), results.Count);
+    }
+
+    [Fact]
+    public void EveryProfile_HasADeviceHourOrATokenPrice()
+    {
+        // Issue #20 item 3: prices for every profile, each with its source (the loader refuses a price without one).
+        // cpu-local* profiles are this machine, calibrated by `spark-eval calibrate`: nothing to buy or rent.
+        Assert.All(Catalog.Hardware.Where(h => !h.Id.StartsWith("cpu-local", StringComparison.Ordinal)), h =>
+        {
+            Assert.True(h.PricePerDeviceHour > 0 || h.TokenPrices.Count > 0, $"{h.Id} has no price");
+            Assert.Contains(h.Sources, s => s.Field == (h.PricePerDeviceHour > 0 ? "pricePerDeviceHour" : "tokenPrices"));
+        });
+    }
+
+    [Fact]
+    public void Evaluate_ProfileTokenPrice_YieldsToAPlanTokenPriceAndToADeviceHourOverride()
+    {
+        var candidate = new ProcurementCandidate { Hardware = "groq-lpu", Model = "llama-3.1-8b", Precision = "fp8" };
+        var fromProfile = Assert.Single(ProcurementPlanner.Evaluate(Catalog, Plan(100, candidate)).Candidates);
+        Assert.Equal(PriceKind.PerToken, fromProfile.PriceKind);
+        var requestsPerMonth = 100 * 12 * 160.0;
+        Assert.Equal(requestsPerMonth * ((1024 * 0.05) + (128 * 0.08)) / 1e6 / 100, fromProfile.UsdPerDeveloperMonth!.Value, 9);
+
+        var plan = Plan(100, candidate) with
+        {
+            TokenPrices = [new TokenPrice { Hardware = "groq-lpu", Model = "llama-3.1-8b", UsdPerMillionInputTokens = 1, UsdPerMillionOutputTokens = 1, Source = "test", Date = "2026-12-07" }],
+        };
+        var fromPlan = Assert.Single(ProcurementPlanner.Evaluate(Catalog, plan).Candidates);
+        Assert.Equal(requestsPerMonth * (1024 + 128) / 1e6 / 100, fromPlan.UsdPerDeveloperMonth!.Value, 9);
+
+        var overridden = Assert.Single(ProcurementPlanner.Evaluate(Catalog, Plan(100, candidate), ProcurementPlanner.ParsePriceOverrides(["groq-lpu=1"])).Candidates);
+        Assert.Equal(PriceKind.DeviceHour, overridden.PriceKind);
+        Assert.Equal(overridden.Devices * 1.0 * 730 / 100, overridden.UsdPerDeveloperMonth!.Value, 6);
+    }
+
+    [Fact]
+    public void Load_TokenPriceForAnUnknownModel_NamesTheFieldAndTheFix()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"profiles-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var root = Path.Combine(ProfileCatalogTests.RepoRoot, "hw-profiles");
+            File.Copy(Path.Combine(root, "models.json"), Path.Combine(dir, "models.json"));
+            File.WriteAllText(Path.Combine(dir, "hardware.json"), File.ReadAllText(Path.Combine(root, "hardware.json")).Replace("\"llama-3.1-8b\": {\n          \"usdPerMillionInputTokens\": 0.1", "\"no-such-model\": {\n          \"usdPerMillionInputTokens\": 0.1", StringComparison.Ordinal));
+            var ex = Assert.Throws<InputException>(() => ProfileCatalog.Load(dir));
+            Assert.Contains("tokenPrices.no-such-model", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("Fix:", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

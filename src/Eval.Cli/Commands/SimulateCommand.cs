@@ -267,7 +267,9 @@ public static class SimulateCommand
                 sb.Append(c, $"  one replica sustains {plan.MaxRequestsPerSecondPerReplica:F3} req/s within the SLO → {plan.Replicas} replica(s) × {plan.DevicesPerReplica} device(s) = {plan.Devices} device(s)\n");
                 sb.Append(plan.PricePerDeviceHour > 0
                     ? string.Create(c, $"  cost {plan.CostPerHour:F2} USD/h at {plan.PricePerDeviceHour:F2} USD/device-hour → {plan.CostPerMillionOutputTokens:F2} USD per million output tokens at this demand\n")
-                    : "  cost: the profile has no sourced device-hour price\n");
+                    : latency.Hardware.TokenPrices.TryGetValue(latency.Model.Id, out var api)
+                        ? string.Create(c, $"  cost: sold as an API at {api.UsdPerMillionInputTokens:G4} / {api.UsdPerMillionOutputTokens:G4} USD per 1M input / output tokens (the profile's tokenPrices source) → {((report.Points[0].InputTokens * api.UsdPerMillionInputTokens) + (report.Points[0].OutputTokens * api.UsdPerMillionOutputTokens)) / report.Points[0].OutputTokens:F2} USD per million output tokens at {report.Points[0].InputTokens}/{report.Points[0].OutputTokens} tokens a request\n")
+                        : "  cost: the profile has no sourced device-hour or token price for this model\n");
             }
         }
 

@@ -217,10 +217,11 @@ public static class ProcurementPlanner
         double? perMonth = null;
         double? pricePerHour = null;
         string? priceSource = null;
+        double PerMonth(double input, double output) => tokensPerMonth * ((plan.Demand.InputTokens * input) + (plan.Demand.OutputTokens * output)) / 1e6;
         if (token is not null && !overridden)
         {
             kind = PriceKind.PerToken;
-            perMonth = tokensPerMonth * ((plan.Demand.InputTokens * token.UsdPerMillionInputTokens) + (plan.Demand.OutputTokens * token.UsdPerMillionOutputTokens)) / 1e6;
+            perMonth = PerMonth(token.UsdPerMillionInputTokens, token.UsdPerMillionOutputTokens);
             priceSource = $"{token.Source} ({token.Date}): {token.UsdPerMillionInputTokens:G4} / {token.UsdPerMillionOutputTokens:G4} USD per 1M input / output tokens";
         }
         else if (hw.PricePerDeviceHour > 0)
@@ -230,10 +231,19 @@ public static class ProcurementPlanner
             perMonth = replicas > 0 ? devices * hw.PricePerDeviceHour * plan.FleetHoursPerMonth : null;
             priceSource = overridden ? "--price override" : hw.Sources.FirstOrDefault(s => s.Field == "pricePerDeviceHour") is { } s ? $"{s.Url}: {s.Quote}" : null;
         }
+        else if (hw.TokenPrices.TryGetValue(model.Id, out var api))
+        {
+            // The vendor sells this model as an API (the profile's sourced token price): cost follows tokens, not the fleet.
+            kind = PriceKind.PerToken;
+            perMonth = PerMonth(api.UsdPerMillionInputTokens, api.UsdPerMillionOutputTokens);
+            priceSource = string.Create(CultureInfo.InvariantCulture, $"{api.UsdPerMillionInputTokens:G4} / {api.UsdPerMillionOutputTokens:G4} USD per 1M input / output tokens (the vendor's API){(hw.Sources.FirstOrDefault(s => s.Field == "tokenPrices") is { } ts ? $": {ts.Url}: {ts.Quote}" : "")}");
+        }
         else
         {
             kind = PriceKind.None;
-            priceSource = $"no sourced price for {hw.Id}: give --price {hw.Id}=USD/h (or a tokenPrices entry) to cost it";
+            priceSource = hw.TokenPrices.Count > 0
+                ? $"no sourced price for {model.Id} on {hw.Id} (its API prices: {string.Join(", ", hw.TokenPrices.Keys.Order(StringComparer.Ordinal))}): give --price {hw.Id}=USD/h (or a plan tokenPrices entry) to cost it"
+                : $"no sourced price for {hw.Id}: give --price {hw.Id}=USD/h (or a tokenPrices entry) to cost it";
         }
 
         return baseResult with

@@ -99,7 +99,22 @@ public sealed class ProfileCatalog
             throw new InputException($"{modelsPath}: file not found. Fix: restore hw-profiles/models.json from the repository");
         }
 
-        return new ProfileCatalog(hardware, ParseModels(modelsPath, File.ReadAllBytes(modelsPath)), directory);
+        var models = ParseModels(modelsPath, File.ReadAllBytes(modelsPath));
+        CheckTokenPriceModels(Path.Combine(directory, "hardware.json"), hardware, models);
+        return new ProfileCatalog(hardware, models, directory);
+    }
+
+    /// <summary>A hardware profile's <c>tokenPrices</c> must name models the catalog has.</summary>
+    private static void CheckTokenPriceModels(string file, IEnumerable<HardwareProfile> hardware, IReadOnlyList<ModelProfile> models)
+    {
+        var ids = models.Select(m => m.Id).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var h in hardware)
+        {
+            foreach (var model in h.TokenPrices.Keys.Where(k => !ids.Contains(k)))
+            {
+                throw InputException.At(file, null, $"hardware '{h.Id}'.tokenPrices.{model}", "names no model profile", $"key it by a model id of models.json: {string.Join(", ", ids.Order(StringComparer.Ordinal))}");
+            }
+        }
     }
 
     /// <summary>The profiles embedded in this assembly at build time.</summary>
@@ -111,7 +126,9 @@ public sealed class ProfileCatalog
             hardware.AddRange(ParseHardware("embedded:hw-profiles/" + LocalHardwareFile, local));
         }
 
-        return new ProfileCatalog(hardware, ParseModels("embedded:hw-profiles/models.json", ReadEmbedded("models.json")!), "embedded hw-profiles");
+        var models = ParseModels("embedded:hw-profiles/models.json", ReadEmbedded("models.json")!);
+        CheckTokenPriceModels("embedded:hw-profiles/hardware.json", hardware, models);
+        return new ProfileCatalog(hardware, models, "embedded hw-profiles");
     }
 
     internal static byte[]? ReadEmbedded(string name)
@@ -170,7 +187,7 @@ public sealed class ProfileCatalog
                 ("stepOverheadMs", h.StepOverheadMs > 0), ("requestOverheadMs", h.RequestOverheadMs > 0), ("networkRttMs", h.NetworkRttMs > 0),
                 ("inProcessRequestOverheadMs", h.InProcessRequestOverheadMs > 0), ("kvReadPerQueryHead", h.KvReadPerQueryHead), ("kvGroupRereadFraction", h.KvGroupRereadFraction < 1),
                 ("allReduceHopLatencyUs", h.AllReduceHopLatencyUs > 0), ("allReduceCallOverheadUs", h.AllReduceCallOverheadUs > 0),
-                ("interconnectGBps", h.InterconnectGBps > 0), ("pricePerDeviceHour", h.PricePerDeviceHour > 0),
+                ("interconnectGBps", h.InterconnectGBps > 0), ("pricePerDeviceHour", h.PricePerDeviceHour > 0), ("tokenPrices", h.TokenPrices.Count > 0),
                 ("layerLatencyUs", h.LayerLatencyUs > 0), ("deviceHopMs", h.DeviceHopMs > 0),
                 ("kvCacheFreeFraction", h.KvCacheFreeFraction < 1), ("sramWeightFraction", h.SramWeightFraction < 1), ("runtimeReservedGB", h.RuntimeReservedGB > 0),
                 ("layerOverheadUs", h.LayerOverheadUs > 0), ("weightReadGBps", h.WeightReadGBps.Count > 0), ("engineRequestOverheadMs", h.EngineRequestOverheadMs.Count > 0), ("engineSequenceOverheadUs", h.EngineSequenceOverheadUs.Count > 0), ("engine", h.Engine is not null), ("expertComputeEfficiency", h.ExpertComputeEfficiency > 0), ("moeLayerOverheadUs", h.MoeLayerOverheadUs > 0), ("moeExpertOverheadUs", h.MoeExpertOverheadUs > 0), ("matVecComputeEfficiency", h.MatVecComputeEfficiency > 0), ("checkpointFormat", h.CheckpointFormat is not null),
@@ -191,6 +208,12 @@ public sealed class ProfileCatalog
             if (h.Engine is not null)
             {
                 Require(file, at, "engine", ServingEngines.IsKnown(h.Engine), "is not a known serving engine", $"use one of: {string.Join(", ", ServingEngines.Known)}, or drop it");
+            }
+
+            foreach (var (model, price) in h.TokenPrices)
+            {
+                Require(file, at, $"tokenPrices.{model}", price.UsdPerMillionInputTokens > 0 && price.UsdPerMillionOutputTokens > 0 && double.IsFinite(price.UsdPerMillionInputTokens) && double.IsFinite(price.UsdPerMillionOutputTokens),
+                    "needs usdPerMillionInputTokens and usdPerMillionOutputTokens > 0", "give the vendor's API price per million tokens, e.g. { \"usdPerMillionInputTokens\": 0.6, \"usdPerMillionOutputTokens\": 0.6 }");
             }
 
             foreach (var (engine, us) in h.EngineSequenceOverheadUs)

@@ -196,6 +196,11 @@ public sealed record HardwareProfile
     public double DeviceHopMs { get; init; }
     /// <summary>Price of one device-hour, USD (list or typical cloud price, see sources).</summary>
     public double PricePerDeviceHour { get; init; }
+    /// <summary>
+    /// Where the vendor sells tokens rather than device-hours (Cerebras, Groq): its API price per model id, USD per million
+    /// input and output tokens (the <c>tokenPrices</c> source entry names the vendor's model names and the date).
+    /// </summary>
+    public IReadOnlyDictionary<string, ApiTokenPrice> TokenPrices { get; init => field = value ?? new Dictionary<string, ApiTokenPrice>(); } = new Dictionary<string, ApiTokenPrice>();
     public IReadOnlyList<FigureSource> Sources { get; init => field = value ?? []; } = [];
 
     /// <summary>
@@ -209,6 +214,13 @@ public sealed record HardwareProfile
             : precision.ComputeAs is { } alias && (precision.AliasNeeds is not { } needs || PeakTflops.ContainsKey(needs)) && PeakTflops.TryGetValue(alias, out var a) ? a
             : PeakTflops.TryGetValue("bf16", out var b) ? b : 0;
     }
+}
+
+/// <summary>A vendor's API price for one model, USD per million input and output tokens.</summary>
+public sealed record ApiTokenPrice
+{
+    public double UsdPerMillionInputTokens { get; init; }
+    public double UsdPerMillionOutputTokens { get; init; }
 }
 
 /// <summary>One model profile: architecture figures that drive the latency model, mixture-of-experts shape and capability.</summary>
