@@ -78,14 +78,20 @@ public class SessionRealTimeTests
         var dir = Path.Combine(CliHarness.TempDir(), "run");
 
         var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", "hwsim?name=deep&hw=h100-sxm&model=llama-3.1-70b&tp=4",
-            "--backend", "hwsim?name=wafer&hw=wse-3&model=llama-3.1-8b", "--sessions", "2", "--session-length", "10m", "--no-grade", "--seed", "2", "--out", dir);
+            "--backend", "hwsim?name=wafer&hw=wse-3&model=qwen2.5-coder-7b", "--backend", "hwsim?name=api&hw=wse-3&model=llama-3.1-8b",
+            "--sessions", "2", "--session-length", "10m", "--no-grade", "--seed", "2", "--out", dir);
 
         Assert.True(exit == 0, stderr);
         var manifest = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(dir, "manifest.json")), CoreJsonContext.Default.RunManifest)!;
         var price = manifest.Backends.Single(b => b.Name == "deep").Price!;
         Assert.Equal(3.0, price.UsdPerDeviceHour);
         Assert.Equal(4, price.Devices);
-        Assert.Null(manifest.Backends.Single(b => b.Name == "wafer").Price); // hw-profiles has no sourced WSE-3 price
+        // Cerebras sells WSE-3 by the token: Llama 3.1 8B has the profile's API price, Qwen2.5-Coder 7B none.
+        Assert.Null(manifest.Backends.Single(b => b.Name == "wafer").Price);
+        var api = manifest.Backends.Single(b => b.Name == "api").Price!;
+        Assert.True(api.PerToken);
+        Assert.Equal(0.10, api.UsdPerMillionInputTokens);
+        Assert.Equal(0.10, api.UsdPerMillionOutputTokens);
         var summary = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(dir, "summary.json")), CoreJsonContext.Default.RunSummary)!;
         var arms = summary.Sessions!.Arms.ToDictionary(a => a.Arm);
         var deep = arms["deep"].Cost!;
@@ -95,6 +101,9 @@ public class SessionRealTimeTests
         Assert.Equal(deep.Usd!.Value, deep.DeviceHours * 3.0, 9);
         Assert.Null(arms["wafer"].Cost!.Usd);
         Assert.Equal(["wafer"], arms["wafer"].Cost!.UnpricedBackends);
+        var byToken = arms["api"].Cost!;
+        Assert.Equal("tokens", byToken.Basis);
+        Assert.True(byToken.Usd > 0, $"api: {byToken}");
     }
 
     private static readonly List<(string Id, string Kind)> Mini = [.. File.ReadLines(Path.Combine(CliHarness.RepoRoot, "datasets", "spark-mini", "tasks.jsonl"))

@@ -39,13 +39,22 @@ public sealed class HwSimBackendFactory(TokenCounter tokens) : IBackendFactory
         var client = new HwSimChatClient(context.Time, tokens, latency, rtt);
         var description = string.Create(CultureInfo.InvariantCulture,
             $"SIMULATED {latency.Describe()}: TTFT {client.TimeToFirstTokenSeconds(500) * 1000:F0} ms at 500 prompt tokens, {1 / latency.DecodeStepSeconds(1, 500):F0} tokens/s alone; answers = reference or mutants (capability {model.Capability:F2}), other prompts a simulated text; profiles from {catalog.Origin}");
-        // The hardware's sourced price per device-hour, for the sessions' cost (docs/metrics.md, "Session cost"); none when unpriced.
+        // The hardware's sourced price, for the sessions' cost (docs/metrics.md, "Session cost"): per device-hour, else the
+        // vendor's API price for this model (Cerebras, Groq sell tokens); none when unpriced.
         var price = hardware.PricePerDeviceHour > 0 ? new BackendPrice
         {
             UsdPerDeviceHour = hardware.PricePerDeviceHour,
             Devices = latency.Devices,
             Source = hardware.Sources.FirstOrDefault(s => s.Field == "pricePerDeviceHour") is { } source ? $"{source.Url}: {source.Quote}" : $"{catalog.Origin}: {hardware.Id}.pricePerDeviceHour",
-        } : null;
+        }
+        : hardware.TokenPrices.TryGetValue(model.Id, out var api) ? new BackendPrice
+        {
+            UsdPerMillionInputTokens = api.UsdPerMillionInputTokens,
+            UsdPerMillionOutputTokens = api.UsdPerMillionOutputTokens,
+            Devices = latency.Devices,
+            Source = hardware.Sources.FirstOrDefault(s => s.Field == "tokenPrices") is { } ts ? $"{ts.Url}: {ts.Quote}" : $"{catalog.Origin}: {hardware.Id}.tokenPrices.{model.Id}",
+        }
+        : null;
         return Task.FromResult(new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: true, client.ModelId, price), client));
     }
 }
