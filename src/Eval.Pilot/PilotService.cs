@@ -62,6 +62,45 @@ public static class PilotService
         RunDirectory.WriteAtomic(path, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(export, PilotJsonContext.Default.ThinkTimeExport)));
     }
 
+    /// <summary>Reads a pilot report (pilot.json) back, checking its kind and format version.</summary>
+    public static PilotReport ReadReport(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new InputException($"{path}: file not found. Fix: pass the pilot.json that 'spark-eval pilot analyze --out DIR' wrote");
+        }
+
+        PilotReport? report;
+        try
+        {
+            report = JsonSerializer.Deserialize(File.ReadAllText(path), PilotJsonContext.Default.PilotReport);
+        }
+        catch (JsonException ex)
+        {
+            throw InputException.At(path, (int?)(ex.LineNumber + 1), ex.Path, "not a pilot report", "pass the pilot.json that 'spark-eval pilot analyze' wrote");
+        }
+
+        if (report is null || report.FormatVersion != PilotReport.CurrentFormatVersion || report.Kind != "spark-eval.pilot-report")
+        {
+            throw InputException.At(path, 1, "formatVersion", $"expected kind spark-eval.pilot-report version {PilotReport.CurrentFormatVersion}", "regenerate it with this version of spark-eval");
+        }
+
+        return report;
+    }
+
+    /// <summary>
+    /// The pilot cohort's interactive uses per developer-day during the pilot (the mean over its developers, the report's
+    /// uses_per_dev_day cell) and how many developers it averages: the measured demand a procurement plan can use.
+    /// </summary>
+    public static (double UsesPerDeveloperDay, int Developers) PilotDemand(PilotReport report, string path)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var cell = report.Effects.FirstOrDefault(e => e.Metric == "uses_per_dev_day")?.Cells.FirstOrDefault(c => c.Cohort == Cohort.Pilot && c.Period == Period.During);
+        return cell is { Mean: { } mean, Developers: > 0 } && mean > 0
+            ? (mean, cell.Developers)
+            : throw InputException.At(path, null, "effects[uses_per_dev_day]", "has no pilot-cohort uses during the pilot", "analyze telemetry that covers the pilot period (--pilot-start) and names the pilot cohort (--cohorts)");
+    }
+
     /// <summary>Reads a think-time export back (session replay's entry point), checking its format version.</summary>
     public static ThinkTimeExport ReadThinkTimes(string path)
     {

@@ -42,6 +42,49 @@ public class ProcureCommandTests
         }
     }
 
+    [Fact]
+    public async Task Procure_PilotTelemetry_ReplacesTheAssumedDemandWithTheMeasuredOne()
+    {
+        var dir = CliHarness.TempDir();
+        var synth = Path.Combine(dir, "synth");
+        var (exit, _, stderr) = await CliHarness.RunAsync("pilot", "synth", "--out", synth, "--developers", "8", "--days", "30", "--seed", "3", "--formats", "csv");
+        Assert.True(exit == 0, stderr);
+        var report = Path.Combine(dir, "report");
+        var thinkTimes = Path.Combine(dir, "think-times.json");
+        (exit, _, stderr) = await CliHarness.RunAsync("pilot", "analyze", Path.Combine(synth, "events.csv"), "--out", report, "--think-times", thinkTimes, "--bootstrap", "100");
+        Assert.True(exit == 0, stderr);
+        var pilotJson = Path.Combine(report, "pilot.json");
+
+        var plan = Path.Combine(CliHarness.RepoRoot, "hw-profiles", "procure-example.json");
+        string stdout;
+        (exit, stdout, stderr) = await CliHarness.RunAsync("procure", plan, "--out", Path.Combine(dir, "out"), "--pilot", pilotJson, "--think-times", thinkTimes, "--hours-per-day", "6", "--json");
+        Assert.True(exit == 0, stderr);
+
+        // The figures the pilot report and the think-time export hold, read here apart from the command.
+        using var pilotDoc = JsonDocument.Parse(File.ReadAllText(pilotJson));
+        var uses = pilotDoc.RootElement.GetProperty("effects").EnumerateArray().Single(e => e.GetProperty("metric").GetString() == "uses_per_dev_day")
+            .GetProperty("cells").EnumerateArray().Single(c => c.GetProperty("cohort").GetString() == "Pilot" && c.GetProperty("period").GetString() == "During").GetProperty("mean").GetDouble();
+        using var ttDoc = JsonDocument.Parse(File.ReadAllText(thinkTimes));
+        var meanThink = ttDoc.RootElement.GetProperty("kinds").EnumerateArray().Single(k => k.GetProperty("kind").GetString() == "all").GetProperty("meanSeconds").GetDouble();
+
+        using var doc = JsonDocument.Parse(stdout);
+        var demand = doc.RootElement.GetProperty("demand");
+        Assert.Equal(uses / 6, demand.GetProperty("interactionsPerDeveloperHour").GetDouble(), 9);
+        Assert.Equal(meanThink, demand.GetProperty("thinkTimeSeconds").GetDouble(), 9);
+        Assert.Contains("pilot.json", demand.GetProperty("source").GetString(), StringComparison.Ordinal);
+        Assert.Equal(200 * uses / 6 / 3600, doc.RootElement.GetProperty("demandRequestsPerSecond").GetDouble(), 9);
+
+        // A think-time export where a pilot report belongs, or an impossible working day: exit 2, named, nothing written.
+        var bad = Path.Combine(dir, "bad");
+        (exit, _, stderr) = await CliHarness.RunAsync("procure", plan, "--out", bad, "--pilot", thinkTimes);
+        Assert.Equal(2, exit);
+        Assert.Contains("think-times.json", stderr, StringComparison.Ordinal);
+        (exit, _, stderr) = await CliHarness.RunAsync("procure", plan, "--out", bad, "--pilot", pilotJson, "--hours-per-day", "0");
+        Assert.Equal(2, exit);
+        Assert.Contains("--hours-per-day", stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(bad));
+    }
+
     [Theory]
     [InlineData("missing-plan.json", null, "file not found")]
     [InlineData("hw-profiles/procure-example.json", "h100-sxm", "expected hardware=USD")]

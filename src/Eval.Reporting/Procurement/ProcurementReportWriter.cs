@@ -168,7 +168,7 @@ public static class ProcurementReportWriter
     {
         var d = r.Demand;
         var s = r.Slo;
-        var text = string.Create(C, $"{r.Developers} developers × {d.InteractionsPerDeveloperHour:G3} interactions per developer-hour = {r.DemandRequestsPerSecond:F2} req/s ({d.InputTokens} input / {d.OutputTokens} output tokens, think time {d.ThinkTimeSeconds:G3} s, {d.WorkingHoursPerMonth:G4} working h/month; device-hour fleets paid {r.FleetHoursPerMonth:G4} h/month). SLO: p99 TTFT ≤ {N(s.TtftP99Ms, "F0", "-")} ms, p99 TPOT ≤ {N(s.TpotP99Ms, "F0", "-")} ms, p99 answer {(s.AnswerP99Ms is { } a ? $"≤ {a:F0} ms" : "not bounded")}, in flow ≥ {N(s.MinShareInFlow * 100, "F0", "-")} % (flow: first token ≤ {s.FlowTtftMs:F0} ms and answer ≤ {s.FlowAnswerMs:F0} ms).");
+        var text = string.Create(C, $"{r.Developers} developers × {d.InteractionsPerDeveloperHour:G3} interactions per developer-hour = {r.DemandRequestsPerSecond:F2} req/s ({d.InputTokens} input / {d.OutputTokens} output tokens, think time {d.ThinkTimeSeconds:G3} s, {d.WorkingHoursPerMonth:G4} working h/month; device-hour fleets paid {r.FleetHoursPerMonth:G4} h/month). SLO: p99 TTFT ≤ {N(s.TtftP99Ms, "F0", "-")} ms, p99 TPOT ≤ {N(s.TpotP99Ms, "F0", "-")} ms, p99 answer {(s.AnswerP99Ms is { } a ? $"≤ {a:F0} ms" : "not bounded")}, in flow ≥ {N(s.MinShareInFlow * 100, "F0", "-")} % (flow: first token ≤ {s.FlowTtftMs:F0} ms and answer ≤ {s.FlowAnswerMs:F0} ms).{(d.Source is { } src ? " Demand: " + src + "." : "")}");
         sb.Append(markdown ? text + "\n\n" : $"<p>{E(text)}</p>\n");
     }
 

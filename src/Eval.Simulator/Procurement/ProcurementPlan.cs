@@ -23,6 +23,8 @@ public sealed record DeveloperDemand
     public int OutputTokens { get; set; } = ProcurementDefaults.OutputTokens;
     /// <summary>Working hours per developer-month, the hours in which demand arrives.</summary>
     public double WorkingHoursPerMonth { get; set; } = ProcurementDefaults.WorkingHoursPerMonth;
+    /// <summary>Where the interaction rate and think time come from (a pilot report, a survey); null: the plan's own figures or the defaults.</summary>
+    public string? Source { get; set; }
 }
 
 /// <summary>Service-level objectives of a procurement plan: tail latencies and the share of interactions that keep a developer in flow.</summary>
