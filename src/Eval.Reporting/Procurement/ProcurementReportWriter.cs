@@ -68,7 +68,7 @@ public static class ProcurementReportWriter
         sb.Append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|\n");
         foreach (var r in report.Candidates)
         {
-            sb.Append(C, $"| {r.Rank} | {r.Id} | {(r.Fits ? r.Devices.ToString(C) : "does not fit")} | {r.Utilisation:P0} | {r.Headroom:P0} | {r.TtftP99Ms:F0} | {r.TpotP99Ms:F1} | {r.AnswerP99Ms:F0} | {r.ShareInFlow:P0} | {N(r.UsdPerDeveloperMonth, "F0", "no price")} | {N(r.UsdPerMillionOutputTokens, "F2", "-")} | {r.PassRate:P0} {(r.PassRateMeasured ? "(measured)" : "(sim.)")} | {(r.OnParetoFront ? "yes" : "")} | {(r.MeetsSlo ? "yes" : "no")} | {Margin(r)} | {ErrorCell(r)} |\n");
+            sb.Append(C, $"| {r.Rank} | {r.Id} | {DevicesCell(r)} | {r.Utilisation:P0} | {r.Headroom:P0} | {r.TtftP99Ms:F0} | {r.TpotP99Ms:F1} | {r.AnswerP99Ms:F0} | {r.ShareInFlow:P0} | {N(r.UsdPerDeveloperMonth, "F0", "no price")} | {N(r.UsdPerMillionOutputTokens, "F2", "-")} | {r.PassRate:P0} {(r.PassRateMeasured ? "(measured)" : "(sim.)")} | {(r.OnParetoFront ? "yes" : "")} | {(r.MeetsSlo ? "yes" : "no")} | {Margin(r)} | {ErrorCell(r)} |\n");
         }
 
         sb.Append(C, $"\n{TrustText(report)}\n");
@@ -121,7 +121,7 @@ public static class ProcurementReportWriter
         foreach (var r in report.Candidates)
         {
             var cls = r.Id == report.Recommended ? " class=\"pick\"" : r.MeetsSlo ? "" : " class=\"fail\"";
-            sb.Append(C, $"<tr{cls}><td>{r.Rank}</td><td>{E(r.Id)}</td><td>{(r.Fits ? r.Devices.ToString(C) : "does not fit")}</td><td>{r.Utilisation:P0}</td><td>{r.Headroom:P0}</td><td>{r.TtftP99Ms:F0}</td><td>{r.TpotP99Ms:F1}</td><td>{r.AnswerP99Ms:F0}</td><td>{r.ShareInFlow:P0}</td><td>{N(r.UsdPerDeveloperMonth, "F0", "no price")}</td><td>{N(r.UsdPerMillionOutputTokens, "F2", "-")}</td><td>{r.PassRate:P0} {(r.PassRateMeasured ? "measured" : "sim.")}</td><td>{(r.OnParetoFront ? "●" : "")}</td><td>{(r.MeetsSlo ? "yes" : "no")}</td><td class=\"{(r.MarginCoversError == false ? "m warn" : "m")}\">{E(Margin(r))}</td><td class=\"err\">{E(ErrorCell(r))}</td></tr>\n");
+            sb.Append(C, $"<tr{cls}><td>{r.Rank}</td><td>{E(r.Id)}</td><td>{DevicesCell(r)}</td><td>{r.Utilisation:P0}</td><td>{r.Headroom:P0}</td><td>{r.TtftP99Ms:F0}</td><td>{r.TpotP99Ms:F1}</td><td>{r.AnswerP99Ms:F0}</td><td>{r.ShareInFlow:P0}</td><td>{N(r.UsdPerDeveloperMonth, "F0", "no price")}</td><td>{N(r.UsdPerMillionOutputTokens, "F2", "-")}</td><td>{r.PassRate:P0} {(r.PassRateMeasured ? "measured" : "sim.")}</td><td>{(r.OnParetoFront ? "●" : "")}</td><td>{(r.MeetsSlo ? "yes" : "no")}</td><td class=\"{(r.MarginCoversError == false ? "m warn" : "m")}\">{E(Margin(r))}</td><td class=\"err\">{E(ErrorCell(r))}</td></tr>\n");
         }
 
         sb.Append(C, $"</table>\n<p>{E(TrustText(report))}</p>\n<h2>Cost vs quality (Pareto front)</h2>\n");
@@ -149,6 +149,9 @@ public static class ProcurementReportWriter
         sb.Append("</ul>\n</body></html>\n");
         return sb.ToString();
     }
+
+    /// <summary>Devices a candidate needs; "(API)" where it is bought by the token, so the count is what the model spans, not a bill.</summary>
+    private static string DevicesCell(CandidateResult r) => !r.Fits ? "does not fit" : r.PriceKind == PriceKind.PerToken ? $"{r.Devices.ToString(C)} (API)" : r.Devices.ToString(C);
 
     /// <summary>The SLO margin against the error it must cover: "2.29× &lt; 3.86×" (not covered), "4.10× ≥ 3.86×", or the margin alone when the error is unknown.</summary>
     private static string Margin(CandidateResult r) => !r.MeetsSlo || r.SloMargin <= 0
