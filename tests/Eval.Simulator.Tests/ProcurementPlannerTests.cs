@@ -151,6 +151,12 @@ public class ProcurementPlannerTests
         Assert.NotEmpty(results);
         Assert.All(results, r => Assert.Equal("mi300x", r.Row.Hardware));
         Assert.Equal(file.Rows.Count(r => r.Hardware == "mi300x"), results.Count);
+
+        // A profile too small for a row's model skips that row instead of failing the report.
+        var tiny = Catalog.GetHardware("mi300x") with { MemoryGB = 20 };
+        var small = ErrorBands.RunKnown(new ProfileCatalog([tiny], Catalog.Models, "test"), file);
+        Assert.True(small.Count < results.Count);
+        Assert.All(small, r => Assert.True(double.IsFinite(r.Predicted)));
     }
 
     [Fact]

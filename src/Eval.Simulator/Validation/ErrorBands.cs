@@ -1,3 +1,4 @@
+using Spark.Eval.Core;
 using Spark.Eval.Simulator.Profiles;
 
 namespace Spark.Eval.Simulator.Validation;
@@ -54,15 +55,29 @@ public static class ErrorBands
         Holdout(results, regime, r => r.Regime == regime);
 
     /// <summary>
-    /// Runs the validation rows whose hardware and model <paramref name="catalog"/> knows (a user's --profiles folder may
-    /// hold fewer profiles than the rows name; the rest are skipped, not an error).
+    /// Runs the validation rows <paramref name="catalog"/> can simulate: a user's --profiles folder may hold fewer profiles
+    /// than the rows name, or profiles a row's setup does not fit; those rows are skipped, not an error, since the bands
+    /// only inform a procurement report.
     /// </summary>
     public static IReadOnlyList<ValidationResult> RunKnown(ProfileCatalog catalog, ValidationFile file)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(file);
-        var hardware = catalog.Hardware.Select(h => h.Id).ToHashSet(StringComparer.Ordinal);
-        var models = catalog.Models.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
-        return ValidationRunner.Run(catalog, file with { Rows = [.. file.Rows.Where(r => hardware.Contains(r.Hardware) && models.Contains(r.Model))] });
+        var hardware = catalog.Hardware.ToDictionary(h => h.Id, StringComparer.OrdinalIgnoreCase);
+        var models = catalog.Models.Select(m => m.Id).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var results = new List<ValidationResult>();
+        foreach (var row in file.Rows.Where(r => hardware.ContainsKey(r.Hardware) && models.Contains(r.Model)))
+        {
+            try
+            {
+                results.Add(new ValidationResult(row, ValidationRunner.Predict(catalog, row), hardware[row.Hardware].Family));
+            }
+            catch (InputException)
+            {
+                // The user's profile cannot run this row's setup (the model does not fit, a precision it lacks): no band from it.
+            }
+        }
+
+        return results;
     }
 }
