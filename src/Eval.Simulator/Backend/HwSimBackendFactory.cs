@@ -45,14 +45,14 @@ public sealed class HwSimBackendFactory(TokenCounter tokens) : IBackendFactory
         {
             UsdPerDeviceHour = hardware.PricePerDeviceHour,
             Devices = latency.Devices,
-            Source = hardware.Sources.FirstOrDefault(s => s.Field == "pricePerDeviceHour") is { } source ? $"{source.Url}: {source.Quote}" : $"{catalog.Origin}: {hardware.Id}.pricePerDeviceHour",
+            Source = hardware.SourceOf("pricePerDeviceHour") ?? $"{catalog.Origin}: {hardware.Id}.pricePerDeviceHour",
         }
         : hardware.TokenPrices.TryGetValue(model.Id, out var api) ? new BackendPrice
         {
             UsdPerMillionInputTokens = api.UsdPerMillionInputTokens,
             UsdPerMillionOutputTokens = api.UsdPerMillionOutputTokens,
             Devices = latency.Devices,
-            Source = hardware.Sources.FirstOrDefault(s => s.Field == "tokenPrices") is { } ts ? $"{ts.Url}: {ts.Quote}" : $"{catalog.Origin}: {hardware.Id}.tokenPrices.{model.Id}",
+            Source = hardware.SourceOf("tokenPrices") ?? $"{catalog.Origin}: {hardware.Id}.tokenPrices.{model.Id}",
         }
         : null;
         return Task.FromResult(new BackendHandle(new BackendInfo(spec.Name, spec.Text, Kind, description, Simulated: true, client.ModelId, price), client));

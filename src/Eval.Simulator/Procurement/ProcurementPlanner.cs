@@ -126,7 +126,6 @@ public static class ProcurementPlanner
             results.Add(WithErrorBands(EvaluateCandidate(catalog, plan, plan.Candidates[i], $"candidates[{i}]", demand, priceOverrides), catalog, plan.Slo, validation, underLoad));
         }
 
-
         // Think time bounds a developer's rate: no more than one interaction per (think time + answer time).
         var fastestAnswer = results.Where(r => r.Fits && r.AnswerP99Ms > 0).Select(r => r.AnswerP99Ms).DefaultIfEmpty(0).Min();
         var cap = 3600.0 / (plan.Demand.ThinkTimeSeconds + (fastestAnswer / 1000.0));
@@ -211,13 +210,13 @@ public static class ProcurementPlanner
         var replicas = maxRate > 0 ? Math.Max(1, (int)Math.Ceiling(demand / maxRate)) : 0;
         var operating = replicas > 0 ? Point(latency, template, plan.Slo, demand / replicas) : curve[0];
         var devices = replicas * latency.Devices;
-        var tokensPerMonth = demand * 3600 * plan.Demand.WorkingHoursPerMonth;
+        var requestsPerMonth = demand * 3600 * plan.Demand.WorkingHoursPerMonth;
         var token = plan.TokenPrices.FirstOrDefault(t => t.Hardware == hw.Id && t.Model == model.Id);
         PriceKind kind;
         double? perMonth = null;
         double? pricePerHour = null;
         string? priceSource = null;
-        double PerMonth(double input, double output) => tokensPerMonth * ((plan.Demand.InputTokens * input) + (plan.Demand.OutputTokens * output)) / 1e6;
+        double PerMonth(double input, double output) => requestsPerMonth * ((plan.Demand.InputTokens * input) + (plan.Demand.OutputTokens * output)) / 1e6;
         if (token is not null && !overridden)
         {
             kind = PriceKind.PerToken;
@@ -229,14 +228,14 @@ public static class ProcurementPlanner
             kind = PriceKind.DeviceHour;
             pricePerHour = hw.PricePerDeviceHour;
             perMonth = replicas > 0 ? devices * hw.PricePerDeviceHour * plan.FleetHoursPerMonth : null;
-            priceSource = overridden ? "--price override" : hw.Sources.FirstOrDefault(s => s.Field == "pricePerDeviceHour") is { } s ? $"{s.Url}: {s.Quote}" : null;
+            priceSource = overridden ? "--price override" : hw.SourceOf("pricePerDeviceHour");
         }
         else if (hw.TokenPrices.TryGetValue(model.Id, out var api))
         {
             // The vendor sells this model as an API (the profile's sourced token price): cost follows tokens, not the fleet.
             kind = PriceKind.PerToken;
             perMonth = PerMonth(api.UsdPerMillionInputTokens, api.UsdPerMillionOutputTokens);
-            priceSource = string.Create(CultureInfo.InvariantCulture, $"{api.UsdPerMillionInputTokens:G4} / {api.UsdPerMillionOutputTokens:G4} USD per 1M input / output tokens (the vendor's API){(hw.Sources.FirstOrDefault(s => s.Field == "tokenPrices") is { } ts ? $": {ts.Url}: {ts.Quote}" : "")}");
+            priceSource = string.Create(CultureInfo.InvariantCulture, $"{api.UsdPerMillionInputTokens:G4} / {api.UsdPerMillionOutputTokens:G4} USD per 1M input / output tokens (the vendor's API){(hw.SourceOf("tokenPrices") is { } ts ? ": " + ts : "")}");
         }
         else
         {
@@ -266,7 +265,7 @@ public static class ProcurementPlanner
             PriceSource = priceSource,
             UsdPerMonth = perMonth,
             UsdPerDeveloperMonth = perMonth / plan.Developers,
-            UsdPerMillionOutputTokens = perMonth is { } m && tokensPerMonth > 0 ? m / (tokensPerMonth * plan.Demand.OutputTokens / 1e6) : null,
+            UsdPerMillionOutputTokens = perMonth is { } m && requestsPerMonth > 0 ? m / (requestsPerMonth * plan.Demand.OutputTokens / 1e6) : null,
             Curve = curve,
         };
     }

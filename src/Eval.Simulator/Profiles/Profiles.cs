@@ -203,6 +203,9 @@ public sealed record HardwareProfile
     public IReadOnlyDictionary<string, ApiTokenPrice> TokenPrices { get; init => field = value ?? new Dictionary<string, ApiTokenPrice>(); } = new Dictionary<string, ApiTokenPrice>();
     public IReadOnlyList<FigureSource> Sources { get; init => field = value ?? []; } = [];
 
+    /// <summary>"url: quote" of the source entry for <paramref name="field"/>; null when the profile has none.</summary>
+    public string? SourceOf(string field) => Sources.FirstOrDefault(s => s.Field == field) is { } s ? $"{s.Url}: {s.Quote}" : null;
+
     /// <summary>
     /// Peak TFLOPS for a precision: the precision's own figure, else its ComputeAs alias's (when the device has the
     /// tensor-core format the alias needs, see <see cref="Precision.AliasNeeds"/>), else bf16's.
