@@ -90,15 +90,30 @@ public class ProcurementPlannerTests
             // The margin is the tightest bounded SLO at the operating point.
             Assert.True(c.MeetsSlo);
             Assert.Equal(Math.Min(1000 / c.TtftP99Ms, 50 / c.TpotP99Ms), c.SloMargin, 9);
-            Assert.NotNull(c.ErrorBound);
-            Assert.True(c.ErrorBound >= band.WorstRatio);
-            Assert.Equal(c.SloMargin >= c.ErrorBound, c.MarginCoversError);
+            Assert.Equal(1000 / c.TtftP99Ms, c.TtftMargin!.Value, 9);
+            Assert.Equal(50 / c.TpotP99Ms, c.TpotMargin!.Value, 9);
+            Assert.Null(c.AnswerMargin);
+            // Each latency's bound: at least the worst holdout row measuring it under load, in this family or (where it has
+            // none there) any family.
+            foreach (var (latency, bound) in new[] { ("ttft", c.TtftErrorBound), ("tpot", c.TpotErrorBound) })
+            {
+                var underLoadRows = rows.Where(r => ErrorBands.LatencyOf(r) == latency && r.Regime == ErrorBands.LatencyUnderLoad).ToList();
+                var reference = underLoadRows.Count > 0 ? underLoadRows : [.. Validation.Value.Where(r => r.Row.Holdout && ErrorBands.LatencyOf(r) == latency && r.Regime == ErrorBands.LatencyUnderLoad)];
+                Assert.Equal(Math.Max(reference.Max(r => r.Ratio), rows.Where(r => ErrorBands.LatencyOf(r) == latency).Select(r => r.Ratio).DefaultIfEmpty(0).Max()), bound!.Value, 12);
+            }
+
+            Assert.Equal(c.TtftMargin >= c.TtftErrorBound && c.TpotMargin >= c.TpotErrorBound, c.MarginCoversError);
         }
+
+        // The MI300X has no first-token row of its own: its TTFT bound is every family's worst under load.
+        var mi = Assert.Single(report.Candidates, c => c.Hardware == "mi300x");
+        Assert.Equal(Validation.Value.Where(r => r.Row.Holdout && ErrorBands.LatencyOf(r) == "ttft" && r.Regime == ErrorBands.LatencyUnderLoad).Max(r => r.Ratio), mi.TtftErrorBound!.Value, 12);
 
         // A family with no holdout row has no band: its error is unknown, not zero.
         var b200 = Assert.Single(report.Candidates, c => c.Hardware == "b200");
         Assert.Equal("nvidia-blackwell", b200.Family);
         Assert.Null(b200.FamilyError);
+        Assert.Null(b200.TtftErrorBound);
         Assert.Null(b200.MarginCoversError);
         var underLoad = Assert.IsType<SimulatorErrorBand>(report.UnderLoadError);
         Assert.Equal(Validation.Value.Count(v => v.Row.Holdout && v.Regime == ErrorBands.LatencyUnderLoad), underLoad.Rows);
@@ -106,26 +121,29 @@ public class ProcurementPlannerTests
     }
 
     [Fact]
-    public void Trust_FamilyWithoutUnderLoadRows_IsJudgedAgainstTheWorstUnderLoad()
+    public void Trust_NamesTheLatencyToMeasure_AndTheCheapestCandidateWhoseMarginsCoverTheirErrors()
     {
         var band = new SimulatorErrorBand { Group = "fam", Rows = 5, MedianAbsoluteError = 0.1, WorstRatio = 1.2, WorstRow = "r" };
-        var underLoad = new SimulatorErrorBand { Group = ErrorBands.LatencyUnderLoad, Rows = 9, MedianAbsoluteError = 0.2, WorstRatio = 3.0, WorstRow = "u" };
         var pick = new CandidateResult
         {
             Id = "x", Hardware = "h", HardwareName = "H", Model = "m", ModelName = "M", Precision = "fp8", PassRateSource = "s",
-            MeetsSlo = true, SloMargin = 2.0, Family = "fam", FamilyError = band, ErrorBound = 3.0,
+            MeetsSlo = true, Family = "fam", FamilyError = band, TtftMargin = 2.0, TpotMargin = 3.0, TtftErrorBound = 3.0, TpotErrorBound = 1.2,
         };
         Assert.False(pick.MarginCoversError);
-        var text = ProcurementPlanner.Trust(pick, underLoad);
-        Assert.Contains("2.00× longer", text, StringComparison.Ordinal);
-        Assert.Contains("none of them under load, where all families together reach 3.00×", text, StringComparison.Ordinal);
-        Assert.Contains("does not cover 3.00×", text, StringComparison.Ordinal);
-        Assert.Contains("spark-eval run --sweep", text, StringComparison.Ordinal);
+        var robust = pick with { Id = "y", TtftMargin = 4.0, UsdPerDeveloperMonth = 11 };
+        Assert.True(robust.MarginCoversError);
+        var text = ProcurementPlanner.Trust(pick, robust);
+        Assert.Contains("p99 TTFT 2.00× and p99 TPOT 3.00× longer would still meet the SLOs", text, StringComparison.Ordinal);
+        Assert.Contains("is TTFT 3.00×, TPOT 1.20×;", text, StringComparison.Ordinal);
+        Assert.Contains("TTFT is not covered, so measure it under load (spark-eval run --sweep)", text, StringComparison.Ordinal);
+        Assert.Contains("the cheapest candidate whose margins cover their errors is y (11 USD", text, StringComparison.Ordinal);
+        Assert.Contains("every margin covers its error.", ProcurementPlanner.Trust(robust, null), StringComparison.Ordinal);
 
-        var wide = pick with { SloMargin = 4.0 };
-        Assert.True(wide.MarginCoversError);
-        Assert.Contains("the margin covers 3.00×", ProcurementPlanner.Trust(wide, underLoad), StringComparison.Ordinal);
-        Assert.Contains("error there is unknown", ProcurementPlanner.Trust(pick with { FamilyError = null, ErrorBound = null }, underLoad), StringComparison.Ordinal);
+        // A bounded answer time must cover the larger of the two errors; an unknown bound leaves coverage unknown.
+        Assert.False((robust with { AnswerMargin = 2.5 }).MarginCoversError);
+        Assert.True((robust with { AnswerMargin = 3.5 }).MarginCoversError);
+        Assert.Null((robust with { TpotErrorBound = null }).MarginCoversError);
+        Assert.Contains("error there is unknown", ProcurementPlanner.Trust(pick with { FamilyError = null }, null), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -48,10 +48,10 @@ public static class ProcurementReportWriter
     {
         ArgumentNullException.ThrowIfNull(report);
         var sb = new StringBuilder();
-        sb.Append("rank,candidate,hardware,model,precision,tp,fits,meets_slo,devices,replicas,utilisation,headroom,ttft_p99_ms,tpot_p99_ms,answer_p99_ms,share_in_flow,price_kind,usd_per_month,usd_per_developer_month,usd_per_million_output_tokens,pass_rate,pass_rate_measured,pareto,slo_margin,family,family_holdout_rows,family_holdout_median_abs_error,family_holdout_worst_ratio,error_bound,margin_covers_error,simulated\n");
+        sb.Append("rank,candidate,hardware,model,precision,tp,fits,meets_slo,devices,replicas,utilisation,headroom,ttft_p99_ms,tpot_p99_ms,answer_p99_ms,share_in_flow,price_kind,usd_per_month,usd_per_developer_month,usd_per_million_output_tokens,pass_rate,pass_rate_measured,pareto,slo_margin,family,family_holdout_rows,family_holdout_median_abs_error,family_holdout_worst_ratio,ttft_margin,ttft_error_bound,tpot_margin,tpot_error_bound,margin_covers_error,simulated\n");
         foreach (var r in report.Candidates)
         {
-            sb.Append(C, $"{r.Rank},{Q(r.Id)},{Q(r.Hardware)},{Q(r.Model)},{r.Precision},{r.TensorParallel},{B(r.Fits)},{B(r.MeetsSlo)},{r.Devices},{r.Replicas},{r.Utilisation:F4},{r.Headroom:F4},{r.TtftP99Ms:F1},{r.TpotP99Ms:F2},{r.AnswerP99Ms:F0},{r.ShareInFlow:F4},{r.PriceKind},{N(r.UsdPerMonth, "F2")},{N(r.UsdPerDeveloperMonth, "F2")},{N(r.UsdPerMillionOutputTokens, "F3")},{r.PassRate:F4},{B(r.PassRateMeasured)},{B(r.OnParetoFront)},{r.SloMargin:F3},{Q(r.Family ?? "")},{r.FamilyError?.Rows ?? 0},{N(r.FamilyError?.MedianAbsoluteError, "F4")},{N(r.FamilyError?.WorstRatio, "F3")},{N(r.ErrorBound, "F3")},{(r.MarginCoversError is { } m ? B(m) : "")},true\n");
+            sb.Append(C, $"{r.Rank},{Q(r.Id)},{Q(r.Hardware)},{Q(r.Model)},{r.Precision},{r.TensorParallel},{B(r.Fits)},{B(r.MeetsSlo)},{r.Devices},{r.Replicas},{r.Utilisation:F4},{r.Headroom:F4},{r.TtftP99Ms:F1},{r.TpotP99Ms:F2},{r.AnswerP99Ms:F0},{r.ShareInFlow:F4},{r.PriceKind},{N(r.UsdPerMonth, "F2")},{N(r.UsdPerDeveloperMonth, "F2")},{N(r.UsdPerMillionOutputTokens, "F3")},{r.PassRate:F4},{B(r.PassRateMeasured)},{B(r.OnParetoFront)},{r.SloMargin:F3},{Q(r.Family ?? "")},{r.FamilyError?.Rows ?? 0},{N(r.FamilyError?.MedianAbsoluteError, "F4")},{N(r.FamilyError?.WorstRatio, "F3")},{N(r.TtftMargin, "F3")},{N(r.TtftErrorBound, "F3")},{N(r.TpotMargin, "F3")},{N(r.TpotErrorBound, "F3")},{(r.MarginCoversError is { } m ? B(m) : "")},true\n");
         }
 
         return sb.ToString();
@@ -121,7 +121,7 @@ public static class ProcurementReportWriter
         foreach (var r in report.Candidates)
         {
             var cls = r.Id == report.Recommended ? " class=\"pick\"" : r.MeetsSlo ? "" : " class=\"fail\"";
-            sb.Append(C, $"<tr{cls}><td>{r.Rank}</td><td>{E(r.Id)}</td><td>{DevicesCell(r)}</td><td>{r.Utilisation:P0}</td><td>{r.Headroom:P0}</td><td>{r.TtftP99Ms:F0}</td><td>{r.TpotP99Ms:F1}</td><td>{r.AnswerP99Ms:F0}</td><td>{r.ShareInFlow:P0}</td><td>{N(r.UsdPerDeveloperMonth, "F0", "no price")}</td><td>{N(r.UsdPerMillionOutputTokens, "F2", "-")}</td><td>{r.PassRate:P0} {(r.PassRateMeasured ? "measured" : "sim.")}</td><td>{(r.OnParetoFront ? "●" : "")}</td><td>{(r.MeetsSlo ? "yes" : "no")}</td><td class=\"{(r.MarginCoversError == false ? "m warn" : "m")}\">{E(Margin(r))}</td><td class=\"err\">{E(ErrorCell(r))}</td></tr>\n");
+            sb.Append(C, $"<tr{cls}><td>{r.Rank}</td><td>{E(r.Id)}</td><td>{DevicesCell(r)}</td><td>{r.Utilisation:P0}</td><td>{r.Headroom:P0}</td><td>{r.TtftP99Ms:F0}</td><td>{r.TpotP99Ms:F1}</td><td>{r.AnswerP99Ms:F0}</td><td>{r.ShareInFlow:P0}</td><td>{N(r.UsdPerDeveloperMonth, "F0", "no price")}</td><td>{N(r.UsdPerMillionOutputTokens, "F2", "-")}</td><td>{r.PassRate:P0} {(r.PassRateMeasured ? "measured" : "sim.")}</td><td>{(r.OnParetoFront ? "●" : "")}</td><td>{(r.MeetsSlo ? "yes" : "no")}</td><td class=\"{(r.MarginCoversError == false ? "m warn" : "m")}\">{E(Margin(r)).Replace(", ", "<br>", StringComparison.Ordinal)}</td><td class=\"err\">{E(ErrorCell(r))}</td></tr>\n");
         }
 
         sb.Append(C, $"</table>\n<p>{E(TrustText(report))}</p>\n<h2>Cost vs quality (Pareto front)</h2>\n");
@@ -153,10 +153,20 @@ public static class ProcurementReportWriter
     /// <summary>Devices a candidate needs; "(API)" where it is bought by the token, so the count is what the model spans, not a bill.</summary>
     private static string DevicesCell(CandidateResult r) => !r.Fits ? "does not fit" : r.PriceKind == PriceKind.PerToken ? $"{r.Devices.ToString(C)} (API)" : r.Devices.ToString(C);
 
-    /// <summary>The SLO margin against the error it must cover: "2.29× &lt; 3.86×" (not covered), "4.10× ≥ 3.86×", or the margin alone when the error is unknown.</summary>
-    private static string Margin(CandidateResult r) => !r.MeetsSlo || r.SloMargin <= 0
-        ? "-"
-        : string.Create(C, $"{r.SloMargin:F2}×{(r.ErrorBound is { } b ? (r.SloMargin >= b ? " ≥ " : " < ") + b.ToString("F2", C) + "×" : "")}");
+    /// <summary>Each bounded latency's SLO margin against the error it must cover: "TTFT 3.61× &lt; 3.86×, TPOT 2.28× ≥ 1.20×"; "?" where the error is unknown.</summary>
+    private static string Margin(CandidateResult r)
+    {
+        if (!r.MeetsSlo)
+        {
+            return "-";
+        }
+
+        static string Term(string name, double? margin, double? bound) => margin is not { } m ? ""
+            : string.Create(C, $"{name} {m:F2}×{(bound is { } b ? (m >= b ? " ≥ " : " < ") + b.ToString("F2", C) + "×" : " vs ?")}");
+        var answerBound = r.TtftErrorBound is { } t && r.TpotErrorBound is { } p ? Math.Max(t, p) : (double?)null;
+        var text = string.Join(", ", new[] { Term("TTFT", r.TtftMargin, r.TtftErrorBound), Term("TPOT", r.TpotMargin, r.TpotErrorBound), Term("answer", r.AnswerMargin, answerBound) }.Where(x => x.Length > 0));
+        return text.Length > 0 ? text : "-";
+    }
 
     /// <summary>The family's holdout error: "16 % median, 1.33× worst, 14 rows (0 under load)", or why there is none.</summary>
     private static string ErrorCell(CandidateResult r) => r.FamilyError is { } e
@@ -164,7 +174,7 @@ public static class ProcurementReportWriter
         : r.Family is null ? "-" : $"unknown: no holdout row of {r.Family}";
 
     private static string TrustText(ProcurementReport r) => r.UnderLoadError is { } u
-        ? string.Create(C, $"How far to trust these figures: SLO margin is how many times longer every bounded p99 latency could be before an SLO is missed; the error column is the simulator's on the validation page's holdout rows (published measurements never fitted) of the candidate's device family. Under load, all families together: {u.MedianAbsoluteError * 100:F0} % median, {u.WorstRatio:F2}× worst ({u.Rows} rows, worst {u.WorstRow}). Where the margin is below the family's worst error (or the worst under load, when larger) the simulator cannot tell whether the candidate meets the SLO: measure it (spark-eval run --sweep) before buying.")
+        ? string.Create(C, $"How far to trust these figures: SLO margin is how many times longer a bounded p99 latency could be before its SLO is missed; the error column is the simulator's on the validation page's holdout rows (published measurements never fitted) of the candidate's device family. Under load, all families together: {u.MedianAbsoluteError * 100:F0} % median, {u.WorstRatio:F2}× worst ({u.Rows} rows, worst {u.WorstRow}). Each latency's margin is set against the worst error on unseen rows measuring that latency (the family's, or every family's under load when larger or when the family has none there); where a margin is below it, the simulator cannot tell whether the candidate meets that SLO: measure it (spark-eval run --sweep) before buying.")
         : "How far to trust these figures: the simulator's error on unseen data was not computed for this report.";
 
     private static void AppendDemand(StringBuilder sb, ProcurementReport r, bool markdown)

@@ -123,7 +123,7 @@ public static class ProcurementPlanner
         var underLoad = validation is null ? null : ErrorBands.Regime(validation, ErrorBands.LatencyUnderLoad);
         for (var i = 0; i < plan.Candidates.Count; i++)
         {
-            results.Add(WithErrorBands(EvaluateCandidate(catalog, plan, plan.Candidates[i], $"candidates[{i}]", demand, priceOverrides), catalog, plan.Slo, validation, underLoad));
+            results.Add(WithErrorBands(EvaluateCandidate(catalog, plan, plan.Candidates[i], $"candidates[{i}]", demand, priceOverrides), catalog, plan.Slo, validation));
         }
 
         // Think time bounds a developer's rate: no more than one interaction per (think time + answer time).
@@ -135,11 +135,11 @@ public static class ProcurementPlanner
         }
 
         results = MarkParetoAndRank(results);
-        var (recommended, verdict) = Verdict(results, plan, underLoad);
+        var (recommended, verdict) = Verdict(results, plan);
         notes.Add("Latencies, throughput and fleet sizes are SIMULATED by the latency model (docs/simulator.md); error bars per family and regime in docs/simulator-validation.md.");
         notes.Add(validation is null
             ? "The simulator's error on unseen data was not computed for this report (no validation rows)."
-            : "SLO margin: how many times longer every bounded p99 latency could be before an SLO is missed. Simulator error: the validation page's holdout rows (published measurements never fitted) of the candidate's device family; a margin below the family's worst holdout ratio (or the worst under load, when larger) means the simulator cannot tell whether the candidate meets the SLO: measure it (spark-eval run --sweep) before buying.");
+            : "SLO margin: how many times longer every bounded p99 latency could be before an SLO is missed. Simulator error: the validation page's holdout rows (published measurements never fitted) of the candidate's device family; each latency's margin is set against the worst holdout ratio of the rows measuring that latency (the family's, or every family's under load when larger or when the family has none there); a margin below it means the simulator cannot tell whether the candidate meets that SLO: measure it (spark-eval run --sweep) before buying.");
         notes.Add(string.Create(CultureInfo.InvariantCulture, $"Demand arrives as a Poisson process at developers × interactions per hour; an interaction is in flow when its first token arrives within {plan.Slo.FlowTtftMs:F0} ms and its whole answer within {plan.Slo.FlowAnswerMs:F0} ms ({ProcurementDefaults.FlowSource})."));
         return new ProcurementReport
         {
@@ -290,19 +290,23 @@ public static class ProcurementPlanner
         return terms.Count == 0 ? 0 : terms.Min();
     }
 
-    private static CandidateResult WithErrorBands(CandidateResult r, ProfileCatalog catalog, ProcurementSlo slo, IReadOnlyList<ValidationResult>? validation, SimulatorErrorBand? underLoad)
+    private static CandidateResult WithErrorBands(CandidateResult r, ProfileCatalog catalog, ProcurementSlo slo, IReadOnlyList<ValidationResult>? validation)
     {
         var family = catalog.GetHardware(r.Hardware).Family;
         var band = validation is null ? null : ErrorBands.Family(validation, family);
         var bandUnderLoad = validation is null ? null : ErrorBands.Holdout(validation, $"{family}, {ErrorBands.LatencyUnderLoad}", v => v.Family == family && v.Regime == ErrorBands.LatencyUnderLoad);
+        double? Margin(double? limit, double value) => r.MeetsSlo && limit is { } l && value > 0 ? l / value : null;
         return r with
         {
             Family = family,
             SloMargin = SloMargin(r, slo),
+            TtftMargin = Margin(slo.TtftP99Ms, r.TtftP99Ms),
+            TpotMargin = Margin(slo.TpotP99Ms, r.TpotP99Ms),
+            AnswerMargin = Margin(slo.AnswerP99Ms, r.AnswerP99Ms),
             FamilyError = band,
             FamilyErrorUnderLoad = bandUnderLoad,
-            // An SLO is judged under load: a family with no holdout row there borrows every family's worst under load.
-            ErrorBound = band is null ? null : Math.Max(band.WorstRatio, (bandUnderLoad ?? underLoad)?.WorstRatio ?? 0),
+            TtftErrorBound = validation is null ? null : ErrorBands.Bound(validation, family, "ttft"),
+            TpotErrorBound = validation is null ? null : ErrorBands.Bound(validation, family, "tpot"),
         };
     }
 
@@ -423,7 +427,7 @@ public static class ProcurementPlanner
         return [.. ordered.Select((r, i) => r with { Rank = i + 1, OnParetoFront = pareto.Contains(r) })];
     }
 
-    private static (string? Recommended, string Verdict) Verdict(List<CandidateResult> ranked, ProcurementPlan plan, SimulatorErrorBand? underLoad)
+    private static (string? Recommended, string Verdict) Verdict(List<CandidateResult> ranked, ProcurementPlan plan)
     {
         var c = CultureInfo.InvariantCulture;
         var priced = ranked.Where(r => r.MeetsSlo && r.UsdPerDeveloperMonth is not null).ToList();
@@ -438,27 +442,49 @@ public static class ProcurementPlanner
         var best = priced.Max(r => r.PassRate);
         var pick = priced.Where(r => r.PassRate >= best - QualityTolerance).MinBy(r => r.UsdPerDeveloperMonth)!;
         var verdict = string.Create(c, $"Buy {pick.Devices} × {pick.HardwareName} for {pick.ModelName} ({pick.Precision}, TP {pick.TensorParallel}){(pick.PriceKind == PriceKind.PerToken ? " as an API" : "")}: {pick.UsdPerDeveloperMonth:F0} USD per developer-month, p99 TTFT {pick.TtftP99Ms:F0} ms, {pick.ShareInFlow:P0} of interactions in flow, pass rate {pick.PassRate:P0} ({(pick.PassRateMeasured ? "measured" : "simulated")}) — the cheapest candidate meeting every SLO within {QualityTolerance * 100:F0} points of the best pass rate (SIMULATED latency).");
-        return (pick.Id, verdict + Trust(pick, underLoad));
+        var robust = pick.MarginCoversError == true ? null : priced.Where(r => r.MarginCoversError == true && r.PassRate >= best - QualityTolerance).MinBy(r => r.UsdPerDeveloperMonth);
+        return (pick.Id, verdict + Trust(pick, robust));
     }
 
-    /// <summary>How far the pick's simulated latencies can be trusted: its SLO margin against the simulator's error on unseen rows of its family.</summary>
-    public static string Trust(CandidateResult pick, SimulatorErrorBand? underLoad)
+    /// <summary>
+    /// How far the pick's simulated latencies can be trusted: each bounded latency's SLO margin against the simulator's error
+    /// on unseen rows measuring that latency (<see cref="ErrorBands.Bound"/>), which one to measure when a margin falls short,
+    /// and the cheapest candidate whose margins do cover their errors (<paramref name="robust"/>), if another.
+    /// </summary>
+    public static string Trust(CandidateResult pick, CandidateResult? robust)
     {
         ArgumentNullException.ThrowIfNull(pick);
         var c = CultureInfo.InvariantCulture;
-        if (pick.FamilyError is not { } e)
+        if (pick.FamilyError is null)
         {
             return pick.Family is null
                 ? ""
                 : string.Create(c, $" Trust: no holdout row measures the {pick.Family} family, so the simulator's error there is unknown; measure it (spark-eval run --sweep) before buying.");
         }
 
-        var load = pick.FamilyErrorUnderLoad is { } l
-            ? string.Create(c, $"{l.Rows} of them under load, worst {l.WorstRatio:F2}×")
-            : underLoad is { } u ? string.Create(c, $"none of them under load, where all families together reach {u.WorstRatio:F2}×") : "none of them under load";
-        var covered = pick.MarginCoversError == true
-            ? string.Create(c, $"the margin covers {pick.ErrorBound:F2}×.")
-            : string.Create(c, $"the margin does not cover {pick.ErrorBound:F2}×, so measure it (spark-eval run --sweep) before buying.");
-        return string.Create(c, $" Trust: its latencies may be {pick.SloMargin:F2}× longer before an SLO is missed; the simulator errs {e.MedianAbsoluteError * 100:F0} % (median), {e.WorstRatio:F2}× at worst on {e.Rows} unseen {pick.Family} rows ({load}): {covered}");
+        var terms = new List<(string Name, double Margin, double? Bound)>();
+        if (pick.TtftMargin is { } tm)
+        {
+            terms.Add(("TTFT", tm, pick.TtftErrorBound));
+        }
+
+        if (pick.TpotMargin is { } pm)
+        {
+            terms.Add(("TPOT", pm, pick.TpotErrorBound));
+        }
+
+        if (pick.AnswerMargin is { } am)
+        {
+            terms.Add(("answer time", am, pick.TtftErrorBound is { } t && pick.TpotErrorBound is { } p ? Math.Max(t, p) : null));
+        }
+
+        var margins = string.Join(" and ", terms.Select(x => string.Create(c, $"p99 {x.Name} {x.Margin:F2}×")));
+        var errors = string.Join(", ", terms.Select(x => x.Bound is { } b ? string.Create(c, $"{x.Name} {b:F2}×") : $"{x.Name} unknown"));
+        var shortfall = terms.Where(x => x.Bound is not { } b || x.Margin < b).Select(x => x.Name).ToList();
+        var tail = shortfall.Count == 0
+            ? "every margin covers its error."
+            : $"{string.Join(" and ", shortfall)} {(shortfall.Count == 1 ? "is" : "are")} not covered, so measure {(shortfall.Count == 1 ? "it" : "them")} under load (spark-eval run --sweep) before buying"
+              + (robust is null ? "." : string.Create(c, $"; the cheapest candidate whose margins cover their errors is {robust.Id} ({robust.UsdPerDeveloperMonth:F0} USD per developer-month)."));
+        return string.Create(c, $" Trust: {margins} longer would still meet the SLOs; the simulator's worst error on unseen {pick.Family} rows (or every family's under load where {pick.Family} has none) is {errors}; {tail}");
     }
 }

@@ -78,14 +78,39 @@ public sealed record CandidateResult
     /// <summary>The same, its latency-under-load rows only (TTFT or TPOT at concurrency &gt; 1); null when the family has none.</summary>
     public SimulatorErrorBand? FamilyErrorUnderLoad { get; init; }
 
-    /// <summary>
-    /// The error the SLO margin must cover: the family's worst holdout ratio, or the worst under load when that is larger (the
-    /// family's own under-load rows, else every family's, since an SLO is judged under load); null when the family has no holdout row.
-    /// </summary>
-    public double? ErrorBound { get; init; }
+    /// <summary>How many times longer p99 TTFT could be before its SLO is missed; null when TTFT is unbounded or the SLO is missed.</summary>
+    public double? TtftMargin { get; init; }
 
-    /// <summary>True when <see cref="SloMargin"/> is at least <see cref="ErrorBound"/>; null when that is unknown.</summary>
-    public bool? MarginCoversError => ErrorBound is { } b && MeetsSlo ? SloMargin >= b : null;
+    /// <summary>The same for p99 TPOT.</summary>
+    public double? TpotMargin { get; init; }
+
+    /// <summary>The same for the p99 whole answer, where the plan bounds it.</summary>
+    public double? AnswerMargin { get; init; }
+
+    /// <summary>The error the TTFT margin must cover (<see cref="ErrorBands.Bound"/>); null: unknown.</summary>
+    public double? TtftErrorBound { get; init; }
+
+    /// <summary>The error the TPOT margin must cover; null: unknown.</summary>
+    public double? TpotErrorBound { get; init; }
+
+    /// <summary>
+    /// True when every bounded latency's margin covers its error bound (the answer's, the larger of the two); false when
+    /// one does not; null when the SLO is missed or a needed bound is unknown.
+    /// </summary>
+    public bool? MarginCoversError
+    {
+        get
+        {
+            if (!MeetsSlo)
+            {
+                return null;
+            }
+
+            var answerBound = TtftErrorBound is { } t && TpotErrorBound is { } p ? Math.Max(t, p) : (double?)null;
+            var terms = new[] { (TtftMargin, TtftErrorBound), (TpotMargin, TpotErrorBound), (AnswerMargin, answerBound) }.Where(x => x.Item1 is not null).ToList();
+            return terms.Any(x => x.Item2 is null) ? null : terms.All(x => x.Item1 >= x.Item2);
+        }
+    }
     public IReadOnlyList<LoadCurvePoint> Curve { get; init; } = [];
 }
 

@@ -55,6 +55,42 @@ public static class ErrorBands
         Holdout(results, regime, r => r.Regime == regime);
 
     /// <summary>
+    /// Which latency a row measures: "ttft" (first-token rows) or "tpot" (time per output token: inter-token latency, a
+    /// single stream's speed); null for throughput under load, which sizes a fleet rather than timing a request.
+    /// </summary>
+    public static string? LatencyOf(ValidationResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return result.Row.Metric switch
+        {
+            "ttft_ms" => "ttft",
+            "itl_ms" or "user_tps" => "tpot",
+            "output_tps" when result.Regime == "single-stream decode" => "tpot",
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// The error a simulated <paramref name="latency"/> ("ttft" or "tpot") of <paramref name="family"/> is trusted to: the
+    /// worst holdout ratio of the family's rows measuring it, or the worst under load when larger (the family's own
+    /// under-load rows of that latency, else every family's, since an SLO is judged under load). Null when the family
+    /// has no holdout row at all, or nothing measures that latency: unknown, never 1.
+    /// </summary>
+    public static double? Bound(IReadOnlyList<ValidationResult> results, string family, string latency)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        if (Family(results, family) is null)
+        {
+            return null;
+        }
+
+        var own = Holdout(results, family, r => r.Family == family && LatencyOf(r) == latency);
+        var load = Holdout(results, family, r => r.Family == family && LatencyOf(r) == latency && r.Regime == LatencyUnderLoad)
+            ?? Holdout(results, LatencyUnderLoad, r => LatencyOf(r) == latency && r.Regime == LatencyUnderLoad);
+        return own is null && load is null ? null : Math.Max(own?.WorstRatio ?? 0, load?.WorstRatio ?? 0);
+    }
+
+    /// <summary>
     /// Runs the validation rows <paramref name="catalog"/> can simulate: a user's --profiles folder may hold fewer profiles
     /// than the rows name, or profiles a row's setup does not fit; those rows are skipped, not an error, since the bands
     /// only inform a procurement report.
