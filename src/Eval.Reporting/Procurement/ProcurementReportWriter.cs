@@ -68,7 +68,7 @@ public static class ProcurementReportWriter
         sb.Append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|\n");
         foreach (var r in report.Candidates)
         {
-            sb.Append(C, $"| {r.Rank} | {r.Id} | {DevicesCell(r)} | {r.Utilisation:P0} | {r.Headroom:P0} | {r.TtftP99Ms:F0} | {r.TpotP99Ms:F1} | {r.AnswerP99Ms:F0} | {r.ShareInFlow:P0} | {N(r.UsdPerDeveloperMonth, "F0", "no price")} | {N(r.UsdPerMillionOutputTokens, "F2", "-")} | {r.PassRate:P0} {(r.PassRateMeasured ? "(measured)" : "(sim.)")} | {(r.OnParetoFront ? "yes" : "")} | {(r.MeetsSlo ? "yes" : "no")} | {Margin(r)} | {ErrorCell(r)} |\n");
+            sb.Append(C, $"| {r.Rank} | {r.Id} | {DevicesCell(r)} | {r.Utilisation:P0} | {r.Headroom:P0} | {r.TtftP99Ms:F0} | {r.TpotP99Ms:F1} | {r.AnswerP99Ms:F0} | {r.ShareInFlow:P0} | {(r.UsdPerDeveloperMonth is { } usd ? ProcurementPlanner.Usd(usd) : "no price")} | {N(r.UsdPerMillionOutputTokens, "F2", "-")} | {r.PassRate:P0} {(r.PassRateMeasured ? "(measured)" : "(sim.)")} | {(r.OnParetoFront ? "yes" : "")} | {(r.MeetsSlo ? "yes" : "no")} | {Margin(r)} | {ErrorCell(r)} |\n");
         }
 
         sb.Append(C, $"\n{TrustText(report)}\n");
@@ -121,7 +121,7 @@ public static class ProcurementReportWriter
         foreach (var r in report.Candidates)
         {
             var cls = r.Id == report.Recommended ? " class=\"pick\"" : r.MeetsSlo ? "" : " class=\"fail\"";
-            sb.Append(C, $"<tr{cls}><td>{r.Rank}</td><td>{E(r.Id)}</td><td>{DevicesCell(r)}</td><td>{r.Utilisation:P0}</td><td>{r.Headroom:P0}</td><td>{r.TtftP99Ms:F0}</td><td>{r.TpotP99Ms:F1}</td><td>{r.AnswerP99Ms:F0}</td><td>{r.ShareInFlow:P0}</td><td>{N(r.UsdPerDeveloperMonth, "F0", "no price")}</td><td>{N(r.UsdPerMillionOutputTokens, "F2", "-")}</td><td>{r.PassRate:P0} {(r.PassRateMeasured ? "measured" : "sim.")}</td><td>{(r.OnParetoFront ? "●" : "")}</td><td>{(r.MeetsSlo ? "yes" : "no")}</td><td class=\"{(r.MarginCoversError == false ? "m warn" : "m")}\">{E(Margin(r)).Replace(", ", "<br>", StringComparison.Ordinal)}</td><td class=\"err\">{E(ErrorCell(r))}</td></tr>\n");
+            sb.Append(C, $"<tr{cls}><td>{r.Rank}</td><td>{E(r.Id)}</td><td>{DevicesCell(r)}</td><td>{r.Utilisation:P0}</td><td>{r.Headroom:P0}</td><td>{r.TtftP99Ms:F0}</td><td>{r.TpotP99Ms:F1}</td><td>{r.AnswerP99Ms:F0}</td><td>{r.ShareInFlow:P0}</td><td>{(r.UsdPerDeveloperMonth is { } usd ? ProcurementPlanner.Usd(usd) : "no price")}</td><td>{N(r.UsdPerMillionOutputTokens, "F2", "-")}</td><td>{r.PassRate:P0} {(r.PassRateMeasured ? "measured" : "sim.")}</td><td>{(r.OnParetoFront ? "●" : "")}</td><td>{(r.MeetsSlo ? "yes" : "no")}</td><td class=\"{(r.MarginCoversError == false ? "m warn" : "m")}\">{E(Margin(r)).Replace(", ", "<br>", StringComparison.Ordinal)}</td><td class=\"err\">{E(ErrorCell(r))}</td></tr>\n");
         }
 
         sb.Append(C, $"</table>\n<p>{E(TrustText(report))}</p>\n<h2>Cost vs quality (Pareto front)</h2>\n");

@@ -310,6 +310,9 @@ public static class ProcurementPlanner
         };
     }
 
+    /// <summary>USD as a report shows it: whole dollars from 10 up, cents below (an API serving a few developers costs cents).</summary>
+    public static string Usd(double usd) => usd.ToString(Math.Abs(usd) < 10 ? "F2" : "F0", CultureInfo.InvariantCulture);
+
     /// <summary>Simulates one Poisson load point and checks it against every SLO.</summary>
     public static LoadCurvePoint Point(LatencyModel latency, LoadOptions template, ProcurementSlo slo, double rate)
     {
@@ -441,7 +444,7 @@ public static class ProcurementPlanner
 
         var best = priced.Max(r => r.PassRate);
         var pick = priced.Where(r => r.PassRate >= best - QualityTolerance).MinBy(r => r.UsdPerDeveloperMonth)!;
-        var verdict = string.Create(c, $"Buy {pick.Devices} × {pick.HardwareName} for {pick.ModelName} ({pick.Precision}, TP {pick.TensorParallel}){(pick.PriceKind == PriceKind.PerToken ? " as an API" : "")}: {pick.UsdPerDeveloperMonth:F0} USD per developer-month, p99 TTFT {pick.TtftP99Ms:F0} ms, {pick.ShareInFlow:P0} of interactions in flow, pass rate {pick.PassRate:P0} ({(pick.PassRateMeasured ? "measured" : "simulated")}) — the cheapest candidate meeting every SLO within {QualityTolerance * 100:F0} points of the best pass rate (SIMULATED latency).");
+        var verdict = string.Create(c, $"Buy {pick.Devices} × {pick.HardwareName} for {pick.ModelName} ({pick.Precision}, TP {pick.TensorParallel}){(pick.PriceKind == PriceKind.PerToken ? " as an API" : "")}: {Usd(pick.UsdPerDeveloperMonth!.Value)} USD per developer-month, p99 TTFT {pick.TtftP99Ms:F0} ms, {pick.ShareInFlow:P0} of interactions in flow, pass rate {pick.PassRate:P0} ({(pick.PassRateMeasured ? "measured" : "simulated")}) — the cheapest candidate meeting every SLO within {QualityTolerance * 100:F0} points of the best pass rate (SIMULATED latency).");
         var robust = pick.MarginCoversError == true ? null : priced.Where(r => r.MarginCoversError == true && r.PassRate >= best - QualityTolerance).MinBy(r => r.UsdPerDeveloperMonth);
         return (pick.Id, verdict + Trust(pick, robust));
     }
@@ -484,7 +487,7 @@ public static class ProcurementPlanner
         var tail = shortfall.Count == 0
             ? "every margin covers its error."
             : $"{string.Join(" and ", shortfall)} {(shortfall.Count == 1 ? "is" : "are")} not covered, so measure {(shortfall.Count == 1 ? "it" : "them")} under load (spark-eval run --sweep) before buying"
-              + (robust is null ? "." : string.Create(c, $"; the cheapest candidate whose margins cover their errors is {robust.Id} ({robust.UsdPerDeveloperMonth:F0} USD per developer-month)."));
+              + (robust is null ? "." : string.Create(c, $"; the cheapest candidate whose margins cover their errors is {robust.Id} ({Usd(robust.UsdPerDeveloperMonth!.Value)} USD per developer-month)."));
         return string.Create(c, $" Trust: {margins} longer would still meet the SLOs; the simulator's worst error on unseen {pick.Family} rows (or every family's under load where {pick.Family} has none) is {errors}; {tail}");
     }
 }
