@@ -30,6 +30,21 @@ public class SimulateCommandTests
         Assert.True(loaded.GetProperty("outputTokensPerSecond").GetDouble() > single.GetProperty("outputTokensPerSecond").GetDouble());
         Assert.True(root.GetProperty("saturation").GetProperty("concurrency").GetInt32() >= 1);
         Assert.True(root.GetProperty("plan").GetProperty("devices").GetInt32() >= 1);
+        // How far to trust it: the worst holdout error of the Hopper rows measuring each latency (or any family's under load).
+        Assert.True(root.GetProperty("ttftErrorBound").GetDouble() >= 1);
+        Assert.True(root.GetProperty("tpotErrorBound").GetDouble() >= 1);
+    }
+
+    [Fact]
+    public async Task Simulate_Text_SaysTheErrorOnUnseenData_OrThatItIsUnknown()
+    {
+        var (exit, stdout, stderr) = await RunAsync("simulate", "--hw", "h100-sxm", "--model", "llama-3.1-8b", "--precision", "fp8", "-c", "1", "--requests", "64", "--no-saturation");
+        Assert.True(exit == 0, stderr);
+        Assert.Matches(@"error on unseen data \(nvidia-hopper holdout rows, or every family's under load where it has none\): TTFT up to \d+\.\d\d×, TPOT up to \d+\.\d\d×", stdout);
+
+        (exit, stdout, stderr) = await RunAsync("simulate", "--hw", "b200", "--model", "llama-3.1-8b", "--precision", "fp8", "-c", "1", "--requests", "64", "--no-saturation");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("error on unseen data: unknown (no holdout row of the nvidia-blackwell family)", stdout, StringComparison.Ordinal);
     }
 
     [Theory]

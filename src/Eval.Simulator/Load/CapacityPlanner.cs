@@ -63,6 +63,10 @@ public sealed record SimulationReport
     public IReadOnlyList<LoadPoint> Points { get; init; } = [];
     public SaturationPoint? Saturation { get; init; }
     public CapacityPlan? Plan { get; init; }
+    /// <summary>The simulator's worst error on unseen first-token rows of this hardware's family (or every family's under load), as a ratio; null: unknown (ErrorBands.Bound).</summary>
+    public double? TtftErrorBound { get; init; }
+    /// <summary>The same for time per output token.</summary>
+    public double? TpotErrorBound { get; init; }
 }
 
 /// <summary>Sweeps, saturation search and device sizing on top of <see cref="LoadSimulator"/>.</summary>

@@ -91,6 +91,21 @@ public static class ErrorBands
     }
 
     /// <summary>
+    /// <see cref="Bound"/> for TTFT and TPOT of one family, simulating only the holdout rows the bounds read (the family's
+    /// and every family's under load), so that <c>simulate</c> can print them at a fraction of the whole page's cost.
+    /// </summary>
+    public static (double? Ttft, double? Tpot) BoundsFor(ProfileCatalog catalog, ValidationFile file, string family)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(file);
+        var families = catalog.Hardware.ToDictionary(h => h.Id, h => h.Family, StringComparer.OrdinalIgnoreCase);
+        var needed = file.Rows.Where(r => r.Holdout && families.TryGetValue(r.Hardware, out var f)
+            && (f == family || new ValidationResult(r, 0, f).Regime == LatencyUnderLoad)).ToList();
+        var results = RunKnown(catalog, file with { Rows = needed });
+        return (Bound(results, family, "ttft"), Bound(results, family, "tpot"));
+    }
+
+    /// <summary>
     /// Runs the validation rows <paramref name="catalog"/> can simulate: a user's --profiles folder may hold fewer profiles
     /// than the rows name, or profiles a row's setup does not fit; those rows are skipped, not an error, since the bands
     /// only inform a procurement report.
