@@ -97,17 +97,23 @@ public class ProcurementPlannerTests
             // none there) any family.
             foreach (var (latency, bound) in new[] { ("ttft", c.TtftErrorBound), ("tpot", c.TpotErrorBound) })
             {
-                var underLoadRows = rows.Where(r => ErrorBands.LatencyOf(r) == latency && r.Regime == ErrorBands.LatencyUnderLoad).ToList();
-                var reference = underLoadRows.Count > 0 ? underLoadRows : [.. Validation.Value.Where(r => r.Row.Holdout && ErrorBands.LatencyOf(r) == latency && r.Regime == ErrorBands.LatencyUnderLoad)];
-                Assert.Equal(Math.Max(reference.Max(r => r.Ratio), rows.Where(r => ErrorBands.LatencyOf(r) == latency).Select(r => r.Ratio).DefaultIfEmpty(0).Max()), bound!.Value, 12);
+                var underLoadRows = rows.Where(r => ErrorBands.MeasureOf(r) == latency && r.Regime == ErrorBands.LatencyUnderLoad).ToList();
+                var reference = underLoadRows.Count > 0 ? underLoadRows : [.. Validation.Value.Where(r => r.Row.Holdout && ErrorBands.MeasureOf(r) == latency && r.Regime == ErrorBands.LatencyUnderLoad)];
+                Assert.Equal(Math.Max(reference.Max(r => r.Ratio), rows.Where(r => ErrorBands.MeasureOf(r) == latency).Select(r => r.Ratio).DefaultIfEmpty(0).Max()), bound!.Value, 12);
             }
 
-            Assert.Equal(c.TtftMargin >= c.TtftErrorBound && c.TpotMargin >= c.TpotErrorBound, c.MarginCoversError);
+            // Capacity: a replica with k× less capacity runs at k× the utilisation; its bound is the saturated-throughput rows'.
+            Assert.Equal(1 / c.Utilisation, c.CapacityMargin!.Value, 9);
+            var saturated = rows.Where(r => ErrorBands.MeasureOf(r) == "throughput").ToList();
+            var throughputRows = saturated.Count > 0 ? saturated : [.. Validation.Value.Where(r => r.Row.Holdout && ErrorBands.MeasureOf(r) == "throughput")];
+            Assert.Equal(throughputRows.Max(r => r.Ratio), c.ThroughputErrorBound!.Value, 12);
+
+            Assert.Equal(c.TtftMargin >= c.TtftErrorBound && c.TpotMargin >= c.TpotErrorBound && c.CapacityMargin >= c.ThroughputErrorBound, c.MarginCoversError);
         }
 
         // The MI300X has no first-token row of its own: its TTFT bound is every family's worst under load.
         var mi = Assert.Single(report.Candidates, c => c.Hardware == "mi300x");
-        Assert.Equal(Validation.Value.Where(r => r.Row.Holdout && ErrorBands.LatencyOf(r) == "ttft" && r.Regime == ErrorBands.LatencyUnderLoad).Max(r => r.Ratio), mi.TtftErrorBound!.Value, 12);
+        Assert.Equal(Validation.Value.Where(r => r.Row.Holdout && ErrorBands.MeasureOf(r) == "ttft" && r.Regime == ErrorBands.LatencyUnderLoad).Max(r => r.Ratio), mi.TtftErrorBound!.Value, 12);
 
         // A family with no holdout row has no band: its error is unknown, not zero.
         var b200 = Assert.Single(report.Candidates, c => c.Hardware == "b200");
@@ -143,6 +149,14 @@ public class ProcurementPlannerTests
         Assert.False((robust with { AnswerMargin = 2.5 }).MarginCoversError);
         Assert.True((robust with { AnswerMargin = 3.5 }).MarginCoversError);
         Assert.Null((robust with { TpotErrorBound = null }).MarginCoversError);
+
+        // Capacity counts too: at 80 % utilisation a throughput error of 1.3× would leave the fleet short.
+        var tight = robust with { Utilisation = 0.8, CapacityMargin = 1.25, ThroughputErrorBound = 1.3 };
+        Assert.False(tight.MarginCoversError);
+        var tightText = ProcurementPlanner.Trust(tight, null);
+        Assert.Contains("a replica with 1.25× less capacity would still carry the demand (utilisation 80 %)", tightText, StringComparison.Ordinal);
+        Assert.Contains("throughput 1.30×", tightText, StringComparison.Ordinal);
+        Assert.Contains("throughput is not covered", tightText, StringComparison.Ordinal);
         Assert.Contains("error there is unknown", ProcurementPlanner.Trust(pick with { FamilyError = null }, null), StringComparison.Ordinal);
     }
 

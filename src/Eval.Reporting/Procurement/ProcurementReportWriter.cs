@@ -48,10 +48,10 @@ public static class ProcurementReportWriter
     {
         ArgumentNullException.ThrowIfNull(report);
         var sb = new StringBuilder();
-        sb.Append("rank,candidate,hardware,model,precision,tp,fits,meets_slo,devices,replicas,utilisation,headroom,ttft_p99_ms,tpot_p99_ms,answer_p99_ms,share_in_flow,price_kind,usd_per_month,usd_per_developer_month,usd_per_million_output_tokens,pass_rate,pass_rate_measured,pareto,slo_margin,family,family_holdout_rows,family_holdout_median_abs_error,family_holdout_worst_ratio,ttft_margin,ttft_error_bound,tpot_margin,tpot_error_bound,margin_covers_error,simulated\n");
+        sb.Append("rank,candidate,hardware,model,precision,tp,fits,meets_slo,devices,replicas,utilisation,headroom,ttft_p99_ms,tpot_p99_ms,answer_p99_ms,share_in_flow,price_kind,usd_per_month,usd_per_developer_month,usd_per_million_output_tokens,pass_rate,pass_rate_measured,pareto,slo_margin,family,family_holdout_rows,family_holdout_median_abs_error,family_holdout_worst_ratio,ttft_margin,ttft_error_bound,tpot_margin,tpot_error_bound,capacity_margin,throughput_error_bound,margin_covers_error,simulated\n");
         foreach (var r in report.Candidates)
         {
-            sb.Append(C, $"{r.Rank},{Q(r.Id)},{Q(r.Hardware)},{Q(r.Model)},{r.Precision},{r.TensorParallel},{B(r.Fits)},{B(r.MeetsSlo)},{r.Devices},{r.Replicas},{r.Utilisation:F4},{r.Headroom:F4},{r.TtftP99Ms:F1},{r.TpotP99Ms:F2},{r.AnswerP99Ms:F0},{r.ShareInFlow:F4},{r.PriceKind},{N(r.UsdPerMonth, "F2")},{N(r.UsdPerDeveloperMonth, "F2")},{N(r.UsdPerMillionOutputTokens, "F3")},{r.PassRate:F4},{B(r.PassRateMeasured)},{B(r.OnParetoFront)},{r.SloMargin:F3},{Q(r.Family ?? "")},{r.FamilyError?.Rows ?? 0},{N(r.FamilyError?.MedianAbsoluteError, "F4")},{N(r.FamilyError?.WorstRatio, "F3")},{N(r.TtftMargin, "F3")},{N(r.TtftErrorBound, "F3")},{N(r.TpotMargin, "F3")},{N(r.TpotErrorBound, "F3")},{(r.MarginCoversError is { } m ? B(m) : "")},true\n");
+            sb.Append(C, $"{r.Rank},{Q(r.Id)},{Q(r.Hardware)},{Q(r.Model)},{r.Precision},{r.TensorParallel},{B(r.Fits)},{B(r.MeetsSlo)},{r.Devices},{r.Replicas},{r.Utilisation:F4},{r.Headroom:F4},{r.TtftP99Ms:F1},{r.TpotP99Ms:F2},{r.AnswerP99Ms:F0},{r.ShareInFlow:F4},{r.PriceKind},{N(r.UsdPerMonth, "F2")},{N(r.UsdPerDeveloperMonth, "F2")},{N(r.UsdPerMillionOutputTokens, "F3")},{r.PassRate:F4},{B(r.PassRateMeasured)},{B(r.OnParetoFront)},{r.SloMargin:F3},{Q(r.Family ?? "")},{r.FamilyError?.Rows ?? 0},{N(r.FamilyError?.MedianAbsoluteError, "F4")},{N(r.FamilyError?.WorstRatio, "F3")},{N(r.TtftMargin, "F3")},{N(r.TtftErrorBound, "F3")},{N(r.TpotMargin, "F3")},{N(r.TpotErrorBound, "F3")},{N(r.CapacityMargin, "F3")},{N(r.ThroughputErrorBound, "F3")},{(r.MarginCoversError is { } m ? B(m) : "")},true\n");
         }
 
         return sb.ToString();
@@ -153,7 +153,7 @@ public static class ProcurementReportWriter
     /// <summary>Devices a candidate needs; "(API)" where it is bought by the token, so the count is what the model spans, not a bill.</summary>
     private static string DevicesCell(CandidateResult r) => !r.Fits ? "does not fit" : r.PriceKind == PriceKind.PerToken ? $"{r.Devices.ToString(C)} (API)" : r.Devices.ToString(C);
 
-    /// <summary>Each bounded latency's SLO margin against the error it must cover: "TTFT 3.61× &lt; 3.86×, TPOT 2.28× ≥ 1.20×"; "?" where the error is unknown.</summary>
+    /// <summary>Each bounded latency's SLO margin, and the capacity margin (1 / utilisation), against the error it must cover: "TTFT 3.61× &lt; 3.86×, TPOT 2.28× ≥ 1.20×, capacity 4.20× ≥ 1.33×"; "?" where the error is unknown.</summary>
     private static string Margin(CandidateResult r)
     {
         if (!r.MeetsSlo)
@@ -164,7 +164,7 @@ public static class ProcurementReportWriter
         static string Term(string name, double? margin, double? bound) => margin is not { } m ? ""
             : string.Create(C, $"{name} {m:F2}×{(bound is { } b ? (m >= b ? " ≥ " : " < ") + b.ToString("F2", C) + "×" : " vs ?")}");
         var answerBound = r.TtftErrorBound is { } t && r.TpotErrorBound is { } p ? Math.Max(t, p) : (double?)null;
-        var text = string.Join(", ", new[] { Term("TTFT", r.TtftMargin, r.TtftErrorBound), Term("TPOT", r.TpotMargin, r.TpotErrorBound), Term("answer", r.AnswerMargin, answerBound) }.Where(x => x.Length > 0));
+        var text = string.Join(", ", new[] { Term("TTFT", r.TtftMargin, r.TtftErrorBound), Term("TPOT", r.TpotMargin, r.TpotErrorBound), Term("answer", r.AnswerMargin, answerBound), Term("capacity", r.CapacityMargin, r.ThroughputErrorBound) }.Where(x => x.Length > 0));
         return text.Length > 0 ? text : "-";
     }
 
@@ -174,7 +174,7 @@ public static class ProcurementReportWriter
         : r.Family is null ? "-" : $"unknown: no holdout row of {r.Family}";
 
     private static string TrustText(ProcurementReport r) => r.UnderLoadError is { } u
-        ? string.Create(C, $"How far to trust these figures: SLO margin is how many times longer a bounded p99 latency could be before its SLO is missed; the error column is the simulator's on the validation page's holdout rows (published measurements never fitted) of the candidate's device family. Under load, all families together: {u.MedianAbsoluteError * 100:F0} % median, {u.WorstRatio:F2}× worst ({u.Rows} rows, worst {u.WorstRow}). Each latency's margin is set against the worst error on unseen rows measuring that latency (the family's, or every family's under load when larger or when the family has none there); where a margin is below it, the simulator cannot tell whether the candidate meets that SLO: measure it (spark-eval run --sweep) before buying.")
+        ? string.Create(C, $"How far to trust these figures: SLO margin is how many times longer a bounded p99 latency could be before its SLO is missed, and capacity how many times slower the device could serve (1 / utilisation); the error column is the simulator's on the validation page's holdout rows (published measurements never fitted) of the candidate's device family. Under load, all families together: {u.MedianAbsoluteError * 100:F0} % median, {u.WorstRatio:F2}× worst ({u.Rows} rows, worst {u.WorstRow}). Each latency's margin is set against the worst error on unseen rows measuring that latency (the family's, or every family's under load when larger or when the family has none there); where a margin is below it, the simulator cannot tell whether the candidate meets that SLO: measure it (spark-eval run --sweep) before buying.")
         : "How far to trust these figures: the simulator's error on unseen data was not computed for this report.";
 
     private static void AppendDemand(StringBuilder sb, ProcurementReport r, bool markdown)

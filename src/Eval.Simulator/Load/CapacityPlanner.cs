@@ -67,6 +67,8 @@ public sealed record SimulationReport
     public double? TtftErrorBound { get; init; }
     /// <summary>The same for time per output token.</summary>
     public double? TpotErrorBound { get; init; }
+    /// <summary>The same for output throughput at saturation (saturated-throughput rows).</summary>
+    public double? ThroughputErrorBound { get; init; }
 }
 
 /// <summary>Sweeps, saturation search and device sizing on top of <see cref="LoadSimulator"/>.</summary>

@@ -303,6 +303,8 @@ public static class ProcurementPlanner
             TtftMargin = Margin(slo.TtftP99Ms, r.TtftP99Ms),
             TpotMargin = Margin(slo.TpotP99Ms, r.TpotP99Ms),
             AnswerMargin = Margin(slo.AnswerP99Ms, r.AnswerP99Ms),
+            CapacityMargin = r.MeetsSlo && r.Utilisation > 0 ? 1 / r.Utilisation : null,
+            ThroughputErrorBound = validation is null ? null : ErrorBands.Bound(validation, family, "throughput"),
             FamilyError = band,
             FamilyErrorUnderLoad = bandUnderLoad,
             TtftErrorBound = validation is null ? null : ErrorBands.Bound(validation, family, "ttft"),
@@ -481,13 +483,20 @@ public static class ProcurementPlanner
             terms.Add(("answer time", am, pick.TtftErrorBound is { } t && pick.TpotErrorBound is { } p ? Math.Max(t, p) : null));
         }
 
-        var margins = string.Join(" and ", terms.Select(x => string.Create(c, $"p99 {x.Name} {x.Margin:F2}×")));
+        var margins = string.Join(" and ", terms.Select(x => string.Create(c, $"p99 {x.Name} {x.Margin:F2}×"))) + " longer would still meet the SLOs";
+        if (pick.CapacityMargin is { } cm)
+        {
+            // The fleet's throughput: a replica with k× less capacity than simulated runs at k× the utilisation.
+            terms.Add(("throughput", cm, pick.ThroughputErrorBound));
+            margins += string.Create(c, $", and a replica with {cm:F2}× less capacity would still carry the demand (utilisation {pick.Utilisation:P0})");
+        }
+
         var errors = string.Join(", ", terms.Select(x => x.Bound is { } b ? string.Create(c, $"{x.Name} {b:F2}×") : $"{x.Name} unknown"));
         var shortfall = terms.Where(x => x.Bound is not { } b || x.Margin < b).Select(x => x.Name).ToList();
         var tail = shortfall.Count == 0
             ? "every margin covers its error."
             : $"{string.Join(" and ", shortfall)} {(shortfall.Count == 1 ? "is" : "are")} not covered, so measure {(shortfall.Count == 1 ? "it" : "them")} under load (spark-eval run --sweep) before buying"
               + (robust is null ? "." : string.Create(c, $"; the cheapest candidate whose margins cover their errors is {robust.Id} ({Usd(robust.UsdPerDeveloperMonth!.Value)} USD per developer-month)."));
-        return string.Create(c, $" Trust: {margins} longer would still meet the SLOs; the simulator's worst error on unseen {pick.Family} rows (or every family's under load where {pick.Family} has none) is {errors}; {tail}");
+        return string.Create(c, $" Trust: {margins}; the simulator's worst error on unseen {pick.Family} rows (or every family's under load where {pick.Family} has none) is {errors}; {tail}");
     }
 }

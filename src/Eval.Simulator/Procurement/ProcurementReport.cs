@@ -87,6 +87,15 @@ public sealed record CandidateResult
     /// <summary>The same for the p99 whole answer, where the plan bounds it.</summary>
     public double? AnswerMargin { get; init; }
 
+    /// <summary>
+    /// How many times slower the device could serve before the fleet no longer meets the SLO at this demand: 1 / utilisation
+    /// (a device k× slower than simulated needs k× the share of each replica's SLO-bound rate); null when the SLO is missed.
+    /// </summary>
+    public double? CapacityMargin { get; init; }
+
+    /// <summary>The error the capacity margin must cover: the worst holdout ratio of saturated-throughput rows (<see cref="ErrorBands.Bound"/>); null: unknown.</summary>
+    public double? ThroughputErrorBound { get; init; }
+
     /// <summary>The error the TTFT margin must cover (<see cref="ErrorBands.Bound"/>); null: unknown.</summary>
     public double? TtftErrorBound { get; init; }
 
@@ -94,8 +103,9 @@ public sealed record CandidateResult
     public double? TpotErrorBound { get; init; }
 
     /// <summary>
-    /// True when every bounded latency's margin covers its error bound (the answer's, the larger of the two); false when
-    /// one does not; null when the SLO is missed or a needed bound is unknown.
+    /// True when every bounded latency's margin covers its error bound (the answer's, the larger of the two) and the
+    /// capacity margin covers the throughput error; false when one does not; null when the SLO is missed or a needed
+    /// bound is unknown.
     /// </summary>
     public bool? MarginCoversError
     {
@@ -107,7 +117,7 @@ public sealed record CandidateResult
             }
 
             var answerBound = TtftErrorBound is { } t && TpotErrorBound is { } p ? Math.Max(t, p) : (double?)null;
-            var terms = new[] { (TtftMargin, TtftErrorBound), (TpotMargin, TpotErrorBound), (AnswerMargin, answerBound) }.Where(x => x.Item1 is not null).ToList();
+            var terms = new[] { (TtftMargin, TtftErrorBound), (TpotMargin, TpotErrorBound), (AnswerMargin, answerBound), (CapacityMargin, ThroughputErrorBound) }.Where(x => x.Item1 is not null).ToList();
             return terms.Any(x => x.Item2 is null) ? null : terms.All(x => x.Item1 >= x.Item2);
         }
     }

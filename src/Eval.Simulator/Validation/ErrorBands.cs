@@ -54,11 +54,14 @@ public static class ErrorBands
     public static SimulatorErrorBand? Regime(IEnumerable<ValidationResult> results, string regime) =>
         Holdout(results, regime, r => r.Regime == regime);
 
+    /// <summary>The regime of saturated-throughput rows (<see cref="ValidationResult.Regime"/>).</summary>
+    public const string SaturatedThroughput = "saturated throughput";
+
     /// <summary>
-    /// Which latency a row measures: "ttft" (first-token rows) or "tpot" (time per output token: inter-token latency, a
-    /// single stream's speed); null for throughput under load, which sizes a fleet rather than timing a request.
+    /// What a row measures, as a buyer's figure: "ttft" (first-token rows), "tpot" (time per output token: inter-token
+    /// latency, a single stream's speed) or "throughput" (output tokens per second at saturation, which sizes a fleet).
     /// </summary>
-    public static string? LatencyOf(ValidationResult result)
+    public static string? MeasureOf(ValidationResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
         return result.Row.Metric switch
@@ -66,17 +69,19 @@ public static class ErrorBands
             "ttft_ms" => "ttft",
             "itl_ms" or "user_tps" => "tpot",
             "output_tps" when result.Regime == "single-stream decode" => "tpot",
+            "output_tps" when result.Regime == SaturatedThroughput => "throughput",
             _ => null,
         };
     }
 
     /// <summary>
-    /// The error a simulated <paramref name="latency"/> ("ttft" or "tpot") of <paramref name="family"/> is trusted to: the
-    /// worst holdout ratio of the family's rows measuring it, or the worst under load when larger (the family's own
-    /// under-load rows of that latency, else every family's, since an SLO is judged under load). Null when the family
-    /// has no holdout row at all, or nothing measures that latency: unknown, never 1.
+    /// The error a simulated <paramref name="measure"/> ("ttft", "tpot" or "throughput") of <paramref name="family"/> is
+    /// trusted to: the worst holdout ratio of the family's rows measuring it, or the worst under load when larger (the
+    /// family's own rows of it under load, else every family's; "under load" is the latency-under-load regime for the two
+    /// latencies and saturation for throughput), since an SLO and a fleet are judged under load. Null when the family has
+    /// no holdout row at all, or nothing measures it: unknown, never 1.
     /// </summary>
-    public static double? Bound(IReadOnlyList<ValidationResult> results, string family, string latency)
+    public static double? Bound(IReadOnlyList<ValidationResult> results, string family, string measure)
     {
         ArgumentNullException.ThrowIfNull(results);
         if (Family(results, family) is null)
@@ -84,25 +89,26 @@ public static class ErrorBands
             return null;
         }
 
-        var own = Holdout(results, family, r => r.Family == family && LatencyOf(r) == latency);
-        var load = Holdout(results, family, r => r.Family == family && LatencyOf(r) == latency && r.Regime == LatencyUnderLoad)
-            ?? Holdout(results, LatencyUnderLoad, r => LatencyOf(r) == latency && r.Regime == LatencyUnderLoad);
+        var loaded = measure == "throughput" ? SaturatedThroughput : LatencyUnderLoad;
+        var own = Holdout(results, family, r => r.Family == family && MeasureOf(r) == measure);
+        var load = Holdout(results, family, r => r.Family == family && MeasureOf(r) == measure && r.Regime == loaded)
+            ?? Holdout(results, loaded, r => MeasureOf(r) == measure && r.Regime == loaded);
         return own is null && load is null ? null : Math.Max(own?.WorstRatio ?? 0, load?.WorstRatio ?? 0);
     }
 
     /// <summary>
-    /// <see cref="Bound"/> for TTFT and TPOT of one family, simulating only the holdout rows the bounds read (the family's
-    /// and every family's under load), so that <c>simulate</c> can print them at a fraction of the whole page's cost.
+    /// <see cref="Bound"/> for TTFT, TPOT and throughput of one family, simulating only the holdout rows the bounds read
+    /// (the family's, and every family's under load or at saturation), so that <c>simulate</c> can print them at a fraction of the whole page's cost.
     /// </summary>
-    public static (double? Ttft, double? Tpot) BoundsFor(ProfileCatalog catalog, ValidationFile file, string family)
+    public static (double? Ttft, double? Tpot, double? Throughput) BoundsFor(ProfileCatalog catalog, ValidationFile file, string family)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(file);
         var families = catalog.Hardware.ToDictionary(h => h.Id, h => h.Family, StringComparer.OrdinalIgnoreCase);
         var needed = file.Rows.Where(r => r.Holdout && families.TryGetValue(r.Hardware, out var f)
-            && (f == family || new ValidationResult(r, 0, f).Regime == LatencyUnderLoad)).ToList();
+            && (f == family || new ValidationResult(r, 0, f).Regime is LatencyUnderLoad or SaturatedThroughput)).ToList();
         var results = RunKnown(catalog, file with { Rows = needed });
-        return (Bound(results, family, "ttft"), Bound(results, family, "tpot"));
+        return (Bound(results, family, "ttft"), Bound(results, family, "tpot"), Bound(results, family, "throughput"));
     }
 
     /// <summary>
