@@ -157,6 +157,7 @@ public class ProcurementPlannerTests
         Assert.Contains("a replica with 1.25× less capacity would still carry the demand (utilisation 80 %)", tightText, StringComparison.Ordinal);
         Assert.Contains("throughput 1.30×", tightText, StringComparison.Ordinal);
         Assert.Contains("throughput is not covered", tightText, StringComparison.Ordinal);
+        Assert.StartsWith(" Trust: no latency has an SLO bound, and a replica", ProcurementPlanner.Trust(tight with { TtftMargin = null, TpotMargin = null }, null), StringComparison.Ordinal);
         Assert.Contains("error there is unknown", ProcurementPlanner.Trust(pick with { FamilyError = null }, null), StringComparison.Ordinal);
     }
 

@@ -483,7 +483,9 @@ public static class ProcurementPlanner
             terms.Add(("answer time", am, pick.TtftErrorBound is { } t && pick.TpotErrorBound is { } p ? Math.Max(t, p) : null));
         }
 
-        var margins = string.Join(" and ", terms.Select(x => string.Create(c, $"p99 {x.Name} {x.Margin:F2}×"))) + " longer would still meet the SLOs";
+        var margins = terms.Count == 0
+            ? "no latency has an SLO bound"
+            : string.Join(" and ", terms.Select(x => string.Create(c, $"p99 {x.Name} {x.Margin:F2}×"))) + " longer would still meet the SLOs";
         if (pick.CapacityMargin is { } cm)
         {
             // The fleet's throughput: a replica with k× less capacity than simulated runs at k× the utilisation.
