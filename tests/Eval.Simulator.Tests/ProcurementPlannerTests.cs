@@ -43,6 +43,7 @@ public class ProcurementPlannerTests
         var requestsPerMonth = 200 * plan.Demand.InteractionsPerDeveloperHour * plan.Demand.WorkingHoursPerMonth;
         Assert.Equal(requestsPerMonth * ((plan.Demand.InputTokens * api.UsdPerMillionInputTokens) + (plan.Demand.OutputTokens * api.UsdPerMillionOutputTokens)) / 1e6 / 200, wseLlama.UsdPerDeveloperMonth!.Value, 9);
         Assert.Contains("litellm", wseLlama.PriceSource, StringComparison.Ordinal);
+        Assert.Null(wseLlama.CapacityMargin); // the vendor sizes an API's fleet, not the buyer
         var wseQwen = Assert.Single(report.Candidates, c => c.Id == "wse-3/qwen2.5-coder-32b/bf16/tp1");
         Assert.Equal(PriceKind.None, wseQwen.PriceKind);
         Assert.Null(wseQwen.UsdPerDeveloperMonth);

@@ -303,7 +303,8 @@ public static class ProcurementPlanner
             TtftMargin = Margin(slo.TtftP99Ms, r.TtftP99Ms),
             TpotMargin = Margin(slo.TpotP99Ms, r.TpotP99Ms),
             AnswerMargin = Margin(slo.AnswerP99Ms, r.AnswerP99Ms),
-            CapacityMargin = r.MeetsSlo && r.Utilisation > 0 ? 1 / r.Utilisation : null,
+            // Bought by the token, the fleet is the vendor's to size: no capacity margin of the buyer's to check.
+            CapacityMargin = r.MeetsSlo && r.Utilisation > 0 && r.PriceKind != PriceKind.PerToken ? 1 / r.Utilisation : null,
             ThroughputErrorBound = validation is null ? null : ErrorBands.Bound(validation, family, "throughput"),
             FamilyError = band,
             FamilyErrorUnderLoad = bandUnderLoad,
