@@ -171,11 +171,12 @@ public sealed class ReceiveThreadTests
             var pipeline = new ChatClientBuilder(backend.Client).UseTiming().Build();
             var options = new ChatOptions { MaxOutputTokens = 3, AdditionalProperties = new AdditionalPropertiesDictionary { [AttemptRecorder.OptionsKey] = recorder } };
             var updates = 0;
-            long resumedNs = 0;
+            long pausedNs = 0, resumedNs = 0;
             await foreach (var update in pipeline.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "Write a function that adds two numbers.")], options, ct))
             {
                 if (++updates == 1)
                 {
+                    pausedNs = ServerLogStore.ToNanoseconds(TimeProvider.System.GetTimestamp(), TimeProvider.System.TimestampFrequency);
                     await Task.Delay(TimeSpan.FromMilliseconds(PauseMs), TimeProvider.System, ct);
                     resumedNs = ServerLogStore.ToNanoseconds(TimeProvider.System.GetTimestamp(), TimeProvider.System.TimestampFrequency);
                 }
@@ -184,9 +185,12 @@ public sealed class ReceiveThreadTests
             var received = recorder.Events().Where(e => e.Kind == StreamEventKind.Content).ToList();
             var flushed = Assert.Single(await ServerLogWait.AtLeastAsync(server.Log, null, 1, ct)).Events.Where(e => e.Kind == "content").ToList();
             // The scenario needs the first token flushed apart from the last, before the pause ended.
-            // On a loaded machine the server can flush late, after the consumer resumed: the tokens then arrive one by one
-            // with nothing merged, which is not the scenario (seen once in CI with a build running beside it): try again.
-            if (flushed.Count < 3 || (flushed[2].MonotonicNs - flushed[0].MonotonicNs) / 1e6 < 20 || flushed[2].MonotonicNs >= resumedNs || received.Count < 1)
+            // The scenario needs all three tokens flushed while the consumer was paused: none before the pause began (the
+            // role chunk and the first token then reached the consumer together, and the first token was read at its
+            // arrival) and none after it ended (a late server: the tokens then arrive one by one, nothing merged). Either
+            // happens on a loaded machine (both seen in fresh-clone CI runs): try again.
+            if (flushed.Count < 3 || (flushed[2].MonotonicNs - flushed[0].MonotonicNs) / 1e6 < 20
+                || flushed[0].MonotonicNs <= pausedNs || flushed[2].MonotonicNs >= resumedNs || received.Count < 1)
             {
                 continue;
             }
