@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Spark.Eval.Core;
 using Spark.Eval.Core.Results;
 
@@ -63,30 +64,9 @@ public static class PilotService
     }
 
     /// <summary>Reads a pilot report (pilot.json) back, checking its kind and format version.</summary>
-    public static PilotReport ReadReport(string path)
-    {
-        if (!File.Exists(path))
-        {
-            throw new InputException($"{path}: file not found. Fix: pass the pilot.json that 'spark-eval pilot analyze --out DIR' wrote");
-        }
-
-        PilotReport? report;
-        try
-        {
-            report = JsonSerializer.Deserialize(File.ReadAllText(path), PilotJsonContext.Default.PilotReport);
-        }
-        catch (JsonException ex)
-        {
-            throw InputException.At(path, (int?)(ex.LineNumber + 1), ex.Path, "not a pilot report", "pass the pilot.json that 'spark-eval pilot analyze' wrote");
-        }
-
-        if (report is null || report.FormatVersion != PilotReport.CurrentFormatVersion || report.Kind != "spark-eval.pilot-report")
-        {
-            throw InputException.At(path, 1, "formatVersion", $"expected kind spark-eval.pilot-report version {PilotReport.CurrentFormatVersion}", "regenerate it with this version of spark-eval");
-        }
-
-        return report;
-    }
+    public static PilotReport ReadReport(string path) =>
+        ReadExport(path, PilotJsonContext.Default.PilotReport, "spark-eval.pilot-report", PilotReport.CurrentFormatVersion, r => (r.Kind, r.FormatVersion),
+            "a pilot report", "pass the pilot.json that 'spark-eval pilot analyze --out DIR' wrote");
 
     /// <summary>
     /// The pilot cohort's interactive uses per developer-day during the pilot (the mean over its developers, the report's
@@ -102,23 +82,34 @@ public static class PilotService
     }
 
     /// <summary>Reads a think-time export back (session replay's entry point), checking its format version.</summary>
-    public static ThinkTimeExport ReadThinkTimes(string path)
+    public static ThinkTimeExport ReadThinkTimes(string path) =>
+        ReadExport(path, PilotJsonContext.Default.ThinkTimeExport, "spark-eval.think-times", ThinkTimeExport.CurrentFormatVersion, e => (e.Kind, e.FormatVersion),
+            "a think-time export", "write it with 'spark-eval pilot analyze --think-times'");
+
+    /// <summary>Reads one of pilot analyze's JSON outputs, refusing a missing file, bad JSON, or another kind or version (exit 2).</summary>
+    private static T ReadExport<T>(string path, JsonTypeInfo<T> type, string kind, int version, Func<T, (string Kind, int Version)> header, string what, string fix)
+        where T : class
     {
-        ThinkTimeExport? export;
+        if (!File.Exists(path))
+        {
+            throw new InputException($"{path}: file not found. Fix: {fix}");
+        }
+
+        T? value;
         try
         {
-            export = JsonSerializer.Deserialize(File.ReadAllText(path), PilotJsonContext.Default.ThinkTimeExport);
+            value = JsonSerializer.Deserialize(File.ReadAllText(path), type);
         }
         catch (JsonException ex)
         {
-            throw InputException.At(path, (int?)(ex.LineNumber + 1), ex.Path, "not a think-time export", "write it with 'spark-eval pilot analyze --think-times'");
+            throw InputException.At(path, (int?)(ex.LineNumber + 1), ex.Path, $"not {what}", fix);
         }
 
-        if (export is null || export.FormatVersion != ThinkTimeExport.CurrentFormatVersion || export.Kind != "spark-eval.think-times")
+        if (value is null || header(value) != (kind, version))
         {
-            throw InputException.At(path, 1, "formatVersion", $"expected kind spark-eval.think-times version {ThinkTimeExport.CurrentFormatVersion}", "regenerate it with this version of spark-eval");
+            throw InputException.At(path, 1, "formatVersion", $"expected kind {kind} version {version}", "regenerate it with this version of spark-eval");
         }
 
-        return export;
+        return value;
     }
 }

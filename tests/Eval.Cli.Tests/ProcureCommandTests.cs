@@ -79,6 +79,9 @@ public class ProcureCommandTests
         (exit, _, stderr) = await CliHarness.RunAsync("procure", plan, "--out", bad, "--pilot", thinkTimes);
         Assert.Equal(2, exit);
         Assert.Contains("think-times.json", stderr, StringComparison.Ordinal);
+        (exit, _, stderr) = await CliHarness.RunAsync("procure", plan, "--out", bad, "--think-times", Path.Combine(dir, "missing.json"));
+        Assert.Equal(2, exit);
+        Assert.Contains("missing.json: file not found", stderr, StringComparison.Ordinal);
         (exit, _, stderr) = await CliHarness.RunAsync("procure", plan, "--out", bad, "--pilot", pilotJson, "--hours-per-day", "0");
         Assert.Equal(2, exit);
         Assert.Contains("--hours-per-day", stderr, StringComparison.Ordinal);

@@ -170,10 +170,20 @@ public class ProcurementPlannerTests
             Id = "x", Hardware = "h", HardwareName = "H", Model = "m", ModelName = "M", Precision = "fp8", PassRateSource = "s",
             MeetsSlo = true, TtftP99Ms = 250, TpotP99Ms = 10, AnswerP99Ms = 4000,
         };
-        Assert.Equal(4.0, ProcurementPlanner.SloMargin(r, new ProcurementSlo { TtftP99Ms = 1000, TpotP99Ms = 50 }), 12);
-        Assert.Equal(2.5, ProcurementPlanner.SloMargin(r, new ProcurementSlo { TtftP99Ms = 1000, TpotP99Ms = 50, AnswerP99Ms = 10000 }), 12);
-        Assert.Equal(5.0, ProcurementPlanner.SloMargin(r, new ProcurementSlo { TtftP99Ms = null, TpotP99Ms = 50 }), 12);
-        Assert.Equal(0, ProcurementPlanner.SloMargin(r with { MeetsSlo = false }, new ProcurementSlo()));
+        CandidateResult With(CandidateResult c, ProcurementSlo slo)
+        {
+            var (ttft, tpot, answer) = ProcurementPlanner.Margins(c, slo);
+            return c with { TtftMargin = ttft, TpotMargin = tpot, AnswerMargin = answer };
+        }
+
+        var both = With(r, new ProcurementSlo { TtftP99Ms = 1000, TpotP99Ms = 50 });
+        Assert.Equal(4.0, both.TtftMargin!.Value, 12);
+        Assert.Equal(5.0, both.TpotMargin!.Value, 12);
+        Assert.Null(both.AnswerMargin);
+        Assert.Equal(4.0, both.SloMargin, 12);
+        Assert.Equal(2.5, With(r, new ProcurementSlo { TtftP99Ms = 1000, TpotP99Ms = 50, AnswerP99Ms = 10000 }).SloMargin, 12);
+        Assert.Equal(5.0, With(r, new ProcurementSlo { TtftP99Ms = null, TpotP99Ms = 50 }).SloMargin, 12);
+        Assert.Equal(0, With(r with { MeetsSlo = false }, new ProcurementSlo()).SloMargin);
     }
 
     [Fact]

@@ -163,8 +163,7 @@ public static class ProcurementReportWriter
 
         static string Term(string name, double? margin, double? bound) => margin is not { } m ? ""
             : string.Create(C, $"{name} {m:F2}×{(bound is { } b ? (m >= b ? " ≥ " : " < ") + b.ToString("F2", C) + "×" : " vs ?")}");
-        var answerBound = r.TtftErrorBound is { } t && r.TpotErrorBound is { } p ? Math.Max(t, p) : (double?)null;
-        var text = string.Join(", ", new[] { Term("TTFT", r.TtftMargin, r.TtftErrorBound), Term("TPOT", r.TpotMargin, r.TpotErrorBound), Term("answer", r.AnswerMargin, answerBound), Term("capacity", r.CapacityMargin, r.ThroughputErrorBound) }.Where(x => x.Length > 0));
+        var text = string.Join(", ", new[] { Term("TTFT", r.TtftMargin, r.TtftErrorBound), Term("TPOT", r.TpotMargin, r.TpotErrorBound), Term("answer", r.AnswerMargin, r.AnswerErrorBound), Term("capacity", r.CapacityMargin, r.ThroughputErrorBound) }.Where(x => x.Length > 0));
         return text.Length > 0 ? text : "-";
     }
 

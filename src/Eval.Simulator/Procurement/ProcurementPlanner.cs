@@ -271,23 +271,15 @@ public static class ProcurementPlanner
     }
 
     /// <summary>
-    /// The smallest limit / simulated value over the bounded p99 latencies at the operating point: how many times longer they
-    /// could be before an SLO is missed (0 when it is missed already or nothing is bounded).
+    /// Each bounded p99 latency's limit / simulated value at the operating point: how many times longer it could be before
+    /// its SLO is missed; null where the plan does not bound it, or when the SLO is missed already.
     /// </summary>
-    public static double SloMargin(CandidateResult r, ProcurementSlo slo)
+    public static (double? Ttft, double? Tpot, double? Answer) Margins(CandidateResult r, ProcurementSlo slo)
     {
         ArgumentNullException.ThrowIfNull(r);
         ArgumentNullException.ThrowIfNull(slo);
-        if (!r.MeetsSlo)
-        {
-            return 0;
-        }
-
-        var terms = new[] { (slo.TtftP99Ms, r.TtftP99Ms), (slo.TpotP99Ms, r.TpotP99Ms), (slo.AnswerP99Ms, r.AnswerP99Ms) }
-            .Where(t => t.Item1 is not null && t.Item2 > 0)
-            .Select(t => t.Item1!.Value / t.Item2)
-            .ToList();
-        return terms.Count == 0 ? 0 : terms.Min();
+        double? Margin(double? limit, double value) => r.MeetsSlo && limit is { } l && value > 0 ? l / value : null;
+        return (Margin(slo.TtftP99Ms, r.TtftP99Ms), Margin(slo.TpotP99Ms, r.TpotP99Ms), Margin(slo.AnswerP99Ms, r.AnswerP99Ms));
     }
 
     private static CandidateResult WithErrorBands(CandidateResult r, ProfileCatalog catalog, ProcurementSlo slo, IReadOnlyList<ValidationResult>? validation)
@@ -295,14 +287,13 @@ public static class ProcurementPlanner
         var family = catalog.GetHardware(r.Hardware).Family;
         var band = validation is null ? null : ErrorBands.Family(validation, family);
         var bandUnderLoad = validation is null ? null : ErrorBands.Holdout(validation, $"{family}, {ErrorBands.LatencyUnderLoad}", v => v.Family == family && v.Regime == ErrorBands.LatencyUnderLoad);
-        double? Margin(double? limit, double value) => r.MeetsSlo && limit is { } l && value > 0 ? l / value : null;
+        var (ttft, tpot, answer) = Margins(r, slo);
         return r with
         {
             Family = family,
-            SloMargin = SloMargin(r, slo),
-            TtftMargin = Margin(slo.TtftP99Ms, r.TtftP99Ms),
-            TpotMargin = Margin(slo.TpotP99Ms, r.TpotP99Ms),
-            AnswerMargin = Margin(slo.AnswerP99Ms, r.AnswerP99Ms),
+            TtftMargin = ttft,
+            TpotMargin = tpot,
+            AnswerMargin = answer,
             // Bought by the token, the fleet is the vendor's to size: no capacity margin of the buyer's to check.
             CapacityMargin = r.MeetsSlo && r.Utilisation > 0 && r.PriceKind != PriceKind.PerToken ? 1 / r.Utilisation : null,
             ThroughputErrorBound = validation is null ? null : ErrorBands.Bound(validation, family, "throughput"),
@@ -481,7 +472,7 @@ public static class ProcurementPlanner
 
         if (pick.AnswerMargin is { } am)
         {
-            terms.Add(("answer time", am, pick.TtftErrorBound is { } t && pick.TpotErrorBound is { } p ? Math.Max(t, p) : null));
+            terms.Add(("answer time", am, pick.AnswerErrorBound));
         }
 
         var margins = terms.Count == 0

@@ -65,9 +65,10 @@ public sealed record CandidateResult
 
     /// <summary>
     /// How many times longer every bounded latency (p99 TTFT, p99 TPOT, p99 answer) could be at the operating point before
-    /// an SLO is missed: the smallest limit / simulated value; 0 when the SLO is not met. The in-flow share is not in it.
+    /// an SLO is missed: the smallest of <see cref="TtftMargin"/>, <see cref="TpotMargin"/> and <see cref="AnswerMargin"/>;
+    /// 0 when the SLO is missed or nothing is bounded. The in-flow share is not in it.
     /// </summary>
-    public double SloMargin { get; init; }
+    public double SloMargin => new[] { TtftMargin, TpotMargin, AnswerMargin }.Where(m => m is not null).Select(m => m!.Value).DefaultIfEmpty(0).Min();
 
     /// <summary>The hardware profile's device family (nvidia-hopper, amd-cdna3, …), the key of its error band.</summary>
     public string? Family { get; init; }
@@ -102,6 +103,9 @@ public sealed record CandidateResult
     /// <summary>The error the TPOT margin must cover; null: unknown.</summary>
     public double? TpotErrorBound { get; init; }
 
+    /// <summary>The error the answer-time margin must cover: the larger of the TTFT and TPOT bounds; null when either is unknown.</summary>
+    public double? AnswerErrorBound => TtftErrorBound is { } t && TpotErrorBound is { } p ? Math.Max(t, p) : null;
+
     /// <summary>
     /// True when every bounded latency's margin covers its error bound (the answer's, the larger of the two) and the
     /// capacity margin covers the throughput error; false when one does not; null when the SLO is missed or a needed
@@ -116,8 +120,7 @@ public sealed record CandidateResult
                 return null;
             }
 
-            var answerBound = TtftErrorBound is { } t && TpotErrorBound is { } p ? Math.Max(t, p) : (double?)null;
-            var terms = new[] { (TtftMargin, TtftErrorBound), (TpotMargin, TpotErrorBound), (AnswerMargin, answerBound), (CapacityMargin, ThroughputErrorBound) }.Where(x => x.Item1 is not null).ToList();
+            var terms = new[] { (TtftMargin, TtftErrorBound), (TpotMargin, TpotErrorBound), (AnswerMargin, AnswerErrorBound), (CapacityMargin, ThroughputErrorBound) }.Where(x => x.Item1 is not null).ToList();
             return terms.Any(x => x.Item2 is null) ? null : terms.All(x => x.Item1 >= x.Item2);
         }
     }
