@@ -81,6 +81,9 @@ public class ValidationTests
     [InlineData("\"arrival\": \"poisson\"", "rows[0].arrival")]
     [InlineData("\"lengths\": \"alpaca\"", "rows[0].lengths")]
     [InlineData("\"maxBatch\": 0", "rows[0].maxBatch")]
+    [InlineData("\"lengthSpread\": 1.5", "rows[0].lengthSpread")]
+    [InlineData("\"lengthSpread\": 0.1, \"lengths\": \"sharegpt\"", "rows[0].lengthSpread")]
+    [InlineData("\"statistic\": \"p90\"", "rows[0].statistic")]
     public void Load_BadOpenLoopRow_NamesTheFieldAndTheFix(string fields, string field)
     {
         var path = Path.Combine(Path.GetTempPath(), "spark-eval-tests", Guid.NewGuid().ToString("N") + ".json");
@@ -111,5 +114,26 @@ public class ValidationTests
         Assert.Equal("batch-1 prefill", new ValidationResult(Row(null), single).Regime);
         Assert.InRange(light / single, 0.8, 1.3);
         Assert.True(heavy > 3 * single, $"200 req/s of 2000-token prompts must queue on one H100: {heavy} ms against {single} ms alone");
+    }
+
+    [Fact]
+    public void Predict_SpreadRow_DesynchronisesTheClosedLoop_AndAMedianRowReadsTheMedian()
+    {
+        // 8 clients of 20k-token prompts: at fixed lengths they stay in lockstep, so every prompt queues behind the other
+        // seven's prefills; a ±15 % spread (vLLM's --random-range-ratio 0.15) lets them drift apart, as a real run does.
+        var catalog = ProfileCatalog.LoadEmbedded();
+        var row = new ValidationRow
+        {
+            Id = "r", Source = "s", Quote = "q", Hardware = "h100-sxm", Model = "llama-3.1-8b", Precision = "bf16", Concurrency = 8,
+            Requests = 150, InputTokens = 20000, OutputTokens = 2000, Metric = "ttft_ms", AsyncScheduling = true,
+        };
+        var alone = ValidationRunner.Predict(catalog, row with { Concurrency = 1, Requests = 4 });
+        var lockstep = ValidationRunner.Predict(catalog, row with { Statistic = "median" });
+        var spread = ValidationRunner.Predict(catalog, row with { Statistic = "median", LengthSpread = 0.15 });
+        var spreadMean = ValidationRunner.Predict(catalog, row with { LengthSpread = 0.15 });
+
+        Assert.True(lockstep > 1.5 * alone, $"lockstep median TTFT {lockstep} ms against {alone} ms alone");
+        Assert.InRange(spread / alone, 0.85, 1.3);
+        Assert.NotEqual(spreadMean, spread);
     }
 }

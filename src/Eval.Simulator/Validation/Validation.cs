@@ -30,7 +30,7 @@ public sealed record ValidationRow
     public int? Requests { get; init; }
     public int InputTokens { get; init; }
     public int OutputTokens { get; init; }
-    /// <summary>ttft_ms (mean), itl_ms (mean time per output token), output_tps (all requests), user_tps (1000 / ITL of one stream).</summary>
+    /// <summary>ttft_ms (mean, or median where <see cref="Statistic"/> says so), itl_ms (mean time per output token, or the median request's), output_tps (all requests), user_tps (1000 / ITL of one stream).</summary>
     public required string Metric { get; init; }
     public double Value { get; init; }
     /// <summary>Measured inside the engine process (no HTTP, no network): no round trip, and the request overhead is the profile's in-process one.</summary>
@@ -56,6 +56,18 @@ public sealed record ValidationRow
     /// benchmark, <see cref="LengthDistribution.ShareGpt"/>); absent or <c>fixed</c>: every request at the means.
     /// </summary>
     public string? Lengths { get; init; }
+
+    /// <summary>
+    /// The row's lengths are drawn uniformly within ± this fraction of the means (vLLM <c>bench serve --random-range-ratio</c>,
+    /// as the row's source states it, e.g. "±15 % variance"); 0 or absent: every request at the means. Not with <see cref="Lengths"/>.
+    /// </summary>
+    public double? LengthSpread { get; init; }
+
+    /// <summary>
+    /// Which statistic of the row's metric its source reports: <c>mean</c> (default) or <c>median</c> (ttft_ms: the median request's
+    /// first-token time; itl_ms: the median request's time per output token, compared with a published median inter-token latency).
+    /// </summary>
+    public string? Statistic { get; init; }
 
     /// <summary>
     /// The engine's cap on sequences in flight when the row's quote states it (vLLM <c>--max-num-seqs</c>, e.g. the AMD ROCm
@@ -175,6 +187,16 @@ public static class ValidationRunner
                 throw InputException.At(name, null, $"rows[{i}].maxBatch", $"{r.MaxBatch} ('{r.Id}') is not a batch cap", "give the engine's max sequences in flight as the row's source states it (>= 1), or drop it for the profile's maxBatch");
             }
 
+            if (r.LengthSpread is { } spread && (!double.IsFinite(spread) || spread < 0 || spread >= 1 || r.Lengths is not null))
+            {
+                throw InputException.At(name, null, $"rows[{i}].lengthSpread", $"{spread} ('{r.Id}') is not a uniform spread{(r.Lengths is not null ? " beside lengths" : string.Empty)}", "give the ± fraction the source states (0 <= spread < 1, e.g. 0.15 for vLLM's --random-range-ratio 0.15), and drop lengths");
+            }
+
+            if (r.Statistic is not (null or "mean" or "median") || (r.Statistic == "median" && r.Metric is not ("ttft_ms" or "itl_ms")))
+            {
+                throw InputException.At(name, null, $"rows[{i}].statistic", $"'{r.Statistic}' ('{r.Id}', metric {r.Metric}) is not a statistic the simulator reports", "use mean (default) or median, the latter on ttft_ms or itl_ms rows");
+            }
+
             if (r.Lengths is not null && !LengthDistribution.IsKnown(r.Lengths))
             {
                 throw InputException.At(name, null, $"rows[{i}].lengths", $"'{r.Lengths}' ('{r.Id}') is not a known length distribution", $"use one of: {string.Join(", ", LengthDistribution.Known)}, or drop it for every request at the mean lengths");
@@ -228,12 +250,13 @@ public static class ValidationRunner
         var latency = new LatencyModel(hw, model, precision, row.TensorParallel);
         // The same defaults as `spark-eval simulate`: steady state, the profile's serving-stack scheduler; the row gives only its setup.
         var options = LoadDefaults.For(hw, row.InputTokens, row.OutputTokens, row.RequestRate is null ? row.Concurrency : null, rate: row.RequestRate,
-            requests: row.Requests, prefillFirst: row.PrefillFirst, asyncScheduling: row.AsyncScheduling, lengths: LengthDistribution.Find(row.Lengths)) with { Arrival = row.Arrival ?? "poisson", Burstiness = row.Burstiness ?? 1.0 };
+            requests: row.Requests, prefillFirst: row.PrefillFirst, asyncScheduling: row.AsyncScheduling, lengths: LengthDistribution.Find(row.Lengths)) with { Arrival = row.Arrival ?? "poisson", Burstiness = row.Burstiness ?? 1.0, LengthSpread = row.LengthSpread ?? 0 };
         var stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options));
+        var median = row.Statistic == "median";
         return row.Metric switch
         {
-            "ttft_ms" => stats.TtftMeanMs,
-            "itl_ms" => stats.TpotMeanMs,
+            "ttft_ms" => median ? stats.TtftP50Ms : stats.TtftMeanMs,
+            "itl_ms" => median ? stats.TpotP50Ms : stats.TpotMeanMs,
             "output_tps" => stats.OutputTokensPerSecond,
             "user_tps" => 1000.0 / stats.TpotMeanMs,
             _ => throw new InvalidOperationException(row.Metric),
@@ -328,7 +351,7 @@ public static class ValidationRunner
         {
             i++;
             var row = r.Row;
-            sb.Append(c, $"| {i} | {row.Id} | {row.Hardware} | {row.Model} | {row.Precision} | {row.TensorParallel} | {(row.RequestRate is { } rate ? string.Create(c, $"{rate:G4} req/s") : row.Concurrency.ToString(c))} | {row.InputTokens} / {row.OutputTokens} | {row.Metric} | {row.Value:G6} | {r.Predicted:G4} | {Math.Round(r.Error * 100, 1) + 0.0:+0.0;-0.0;+0.0} % | <{row.Source}> | \"{Escape(row.Quote)}\"{(row.Note is null ? "" : " — " + Escape(row.Note))} |\n");
+            sb.Append(c, $"| {i} | {row.Id} | {row.Hardware} | {row.Model} | {row.Precision} | {row.TensorParallel} | {(row.RequestRate is { } rate ? string.Create(c, $"{rate:G4} req/s") : row.Concurrency.ToString(c))} | {row.InputTokens} / {row.OutputTokens}{(row.LengthSpread is > 0 ? string.Create(c, $" ±{row.LengthSpread:P0}") : string.Empty)} | {row.Metric}{(row.Statistic == "median" ? " (median)" : string.Empty)} | {row.Value:G6} | {r.Predicted:G4} | {Math.Round(r.Error * 100, 1) + 0.0:+0.0;-0.0;+0.0} % | <{row.Source}> | \"{Escape(row.Quote)}\"{(row.Note is null ? "" : " — " + Escape(row.Note))} |\n");
         }
     }
 
