@@ -68,16 +68,22 @@ public class SimulateDefaultsTests
             args.AddRange(["--lengths", lengths]);
         }
 
+        if (row.LengthSpread is { } spread && spread > 0)
+        {
+            args.AddRange(["--length-spread", spread.ToString(c)]);
+        }
+
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         var exit = await SparkEvalCli.RunAsync([.. args], stdout, stderr, TestContext.Current.CancellationToken);
         Assert.True(exit == 0, stderr.ToString());
         using var doc = JsonDocument.Parse(stdout.ToString());
         var stats = doc.RootElement.GetProperty("points")[0].GetProperty("stats");
+        var median = row.Statistic == "median";
         var printed = row.Metric switch
         {
-            "ttft_ms" => stats.GetProperty("ttftMeanMs").GetDouble(),
-            "itl_ms" => stats.GetProperty("tpotMeanMs").GetDouble(),
+            "ttft_ms" => stats.GetProperty(median ? "ttftP50Ms" : "ttftMeanMs").GetDouble(),
+            "itl_ms" => stats.GetProperty(median ? "tpotP50Ms" : "tpotMeanMs").GetDouble(),
             "output_tps" => stats.GetProperty("outputTokensPerSecond").GetDouble(),
             "user_tps" => 1000.0 / stats.GetProperty("tpotMeanMs").GetDouble(),
             _ => throw new InvalidOperationException(row.Metric),
