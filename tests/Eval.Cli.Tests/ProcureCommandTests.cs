@@ -1,4 +1,7 @@
 using System.Text.Json;
+using Spark.Eval.Core.Backends;
+using Spark.Eval.Core.Tokens;
+using Spark.Eval.Simulator.Server;
 
 namespace Spark.Eval.Cli.Tests;
 
@@ -102,5 +105,39 @@ public class ProcureCommandTests
         Assert.Equal(2, exit);
         Assert.Contains(expected, stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(dir));
+    }
+
+    [Fact]
+    public async Task Procure_ApiCandidateMeasuredAgainstAnEndpoint_UsesTheMeasuredLatency()
+    {
+        // The vendor's API stands in as serve-sim on loopback (real Kestrel, real HTTP): 400 ms to the first token, then
+        // 100 tokens/s, far slower than the simulated wafer-scale device. procure must judge the API by what the run measured.
+        var ct = TestContext.Current.CancellationToken;
+        var sim = new ConstantRateSimChatClient(TimeProvider.System, TokenCounter.Default, 400, 100, "api");
+        await using var server = await SimServer.StartAsync(sim, new SimServerOptions { Port = 0 }, TimeProvider.System, ct);
+        var dir = CliHarness.TempDir();
+        var run = Path.Combine(dir, "run");
+        var backend = $"openai?name=vendor&url={Uri.EscapeDataString(server.BaseAddress.ToString())}&model=api&retries=0";
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", backend, "--tasks", "3", "--repeats", "2", "--no-grade", "--max-tokens", "20", "--out", run);
+        Assert.True(exit == 0, stderr);
+        var plan = Path.Combine(dir, "plan.json");
+        File.WriteAllText(plan, "{\"formatVersion\": 1, \"name\": \"api\", \"developers\": 20, \"demand\": {\"outputTokens\": 64}, \"candidates\": [" +
+            "{\"hardware\": \"wse-3\", \"model\": \"llama-3.1-8b\", \"precision\": \"bf16\", \"latencyRunDirectory\": " + JsonSerializer.Serialize(run) + "}]}");
+
+        string stdout;
+        (exit, stdout, stderr) = await CliHarness.RunAsync("procure", plan, "--out", Path.Combine(dir, "out"), "--json");
+
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var c = doc.RootElement.GetProperty("candidates")[0];
+        Assert.True(c.GetProperty("latencyMeasured").GetBoolean());
+        Assert.Equal(6, c.GetProperty("latencyAttempts").GetInt32());
+        Assert.InRange(c.GetProperty("ttftP99Ms").GetDouble(), 398, 1000);
+        Assert.InRange(c.GetProperty("tpotP99Ms").GetDouble(), 9, 40);
+        Assert.Contains("backend 'vendor'", c.GetProperty("latencySource").GetString(), StringComparison.Ordinal);
+        Assert.Contains("MEASURED latency", doc.RootElement.GetProperty("verdict").GetString(), StringComparison.Ordinal);
+        var csv = File.ReadAllLines(Path.Combine(dir, "out", "procurement.csv"));
+        Assert.EndsWith(",false", csv[1], StringComparison.Ordinal);
+        Assert.Contains("latency: measured: 6 ok of 6 attempts", File.ReadAllText(Path.Combine(dir, "out", "procurement.md")), StringComparison.Ordinal);
     }
 }

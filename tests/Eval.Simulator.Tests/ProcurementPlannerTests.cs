@@ -1,4 +1,6 @@
 using Spark.Eval.Core;
+using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Timing;
 using Spark.Eval.Simulator.Procurement;
 using Spark.Eval.Simulator.Profiles;
 using Spark.Eval.Simulator.Validation;
@@ -308,6 +310,7 @@ public class ProcurementPlannerTests
     [InlineData("{\"formatVersion\": 1, \"developers\": 5, \"candidates\": []}", "candidates")]
     [InlineData("{\"formatVersion\": 1, \"developers\": 5, \"candidatez\": []}", "candidatez")]
     [InlineData("{\"formatVersion\": 1, \"developers\": 5, \"slo\": {\"minShareInFlow\": 2}, \"candidates\": [{\"hardware\": \"h100-sxm\", \"model\": \"llama-3.1-8b\"}]}", "slo.minShareInFlow")]
+    [InlineData("{\"formatVersion\": 1, \"developers\": 5, \"candidates\": [{\"hardware\": \"wse-3\", \"model\": \"llama-3.1-8b\", \"latencyBackend\": \"cerebras\"}]}", "candidates[0].latencyBackend")]
     public void Load_BadPlan_NamesFileFieldAndFix(string json, string field)
     {
         var path = Path.Combine(Path.GetTempPath(), $"plan-{Guid.NewGuid():N}.json");
@@ -354,5 +357,93 @@ public class ProcurementPlannerTests
     {
         var row = new ValidationRow { Id = "x", Source = "s", Quote = "q", Hardware = "h100-sxm", Model = "m", Precision = "fp8", Metric = metric, Concurrency = concurrency, Value = 1 };
         Assert.Equal(regime, new ValidationResult(row, 1).Regime);
+    }
+
+    /// <summary>
+    /// A run directory of attempts against one endpoint: TTFT, then answer tokens at a fixed TPOT (the events a backend
+    /// records), plus <paramref name="failed"/> attempts that errored.
+    /// </summary>
+    private static string MeasuredRun(string backend, IReadOnlyList<long> ttftMs, long tpotMs, int answerTokens, int failed = 0)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "spark-eval-tests", $"measured-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        var lines = new List<byte>();
+        var sequence = 0;
+        AttemptRecord Attempt(int repeat, IReadOnlyList<StreamEvent> events, AttemptStatus status, bool warmup = false) => new()
+        {
+            Sequence = sequence++,
+            Slot = new SlotKey("t", backend, repeat, warmup),
+            Events = events,
+            Outcome = new AttemptOutcome(status),
+            Answer = status == AttemptStatus.Ok ? "x" : "",
+            Tokens = new TokenCounts { OutputTokenizer = status == AttemptStatus.Ok ? answerTokens : 0, InputTokenizer = 300, Tokenizer = "test" },
+        };
+        List<StreamEvent> Stream(long ttft) => [new(0, StreamEventKind.RequestStart), new(ttft * 1000, StreamEventKind.Content, 1), new((ttft + ((answerTokens - 1) * tpotMs)) * 1000, StreamEventKind.End)];
+        // A warm-up far slower than every measured attempt: it must not count.
+        lines.AddRange(AttemptLog.Line(Attempt(0, Stream(60_000), AttemptStatus.Ok, warmup: true)));
+        for (var i = 0; i < ttftMs.Count; i++)
+        {
+            lines.AddRange(AttemptLog.Line(Attempt(i, Stream(ttftMs[i]), AttemptStatus.Ok)));
+        }
+
+        for (var i = 0; i < failed; i++)
+        {
+            lines.AddRange(AttemptLog.Line(Attempt(ttftMs.Count + i, [new(0, StreamEventKind.RequestStart), new(3_000_000, StreamEventKind.End)], AttemptStatus.Error)));
+        }
+
+        File.WriteAllBytes(Path.Combine(dir, AttemptLog.FileName), [.. lines]);
+        return dir;
+    }
+
+    private static ProcurementCandidate Wse3Llama8b(string? run = null, string? backend = null) => new() { Hardware = "wse-3", Model = "llama-3.1-8b", Precision = "bf16", LatencyRunDirectory = run, LatencyBackend = backend };
+
+    [Fact]
+    public void Evaluate_MeasuredApiLatency_ReplacesTheSimulatedOperatingPoint_AndNeedsNoSimulatorError()
+    {
+        // 9 answers at 300 ms to the first token and one at 900 ms, 20 ms per token after it, one failed attempt.
+        var run = MeasuredRun("cerebras", [300, 300, 300, 300, 300, 300, 300, 300, 300, 900], tpotMs: 20, answerTokens: 51, failed: 1);
+        var simulated = Assert.Single(ProcurementPlanner.Evaluate(Catalog, Plan(50, Wse3Llama8b()), validation: Validation.Value).Candidates);
+        var report = ProcurementPlanner.Evaluate(Catalog, Plan(50, Wse3Llama8b(run)), validation: Validation.Value);
+        var c = Assert.Single(report.Candidates);
+
+        Assert.False(simulated.LatencyMeasured);
+        Assert.True(simulated.TtftP99Ms < 100, $"the simulated WSE-3 TTFT excludes the internet and the vendor's front end: {simulated.TtftP99Ms} ms");
+        Assert.True(c.LatencyMeasured);
+        Assert.Equal(10, c.LatencyAttempts);
+        Assert.InRange(c.TtftP99Ms, 800, 900);
+        Assert.Equal(20, c.TpotP99Ms, 6);
+        // The plan's 128-token answer at the measured pace, not the run's 51 tokens: 900 + 127 × 20 at the tail.
+        Assert.InRange(c.AnswerP99Ms, 300 + (127 * 20), 900 + (127 * 20));
+        Assert.Equal(10.0 / 11, c.ShareInFlow, 9);
+        Assert.True(c.MeetsSlo);
+        Assert.Equal(1.0, c.TtftErrorBound);
+        Assert.True(c.MarginCoversError);
+        Assert.Empty(c.Curve);
+        Assert.Contains("1 failed", c.LatencySource, StringComparison.Ordinal);
+        Assert.Contains("MEASURED latency", report.Verdict, StringComparison.Ordinal);
+        Assert.Contains("its latencies are not simulated", report.Verdict, StringComparison.Ordinal);
+
+        // Slower than the SLO once measured: the candidate no longer meets it, although the simulator said it would.
+        var slow = MeasuredRun("cerebras", [1500, 1600, 1700], tpotMs: 20, answerTokens: 51);
+        var missed = Assert.Single(ProcurementPlanner.Evaluate(Catalog, Plan(50, Wse3Llama8b(slow))).Candidates);
+        Assert.True(simulated.MeetsSlo);
+        Assert.False(missed.MeetsSlo);
+    }
+
+    [Fact]
+    public void Evaluate_MeasuredLatency_RefusedForAFleetOfYourOwn_AndNamesTheBackendToPick()
+    {
+        var run = MeasuredRun("a", [300, 300], tpotMs: 20, answerTokens: 51);
+        var own = Assert.Throws<InputException>(() => ProcurementPlanner.Evaluate(Catalog, Plan(50, H100Qwen with { LatencyRunDirectory = run })));
+        Assert.Contains("candidates[0].latencyRunDirectory", own.Message, StringComparison.Ordinal);
+        Assert.Contains("simulate calibrate --from-run", own.Message, StringComparison.Ordinal);
+
+        File.AppendAllText(Path.Combine(run, AttemptLog.FileName), File.ReadAllText(Path.Combine(MeasuredRun("b", [300], 20, 51), AttemptLog.FileName)));
+        var two = Assert.Throws<InputException>(() => ProcurementPlanner.Evaluate(Catalog, Plan(50, Wse3Llama8b(run))));
+        Assert.Contains("candidates[0].latencyBackend", two.Message, StringComparison.Ordinal);
+        Assert.Contains("a, b", two.Message, StringComparison.Ordinal);
+        Assert.Equal(2, Assert.Single(ProcurementPlanner.Evaluate(Catalog, Plan(50, Wse3Llama8b(run, "a"))).Candidates).LatencyAttempts);
+        var missing = Assert.Throws<InputException>(() => ProcurementPlanner.Evaluate(Catalog, Plan(50, Wse3Llama8b(Path.Combine(run, "nope")))));
+        Assert.Contains("not found", missing.Message, StringComparison.Ordinal);
     }
 }

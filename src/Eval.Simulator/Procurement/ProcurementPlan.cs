@@ -10,6 +10,16 @@ public sealed record ProcurementCandidate
     public int TensorParallel { get; set; } = 1;
     /// <summary>A measured run directory (summary.json) whose pass rate replaces the simulated one.</summary>
     public string? QualityRunDirectory { get; init; }
+
+    /// <summary>
+    /// A run directory measured against the vendor's endpoint (<c>spark-eval run --backend 'openai?url=…'</c>) whose attempts
+    /// replace the simulated latency, for a candidate bought by the token (the vendor sizes that fleet, so its latency from
+    /// the developers' network is measured, not simulated); refused for a fleet priced by the device-hour.
+    /// </summary>
+    public string? LatencyRunDirectory { get; init; }
+
+    /// <summary>Which backend of <see cref="LatencyRunDirectory"/> to read; needed only when the run measured several.</summary>
+    public string? LatencyBackend { get; init; }
 }
 
 /// <summary>What each developer asks of the assistant: interactions per hour, think time and request lengths.</summary>

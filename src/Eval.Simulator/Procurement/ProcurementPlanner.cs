@@ -80,6 +80,11 @@ public static class ProcurementPlanner
             {
                 throw InputException.At(name, null, $"candidates[{i}].tensorParallel", "must be >= 1", "use 1, 2, 4 or 8");
             }
+
+            if (plan.Candidates[i].LatencyBackend is not null && plan.Candidates[i].LatencyRunDirectory is null)
+            {
+                throw InputException.At(name, null, $"candidates[{i}].latencyBackend", "is set without latencyRunDirectory", "add the run directory that measured that backend, or drop latencyBackend");
+            }
         }
     }
 
@@ -245,7 +250,7 @@ public static class ProcurementPlanner
                 : $"no sourced price for {hw.Id}: give --price {hw.Id}=USD/h (or a tokenPrices entry) to cost it";
         }
 
-        return baseResult with
+        var result = baseResult with
         {
             Fits = true,
             DevicesPerReplica = latency.Devices,
@@ -267,6 +272,100 @@ public static class ProcurementPlanner
             UsdPerDeveloperMonth = perMonth / plan.Developers,
             UsdPerMillionOutputTokens = perMonth is { } m && requestsPerMonth > 0 ? m / (requestsPerMonth * plan.Demand.OutputTokens / 1e6) : null,
             Curve = curve,
+        };
+        if (candidate.LatencyRunDirectory is not { } latencyRun)
+        {
+            return result;
+        }
+
+        if (kind != PriceKind.PerToken)
+        {
+            throw new InputException($"{field}.latencyRunDirectory: {id} is {(kind == PriceKind.DeviceHour ? "priced by the device-hour" : "unpriced")}, so its fleet is yours to size, and one measured run gives one load, not the capacity curve a fleet needs. Fix: price it by the token (a tokenPrices entry), or for your own fleet measure a sweep (spark-eval run --sweep concurrency=1,4,16), fit the profile to it (spark-eval simulate calibrate --from-run DIR --hw {hw.Id} --model {model.Id} --write PROFILES) and run procure --profiles PROFILES with hardware {hw.Id}-fitted");
+        }
+
+        return WithMeasuredLatency(result, latencyRun, candidate.LatencyBackend, plan, field);
+    }
+
+    /// <summary>
+    /// Replaces a per-token candidate's simulated operating point with what a run against the vendor's endpoint measured: p99
+    /// TTFT and TPOT over its ok attempts, each answer taken to the plan's length (TTFT + (output − 1) × the attempt's own
+    /// TPOT), and the share in flow over every decided attempt (a failed one is not in flow). The run's own load and prompt
+    /// lengths stand: the source says them.
+    /// </summary>
+    private static CandidateResult WithMeasuredLatency(CandidateResult result, string dir, string? backend, ProcurementPlan plan, string field)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var path = Path.Combine(dir, AttemptLog.FileName);
+        if (!File.Exists(path))
+        {
+            throw new InputException($"{field}.latencyRunDirectory: {path} not found. Fix: point it at a run directory written by spark-eval run against the vendor's endpoint (spark-eval run --backend 'openai?url=…&model=…'), or remove it to use the simulated latency");
+        }
+
+        var decided = AttemptLog.Read(path).Records.Where(a => !a.Slot.Warmup && a.Outcome.Status != AttemptStatus.Cancelled).ToList();
+        var backends = decided.Select(a => a.Slot.Backend).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var name = backend ?? (backends.Count == 1 ? backends[0]
+            : throw new InputException(backends.Count == 0
+                ? $"{field}.latencyRunDirectory: {path} holds no measured attempt. Fix: measure the endpoint with spark-eval run first"
+                : $"{field}.latencyBackend: {path} measured {string.Join(", ", backends)}. Fix: name the vendor's backend with latencyBackend"));
+        decided = [.. decided.Where(a => a.Slot.Backend == name)];
+        if (decided.Count == 0)
+        {
+            throw new InputException($"{field}.latencyBackend: '{name}' has no measured attempt in {path} (it has: {string.Join(", ", backends)}). Fix: name one of those");
+        }
+
+        List<double> ttft = [], tpot = [], answer = [];
+        var inFlow = 0;
+        var promptTokens = 0L;
+        foreach (var a in decided.Where(a => a.Outcome.Status == AttemptStatus.Ok))
+        {
+            var m = AttemptMetrics.Compute(a);
+            if (m.TtftMs is not { } first)
+            {
+                continue;
+            }
+
+            // The plan's answer length, not the run's: its first token, then (output − 1) tokens at the attempt's own pace.
+            var whole = m.TpotMs is { } pace ? first + ((plan.Demand.OutputTokens - 1) * pace) : m.E2eMs ?? first;
+            ttft.Add(first);
+            answer.Add(whole);
+            if (m.TpotMs is { } p)
+            {
+                tpot.Add(p);
+            }
+
+            promptTokens += a.Tokens.InputUsage ?? a.Tokens.InputTokenizer;
+            if (first <= plan.Slo.FlowTtftMs && whole <= plan.Slo.FlowAnswerMs)
+            {
+                inFlow++;
+            }
+        }
+
+        if (ttft.Count == 0)
+        {
+            throw new InputException($"{field}.latencyRunDirectory: backend '{name}' in {path} has no successful attempt ({decided.Count} failed). Fix: check the endpoint (spark-eval run prints each error class) and measure again");
+        }
+
+        // The measured operating point, checked against the SLOs as a simulated one is.
+        var point = new LoadCurvePoint
+        {
+            TtftP99Ms = P99([.. ttft.Select(ms => ms / 1000).Order()]),
+            TpotP99Ms = P99([.. tpot.Select(ms => ms / 1000).Order()]),
+            AnswerP99Ms = P99([.. answer.Select(ms => ms / 1000).Order()]),
+            ShareInFlow = (double)inFlow / decided.Count,
+        };
+        var failed = decided.Count - ttft.Count;
+        var source = string.Create(c, $"{(decided.Any(a => a.Simulated) ? "SIMULATED timings served over a real connection" : "measured")}: {ttft.Count} ok of {decided.Count} attempts of backend '{name}' in {dir}{(failed > 0 ? $" ({failed} failed or empty, counted out of flow)" : "")}, mean prompt {promptTokens / (double)ttft.Count:F0} tokens (plan: {plan.Demand.InputTokens}); answers taken to the plan's {plan.Demand.OutputTokens} tokens as TTFT + {plan.Demand.OutputTokens - 1} × the attempt's TPOT");
+        return result with
+        {
+            TtftP99Ms = point.TtftP99Ms,
+            TpotP99Ms = point.TpotP99Ms,
+            AnswerP99Ms = point.AnswerP99Ms,
+            ShareInFlow = point.ShareInFlow,
+            MeetsSlo = Meets(point, plan.Slo),
+            LatencySource = source,
+            LatencyAttempts = ttft.Count,
+            // The simulated curve describes the vendor's devices, not the endpoint that was measured.
+            Curve = [],
         };
     }
 
@@ -299,8 +398,9 @@ public static class ProcurementPlanner
             ThroughputErrorBound = validation is null ? null : ErrorBands.Bound(validation, family, "throughput"),
             FamilyError = band,
             FamilyErrorUnderLoad = bandUnderLoad,
-            TtftErrorBound = validation is null ? null : ErrorBands.Bound(validation, family, "ttft"),
-            TpotErrorBound = validation is null ? null : ErrorBands.Bound(validation, family, "tpot"),
+            // A measured latency carries no simulator error: its margin has only the SLO itself to clear (bound 1).
+            TtftErrorBound = r.LatencyMeasured ? 1 : validation is null ? null : ErrorBands.Bound(validation, family, "ttft"),
+            TpotErrorBound = r.LatencyMeasured ? 1 : validation is null ? null : ErrorBands.Bound(validation, family, "tpot"),
         };
     }
 
@@ -438,7 +538,7 @@ public static class ProcurementPlanner
 
         var best = priced.Max(r => r.PassRate);
         var pick = priced.Where(r => r.PassRate >= best - QualityTolerance).MinBy(r => r.UsdPerDeveloperMonth)!;
-        var verdict = string.Create(c, $"Buy {pick.Devices} × {pick.HardwareName} for {pick.ModelName} ({pick.Precision}, TP {pick.TensorParallel}){(pick.PriceKind == PriceKind.PerToken ? " as an API" : "")}: {Usd(pick.UsdPerDeveloperMonth!.Value)} USD per developer-month, p99 TTFT {pick.TtftP99Ms:F0} ms, {pick.ShareInFlow:P0} of interactions in flow, pass rate {pick.PassRate:P0} ({(pick.PassRateMeasured ? "measured" : "simulated")}) — the cheapest candidate meeting every SLO within {QualityTolerance * 100:F0} points of the best pass rate (SIMULATED latency).");
+        var verdict = string.Create(c, $"Buy {pick.Devices} × {pick.HardwareName} for {pick.ModelName} ({pick.Precision}, TP {pick.TensorParallel}){(pick.PriceKind == PriceKind.PerToken ? " as an API" : "")}: {Usd(pick.UsdPerDeveloperMonth!.Value)} USD per developer-month, p99 TTFT {pick.TtftP99Ms:F0} ms, {pick.ShareInFlow:P0} of interactions in flow, pass rate {pick.PassRate:P0} ({(pick.PassRateMeasured ? "measured" : "simulated")}) — the cheapest candidate meeting every SLO within {QualityTolerance * 100:F0} points of the best pass rate ({(pick.LatencyMeasured ? "MEASURED" : "SIMULATED")} latency).");
         var robust = pick.MarginCoversError == true ? null : priced.Where(r => r.MarginCoversError == true && r.PassRate >= best - QualityTolerance).MinBy(r => r.UsdPerDeveloperMonth);
         return (pick.Id, verdict + Trust(pick, robust));
     }
@@ -452,6 +552,13 @@ public static class ProcurementPlanner
     {
         ArgumentNullException.ThrowIfNull(pick);
         var c = CultureInfo.InvariantCulture;
+        if (pick.LatencySource is { } measured)
+        {
+            var held = string.Join(" and ", new[] { ("TTFT", pick.TtftMargin), ("TPOT", pick.TpotMargin), ("answer time", pick.AnswerMargin) }
+                .Where(x => x.Item2 is not null).Select(x => string.Create(c, $"p99 {x.Item1} {x.Item2:F2}×")));
+            return string.Create(c, $" Trust: its latencies are not simulated ({measured}){(held.Length > 0 ? $"; {held} longer would still meet the SLOs" : "")}; they hold for the load and the network that run had{(pick.LatencyAttempts < 100 ? $", and a p99 of {pick.LatencyAttempts} attempts is close to their maximum: measure more (--repeats) for a steadier tail" : "")}.");
+        }
+
         if (pick.FamilyError is null)
         {
             return pick.Family is null

@@ -60,6 +60,18 @@ public sealed record CandidateResult
     /// <summary>True when the pass rate was read from a measured run directory; false: simulated from the model profile's capability.</summary>
     public bool PassRateMeasured { get; init; }
     public required string PassRateSource { get; init; }
+
+    /// <summary>
+    /// Where the latencies at the operating point come from when they were measured (the candidate's latencyRunDirectory: attempts,
+    /// backend, run); null: simulated.
+    /// </summary>
+    public string? LatencySource { get; init; }
+
+    /// <summary>True when the p99 latencies and the in-flow share were measured (<see cref="LatencySource"/>), not simulated.</summary>
+    public bool LatencyMeasured => LatencySource is not null;
+
+    /// <summary>Measured attempts behind a measured p99 (ok ones; failures count against the in-flow share); 0 when simulated.</summary>
+    public int LatencyAttempts { get; init; }
     public bool OnParetoFront { get; init; }
     public int Rank { get; init; }
 
