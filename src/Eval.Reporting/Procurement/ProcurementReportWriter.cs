@@ -174,7 +174,7 @@ public static class ProcurementReportWriter
         ? string.Create(C, $"{e.MedianAbsoluteError * 100:F0} % median, {e.WorstRatio:F2}× worst, {e.Rows} rows ({r.FamilyErrorUnderLoad?.Rows ?? 0} under load)")
         : r.Family is null ? "-" : $"unknown: no holdout row of {r.Family}";
 
-    /// <summary>", except the latency of …, measured" where candidates' latencies were measured (their latencyRunDirectory).</summary>
+    /// <summary>", except the latencies of …, read from a run against an endpoint" where candidates' latencies come from their latencyRunDirectory.</summary>
     private static string MeasuredExceptions(ProcurementReport report) =>
         report.Candidates.Where(r => r.LatencyMeasured).Select(r => r.Id).ToList() is { Count: > 0 } ids
             ? $", except the latencies of {string.Join(", ", ids)}, read from a run against an endpoint (Sources below)"

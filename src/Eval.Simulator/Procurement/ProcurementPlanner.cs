@@ -354,7 +354,7 @@ public static class ProcurementPlanner
             ShareInFlow = (double)inFlow / decided.Count,
         };
         var failed = decided.Count - ttft.Count;
-        var source = string.Create(c, $"{(decided.Any(a => a.Simulated) ? "SIMULATED timings served over a real connection" : "measured")}: {ttft.Count} ok of {decided.Count} attempts of backend '{name}' in {dir}{(failed > 0 ? $" ({failed} failed or empty, counted out of flow)" : "")}, mean prompt {promptTokens / (double)ttft.Count:F0} tokens (plan: {plan.Demand.InputTokens}); answers taken to the plan's {plan.Demand.OutputTokens} tokens as TTFT + {plan.Demand.OutputTokens - 1} × the attempt's TPOT");
+        var source = string.Create(c, $"{(decided.Any(a => a.Simulated) ? "SIMULATED timings (the run's backend models them)" : "measured")}: {ttft.Count} ok of {decided.Count} attempts of backend '{name}' in {dir}{(failed > 0 ? $" ({failed} failed or empty, counted out of flow)" : "")}, mean prompt {promptTokens / (double)ttft.Count:F0} tokens (plan: {plan.Demand.InputTokens}); answers taken to the plan's {plan.Demand.OutputTokens} tokens as TTFT + {plan.Demand.OutputTokens - 1} × the attempt's TPOT");
         return result with
         {
             TtftP99Ms = point.TtftP99Ms,
