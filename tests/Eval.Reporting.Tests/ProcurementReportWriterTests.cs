@@ -51,6 +51,9 @@ public class ProcurementReportWriterTests
 
             var md = File.ReadAllText(Path.Combine(dir, ProcurementReportWriter.MarkdownFile));
             Assert.Contains("**Verdict:**", md, StringComparison.Ordinal);
+            // Bought by the token, the fleet and its load are the vendor's: no utilisation or headroom of the buyer's to show.
+            var api = Report.Value.Candidates.Single(c => c.Hardware == "wse-3");
+            Assert.Contains($"| {api.Id} | {api.Devices} (API) | - | - |", md, StringComparison.Ordinal);
 
             // How far to trust each row: its SLO margin beside its family's holdout error, or why that is unknown.
             Assert.Contains("| SLO margin vs error | sim. error, unseen rows of the family |", md, StringComparison.Ordinal);

@@ -68,7 +68,7 @@ public static class ProcurementReportWriter
         sb.Append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|\n");
         foreach (var r in report.Candidates)
         {
-            sb.Append(C, $"| {r.Rank} | {r.Id} | {DevicesCell(r)} | {r.Utilisation:P0} | {r.Headroom:P0} | {r.TtftP99Ms:F0} | {r.TpotP99Ms:F1} | {r.AnswerP99Ms:F0} | {r.ShareInFlow:P0} | {(r.UsdPerDeveloperMonth is { } usd ? ProcurementPlanner.Usd(usd) : "no price")} | {N(r.UsdPerMillionOutputTokens, "F2", "-")} | {r.PassRate:P0} {(r.PassRateMeasured ? "(measured)" : "(sim.)")} | {(r.OnParetoFront ? "yes" : "")} | {(r.MeetsSlo ? "yes" : "no")} | {Margin(r)} | {ErrorCell(r)} |\n");
+            sb.Append(C, $"| {r.Rank} | {r.Id} | {DevicesCell(r)} | {Share(r, r.Utilisation)} | {Share(r, r.Headroom)} | {r.TtftP99Ms:F0} | {r.TpotP99Ms:F1} | {r.AnswerP99Ms:F0} | {r.ShareInFlow:P0} | {(r.UsdPerDeveloperMonth is { } usd ? ProcurementPlanner.Usd(usd) : "no price")} | {N(r.UsdPerMillionOutputTokens, "F2", "-")} | {r.PassRate:P0} {(r.PassRateMeasured ? "(measured)" : "(sim.)")} | {(r.OnParetoFront ? "yes" : "")} | {(r.MeetsSlo ? "yes" : "no")} | {Margin(r)} | {ErrorCell(r)} |\n");
         }
 
         sb.Append(C, $"\n{TrustText(report)}\n");
@@ -121,7 +121,7 @@ public static class ProcurementReportWriter
         foreach (var r in report.Candidates)
         {
             var cls = r.Id == report.Recommended ? " class=\"pick\"" : r.MeetsSlo ? "" : " class=\"fail\"";
-            sb.Append(C, $"<tr{cls}><td>{r.Rank}</td><td>{E(r.Id)}</td><td>{DevicesCell(r)}</td><td>{r.Utilisation:P0}</td><td>{r.Headroom:P0}</td><td>{r.TtftP99Ms:F0}</td><td>{r.TpotP99Ms:F1}</td><td>{r.AnswerP99Ms:F0}</td><td>{r.ShareInFlow:P0}</td><td>{(r.UsdPerDeveloperMonth is { } usd ? ProcurementPlanner.Usd(usd) : "no price")}</td><td>{N(r.UsdPerMillionOutputTokens, "F2", "-")}</td><td>{r.PassRate:P0} {(r.PassRateMeasured ? "measured" : "sim.")}</td><td>{(r.OnParetoFront ? "●" : "")}</td><td>{(r.MeetsSlo ? "yes" : "no")}</td><td class=\"{(r.MarginCoversError == false ? "m warn" : "m")}\">{E(Margin(r)).Replace(", ", "<br>", StringComparison.Ordinal)}</td><td class=\"err\">{E(ErrorCell(r))}</td></tr>\n");
+            sb.Append(C, $"<tr{cls}><td>{r.Rank}</td><td>{E(r.Id)}</td><td>{DevicesCell(r)}</td><td>{Share(r, r.Utilisation)}</td><td>{Share(r, r.Headroom)}</td><td>{r.TtftP99Ms:F0}</td><td>{r.TpotP99Ms:F1}</td><td>{r.AnswerP99Ms:F0}</td><td>{r.ShareInFlow:P0}</td><td>{(r.UsdPerDeveloperMonth is { } usd ? ProcurementPlanner.Usd(usd) : "no price")}</td><td>{N(r.UsdPerMillionOutputTokens, "F2", "-")}</td><td>{r.PassRate:P0} {(r.PassRateMeasured ? "measured" : "sim.")}</td><td>{(r.OnParetoFront ? "●" : "")}</td><td>{(r.MeetsSlo ? "yes" : "no")}</td><td class=\"{(r.MarginCoversError == false ? "m warn" : "m")}\">{E(Margin(r)).Replace(", ", "<br>", StringComparison.Ordinal)}</td><td class=\"err\">{E(ErrorCell(r))}</td></tr>\n");
         }
 
         sb.Append(C, $"</table>\n<p>{E(TrustText(report))}</p>\n<h2>Cost vs quality (Pareto front)</h2>\n");
@@ -152,6 +152,9 @@ public static class ProcurementReportWriter
 
     /// <summary>Devices a candidate needs; "(API)" where it is bought by the token, so the count is what the model spans, not a bill.</summary>
     private static string DevicesCell(CandidateResult r) => !r.Fits ? "does not fit" : r.PriceKind == PriceKind.PerToken ? $"{r.Devices.ToString(C)} (API)" : r.Devices.ToString(C);
+
+    /// <summary>Utilisation or headroom; "-" for a candidate bought by the token, whose fleet (and its load) is the vendor's.</summary>
+    private static string Share(CandidateResult r, double value) => r.PriceKind == PriceKind.PerToken ? "-" : value.ToString("P0", C);
 
     /// <summary>Each bounded latency's SLO margin, and the capacity margin (1 / utilisation), against the error it must cover: "TTFT 3.61× &lt; 3.86×, TPOT 2.28× ≥ 1.20×, capacity 4.20× ≥ 1.33×"; "?" where the error is unknown.</summary>
     private static string Margin(CandidateResult r)
