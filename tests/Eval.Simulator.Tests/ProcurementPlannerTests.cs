@@ -446,4 +446,20 @@ public class ProcurementPlannerTests
         var missing = Assert.Throws<InputException>(() => ProcurementPlanner.Evaluate(Catalog, Plan(50, Wse3Llama8b(Path.Combine(run, "nope")))));
         Assert.Contains("not found", missing.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Load_RunDirectoriesRelativeToThePlan_AreReadFromThePlansFolder()
+    {
+        var run = MeasuredRun("api", [300, 320], tpotMs: 20, answerTokens: 51);
+        var plans = Path.Combine(Path.GetDirectoryName(run)!, $"plans-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(plans);
+        var plan = Path.Combine(plans, "plan.json");
+        File.WriteAllText(plan, "{\"formatVersion\": 1, \"developers\": 5, \"candidates\": [{\"hardware\": \"wse-3\", \"model\": \"llama-3.1-8b\", \"precision\": \"bf16\", " +
+            $"\"latencyRunDirectory\": \"../{Path.GetFileName(run)}\"}}, {{\"hardware\": \"wse-3\", \"model\": \"llama-3.1-8b\", \"precision\": \"bf16\", \"latencyRunDirectory\": {System.Text.Json.JsonSerializer.Serialize(run)}}}]}}");
+
+        var loaded = ProcurementPlanner.Load(plan);
+
+        Assert.All(loaded.Candidates, c => Assert.Equal(Path.GetFullPath(run), c.LatencyRunDirectory));
+        Assert.All(ProcurementPlanner.Evaluate(Catalog, loaded).Candidates, c => Assert.Equal(2, c.LatencyAttempts));
+    }
 }

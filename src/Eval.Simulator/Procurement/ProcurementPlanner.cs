@@ -41,7 +41,14 @@ public static class ProcurementPlanner
         }
 
         Validate(plan, path);
-        return plan;
+
+        // Run directories named relative to the plan are read relative to the plan's folder, wherever procure runs from.
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        string? Resolve(string? dir) => dir is null || Path.IsPathRooted(dir) ? dir : Path.GetFullPath(Path.Combine(folder, dir));
+        return plan with
+        {
+            Candidates = [.. plan.Candidates.Select(c => c with { QualityRunDirectory = Resolve(c.QualityRunDirectory), LatencyRunDirectory = Resolve(c.LatencyRunDirectory) })],
+        };
     }
 
     /// <summary>Cross-field rules of a plan, checked at start-up.</summary>
