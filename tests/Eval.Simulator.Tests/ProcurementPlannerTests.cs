@@ -363,7 +363,7 @@ public class ProcurementPlannerTests
     /// A run directory of attempts against one endpoint: TTFT, then answer tokens at a fixed TPOT (the events a backend
     /// records), plus <paramref name="failed"/> attempts that errored.
     /// </summary>
-    private static string MeasuredRun(string backend, IReadOnlyList<long> ttftMs, long tpotMs, int answerTokens, int failed = 0)
+    private static string MeasuredRun(string backend, IReadOnlyList<long> ttftMs, long tpotMs, int answerTokens, int failed = 0, bool simulated = false)
     {
         var dir = Path.Combine(Path.GetTempPath(), "spark-eval-tests", $"measured-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
@@ -377,6 +377,7 @@ public class ProcurementPlannerTests
             Outcome = new AttemptOutcome(status),
             Answer = status == AttemptStatus.Ok ? "x" : "",
             Tokens = new TokenCounts { OutputTokenizer = status == AttemptStatus.Ok ? answerTokens : 0, InputTokenizer = 300, Tokenizer = "test" },
+            Simulated = simulated,
         };
         List<StreamEvent> Stream(long ttft) => [new(0, StreamEventKind.RequestStart), new(ttft * 1000, StreamEventKind.Content, 1), new((ttft + ((answerTokens - 1) * tpotMs)) * 1000, StreamEventKind.End)];
         // A warm-up far slower than every measured attempt: it must not count.
@@ -421,7 +422,14 @@ public class ProcurementPlannerTests
         Assert.Empty(c.Curve);
         Assert.Contains("1 failed", c.LatencySource, StringComparison.Ordinal);
         Assert.Contains("MEASURED latency", report.Verdict, StringComparison.Ordinal);
-        Assert.Contains("its latencies are not simulated", report.Verdict, StringComparison.Ordinal);
+        Assert.Contains("its latencies come from a run against the endpoint", report.Verdict, StringComparison.Ordinal);
+        Assert.False(c.LatencyRunSimulated);
+
+        // A run against a simulated backend (serve-sim, hwsim) is read the same way but never called a measurement.
+        var modelled = ProcurementPlanner.Evaluate(Catalog, Plan(50, Wse3Llama8b(MeasuredRun("sim", [300, 300], tpotMs: 20, answerTokens: 51, simulated: true))));
+        Assert.True(Assert.Single(modelled.Candidates).LatencyRunSimulated);
+        Assert.Contains("SIMULATED latency, from a run against a simulated endpoint", modelled.Verdict, StringComparison.Ordinal);
+        Assert.DoesNotContain("MEASURED", modelled.Verdict, StringComparison.Ordinal);
 
         // Slower than the SLO once measured: the candidate no longer meets it, although the simulator said it would.
         var slow = MeasuredRun("cerebras", [1500, 1600, 1700], tpotMs: 20, answerTokens: 51);

@@ -361,7 +361,8 @@ public static class ProcurementPlanner
             ShareInFlow = (double)inFlow / decided.Count,
         };
         var failed = decided.Count - ttft.Count;
-        var source = string.Create(c, $"{(decided.Any(a => a.Simulated) ? "SIMULATED timings (the run's backend models them)" : "measured")}: {ttft.Count} ok of {decided.Count} attempts of backend '{name}' in {dir}{(failed > 0 ? $" ({failed} failed or empty, counted out of flow)" : "")}, mean prompt {promptTokens / (double)ttft.Count:F0} tokens (plan: {plan.Demand.InputTokens}); answers taken to the plan's {plan.Demand.OutputTokens} tokens as TTFT + {plan.Demand.OutputTokens - 1} × the attempt's TPOT");
+        var simulated = decided.Any(a => a.Simulated);
+        var source = string.Create(c, $"{(simulated ? "SIMULATED timings (the run's backend models them)" : "measured")}: {ttft.Count} ok of {decided.Count} attempts of backend '{name}' in {dir}{(failed > 0 ? $" ({failed} failed or empty, counted out of flow)" : "")}, mean prompt {promptTokens / (double)ttft.Count:F0} tokens (plan: {plan.Demand.InputTokens}); answers taken to the plan's {plan.Demand.OutputTokens} tokens as TTFT + {plan.Demand.OutputTokens - 1} × the attempt's TPOT");
         return result with
         {
             TtftP99Ms = point.TtftP99Ms,
@@ -371,6 +372,7 @@ public static class ProcurementPlanner
             MeetsSlo = Meets(point, plan.Slo),
             LatencySource = source,
             LatencyAttempts = ttft.Count,
+            LatencyRunSimulated = simulated,
             // The simulated curve describes the vendor's devices, not the endpoint that was measured.
             Curve = [],
         };
@@ -545,7 +547,7 @@ public static class ProcurementPlanner
 
         var best = priced.Max(r => r.PassRate);
         var pick = priced.Where(r => r.PassRate >= best - QualityTolerance).MinBy(r => r.UsdPerDeveloperMonth)!;
-        var verdict = string.Create(c, $"Buy {pick.Devices} × {pick.HardwareName} for {pick.ModelName} ({pick.Precision}, TP {pick.TensorParallel}){(pick.PriceKind == PriceKind.PerToken ? " as an API" : "")}: {Usd(pick.UsdPerDeveloperMonth!.Value)} USD per developer-month, p99 TTFT {pick.TtftP99Ms:F0} ms, {pick.ShareInFlow:P0} of interactions in flow, pass rate {pick.PassRate:P0} ({(pick.PassRateMeasured ? "measured" : "simulated")}) — the cheapest candidate meeting every SLO within {QualityTolerance * 100:F0} points of the best pass rate ({(pick.LatencyMeasured ? "MEASURED" : "SIMULATED")} latency).");
+        var verdict = string.Create(c, $"Buy {pick.Devices} × {pick.HardwareName} for {pick.ModelName} ({pick.Precision}, TP {pick.TensorParallel}){(pick.PriceKind == PriceKind.PerToken ? " as an API" : "")}: {Usd(pick.UsdPerDeveloperMonth!.Value)} USD per developer-month, p99 TTFT {pick.TtftP99Ms:F0} ms, {pick.ShareInFlow:P0} of interactions in flow, pass rate {pick.PassRate:P0} ({(pick.PassRateMeasured ? "measured" : "simulated")}) — the cheapest candidate meeting every SLO within {QualityTolerance * 100:F0} points of the best pass rate ({(!pick.LatencyMeasured ? "SIMULATED latency" : pick.LatencyRunSimulated ? "SIMULATED latency, from a run against a simulated endpoint" : "MEASURED latency")}).");
         var robust = pick.MarginCoversError == true ? null : priced.Where(r => r.MarginCoversError == true && r.PassRate >= best - QualityTolerance).MinBy(r => r.UsdPerDeveloperMonth);
         return (pick.Id, verdict + Trust(pick, robust));
     }
@@ -563,7 +565,7 @@ public static class ProcurementPlanner
         {
             var held = string.Join(" and ", new[] { ("TTFT", pick.TtftMargin), ("TPOT", pick.TpotMargin), ("answer time", pick.AnswerMargin) }
                 .Where(x => x.Item2 is not null).Select(x => string.Create(c, $"p99 {x.Item1} {x.Item2:F2}×")));
-            return string.Create(c, $" Trust: its latencies are not simulated ({measured}){(held.Length > 0 ? $"; {held} longer would still meet the SLOs" : "")}; they hold for the load and the network that run had{(pick.LatencyAttempts < 100 ? $", and a p99 of {pick.LatencyAttempts} attempts is close to their maximum: measure more (--repeats) for a steadier tail" : "")}.");
+            return string.Create(c, $" Trust: its latencies come from a run against the endpoint, not from the model of its devices ({measured}){(held.Length > 0 ? $"; {held} longer would still meet the SLOs" : "")}; they hold for the load and the network that run had{(pick.LatencyAttempts < 100 ? $", and a p99 of {pick.LatencyAttempts} attempts is close to their maximum: measure more (--repeats) for a steadier tail" : "")}.");
         }
 
         if (pick.FamilyError is null)

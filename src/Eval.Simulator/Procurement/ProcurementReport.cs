@@ -72,6 +72,9 @@ public sealed record CandidateResult
 
     /// <summary>Measured attempts behind a measured p99 (ok ones; failures count against the in-flow share); 0 when simulated.</summary>
     public int LatencyAttempts { get; init; }
+
+    /// <summary>True when the run behind <see cref="LatencySource"/> was itself against a simulated backend (its attempts say so): its timings are modelled.</summary>
+    public bool LatencyRunSimulated { get; init; }
     public bool OnParetoFront { get; init; }
     public int Rank { get; init; }
 
