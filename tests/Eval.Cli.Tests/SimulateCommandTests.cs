@@ -45,6 +45,13 @@ public class SimulateCommandTests
         (exit, stdout, stderr) = await RunAsync("simulate", "--hw", "b200", "--model", "llama-3.1-8b", "--precision", "fp8", "-c", "1", "--requests", "64", "--no-saturation");
         Assert.True(exit == 0, stderr);
         Assert.Contains("error on unseen data: unknown (no holdout row of the nvidia-blackwell family)", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("sold as an API", stdout, StringComparison.Ordinal);
+
+        // A device its vendor sells only by the token: the figures leave out the internet and the vendor's front end.
+        (exit, stdout, stderr) = await RunAsync("simulate", "--hw", "wse-3", "--model", "llama-3.1-8b", "-c", "1", "--requests", "64", "--no-saturation");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("sold as an API: these are the devices' own latencies", stdout, StringComparison.Ordinal);
+        Assert.Contains("latencyRunDirectory", stdout, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -282,6 +282,12 @@ public static class SimulateCommand
         sb.Append(report.TtftErrorBound is null && report.TpotErrorBound is null && report.ThroughputErrorBound is null
             ? string.Create(c, $"error on unseen data: unknown (no holdout row of the {latency.Hardware.Family} family)\n")
             : string.Create(c, $"error on unseen data ({latency.Hardware.Family} holdout rows, or every family's under load where it has none): TTFT up to {Bound(report.TtftErrorBound)}, TPOT up to {Bound(report.TpotErrorBound)}, throughput up to {Bound(report.ThroughputErrorBound)}\n"));
+        if (latency.Hardware.TokenPrices.Count > 0)
+        {
+            // Sold by the token: what a developer waits for also crosses the internet and the vendor's front end.
+            sb.Append("sold as an API: these are the devices' own latencies, without the internet round trip or the vendor's front end; measure the API from your network (spark-eval run --backend 'openai?url=…&model=…&key_env=…') and give the run to procure as the candidate's latencyRunDirectory\n");
+        }
+
         return sb.ToString();
     }
 
