@@ -60,7 +60,14 @@ public static class PreciseDelay
         ArgumentNullException.ThrowIfNull(time);
         if (time is IOwnDelay own && !cancellationToken.IsCancellationRequested)
         {
-            return time.GetTimestamp() < dueTimestamp ? own.DelayUntilAsync(dueTimestamp, cancellationToken) : ValueTask.CompletedTask;
+            if (time.GetTimestamp() < dueTimestamp)
+            {
+                return own.DelayUntilAsync(dueTimestamp, cancellationToken);
+            }
+
+            // The moment passed before the wait began (the thread was held up): no wait, but it still was the moment.
+            own.Overdue(dueTimestamp);
+            return ValueTask.CompletedTask;
         }
 
         return DelayValueAsync(time, time.GetElapsedTime(time.GetTimestamp(), dueTimestamp), cancellationToken);
@@ -134,6 +141,14 @@ public interface IOwnDelay
 
     /// <summary>Completes at <paramref name="dueTimestamp"/> (this clock's <see cref="TimeProvider.GetTimestamp"/> scale, in the future), or cancels.</summary>
     ValueTask DelayUntilAsync(long dueTimestamp, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Told of a moment that had already passed when its wait was asked for (no wait follows): a clock that reports each due
+    /// time (serve-sim's emission clock) records it, so what is released at once still counts as late against its moment.
+    /// </summary>
+    void Overdue(long dueTimestamp)
+    {
+    }
 }
 
 /// <summary>

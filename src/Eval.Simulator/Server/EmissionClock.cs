@@ -138,6 +138,18 @@ public sealed class EmissionClock : TimeProvider, IOwnDelay, IDisposable
         RequestDelay() is { } reusable ? reusable.StartAt(dueTimestamp, cancellationToken)
             : new ValueTask(PreciseDelay.DelayAsync(this, GetElapsedTime(GetTimestamp(), dueTimestamp), cancellationToken));
 
+    /// <summary>
+    /// A moment already past when the request's wait was asked for: the chunk goes out at once, and its due time is still the
+    /// moment, so serve-sim's log counts it late against that moment instead of as unscheduled.
+    /// </summary>
+    public void Overdue(long dueTimestamp)
+    {
+        if (CurrentSlot.Value is { } slot)
+        {
+            slot.DueTimestamp = dueTimestamp;
+        }
+    }
+
     /// <summary>The current request's one reusable delay when inside a request and not already in use; else null (a delay of its own).</summary>
     private ReusableDelay? RequestDelay()
     {
