@@ -61,11 +61,19 @@ public sealed class RequestArrivalTests
             // Each request is logged when its handler returns, which can be after the client read its end: wait for all (bounded).
             var chats = await ServerLogWait.AtLeastAsync(server.Log, null, streams, ct, e => e.Path.EndsWith("/chat/completions", StringComparison.Ordinal) && e.ReceivedNs >= burstStartNs);
             Assert.Equal(streams, chats.Count);
+            // The kernel stamps a connection's segments once stamping is on system-wide, which it turns on in deferred work: on a
+            // loaded machine a first burst's request could still come unstamped (seen once in CI). A later burst may not.
+            if (burst < 2 && chats.Any(e => e.HandlerNs is null))
+            {
+                notJudged.Add($"burst {burst + 1}: {chats.Count(e => e.HandlerNs is null)} request(s) not stamped with their kernel arrival yet");
+                continue;
+            }
+
             var untimed = 0;
             var undecided = 0;
             foreach (var entry in chats)
             {
-                Assert.True(entry.HandlerNs is not null, $"request {entry.RequestId}: not stamped with its kernel arrival");
+                Assert.True(entry.HandlerNs is not null, $"request {entry.RequestId}: not stamped with its kernel arrival (earlier bursts: {string.Join("; ", notJudged)})");
                 Assert.True(entry.ReceivedNs >= burstStartNs, $"request {entry.RequestId}: schedule started {(burstStartNs - entry.ReceivedNs) / 1e6:0.0} ms before the burst was sent (an earlier request's arrival)");
                 Assert.True(entry.ReceivedNs <= entry.HandlerNs, $"request {entry.RequestId}: arrival after its handler started");
                 // A later token's due time is on the schedule's grid (arrival + TTFT + 50 ms a token); the first timer's can be set a

@@ -37,8 +37,8 @@ public class RunCommandTests
         var before = File.ReadAllText(Path.Combine(dir, "summary.json"));
         File.Delete(Path.Combine(dir, "summary.json"));
         File.Delete(Path.Combine(dir, "summary.csv"));
-        var (again, _, _) = await CliHarness.RunAsync("summarize", dir);
-        Assert.Equal(0, again);
+        var (again, _, againErr) = await CliHarness.RunAsync("summarize", dir);
+        Assert.True(again == 0, againErr);
         Assert.Equal(before, File.ReadAllText(Path.Combine(dir, "summary.json")));
         Assert.True(File.Exists(Path.Combine(dir, "summary.csv")));
     }

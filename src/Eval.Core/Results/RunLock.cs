@@ -8,11 +8,14 @@ namespace Spark.Eval.Core.Results;
 /// <summary>
 /// The run directory's single-writer lock: an exclusive flock on <c>.lock</c> holding the writer's pid, released by the kernel
 /// when the process ends however it ends (kill -9 included). A second writer (a concurrent --resume, summarize, grade) is
-/// refused with exit 2 naming the holder.
+/// refused with exit 2 naming the holder, after the lock stayed held for <see cref="BriefHoldMs"/>.
 /// </summary>
 public sealed class RunLock : IDisposable
 {
     public const string FileName = ".lock";
+
+    /// <summary>How long a held lock is retried before the run directory is reported in use (ms).</summary>
+    public const int BriefHoldMs = 1000;
     private readonly int _fd;
     private readonly FileStream? _fallback;
 
@@ -51,17 +54,28 @@ public sealed class RunLock : IDisposable
                 "make the run directory writable, or pass another one");
         }
 
-        if (Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) != 0)
+        // A lock held for a moment is waited out: a child process forked while a writer had the file open shares the lock
+        // until its exec closes the descriptor (O_CLOEXEC), which on a loaded machine can outlast the writer itself.
+        var deadline = Environment.TickCount64 + BriefHoldMs;
+        var locked = Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0;
+        var lockError = locked ? 0 : Marshal.GetLastPInvokeError();
+        while (!locked && lockError == Libc.EWOULDBLOCK && Environment.TickCount64 < deadline)
         {
-            var error = Marshal.GetLastPInvokeError();
+            Thread.Sleep(25);
+            locked = Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0;
+            lockError = locked ? 0 : Marshal.GetLastPInvokeError();
+        }
+
+        if (!locked)
+        {
             var holder = ReadPid(fd);
             _ = Libc.close(fd);
-            if (error == Libc.EWOULDBLOCK)
+            if (lockError == Libc.EWOULDBLOCK)
             {
                 throw Held(runDirectory, holder);
             }
 
-            throw InputException.At(path, null, null, $"cannot lock the run directory ({new Win32Exception(error).Message})", "pass a run directory on a local file system");
+            throw InputException.At(path, null, null, $"cannot lock the run directory ({new Win32Exception(lockError).Message})", "pass a run directory on a local file system");
         }
 
         _ = Libc.ftruncate(fd, 0);
