@@ -137,7 +137,45 @@ public class ProcureCommandTests
         Assert.Contains("backend 'vendor'", c.GetProperty("latencySource").GetString(), StringComparison.Ordinal);
         Assert.Contains("MEASURED latency", doc.RootElement.GetProperty("verdict").GetString(), StringComparison.Ordinal);
         var csv = File.ReadAllLines(Path.Combine(dir, "out", "procurement.csv"));
-        Assert.EndsWith(",false", csv[1], StringComparison.Ordinal);
+        Assert.EndsWith(",false,measured", csv[1], StringComparison.Ordinal);
         Assert.Contains("latency: measured: 6 ok of 6 attempts", File.ReadAllText(Path.Combine(dir, "out", "procurement.md")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Procure_ProfileFittedToASweep_IsJudgedByItsLeftOutStepError()
+    {
+        // The user's own endpoint (serve-sim hosting the simulated H100 over real HTTP) swept at three loads, a profile
+        // fitted to it, and a plan inside what the sweep measured: procure must set each latency margin against the fitted
+        // profile's error on steps left out of its fit, as written beside it, not against the Hopper family's holdout band.
+        var ct = TestContext.Current.CancellationToken;
+        var dir = CliHarness.TempDir();
+        await using var endpoint = await Backends.CreateRegistry().CreateAsync("hwsim?hw=h100-sxm&model=llama-3.1-8b", new BackendContext(TimeProvider.System, dir, _ => { }), ct);
+        await using var server = await SimServer.StartAsync(endpoint.Client, new SimServerOptions { Port = 0, ModelId = "ep", Simulated = true }, TimeProvider.System, ct);
+        var sweep = Path.Combine(dir, "sweep");
+        var backend = $"openai?name=ep&url={Uri.EscapeDataString(server.BaseAddress.ToString())}&model=ep&retries=0";
+        var (exit, _, stderr) = await CliHarness.RunAsync("run", "--backend", backend, "--tasks", "3", "--repeats", "2", "--no-grade", "--max-tokens", "32",
+            "--sweep", "concurrency=1,2,4", "--out", sweep);
+        Assert.True(exit == 0, stderr);
+        var profiles = Path.Combine(dir, "profiles");
+        (exit, var stdout, stderr) = await CliHarness.RunAsync("simulate", "calibrate", "--from-run", sweep, "--hw", "h100-sxm", "--model", "llama-3.1-8b", "--write", profiles);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("each step left out of the fit and predicted by the others (3 steps)", stdout, StringComparison.Ordinal);
+        using var hardware = JsonDocument.Parse(File.ReadAllText(Path.Combine(profiles, "hardware.json")));
+        var fit = hardware.RootElement.GetProperty("hardware").EnumerateArray().Single(h => h.GetProperty("id").GetString() == "h100-sxm-fitted").GetProperty("sweepFit");
+        var prompt = (int)Math.Round(fit.GetProperty("inputTokensMin").GetDouble());
+        var plan = Path.Combine(dir, "plan.json");
+        File.WriteAllText(plan, "{\"formatVersion\": 1, \"name\": \"own\", \"developers\": 5, \"demand\": {\"inputTokens\": " + prompt + ", \"outputTokens\": 32}, \"candidates\": [" +
+            "{\"hardware\": \"h100-sxm-fitted\", \"model\": \"llama-3.1-8b\", \"precision\": \"bf16\"}]}");
+
+        (exit, stdout, stderr) = await CliHarness.RunAsync("procure", plan, "--profiles", profiles, "--out", Path.Combine(dir, "out"), "--json");
+
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var c = doc.RootElement.GetProperty("candidates")[0];
+        Assert.Equal(fit.GetProperty("ttftWorstRatio").GetDouble(), c.GetProperty("ttftErrorBound").GetDouble());
+        Assert.Equal(fit.GetProperty("tpotWorstRatio").GetDouble(), c.GetProperty("tpotErrorBound").GetDouble());
+        Assert.Equal(3, c.GetProperty("fittedSweepError").GetProperty("steps").GetInt32());
+        Assert.EndsWith(",own_sweep", File.ReadAllLines(Path.Combine(dir, "out", "procurement.csv"))[1], StringComparison.Ordinal);
+        Assert.Contains("simulator error: leave-one-step-out error of the profile fitted to a measured sweep", File.ReadAllText(Path.Combine(dir, "out", "procurement.md")), StringComparison.Ordinal);
     }
 }

@@ -66,6 +66,9 @@ public static class SimulateCalibrateCommand
             sb.Append(c, $"  {row.Id,-36} {row.Metric,-7} {row.Measured,9:G4} {row.Before,9:G4} {row.After,9:G4}  {(row.After - row.Measured) / row.Measured * 100,+7:+0.0;-0.0} %\n");
         }
 
+        sb.Append(r.LeftOut is { } o
+            ? string.Create(c, $"each step left out of the fit and predicted by the others ({o.Steps} steps): median absolute error {o.MedianAbsoluteError * 100:F1} %, worst TTFT {o.TtftWorstRatio:F2}×, worst TPOT {o.TpotWorstRatio:F2}× (the error to expect inside the sweep: {o.OutputTokensPerSecondMin:G4}–{o.OutputTokensPerSecondMax:G4} output tokens/s, prompts of {o.InputTokensMin:G4}–{o.InputTokensMax:G4} tokens; the in-sample figures above flatter the fit)\n")
+            : $"not checked on left-out steps: that needs {SweepCalibration.MinStepsLeftOut} steps with measured throughput, and the sweep has {r.Rows.Select(x => (x.Concurrency, x.RequestRate)).Distinct().Count()} step(s) (procure will judge {r.Hardware}-fitted by its family's holdout error)\n");
         if (writeDir is not null)
         {
             sb.Append(c, $"wrote {Path.Combine(writeDir, "hardware.json")} and models.json: {string.Join(", ", written)} (SIMULATED predictions from measured constants); use: spark-eval simulate --profiles {writeDir} --hw {written[0]} --model <id> …\n");

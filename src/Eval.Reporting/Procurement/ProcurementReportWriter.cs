@@ -48,10 +48,10 @@ public static class ProcurementReportWriter
     {
         ArgumentNullException.ThrowIfNull(report);
         var sb = new StringBuilder();
-        sb.Append("rank,candidate,hardware,model,precision,tp,fits,meets_slo,devices,replicas,utilisation,headroom,ttft_p99_ms,tpot_p99_ms,answer_p99_ms,share_in_flow,price_kind,usd_per_month,usd_per_developer_month,usd_per_million_output_tokens,pass_rate,pass_rate_measured,pareto,slo_margin,family,family_holdout_rows,family_holdout_median_abs_error,family_holdout_worst_ratio,ttft_margin,ttft_error_bound,tpot_margin,tpot_error_bound,capacity_margin,throughput_error_bound,margin_covers_error,simulated\n");
+        sb.Append("rank,candidate,hardware,model,precision,tp,fits,meets_slo,devices,replicas,utilisation,headroom,ttft_p99_ms,tpot_p99_ms,answer_p99_ms,share_in_flow,price_kind,usd_per_month,usd_per_developer_month,usd_per_million_output_tokens,pass_rate,pass_rate_measured,pareto,slo_margin,family,family_holdout_rows,family_holdout_median_abs_error,family_holdout_worst_ratio,ttft_margin,ttft_error_bound,tpot_margin,tpot_error_bound,capacity_margin,throughput_error_bound,margin_covers_error,simulated,latency_error_source\n");
         foreach (var r in report.Candidates)
         {
-            sb.Append(C, $"{r.Rank},{Q(r.Id)},{Q(r.Hardware)},{Q(r.Model)},{r.Precision},{r.TensorParallel},{B(r.Fits)},{B(r.MeetsSlo)},{r.Devices},{r.Replicas},{r.Utilisation:F4},{r.Headroom:F4},{r.TtftP99Ms:F1},{r.TpotP99Ms:F2},{r.AnswerP99Ms:F0},{r.ShareInFlow:F4},{r.PriceKind},{N(r.UsdPerMonth, "F2")},{N(r.UsdPerDeveloperMonth, "F2")},{N(r.UsdPerMillionOutputTokens, "F3")},{r.PassRate:F4},{B(r.PassRateMeasured)},{B(r.OnParetoFront)},{r.SloMargin:F3},{Q(r.Family ?? "")},{r.FamilyError?.Rows ?? 0},{N(r.FamilyError?.MedianAbsoluteError, "F4")},{N(r.FamilyError?.WorstRatio, "F3")},{N(r.TtftMargin, "F3")},{N(r.TtftErrorBound, "F3")},{N(r.TpotMargin, "F3")},{N(r.TpotErrorBound, "F3")},{N(r.CapacityMargin, "F3")},{N(r.ThroughputErrorBound, "F3")},{(r.MarginCoversError is { } m ? B(m) : "")},{B(!r.LatencyMeasured || r.LatencyRunSimulated)}\n");
+            sb.Append(C, $"{r.Rank},{Q(r.Id)},{Q(r.Hardware)},{Q(r.Model)},{r.Precision},{r.TensorParallel},{B(r.Fits)},{B(r.MeetsSlo)},{r.Devices},{r.Replicas},{r.Utilisation:F4},{r.Headroom:F4},{r.TtftP99Ms:F1},{r.TpotP99Ms:F2},{r.AnswerP99Ms:F0},{r.ShareInFlow:F4},{r.PriceKind},{N(r.UsdPerMonth, "F2")},{N(r.UsdPerDeveloperMonth, "F2")},{N(r.UsdPerMillionOutputTokens, "F3")},{r.PassRate:F4},{B(r.PassRateMeasured)},{B(r.OnParetoFront)},{r.SloMargin:F3},{Q(r.Family ?? "")},{r.FamilyError?.Rows ?? 0},{N(r.FamilyError?.MedianAbsoluteError, "F4")},{N(r.FamilyError?.WorstRatio, "F3")},{N(r.TtftMargin, "F3")},{N(r.TtftErrorBound, "F3")},{N(r.TpotMargin, "F3")},{N(r.TpotErrorBound, "F3")},{N(r.CapacityMargin, "F3")},{N(r.ThroughputErrorBound, "F3")},{(r.MarginCoversError is { } m ? B(m) : "")},{B(!r.LatencyMeasured || r.LatencyRunSimulated)},{(r.LatencyMeasured ? "measured" : r.FittedSweepError is not null ? "own_sweep" : r.FamilyError is not null ? "family_holdout" : "")}\n");
         }
 
         return sb.ToString();
@@ -75,7 +75,7 @@ public static class ProcurementReportWriter
         sb.Append("\nPrices and quality sources:\n\n");
         foreach (var r in report.Candidates)
         {
-            sb.Append(C, $"- {r.Id}: price: {r.PriceSource ?? "-"}; pass rate: {r.PassRateSource}{(r.LatencySource is null ? "" : "; latency: " + r.LatencySource)}{(r.Problem is null ? "" : "; " + r.Problem)}\n");
+            sb.Append(C, $"- {r.Id}: price: {r.PriceSource ?? "-"}; pass rate: {r.PassRateSource}{(r.LatencySource is null ? "" : "; latency: " + r.LatencySource)}{(r.SweepFitNote is null ? "" : "; simulator error: " + r.SweepFitNote)}{(r.Problem is null ? "" : "; " + r.Problem)}\n");
         }
 
         sb.Append('\n');
@@ -138,7 +138,7 @@ public static class ProcurementReportWriter
         sb.Append("</div>\n<h2>Sources</h2>\n<ul>\n");
         foreach (var r in report.Candidates)
         {
-            sb.Append(C, $"<li>{E(r.Id)}: price: {E(r.PriceSource ?? "-")}; pass rate: {E(r.PassRateSource)}{(r.LatencySource is null ? "" : "; latency: " + E(r.LatencySource))}{(r.Problem is null ? "" : "; " + E(r.Problem))}</li>\n");
+            sb.Append(C, $"<li>{E(r.Id)}: price: {E(r.PriceSource ?? "-")}; pass rate: {E(r.PassRateSource)}{(r.LatencySource is null ? "" : "; latency: " + E(r.LatencySource))}{(r.SweepFitNote is null ? "" : "; simulator error: " + E(r.SweepFitNote))}{(r.Problem is null ? "" : "; " + E(r.Problem))}</li>\n");
         }
 
         foreach (var n in report.Notes)
@@ -170,9 +170,11 @@ public static class ProcurementReportWriter
         return text.Length > 0 ? text : "-";
     }
 
-    /// <summary>The family's holdout error: "16 % median, 1.33× worst, 14 rows (0 under load)", or why there is none.</summary>
+    /// <summary>The family's holdout error: "16 % median, 1.33× worst, 14 rows (0 under load)", a fitted profile's error on its own sweep, or why there is none.</summary>
     private static string ErrorCell(CandidateResult r) => r.LatencyMeasured
         ? string.Create(C, $"none: latency measured ({r.LatencyAttempts} attempts)")
+        : r.FittedSweepError is { } f
+        ? string.Create(C, $"own sweep, steps left out: TTFT {f.TtftWorstRatio:F2}×, TPOT {f.TpotWorstRatio:F2}× worst ({f.Steps} steps, {f.MedianAbsoluteError * 100:F0} % median)")
         : r.FamilyError is { } e
         ? string.Create(C, $"{e.MedianAbsoluteError * 100:F0} % median, {e.WorstRatio:F2}× worst, {e.Rows} rows ({r.FamilyErrorUnderLoad?.Rows ?? 0} under load)")
         : r.Family is null ? "-" : $"unknown: no holdout row of {r.Family}";
@@ -184,7 +186,7 @@ public static class ProcurementReportWriter
             : "";
 
     private static string TrustText(ProcurementReport r) => r.UnderLoadError is { } u
-        ? string.Create(C, $"How far to trust these figures: SLO margin is how many times longer a bounded p99 latency could be before its SLO is missed, and capacity how many times slower the device could serve (1 / utilisation); the error column is the simulator's on the validation page's holdout rows (published measurements never fitted) of the candidate's device family. Under load, all families together: {u.MedianAbsoluteError * 100:F0} % median, {u.WorstRatio:F2}× worst ({u.Rows} rows, worst {u.WorstRow}). Each latency's margin is set against the worst error on unseen rows measuring that latency (the family's, or every family's under load when larger or when the family has none there); where a margin is below it, the simulator cannot tell whether the candidate meets that SLO: measure it (spark-eval run --sweep) before buying.")
+        ? string.Create(C, $"How far to trust these figures: SLO margin is how many times longer a bounded p99 latency could be before its SLO is missed, and capacity how many times slower the device could serve (1 / utilisation); the error column is the simulator's on the validation page's holdout rows (published measurements never fitted) of the candidate's device family, or, for a profile fitted to your own sweep (simulate calibrate --from-run) at an operating point inside what that sweep measured, its error on each step of the sweep left out of the fit. Under load, all families together: {u.MedianAbsoluteError * 100:F0} % median, {u.WorstRatio:F2}× worst ({u.Rows} rows, worst {u.WorstRow}). Each latency's margin is set against the worst error on unseen rows measuring that latency (the family's, or every family's under load when larger or when the family has none there); where a margin is below it, the simulator cannot tell whether the candidate meets that SLO: measure it (spark-eval run --sweep) before buying.")
         : "How far to trust these figures: the simulator's error on unseen data was not computed for this report.";
 
     private static void AppendDemand(StringBuilder sb, ProcurementReport r, bool markdown)

@@ -16,11 +16,13 @@ public sealed record SweepCalibrationRow(string Id, string Metric, int Concurren
 
 /// <summary>
 /// The fit: the constants before and after, and the error on the measured points before and after (median |error|, worst ratio);
-/// <paramref name="Load"/> says how the steps loaded the endpoint (closed loop, or open loop with its arrival process).
+/// <paramref name="Load"/> says how the steps loaded the endpoint (closed loop, or open loop with its arrival process);
+/// <paramref name="LeftOut"/> is the error on steps left out of the fit (null with fewer than <see cref="SweepCalibration.MinStepsLeftOut"/> steps).
 /// </summary>
 public sealed record SweepCalibrationResult(
     string Hardware, string Backend, string SweepDirectory, string Load, IReadOnlyList<FittedConstant> Constants, IReadOnlyDictionary<string, double> Before,
-    IReadOnlyList<SweepCalibrationRow> Rows, double BeforeMedianError, double BeforeWorstRatio, double AfterMedianError, double AfterWorstRatio, HardwareProfile Fitted);
+    IReadOnlyList<SweepCalibrationRow> Rows, double BeforeMedianError, double BeforeWorstRatio, double AfterMedianError, double AfterWorstRatio, HardwareProfile Fitted,
+    SweepFitError? LeftOut = null);
 
 /// <summary>
 /// Fits a hardware profile's constants to a measured sweep (<c>run --sweep concurrency=…</c> or <c>rate=…</c>): each step's mean TTFT and mean
@@ -142,8 +144,61 @@ public static class SweepCalibration
         var table = rows.Select((r, i) => new SweepCalibrationRow(r.Id, r.Metric, r.Concurrency, r.RequestRate, r.InputTokens, r.OutputTokens, r.Value, before[i], fit.Rows[i].Predicted)).ToList();
         var beforeResults = rows.Select((r, i) => new ValidationResult(r, before[i])).ToList();
         var startValues = constants.ToDictionary(n => n, n => ProfileFitter.ValueOf(hardware, n), StringComparer.Ordinal);
+        var points = sweep.Points.Where(p => p.Backend == backend && p.Ok > 0).ToList();
+        var leftOut = LeaveOneStepOut(catalog, rows, hardware, constants, request.SweepDirectory, backend, points);
         return new SweepCalibrationResult(hardware.Id, backend, request.SweepDirectory, DescribeLoad(rows), fit.Constants, startValues, table,
-            ValidationRunner.MedianAbsoluteError(beforeResults), beforeResults.Max(r => r.Ratio), fit.MedianAbsoluteError, fit.WorstRatio, fitted);
+            ValidationRunner.MedianAbsoluteError(beforeResults), beforeResults.Max(r => r.Ratio), fit.MedianAbsoluteError, fit.WorstRatio, fitted with { SweepFit = leftOut }, leftOut);
+    }
+
+    /// <summary>Steps a sweep needs before its fit is checked on left-out steps: with two, each fit would rest on one load.</summary>
+    public const int MinStepsLeftOut = 3;
+
+    /// <summary>
+    /// The fit's error on points it has not seen: each step (its mean TTFT and TPOT rows) is left out in turn, the constants
+    /// are fitted on the other steps from the same start, and the left-out step is predicted. The in-sample error of
+    /// <see cref="Fit"/> flatters the fit (two constants can bend to three points); this one does not. Null with fewer than
+    /// <see cref="MinStepsLeftOut"/> steps, or when no step measured its output throughput (the load the error holds for).
+    /// </summary>
+    public static SweepFitError? LeaveOneStepOut(ProfileCatalog catalog, IReadOnlyList<ValidationRow> rows, HardwareProfile start, IReadOnlyList<string> constants,
+        string run, string backend, IReadOnlyList<SweepPoint> points)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(start);
+        ArgumentNullException.ThrowIfNull(points);
+        var steps = rows.GroupBy(r => (r.Concurrency, r.RequestRate)).ToList();
+        var rates = points.Select(p => p.OutputTokenThroughputTps).Where(t => t > 0 && double.IsFinite(t)).ToList();
+        if (steps.Count < MinStepsLeftOut || rates.Count == 0)
+        {
+            // Too few loads to leave one out, or no measured throughput to say what load the error holds for.
+            return null;
+        }
+
+        var results = new List<ValidationResult>();
+        foreach (var step in steps)
+        {
+            var held = step.ToHashSet();
+            var file = new ValidationFile { FormatVersion = 1, Rows = [.. rows.Select(r => held.Contains(r) ? r with { Holdout = true } : r)] };
+            var fit = ProfileFitter.Fit(catalog, file, start.Id, constants);
+            var fitted = fit.Constants.Aggregate(start, (h, k) => ProfileFitter.With(h, k.Name, k.Value));
+            var others = new ProfileCatalog([.. catalog.Hardware.Select(h => string.Equals(h.Id, start.Id, StringComparison.OrdinalIgnoreCase) ? fitted : h)], catalog.Models, catalog.Origin);
+            results.AddRange(step.Select(r => new ValidationResult(r, Predict(others, r))));
+        }
+
+        double Worst(string metric) => results.Where(r => r.Row.Metric == metric).Select(r => double.IsFinite(r.Ratio) ? r.Ratio : double.MaxValue).DefaultIfEmpty(1).Max();
+        return new SweepFitError
+        {
+            Run = run,
+            Backend = backend,
+            Steps = steps.Count,
+            TtftWorstRatio = Worst("ttft_ms"),
+            TpotWorstRatio = Worst("itl_ms"),
+            MedianAbsoluteError = ValidationRunner.MedianAbsoluteError(results),
+            OutputTokensPerSecondMin = rates.Min(),
+            OutputTokensPerSecondMax = rates.Max(),
+            InputTokensMin = rows.Min(r => r.InputTokens),
+            InputTokensMax = rows.Max(r => r.InputTokens),
+        };
     }
 
     /// <summary>
@@ -165,21 +220,23 @@ public static class SweepCalibration
 
         var source = new Func<string, FigureSource>(field => new FigureSource(field, result.SweepDirectory,
             string.Create(C, $"fitted by spark-eval simulate calibrate --from-run on {result.Rows.Count} measured points of backend {result.Backend} ({now:yyyy-MM-dd}); median |error| {result.AfterMedianError * 100:F1} %")));
-        HardwareProfile Derived(HardwareProfile h)
+        HardwareProfile Derived(HardwareProfile h, bool measured)
         {
             var d = result.Constants.Aggregate(h, (x, k) => ProfileFitter.With(x, k.Name, k.Value));
             return d with
             {
                 Id = h.Id + "-fitted",
+                // The sweep's own error belongs to the hardware it measured; carried to other hardware, the family's band applies.
+                SweepFit = measured ? result.LeftOut : null,
                 Name = h.Name + " (constants fitted to a measured sweep)",
                 Sources = [.. h.Sources.Where(s => result.Constants.All(k => k.Name != s.Field)), .. result.Constants.Select(k => source(k.Name))],
             };
         }
 
-        var derived = new List<HardwareProfile> { Derived(catalog.GetHardware(result.Hardware)) };
+        var derived = new List<HardwareProfile> { Derived(catalog.GetHardware(result.Hardware), measured: true) };
         foreach (var id in applyTo.Where(id => !string.Equals(id, result.Hardware, StringComparison.OrdinalIgnoreCase)))
         {
-            derived.Add(Derived(catalog.GetHardware(id, "--apply-to")));
+            derived.Add(Derived(catalog.GetHardware(id, "--apply-to"), measured: false));
         }
 
         if (derived.FirstOrDefault(d => catalog.Hardware.Any(h => string.Equals(h.Id, d.Id, StringComparison.OrdinalIgnoreCase))) is { } clash)

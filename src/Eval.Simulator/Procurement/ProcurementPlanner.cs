@@ -135,7 +135,7 @@ public static class ProcurementPlanner
         var underLoad = validation is null ? null : ErrorBands.Regime(validation, ErrorBands.LatencyUnderLoad);
         for (var i = 0; i < plan.Candidates.Count; i++)
         {
-            results.Add(WithErrorBands(EvaluateCandidate(catalog, plan, plan.Candidates[i], $"candidates[{i}]", demand, priceOverrides), catalog, plan.Slo, validation));
+            results.Add(WithErrorBands(EvaluateCandidate(catalog, plan, plan.Candidates[i], $"candidates[{i}]", demand, priceOverrides), catalog, plan, demand, validation));
         }
 
         // Think time bounds a developer's rate: no more than one interaction per (think time + answer time).
@@ -151,7 +151,7 @@ public static class ProcurementPlanner
         notes.Add("Latencies, throughput and fleet sizes are SIMULATED by the latency model (docs/simulator.md); error bars per family and regime in docs/simulator-validation.md.");
         notes.Add(validation is null
             ? "The simulator's error on unseen data was not computed for this report (no validation rows)."
-            : "SLO margin: how many times longer every bounded p99 latency could be before an SLO is missed. Simulator error: the validation page's holdout rows (published measurements never fitted) of the candidate's device family; each latency's margin is set against the worst holdout ratio of the rows measuring that latency (the family's, or every family's under load when larger or when the family has none there); a margin below it means the simulator cannot tell whether the candidate meets that SLO: measure it (spark-eval run --sweep) before buying.");
+            : "SLO margin: how many times longer every bounded p99 latency could be before an SLO is missed. Simulator error: the validation page's holdout rows (published measurements never fitted) of the candidate's device family; each latency's margin is set against the worst holdout ratio of the rows measuring that latency (the family's, or every family's under load when larger or when the family has none there); a margin below it means the simulator cannot tell whether the candidate meets that SLO: measure it (spark-eval run --sweep) before buying. A profile fitted to a measured sweep (simulate calibrate --from-run) is judged instead by its error on each step of that sweep left out of the fit, where the operating point lies inside what the sweep measured (Sources says which).");
         notes.Add(string.Create(CultureInfo.InvariantCulture, $"Demand arrives as a Poisson process at developers × interactions per hour; an interaction is in flow when its first token arrives within {plan.Slo.FlowTtftMs:F0} ms and its whole answer within {plan.Slo.FlowAnswerMs:F0} ms ({ProcurementDefaults.FlowSource})."));
         return new ProcurementReport
         {
@@ -390,14 +390,49 @@ public static class ProcurementPlanner
         return (Margin(slo.TtftP99Ms, r.TtftP99Ms), Margin(slo.TpotP99Ms, r.TpotP99Ms), Margin(slo.AnswerP99Ms, r.AnswerP99Ms));
     }
 
-    private static CandidateResult WithErrorBands(CandidateResult r, ProfileCatalog catalog, ProcurementSlo slo, IReadOnlyList<ValidationResult>? validation)
+    /// <summary>
+    /// Whether a fitted profile's own error (<see cref="HardwareProfile.SweepFit"/>) speaks for the candidate's operating
+    /// point: its output tokens per second per replica no higher than the sweep's busiest step, and its prompt length within
+    /// the sweep's step means widened by a quarter (a sweep of one task set has nearly one prompt length). Returns the
+    /// reason as a sentence either way; null when the profile was not fitted to a sweep or the latency was measured.
+    /// </summary>
+    public static (bool Covers, string? Why) SweepFitCovers(HardwareProfile hardware, CandidateResult r, DeveloperDemand demand, double requestsPerSecond)
     {
-        var family = catalog.GetHardware(r.Hardware).Family;
+        ArgumentNullException.ThrowIfNull(hardware);
+        ArgumentNullException.ThrowIfNull(r);
+        ArgumentNullException.ThrowIfNull(demand);
+        if (hardware.SweepFit is not { } f || r.LatencyMeasured || !r.Fits || r.Replicas <= 0)
+        {
+            return (false, null);
+        }
+
+        var c = CultureInfo.InvariantCulture;
+        var load = requestsPerSecond / r.Replicas * demand.OutputTokens;
+        var loadOk = load <= f.OutputTokensPerSecondMax;
+        var promptOk = demand.InputTokens >= f.InputTokensMin * 0.8 && demand.InputTokens <= f.InputTokensMax * 1.25;
+        var measured = string.Create(c, $"its sweep ({f.Run}, backend {f.Backend}) measured up to {f.OutputTokensPerSecondMax:F0} output tokens/s per replica with prompts of {f.InputTokensMin:F0}–{f.InputTokensMax:F0} tokens");
+        if (loadOk && promptOk)
+        {
+            return (true, string.Create(c, $"leave-one-step-out error of the profile fitted to a measured sweep: each of its {f.Steps} steps predicted by constants fitted on the others, TTFT {f.TtftWorstRatio:F2}×, TPOT {f.TpotWorstRatio:F2}× worst; {measured}, and the plan asks {load:F0} with {demand.InputTokens}-token prompts"));
+        }
+
+        var beyond = string.Join(" and ", new[] { loadOk ? null : string.Create(c, $"{load:F0} output tokens/s per replica"), promptOk ? null : $"{demand.InputTokens}-token prompts" }.Where(x => x is not null));
+        return (false, $"the plan's operating point ({beyond}) lies outside what {measured}, so the family's holdout band applies");
+    }
+
+    private static CandidateResult WithErrorBands(CandidateResult r, ProfileCatalog catalog, ProcurementPlan plan, double demand, IReadOnlyList<ValidationResult>? validation)
+    {
+        var hardware = catalog.GetHardware(r.Hardware);
+        var family = hardware.Family;
         var band = validation is null ? null : ErrorBands.Family(validation, family);
         var bandUnderLoad = validation is null ? null : ErrorBands.Holdout(validation, $"{family}, {ErrorBands.LatencyUnderLoad}", v => v.Family == family && v.Regime == ErrorBands.LatencyUnderLoad);
-        var (ttft, tpot, answer) = Margins(r, slo);
+        var (ttft, tpot, answer) = Margins(r, plan.Slo);
+        var (covers, why) = SweepFitCovers(hardware, r, plan.Demand, demand);
+        var own = covers ? hardware.SweepFit : null;
         return r with
         {
+            FittedSweepError = own,
+            SweepFitNote = why,
             Family = family,
             TtftMargin = ttft,
             TpotMargin = tpot,
@@ -408,8 +443,9 @@ public static class ProcurementPlanner
             FamilyError = band,
             FamilyErrorUnderLoad = bandUnderLoad,
             // A measured latency carries no simulator error: its margin has only the SLO itself to clear (bound 1).
-            TtftErrorBound = r.LatencyMeasured ? 1 : validation is null ? null : ErrorBands.Bound(validation, family, "ttft"),
-            TpotErrorBound = r.LatencyMeasured ? 1 : validation is null ? null : ErrorBands.Bound(validation, family, "tpot"),
+            // A profile fitted to the user's own sweep is judged by its error on left-out steps of that sweep, inside what it measured.
+            TtftErrorBound = r.LatencyMeasured ? 1 : own is not null ? own.TtftWorstRatio : validation is null ? null : ErrorBands.Bound(validation, family, "ttft"),
+            TpotErrorBound = r.LatencyMeasured ? 1 : own is not null ? own.TpotWorstRatio : validation is null ? null : ErrorBands.Bound(validation, family, "tpot"),
         };
     }
 
@@ -568,7 +604,7 @@ public static class ProcurementPlanner
             return string.Create(c, $" Trust: its latencies come from a run against the endpoint, not from the model of its devices ({measured}){(held.Length > 0 ? $"; {held} longer would still meet the SLOs" : "")}; they hold for the load and the network that run had{(pick.LatencyAttempts < 100 ? $", and a p99 of {pick.LatencyAttempts} attempts is close to their maximum: measure more (--repeats) for a steadier tail" : "")}.");
         }
 
-        if (pick.FamilyError is null)
+        if (pick.FamilyError is null && pick.FittedSweepError is null)
         {
             return pick.Family is null
                 ? ""
@@ -607,6 +643,9 @@ public static class ProcurementPlanner
             ? "every margin covers its error."
             : $"{string.Join(" and ", shortfall)} {(shortfall.Count == 1 ? "is" : "are")} not covered, so measure {(shortfall.Count == 1 ? "it" : "them")} under load (spark-eval run --sweep) before buying"
               + (robust is null ? "." : string.Create(c, $"; the cheapest candidate whose margins cover their errors is {robust.Id} ({Usd(robust.UsdPerDeveloperMonth!.Value)} USD per developer-month)."));
-        return string.Create(c, $" Trust: {margins}; the simulator's worst error on unseen {pick.Family} rows (or every family's under load where {pick.Family} has none) is {errors}; {tail}");
+        var whose = pick.FittedSweepError is { } f
+            ? string.Create(c, $"the fitted profile's worst error on steps of its own sweep left out of the fit ({f.Steps} steps; throughput: unseen {pick.Family} rows at saturation) is")
+            : $"the simulator's worst error on unseen {pick.Family} rows (or every family's under load where {pick.Family} has none) is";
+        return string.Create(c, $" Trust: {margins}; {whose} {errors}; {tail}");
     }
 }

@@ -1,3 +1,4 @@
+using Spark.Eval.Simulator.Profiles;
 using Spark.Eval.Simulator.Validation;
 
 namespace Spark.Eval.Simulator.Procurement;
@@ -93,6 +94,15 @@ public sealed record CandidateResult
 
     /// <summary>The same, its latency-under-load rows only (TTFT or TPOT at concurrency &gt; 1); null when the family has none.</summary>
     public SimulatorErrorBand? FamilyErrorUnderLoad { get; init; }
+
+    /// <summary>
+    /// The fitted profile's own error on left-out steps of its sweep (<see cref="HardwareProfile.SweepFit"/>) when it speaks
+    /// for the operating point: the TTFT and TPOT error bounds are then its ratios, not the family's; null otherwise.
+    /// </summary>
+    public SweepFitError? FittedSweepError { get; init; }
+
+    /// <summary>Why a fitted profile's own error was or was not used (<see cref="ProcurementPlanner.SweepFitCovers"/>); null for a profile not fitted to a sweep.</summary>
+    public string? SweepFitNote { get; init; }
 
     /// <summary>How many times longer p99 TTFT could be before its SLO is missed; null when TTFT is unbounded or the SLO is missed.</summary>
     public double? TtftMargin { get; init; }

@@ -222,6 +222,20 @@ public sealed class ProfileCatalog
                     "needs a known serving engine and a host time >= 0 µs per sequence per step", $"key it by one of: {string.Join(", ", ServingEngines.Known)}, e.g. \"vllm\": 10");
             }
 
+            if (h.SweepFit is { } f)
+            {
+                const string Fix = "write it with spark-eval simulate calibrate --from-run DIR --write NEW-FOLDER, or drop sweepFit";
+                Require(file, at, "sweepFit.run", !string.IsNullOrWhiteSpace(f.Run) && !string.IsNullOrWhiteSpace(f.Backend), "needs run and backend", Fix);
+                Require(file, at, "sweepFit.steps", f.Steps >= 3, "must be >= 3 (each step is left out of the fit once)", Fix);
+                Require(file, at, "sweepFit.ttftWorstRatio", f.TtftWorstRatio >= 1 && f.TpotWorstRatio >= 1 && double.IsFinite(f.TtftWorstRatio) && double.IsFinite(f.TpotWorstRatio),
+                    "ttftWorstRatio and tpotWorstRatio must be finite ratios >= 1", Fix);
+                Require(file, at, "sweepFit.medianAbsoluteError", f.MedianAbsoluteError >= 0 && double.IsFinite(f.MedianAbsoluteError), "must be a finite fraction >= 0", Fix);
+                Require(file, at, "sweepFit.outputTokensPerSecondMin", f.OutputTokensPerSecondMin > 0 && f.OutputTokensPerSecondMin <= f.OutputTokensPerSecondMax && double.IsFinite(f.OutputTokensPerSecondMax),
+                    "needs 0 < outputTokensPerSecondMin <= outputTokensPerSecondMax", Fix);
+                Require(file, at, "sweepFit.inputTokensMin", f.InputTokensMin > 0 && f.InputTokensMin <= f.InputTokensMax && double.IsFinite(f.InputTokensMax),
+                    "needs 0 < inputTokensMin <= inputTokensMax", Fix);
+            }
+
             CheckSources(file, at, h.Sources, needed);
         }
 

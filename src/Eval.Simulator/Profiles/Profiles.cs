@@ -201,6 +201,12 @@ public sealed record HardwareProfile
     /// input and output tokens (the <c>tokenPrices</c> source entry names the vendor's model names and the date).
     /// </summary>
     public IReadOnlyDictionary<string, ApiTokenPrice> TokenPrices { get; init => field = value ?? new Dictionary<string, ApiTokenPrice>(); } = new Dictionary<string, ApiTokenPrice>();
+    /// <summary>
+    /// A profile fitted to a measured sweep (<c>simulate calibrate --from-run --write</c>): its own error on that sweep, each
+    /// step predicted by constants fitted without it, and the load and prompt lengths the sweep covered. Null on every
+    /// catalog profile and on profiles the fit was carried to (<c>--apply-to</c>), whose error is their family's.
+    /// </summary>
+    public SweepFitError? SweepFit { get; init; }
     public IReadOnlyList<FigureSource> Sources { get; init => field = value ?? []; } = [];
 
     /// <summary>"url: quote" of the source entry for <paramref name="field"/>; null when the profile has none.</summary>
@@ -217,6 +223,34 @@ public sealed record HardwareProfile
             : precision.ComputeAs is { } alias && (precision.AliasNeeds is not { } needs || PeakTflops.ContainsKey(needs)) && PeakTflops.TryGetValue(alias, out var a) ? a
             : PeakTflops.TryGetValue("bf16", out var b) ? b : 0;
     }
+}
+
+/// <summary>
+/// How well a profile fitted to a user's sweep predicts that endpoint: every step of the sweep was left out of the fit in
+/// turn and predicted by the constants fitted on the others (mean TTFT and mean TPOT per step), so the ratios are errors
+/// on points the constants had not seen. They hold only inside what the sweep measured: its output-token rates and its
+/// prompt lengths (<c>procure</c> checks both before it uses them in place of the family's holdout band).
+/// </summary>
+public sealed record SweepFitError
+{
+    /// <summary>The sweep directory the profile was fitted to.</summary>
+    public required string Run { get; init; }
+    /// <summary>The backend of the sweep whose points were fitted.</summary>
+    public required string Backend { get; init; }
+    /// <summary>Steps (loads) of the sweep; each was left out once.</summary>
+    public int Steps { get; init; }
+    /// <summary>Worst max(predicted / measured, measured / predicted) of a left-out step's mean TTFT.</summary>
+    public double TtftWorstRatio { get; init; }
+    /// <summary>The same for mean TPOT.</summary>
+    public double TpotWorstRatio { get; init; }
+    /// <summary>Median |predicted − measured| / measured over every left-out point.</summary>
+    public double MedianAbsoluteError { get; init; }
+    /// <summary>Lowest and highest output tokens per second a step of the sweep measured (one endpoint: one replica).</summary>
+    public double OutputTokensPerSecondMin { get; init; }
+    public double OutputTokensPerSecondMax { get; init; }
+    /// <summary>Lowest and highest mean prompt length of a step, tokens.</summary>
+    public double InputTokensMin { get; init; }
+    public double InputTokensMax { get; init; }
 }
 
 /// <summary>A vendor's API price for one model, USD per million input and output tokens.</summary>
