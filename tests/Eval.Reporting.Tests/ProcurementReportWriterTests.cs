@@ -56,7 +56,7 @@ public class ProcurementReportWriterTests
             Assert.Contains($"| {api.Id} | {api.Devices} (API) | - | - |", md, StringComparison.Ordinal);
 
             // How far to trust each row: its SLO margin beside its family's holdout error, or why that is unknown.
-            Assert.Contains("| SLO margin vs error | sim. error, unseen rows of the family |", md, StringComparison.Ordinal);
+            Assert.Contains("| SLO margin vs error | sim. error on unseen data (family rows, or own sweep) |", md, StringComparison.Ordinal);
             Assert.Contains("How far to trust these figures", md, StringComparison.Ordinal);
             Assert.Contains("unknown: no holdout row of cerebras-wse", md, StringComparison.Ordinal);
             var hopper = Report.Value.Candidates.Single(c => c.Hardware == "h100-sxm").FamilyError!;

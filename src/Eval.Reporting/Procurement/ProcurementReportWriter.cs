@@ -64,7 +64,7 @@ public static class ProcurementReportWriter
         sb.Append(C, $"# Procurement: {report.Plan}\n\n> **SIMULATED.** Latency, throughput and fleet sizes come from the hardware simulator (docs/simulator.md), not from measurements{MeasuredExceptions(report)}.\n\n");
         sb.Append(C, $"**Verdict:** {report.Verdict}\n\n");
         AppendDemand(sb, report, markdown: true);
-        sb.Append("| rank | candidate | devices | utilisation | headroom | p99 TTFT ms | p99 TPOT ms | p99 answer ms | in flow | USD / dev-month | USD / 1M out tok | pass rate | Pareto | meets SLO | SLO margin vs error | sim. error, unseen rows of the family |\n");
+        sb.Append("| rank | candidate | devices | utilisation | headroom | p99 TTFT ms | p99 TPOT ms | p99 answer ms | in flow | USD / dev-month | USD / 1M out tok | pass rate | Pareto | meets SLO | SLO margin vs error | sim. error on unseen data (family rows, or own sweep) |\n");
         sb.Append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|\n");
         foreach (var r in report.Candidates)
         {
@@ -117,7 +117,7 @@ public static class ProcurementReportWriter
 
             """);
         AppendDemand(sb, report, markdown: false);
-        sb.Append("<h2>Candidates, ranked</h2>\n<table><tr><th>rank</th><th>candidate</th><th>devices</th><th>utilisation</th><th>headroom</th><th>p99 TTFT ms</th><th>p99 TPOT ms</th><th>p99 answer ms</th><th>in flow</th><th>USD / developer-month</th><th>USD / 1M output tokens</th><th>pass rate</th><th>Pareto</th><th>meets SLO</th><th>SLO margin vs error</th><th>sim. error, unseen rows of the family</th></tr>\n");
+        sb.Append("<h2>Candidates, ranked</h2>\n<table><tr><th>rank</th><th>candidate</th><th>devices</th><th>utilisation</th><th>headroom</th><th>p99 TTFT ms</th><th>p99 TPOT ms</th><th>p99 answer ms</th><th>in flow</th><th>USD / developer-month</th><th>USD / 1M output tokens</th><th>pass rate</th><th>Pareto</th><th>meets SLO</th><th>SLO margin vs error</th><th>sim. error on unseen data (family rows, or own sweep)</th></tr>\n");
         foreach (var r in report.Candidates)
         {
             var cls = r.Id == report.Recommended ? " class=\"pick\"" : r.MeetsSlo ? "" : " class=\"fail\"";
