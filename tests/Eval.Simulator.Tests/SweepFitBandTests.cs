@@ -81,7 +81,7 @@ public sealed class SweepFitBandTests
 
         Assert.Null(r.FittedSweepError);
         Assert.Null(r.SweepFitNote);
-        Assert.Equal(ErrorBands.Bound(Validation.Value, "nvidia-hopper", "tpot"), r.TpotErrorBound);
+        Assert.Equal(ErrorBands.Bound(Validation.Value, "nvidia-hopper", "tpot", mixtureOfExperts: false), r.TpotErrorBound);
     }
 
     [Theory]

@@ -163,8 +163,8 @@ public static class SimulateCommand
                 Plan = plan,
             };
             // How far to trust these figures: the worst holdout error of the rows measuring each latency (docs/simulator.md, "Trust").
-            var (ttftBound, tpotBound, throughputBound) = ErrorBands.BoundsFor(catalog, ValidationRunner.LoadBesideProfiles(null, parse.GetValue(Profiles)), latency.Hardware.Family);
-            report = report with { TtftErrorBound = ttftBound, TpotErrorBound = tpotBound, ThroughputErrorBound = throughputBound };
+            var (ttftBound, tpotBound, throughputBound, tpotByArchitecture) = ErrorBands.BoundsFor(catalog, ValidationRunner.LoadBesideProfiles(null, parse.GetValue(Profiles)), latency.Hardware.Family, latency.Model.IsMixtureOfExperts);
+            report = report with { TtftErrorBound = ttftBound, TpotErrorBound = tpotBound, TpotBoundByArchitecture = tpotByArchitecture, ThroughputErrorBound = throughputBound };
             if (parse.GetValue(json))
             {
                 await stdout.WriteLineAsync(JsonSerializer.Serialize(report, SimulatorJsonContext.Default.SimulationReport).AsMemory(), ct);
@@ -281,7 +281,7 @@ public static class SimulateCommand
         sb.Append("\ngoodput = requests per second meeting the SLO on both TTFT and TPOT (all requests without --slo).\nAll figures are SIMULATED by the latency model in docs/simulator.md; error bars in docs/simulator-validation.md.\n");
         sb.Append(report.TtftErrorBound is null && report.TpotErrorBound is null && report.ThroughputErrorBound is null
             ? string.Create(c, $"error on unseen data: unknown (no holdout row of the {latency.Hardware.Family} family)\n")
-            : string.Create(c, $"error on unseen data ({latency.Hardware.Family} holdout rows, or every family's under load where it has none): TTFT up to {Bound(report.TtftErrorBound)}, TPOT up to {Bound(report.TpotErrorBound)}, throughput up to {Bound(report.ThroughputErrorBound)}\n"));
+            : string.Create(c, $"error on unseen data ({latency.Hardware.Family} holdout rows, or every family's under load where it has none): TTFT up to {Bound(report.TtftErrorBound)}, TPOT up to {Bound(report.TpotErrorBound)}{(report.TpotBoundByArchitecture ? (latency.Model.IsMixtureOfExperts ? " (mixture-of-experts models' rows)" : " (dense models' rows)") : "")}, throughput up to {Bound(report.ThroughputErrorBound)}\n"));
         if (latency.Hardware.TokenPrices.Count > 0)
         {
             // Sold by the token: what a developer waits for also crosses the internet and the vendor's front end.

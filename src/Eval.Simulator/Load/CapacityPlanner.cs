@@ -67,6 +67,8 @@ public sealed record SimulationReport
     public double? TtftErrorBound { get; init; }
     /// <summary>The same for time per output token.</summary>
     public double? TpotErrorBound { get; init; }
+    /// <summary>True when <see cref="TpotErrorBound"/> was read from rows of models of this model's architecture only (dense or mixture of experts; ErrorBands.BoundOf).</summary>
+    public bool TpotBoundByArchitecture { get; init; }
     /// <summary>The same for output throughput at saturation (saturated-throughput rows).</summary>
     public double? ThroughputErrorBound { get; init; }
 }

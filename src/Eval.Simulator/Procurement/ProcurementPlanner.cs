@@ -429,8 +429,11 @@ public static class ProcurementPlanner
         var (ttft, tpot, answer) = Margins(r, plan.Slo);
         var (covers, why) = SweepFitCovers(hardware, r, plan.Demand, demand);
         var own = covers ? hardware.SweepFit : null;
+        var moe = catalog.GetModel(r.Model).IsMixtureOfExperts;
+        var tpotBound = validation is null ? (Ratio: (double?)null, ByArchitecture: false) : ErrorBands.BoundOf(validation, family, "tpot", moe);
         return r with
         {
+            MixtureOfExperts = moe,
             FittedSweepError = own,
             SweepFitNote = why,
             Family = family,
@@ -445,7 +448,8 @@ public static class ProcurementPlanner
             // A measured latency carries no simulator error: its margin has only the SLO itself to clear (bound 1).
             // A profile fitted to the user's own sweep is judged by its error on left-out steps of that sweep, inside what it measured.
             TtftErrorBound = r.LatencyMeasured ? 1 : own is not null ? own.TtftWorstRatio : validation is null ? null : ErrorBands.Bound(validation, family, "ttft"),
-            TpotErrorBound = r.LatencyMeasured ? 1 : own is not null ? own.TpotWorstRatio : validation is null ? null : ErrorBands.Bound(validation, family, "tpot"),
+            TpotErrorBound = r.LatencyMeasured ? 1 : own is not null ? own.TpotWorstRatio : tpotBound.Ratio,
+            TpotBoundByArchitecture = !r.LatencyMeasured && own is null && tpotBound.ByArchitecture,
         };
     }
 
@@ -637,7 +641,8 @@ public static class ProcurementPlanner
             margins += string.Create(c, $", and a replica with {cm:F2}× less capacity would still carry the demand (utilisation {pick.Utilisation:P0})");
         }
 
-        var errors = string.Join(", ", terms.Select(x => x.Bound is { } b ? string.Create(c, $"{x.Name} {b:F2}×") : $"{x.Name} unknown"));
+        var tpotRows = pick.TpotBoundByArchitecture ? (pick.MixtureOfExperts ? " (mixture-of-experts models' rows)" : " (dense models' rows)") : "";
+        var errors = string.Join(", ", terms.Select(x => x.Bound is { } b ? string.Create(c, $"{x.Name} {b:F2}×{(x.Name == "TPOT" ? tpotRows : "")}") : $"{x.Name} unknown"));
         var shortfall = terms.Where(x => x.Bound is not { } b || x.Margin < b).Select(x => x.Name).ToList();
         var tail = shortfall.Count == 0
             ? "every margin covers its error."

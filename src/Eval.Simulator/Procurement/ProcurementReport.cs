@@ -125,6 +125,12 @@ public sealed record CandidateResult
     /// <summary>The error the TTFT margin must cover (<see cref="ErrorBands.Bound"/>); null: unknown.</summary>
     public double? TtftErrorBound { get; init; }
 
+    /// <summary>True when the model is a mixture of experts (its TPOT error is read from such models' rows, <see cref="ErrorBands.BoundOf"/>).</summary>
+    public bool MixtureOfExperts { get; init; }
+
+    /// <summary>True when <see cref="TpotErrorBound"/> was read from rows of models of this candidate's architecture only (dense or mixture of experts).</summary>
+    public bool TpotBoundByArchitecture { get; init; }
+
     /// <summary>The error the TPOT margin must cover; null: unknown.</summary>
     public double? TpotErrorBound { get; init; }
 

@@ -81,26 +81,54 @@ public static class ErrorBands
     /// latencies and saturation for throughput), since an SLO and a fleet are judged under load. Null when the family has
     /// no holdout row at all, or nothing measures it: unknown, never 1.
     /// </summary>
-    public static double? Bound(IReadOnlyList<ValidationResult> results, string family, string measure)
+    /// <remarks>
+    /// TPOT of a candidate whose architecture is given (<paramref name="mixtureOfExperts"/>) is read from rows of models of the
+    /// same architecture wherever such rows exist, each group falling back to every row of it otherwise: a mixture of
+    /// experts decodes through routing and per-expert costs a dense model does not have, so the error of one is not the
+    /// other's. TTFT and throughput keep every row: the worst first-token errors come from serving stacks' request paths,
+    /// which do not depend on the architecture.
+    /// </remarks>
+    public static double? Bound(IReadOnlyList<ValidationResult> results, string family, string measure, bool? mixtureOfExperts = null) =>
+        BoundOf(results, family, measure, mixtureOfExperts).Ratio;
+
+    /// <summary>
+    /// <see cref="Bound"/> and whether every group it read held rows of the candidate's architecture (true), so that a
+    /// report can say "dense models' rows" only where that is so; false when any group fell back to every row.
+    /// </summary>
+    public static (double? Ratio, bool ByArchitecture) BoundOf(IReadOnlyList<ValidationResult> results, string family, string measure, bool? mixtureOfExperts = null)
     {
         ArgumentNullException.ThrowIfNull(results);
         if (Family(results, family) is null)
         {
-            return null;
+            return (null, false);
+        }
+
+        var kind = measure == "tpot" ? mixtureOfExperts : null;
+        var byArchitecture = kind is not null;
+        SimulatorErrorBand? Band(string group, Func<ValidationResult, bool> where)
+        {
+            if (kind is { } moe && Holdout(results, group, r => where(r) && r.MixtureOfExperts == moe) is { } same)
+            {
+                return same;
+            }
+
+            var all = Holdout(results, group, where);
+            byArchitecture &= all is null;
+            return all;
         }
 
         var loaded = measure == "throughput" ? SaturatedThroughput : LatencyUnderLoad;
-        var own = Holdout(results, family, r => r.Family == family && MeasureOf(r) == measure);
-        var load = Holdout(results, family, r => r.Family == family && MeasureOf(r) == measure && r.Regime == loaded)
-            ?? Holdout(results, loaded, r => MeasureOf(r) == measure && r.Regime == loaded);
-        return own is null && load is null ? null : Math.Max(own?.WorstRatio ?? 0, load?.WorstRatio ?? 0);
+        var own = Band(family, r => r.Family == family && MeasureOf(r) == measure);
+        var load = Band(family, r => r.Family == family && MeasureOf(r) == measure && r.Regime == loaded)
+            ?? Band(loaded, r => MeasureOf(r) == measure && r.Regime == loaded);
+        return own is null && load is null ? (null, false) : (Math.Max(own?.WorstRatio ?? 0, load?.WorstRatio ?? 0), byArchitecture);
     }
 
     /// <summary>
     /// <see cref="Bound"/> for TTFT, TPOT and throughput of one family, simulating only the holdout rows the bounds read
     /// (the family's, and every family's under load or at saturation), so that <c>simulate</c> can print them at a fraction of the whole page's cost.
     /// </summary>
-    public static (double? Ttft, double? Tpot, double? Throughput) BoundsFor(ProfileCatalog catalog, ValidationFile file, string family)
+    public static (double? Ttft, double? Tpot, double? Throughput, bool TpotByArchitecture) BoundsFor(ProfileCatalog catalog, ValidationFile file, string family, bool? mixtureOfExperts = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(file);
@@ -108,7 +136,8 @@ public static class ErrorBands
         var needed = file.Rows.Where(r => r.Holdout && families.TryGetValue(r.Hardware, out var f)
             && (f == family || new ValidationResult(r, 0, f).Regime is LatencyUnderLoad or SaturatedThroughput)).ToList();
         var results = RunKnown(catalog, file with { Rows = needed });
-        return (Bound(results, family, "ttft"), Bound(results, family, "tpot"), Bound(results, family, "throughput"));
+        var tpot = BoundOf(results, family, "tpot", mixtureOfExperts);
+        return (Bound(results, family, "ttft"), tpot.Ratio, Bound(results, family, "throughput"), tpot.ByArchitecture);
     }
 
     /// <summary>
@@ -127,7 +156,10 @@ public static class ErrorBands
         {
             try
             {
-                results.Add(new ValidationResult(row, ValidationRunner.Predict(catalog, row), hardware[row.Hardware].Family));
+                results.Add(new ValidationResult(row, ValidationRunner.Predict(catalog, row), hardware[row.Hardware].Family)
+                {
+                    MixtureOfExperts = catalog.GetModel(row.Model).IsMixtureOfExperts,
+                });
             }
             catch (InputException)
             {

@@ -89,6 +89,9 @@ public sealed record ValidationFile
 /// <summary>A row beside the simulator's prediction: error = (predicted − published) / published; ratio = max(p/m, m/p).</summary>
 public sealed record ValidationResult(ValidationRow Row, double Predicted, string Family = "")
 {
+    /// <summary>True when the row's model is a mixture of experts (set where the catalog is at hand: the validation runs and <see cref="ErrorBands.RunKnown"/>).</summary>
+    public bool MixtureOfExperts { get; init; }
+
     /// <summary>
     /// The regime a row tests: single-stream decode (batch-1 ITL or user speed), batch-1 prefill (TTFT at concurrency 1),
     /// latency under load (TTFT or ITL at concurrency &gt; 1) or saturated throughput (output tokens per second).
@@ -224,7 +227,10 @@ public static class ValidationRunner
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(file);
-        return [.. file.Rows.Select(row => new ValidationResult(row, Predict(catalog, row), catalog.GetHardware(row.Hardware, $"validation row {row.Id}: hardware").Family))];
+        return [.. file.Rows.Select(row => new ValidationResult(row, Predict(catalog, row), catalog.GetHardware(row.Hardware, $"validation row {row.Id}: hardware").Family)
+        {
+            MixtureOfExperts = catalog.GetModel(row.Model).IsMixtureOfExperts,
+        })];
     }
 
     public static double Predict(ProfileCatalog catalog, ValidationRow row)
