@@ -52,4 +52,16 @@ public sealed class ErrorBandArchitectureTests
         // The first-token rows are dense only; a MoE candidate still carries them (request paths do not depend on it).
         Assert.Equal((3.00, false), ErrorBands.BoundOf(Results, "fam", "ttft", mixtureOfExperts: true));
     }
+
+    [Fact]
+    public void Summary_ListsTheTpotRowsByFamilyAndArchitecture()
+    {
+        var text = ValidationRunner.RenderSummary(Results);
+
+        Assert.Contains("holdout (never fitted): 7 rows", text, StringComparison.Ordinal);
+        Assert.Matches(@"  fam, dense +2 rows  median +7\.5 %  worst  1\.10×  dense-b1\n", text);
+        Assert.Matches(@"  fam, mixture of experts +2 rows  median +75\.0 %  worst  2\.00×  moe-b1\n", text);
+        Assert.Matches(@"  other, dense +2 rows .* worst  1\.30×  other-dense-c8\n", text);
+        Assert.DoesNotContain("other, mixture of experts", text, StringComparison.Ordinal);
+    }
 }

@@ -332,6 +332,18 @@ public static class ValidationRunner
             }
         }
 
+        // The bands simulate and procure read for a candidate's TPOT: its family's rows of models of its own architecture (ErrorBands.BoundOf).
+        var tpot = results.Where(r => r.Row.Holdout && ErrorBands.MeasureOf(r) == "tpot").ToList();
+        if (tpot.Count > 0)
+        {
+            sb.Append("holdout TPOT rows by architecture (what a candidate's TPOT bound reads):\n");
+            foreach (var g in tpot.GroupBy(r => (r.Family, Kind: r.MixtureOfExperts ? "mixture of experts" : "dense")).OrderBy(g => g.Key.Family, StringComparer.Ordinal).ThenBy(g => g.Key.Kind, StringComparer.Ordinal))
+            {
+                var w = g.MaxBy(r => r.Ratio)!;
+                sb.Append(c, $"  {g.Key.Family + ", " + g.Key.Kind,-36} {g.Count(),3} rows  median {MedianAbsoluteError([.. g]) * 100,5:F1} %  worst {w.Ratio,5:F2}×  {w.Row.Id}\n");
+            }
+        }
+
         sb.Append("All predictions are SIMULATED; error = (simulated − published) / published.\n");
         return sb.ToString();
     }
