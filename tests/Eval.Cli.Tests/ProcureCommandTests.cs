@@ -177,5 +177,18 @@ public class ProcureCommandTests
         Assert.Equal(3, c.GetProperty("fittedSweepError").GetProperty("steps").GetInt32());
         Assert.EndsWith(",own_sweep", File.ReadAllLines(Path.Combine(dir, "out", "procurement.csv"))[1], StringComparison.Ordinal);
         Assert.Contains("simulator error: leave-one-step-out error of the profile fitted to a measured sweep", File.ReadAllText(Path.Combine(dir, "out", "procurement.md")), StringComparison.Ordinal);
+
+        // The same sweep named in the plan (relative to the plan's folder): procure fits the profile itself, to the same bounds.
+        var direct = Path.Combine(dir, "direct.json");
+        File.WriteAllText(direct, "{\"formatVersion\": 1, \"name\": \"own\", \"developers\": 5, \"demand\": {\"inputTokens\": " + prompt + ", \"outputTokens\": 32}, \"candidates\": [" +
+            "{\"hardware\": \"h100-sxm\", \"model\": \"llama-3.1-8b\", \"precision\": \"bf16\", \"sweepRunDirectory\": \"sweep\"}]}");
+        (exit, stdout, stderr) = await CliHarness.RunAsync("procure", direct, "--out", Path.Combine(dir, "out-direct"), "--json");
+        Assert.True(exit == 0, stderr);
+        using var directDoc = JsonDocument.Parse(stdout);
+        var d = directDoc.RootElement.GetProperty("candidates")[0];
+        Assert.Equal("h100-sxm-fitted", d.GetProperty("hardware").GetString());
+        Assert.Equal(c.GetProperty("ttftErrorBound").GetDouble(), d.GetProperty("ttftErrorBound").GetDouble());
+        Assert.Equal(c.GetProperty("tpotP99Ms").GetDouble(), d.GetProperty("tpotP99Ms").GetDouble());
+        Assert.Contains("constants fitted to the sweep " + sweep, d.GetProperty("fittedFrom").GetString(), StringComparison.Ordinal);
     }
 }

@@ -452,7 +452,7 @@ public class ProcurementPlannerTests
         var run = MeasuredRun("a", [300, 300], tpotMs: 20, answerTokens: 51);
         var own = Assert.Throws<InputException>(() => ProcurementPlanner.Evaluate(Catalog, Plan(50, H100Qwen with { LatencyRunDirectory = run })));
         Assert.Contains("candidates[0].latencyRunDirectory", own.Message, StringComparison.Ordinal);
-        Assert.Contains("simulate calibrate --from-run", own.Message, StringComparison.Ordinal);
+        Assert.Contains("give it as sweepRunDirectory instead", own.Message, StringComparison.Ordinal);
 
         File.AppendAllText(Path.Combine(run, AttemptLog.FileName), File.ReadAllText(Path.Combine(MeasuredRun("b", [300], 20, 51), AttemptLog.FileName)));
         var two = Assert.Throws<InputException>(() => ProcurementPlanner.Evaluate(Catalog, Plan(50, Wse3Llama8b(run))));

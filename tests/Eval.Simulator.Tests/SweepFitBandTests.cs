@@ -1,5 +1,8 @@
 using System.Text;
+using System.Text.Json;
 using Spark.Eval.Core;
+using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Running;
 using Spark.Eval.Simulator.Procurement;
 using Spark.Eval.Simulator.Profiles;
 using Spark.Eval.Simulator.Validation;
@@ -101,5 +104,81 @@ public sealed class SweepFitBandTests
 
         Assert.Contains($"hardware[0] ('x').{field}", ex.Message, StringComparison.Ordinal);
         Assert.Contains("simulate calibrate --from-run", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Evaluate_CandidateWithASweep_IsSimulatedByTheProfileFittedToIt()
+    {
+        // The endpoint is the embedded H100 at other constants (0.6 of peak bandwidth, 20 ms per request), swept at
+        // concurrency 1, 4 and 16: procure must fit the profile to it, simulate the candidate with the fitted profile
+        // (slower decode than the catalog's), price it as the H100 (--price names h100-sxm) and judge it by its left-out error.
+        var h100 = Embedded.GetHardware("h100-sxm");
+        var truth = new ProfileCatalog([h100 with { BandwidthEfficiency = 0.6, RequestOverheadMs = 20 }], Embedded.Models, "truth");
+        var sweep = WriteSweep(truth, [1, 4, 16]);
+        var plan = Plan(400) with
+        {
+            Candidates = [new ProcurementCandidate { Hardware = "h100-sxm", Model = "llama-3.1-8b", Precision = "bf16", SweepRunDirectory = sweep }, new ProcurementCandidate { Hardware = "h100-sxm", Model = "llama-3.1-8b", Precision = "bf16" }],
+        };
+
+        var report = ProcurementPlanner.Evaluate(Embedded, plan, new Dictionary<string, double> { ["h100-sxm"] = 2.0 }, Validation.Value);
+
+        var fitted = Assert.Single(report.Candidates, c => c.Hardware == "h100-sxm-fitted");
+        var catalog = Assert.Single(report.Candidates, c => c.Hardware == "h100-sxm");
+        Assert.True(fitted.TpotP99Ms > catalog.TpotP99Ms * 1.2, $"fitted {fitted.TpotP99Ms} ms against the catalog's {catalog.TpotP99Ms} ms: the fit must carry the endpoint's slower decode");
+        Assert.Equal(2.0, fitted.PricePerDeviceHour);
+        Assert.NotNull(fitted.FittedSweepError);
+        Assert.Equal(fitted.FittedSweepError!.TpotWorstRatio, fitted.TpotErrorBound);
+        Assert.Contains("constants fitted to the sweep " + sweep, fitted.FittedFrom, StringComparison.Ordinal);
+        Assert.Null(catalog.FittedFrom);
+    }
+
+    [Fact]
+    public void Evaluate_SweepThatCannotBeFitted_NamesTheCandidateField()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "spark-eval-tests", Guid.NewGuid().ToString("N"));
+        var plan = Plan(400) with { Candidates = [new ProcurementCandidate { Hardware = "h100-sxm", Model = "llama-3.1-8b", SweepRunDirectory = dir }] };
+
+        var ex = Assert.Throws<InputException>(() => ProcurementPlanner.Evaluate(Embedded, plan));
+
+        Assert.StartsWith("candidates[0].sweepRunDirectory: ", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\"hardware\": \"h100-sxm\", \"model\": \"llama-3.1-8b\", \"sweepBackend\": \"ep\"}", "candidates[0].sweepBackend")]
+    [InlineData("{\"hardware\": \"h100-sxm\", \"model\": \"llama-3.1-8b\", \"sweepRunDirectory\": \"a\", \"latencyRunDirectory\": \"b\"}", "candidates[0].sweepRunDirectory")]
+    public void Load_InconsistentSweepFields_AreRefusedNamingTheField(string candidate, string field)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "spark-eval-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, "plan.json");
+        File.WriteAllText(path, "{\"formatVersion\": 1, \"name\": \"p\", \"developers\": 5, \"candidates\": [" + candidate + "]}");
+
+        var ex = Assert.Throws<InputException>(() => ProcurementPlanner.Load(path));
+
+        Assert.Contains(field, ex.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A sweep.json whose steps are <paramref name="truth"/>'s H100 × Llama 3.1 8B at 400/100 tokens, closed loop.</summary>
+    private static string WriteSweep(ProfileCatalog truth, double[] loads)
+    {
+        double At(string metric, double load) => ValidationRunner.Predict(truth, new ValidationRow
+        {
+            Id = "p", Source = "s", Quote = "q", Hardware = "h100-sxm", Model = "llama-3.1-8b", Precision = "bf16", Concurrency = (int)load,
+            InputTokens = 400, OutputTokens = 100, Metric = metric,
+        });
+        var dir = Path.Combine(Path.GetTempPath(), "spark-eval-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        var report = new SweepReport
+        {
+            SweepId = "t", Key = "concurrency", Values = loads, Slo = [], Suite = "s", Backends = ["ep"], Status = "completed", Verdicts = [],
+            Steps = [.. loads.Select((l, i) => new SweepStep(i + 1, l, $"step-{i + 1:00}", "r", "completed", false))],
+            Points = [.. loads.Select((l, i) => new SweepPoint
+            {
+                Backend = "ep", Load = l, Step = i + 1, Measured = 20, Ok = 20, TtftMeanMs = At("ttft_ms", l), TpotMeanMs = At("itl_ms", l),
+                MeanInputTokens = 400, MeanOutputTokens = 100, OutputTokenThroughputTps = l * 1000 / At("itl_ms", l),
+            })],
+        };
+        File.WriteAllText(Path.Combine(dir, SweepReport.FileName), JsonSerializer.Serialize(report, CoreJsonContext.Default.SweepReport));
+        return dir;
     }
 }

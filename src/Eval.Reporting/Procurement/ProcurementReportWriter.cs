@@ -75,7 +75,7 @@ public static class ProcurementReportWriter
         sb.Append("\nPrices and quality sources:\n\n");
         foreach (var r in report.Candidates)
         {
-            sb.Append(C, $"- {r.Id}: price: {r.PriceSource ?? "-"}; pass rate: {r.PassRateSource}{(r.LatencySource is null ? "" : "; latency: " + r.LatencySource)}{(r.SweepFitNote is null ? "" : "; simulator error: " + r.SweepFitNote)}{(r.Problem is null ? "" : "; " + r.Problem)}\n");
+            sb.Append(C, $"- {r.Id}: price: {r.PriceSource ?? "-"}; pass rate: {r.PassRateSource}{(r.LatencySource is null ? "" : "; latency: " + r.LatencySource)}{(r.FittedFrom is null ? "" : "; latency: " + r.FittedFrom)}{(r.SweepFitNote is null ? "" : "; simulator error: " + r.SweepFitNote)}{(r.Problem is null ? "" : "; " + r.Problem)}\n");
         }
 
         sb.Append('\n');
@@ -138,7 +138,7 @@ public static class ProcurementReportWriter
         sb.Append("</div>\n<h2>Sources</h2>\n<ul>\n");
         foreach (var r in report.Candidates)
         {
-            sb.Append(C, $"<li>{E(r.Id)}: price: {E(r.PriceSource ?? "-")}; pass rate: {E(r.PassRateSource)}{(r.LatencySource is null ? "" : "; latency: " + E(r.LatencySource))}{(r.SweepFitNote is null ? "" : "; simulator error: " + E(r.SweepFitNote))}{(r.Problem is null ? "" : "; " + E(r.Problem))}</li>\n");
+            sb.Append(C, $"<li>{E(r.Id)}: price: {E(r.PriceSource ?? "-")}; pass rate: {E(r.PassRateSource)}{(r.LatencySource is null ? "" : "; latency: " + E(r.LatencySource))}{(r.FittedFrom is null ? "" : "; latency: " + E(r.FittedFrom))}{(r.SweepFitNote is null ? "" : "; simulator error: " + E(r.SweepFitNote))}{(r.Problem is null ? "" : "; " + E(r.Problem))}</li>\n");
         }
 
         foreach (var n in report.Notes)
@@ -186,7 +186,7 @@ public static class ProcurementReportWriter
             : "";
 
     private static string TrustText(ProcurementReport r) => r.UnderLoadError is { } u
-        ? string.Create(C, $"How far to trust these figures: SLO margin is how many times longer a bounded p99 latency could be before its SLO is missed, and capacity how many times slower the device could serve (1 / utilisation); the error column is the simulator's on the validation page's holdout rows (published measurements never fitted) of the candidate's device family, or, for a profile fitted to your own sweep (simulate calibrate --from-run) at an operating point inside what that sweep measured, its error on each step of the sweep left out of the fit. Under load, all families together: {u.MedianAbsoluteError * 100:F0} % median, {u.WorstRatio:F2}× worst ({u.Rows} rows, worst {u.WorstRow}). Each latency's margin is set against the worst error on unseen rows measuring that latency (the family's, or every family's under load when larger or when the family has none there); where a margin is below it, the simulator cannot tell whether the candidate meets that SLO: measure it (spark-eval run --sweep) before buying.")
+        ? string.Create(C, $"How far to trust these figures: SLO margin is how many times longer a bounded p99 latency could be before its SLO is missed, and capacity how many times slower the device could serve (1 / utilisation); the error column is the simulator's on the validation page's holdout rows (published measurements never fitted) of the candidate's device family, or, for a profile fitted to your own sweep (a candidate's sweepRunDirectory, or simulate calibrate --from-run) at an operating point inside what that sweep measured, its error on each step of the sweep left out of the fit. Under load, all families together: {u.MedianAbsoluteError * 100:F0} % median, {u.WorstRatio:F2}× worst ({u.Rows} rows, worst {u.WorstRow}). Each latency's margin is set against the worst error on unseen rows measuring that latency (the family's, or every family's under load when larger or when the family has none there); where a margin is below it, the simulator cannot tell whether the candidate meets that SLO: measure it (spark-eval run --sweep) before buying.")
         : "How far to trust these figures: the simulator's error on unseen data was not computed for this report.";
 
     private static void AppendDemand(StringBuilder sb, ProcurementReport r, bool markdown)

@@ -20,6 +20,16 @@ public sealed record ProcurementCandidate
 
     /// <summary>Which backend of <see cref="LatencyRunDirectory"/> to read; needed only when the run measured several.</summary>
     public string? LatencyBackend { get; init; }
+
+    /// <summary>
+    /// A sweep measured against an endpoint of this hardware serving this model (<c>spark-eval run --sweep concurrency=…</c>):
+    /// procure fits the hardware profile's constants to it, as <c>simulate calibrate --from-run</c> does, and simulates the
+    /// candidate with the fitted profile, judged by its error on steps of the sweep left out of the fit inside what the sweep measured.
+    /// </summary>
+    public string? SweepRunDirectory { get; init; }
+
+    /// <summary>Which backend of <see cref="SweepRunDirectory"/> to fit; needed only when the sweep measured several.</summary>
+    public string? SweepBackend { get; init; }
 }
 
 /// <summary>What each developer asks of the assistant: interactions per hour, think time and request lengths.</summary>

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Spark.Eval.Core;
 using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Results;
+using Spark.Eval.Simulator.Calibration;
 using Spark.Eval.Simulator.Latency;
 using Spark.Eval.Simulator.Load;
 using Spark.Eval.Simulator.Profiles;
@@ -47,7 +48,7 @@ public static class ProcurementPlanner
         string? Resolve(string? dir) => dir is null || Path.IsPathRooted(dir) ? dir : Path.GetFullPath(Path.Combine(folder, dir));
         return plan with
         {
-            Candidates = [.. plan.Candidates.Select(c => c with { QualityRunDirectory = Resolve(c.QualityRunDirectory), LatencyRunDirectory = Resolve(c.LatencyRunDirectory) })],
+            Candidates = [.. plan.Candidates.Select(c => c with { QualityRunDirectory = Resolve(c.QualityRunDirectory), LatencyRunDirectory = Resolve(c.LatencyRunDirectory), SweepRunDirectory = Resolve(c.SweepRunDirectory) })],
         };
     }
 
@@ -92,6 +93,16 @@ public static class ProcurementPlanner
             {
                 throw InputException.At(name, null, $"candidates[{i}].latencyBackend", "is set without latencyRunDirectory", "add the run directory that measured that backend, or drop latencyBackend");
             }
+
+            if (plan.Candidates[i].SweepBackend is not null && plan.Candidates[i].SweepRunDirectory is null)
+            {
+                throw InputException.At(name, null, $"candidates[{i}].sweepBackend", "is set without sweepRunDirectory", "add the sweep directory that measured that backend, or drop sweepBackend");
+            }
+
+            if (plan.Candidates[i].SweepRunDirectory is not null && plan.Candidates[i].LatencyRunDirectory is not null)
+            {
+                throw InputException.At(name, null, $"candidates[{i}].sweepRunDirectory", "is set beside latencyRunDirectory", "give one: latencyRunDirectory for an API bought by the token (its latency as measured), sweepRunDirectory for your own fleet (a profile fitted to the sweep)");
+            }
         }
     }
 
@@ -135,7 +146,9 @@ public static class ProcurementPlanner
         var underLoad = validation is null ? null : ErrorBands.Regime(validation, ErrorBands.LatencyUnderLoad);
         for (var i = 0; i < plan.Candidates.Count; i++)
         {
-            results.Add(WithErrorBands(EvaluateCandidate(catalog, plan, plan.Candidates[i], $"candidates[{i}]", demand, priceOverrides), catalog, plan, demand, validation));
+            var (candidateCatalog, candidate, fittedFrom) = FitToSweep(catalog, plan.Candidates[i], $"candidates[{i}]");
+            var result = EvaluateCandidate(candidateCatalog, plan, candidate, $"candidates[{i}]", demand, priceOverrides, fittedFrom);
+            results.Add(WithErrorBands(result, candidateCatalog, plan, demand, validation));
         }
 
         // Think time bounds a developer's rate: no more than one interaction per (think time + answer time).
@@ -151,7 +164,7 @@ public static class ProcurementPlanner
         notes.Add("Latencies, throughput and fleet sizes are SIMULATED by the latency model (docs/simulator.md); error bars per family and regime in docs/simulator-validation.md.");
         notes.Add(validation is null
             ? "The simulator's error on unseen data was not computed for this report (no validation rows)."
-            : "SLO margin: how many times longer every bounded p99 latency could be before an SLO is missed. Simulator error: the validation page's holdout rows (published measurements never fitted) of the candidate's device family; each latency's margin is set against the worst holdout ratio of the rows measuring that latency (the family's, or every family's under load when larger or when the family has none there); a margin below it means the simulator cannot tell whether the candidate meets that SLO: measure it (spark-eval run --sweep) before buying. A profile fitted to a measured sweep (simulate calibrate --from-run) is judged instead by its error on each step of that sweep left out of the fit, where the operating point lies inside what the sweep measured (Sources says which).");
+            : "SLO margin: how many times longer every bounded p99 latency could be before an SLO is missed. Simulator error: the validation page's holdout rows (published measurements never fitted) of the candidate's device family; each latency's margin is set against the worst holdout ratio of the rows measuring that latency (the family's, or every family's under load when larger or when the family has none there); a margin below it means the simulator cannot tell whether the candidate meets that SLO: measure it (spark-eval run --sweep) before buying. A profile fitted to a measured sweep (a candidate's sweepRunDirectory, or simulate calibrate --from-run) is judged instead by its error on each step of that sweep left out of the fit, where the operating point lies inside what the sweep measured (Sources says which).");
         notes.Add(string.Create(CultureInfo.InvariantCulture, $"Demand arrives as a Poisson process at developers × interactions per hour; an interaction is in flow when its first token arrives within {plan.Slo.FlowTtftMs:F0} ms and its whole answer within {plan.Slo.FlowAnswerMs:F0} ms ({ProcurementDefaults.FlowSource})."));
         return new ProcurementReport
         {
@@ -169,7 +182,39 @@ public static class ProcurementPlanner
         };
     }
 
-    private static CandidateResult EvaluateCandidate(ProfileCatalog catalog, ProcurementPlan plan, ProcurementCandidate candidate, string field, double demand, IReadOnlyDictionary<string, double> priceOverrides)
+    /// <summary>
+    /// A candidate with a <see cref="ProcurementCandidate.SweepRunDirectory"/>: its hardware profile fitted to the sweep
+    /// (<see cref="SweepCalibration.Fit"/>, the default constants) and added to the catalog as <c>&lt;hw&gt;-fitted</c>, which
+    /// the candidate then names; returns the catalog, the candidate and a sentence on the fit for the report (null: no sweep).
+    /// </summary>
+    private static (ProfileCatalog Catalog, ProcurementCandidate Candidate, string? FittedFrom) FitToSweep(ProfileCatalog catalog, ProcurementCandidate candidate, string field)
+    {
+        if (candidate.SweepRunDirectory is not { } sweep)
+        {
+            return (catalog, candidate, null);
+        }
+
+        var hw = catalog.GetHardware(candidate.Hardware, $"{field}.hardware");
+        _ = catalog.GetModel(candidate.Model, $"{field}.model");
+        SweepCalibrationResult fit;
+        try
+        {
+            fit = SweepCalibration.Fit(catalog, new SweepCalibrationRequest(sweep, hw.Id, candidate.Model, candidate.Precision, candidate.TensorParallel, candidate.SweepBackend, []));
+        }
+        catch (InputException ex)
+        {
+            throw new InputException($"{field}.sweepRunDirectory: {ex.Message}", ex);
+        }
+
+        var fitted = fit.Fitted with { Id = hw.Id + "-fitted", Name = hw.Name + " (constants fitted to a measured sweep)" };
+        var c = CultureInfo.InvariantCulture;
+        var constants = string.Join(", ", fit.Constants.Select(k => string.Create(c, $"{k.Name} {fit.Before[k.Name]:G4} → {k.Value:G4}")));
+        var from = string.Create(c, $"SIMULATED by {hw.Id}'s model with constants fitted to the sweep {sweep} (backend {fit.Backend}, {fit.Rows.Count} points, {fit.Load}): {constants}; in-sample median error {fit.AfterMedianError * 100:F1} %{(fit.LeftOut is null ? $"; fewer than {SweepCalibration.MinStepsLeftOut} steps, so not checked on left-out steps and judged by the family's band" : "")}");
+        var extended = new ProfileCatalog([.. catalog.Hardware.Where(h => !string.Equals(h.Id, fitted.Id, StringComparison.OrdinalIgnoreCase)), fitted], catalog.Models, catalog.Origin);
+        return (extended, candidate with { Hardware = fitted.Id }, from);
+    }
+
+    private static CandidateResult EvaluateCandidate(ProfileCatalog catalog, ProcurementPlan plan, ProcurementCandidate candidate, string field, double demand, IReadOnlyDictionary<string, double> priceOverrides, string? fittedFrom = null)
     {
         var hw = catalog.GetHardware(candidate.Hardware, $"{field}.hardware");
         var model = catalog.GetModel(candidate.Model, $"{field}.model");
@@ -177,7 +222,9 @@ public static class ProcurementPlanner
         var precision = Precision.Find(precisionName) ?? throw new InputException($"{field}.precision: '{precisionName}' is unknown. Fix: use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}");
         var id = string.Create(CultureInfo.InvariantCulture, $"{hw.Id}/{model.Id}/{precision.Name}/tp{candidate.TensorParallel}");
         var (passRate, measured, passSource) = Quality(model, candidate, field);
-        var overridden = priceOverrides.TryGetValue(hw.Id, out var overridePrice);
+        // A profile fitted to a sweep is priced as the hardware it was fitted from (--price names that id).
+        var baseId = fittedFrom is null ? hw.Id : hw.Id[..^"-fitted".Length];
+        var overridden = priceOverrides.TryGetValue(hw.Id, out var overridePrice) || priceOverrides.TryGetValue(baseId, out overridePrice);
         if (overridden)
         {
             hw = hw with { PricePerDeviceHour = overridePrice };
@@ -195,6 +242,7 @@ public static class ProcurementPlanner
             PassRate = passRate,
             PassRateMeasured = measured,
             PassRateSource = passSource,
+            FittedFrom = fittedFrom,
         };
         LatencyModel latency;
         try
@@ -287,7 +335,7 @@ public static class ProcurementPlanner
 
         if (kind != PriceKind.PerToken)
         {
-            throw new InputException($"{field}.latencyRunDirectory: {id} is {(kind == PriceKind.DeviceHour ? "priced by the device-hour" : "unpriced")}, so its fleet is yours to size, and one measured run gives one load, not the capacity curve a fleet needs. Fix: price it by the token (a tokenPrices entry), or for your own fleet measure a sweep (spark-eval run --sweep concurrency=1,4,16), fit the profile to it (spark-eval simulate calibrate --from-run DIR --hw {hw.Id} --model {model.Id} --write PROFILES) and run procure --profiles PROFILES with hardware {hw.Id}-fitted");
+            throw new InputException($"{field}.latencyRunDirectory: {id} is {(kind == PriceKind.DeviceHour ? "priced by the device-hour" : "unpriced")}, so its fleet is yours to size, and one measured run gives one load, not the capacity curve a fleet needs. Fix: price it by the token (a tokenPrices entry), or for your own fleet measure a sweep (spark-eval run --sweep concurrency=1,4,16) and give it as sweepRunDirectory instead: procure fits {hw.Id}'s profile to it");
         }
 
         return WithMeasuredLatency(result, latencyRun, candidate.LatencyBackend, plan, field);

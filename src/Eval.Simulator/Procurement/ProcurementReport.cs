@@ -101,6 +101,9 @@ public sealed record CandidateResult
     /// </summary>
     public SweepFitError? FittedSweepError { get; init; }
 
+    /// <summary>How the candidate's profile was fitted to its <c>sweepRunDirectory</c> (the sweep, the backend, the constants before → after); null: not fitted by procure.</summary>
+    public string? FittedFrom { get; init; }
+
     /// <summary>Why a fitted profile's own error was or was not used (<see cref="ProcurementPlanner.SweepFitCovers"/>); null for a profile not fitted to a sweep.</summary>
     public string? SweepFitNote { get; init; }
 
