@@ -24,6 +24,24 @@ public class ProcurementReportWriterTests
     }, validation: ErrorBands.RunKnown(ProfileCatalog.LoadEmbedded(), ValidationRunner.Load(null))));
 
     [Fact]
+    public void RenderHtml_FittedCandidate_DrawsItsMeasuredSweepBesideTheCurve()
+    {
+        // The first candidate as if fitted to a sweep of three steps: each chart (TTFT, TPOT) shows the three measured points
+        // and the legend says what they are; a report without such a candidate has neither.
+        var first = Report.Value.Candidates[0];
+        var measured = new[] { 0.5, 2.0, 4.0 }.Select(r => new LoadCurvePoint { RatePerReplica = r, TtftP99Ms = 100 * r, TpotP99Ms = 10 + r }).ToList();
+        var fitted = Report.Value with { Candidates = [first with { MeasuredCurve = measured }, .. Report.Value.Candidates.Skip(1)] };
+
+        var html = ProcurementReportWriter.RenderHtml(fitted);
+
+        Assert.Equal(6, CountOf(html, "class=\"measured\""));
+        Assert.Contains("orange squares: the sweep a fitted profile was fitted to, as measured", html, StringComparison.Ordinal);
+        var plain = ProcurementReportWriter.RenderHtml(Report.Value);
+        Assert.Equal(0, CountOf(plain, "class=\"measured\""));
+        Assert.DoesNotContain("orange squares", plain, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void WriteAll_WritesFourFilesWithVerdictChartsAndEveryCandidate()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"procure-{Guid.NewGuid():N}");

@@ -130,6 +130,10 @@ public sealed class SweepFitBandTests
         Assert.Equal(fitted.FittedSweepError!.TpotWorstRatio, fitted.TpotErrorBound);
         Assert.Contains("constants fitted to the sweep " + sweep, fitted.FittedFrom, StringComparison.Ordinal);
         Assert.Null(catalog.FittedFrom);
+        // The report draws the sweep beside the fitted curve: its three steps, by the request rate each reached.
+        Assert.Equal(3, fitted.MeasuredCurve.Count);
+        Assert.True(fitted.MeasuredCurve[0].RatePerReplica < fitted.MeasuredCurve[2].RatePerReplica);
+        Assert.Empty(catalog.MeasuredCurve);
     }
 
     [Fact]
@@ -176,6 +180,7 @@ public sealed class SweepFitBandTests
             {
                 Backend = "ep", Load = l, Step = i + 1, Measured = 20, Ok = 20, TtftMeanMs = At("ttft_ms", l), TpotMeanMs = At("itl_ms", l),
                 MeanInputTokens = 400, MeanOutputTokens = 100, OutputTokenThroughputTps = l * 1000 / At("itl_ms", l),
+                RequestThroughputRps = l * 1000 / (At("ttft_ms", l) + (99 * At("itl_ms", l))), TtftP99Ms = At("ttft_ms", l) * 1.2, TpotP99Ms = At("itl_ms", l) * 1.1,
             })],
         };
         File.WriteAllText(Path.Combine(dir, SweepReport.FileName), JsonSerializer.Serialize(report, CoreJsonContext.Default.SweepReport));

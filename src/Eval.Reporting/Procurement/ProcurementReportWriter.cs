@@ -126,7 +126,7 @@ public static class ProcurementReportWriter
 
         sb.Append(C, $"</table>\n<p>{E(TrustText(report))}</p>\n<h2>Cost vs quality (Pareto front)</h2>\n");
         sb.Append(ParetoSvg(report));
-        sb.Append("<h2>Latency vs load, per replica</h2>\n<p>Poisson arrivals per replica (req/s) against p99 TTFT and p99 TPOT; dashed red: the SLO; dotted grey: saturation (closed-loop throughput stops growing); green: the largest load meeting every SLO; blue dot: the operating point at this demand.</p>\n<div class=\"grid\">\n");
+        sb.Append(C, $"<h2>Latency vs load, per replica</h2>\n<p>Poisson arrivals per replica (req/s) against p99 TTFT and p99 TPOT; dashed red: the SLO; dotted grey: saturation (closed-loop throughput stops growing); green: the largest load meeting every SLO; blue dot: the operating point at this demand{(report.Candidates.Any(r => r.MeasuredCurve.Count > 0) ? "; orange squares: the sweep a fitted profile was fitted to, as measured (each step at the request rate it reached, closed loop where the sweep stepped concurrency)" : "")}.</p>\n<div class=\"grid\">\n");
         foreach (var r in report.Candidates.Where(r => r.Fits && r.Curve.Count > 0))
         {
             sb.Append(C, $"<div class=\"card\"><h4>{E(r.Id)}</h4>");
@@ -248,8 +248,8 @@ public static class ProcurementReportWriter
     private static string CurveSvg(CandidateResult r, Func<LoadCurvePoint, double> metric, string label, double? slo, double demand)
     {
         const double W = 280, H = 190, L = 62, R = 10, T = 12, Bm = 36;
-        var xMax = Math.Max(r.Curve.Max(p => p.RatePerReplica), r.MaxRatePerReplica) * 1.05;
-        var values = r.Curve.Select(metric).Where(v => v > 0 && double.IsFinite(v)).ToList();
+        var xMax = Math.Max(r.Curve.Concat(r.MeasuredCurve).Max(p => p.RatePerReplica), r.MaxRatePerReplica) * 1.05;
+        var values = r.Curve.Concat(r.MeasuredCurve).Select(metric).Where(v => v > 0 && double.IsFinite(v)).ToList();
         if (values.Count == 0 || xMax <= 0)
         {
             return string.Empty;
@@ -288,6 +288,12 @@ public static class ProcurementReportWriter
         }
 
         sb.Append("\"/>");
+        // The sweep the profile was fitted to, as measured: hollow orange squares at the rate each step reached.
+        foreach (var p in r.MeasuredCurve)
+        {
+            sb.Append(C, $"<rect class=\"measured\" x=\"{X(p.RatePerReplica) - 3.5:F1}\" y=\"{Y(metric(p)) - 3.5:F1}\" width=\"7\" height=\"7\" fill=\"none\" stroke=\"#e67e22\" stroke-width=\"1.5\"/>");
+        }
+
         if (r.Replicas > 0)
         {
             var op = demand / r.Replicas;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Spark.Eval.Core;
 using Spark.Eval.Core.Metrics;
 using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Running;
 using Spark.Eval.Simulator.Calibration;
 using Spark.Eval.Simulator.Latency;
 using Spark.Eval.Simulator.Load;
@@ -468,6 +469,23 @@ public static class ProcurementPlanner
         return (false, $"the plan's operating point ({beyond}) lies outside what {measured}, so the family's holdout band applies");
     }
 
+    /// <summary>The sweep's measured points of the fitted backend (req/s reached, p99 TTFT and TPOT); empty when the sweep is no longer readable.</summary>
+    private static IReadOnlyList<LoadCurvePoint> SweepPoints(SweepFitError fit)
+    {
+        try
+        {
+            return [.. SweepAnalysis.Read(fit.Run).Points
+                .Where(p => p.Backend == fit.Backend && p.Ok > 0 && p.RequestThroughputRps > 0 && p.TtftP99Ms > 0 && p.TpotP99Ms > 0)
+                .OrderBy(p => p.RequestThroughputRps)
+                .Select(p => new LoadCurvePoint { RatePerReplica = p.RequestThroughputRps, TtftP99Ms = p.TtftP99Ms!.Value, TpotP99Ms = p.TpotP99Ms!.Value })];
+        }
+        catch (InputException)
+        {
+            // The fitted profile outlived its sweep (moved or deleted): the bound still holds, the points are not drawn.
+            return [];
+        }
+    }
+
     private static CandidateResult WithErrorBands(CandidateResult r, ProfileCatalog catalog, ProcurementPlan plan, double demand, IReadOnlyList<ValidationResult>? validation)
     {
         var hardware = catalog.GetHardware(r.Hardware);
@@ -483,6 +501,7 @@ public static class ProcurementPlanner
         {
             MixtureOfExperts = moe,
             FittedSweepError = own,
+            MeasuredCurve = own is null ? [] : SweepPoints(own),
             SweepFitNote = why,
             Family = family,
             TtftMargin = ttft,

@@ -159,6 +159,12 @@ public sealed record CandidateResult
         }
     }
     public IReadOnlyList<LoadCurvePoint> Curve { get; init; } = [];
+
+    /// <summary>
+    /// The sweep a fitted profile was fitted to, as measured: each step's request rate and p99 TTFT and TPOT (closed-loop steps at the
+    /// rate they reached); only where the sweep's error is the candidate's (<see cref="FittedSweepError"/>), else empty.
+    /// </summary>
+    public IReadOnlyList<LoadCurvePoint> MeasuredCurve { get; init; } = [];
 }
 
 /// <summary>The --json output of <c>spark-eval procure</c>: the plan's demand and SLOs, every candidate ranked, the Pareto front and a verdict; latencies simulated.</summary>
