@@ -133,12 +133,7 @@ public sealed class SweepCalibrationTests
         var catalog = ProfileCatalog.LoadEmbedded();
         var h100 = catalog.GetHardware("h100-sxm");
         var truth = new ProfileCatalog([h100 with { BandwidthEfficiency = 0.6, RequestOverheadMs = 20 }], catalog.Models, "truth");
-        double At(string metric, double load) => ValidationRunner.Predict(truth, new ValidationRow
-        {
-            Id = "p", Source = "s", Quote = "q", Hardware = "h100-sxm", Model = "llama-3.1-8b", Precision = "bf16", Concurrency = (int)load,
-            InputTokens = 400, OutputTokens = 100, Metric = metric,
-        });
-        var dir = WriteSweep("concurrency", [1, 4, 16], load => (At("ttft_ms", load), At("itl_ms", load)));
+        var dir = WriteH100Sweep(truth, [1, 4, 16]);
         var fit = SweepCalibration.Fit(catalog, new SweepCalibrationRequest(dir, "h100-sxm", "llama-3.1-8b", "bf16", 1, null, []));
         var folder = Path.Combine(dir, "profiles");
 
@@ -157,7 +152,23 @@ public sealed class SweepCalibrationTests
         RequestRate = open ? load : null, InputTokens = 400, OutputTokens = 100, Metric = metric,
     });
 
-    private static string WriteSweep(string key, double[] loads, Func<double, (double Ttft, double Tpot)> figures)
+    /// <summary>A concurrency sweep (<see cref="WriteSweep"/>) whose steps are <paramref name="truth"/>'s h100-sxm × Llama 3.1 8B at 400/100 tokens.</summary>
+    internal static string WriteH100Sweep(ProfileCatalog truth, double[] loads)
+    {
+        double At(string metric, double load) => ValidationRunner.Predict(truth, new ValidationRow
+        {
+            Id = "p", Source = "s", Quote = "q", Hardware = "h100-sxm", Model = "llama-3.1-8b", Precision = "bf16", Concurrency = (int)load,
+            InputTokens = 400, OutputTokens = 100, Metric = metric,
+        });
+        return WriteSweep("concurrency", loads, l => (At("ttft_ms", l), At("itl_ms", l)));
+    }
+
+    /// <summary>
+    /// A sweep.json of one backend "ep" at <paramref name="loads"/> with mean TTFT and TPOT from <paramref name="figures"/>,
+    /// 400/100 tokens per attempt; throughput follows from them (a closed loop: load / request time), and the p99s are the means
+    /// × 1.2 and × 1.1.
+    /// </summary>
+    internal static string WriteSweep(string key, double[] loads, Func<double, (double Ttft, double Tpot)> figures)
     {
         var dir = Path.Combine(Path.GetTempPath(), "spark-eval-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
@@ -169,6 +180,7 @@ public sealed class SweepCalibrationTests
             {
                 Backend = "ep", Load = l, Step = i + 1, Measured = 20, Ok = 20, TtftMeanMs = figures(l).Ttft, TpotMeanMs = figures(l).Tpot,
                 MeanInputTokens = 400, MeanOutputTokens = 100, OutputTokenThroughputTps = l * 1000 / figures(l).Tpot,
+                RequestThroughputRps = l * 1000 / (figures(l).Ttft + (99 * figures(l).Tpot)), TtftP99Ms = figures(l).Ttft * 1.2, TpotP99Ms = figures(l).Tpot * 1.1,
             })],
         };
         File.WriteAllText(Path.Combine(dir, SweepReport.FileName), JsonSerializer.Serialize(report, CoreJsonContext.Default.SweepReport));

@@ -1,8 +1,5 @@
 using System.Text;
-using System.Text.Json;
 using Spark.Eval.Core;
-using Spark.Eval.Core.Results;
-using Spark.Eval.Core.Running;
 using Spark.Eval.Simulator.Procurement;
 using Spark.Eval.Simulator.Profiles;
 using Spark.Eval.Simulator.Validation;
@@ -114,7 +111,7 @@ public sealed class SweepFitBandTests
         // (slower decode than the catalog's), price it as the H100 (--price names h100-sxm) and judge it by its left-out error.
         var h100 = Embedded.GetHardware("h100-sxm");
         var truth = new ProfileCatalog([h100 with { BandwidthEfficiency = 0.6, RequestOverheadMs = 20 }], Embedded.Models, "truth");
-        var sweep = WriteSweep(truth, [1, 4, 16]);
+        var sweep = SweepCalibrationTests.WriteH100Sweep(truth, [1, 4, 16]);
         var plan = Plan(400) with
         {
             Candidates = [new ProcurementCandidate { Hardware = "h100-sxm", Model = "llama-3.1-8b", Precision = "bf16", SweepRunDirectory = sweep }, new ProcurementCandidate { Hardware = "h100-sxm", Model = "llama-3.1-8b", Precision = "bf16" }],
@@ -160,30 +157,5 @@ public sealed class SweepFitBandTests
         var ex = Assert.Throws<InputException>(() => ProcurementPlanner.Load(path));
 
         Assert.Contains(field, ex.Message, StringComparison.Ordinal);
-    }
-
-    /// <summary>A sweep.json whose steps are <paramref name="truth"/>'s H100 × Llama 3.1 8B at 400/100 tokens, closed loop.</summary>
-    private static string WriteSweep(ProfileCatalog truth, double[] loads)
-    {
-        double At(string metric, double load) => ValidationRunner.Predict(truth, new ValidationRow
-        {
-            Id = "p", Source = "s", Quote = "q", Hardware = "h100-sxm", Model = "llama-3.1-8b", Precision = "bf16", Concurrency = (int)load,
-            InputTokens = 400, OutputTokens = 100, Metric = metric,
-        });
-        var dir = Path.Combine(Path.GetTempPath(), "spark-eval-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        var report = new SweepReport
-        {
-            SweepId = "t", Key = "concurrency", Values = loads, Slo = [], Suite = "s", Backends = ["ep"], Status = "completed", Verdicts = [],
-            Steps = [.. loads.Select((l, i) => new SweepStep(i + 1, l, $"step-{i + 1:00}", "r", "completed", false))],
-            Points = [.. loads.Select((l, i) => new SweepPoint
-            {
-                Backend = "ep", Load = l, Step = i + 1, Measured = 20, Ok = 20, TtftMeanMs = At("ttft_ms", l), TpotMeanMs = At("itl_ms", l),
-                MeanInputTokens = 400, MeanOutputTokens = 100, OutputTokenThroughputTps = l * 1000 / At("itl_ms", l),
-                RequestThroughputRps = l * 1000 / (At("ttft_ms", l) + (99 * At("itl_ms", l))), TtftP99Ms = At("ttft_ms", l) * 1.2, TpotP99Ms = At("itl_ms", l) * 1.1,
-            })],
-        };
-        File.WriteAllText(Path.Combine(dir, SweepReport.FileName), JsonSerializer.Serialize(report, CoreJsonContext.Default.SweepReport));
-        return dir;
     }
 }

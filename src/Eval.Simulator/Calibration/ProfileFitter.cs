@@ -143,7 +143,8 @@ public static class ProfileFitter
         return sum;
     }
 
-    private static ProfileCatalog Catalog(ProfileCatalog catalog, HardwareProfile replaced) =>
+    /// <summary><paramref name="catalog"/> with the profile of <paramref name="replaced"/>'s id replaced by it.</summary>
+    internal static ProfileCatalog Catalog(ProfileCatalog catalog, HardwareProfile replaced) =>
         new([.. catalog.Hardware.Select(h => string.Equals(h.Id, replaced.Id, StringComparison.OrdinalIgnoreCase) ? replaced : h)], catalog.Models, catalog.Origin);
 
     /// <summary>The current value of one named constant (NaN for a name that cannot be fitted).</summary>

@@ -181,7 +181,7 @@ public static class SweepCalibration
             var file = new ValidationFile { FormatVersion = 1, Rows = [.. rows.Select(r => held.Contains(r) ? r with { Holdout = true } : r)] };
             var fit = ProfileFitter.Fit(catalog, file, start.Id, constants);
             var fitted = fit.Constants.Aggregate(start, (h, k) => ProfileFitter.With(h, k.Name, k.Value));
-            var others = new ProfileCatalog([.. catalog.Hardware.Select(h => string.Equals(h.Id, start.Id, StringComparison.OrdinalIgnoreCase) ? fitted : h)], catalog.Models, catalog.Origin);
+            var others = ProfileFitter.Catalog(catalog, fitted);
             results.AddRange(step.Select(r => new ValidationResult(r, Predict(others, r))));
         }
 
