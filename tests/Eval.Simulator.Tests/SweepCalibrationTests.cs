@@ -126,6 +126,37 @@ public sealed class SweepCalibrationTests
         Assert.Null(fit.Fitted.SweepFit);
     }
 
+    [Theory]
+    [InlineData(new long[] { 100, 100, 100, 100 }, new long[] { 64, 64, 64, 64 }, 0)]
+    // Prompts 50/150 (sample CV 1/√3), answers alike: √3 × (1/√3 + 0) / 2 = 0.5, the uniform ± 50 % they resemble.
+    [InlineData(new long[] { 50, 150, 50, 150 }, new long[] { 64, 64, 64, 64 }, 0.5)]
+    // Answers 48/80 add a CV of 1/(2√3): √3 × (1/√3 + 1/(2√3)) / 2 = 0.75.
+    [InlineData(new long[] { 50, 150, 50, 150 }, new long[] { 48, 80, 48, 80 }, 0.75)]
+    [InlineData(new long[] { 10, 1000, 10, 1000 }, new long[] { 1, 500, 1, 500 }, 0.9)]
+    public void LengthSpread_IsTheUniformSpreadOfTheStepsMeasuredLengths(long[] prompts, long[] answers, double expected)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "spark-eval-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        var lines = new List<byte>();
+        for (var i = 0; i < prompts.Length; i++)
+        {
+            lines.AddRange(AttemptLog.Line(new AttemptRecord
+            {
+                Sequence = i, Slot = new SlotKey("t" + i, "ep", 0), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x",
+                Tokens = new TokenCounts { InputTokenizer = prompts[i], OutputTokenizer = answers[i], Tokenizer = "test" },
+            }));
+        }
+
+        // A warm-up, another backend and a failure must not count.
+        lines.AddRange(AttemptLog.Line(new AttemptRecord { Sequence = 90, Slot = new SlotKey("w", "ep", 0, Warmup: true), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x", Tokens = new TokenCounts { InputTokenizer = 5000, OutputTokenizer = 1, Tokenizer = "test" } }));
+        lines.AddRange(AttemptLog.Line(new AttemptRecord { Sequence = 91, Slot = new SlotKey("o", "other", 0), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x", Tokens = new TokenCounts { InputTokenizer = 5000, OutputTokenizer = 1, Tokenizer = "test" } }));
+        lines.AddRange(AttemptLog.Line(new AttemptRecord { Sequence = 92, Slot = new SlotKey("f", "ep", 1), Events = [], Outcome = new AttemptOutcome(AttemptStatus.Error), Answer = "", Tokens = new TokenCounts { InputTokenizer = 5000, Tokenizer = "test" } }));
+        File.WriteAllBytes(Path.Combine(dir, AttemptLog.FileName), [.. lines]);
+
+        Assert.Equal(expected, SweepCalibration.LengthSpread(dir, "ep"), 3);
+        Assert.Equal(0, SweepCalibration.LengthSpread(Path.Combine(dir, "missing"), "ep"));
+    }
+
     [Fact]
     public void WriteProfiles_TheMeasuredHardwareCarriesItsSweepErrorAndTheOthersDoNot()
     {

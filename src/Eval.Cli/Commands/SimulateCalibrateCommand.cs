@@ -55,6 +55,10 @@ public static class SimulateCalibrateCommand
         var sb = new StringBuilder();
         sb.Append(c, $"fitted {r.Hardware} to {r.Rows.Count} measured points of backend {r.Backend} ({r.SweepDirectory}): median absolute error {r.BeforeMedianError * 100:F1} % → {r.AfterMedianError * 100:F1} %, worst {r.BeforeWorstRatio:F2}× → {r.AfterWorstRatio:F2}×\n");
         sb.Append(c, $"  load: {r.Load}\n");
+        var spreads = r.Rows.Select(x => x.LengthSpread).Distinct().Order().ToList();
+        sb.Append(spreads is [0]
+            ? "  lengths: each step's mean prompt and answer, every request alike (the steps' attempts were not readable)\n"
+            : string.Create(c, $"  lengths: uniform ± {string.Join(", ", spreads.Select(x => (x * 100).ToString("F0", c)))} % around each step's means (the spread of the prompt and answer lengths its attempts measured)\n"));
         foreach (var k in r.Constants)
         {
             sb.Append(c, $"  {k.Name}: {r.Before[k.Name]:G4} → {k.Value:G4}   (searched {k.Min}..{k.Max})\n");
@@ -63,7 +67,7 @@ public static class SimulateCalibrateCommand
         sb.Append(c, $"  {"point",-36} {"metric",-7} {"measured",9} {"before",9} {"after",9}  error after\n");
         foreach (var row in r.Rows)
         {
-            sb.Append(c, $"  {row.Id,-36} {row.Metric,-7} {row.Measured,9:G4} {row.Before,9:G4} {row.After,9:G4}  {(row.After - row.Measured) / row.Measured * 100,+7:+0.0;-0.0} %\n");
+            sb.Append(c, $"  {row.Id,-36} {row.Metric,-7} {row.Measured,9:G4} {row.Before,9:G4} {row.After,9:G4}  {Math.Round((row.After - row.Measured) / row.Measured * 100, 1) + 0.0,7:+0.0;-0.0;+0.0} %\n");
         }
 
         sb.Append(r.LeftOut is { } o

@@ -12,7 +12,7 @@ namespace Spark.Eval.Simulator.Calibration;
 public sealed record SweepCalibrationRequest(string SweepDirectory, string Hardware, string Model, string? Precision, int TensorParallel, string? Backend, IReadOnlyList<string> Constants);
 
 /// <summary>One measured point beside the simulator's prediction before and after the fit.</summary>
-public sealed record SweepCalibrationRow(string Id, string Metric, int Concurrency, double? RequestRate, int InputTokens, int OutputTokens, double Measured, double Before, double After);
+public sealed record SweepCalibrationRow(string Id, string Metric, int Concurrency, double? RequestRate, int InputTokens, int OutputTokens, double Measured, double Before, double After, double LengthSpread = 0);
 
 /// <summary>
 /// The fit: the constants before and after, and the error on the measured points before and after (median |error|, worst ratio);
@@ -63,6 +63,7 @@ public static class SweepCalibration
             var step = sweep.Steps.FirstOrDefault(s => s.Index == p.Step);
             var source = Path.Combine(request.SweepDirectory, step?.RunDir ?? "");
             (string Arrival, double Burstiness, string Describe)? open = sweep.Key == "rate" ? OpenLoop(source) : null;
+            var spread = LengthSpread(source, chosen);
             foreach (var (metric, value) in new[] { ("ttft_ms", p.TtftMeanMs), ("itl_ms", p.TpotMeanMs) })
             {
                 if (value is > 0)
@@ -84,6 +85,7 @@ public static class SweepCalibration
                         OutputTokens = (int)Math.Round(p.MeanOutputTokens!.Value),
                         Metric = metric,
                         Value = value.Value,
+                        LengthSpread = spread > 0 ? spread : null,
                     });
                 }
             }
@@ -91,6 +93,41 @@ public static class SweepCalibration
 
         return rows.Count > 0 ? rows
             : throw new InputException($"--from-run {request.SweepDirectory}: backend {chosen} has no step with ok attempts of at least 2 answer tokens. Fix: rerun the sweep (every attempt failed, or answers were one token)");
+    }
+
+    /// <summary>The widest length spread a row may carry (validation refuses 1: a request of no tokens).</summary>
+    public const double MaxLengthSpread = 0.9;
+
+    /// <summary>
+    /// How much a step's request lengths varied, as the uniform ± fraction of the means the simulator draws
+    /// (<c>lengthSpread</c>): √3 × the mean of the coefficients of variation of the ok attempts' prompt and answer tokens
+    /// (a uniform ± a has a coefficient of variation of a / √3), at most <see cref="MaxLengthSpread"/>; 0 when the step's
+    /// attempts cannot be read. Without it the simulator replays the sweep's clients with identical lengths, and identical
+    /// requests started together stay in lockstep, queueing every prefill behind the others': a sweep of mixed tasks does not.
+    /// </summary>
+    public static double LengthSpread(string stepDirectory, string backend)
+    {
+        var path = Path.Combine(stepDirectory, AttemptLog.FileName);
+        if (!File.Exists(path))
+        {
+            return 0;
+        }
+
+        var ok = AttemptLog.Read(path).Records.Where(a => !a.Slot.Warmup && a.Slot.Backend == backend && a.Outcome.Status == AttemptStatus.Ok).ToList();
+        if (ok.Count < 2)
+        {
+            return 0;
+        }
+
+        static double Cv(IReadOnlyList<double> xs)
+        {
+            var mean = xs.Average();
+            return mean > 0 ? Math.Sqrt(xs.Sum(x => (x - mean) * (x - mean)) / (xs.Count - 1)) / mean : 0;
+        }
+
+        var prompts = ok.Select(a => (double)(a.Tokens.InputUsage ?? a.Tokens.InputTokenizer)).ToList();
+        var answers = ok.Select(a => (double)(a.Tokens.OutputUsage ?? a.Tokens.OutputTokenizer)).ToList();
+        return Math.Round(Math.Min(MaxLengthSpread, Math.Sqrt(3) * (Cv(prompts) + Cv(answers)) / 2), 3);
     }
 
     /// <summary>
@@ -141,7 +178,7 @@ public static class SweepCalibration
         var before = rows.Select(r => Predict(catalog, r)).ToList();
         var fit = ProfileFitter.Fit(catalog, new ValidationFile { FormatVersion = 1, Rows = rows }, hardware.Id, constants);
         var fitted = fit.Constants.Aggregate(hardware, (h, k) => ProfileFitter.With(h, k.Name, k.Value));
-        var table = rows.Select((r, i) => new SweepCalibrationRow(r.Id, r.Metric, r.Concurrency, r.RequestRate, r.InputTokens, r.OutputTokens, r.Value, before[i], fit.Rows[i].Predicted)).ToList();
+        var table = rows.Select((r, i) => new SweepCalibrationRow(r.Id, r.Metric, r.Concurrency, r.RequestRate, r.InputTokens, r.OutputTokens, r.Value, before[i], fit.Rows[i].Predicted, r.LengthSpread ?? 0)).ToList();
         var beforeResults = rows.Select((r, i) => new ValidationResult(r, before[i])).ToList();
         var startValues = constants.ToDictionary(n => n, n => ProfileFitter.ValueOf(hardware, n), StringComparer.Ordinal);
         var points = sweep.Points.Where(p => p.Backend == backend && p.Ok > 0).ToList();
