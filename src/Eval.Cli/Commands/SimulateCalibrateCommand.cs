@@ -20,9 +20,9 @@ public static class SimulateCalibrateCommand
         var backend = new Option<string?>("--backend") { Description = "Which backend of the sweep to fit (default: its only one)." };
         var constants = new Option<string?>("--constants") { Description = $"Comma list of constants to fit (default: {string.Join(",", SweepCalibration.DefaultConstants)}; any of: {string.Join(", ", ProfileFitter.Ranges.Keys)})." };
         var profiles = new Option<string?>("--profiles") { Description = "Folder with hardware.json and models.json (default: hw-profiles/ above the working directory, else the embedded copies)." };
-        var write = new Option<string?>("--write") { Description = "Write a new profiles folder holding the catalog plus <hw>-fitted (and <id>-fitted for each --apply-to); refused if the folder already holds profiles. Use it with: spark-eval simulate --profiles DIR --hw <hw>-fitted." };
+        var write = new Option<string?>("--write") { Description = "Write a new profiles folder holding the catalog plus <hw>-fitted (carrying its left-out error as sweepFit) and <id>-fitted for each --apply-to; refused if the folder already holds profiles. Use it with: spark-eval simulate --profiles DIR --hw <hw>-fitted." };
         var applyTo = new Option<string?>("--apply-to") { Description = "With --write: comma list of other hardware ids that get the fitted constants too (extrapolate the measured stack to hardware you do not have)." };
-        var command = new Command("calibrate", "Fit a hardware profile's constants (bandwidth efficiency, per-request overhead, …) to your own measured sweep, with the same least-squares fitter as 'simulate fit'; prints the error before and after on the measured points.")
+        var command = new Command("calibrate", "Fit a hardware profile's constants (bandwidth efficiency, per-request overhead, …) to your own measured sweep, with the same least-squares fitter as 'simulate fit'; prints the error before and after on the measured points and, with 3 or more steps, the error on each step left out of the fit (what procure judges a fitted profile by). Each step is replayed with the spread of request lengths its attempts measured.")
         {
             fromRun, hw, model, precision, tp, backend, constants, profiles, write, applyTo,
         };
