@@ -225,7 +225,8 @@ public static class SweepCalibration
         double Worst(string metric) => results.Where(r => r.Row.Metric == metric).Select(r => double.IsFinite(r.Ratio) ? r.Ratio : double.MaxValue).DefaultIfEmpty(1).Max();
         return new SweepFitError
         {
-            Run = run,
+            // Absolute, so that procure run from another folder still finds the sweep to draw it.
+            Run = Path.GetFullPath(run),
             Backend = backend,
             Steps = steps.Count,
             TtftWorstRatio = Worst("ttft_ms"),
