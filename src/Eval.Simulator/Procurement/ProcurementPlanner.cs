@@ -148,7 +148,8 @@ public static class ProcurementPlanner
         for (var i = 0; i < plan.Candidates.Count; i++)
         {
             var (candidateCatalog, candidate, fittedFrom) = FitToSweep(catalog, plan.Candidates[i], $"candidates[{i}]");
-            var result = EvaluateCandidate(candidateCatalog, plan, candidate, $"candidates[{i}]", demand, priceOverrides, fittedFrom);
+            // A profile fitted to a sweep is priced as the hardware the plan named (--price names that id).
+            var result = EvaluateCandidate(candidateCatalog, plan, candidate, $"candidates[{i}]", demand, priceOverrides, fittedFrom, priceAs: plan.Candidates[i].Hardware);
             results.Add(WithErrorBands(result, candidateCatalog, plan, demand, validation));
         }
 
@@ -215,7 +216,7 @@ public static class ProcurementPlanner
         return (extended, candidate with { Hardware = fitted.Id }, from);
     }
 
-    private static CandidateResult EvaluateCandidate(ProfileCatalog catalog, ProcurementPlan plan, ProcurementCandidate candidate, string field, double demand, IReadOnlyDictionary<string, double> priceOverrides, string? fittedFrom = null)
+    private static CandidateResult EvaluateCandidate(ProfileCatalog catalog, ProcurementPlan plan, ProcurementCandidate candidate, string field, double demand, IReadOnlyDictionary<string, double> priceOverrides, string? fittedFrom = null, string? priceAs = null)
     {
         var hw = catalog.GetHardware(candidate.Hardware, $"{field}.hardware");
         var model = catalog.GetModel(candidate.Model, $"{field}.model");
@@ -223,9 +224,7 @@ public static class ProcurementPlanner
         var precision = Precision.Find(precisionName) ?? throw new InputException($"{field}.precision: '{precisionName}' is unknown. Fix: use one of: {string.Join(", ", Precision.All.Select(p => p.Name))}");
         var id = string.Create(CultureInfo.InvariantCulture, $"{hw.Id}/{model.Id}/{precision.Name}/tp{candidate.TensorParallel}");
         var (passRate, measured, passSource) = Quality(model, candidate, field);
-        // A profile fitted to a sweep is priced as the hardware it was fitted from (--price names that id).
-        var baseId = fittedFrom is null ? hw.Id : hw.Id[..^"-fitted".Length];
-        var overridden = priceOverrides.TryGetValue(hw.Id, out var overridePrice) || priceOverrides.TryGetValue(baseId, out overridePrice);
+        var overridden = priceOverrides.TryGetValue(hw.Id, out var overridePrice) || (priceAs is not null && priceOverrides.TryGetValue(priceAs, out overridePrice));
         if (overridden)
         {
             hw = hw with { PricePerDeviceHour = overridePrice };
