@@ -155,7 +155,6 @@ public static class LoadSimulator
 
         var kvCapacity = model.KvCapacityTokens;
         var maxBatch = hw.MaxBatch;
-        var stepBudget = hw.MaxStepTokens;
         var waiting = new Queue<int>();
         var running = new List<int>(Math.Min(n, maxBatch));
         var prefillLeft = new int[n];
@@ -222,60 +221,7 @@ public static class LoadSimulator
             peak = Math.Max(peak, running.Count);
 
             // Build the step: which prompts get (chunks of) prefill, and whether decoding sequences advance.
-            double prefillTokens = 0, pairs = 0;
-            var decodeBatch = 0;
-            var prefillSequences = 0;
-            var anyPrefill = false;
-            foreach (var r in running)
-            {
-                if (prefillLeft[r] > 0)
-                {
-                    anyPrefill = true;
-                }
-                else
-                {
-                    decodeBatch++;
-                }
-            }
-
-            var decodeThisStep = options.ChunkedPrefill || !anyPrefill;
-            var budget = options.ChunkedPrefill ? Math.Max(0, stepBudget - decodeBatch) : int.MaxValue;
-            for (var k = 0; k < running.Count; k++)
-            {
-                var r = running[k];
-                chunk[k] = 0;
-                if (prefillLeft[r] <= 0 || decodeThisStep && !options.ChunkedPrefill)
-                {
-                    continue;
-                }
-
-                // Without chunking, whole prompts up to the step budget (at least one) go in one prefill step.
-                var take = options.ChunkedPrefill ? Math.Min(prefillLeft[r], budget) : prefillLeft[r];
-                if (!options.ChunkedPrefill && prefillTokens > 0 && prefillTokens + take > stepBudget)
-                {
-                    continue;
-                }
-
-                if (take <= 0)
-                {
-                    continue;
-                }
-
-                double done0 = input[r] - prefillLeft[r];
-                chunk[k] = take;
-                prefillSequences++;
-                prefillTokens += take;
-                pairs += (take * done0) + (take * (double)take / 2.0);
-                budget -= take;
-            }
-
-            var stepBatch = decodeThisStep ? decodeBatch : 0;
-            var dt = model.StepSeconds(prefillTokens, pairs, stepBatch, decodeThisStep ? decodeContext : 0, prefillSequences);
-            if (options.AsyncScheduling)
-            {
-                dt = model.AsyncStepSeconds(dt, stepBatch + prefillSequences);
-            }
-
+            var dt = EngineStep.Form(model, running, prefillLeft, input, chunk, options.ChunkedPrefill, options.AsyncScheduling, decodeContext, out var decodeThisStep);
             if (options.Jitter > 0)
             {
                 dt *= Math.Max(0.05, 1 + (options.Jitter * Gaussian(random)));
