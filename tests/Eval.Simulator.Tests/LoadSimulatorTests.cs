@@ -90,6 +90,23 @@ public class LoadSimulatorTests
     }
 
     [Fact]
+    public void SlidingWindowModel_KvCacheFull_FinishedSequencesGiveBackWhatTheyReserved()
+    {
+        // Half the layers keep a 64-token window: a 1,000-token sequence reserves (5·1000 + 5·64) / 10 = 532 tokens of every
+        // layer. A cache of ~2,000 such tokens holds three at once. Before 2026-12-08 a finished sequence gave back 1,000, so
+        // the reservation drifted below zero and the engine admitted ever more sequences than the cache holds.
+        var probe = new LatencyModel(TestProfiles.Gpu(), TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        var windowed = TestProfiles.Dense() with { SlidingWindowTokens = 64, SlidingWindowLayers = 5 };
+        var model = new LatencyModel(TestProfiles.Gpu(memoryGB: (probe.WeightBytes + (2050 * 8000.0)) / 1e9), windowed, TestProfiles.Bf16, 1);
+        Assert.Equal(532, model.KvTokensFor(1000));
+        Assert.InRange(model.KvCapacityTokens, 3 * 532, (4 * 532) - 1);
+
+        var result = LoadSimulator.Run(model, new LoadOptions { Requests = 200, Concurrency = 16, InputTokens = 900, OutputTokens = 100, Seed = 3 });
+
+        Assert.Equal(3, result.PeakBatch);
+    }
+
+    [Fact]
     public void SloParse_BadKey_ThrowsWithFix()
     {
         var ex = Assert.Throws<Core.InputException>(() => Slo.Parse("ttft=5"));

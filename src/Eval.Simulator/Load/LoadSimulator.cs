@@ -283,7 +283,8 @@ public static class LoadSimulator
 
             done[r] = t;
             finishedOrder.Add(r);
-            kvReserved -= input[r] + output[r];
+            // What admission reserved (on sliding-window layers only the window), not the whole sequence.
+            kvReserved -= model.KvTokensFor(input[r] + output[r]);
             decodeContext -= input[r] + generated[r];
             if (options.Rate is null && issued < n)
             {
