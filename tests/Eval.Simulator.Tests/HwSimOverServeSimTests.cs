@@ -115,4 +115,33 @@ public class HwSimOverServeSimTests
 
         Assert.Fail($"no try's first content was released by an emission-clock timer: {string.Join("; ", tries)} (model TTFT {ttftMs:F3} ms)");
     }
+
+    [Fact]
+    public async Task ServeSim_HostingHwSim_WavesOfConcurrentRequestsShareOneEngineAndAllFinish()
+    {
+        // The engine's loop is started by whichever request finds it idle; it must not run on that request's flow, whose
+        // emission-clock slot ends with it (on that flow the engine's step timers were the request's own reusable delay, and the
+        // streams stalled: the run saw every first token time out).
+        var ct = TestContext.Current.CancellationToken;
+        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0, Threads = 1 });
+        var context = new BackendContext(clock, ProfileCatalogTests.RepoRoot, _ => { });
+        await using var backend = await new HwSimBackendFactory(TokenCounter.Default)
+            .CreateAsync(BackendSpec.Parse("hwsim?hw=h100-sxm&model=llama-3.1-8b"), context, ct);
+        await using var server = await SimServer.StartAsync(backend.Client, new SimServerOptions { Port = 0, Emission = clock, InlineScheduling = true }, TimeProvider.System, ct);
+        using var remote = new OpenAICompatibleChatClient(new OpenAIBackendOptions
+        {
+            BaseUrl = server.BaseAddress,
+            Model = "m",
+            MaxRetries = 0,
+            TimeToFirstTokenTimeout = TimeSpan.FromSeconds(10),
+            TotalTimeout = TimeSpan.FromSeconds(30),
+        }, TimeProvider.System, null);
+
+        for (var wave = 0; wave < 3; wave++)
+        {
+            var answers = await Task.WhenAll(Enumerable.Range(0, 4).Select(async i =>
+                await remote.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, $"{Prompt} (wave {wave}, request {i})")], new ChatOptions { MaxOutputTokens = MaxTokens }, ct).ToChatResponseAsync(ct)));
+            Assert.All(answers, a => Assert.Equal(MaxTokens, a.Usage?.OutputTokenCount));
+        }
+    }
 }

@@ -12,8 +12,10 @@ namespace Spark.Eval.Simulator.Backend;
 /// A simulated backend driven by the hardware latency model: answers a bench task with its reference or a mutant
 /// (<see cref="SimulatedQuality"/>), a judge prompt with a verdict (<see cref="SimulatedJudge"/>) and any other prompt
 /// (a request over HTTP, e.g. through serve-sim) with a simulated text of <c>max_tokens</c> tokens, and streams it token by
-/// token on the injected clock. The first token comes after RTT + request overhead + prefill(prompt tokens); each later
-/// token after one decode step at the batch formed by the requests this client is streaming at that moment. Every
+/// token on the injected clock. Every request this client streams shares one simulated engine (<see cref="HwSimEngine"/>):
+/// continuous batching with the load simulator's steps, so a prompt that arrives while others decode queues behind the step
+/// in progress and its prefill slows theirs. A lone request's first token comes after RTT + request overhead +
+/// prefill(prompt tokens), each later one after a decode step at the batch the engine runs. Every
 /// timing it produces is simulated.
 /// </summary>
 public sealed class HwSimChatClient : IChatClient, ITextStreamSource
@@ -27,7 +29,7 @@ public sealed class HwSimChatClient : IChatClient, ITextStreamSource
 
     private readonly IReadOnlyList<string> _filler;
 
-    private int _active;
+    private readonly HwSimEngine _engine;
 
     public HwSimChatClient(TimeProvider time, TokenCounter tokens, LatencyModel latency, double extraRttMs = 0)
     {
@@ -38,6 +40,7 @@ public sealed class HwSimChatClient : IChatClient, ITextStreamSource
         ExtraRttMs = extraRttMs;
         ModelId = $"{latency.Model.Id}@{latency.Hardware.Id} (simulated)";
         _filler = tokens.Split(SimulatedAnswerLength.Filler);
+        _engine = new HwSimEngine(time, latency);
     }
 
     public LatencyModel Latency { get; }
@@ -47,7 +50,10 @@ public sealed class HwSimChatClient : IChatClient, ITextStreamSource
 
     public string ModelId { get; }
 
-    /// <summary>Seconds to the first token for a prompt of <paramref name="inputTokens"/> tokens: RTT + request overhead + prefill.</summary>
+    /// <summary>Half the round trip, profile's and extra: from the client to the engine, and from a step's end to the client.</summary>
+    private double HalfRoundTripSeconds => (Latency.Hardware.NetworkRttMs + ExtraRttMs) / 2000.0;
+
+    /// <summary>Seconds to the first token for a lone prompt of <paramref name="inputTokens"/> tokens: RTT + request overhead + prefill.</summary>
     public double TimeToFirstTokenSeconds(int inputTokens) => Latency.UnloadedTtftSeconds(inputTokens) + (ExtraRttMs / 1000.0);
 
     // Collecting keeps every update: never the reused one.
@@ -87,65 +93,55 @@ public sealed class HwSimChatClient : IChatClient, ITextStreamSource
         TextContent? reusedText = null;
 
         var start = AttemptContext.ScheduleStart(options, _time.GetTimestamp());
-        Interlocked.Increment(ref _active);
-        try
+        if (limit > 0)
         {
-            var due = TimeToFirstTokenSeconds(input);
-            var next = 0;
-            while (next < limit)
+            // The request reaches the engine after the request overhead and half the round trip; each token reaches the
+            // client half a round trip after the step that produced it.
+            var halfTrip = TimeSpan.FromSeconds(HalfRoundTripSeconds);
+            var join = PreciseDelay.TimestampAfter(_time, start, TimeSpan.FromSeconds(Latency.RequestOverheadSeconds) + halfTrip);
+            var sequence = _engine.Submit(input, limit, join);
+            var watch = sequence.Watch(cancellationToken);
+            try
             {
-                // Absolute schedule from the request start, so a late wake-up does not push every later token back.
-                // To a moment, not a delay: a thread held up before it sets its timer does not push the token back.
-                var dueTimestamp = PreciseDelay.TimestampAfter(_time, start, TimeSpan.FromSeconds(due));
-                if (_time.GetTimestamp() < dueTimestamp)
+                var next = 0;
+                while (next < limit)
                 {
-                    // Sub-millisecond: Task.Delay(TimeSpan, TimeProvider) truncates to whole ms and would wake up to 1 ms
-                    // early; under serve-sim this resumes on the emission clock's timer thread at the due time.
-                    await PreciseDelay.DelayUntilValueAsync(_time, dueTimestamp, cancellationToken);
-                }
+                    var (produced, at) = await sequence.NextAsync(next);
+                    // Visible half a round trip after the step's end. Waited for even when already past: a clock that logs
+                    // due times (serve-sim's emission clock) records the step's end as the chunk's due moment.
+                    await PreciseDelay.DelayUntilValueAsync(_time, halfTrip > TimeSpan.Zero ? PreciseDelay.TimestampAfter(_time, at, halfTrip) : at, cancellationToken);
+                    cancellationToken.ThrowIfCancellationRequested();
 
-                cancellationToken.ThrowIfCancellationRequested();
-
-                // Tokens already due when we wake go out together, as a server flushes what it has.
-                var elapsed = _time.GetElapsedTime(start).TotalSeconds;
-                var end = next;
-                do
-                {
-                    end++;
-                    if (end < limit)
+                    // Tokens the engine produced since the last read go out together, as a server flushes what it has.
+                    var end = Math.Min(produced, limit);
+                    var text = end == next + 1 ? pieces[next] : string.Concat(pieces.Skip(next).Take(end - next));
+                    next = end;
+                    if (onText is not null)
                     {
-                        var batch = Math.Max(1, Volatile.Read(ref _active));
-                        due += Latency.DecodeStepSeconds(batch, batch * (double)(input + end));
+                        onText(text, ModelId);
+                    }
+                    else if (!reuse)
+                    {
+                        yield return new ChatResponseUpdate(ChatRole.Assistant, text) { ModelId = ModelId };
+                    }
+                    else if (reused is null)
+                    {
+                        reusedText = new TextContent(text);
+                        reused = new ChatResponseUpdate(ChatRole.Assistant, [reusedText]) { ModelId = ModelId };
+                        yield return reused;
+                    }
+                    else
+                    {
+                        reusedText!.Text = text;
+                        yield return reused;
                     }
                 }
-                while (end < limit && due <= elapsed);
-
-                var text = end == next + 1 ? pieces[next] : string.Concat(pieces.Skip(next).Take(end - next));
-                next = end;
-                if (onText is not null)
-                {
-                    onText(text, ModelId);
-                }
-                else if (!reuse)
-                {
-                    yield return new ChatResponseUpdate(ChatRole.Assistant, text) { ModelId = ModelId };
-                }
-                else if (reused is null)
-                {
-                    reusedText = new TextContent(text);
-                    reused = new ChatResponseUpdate(ChatRole.Assistant, [reusedText]) { ModelId = ModelId };
-                    yield return reused;
-                }
-                else
-                {
-                    reusedText!.Text = text;
-                    yield return reused;
-                }
             }
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _active);
+            finally
+            {
+                watch.Dispose();
+                _engine.Leave(sequence);
+            }
         }
 
         yield return new ChatResponseUpdate

@@ -1,0 +1,177 @@
+using Microsoft.Extensions.AI;
+using Spark.Eval.Core.Sessions;
+using Spark.Eval.Core.Tokens;
+using Spark.Eval.Simulator.Backend;
+using Spark.Eval.Simulator.Latency;
+using Spark.Eval.Simulator.Load;
+using Spark.Eval.Simulator.Profiles;
+
+namespace Spark.Eval.Simulator.Tests;
+
+/// <summary>
+/// The engine every request of one hwsim client shares (<see cref="HwSimEngine"/>): in virtual time a closed loop of clients
+/// against it measures what the load simulator predicts for the same profile and load, first tokens queue behind the step in
+/// progress, a request that leaves gives its place back, and one whose sequence does not fit the KV cache waits for room.
+/// </summary>
+public class HwSimEngineTests
+{
+    private static readonly ChatMessage[] Prompt = [new(ChatRole.User, string.Concat(Enumerable.Repeat("Refactor the parser so that it reads one line at a time. ", 12)))];
+
+    private static HwSimChatClient Client(TimeProvider time, HardwareProfile hardware) =>
+        new(time, TokenCounter.Default, new LatencyModel(hardware, TestProfiles.Dense(), TestProfiles.Bf16, 1));
+
+    private sealed record Measured(double TtftMs, double TpotMs, double EndMs);
+
+    /// <summary>One request: its time to first token, time per later token and end, in ms of virtual time from its start.</summary>
+    private static async Task<Measured> OneAsync(HwSimChatClient client, VirtualTimeProvider clock, int answer, CancellationToken cancel = default)
+    {
+        var start = clock.GetTimestamp();
+        double first = -1, last = 0;
+        await foreach (var update in client.GetStreamingResponseAsync(Prompt, new ChatOptions { MaxOutputTokens = answer }, cancel))
+        {
+            if (string.IsNullOrEmpty(update.Text))
+            {
+                continue;
+            }
+
+            var at = clock.GetElapsedTime(start).TotalMilliseconds;
+            first = first < 0 ? at : first;
+            last = at;
+        }
+
+        return new Measured(first, (last - first) / (answer - 1), last);
+    }
+
+    /// <summary>Closed loop: <paramref name="clients"/> clients, each sending its next request when the last one ends.</summary>
+    private static List<Measured> ClosedLoop(HardwareProfile hardware, int clients, int perClient, int answer)
+    {
+        var clock = new VirtualTimeProvider(DateTimeOffset.UnixEpoch);
+        var client = Client(clock, hardware);
+        var all = new List<Measured>();
+        VirtualTimeLoop.Run(clock, async () =>
+        {
+            await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
+            {
+                for (var i = 0; i < perClient; i++)
+                {
+                    all.Add(await OneAsync(client, clock, answer));
+                }
+            }));
+            return 0;
+        });
+        return all;
+    }
+
+    [Theory]
+    [InlineData(true, 8)]
+    [InlineData(false, 8)]
+    [InlineData(true, 1)]
+    public void ClosedLoop_AgainstTheLoadSimulator_SameMeanTtftAndTpot(bool chunkedPrefill, int clients)
+    {
+        var hardware = TestProfiles.Gpu(requestMs: 3, stepMs: 0.4) with { ChunkedPrefill = chunkedPrefill, NetworkRttMs = 0.6 };
+        const int perClient = 6, answer = 40;
+        var measured = ClosedLoop(hardware, clients, perClient, answer);
+
+        var model = new LatencyModel(hardware, TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        var input = Client(new VirtualTimeProvider(DateTimeOffset.UnixEpoch), hardware).CountInputTokens(Prompt);
+        var predicted = LoadSimulator.Summarize(LoadSimulator.Run(model, LoadDefaults.For(hardware, input, answer, clients, requests: clients * perClient, coldStart: true)));
+
+        Assert.Equal(clients * perClient, measured.Count);
+        // Equal but for the virtual clock's 100 ns ticks (each step's end is rounded up to one).
+        Assert.InRange(measured.Average(m => m.TtftMs) - predicted.TtftMeanMs, -0.01, 0.01);
+        Assert.InRange(measured.Average(m => m.TpotMs) - predicted.TpotMeanMs, -0.01, 0.01);
+        if (clients > 1)
+        {
+            // The load is felt: first tokens queue behind other requests' steps and decode steps carry the batch.
+            var alone = ClosedLoop(hardware, 1, 1, answer)[0];
+            Assert.True(measured.Average(m => m.TtftMs) > alone.TtftMs * 1.2, $"{measured.Average(m => m.TtftMs)} vs {alone.TtftMs} ms alone");
+            Assert.True(measured.Average(m => m.TpotMs) > alone.TpotMs, $"{measured.Average(m => m.TpotMs)} vs {alone.TpotMs} ms alone");
+        }
+    }
+
+    [Fact]
+    public void PromptArrivingMidDecode_WaitsForTheStepInProgress()
+    {
+        // Without chunked prefill a prompt waits for the decode step in progress, then is prefilled alone while decoding waits.
+        var hardware = TestProfiles.Gpu(requestMs: 2) with { ChunkedPrefill = false };
+        var clock = new VirtualTimeProvider(DateTimeOffset.UnixEpoch);
+        var client = Client(clock, hardware);
+        var step = client.Latency.DecodeStepSeconds(1, client.CountInputTokens(Prompt)) * 1000;
+        Measured? early = null, late = null;
+        VirtualTimeLoop.Run(clock, async () =>
+        {
+            var a = OneAsync(client, clock, 200);
+            // B joins the engine (after its request overhead) a third of the way into one of A's decode steps.
+            var aJoin = 2.0;
+            var aFirst = client.TimeToFirstTokenSeconds(client.CountInputTokens(Prompt)) * 1000;
+            await Task.Delay(TimeSpan.FromMilliseconds(aFirst - aJoin + (10.33 * step)), clock);
+            late = await OneAsync(client, clock, 20);
+            early = await a;
+            return 0;
+        });
+
+        var alone = client.TimeToFirstTokenSeconds(client.CountInputTokens(Prompt)) * 1000;
+        Assert.InRange(late!.TtftMs, alone + (0.6 * step), alone + (0.7 * step));
+        // A's decoding waited for B's prefill once.
+        Assert.True(early!.TpotMs > step, $"{early.TpotMs} vs {step}");
+    }
+
+    [Fact]
+    public void Cancelled_GivesItsPlaceBack()
+    {
+        var hardware = TestProfiles.Gpu(requestMs: 1);
+        var clock = new VirtualTimeProvider(DateTimeOffset.UnixEpoch);
+        var client = Client(clock, hardware);
+        Measured? after = null;
+        var cancelled = false;
+        VirtualTimeLoop.Run(clock, async () =>
+        {
+            using var cancel = new CancellationTokenSource();
+            var stream = OneAsync(client, clock, 5000, cancel.Token);
+            await Task.Delay(TimeSpan.FromMilliseconds(50), clock);
+            await cancel.CancelAsync();
+            try
+            {
+                await stream;
+            }
+            catch (OperationCanceledException)
+            {
+                cancelled = true;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(20), clock);
+            after = await OneAsync(client, clock, 10);
+            return 0;
+        });
+
+        Assert.True(cancelled);
+        // Alone again: the cancelled sequence left the batch, so the next request is served as if the engine were idle.
+        Assert.InRange(after!.TtftMs - (client.TimeToFirstTokenSeconds(client.CountInputTokens(Prompt)) * 1000), -0.001, 0.001);
+    }
+
+    [Fact]
+    public void SequenceThatDoesNotFitTheKvCache_WaitsForRoom()
+    {
+        // 8000 KV bytes per token (TestProfiles.Dense): a cache of a little over one sequence (prompt + 400 answer tokens).
+        var clock = new VirtualTimeProvider(DateTimeOffset.UnixEpoch);
+        var probe = Client(clock, TestProfiles.Gpu());
+        var input = probe.CountInputTokens(Prompt);
+        var weights = probe.Latency.WeightBytes;
+        var cacheGB = (weights + (1.5 * (input + 400) * 8000)) / 1e9;
+        var hardware = TestProfiles.Gpu(memoryGB: cacheGB);
+        var client = Client(clock, hardware);
+        Assert.InRange(client.Latency.KvCapacityTokens, input + 400, (2 * (input + 400)) - 1);
+        Measured? first = null, second = null;
+        VirtualTimeLoop.Run(clock, async () =>
+        {
+            var a = OneAsync(client, clock, 400);
+            var b = OneAsync(client, clock, 400);
+            first = await a;
+            second = await b;
+            return 0;
+        });
+
+        // The second is admitted only when the first ends.
+        Assert.True(second!.TtftMs > first!.EndMs, $"second's first token at {second.TtftMs} ms, first ended at {first.EndMs} ms");
+    }
+}
