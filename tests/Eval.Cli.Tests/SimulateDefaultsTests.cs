@@ -73,6 +73,11 @@ public class SimulateDefaultsTests
             args.AddRange(["--length-spread", spread.ToString(c)]);
         }
 
+        if (row.AnswerLengthSpread is { } answers)
+        {
+            args.AddRange(["--answer-length-spread", answers.ToString(c)]);
+        }
+
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         var exit = await SparkEvalCli.RunAsync([.. args], stdout, stderr, TestContext.Current.CancellationToken);

@@ -229,7 +229,7 @@ public sealed class SweepCommandTests
         Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"bandwidthEfficiency: {catalogBandwidth:G4} → 0."), stdout, StringComparison.Ordinal);
         Assert.Matches(@"median absolute error [0-9.]+ % → [0-9.]+ %", stdout);
         // The tasks' prompts differ in length, so the steps are replayed with their measured spread, not in lockstep.
-        Assert.Matches(@"  lengths: uniform ± [1-9][0-9, ]* % around each step's means", stdout);
+        Assert.Matches(@"  lengths: prompts uniform ± [1-9][0-9, ]* %, answers ± [0-9][0-9, ]* % around each step's means", stdout);
         // Two steps cannot be checked on a left-out step; the output says so rather than print an error it does not have.
         Assert.Contains("not checked on left-out steps: that needs 3 steps with measured throughput, and the sweep has 2 step(s)", stdout, StringComparison.Ordinal);
 

@@ -90,6 +90,19 @@ public class LoadSimulatorTests
     }
 
     [Fact]
+    public void AnswersAllAlike_ClientsStayInStepAndQueueTheirPrompts()
+    {
+        // Prompts of mixed lengths and answers that all stop at one cap (a sweep with --max-tokens): the closed loop's clients
+        // finish together and send their prompts together at every wave. Spreading the answers too breaks that up.
+        var model = H100Llama8B();
+        var template = new LoadOptions { Requests = 640, Concurrency = 16, InputTokens = 2000, OutputTokens = 64, LengthSpread = 0.5, WarmupFraction = 0.25, Seed = 2 };
+        var inStep = LoadSimulator.Summarize(LoadSimulator.Run(model, template with { OutputLengthSpread = 0 }));
+        var spread = LoadSimulator.Summarize(LoadSimulator.Run(model, template));
+
+        Assert.True(inStep.TtftMeanMs > spread.TtftMeanMs * 1.3, $"answers alike {inStep.TtftMeanMs} ms vs spread {spread.TtftMeanMs} ms");
+    }
+
+    [Fact]
     public void SlidingWindowModel_KvCacheFull_FinishedSequencesGiveBackWhatTheyReserved()
     {
         // Half the layers keep a 64-token window: a 1,000-token sequence reserves (5·1000 + 5·64) / 10 = 532 tokens of every

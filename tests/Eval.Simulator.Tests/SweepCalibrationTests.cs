@@ -127,34 +127,21 @@ public sealed class SweepCalibrationTests
     }
 
     [Theory]
-    [InlineData(new long[] { 100, 100, 100, 100 }, new long[] { 64, 64, 64, 64 }, 0)]
-    // Prompts 50/150 (sample CV 1/√3), answers alike: √3 × (1/√3 + 0) / 2 = 0.5, the uniform ± 50 % they resemble.
-    [InlineData(new long[] { 50, 150, 50, 150 }, new long[] { 64, 64, 64, 64 }, 0.5)]
-    // Answers 48/80 add a CV of 1/(2√3): √3 × (1/√3 + 1/(2√3)) / 2 = 0.75.
-    [InlineData(new long[] { 50, 150, 50, 150 }, new long[] { 48, 80, 48, 80 }, 0.75)]
-    [InlineData(new long[] { 10, 1000, 10, 1000 }, new long[] { 1, 500, 1, 500 }, 0.9)]
-    public void LengthSpread_IsTheUniformSpreadOfTheStepsMeasuredLengths(long[] prompts, long[] answers, double expected)
+    [InlineData(new long[] { 100, 100, 100, 100 }, new long[] { 64, 64, 64, 64 }, 0, 0)]
+    // Prompts 75/125 (sample CV 1/(2√3)): √3 × 1/(2√3) = 0.5, the uniform ± 50 % they resemble; answers all at the cap: 0.
+    [InlineData(new long[] { 75, 125, 75, 125 }, new long[] { 64, 64, 64, 64 }, 0.5, 0)]
+    // Answers 48/80 have the same CV: ± 50 % each.
+    [InlineData(new long[] { 75, 125, 75, 125 }, new long[] { 48, 80, 48, 80 }, 0.5, 0.5)]
+    [InlineData(new long[] { 10, 1000, 10, 1000 }, new long[] { 1, 500, 1, 500 }, 0.9, 0.9)]
+    public void LengthSpreads_AreTheUniformSpreadsOfTheStepsMeasuredPromptsAndAnswers(long[] prompts, long[] answers, double promptSpread, double answerSpread)
     {
         var dir = Path.Combine(Path.GetTempPath(), "spark-eval-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        var lines = new List<byte>();
-        for (var i = 0; i < prompts.Length; i++)
-        {
-            lines.AddRange(AttemptLog.Line(new AttemptRecord
-            {
-                Sequence = i, Slot = new SlotKey("t" + i, "ep", 0), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x",
-                Tokens = new TokenCounts { InputTokenizer = prompts[i], OutputTokenizer = answers[i], Tokenizer = "test" },
-            }));
-        }
+        WriteAttempts(dir, prompts, answers);
 
-        // A warm-up, another backend and a failure must not count.
-        lines.AddRange(AttemptLog.Line(new AttemptRecord { Sequence = 90, Slot = new SlotKey("w", "ep", 0, Warmup: true), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x", Tokens = new TokenCounts { InputTokenizer = 5000, OutputTokenizer = 1, Tokenizer = "test" } }));
-        lines.AddRange(AttemptLog.Line(new AttemptRecord { Sequence = 91, Slot = new SlotKey("o", "other", 0), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x", Tokens = new TokenCounts { InputTokenizer = 5000, OutputTokenizer = 1, Tokenizer = "test" } }));
-        lines.AddRange(AttemptLog.Line(new AttemptRecord { Sequence = 92, Slot = new SlotKey("f", "ep", 1), Events = [], Outcome = new AttemptOutcome(AttemptStatus.Error), Answer = "", Tokens = new TokenCounts { InputTokenizer = 5000, Tokenizer = "test" } }));
-        File.WriteAllBytes(Path.Combine(dir, AttemptLog.FileName), [.. lines]);
-
-        Assert.Equal(expected, SweepCalibration.LengthSpread(dir, "ep"), 3);
-        Assert.Equal(0, SweepCalibration.LengthSpread(Path.Combine(dir, "missing"), "ep"));
+        var (p, a) = SweepCalibration.LengthSpreads(dir, "ep");
+        Assert.Equal(promptSpread, p, 3);
+        Assert.Equal(answerSpread, a, 3);
+        Assert.Equal((0.0, 0.0), SweepCalibration.LengthSpreads(Path.Combine(dir, "missing"), "ep"));
     }
 
     [Fact]
@@ -199,6 +186,45 @@ public sealed class SweepCalibrationTests
     /// 400/100 tokens per attempt; throughput follows from them (a closed loop: load / request time), and the p99s are the means
     /// × 1.2 and × 1.1.
     /// </summary>
+    /// <summary>A step's attempts.jsonl: ok attempts of backend ep with these lengths, and a warm-up, another backend and a failure that must not count.</summary>
+    private static void WriteAttempts(string dir, long[] prompts, long[] answers)
+    {
+        Directory.CreateDirectory(dir);
+        var lines = new List<byte>();
+        for (var i = 0; i < prompts.Length; i++)
+        {
+            lines.AddRange(AttemptLog.Line(new AttemptRecord
+            {
+                Sequence = i, Slot = new SlotKey("t" + i, "ep", 0), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x",
+                Tokens = new TokenCounts { InputTokenizer = prompts[i], OutputTokenizer = answers[i], Tokenizer = "test" },
+            }));
+        }
+
+        // A warm-up, another backend and a failure must not count.
+        lines.AddRange(AttemptLog.Line(new AttemptRecord { Sequence = 90, Slot = new SlotKey("w", "ep", 0, Warmup: true), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x", Tokens = new TokenCounts { InputTokenizer = 5000, OutputTokenizer = 1, Tokenizer = "test" } }));
+        lines.AddRange(AttemptLog.Line(new AttemptRecord { Sequence = 91, Slot = new SlotKey("o", "other", 0), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x", Tokens = new TokenCounts { InputTokenizer = 5000, OutputTokenizer = 1, Tokenizer = "test" } }));
+        lines.AddRange(AttemptLog.Line(new AttemptRecord { Sequence = 92, Slot = new SlotKey("f", "ep", 1), Events = [], Outcome = new AttemptOutcome(AttemptStatus.Error), Answer = "", Tokens = new TokenCounts { InputTokenizer = 5000, Tokenizer = "test" } }));
+        File.WriteAllBytes(Path.Combine(dir, AttemptLog.FileName), [.. lines]);
+    }
+
+    [Fact]
+    public void Rows_MixedPromptsAnswersAtTheCap_CarryBothSpreadsApart()
+    {
+        var dir = WriteSweep("concurrency", [1, 4, 16], _ => (50, 10));
+        foreach (var step in new[] { "step-01", "step-02", "step-03" })
+        {
+            WriteAttempts(Path.Combine(dir, step), [75, 125, 75, 125], [64, 64, 64, 64]);
+        }
+
+        var sweep = JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(dir, SweepReport.FileName)), CoreJsonContext.Default.SweepReport)!;
+        var rows = SweepCalibration.Rows(sweep, new SweepCalibrationRequest(dir, "test-gpu", "test-1b", null, 1, null, []), "bf16", out _);
+
+        // Prompts ± 50 %, answers all alike: the replay keeps the clients' answers in step, as the run's were.
+        Assert.All(rows, r => Assert.Equal((0.5, 0.0), (r.LengthSpread!.Value, r.AnswerLengthSpread!.Value)));
+        var fit = SweepCalibration.Fit(Start, new SweepCalibrationRequest(dir, "test-gpu", "test-1b", null, 1, null, []));
+        Assert.All(fit.Rows, r => Assert.Equal((0.5, 0.0), (r.LengthSpread, r.AnswerLengthSpread)));
+    }
+
     internal static string WriteSweep(string key, double[] loads, Func<double, (double Ttft, double Tpot)> figures)
     {
         var dir = Path.Combine(Path.GetTempPath(), "spark-eval-tests", Guid.NewGuid().ToString("N"));

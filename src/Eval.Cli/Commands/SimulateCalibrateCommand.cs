@@ -55,10 +55,10 @@ public static class SimulateCalibrateCommand
         var sb = new StringBuilder();
         sb.Append(c, $"fitted {r.Hardware} to {r.Rows.Count} measured points of backend {r.Backend} ({r.SweepDirectory}): median absolute error {r.BeforeMedianError * 100:F1} % → {r.AfterMedianError * 100:F1} %, worst {r.BeforeWorstRatio:F2}× → {r.AfterWorstRatio:F2}×\n");
         sb.Append(c, $"  load: {r.Load}\n");
-        var spreads = r.Rows.Select(x => x.LengthSpread).Distinct().Order().ToList();
-        sb.Append(spreads is [0]
-            ? "  lengths: each step's mean prompt and answer, every request alike (the steps' attempts were not readable)\n"
-            : string.Create(c, $"  lengths: uniform ± {string.Join(", ", spreads.Select(x => (x * 100).ToString("F0", c)))} % around each step's means (the spread of the prompt and answer lengths its attempts measured)\n"));
+        static string Percents(IEnumerable<double> xs) => string.Join(", ", xs.Distinct().Order().Select(x => (x * 100).ToString("F0", CultureInfo.InvariantCulture)));
+        sb.Append(r.Rows.All(x => x.LengthSpread == 0 && x.AnswerLengthSpread == 0)
+            ? "  lengths: each step's mean prompt and answer, every request alike (no spread measured, or the steps' attempts were not readable)\n"
+            : string.Create(c, $"  lengths: prompts uniform ± {Percents(r.Rows.Select(x => x.LengthSpread))} %, answers ± {Percents(r.Rows.Select(x => x.AnswerLengthSpread))} % around each step's means (the spread of each its attempts measured)\n"));
         foreach (var k in r.Constants)
         {
             sb.Append(c, $"  {k.Name}: {r.Before[k.Name]:G4} → {k.Value:G4}   (searched {k.Min}..{k.Max})\n");

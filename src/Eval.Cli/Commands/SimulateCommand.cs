@@ -40,6 +40,7 @@ public static class SimulateCommand
         var chunked = new Option<bool?>("--chunked-prefill") { Description = "Mix prompt chunks with decode steps up to the device's step-token budget: true or false (default: the hardware profile's serving stack, see 'simulate profiles')." };
         var jitter = new Option<double>("--jitter") { Description = "Relative standard deviation of each step's duration (0 = none)." };
         var spread = new Option<double>("--length-spread") { Description = "Uniform ± spread of lengths around their means, as a fraction." };
+        var answerSpread = new Option<double?>("--answer-length-spread") { Description = "Uniform ± spread of answer lengths where it differs from --length-spread's, which then covers prompts alone (a measured sweep's answers that all hit the token cap: 0)." };
         var lengths = new Option<string?>("--lengths") { Description = "Draw each request's lengths around the means from a dataset's shape: fixed (default: every request at the means) or sharegpt (what vLLM's ShareGPT benchmark sends; replaces --length-spread)." };
         var seed = new Option<int>("--seed") { Description = "Seed for arrivals, lengths and jitter.", DefaultValueFactory = _ => 42 };
         var slo = new Option<string?>("--slo") { Description = "p99 targets for goodput and sizing, e.g. ttft_ms=500,tpot_ms=50 (same as --slo-ttft-ms/--slo-tpot-ms)." };
@@ -52,7 +53,7 @@ public static class SimulateCommand
 
         var command = new Command("simulate", "SIMULATED: predict TTFT, TPOT, throughput, goodput and saturation for a hardware × model profile under load; size a fleet for an SLO.")
         {
-            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, prefillFirst, asyncScheduling, maxBatch, engine, arrival, burstiness, chunked, jitter, spread, lengths, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
+            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, prefillFirst, asyncScheduling, maxBatch, engine, arrival, burstiness, chunked, jitter, spread, answerSpread, lengths, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -90,6 +91,11 @@ public static class SimulateCommand
                 throw new InputException("--lengths with --length-spread: both set how lengths vary. Fix: drop one of them");
             }
 
+            if (parse.GetValue(answerSpread) is { } answers && (!double.IsFinite(answers) || answers < 0 || answers >= 1 || lengthShape is not null))
+            {
+                throw new InputException($"--answer-length-spread {answers.ToString(CultureInfo.InvariantCulture)}: {(lengthShape is not null ? "--lengths already sets how answers vary" : "not a uniform spread")}. Fix: give a fraction 0 <= spread < 1 (e.g. 0 for answers that all hit the token cap){(lengthShape is not null ? ", and drop --lengths" : string.Empty)}");
+            }
+
             // The validated defaults (LoadDefaults, the same call `simulate validate` makes for every published row), then the user's knobs.
             LoadOptions Options(int i, int o, int? cc, double? rr) => LoadDefaults.For(latency.Hardware, i, o, cc, rr, n, parse.GetValue(coldStart), parse.GetValue(chunked), parse.GetValue(prefillFirst), parse.GetValue(asyncScheduling), lengthShape) with
             {
@@ -97,6 +103,7 @@ public static class SimulateCommand
                 Burstiness = parse.GetValue(burstiness),
                 Jitter = parse.GetValue(jitter),
                 LengthSpread = parse.GetValue(spread),
+                OutputLengthSpread = parse.GetValue(answerSpread),
                 Seed = parse.GetValue(seed),
             };
             var template = Options(inputs[0], outputs[0], concurrencies.Count > 0 ? concurrencies[0] : null, rates.Count > 0 ? rates[0] : null);
@@ -150,7 +157,8 @@ public static class SimulateCommand
                 KvCapacityTokens = latency.KvCapacityTokens,
                 ChunkedPrefill = template.ChunkedPrefill,
                 AsyncScheduling = template.AsyncScheduling,
-                Lengths = template.Lengths?.Name ?? (template.LengthSpread > 0 ? string.Create(CultureInfo.InvariantCulture, $"uniform ±{template.LengthSpread:P0}") : "fixed"),
+                Lengths = template.Lengths?.Name ?? (template.LengthSpread > 0 || template.OutputLengthSpread > 0
+                    ? string.Create(CultureInfo.InvariantCulture, $"uniform ±{template.LengthSpread:P0}{(template.OutputLengthSpread is { } a ? $" (answers ±{a:P0})" : string.Empty)}") : "fixed"),
                 WarmupFraction = template.WarmupFraction,
                 Requests = template.Requests,
                 Seed = template.Seed,

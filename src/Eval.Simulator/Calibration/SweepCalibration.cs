@@ -12,7 +12,7 @@ namespace Spark.Eval.Simulator.Calibration;
 public sealed record SweepCalibrationRequest(string SweepDirectory, string Hardware, string Model, string? Precision, int TensorParallel, string? Backend, IReadOnlyList<string> Constants);
 
 /// <summary>One measured point beside the simulator's prediction before and after the fit.</summary>
-public sealed record SweepCalibrationRow(string Id, string Metric, int Concurrency, double? RequestRate, int InputTokens, int OutputTokens, double Measured, double Before, double After, double LengthSpread = 0);
+public sealed record SweepCalibrationRow(string Id, string Metric, int Concurrency, double? RequestRate, int InputTokens, int OutputTokens, double Measured, double Before, double After, double LengthSpread = 0, double AnswerLengthSpread = 0);
 
 /// <summary>
 /// The fit: the constants before and after, and the error on the measured points before and after (median |error|, worst ratio);
@@ -63,7 +63,7 @@ public static class SweepCalibration
             var step = sweep.Steps.FirstOrDefault(s => s.Index == p.Step);
             var source = Path.Combine(request.SweepDirectory, step?.RunDir ?? "");
             (string Arrival, double Burstiness, string Describe)? open = sweep.Key == "rate" ? OpenLoop(source) : null;
-            var spread = LengthSpread(source, chosen);
+            var (promptSpread, answerSpread) = LengthSpreads(source, chosen);
             foreach (var (metric, value) in new[] { ("ttft_ms", p.TtftMeanMs), ("itl_ms", p.TpotMeanMs) })
             {
                 if (value is > 0)
@@ -85,7 +85,8 @@ public static class SweepCalibration
                         OutputTokens = (int)Math.Round(p.MeanOutputTokens!.Value),
                         Metric = metric,
                         Value = value.Value,
-                        LengthSpread = spread > 0 ? spread : null,
+                        LengthSpread = promptSpread > 0 ? promptSpread : null,
+                        AnswerLengthSpread = answerSpread != promptSpread ? answerSpread : null,
                     });
                 }
             }
@@ -99,24 +100,27 @@ public static class SweepCalibration
     public const double MaxLengthSpread = 0.9;
 
     /// <summary>
-    /// How much a step's request lengths varied, as the uniform ± fraction of the means the simulator draws
-    /// (<c>lengthSpread</c>): √3 × the mean of the coefficients of variation of the ok attempts' prompt and answer tokens
-    /// (a uniform ± a has a coefficient of variation of a / √3), at most <see cref="MaxLengthSpread"/>; 0 when the step's
-    /// attempts cannot be read. Without it the simulator replays the sweep's clients with identical lengths, and identical
-    /// requests started together stay in lockstep, queueing every prefill behind the others': a sweep of mixed tasks does not.
+    /// How much a step's prompt and answer lengths varied, each as the uniform ± fraction of its mean that the simulator draws
+    /// (<c>lengthSpread</c>, <c>answerLengthSpread</c>): √3 × the coefficient of variation of the ok attempts' prompt tokens, and
+    /// of their answer tokens (a uniform ± a has a coefficient of variation of a / √3), each at most <see cref="MaxLengthSpread"/>;
+    /// 0 when the step's attempts cannot be read. The two are kept apart because they do different things to the replay: prompts
+    /// of mixed lengths spread the sweep's clients out, while answers that all stop at the same token cap bring them back
+    /// together at every wave, and identical requests started together queue every prefill behind the others'. Before
+    /// 2026-12-08 one spread, the mean of the two, was applied to both, and a sweep whose answers all hit the cap was replayed
+    /// out of the lockstep it ran in (its concurrency-16 first token: 17 ms replayed, 51 ms measured).
     /// </summary>
-    public static double LengthSpread(string stepDirectory, string backend)
+    public static (double Prompts, double Answers) LengthSpreads(string stepDirectory, string backend)
     {
         var path = Path.Combine(stepDirectory, AttemptLog.FileName);
         if (!File.Exists(path))
         {
-            return 0;
+            return (0, 0);
         }
 
         var ok = AttemptLog.Read(path).Records.Where(a => !a.Slot.Warmup && a.Slot.Backend == backend && a.Outcome.Status == AttemptStatus.Ok).ToList();
         if (ok.Count < 2)
         {
-            return 0;
+            return (0, 0);
         }
 
         static double Cv(IReadOnlyList<double> xs)
@@ -127,7 +131,8 @@ public static class SweepCalibration
 
         var prompts = ok.Select(a => (double)(a.Tokens.InputUsage ?? a.Tokens.InputTokenizer)).ToList();
         var answers = ok.Select(a => (double)(a.Tokens.OutputUsage ?? a.Tokens.OutputTokenizer)).ToList();
-        return Math.Round(Math.Min(MaxLengthSpread, Math.Sqrt(3) * (Cv(prompts) + Cv(answers)) / 2), 3);
+        static double Spread(IReadOnlyList<double> xs) => Math.Round(Math.Min(MaxLengthSpread, Math.Sqrt(3) * Cv(xs)), 3);
+        return (Spread(prompts), Spread(answers));
     }
 
     /// <summary>
@@ -178,7 +183,7 @@ public static class SweepCalibration
         var before = rows.Select(r => Predict(catalog, r)).ToList();
         var fit = ProfileFitter.Fit(catalog, new ValidationFile { FormatVersion = 1, Rows = rows }, hardware.Id, constants);
         var fitted = fit.Constants.Aggregate(hardware, (h, k) => ProfileFitter.With(h, k.Name, k.Value));
-        var table = rows.Select((r, i) => new SweepCalibrationRow(r.Id, r.Metric, r.Concurrency, r.RequestRate, r.InputTokens, r.OutputTokens, r.Value, before[i], fit.Rows[i].Predicted, r.LengthSpread ?? 0)).ToList();
+        var table = rows.Select((r, i) => new SweepCalibrationRow(r.Id, r.Metric, r.Concurrency, r.RequestRate, r.InputTokens, r.OutputTokens, r.Value, before[i], fit.Rows[i].Predicted, r.LengthSpread ?? 0, r.AnswerLengthSpread ?? r.LengthSpread ?? 0)).ToList();
         var beforeResults = rows.Select((r, i) => new ValidationResult(r, before[i])).ToList();
         var startValues = constants.ToDictionary(n => n, n => ProfileFitter.ValueOf(hardware, n), StringComparer.Ordinal);
         var points = sweep.Points.Where(p => p.Backend == backend && p.Ok > 0).ToList();

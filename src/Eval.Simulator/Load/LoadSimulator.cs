@@ -21,6 +21,9 @@ public sealed record LoadOptions
     /// <summary>Uniform spread of lengths around their means, as a fraction (0 = every request the same).</summary>
     public double LengthSpread { get; init; }
 
+    /// <summary>Uniform spread of answer lengths where it differs from the prompts' (<see cref="LengthSpread"/>); null: the same.</summary>
+    public double? OutputLengthSpread { get; init; }
+
     /// <summary>A measured dataset's length shape scaled to the means (replaces <see cref="LengthSpread"/>); null: every request at the means (or the uniform spread).</summary>
     public LengthDistribution? Lengths { get; init; }
     /// <summary>Chunked prefill: each step mixes decode tokens with prompt chunks up to the device's step-token budget.</summary>
@@ -124,7 +127,7 @@ public static class LoadSimulator
             }
 
             input[i] = Spread(options.InputTokens, options.LengthSpread, random);
-            output[i] = Spread(options.OutputTokens, options.LengthSpread, random);
+            output[i] = Spread(options.OutputTokens, options.OutputLengthSpread ?? options.LengthSpread, random);
         }
 
         var overhead = model.RequestOverheadSeconds;
