@@ -60,21 +60,6 @@ internal sealed class HwSimEngine
         }
     }
 
-    /// <summary>Steps run so far (a measure of the engine's work, for tests).</summary>
-    public long Steps { get; private set; }
-
-    /// <summary>Sequences admitted and not finished, left or failed.</summary>
-    public int Running
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _running.Count;
-            }
-        }
-    }
-
     /// <summary>
     /// Queues a request of <paramref name="inputTokens"/> prompt tokens and <paramref name="outputTokens"/> (≥ 1) answer tokens
     /// that joins the engine at <paramref name="joinTimestamp"/>; read its tokens with <see cref="Sequence.NextAsync"/> and
@@ -152,7 +137,6 @@ internal sealed class HwSimEngine
                 {
                     Update(wake);
                     _clock = wake;
-                    Steps++;
                 }
 
                 foreach (var sequence in _signal)
