@@ -107,8 +107,9 @@ public sealed class HwSimChatClient : IChatClient, ITextStreamSource
                 while (next < limit)
                 {
                     var (produced, at) = await sequence.NextAsync(next);
-                    // Visible half a round trip after the step's end. Waited for even when already past: a clock that logs
-                    // due times (serve-sim's emission clock) records the step's end as the chunk's due moment.
+                    // Visible half a round trip after the step's end, on this stream's own timer (the engine hands the tokens
+                    // out when it forms the step). Waited for even when already past: a clock that logs due times (serve-sim's
+                    // emission clock) records the moment as the chunk's due time.
                     await PreciseDelay.DelayUntilValueAsync(_time, halfTrip > TimeSpan.Zero ? PreciseDelay.TimestampAfter(_time, at, halfTrip) : at, cancellationToken);
                     cancellationToken.ThrowIfCancellationRequested();
 

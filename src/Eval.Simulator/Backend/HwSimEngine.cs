@@ -1,5 +1,6 @@
 using System.Runtime.ExceptionServices;
 using System.Threading.Tasks.Sources;
+using Spark.Eval.Core.Sessions;
 using Spark.Eval.Core.Timing;
 using Spark.Eval.Simulator.Latency;
 using Spark.Eval.Simulator.Load;
@@ -41,6 +42,10 @@ internal sealed class HwSimEngine
     // it (serve-sim keeps each request's timer slot in an AsyncLocal, which ends with the request).
     private readonly ExecutionContext? _root = ExecutionContext.Capture();
 
+    // Real time: a step's tokens are handed out when it is formed (each stream then waits on its own timer); virtual time:
+    // at its end (nothing real to spread, and a timer per stream and token would only cost).
+    private readonly bool _handOutAhead;
+
     // Engine time: the moment the next step may start (the end of the last one), on the clock's timestamp scale.
     private long _clock = long.MinValue;
 
@@ -49,6 +54,7 @@ internal sealed class HwSimEngine
         _time = time;
         _model = model;
         _chunkedPrefill = model.Hardware.ChunkedPrefill;
+        _handOutAhead = time is not VirtualTimeProvider;
         var slots = Math.Max(1, model.Hardware.MaxBatch);
         _slots = new Sequence?[slots];
         _prefillLeft = new int[slots];
@@ -121,6 +127,30 @@ internal sealed class HwSimEngine
                         _looping = false;
                         return;
                     }
+
+                    // In real time what a step yields is handed out when the step is formed, due at its end, and each stream
+                    // waits for that moment on its own timer (under serve-sim, on its own emission-clock lane), so the
+                    // streams of a batch do not flush one after another on this thread when the step ends. The next step is
+                    // still formed at this one's end, from the state as it will be then.
+                    if (stepping && _handOutAhead)
+                    {
+                        Update(wake);
+                        _clock = wake;
+                    }
+                }
+
+                SignalAll();
+                if (stepping && _handOutAhead)
+                {
+                    lock (_gate)
+                    {
+                        // Nothing left after this step: stop now rather than wait for its end, which only the streams await.
+                        if (_running.Count == 0 && !HasWaiting() && !TryPeekPending(out _))
+                        {
+                            _looping = false;
+                            return;
+                        }
+                    }
                 }
 
                 if (_time.GetTimestamp() < wake)
@@ -128,23 +158,17 @@ internal sealed class HwSimEngine
                     await PreciseDelay.DelayUntilValueAsync(_time, wake, CancellationToken.None);
                 }
 
-                if (!stepping)
+                if (stepping && !_handOutAhead)
                 {
-                    continue;
-                }
+                    // Virtual time: the step's tokens at its end, read inline (no timer per stream and token; no time passes).
+                    lock (_gate)
+                    {
+                        Update(wake);
+                        _clock = wake;
+                    }
 
-                lock (_gate)
-                {
-                    Update(wake);
-                    _clock = wake;
+                    SignalAll();
                 }
-
-                foreach (var sequence in _signal)
-                {
-                    sequence.Signal();
-                }
-
-                _signal.Clear();
             }
         }
         catch (Exception ex)
@@ -203,6 +227,16 @@ internal sealed class HwSimEngine
         wake = PreciseDelay.TimestampAfter(_time, t, TimeSpan.FromSeconds(dt));
         stepping = true;
         return true;
+    }
+
+    private void SignalAll()
+    {
+        foreach (var sequence in _signal)
+        {
+            sequence.Signal();
+        }
+
+        _signal.Clear();
     }
 
     private bool HasWaiting()
@@ -339,10 +373,11 @@ internal sealed class HwSimEngine
     }
 
     /// <summary>
-    /// One request in the engine: how many of its tokens the engine has produced and when the last of them was. Its reader
-    /// awaits <see cref="NextAsync"/>, one wait at a time, without an allocation per wait. A reader on a synchronisation context
-    /// (virtual time) that the engine's step runs on, or on none (real time: the engine's timer thread, as a timer's
-    /// continuation would be), resumes inline when the step ends; one on another context is posted to it.
+    /// One request in the engine: how many of its tokens the engine has produced and when the last of them is due (the end
+    /// of the step that yields it). Its reader awaits <see cref="NextAsync"/>, one wait at a time, without an allocation per
+    /// wait. A reader on the synchronisation context the engine runs on (virtual time's loop), or on none (real time), resumes
+    /// inline when its tokens are handed out (real time: when the step is formed, and it then waits for the due moment on its
+    /// own timer; virtual time: at the step's end); one on another context is posted to it.
     /// </summary>
     internal sealed class Sequence(HwSimEngine engine, int input, int output) : IValueTaskSource<(int Produced, long At)>
     {
