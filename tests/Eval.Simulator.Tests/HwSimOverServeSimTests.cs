@@ -24,20 +24,8 @@ public class HwSimOverServeSimTests
     public async Task ServeSim_HostingHwSim_StreamsSimulatedAnswerWithUsageAndFirstFlushAtModelledTtft()
     {
         var ct = TestContext.Current.CancellationToken;
-        // Normal priority: a test must not put SCHED_FIFO threads on a shared machine.
-        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0, Threads = 1 });
-        var context = new BackendContext(clock, ProfileCatalogTests.RepoRoot, _ => { });
-        await using var backend = await new HwSimBackendFactory(TokenCounter.Default)
-            .CreateAsync(BackendSpec.Parse($"hwsim?hw={Hardware}&model={Model}&precision=bf16"), context, ct);
-        await using var server = await SimServer.StartAsync(backend.Client, new SimServerOptions { Port = 0, Emission = clock, InlineScheduling = true }, TimeProvider.System, ct);
-        using var remote = new OpenAICompatibleChatClient(new OpenAIBackendOptions
-        {
-            BaseUrl = server.BaseAddress,
-            Model = "m",
-            MaxRetries = 0,
-            TimeToFirstTokenTimeout = TimeSpan.FromSeconds(10),
-            TotalTimeout = TimeSpan.FromSeconds(30),
-        }, TimeProvider.System, null);
+        await using var hosted = await Hosted.StartAsync($"hwsim?hw={Hardware}&model={Model}&precision=bf16", ct);
+        var (server, remote) = (hosted.Server, hosted.Remote);
 
         var pipeline = new ChatClientBuilder(remote).UseTiming().Build();
         async Task<(AttemptRecorder Recorder, string? ResponseId)> AttemptAsync(string prompt, int maxTokens)
@@ -123,25 +111,54 @@ public class HwSimOverServeSimTests
         // emission-clock slot ends with it (on that flow the engine's step timers were the request's own reusable delay, and the
         // streams stalled: the run saw every first token time out).
         var ct = TestContext.Current.CancellationToken;
-        using var clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0, Threads = 1 });
-        var context = new BackendContext(clock, ProfileCatalogTests.RepoRoot, _ => { });
-        await using var backend = await new HwSimBackendFactory(TokenCounter.Default)
-            .CreateAsync(BackendSpec.Parse("hwsim?hw=h100-sxm&model=llama-3.1-8b"), context, ct);
-        await using var server = await SimServer.StartAsync(backend.Client, new SimServerOptions { Port = 0, Emission = clock, InlineScheduling = true }, TimeProvider.System, ct);
-        using var remote = new OpenAICompatibleChatClient(new OpenAIBackendOptions
-        {
-            BaseUrl = server.BaseAddress,
-            Model = "m",
-            MaxRetries = 0,
-            TimeToFirstTokenTimeout = TimeSpan.FromSeconds(10),
-            TotalTimeout = TimeSpan.FromSeconds(30),
-        }, TimeProvider.System, null);
+        await using var hosted = await Hosted.StartAsync("hwsim?hw=h100-sxm&model=llama-3.1-8b", ct);
+        var remote = hosted.Remote;
 
         for (var wave = 0; wave < 3; wave++)
         {
             var answers = await Task.WhenAll(Enumerable.Range(0, 4).Select(async i =>
                 await remote.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, $"{Prompt} (wave {wave}, request {i})")], new ChatOptions { MaxOutputTokens = MaxTokens }, ct).ToChatResponseAsync(ct)));
             Assert.All(answers, a => Assert.Equal(MaxTokens, a.Usage?.OutputTokenCount));
+        }
+    }
+
+    /// <summary>A serve-sim on loopback hosting an hwsim spec on its emission clock, and an openai client for it.</summary>
+    private sealed class Hosted : IAsyncDisposable
+    {
+        private EmissionClock _clock = null!;
+        private BackendHandle _backend = null!;
+
+        public SimServer Server { get; private set; } = null!;
+
+        public OpenAICompatibleChatClient Remote { get; private set; } = null!;
+
+        public static async Task<Hosted> StartAsync(string spec, CancellationToken ct)
+        {
+            var hosted = new Hosted
+            {
+                // Normal priority: a test must not put SCHED_FIFO threads on a shared machine.
+                _clock = new EmissionClock(new EmissionClockOptions { RealTimePriority = 0, Threads = 1 }),
+            };
+            var context = new BackendContext(hosted._clock, ProfileCatalogTests.RepoRoot, _ => { });
+            hosted._backend = await new HwSimBackendFactory(TokenCounter.Default).CreateAsync(BackendSpec.Parse(spec), context, ct);
+            hosted.Server = await SimServer.StartAsync(hosted._backend.Client, new SimServerOptions { Port = 0, Emission = hosted._clock, InlineScheduling = true }, TimeProvider.System, ct);
+            hosted.Remote = new OpenAICompatibleChatClient(new OpenAIBackendOptions
+            {
+                BaseUrl = hosted.Server.BaseAddress,
+                Model = "m",
+                MaxRetries = 0,
+                TimeToFirstTokenTimeout = TimeSpan.FromSeconds(10),
+                TotalTimeout = TimeSpan.FromSeconds(30),
+            }, TimeProvider.System, null);
+            return hosted;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Remote.Dispose();
+            await Server.DisposeAsync();
+            await _backend.DisposeAsync();
+            _clock.Dispose();
         }
     }
 }
