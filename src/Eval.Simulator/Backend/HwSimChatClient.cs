@@ -110,7 +110,7 @@ public sealed class HwSimChatClient : IChatClient, ITextStreamSource
                     // Visible half a round trip after the step's end, on this stream's own timer (the engine hands the tokens
                     // out when it forms the step). Waited for even when already past: a clock that logs due times (serve-sim's
                     // emission clock) records the moment as the chunk's due time.
-                    await PreciseDelay.DelayUntilValueAsync(_time, halfTrip > TimeSpan.Zero ? PreciseDelay.TimestampAfter(_time, at, halfTrip) : at, cancellationToken);
+                    await PreciseDelay.DelayUntilValueAsync(_time, PreciseDelay.TimestampAfter(_time, at, halfTrip), cancellationToken);
                     cancellationToken.ThrowIfCancellationRequested();
 
                     // Tokens the engine produced since the last read go out together, as a server flushes what it has.
