@@ -1,5 +1,7 @@
 using Microsoft.Extensions.AI;
+using Spark.Eval.Core.Backends;
 using Spark.Eval.Core.Sessions;
+using Spark.Eval.Core.Timing;
 using Spark.Eval.Core.Tokens;
 using Spark.Eval.Simulator.Backend;
 using Spark.Eval.Simulator.Latency;
@@ -114,6 +116,53 @@ public class HwSimEngineTests
         Assert.InRange(late!.TtftMs, alone + (0.6 * step), alone + (0.7 * step));
         // A's decoding waited for B's prefill once.
         Assert.True(early!.TpotMs > step, $"{early.TpotMs} vs {step}");
+    }
+
+    [Fact]
+    public void RequestSubmittedLate_ThatJoinedFirst_IsStepped_FromItsOwnJoin()
+    {
+        // serve-sim submits a request when its handler reaches the engine, which may be after a later arrival's: here B
+        // arrives and is submitted at 1.0 ms, A arrived at 0.5 ms but reaches the engine at 1.2 ms. A is served as if alone,
+        // from its own join; B waits for A's step. Before the fix the engine woke at B's join and prefilled both together.
+        var hardware = TestProfiles.Gpu(requestMs: 3) with { NetworkRttMs = 0 };
+        var clock = new VirtualTimeProvider(DateTimeOffset.UnixEpoch);
+        var client = Client(clock, hardware);
+        var alone = client.TimeToFirstTokenSeconds(client.CountInputTokens(Prompt)) * 1000;
+        double aFirst = 0, bFirst = 0;
+        VirtualTimeLoop.Run(clock, async () =>
+        {
+            var origin = clock.GetTimestamp();
+            await PreciseDelay.DelayAsync(clock, TimeSpan.FromMilliseconds(1.0), CancellationToken.None);
+            var b = FirstTokenAsync(client, clock, origin, arrival: null);
+            await PreciseDelay.DelayAsync(clock, TimeSpan.FromMilliseconds(0.2), CancellationToken.None);
+            var a = FirstTokenAsync(client, clock, origin, arrival: PreciseDelay.TimestampAfter(clock, origin, TimeSpan.FromMilliseconds(0.5)));
+            aFirst = await a;
+            bFirst = await b;
+            return 0;
+        });
+
+        Assert.InRange(aFirst - (0.5 + alone), -0.001, 0.001);
+        Assert.True(bFirst > aFirst + 0.1, $"B's first token at {bFirst} ms, A's at {aFirst} ms: B should wait for A's prefill step");
+    }
+
+    /// <summary>The moment (ms from <paramref name="origin"/>) a request's first token is seen; <paramref name="arrival"/> stands for serve-sim's arrival stamp.</summary>
+    private static async Task<double> FirstTokenAsync(HwSimChatClient client, VirtualTimeProvider clock, long origin, long? arrival)
+    {
+        var options = new ChatOptions { MaxOutputTokens = 3 };
+        if (arrival is { } at)
+        {
+            options.AdditionalProperties = new() { [AttemptContext.ArrivalKey] = at };
+        }
+
+        await foreach (var update in client.GetStreamingResponseAsync(Prompt, options))
+        {
+            if (!string.IsNullOrEmpty(update.Text))
+            {
+                return clock.GetElapsedTime(origin).TotalMilliseconds;
+            }
+        }
+
+        return double.NaN;
     }
 
     [Fact]

@@ -49,6 +49,9 @@ internal sealed class HwSimEngine
     // Engine time: the moment the next step may start (the end of the last one), on the clock's timestamp scale.
     private long _clock = long.MinValue;
 
+    // The end of the last step: no step starts before it, whatever a late submission says.
+    private long _stepEnd = long.MinValue;
+
     public HwSimEngine(TimeProvider time, LatencyModel model)
     {
         _time = time;
@@ -135,7 +138,7 @@ internal sealed class HwSimEngine
                     if (stepping && _handOutAhead)
                     {
                         Update(wake);
-                        _clock = wake;
+                        _clock = _stepEnd = wake;
                     }
                 }
 
@@ -164,7 +167,7 @@ internal sealed class HwSimEngine
                     lock (_gate)
                     {
                         Update(wake);
-                        _clock = wake;
+                        _clock = _stepEnd = wake;
                     }
 
                     SignalAll();
@@ -215,6 +218,13 @@ internal sealed class HwSimEngine
                 stepping = false;
                 return true;
             }
+
+            // Idle, and the first request joined at or before now. Requests are submitted in the order their handlers reach
+            // the engine, not of their arrival: one submitted after this wait was planned may have joined before the moment
+            // it was planned for. The step starts at the first join, never before the last step's end, and takes only the
+            // requests that had joined by then, as it would have had the engine woken for that request.
+            t = Math.Max(_stepEnd, join);
+            _clock = t;
         }
 
         while (TryPeekPending(out var due) && due <= t)
