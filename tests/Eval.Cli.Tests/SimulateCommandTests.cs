@@ -36,6 +36,18 @@ public class SimulateCommandTests
     }
 
     [Fact]
+    public async Task Simulate_SendGap_IsSaidInTheHeaderAndTheJson()
+    {
+        var (exit, stdout, stderr) = await RunAsync("simulate", "--hw", "h100-sxm", "--model", "llama-3.1-8b", "-c", "10", "--requests", "64", "--no-saturation", "--send-gap-ms", "0.2");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("requests due together sent 0.2 ms apart", stdout, StringComparison.Ordinal);
+        (exit, stdout, stderr) = await RunAsync("simulate", "--hw", "h100-sxm", "--model", "llama-3.1-8b", "-c", "10", "--requests", "64", "--no-saturation", "--send-gap-ms", "0.2", "--json");
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal(0.2, doc.RootElement.GetProperty("sendGapMs").GetDouble(), 9);
+    }
+
+    [Fact]
     public async Task Simulate_Text_SaysTheErrorOnUnseenData_OrThatItIsUnknown()
     {
         var (exit, stdout, stderr) = await RunAsync("simulate", "--hw", "h100-sxm", "--model", "llama-3.1-8b", "--precision", "fp8", "-c", "1", "--requests", "64", "--no-saturation");
@@ -58,9 +70,17 @@ public class SimulateCommandTests
     [InlineData("--hw", "h999", "no hardware profile")]
     [InlineData("--precision", "fp3", "--precision 'fp3': unknown")]
     [InlineData("--concurrency", "x", "is not a number")]
+    [InlineData("--send-gap-ms", "-1", "--send-gap-ms -1: not a gap in milliseconds")]
+    [InlineData("--rate", "2", "an open loop's requests leave on their own schedule")]
     public async Task Simulate_BadInput_ExitsTwoWithFix(string option, string value, string expected)
     {
         var args = new List<string> { "simulate", "--hw", "h100-sxm", "--model", "llama-3.1-8b", "--requests", "8" };
+        if (option == "--rate")
+        {
+            // A send gap belongs to a closed loop.
+            args.AddRange(["--send-gap-ms", "0.2"]);
+        }
+
         var at = args.IndexOf(option);
         if (at >= 0)
         {

@@ -78,6 +78,11 @@ public class SimulateDefaultsTests
             args.AddRange(["--answer-length-spread", answers.ToString(c)]);
         }
 
+        if (row.SendGapMs is { } gap)
+        {
+            args.AddRange(["--send-gap-ms", gap.ToString(c)]);
+        }
+
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         var exit = await SparkEvalCli.RunAsync([.. args], stdout, stderr, TestContext.Current.CancellationToken);

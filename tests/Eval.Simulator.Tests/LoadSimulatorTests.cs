@@ -103,6 +103,41 @@ public class LoadSimulatorTests
     }
 
     [Fact]
+    public void SendGap_RequestsDueTogether_LeaveInTurn_AndTheFirstIsPrefilledAlone()
+    {
+        // Two clients, chunked prefill off, no round trip: together, both prompts share one prefill step; 1 ms apart, the first
+        // is prefilled alone from its join and the second (joining 1 ms later, mid-step) waits for that step, then has its own.
+        var model = new LatencyModel(TestProfiles.Gpu(requestMs: 3), TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        var template = new LoadOptions { Requests = 2, Concurrency = 2, InputTokens = 1000, OutputTokens = 2 };
+        var together = LoadSimulator.Run(model, template);
+        var apart = LoadSimulator.Run(model, template with { SendGapSeconds = 0.001 });
+
+        var one = model.PrefillSeconds(1000);
+        // Together: one step for both prompts, so one first-token time, later than a prompt's alone.
+        Assert.Equal(together.Ttft[0], together.Ttft[1], 12);
+        Assert.True(together.Ttft[0] > 0.003 + one + 1e-6, $"{together.Ttft[0]} s together vs {0.003 + one} s alone");
+        var ttft = apart.Ttft.Order().ToArray();
+        Assert.Equal(0.003 + one, ttft[0], 12);
+        // TTFT counts from the second request's own send, 1 ms after the first's.
+        Assert.Equal(0.003 + one + one - 0.001, ttft[1], 12);
+    }
+
+    [Fact]
+    public void SendGap_AnswersAllAlike_ClientsDriftApart_AndQueueLessThanInLockstep()
+    {
+        // The sweep case (answers all at one cap): in lockstep every wave's prompts share one prefill step; sent a little apart,
+        // the first of a wave starts alone, finishes early and comes back alone, so the clients spread out over the steps.
+        var model = H100Llama8B();
+        var template = new LoadOptions { Requests = 400, Concurrency = 10, InputTokens = 114, OutputTokens = 64, LengthSpread = 0.58, OutputLengthSpread = 0, WarmupFraction = 0.25, ChunkedPrefill = true, Seed = 42 };
+        var lockstep = LoadSimulator.Summarize(LoadSimulator.Run(model, template));
+        var apart = LoadSimulator.Summarize(LoadSimulator.Run(model, template with { SendGapSeconds = 0.0002 }));
+
+        Assert.True(apart.TtftMeanMs < lockstep.TtftMeanMs * 0.95, $"sent 0.2 ms apart {apart.TtftMeanMs} ms vs lockstep {lockstep.TtftMeanMs} ms");
+        // And no gap at all is the lockstep itself (the validated rows' setting): the same numbers, not merely close ones.
+        Assert.Equal(lockstep.TtftMeanMs, LoadSimulator.Summarize(LoadSimulator.Run(model, template with { SendGapSeconds = 0 })).TtftMeanMs);
+    }
+
+    [Fact]
     public void SlidingWindowModel_KvCacheFull_FinishedSequencesGiveBackWhatTheyReserved()
     {
         // Half the layers keep a 64-token window: a 1,000-token sequence reserves (5·1000 + 5·64) / 10 = 532 tokens of every

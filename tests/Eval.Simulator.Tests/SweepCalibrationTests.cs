@@ -225,6 +225,50 @@ public sealed class SweepCalibrationTests
         Assert.All(fit.Rows, r => Assert.Equal((0.5, 0.0), (r.LengthSpread, r.AnswerLengthSpread)));
     }
 
+    [Fact]
+    public void SendGap_IsTheMedianGapBetweenStarts_AtTheHighestConcurrency_AndEveryClosedLoopRowCarriesIt()
+    {
+        var dir = WriteSweep("concurrency", [1, 4, 16], _ => (50, 10));
+        // Concurrency 16: waves of four requests 0.2 ms apart, waves 40 ms apart: median gap 0.2 ms (9 of 11 gaps).
+        long[] waves = [0, 200, 400, 600, 40_000, 40_200, 40_400, 40_600, 80_000, 80_200, 80_400, 80_600];
+        WriteStarts(Path.Combine(dir, "step-03"), waves);
+        // Concurrency 4, whose gaps would say 0.5 ms: not read, the highest step is.
+        WriteStarts(Path.Combine(dir, "step-02"), [0, 500, 1000, 1500, 40_000, 40_500]);
+
+        var sweep = JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(dir, SweepReport.FileName)), CoreJsonContext.Default.SweepReport)!;
+        Assert.Equal((0.2, 16), SweepCalibration.SendGap(sweep, dir, "ep"));
+        var rows = SweepCalibration.Rows(sweep, new SweepCalibrationRequest(dir, "test-gpu", "test-1b", null, 1, null, []), "bf16", out _);
+        Assert.All(rows, r => Assert.Equal(0.2, r.SendGapMs));
+        var fit = SweepCalibration.Fit(Start, new SweepCalibrationRequest(dir, "test-gpu", "test-1b", null, 1, null, []));
+        Assert.Contains("sent 0.2 ms apart", fit.Load, StringComparison.Ordinal);
+
+        // No step of concurrency 4 or more: nothing to measure, requests due together are replayed together.
+        var low = WriteSweep("concurrency", [1, 2, 3], _ => (50, 10));
+        WriteStarts(Path.Combine(low, "step-03"), waves);
+        var lowSweep = JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(low, SweepReport.FileName)), CoreJsonContext.Default.SweepReport)!;
+        Assert.Null(SweepCalibration.SendGap(lowSweep, low, "ep"));
+        Assert.All(SweepCalibration.Rows(lowSweep, new SweepCalibrationRequest(low, "test-gpu", "test-1b", null, 1, null, []), "bf16", out _), r => Assert.Null(r.SendGapMs));
+    }
+
+    private static void WriteStarts(string dir, long[] startsUs)
+    {
+        Directory.CreateDirectory(dir);
+        var lines = new List<byte>();
+        for (var i = 0; i < startsUs.Length; i++)
+        {
+            lines.AddRange(AttemptLog.Line(new AttemptRecord
+            {
+                Sequence = i, Slot = new SlotKey("t" + i, "ep", 0), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x", StartUs = startsUs[i],
+                Tokens = new TokenCounts { InputTokenizer = 100, OutputTokenizer = 64, Tokenizer = "test" },
+            }));
+        }
+
+        // A warm-up and another backend, started in between, must not count.
+        lines.AddRange(AttemptLog.Line(new AttemptRecord { Sequence = 90, Slot = new SlotKey("w", "ep", 0, Warmup: true), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x", StartUs = 100, Tokens = new TokenCounts { InputTokenizer = 100, OutputTokenizer = 64, Tokenizer = "test" } }));
+        lines.AddRange(AttemptLog.Line(new AttemptRecord { Sequence = 91, Slot = new SlotKey("o", "other", 0), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x", StartUs = 300, Tokens = new TokenCounts { InputTokenizer = 100, OutputTokenizer = 64, Tokenizer = "test" } }));
+        File.WriteAllBytes(Path.Combine(dir, AttemptLog.FileName), [.. lines]);
+    }
+
     internal static string WriteSweep(string key, double[] loads, Func<double, (double Ttft, double Tpot)> figures)
     {
         var dir = Path.Combine(Path.GetTempPath(), "spark-eval-tests", Guid.NewGuid().ToString("N"));

@@ -84,6 +84,8 @@ public class ValidationTests
     [InlineData("\"lengthSpread\": 1.5", "rows[0].lengthSpread")]
     [InlineData("\"lengthSpread\": 0.1, \"lengths\": \"sharegpt\"", "rows[0].lengthSpread")]
     [InlineData("\"answerLengthSpread\": -0.2", "rows[0].answerLengthSpread")]
+    [InlineData("\"sendGapMs\": -0.1", "rows[0].sendGapMs")]
+    [InlineData("\"sendGapMs\": 0.2, \"requestRate\": 2", "rows[0].sendGapMs")]
     [InlineData("\"answerLengthSpread\": 0, \"lengths\": \"sharegpt\"", "rows[0].answerLengthSpread")]
     [InlineData("\"statistic\": \"p90\"", "rows[0].statistic")]
     public void Load_BadOpenLoopRow_NamesTheFieldAndTheFix(string fields, string field)

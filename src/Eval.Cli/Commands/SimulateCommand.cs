@@ -41,6 +41,7 @@ public static class SimulateCommand
         var jitter = new Option<double>("--jitter") { Description = "Relative standard deviation of each step's duration (0 = none)." };
         var spread = new Option<double>("--length-spread") { Description = "Uniform ± spread of lengths around their means, as a fraction." };
         var answerSpread = new Option<double?>("--answer-length-spread") { Description = "Uniform ± spread of answer lengths where it differs from --length-spread's, which then covers prompts alone (a measured sweep's answers that all hit the token cap: 0)." };
+        var sendGap = new Option<double>("--send-gap-ms") { Description = "Closed loop: the load generator sends requests due together (first requests, or the next ones of clients whose answers ended in one step) at least this many ms apart, as a real client does; 'simulate calibrate' measures it from a sweep (default 0: together)." };
         var lengths = new Option<string?>("--lengths") { Description = "Draw each request's lengths around the means from a dataset's shape: fixed (default: every request at the means) or sharegpt (what vLLM's ShareGPT benchmark sends; replaces --length-spread)." };
         var seed = new Option<int>("--seed") { Description = "Seed for arrivals, lengths and jitter.", DefaultValueFactory = _ => 42 };
         var slo = new Option<string?>("--slo") { Description = "p99 targets for goodput and sizing, e.g. ttft_ms=500,tpot_ms=50 (same as --slo-ttft-ms/--slo-tpot-ms)." };
@@ -53,7 +54,7 @@ public static class SimulateCommand
 
         var command = new Command("simulate", "SIMULATED: predict TTFT, TPOT, throughput, goodput and saturation for a hardware × model profile under load; size a fleet for an SLO.")
         {
-            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, prefillFirst, asyncScheduling, maxBatch, engine, arrival, burstiness, chunked, jitter, spread, answerSpread, lengths, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
+            hw, model, precision, tp, input, output, concurrency, rate, requests, coldStart, inProcess, prefillFirst, asyncScheduling, maxBatch, engine, arrival, burstiness, chunked, jitter, spread, answerSpread, sendGap, lengths, seed, slo, sloTtft, sloTpot, developers, perDev, json, noSaturation, Profiles,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -96,6 +97,11 @@ public static class SimulateCommand
                 throw new InputException($"--answer-length-spread {answers.ToString(CultureInfo.InvariantCulture)}: {(lengthShape is not null ? "--lengths already sets how answers vary" : "not a uniform spread")}. Fix: give a fraction 0 <= spread < 1 (e.g. 0 for answers that all hit the token cap){(lengthShape is not null ? ", and drop --lengths" : string.Empty)}");
             }
 
+            if (parse.GetValue(sendGap) is var gapMs && (!double.IsFinite(gapMs) || gapMs < 0 || gapMs >= 1000 || (gapMs > 0 && rates.Count > 0)))
+            {
+                throw new InputException($"--send-gap-ms {gapMs.ToString(CultureInfo.InvariantCulture)}: {(rates.Count > 0 ? "an open loop's requests leave on their own schedule" : "not a gap in milliseconds")}. Fix: give 0 <= gap < 1000 with --concurrency (e.g. 0.2), or drop it");
+            }
+
             // The validated defaults (LoadDefaults, the same call `simulate validate` makes for every published row), then the user's knobs.
             LoadOptions Options(int i, int o, int? cc, double? rr) => LoadDefaults.For(latency.Hardware, i, o, cc, rr, n, parse.GetValue(coldStart), parse.GetValue(chunked), parse.GetValue(prefillFirst), parse.GetValue(asyncScheduling), lengthShape) with
             {
@@ -104,6 +110,7 @@ public static class SimulateCommand
                 Jitter = parse.GetValue(jitter),
                 LengthSpread = parse.GetValue(spread),
                 OutputLengthSpread = parse.GetValue(answerSpread),
+                SendGapSeconds = parse.GetValue(sendGap) / 1000,
                 Seed = parse.GetValue(seed),
             };
             var template = Options(inputs[0], outputs[0], concurrencies.Count > 0 ? concurrencies[0] : null, rates.Count > 0 ? rates[0] : null);
@@ -159,6 +166,7 @@ public static class SimulateCommand
                 AsyncScheduling = template.AsyncScheduling,
                 Lengths = template.Lengths?.Name ?? (template.LengthSpread > 0 || template.OutputLengthSpread > 0
                     ? string.Create(CultureInfo.InvariantCulture, $"uniform ±{template.LengthSpread:P0}{(template.OutputLengthSpread is { } a ? $" (answers ±{a:P0})" : string.Empty)}") : "fixed"),
+                SendGapMs = template.SendGapSeconds * 1000,
                 WarmupFraction = template.WarmupFraction,
                 Requests = template.Requests,
                 Seed = template.Seed,
@@ -253,7 +261,7 @@ public static class SimulateCommand
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new System.Text.StringBuilder();
-        sb.Append(c, $"SIMULATED {latency.Describe()} (TP {report.TensorParallel}, {report.Devices} device(s)), KV cache {report.KvCapacityTokens:N0} tokens{(latency.Model.SlidingWindowLayers > 0 ? string.Create(c, $" (of all {latency.Model.Layers} layers; its {latency.Model.SlidingWindowLayers} sliding-window layers keep the last {latency.Model.SlidingWindowTokens})") : string.Empty)}, chunked prefill {(report.ChunkedPrefill ? "on" : "off")}{(report.AsyncScheduling ? ", async scheduling" : string.Empty)}{(report.Lengths != "fixed" ? $", lengths {report.Lengths}" : string.Empty)}, {report.Requests:N0} requests, {(report.WarmupFraction > 0 ? $"steady state (first {report.WarmupFraction:P0} warm-up excluded)" : "cold start (every request counted)")}, seed {report.Seed}\n");
+        sb.Append(c, $"SIMULATED {latency.Describe()} (TP {report.TensorParallel}, {report.Devices} device(s)), KV cache {report.KvCapacityTokens:N0} tokens{(latency.Model.SlidingWindowLayers > 0 ? string.Create(c, $" (of all {latency.Model.Layers} layers; its {latency.Model.SlidingWindowLayers} sliding-window layers keep the last {latency.Model.SlidingWindowTokens})") : string.Empty)}, chunked prefill {(report.ChunkedPrefill ? "on" : "off")}{(report.AsyncScheduling ? ", async scheduling" : string.Empty)}{(report.Lengths != "fixed" ? $", lengths {report.Lengths}" : string.Empty)}{(report.SendGapMs > 0 ? string.Create(c, $", requests due together sent {report.SendGapMs:0.###} ms apart") : string.Empty)}, {report.Requests:N0} requests, {(report.WarmupFraction > 0 ? $"steady state (first {report.WarmupFraction:P0} warm-up excluded)" : "cold start (every request counted)")}, seed {report.Seed}\n");
         sb.Append(c, $"unloaded: TTFT {report.UnloadedTtftMs:F1} ms (RTT + request overhead + prefill), TPOT {report.UnloadedTpotMs:F2} ms (one decode step at batch 1)\n\n");
         sb.Append("in/out      load          TTFT p50   TTFT p99   TPOT p50   TPOT p99   out tok/s   req/s  goodput/s  in SLO  peak batch\n");
         foreach (var p in report.Points)

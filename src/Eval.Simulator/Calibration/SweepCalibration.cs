@@ -58,6 +58,7 @@ public static class SweepCalibration
         }
 
         var rows = new List<ValidationRow>();
+        var gap = sweep.Key == "concurrency" ? SendGap(sweep, request.SweepDirectory, chosen) : null;
         foreach (var p in sweep.Points.Where(p => p.Backend == chosen && p.Ok > 0 && p.MeanInputTokens > 0 && p.MeanOutputTokens >= 2))
         {
             var step = sweep.Steps.FirstOrDefault(s => s.Index == p.Step);
@@ -87,6 +88,7 @@ public static class SweepCalibration
                         Value = value.Value,
                         LengthSpread = promptSpread > 0 ? promptSpread : null,
                         AnswerLengthSpread = answerSpread != promptSpread ? answerSpread : null,
+                        SendGapMs = gap?.Ms,
                     });
                 }
             }
@@ -94,6 +96,38 @@ public static class SweepCalibration
 
         return rows.Count > 0 ? rows
             : throw new InputException($"--from-run {request.SweepDirectory}: backend {chosen} has no step with ok attempts of at least 2 answer tokens. Fix: rerun the sweep (every attempt failed, or answers were one token)");
+    }
+
+    /// <summary>The lowest concurrency whose steps say how far apart the load generator sends requests due together.</summary>
+    public const int MinSendGapConcurrency = 4;
+
+    /// <summary>
+    /// How far apart the sweep's load generator sent requests that were due together (<see cref="Load.LoadOptions.SendGapSeconds"/>):
+    /// the median gap between consecutive request starts (warm-up excluded) in the step of the highest concurrency, at least
+    /// <see cref="MinSendGapConcurrency"/>. At that load most consecutive starts fall within one wave of requests due together,
+    /// so their median is the client's own pace, not the time between waves. One figure for every step: it belongs to the
+    /// client machine, not the load. Null when no such step's attempts can be read.
+    /// </summary>
+    public static (double Ms, int Concurrency)? SendGap(SweepReport sweep, string sweepDirectory, string backend)
+    {
+        ArgumentNullException.ThrowIfNull(sweep);
+        var step = sweep.Points.Where(p => p.Backend == backend && p.Load >= MinSendGapConcurrency && p.Ok > 0).OrderByDescending(p => p.Load).FirstOrDefault();
+        var dir = step is null ? null : sweep.Steps.FirstOrDefault(s => s.Index == step.Step)?.RunDir;
+        var path = dir is null ? null : Path.Combine(sweepDirectory, dir, AttemptLog.FileName);
+        if (path is null || !File.Exists(path))
+        {
+            return null;
+        }
+
+        var starts = AttemptLog.Read(path).Records.Where(a => !a.Slot.Warmup && a.Slot.Backend == backend).Select(a => a.StartUs).Order().ToList();
+        if (starts.Count < 3)
+        {
+            return null;
+        }
+
+        var gaps = starts.Zip(starts.Skip(1), (a, b) => (b - a) / 1000.0).Order().ToList();
+        var median = gaps.Count % 2 == 1 ? gaps[gaps.Count / 2] : (gaps[(gaps.Count / 2) - 1] + gaps[gaps.Count / 2]) / 2;
+        return (Math.Round(Math.Min(median, 999), 3), (int)step!.Load);
     }
 
     /// <summary>The widest length spread a row may carry (validation refuses 1: a request of no tokens).</summary>
@@ -155,7 +189,9 @@ public static class SweepCalibration
     {
         if (rows[0].RequestRate is null)
         {
-            return "closed loop: each step's concurrency";
+            return rows[0].SendGapMs is { } gap
+                ? string.Create(C, $"closed loop: each step's concurrency; requests due together sent {gap:0.###} ms apart (the median gap between consecutive starts at the highest concurrency)")
+                : "closed loop: each step's concurrency; requests due together sent together (no step of concurrency 4 or more to measure the client's pace)";
         }
 
         var kinds = string.Join("; ", rows.Select(r => r.Arrival == "gamma" ? string.Create(C, $"gamma arrivals, burstiness {r.Burstiness}") : "Poisson arrivals").Distinct(StringComparer.Ordinal));

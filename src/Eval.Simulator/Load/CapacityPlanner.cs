@@ -52,6 +52,8 @@ public sealed record SimulationReport
     public bool AsyncScheduling { get; init; }
     /// <summary>How request lengths vary around the means: fixed, sharegpt (--lengths), or uniform ± spread (--length-spread).</summary>
     public string Lengths { get; init; } = "fixed";
+    /// <summary>Closed loop: requests due together sent this many ms apart (--send-gap-ms); 0: together.</summary>
+    public double SendGapMs { get; init; }
     /// <summary>Share of each point's requests excluded as warm-up (0.25 in steady state; 0 with --cold-start or an all-in-flight batch).</summary>
     public double WarmupFraction { get; init; }
     /// <summary>Requests simulated at the first load point.</summary>

@@ -47,6 +47,15 @@ public sealed record LoadOptions
     public bool AsyncScheduling { get; init; }
     /// <summary>Relative standard deviation of each step's duration (0 = deterministic durations).</summary>
     public double Jitter { get; init; }
+
+    /// <summary>
+    /// Closed loop: the load generator sends one request at a time, so requests due at the same moment (the clients' first
+    /// requests, or the next ones of clients whose answers ended in the same step) leave at least this many seconds apart, in
+    /// turn. 0: together. A real client never sends them together (<c>simulate calibrate</c> measures the gap from the sweep's
+    /// own start times); with answers that all stop at one token cap, together means every wave's prompts share one prefill
+    /// step, while a gap lets the first of them start alone and the clients drift apart.
+    /// </summary>
+    public double SendGapSeconds { get; init; }
     public int Seed { get; init; } = 1;
     /// <summary>Requests at the start excluded from statistics (warm-up), as a fraction of <see cref="Requests"/>.</summary>
     public double WarmupFraction { get; init; }
@@ -135,6 +144,8 @@ public static class LoadSimulator
         var arrival = new double[n];
         var pending = new PriorityQueue<int, (double, int)>();
         var issued = 0;
+        var gap = options.SendGapSeconds > 0 && double.IsFinite(options.SendGapSeconds) ? options.SendGapSeconds : 0;
+        var lastSent = double.NegativeInfinity;
         if (options.Rate is { } rate)
         {
             var offsets = ArrivalSchedule.Compute(n, rate, options.Arrival, options.Burstiness, options.Seed);
@@ -151,8 +162,8 @@ public static class LoadSimulator
             var clients = Math.Min(n, Math.Max(1, options.Concurrency ?? 1));
             for (; issued < clients; issued++)
             {
-                arrival[issued] = 0;
-                pending.Enqueue(issued, (overhead + (rtt / 2), issued));
+                arrival[issued] = lastSent = issued * gap;
+                pending.Enqueue(issued, (gap > 0 ? arrival[issued] + overhead + (rtt / 2) : overhead + (rtt / 2), issued));
             }
         }
 
@@ -291,9 +302,12 @@ public static class LoadSimulator
             decodeContext -= input[r] + generated[r];
             if (options.Rate is null && issued < n)
             {
-                // Closed loop: the client sees the end after half a round trip and sends its next request.
-                arrival[issued] = t + (rtt / 2);
-                pending.Enqueue(issued, (t + rtt + overhead, issued));
+                // Closed loop: the client sees the end after half a round trip and sends its next request, once the load
+                // generator has sent the one before it (SendGapSeconds).
+                var seen = t + (rtt / 2);
+                var held = lastSent + gap > seen;
+                arrival[issued] = lastSent = held ? lastSent + gap : seen;
+                pending.Enqueue(issued, (held ? arrival[issued] + (rtt / 2) + overhead : t + rtt + overhead, issued));
                 issued++;
             }
 

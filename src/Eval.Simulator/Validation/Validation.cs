@@ -70,6 +70,13 @@ public sealed record ValidationRow
     public double? AnswerLengthSpread { get; init; }
 
     /// <summary>
+    /// Closed loop: the load generator sent requests due at the same moment at least this many milliseconds apart (the
+    /// simulator's <see cref="LoadOptions.SendGapSeconds"/>); <c>simulate calibrate --from-run</c> measures it from the sweep's
+    /// start times. Absent: together.
+    /// </summary>
+    public double? SendGapMs { get; init; }
+
+    /// <summary>
     /// Which statistic of the row's metric its source reports: <c>mean</c> (default) or <c>median</c> (ttft_ms: the median request's
     /// first-token time; itl_ms: the median request's time per output token, compared with a published median inter-token latency).
     /// </summary>
@@ -206,6 +213,11 @@ public static class ValidationRunner
                 throw InputException.At(name, null, $"rows[{i}].answerLengthSpread", $"{answerSpread} ('{r.Id}') is not a uniform spread{(r.Lengths is not null ? " beside lengths" : string.Empty)}", "give the answers' ± fraction (0 <= spread < 1), and drop lengths");
             }
 
+            if (r.SendGapMs is { } sendGap && (!double.IsFinite(sendGap) || sendGap < 0 || sendGap >= 1000 || r.RequestRate is not null))
+            {
+                throw InputException.At(name, null, $"rows[{i}].sendGapMs", $"{sendGap} ('{r.Id}') is not a closed loop's send gap", "give the milliseconds between requests the load generator sent together (0 <= gap < 1000) on a concurrency row, or drop it (an open loop's requests leave on their own schedule)");
+            }
+
             if (r.Statistic is not (null or "mean" or "median") || (r.Statistic == "median" && r.Metric is not ("ttft_ms" or "itl_ms")))
             {
                 throw InputException.At(name, null, $"rows[{i}].statistic", $"'{r.Statistic}' ('{r.Id}', metric {r.Metric}) is not a statistic the simulator reports", "use mean (default) or median, the latter on ttft_ms or itl_ms rows");
@@ -267,7 +279,7 @@ public static class ValidationRunner
         var latency = new LatencyModel(hw, model, precision, row.TensorParallel);
         // The same defaults as `spark-eval simulate`: steady state, the profile's serving-stack scheduler; the row gives only its setup.
         var options = LoadDefaults.For(hw, row.InputTokens, row.OutputTokens, row.RequestRate is null ? row.Concurrency : null, rate: row.RequestRate,
-            requests: row.Requests, prefillFirst: row.PrefillFirst, asyncScheduling: row.AsyncScheduling, lengths: LengthDistribution.Find(row.Lengths)) with { Arrival = row.Arrival ?? "poisson", Burstiness = row.Burstiness ?? 1.0, LengthSpread = row.LengthSpread ?? 0, OutputLengthSpread = row.AnswerLengthSpread };
+            requests: row.Requests, prefillFirst: row.PrefillFirst, asyncScheduling: row.AsyncScheduling, lengths: LengthDistribution.Find(row.Lengths)) with { Arrival = row.Arrival ?? "poisson", Burstiness = row.Burstiness ?? 1.0, LengthSpread = row.LengthSpread ?? 0, OutputLengthSpread = row.AnswerLengthSpread, SendGapSeconds = (row.SendGapMs ?? 0) / 1000 };
         var stats = LoadSimulator.Summarize(LoadSimulator.Run(latency, options));
         var median = row.Statistic == "median";
         return row.Metric switch
@@ -380,7 +392,7 @@ public static class ValidationRunner
         {
             i++;
             var row = r.Row;
-            sb.Append(c, $"| {i} | {row.Id} | {row.Hardware} | {row.Model} | {row.Precision} | {row.TensorParallel} | {(row.RequestRate is { } rate ? string.Create(c, $"{rate:G4} req/s") : row.Concurrency.ToString(c))} | {row.InputTokens} / {row.OutputTokens}{(row.LengthSpread is > 0 ? string.Create(c, $" ±{row.LengthSpread:P0}") : string.Empty)}{(row.AnswerLengthSpread is { } answers ? string.Create(c, $" (answers ±{answers:P0})") : string.Empty)} | {row.Metric}{(row.Statistic == "median" ? " (median)" : string.Empty)} | {row.Value:G6} | {r.Predicted:G4} | {Math.Round(r.Error * 100, 1) + 0.0:+0.0;-0.0;+0.0} % | <{row.Source}> | \"{Escape(row.Quote)}\"{(row.Note is null ? "" : " — " + Escape(row.Note))} |\n");
+            sb.Append(c, $"| {i} | {row.Id} | {row.Hardware} | {row.Model} | {row.Precision} | {row.TensorParallel} | {(row.RequestRate is { } rate ? string.Create(c, $"{rate:G4} req/s") : row.Concurrency.ToString(c))} | {row.InputTokens} / {row.OutputTokens}{(row.LengthSpread is > 0 ? string.Create(c, $" ±{row.LengthSpread:P0}") : string.Empty)}{(row.AnswerLengthSpread is { } answers ? string.Create(c, $" (answers ±{answers:P0})") : string.Empty)}{(row.SendGapMs is > 0 ? string.Create(c, $", sent ≥ {row.SendGapMs:0.###} ms apart") : string.Empty)} | {row.Metric}{(row.Statistic == "median" ? " (median)" : string.Empty)} | {row.Value:G6} | {r.Predicted:G4} | {Math.Round(r.Error * 100, 1) + 0.0:+0.0;-0.0;+0.0} % | <{row.Source}> | \"{Escape(row.Quote)}\"{(row.Note is null ? "" : " — " + Escape(row.Note))} |\n");
         }
     }
 
