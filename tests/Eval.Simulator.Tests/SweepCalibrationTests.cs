@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Spark.Eval.Core;
 using Spark.Eval.Core.Results;
+using Spark.Eval.Core.Timing;
 using Spark.Eval.Core.Running;
 using Spark.Eval.Simulator.Calibration;
 using Spark.Eval.Simulator.Profiles;
@@ -226,44 +227,73 @@ public sealed class SweepCalibrationTests
     }
 
     [Fact]
-    public void SendGap_IsTheMedianGapBetweenStarts_AtTheHighestConcurrency_AndEveryClosedLoopRowCarriesIt()
+    public void SendGap_IsTheMedianGapBetweenRequestsThatWereDueTogether_AndEveryClosedLoopRowCarriesIt()
     {
         var dir = WriteSweep("concurrency", [1, 4, 16], _ => (50, 10));
-        // Concurrency 16: waves of four requests 0.2 ms apart, waves 40 ms apart: median gap 0.2 ms (9 of 11 gaps).
-        long[] waves = [0, 200, 400, 600, 40_000, 40_200, 40_400, 40_600, 80_000, 80_200, 80_400, 80_600];
-        WriteStarts(Path.Combine(dir, "step-03"), waves);
-        // Concurrency 4, whose gaps would say 0.5 ms: not read, the highest step is.
-        WriteStarts(Path.Combine(dir, "step-02"), [0, 500, 1000, 1500, 40_000, 40_500]);
+        // Concurrency 4 in lockstep: three waves, each ending at one instant (40 ms into the wave), each next wave sent
+        // 0.2 ms apart per request. Every pair inside a wave was due together (9 pairs); a wave's first request was not due
+        // when the last of the wave before left.
+        WriteAttempts(Path.Combine(dir, "step-02"), [.. Waves(4, 3, paceUs: 200)]);
+        // Concurrency 16 drifting apart: a first wave sent 0.5 ms apart, then each client sends its next request 0.1 ms after
+        // its answer ends, and answers of different lengths end at different moments: no two later requests were due at once,
+        // and the gaps between their starts are the endpoint's, not the client's.
+        WriteAttempts(Path.Combine(dir, "step-03"), [.. Enumerable.Range(0, 16).SelectMany(j => Client(j * 500L, 40_000L + (j * 1_013L), rounds: 2))]);
 
         var sweep = JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(dir, SweepReport.FileName)), CoreJsonContext.Default.SweepReport)!;
-        Assert.Equal((0.2, 16), SweepCalibration.SendGap(sweep, dir, "ep"));
+        // 9 gaps of 0.2 ms and 15 of 0.5 ms (concurrency 16's first wave): the median of 24 is 0.5; without that wave it would
+        // be 0.2. The drifted starts, 10 ms apart, count for nothing.
+        Assert.Equal((0.5, 24), SweepCalibration.SendGap(sweep, dir, "ep"));
         var rows = SweepCalibration.Rows(sweep, new SweepCalibrationRequest(dir, "test-gpu", "test-1b", null, 1, null, []), "bf16", out _);
-        Assert.All(rows, r => Assert.Equal(0.2, r.SendGapMs));
+        Assert.All(rows, r => Assert.Equal(0.5, r.SendGapMs));
         var fit = SweepCalibration.Fit(Start, new SweepCalibrationRequest(dir, "test-gpu", "test-1b", null, 1, null, []));
-        Assert.Contains("sent 0.2 ms apart", fit.Load, StringComparison.Ordinal);
+        Assert.Contains("sent 0.5 ms apart", fit.Load, StringComparison.Ordinal);
 
-        // No step of concurrency 4 or more: nothing to measure, requests due together are replayed together.
-        var low = WriteSweep("concurrency", [1, 2, 3], _ => (50, 10));
-        WriteStarts(Path.Combine(low, "step-03"), waves);
+        // Only the first wave of four due together (3 pairs): too few to read a pace, requests due together replayed together.
+        var low = WriteSweep("concurrency", [1, 4], _ => (50, 10));
+        WriteAttempts(Path.Combine(low, "step-02"), [.. Enumerable.Range(0, 4).Select(k => ((long)k * 200, 40_000L + (k * 10_000L)))]);
         var lowSweep = JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(low, SweepReport.FileName)), CoreJsonContext.Default.SweepReport)!;
         Assert.Null(SweepCalibration.SendGap(lowSweep, low, "ep"));
         Assert.All(SweepCalibration.Rows(lowSweep, new SweepCalibrationRequest(low, "test-gpu", "test-1b", null, 1, null, []), "bf16", out _), r => Assert.Null(r.SendGapMs));
     }
 
-    private static void WriteStarts(string dir, long[] startsUs)
+    /// <summary>One client of a closed loop: its first request at <paramref name="firstUs"/>, each lasting <paramref name="durationUs"/>, the next sent 0.1 ms after.</summary>
+    private static IEnumerable<(long StartUs, long EndUs)> Client(long firstUs, long durationUs, int rounds)
+    {
+        for (var (r, start) = (0, firstUs); r < rounds; r++, start += durationUs + 100)
+        {
+            yield return (start, start + durationUs);
+        }
+    }
+
+    /// <summary>A closed loop in lockstep: each wave's requests sent <paramref name="paceUs"/> apart and all ending 40 ms after the wave began.</summary>
+    private static IEnumerable<(long StartUs, long EndUs)> Waves(int clients, int waves, long paceUs)
+    {
+        for (var w = 0; w < waves; w++)
+        {
+            var begin = w * 50_000L;
+            for (var k = 0; k < clients; k++)
+            {
+                yield return (begin + (k * paceUs), begin + 40_000);
+            }
+        }
+    }
+
+    private static void WriteAttempts(string dir, (long StartUs, long EndUs)[] attempts)
     {
         Directory.CreateDirectory(dir);
         var lines = new List<byte>();
-        for (var i = 0; i < startsUs.Length; i++)
+        for (var i = 0; i < attempts.Length; i++)
         {
+            var (start, end) = attempts[i];
             lines.AddRange(AttemptLog.Line(new AttemptRecord
             {
-                Sequence = i, Slot = new SlotKey("t" + i, "ep", 0), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x", StartUs = startsUs[i],
+                Sequence = i, Slot = new SlotKey("t" + i, "ep", 0), Outcome = AttemptOutcome.Ok, Answer = "x", StartUs = start,
+                Events = [new StreamEvent(5_000, StreamEventKind.Content, 1), new StreamEvent(end - start, StreamEventKind.Content, 1)],
                 Tokens = new TokenCounts { InputTokenizer = 100, OutputTokenizer = 64, Tokenizer = "test" },
             }));
         }
 
-        // A warm-up and another backend, started in between, must not count.
+        // A warm-up and another backend, started in between and ending at once, must not count.
         lines.AddRange(AttemptLog.Line(new AttemptRecord { Sequence = 90, Slot = new SlotKey("w", "ep", 0, Warmup: true), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x", StartUs = 100, Tokens = new TokenCounts { InputTokenizer = 100, OutputTokenizer = 64, Tokenizer = "test" } }));
         lines.AddRange(AttemptLog.Line(new AttemptRecord { Sequence = 91, Slot = new SlotKey("o", "other", 0), Events = [], Outcome = AttemptOutcome.Ok, Answer = "x", StartUs = 300, Tokens = new TokenCounts { InputTokenizer = 100, OutputTokenizer = 64, Tokenizer = "test" } }));
         File.WriteAllBytes(Path.Combine(dir, AttemptLog.FileName), [.. lines]);

@@ -98,36 +98,54 @@ public static class SweepCalibration
             : throw new InputException($"--from-run {request.SweepDirectory}: backend {chosen} has no step with ok attempts of at least 2 answer tokens. Fix: rerun the sweep (every attempt failed, or answers were one token)");
     }
 
-    /// <summary>The lowest concurrency whose steps say how far apart the load generator sends requests due together.</summary>
-    public const int MinSendGapConcurrency = 4;
+    /// <summary>Pairs of requests due together a sweep needs before its send gap is read (fewer: none, the lockstep).</summary>
+    public const int MinSendGapPairs = 5;
 
     /// <summary>
-    /// How far apart the sweep's load generator sent requests that were due together (<see cref="Load.LoadOptions.SendGapSeconds"/>):
-    /// the median gap between consecutive request starts (warm-up excluded) in the step of the highest concurrency, at least
-    /// <see cref="MinSendGapConcurrency"/>. At that load most consecutive starts fall within one wave of requests due together,
-    /// so their median is the client's own pace, not the time between waves. One figure for every step: it belongs to the
-    /// client machine, not the load. Null when no such step's attempts can be read.
+    /// How far apart the sweep's load generator sent requests that were due together (<see cref="Load.LoadOptions.SendGapSeconds"/>),
+    /// and from how many pairs. In a closed loop of c clients the k-th request (in start order) can leave only once k − c + 1
+    /// requests have ended: it is due at the (k − c)-th end, or at the step's first start for the first c. Two consecutive
+    /// requests were due together when the second was already due as the first left; the gap between their starts is then
+    /// the client's own pace, not the endpoint's. The result is the median of those gaps over every closed-loop step of two
+    /// or more clients (warm-ups and other backends left out); one figure, since it belongs to the client machine, not the
+    /// load. Null with fewer than <see cref="MinSendGapPairs"/> such pairs: a client whose requests never come due together
+    /// (answers of many lengths) is not held back by its pace, and is replayed without one.
     /// </summary>
-    public static (double Ms, int Concurrency)? SendGap(SweepReport sweep, string sweepDirectory, string backend)
+    public static (double Ms, int Pairs)? SendGap(SweepReport sweep, string sweepDirectory, string backend)
     {
         ArgumentNullException.ThrowIfNull(sweep);
-        var step = sweep.Points.Where(p => p.Backend == backend && p.Load >= MinSendGapConcurrency && p.Ok > 0).OrderByDescending(p => p.Load).FirstOrDefault();
-        var dir = step is null ? null : sweep.Steps.FirstOrDefault(s => s.Index == step.Step)?.RunDir;
-        var path = dir is null ? null : Path.Combine(sweepDirectory, dir, AttemptLog.FileName);
-        if (path is null || !File.Exists(path))
+        var gaps = new List<double>();
+        foreach (var point in sweep.Points.Where(p => p.Backend == backend && p.Load >= 2))
+        {
+            var dir = sweep.Steps.FirstOrDefault(s => s.Index == point.Step)?.RunDir;
+            var path = dir is null ? null : Path.Combine(sweepDirectory, dir, AttemptLog.FileName);
+            if (path is null || !File.Exists(path))
+            {
+                continue;
+            }
+
+            var clients = (int)point.Load;
+            var attempts = AttemptLog.Read(path).Records.Where(a => !a.Slot.Warmup && a.Slot.Backend == backend).ToList();
+            var starts = attempts.Select(a => a.StartUs).Order().ToList();
+            var ends = attempts.Select(a => a.StartUs + (a.Events.Count > 0 ? a.Events.Max(e => e.OffsetMicroseconds) : 0)).Order().ToList();
+            long Due(int k) => k < clients ? starts[0] : ends[k - clients];
+            for (var k = 0; k + 1 < starts.Count; k++)
+            {
+                if (Due(k + 1) <= starts[k])
+                {
+                    gaps.Add((starts[k + 1] - starts[k]) / 1000.0);
+                }
+            }
+        }
+
+        if (gaps.Count < MinSendGapPairs)
         {
             return null;
         }
 
-        var starts = AttemptLog.Read(path).Records.Where(a => !a.Slot.Warmup && a.Slot.Backend == backend).Select(a => a.StartUs).Order().ToList();
-        if (starts.Count < 3)
-        {
-            return null;
-        }
-
-        var gaps = starts.Zip(starts.Skip(1), (a, b) => (b - a) / 1000.0).Order().ToList();
+        gaps.Sort();
         var median = gaps.Count % 2 == 1 ? gaps[gaps.Count / 2] : (gaps[(gaps.Count / 2) - 1] + gaps[gaps.Count / 2]) / 2;
-        return (Math.Round(Math.Min(median, 999), 3), (int)step!.Load);
+        return (Math.Round(Math.Min(median, 999), 3), gaps.Count);
     }
 
     /// <summary>The widest length spread a row may carry (validation refuses 1: a request of no tokens).</summary>
@@ -190,8 +208,8 @@ public static class SweepCalibration
         if (rows[0].RequestRate is null)
         {
             return rows[0].SendGapMs is { } gap
-                ? string.Create(C, $"closed loop: each step's concurrency; requests due together sent {gap:0.###} ms apart (the median gap between consecutive starts at the highest concurrency)")
-                : "closed loop: each step's concurrency; requests due together sent together (no step of concurrency 4 or more to measure the client's pace)";
+                ? string.Create(C, $"closed loop: each step's concurrency; requests due together sent {gap:0.###} ms apart (the client's pace: the median gap between the starts of requests that were due together)")
+                : $"closed loop: each step's concurrency; requests due together sent together (fewer than {MinSendGapPairs} pairs of requests were due together to measure the client's pace)";
         }
 
         var kinds = string.Join("; ", rows.Select(r => r.Arrival == "gamma" ? string.Create(C, $"gamma arrivals, burstiness {r.Burstiness}") : "Poisson arrivals").Distinct(StringComparer.Ordinal));
