@@ -166,6 +166,37 @@ public class HwSimEngineTests
     }
 
     [Fact]
+    public void Replicas_ConcurrentRequests_GoToIdleReplicas_AndAreServedAsIfAlone()
+    {
+        // Three requests at once: on one server the prompts share a prefill step, so each waits longer than one alone; on
+        // three replicas behind the least-loaded balancer each lands on an idle engine and is served as if alone. A fourth,
+        // sent while the three run, joins one of them.
+        var hardware = TestProfiles.Gpu(requestMs: 2);
+        var latency = new LatencyModel(hardware, TestProfiles.Dense(), TestProfiles.Bf16, 1);
+        List<Measured> Burst(int replicas, int requests)
+        {
+            var clock = new VirtualTimeProvider(DateTimeOffset.UnixEpoch);
+            var client = new HwSimChatClient(clock, TokenCounter.Default, latency, replicas: replicas);
+            var all = new List<Measured>();
+            VirtualTimeLoop.Run(clock, async () =>
+            {
+                all.AddRange(await Task.WhenAll(Enumerable.Range(0, requests).Select(_ => OneAsync(client, clock, 20))));
+                return 0;
+            });
+            return all;
+        }
+
+        var alone = Burst(1, 1)[0];
+        var shared = Burst(1, 3);
+        var replicated = Burst(3, 3);
+        Assert.All(shared, m => Assert.True(m.TtftMs > alone.TtftMs + 0.001, $"{m.TtftMs} ms on one server vs {alone.TtftMs} ms alone"));
+        Assert.All(replicated, m => Assert.Equal(alone.TtftMs, m.TtftMs, 6));
+        Assert.All(replicated, m => Assert.Equal(alone.TpotMs, m.TpotMs, 6));
+        // Four on three replicas: one replica serves two, and those two wait as on a shared server.
+        Assert.Equal(2, Burst(3, 4).Count(m => m.TtftMs > alone.TtftMs + 0.001));
+    }
+
+    [Fact]
     public void Cancelled_GivesItsPlaceBack()
     {
         var hardware = TestProfiles.Gpu(requestMs: 1);

@@ -29,10 +29,16 @@ public sealed class HwSimChatClient : IChatClient, ITextStreamSource
 
     private readonly IReadOnlyList<string> _filler;
 
-    private readonly HwSimEngine _engine;
+    private readonly HwSimEngine[] _engines;
 
-    public HwSimChatClient(TimeProvider time, TokenCounter tokens, LatencyModel latency, double extraRttMs = 0)
+    /// <summary>
+    /// A client for <paramref name="replicas"/> identical servers of <paramref name="latency"/>'s hardware and model behind one
+    /// load balancer: each request goes to the replica with the fewest requests in flight (the first of those tied), and
+    /// shares that replica's engine with the others there. One replica per developer is each developer's own device.
+    /// </summary>
+    public HwSimChatClient(TimeProvider time, TokenCounter tokens, LatencyModel latency, double extraRttMs = 0, int replicas = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(replicas, 1);
         ArgumentNullException.ThrowIfNull(latency);
         _time = time;
         _tokens = tokens;
@@ -40,7 +46,25 @@ public sealed class HwSimChatClient : IChatClient, ITextStreamSource
         ExtraRttMs = extraRttMs;
         ModelId = $"{latency.Model.Id}@{latency.Hardware.Id} (simulated)";
         _filler = tokens.Split(SimulatedAnswerLength.Filler);
-        _engine = new HwSimEngine(time, latency);
+        _engines = [.. Enumerable.Range(0, replicas).Select(_ => new HwSimEngine(time, latency))];
+    }
+
+    /// <summary>Identical servers behind this client's load balancer, each with its own engine.</summary>
+    public int Replicas => _engines.Length;
+
+    // Join the shortest queue: the replica with the fewest requests in flight, the first of those tied.
+    private HwSimEngine Route()
+    {
+        var best = _engines[0];
+        for (var i = 1; i < _engines.Length && best.InFlight > 0; i++)
+        {
+            if (_engines[i].InFlight < best.InFlight)
+            {
+                best = _engines[i];
+            }
+        }
+
+        return best;
     }
 
     public LatencyModel Latency { get; }
@@ -99,7 +123,8 @@ public sealed class HwSimChatClient : IChatClient, ITextStreamSource
             // client half a round trip after the step that produced it.
             var halfTrip = TimeSpan.FromSeconds(HalfRoundTripSeconds);
             var join = PreciseDelay.TimestampAfter(_time, start, TimeSpan.FromSeconds(Latency.RequestOverheadSeconds) + halfTrip);
-            var sequence = _engine.Submit(input, limit, join);
+            var engine = Route();
+            var sequence = engine.Submit(input, limit, join);
             var watch = sequence.Watch(cancellationToken);
             try
             {
@@ -141,7 +166,7 @@ public sealed class HwSimChatClient : IChatClient, ITextStreamSource
             finally
             {
                 watch.Dispose();
-                _engine.Leave(sequence);
+                engine.Leave(sequence);
             }
         }
 

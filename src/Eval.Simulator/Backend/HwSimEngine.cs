@@ -33,6 +33,7 @@ internal sealed class HwSimEngine
     private readonly Stack<int> _free = new();
     private readonly List<Sequence> _signal = [];
     private long _order;
+    private int _inFlight;
     private long _kvReserved;
     private double _decodeContext;
     private bool _looping;
@@ -69,6 +70,9 @@ internal sealed class HwSimEngine
         }
     }
 
+    /// <summary>Requests submitted and not yet handed back (<see cref="Leave"/>): what a load balancer in front of several engines reads.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
     /// <summary>
     /// Queues a request of <paramref name="inputTokens"/> prompt tokens and <paramref name="outputTokens"/> (≥ 1) answer tokens
     /// that joins the engine at <paramref name="joinTimestamp"/>; read its tokens with <see cref="Sequence.NextAsync"/> and
@@ -78,6 +82,7 @@ internal sealed class HwSimEngine
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(outputTokens, 1);
         var sequence = new Sequence(this, Math.Max(1, inputTokens), outputTokens);
+        Interlocked.Increment(ref _inFlight);
         bool start;
         lock (_gate)
         {
@@ -113,6 +118,8 @@ internal sealed class HwSimEngine
         {
             sequence.State = SequenceState.Done;
         }
+
+        Interlocked.Decrement(ref _inFlight);
     }
 
     private async Task LoopAsync()
