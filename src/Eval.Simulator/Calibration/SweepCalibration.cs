@@ -144,8 +144,7 @@ public static class SweepCalibration
         }
 
         gaps.Sort();
-        var median = gaps.Count % 2 == 1 ? gaps[gaps.Count / 2] : (gaps[(gaps.Count / 2) - 1] + gaps[gaps.Count / 2]) / 2;
-        return (Math.Round(Math.Min(median, 999), 3), gaps.Count);
+        return (Math.Round(Math.Min(Core.Metrics.LatencyStatistics.Percentile(gaps, 0.5), 999), 3), gaps.Count);
     }
 
     /// <summary>The widest length spread a row may carry (validation refuses 1: a request of no tokens).</summary>
