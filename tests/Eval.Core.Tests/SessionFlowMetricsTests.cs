@@ -225,6 +225,16 @@ public sealed class SessionFlowMetricsTests
         Assert.Null(free.UsdPerGreenTask);
         Assert.Equal(["free"], free.UnpricedBackends);
         Assert.Null(SessionFlowMetrics.Compute(records)[0].Cost);
+
+        // The same two requests on two replicas: while both are in flight each has a replica of its own, so each is charged
+        // its whole 10 s: 20 s × $0.002 = $0.04. On three replicas, the same: two requests never busy a third.
+        foreach (var replicas in new[] { 2, 3 })
+        {
+            prices["gpu"] = prices["gpu"] with { Replicas = replicas };
+            var fleet = SessionFlowMetrics.Compute(records, prices: prices).Single(a => a.Arm == "gpu").Cost!;
+            Assert.Equal(0.04, fleet.Usd!.Value, 12);
+            Assert.Equal(40 / 3600.0, fleet.DeviceHours, 12);
+        }
     }
 
     [Fact]

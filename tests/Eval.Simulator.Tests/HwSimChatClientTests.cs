@@ -132,9 +132,9 @@ public class HwSimChatClientTests
         var ex = await Assert.ThrowsAsync<Core.InputException>(() => factory.CreateAsync(BackendSpec.Parse("hwsim?hw=h100-sxm&model=llama-3.1-8b&tpp=2"), context, TestContext.Current.CancellationToken));
         Assert.Contains("unknown setting 'tpp'", ex.Message, StringComparison.Ordinal);
 
-        // replicas=N: N servers, priced as N times the devices; 0 is refused naming the setting.
+        // replicas=N: N servers of the replica's devices each (the sessions' cost charges the busy ones); 0 is refused naming the setting.
         await using var fleet = await factory.CreateAsync(BackendSpec.Parse("hwsim?hw=h100-sxm&model=llama-3.1-8b&tp=2&replicas=3"), context, TestContext.Current.CancellationToken);
-        Assert.Equal(6, fleet.Info.Price!.Devices);
+        Assert.Equal((2, 3), (fleet.Info.Price!.Devices, fleet.Info.Price.Replicas));
         Assert.Equal(3, Assert.IsType<HwSimChatClient>(fleet.Client).Replicas);
         Assert.Contains("× 3 replicas", fleet.Info.Description, StringComparison.Ordinal);
         ex = await Assert.ThrowsAsync<Core.InputException>(() => factory.CreateAsync(BackendSpec.Parse("hwsim?hw=h100-sxm&model=llama-3.1-8b&replicas=0"), context, TestContext.Current.CancellationToken));

@@ -261,8 +261,10 @@ public static class SessionFlowMetrics
     }
 
     /// <summary>
-    /// Each request's share of its backend's busy time, µs, for device-hour-priced backends: the backend is busy while at least one
-    /// of its requests is in flight (start to last event), and each instant is split equally among the requests in flight then.
+    /// Each request's share of its backend's busy replica time, µs, for device-hour-priced backends: with k of its requests in
+    /// flight (start to last event), min(k, replicas) replicas are busy (one replica: busy while any request is in flight), and
+    /// each instant's busy replicas are split equally among the k requests. A balancer that sends each request to the least
+    /// loaded replica keeps that count; one that piled requests on a replica while another idled would cost less than this.
     /// </summary>
     private static Dictionary<AttemptRecord, double> BusyShares(IEnumerable<AttemptRecord> records, IReadOnlyDictionary<string, BackendPrice> prices)
     {
@@ -270,7 +272,9 @@ public static class SessionFlowMetrics
         foreach (var backend in records.Where(r => prices.TryGetValue(r.Slot.Backend, out var p) && p.PerDeviceHour && r.Events.Count > 0)
             .GroupBy(r => r.Slot.Backend, StringComparer.Ordinal))
         {
-            // S(t) = ∫ 1/k(τ) dτ over the busy time up to t; a request's share is S(end) − S(start).
+            var replicas = Math.Max(1, prices[backend.Key].Replicas);
+
+            // S(t) = ∫ min(k, replicas)/k(τ) dτ over the busy time up to t; a request's share is S(end) − S(start).
             var points = backend.SelectMany(r => new[] { (T: r.StartUs, Delta: 1), (T: r.StartUs + DurationUs(r), Delta: -1) }).OrderBy(p => p.T).ToList();
             var times = new List<long>(points.Count);
             var integral = new List<double>(points.Count);
@@ -281,7 +285,7 @@ public static class SessionFlowMetrics
             {
                 if (t != previous || times.Count == 0)
                 {
-                    sum += inFlight > 0 ? (t - previous) / (double)inFlight : 0;
+                    sum += inFlight > 0 ? (t - previous) * (double)Math.Min(inFlight, replicas) / inFlight : 0;
                     times.Add(t);
                     integral.Add(sum);
                     previous = t;

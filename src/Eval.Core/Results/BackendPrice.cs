@@ -11,6 +11,11 @@ public sealed record BackendPrice
     public double? UsdPerDeviceHour { get; init; }
     /// <summary>Devices one replica of the model occupies (tensor-parallel degree, or the wafers an SRAM-resident model spans).</summary>
     public int Devices { get; init; } = 1;
+    /// <summary>
+    /// Identical replicas behind the backend's balancer (an <c>hwsim</c> backend's <c>replicas=N</c>), each of <see cref="Devices"/>
+    /// devices: with k requests in flight, min(k, replicas) replicas are busy. 1 (the default, and any older manifest): one.
+    /// </summary>
+    public int Replicas { get; init; } = 1;
     /// <summary>USD per million input (prompt) tokens; with <see cref="UsdPerMillionOutputTokens"/>, the per-token price.</summary>
     public double? UsdPerMillionInputTokens { get; init; }
     /// <summary>USD per million answer tokens.</summary>

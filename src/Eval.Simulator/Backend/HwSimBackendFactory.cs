@@ -45,14 +45,16 @@ public sealed class HwSimBackendFactory(TokenCounter tokens) : IBackendFactory
         var price = hardware.PricePerDeviceHour > 0 ? new BackendPrice
         {
             UsdPerDeviceHour = hardware.PricePerDeviceHour,
-            Devices = latency.Devices * replicas,
+            Devices = latency.Devices,
+            Replicas = replicas,
             Source = hardware.SourceOf("pricePerDeviceHour") ?? $"{catalog.Origin}: {hardware.Id}.pricePerDeviceHour",
         }
         : hardware.TokenPrices.TryGetValue(model.Id, out var api) ? new BackendPrice
         {
             UsdPerMillionInputTokens = api.UsdPerMillionInputTokens,
             UsdPerMillionOutputTokens = api.UsdPerMillionOutputTokens,
-            Devices = latency.Devices * replicas,
+            Devices = latency.Devices,
+            Replicas = replicas,
             Source = hardware.SourceOf("tokenPrices") ?? $"{catalog.Origin}: {hardware.Id}.tokenPrices.{model.Id}",
         }
         : null;
