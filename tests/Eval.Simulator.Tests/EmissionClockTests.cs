@@ -249,10 +249,18 @@ public sealed class EmissionClockTests
         // Each token's release runs on a timer thread, where each 8 KB allocated takes the runtime's allocation lock (a wait
         // there makes every stream on that thread late: docs/benchmarks.md, "Round 6"). A task, timer, update, content list and
         // escaped text per token were ~700 B; serve-sim asks for transient updates and the clock reuses one delay per request.
-        var (fired, perCallback) = await BytesPerReleaseAsync(ttftMs: 5, tokensPerSecond: 2000, streams: 4, maxTokens: 64);
-        // On a loaded machine late wake-ups coalesce tokens into fewer writes; what is judged is the bytes per write.
-        Assert.True(fired >= 4, $"only {fired} timer-released writes");
-        Assert.True(perCallback < 200, $"{perCallback:F0} bytes allocated per token release on the timer thread");
+        // On a loaded machine late wake-ups coalesce tokens into fewer writes; what is judged is the bytes per write. With few
+        // writes one stray allocation dominates the mean (413 B seen once in CI, on a machine also running two session runs):
+        // the least of three runs is judged, as for the first token below. An allocation made on every release shows in all three.
+        var (fired, perCallback) = (0L, double.MaxValue);
+        for (var run = 0; run < 3 && !(fired >= 4 && perCallback < 200); run++)
+        {
+            var (f, p) = await BytesPerReleaseAsync(ttftMs: 5, tokensPerSecond: 2000, streams: 4, maxTokens: 64);
+            (fired, perCallback) = f >= 4 && p < perCallback ? (f, p) : (fired, perCallback);
+        }
+
+        Assert.True(fired >= 4, "fewer than 4 timer-released writes in each of 3 runs");
+        Assert.True(perCallback < 200, $"{perCallback:F0} bytes allocated per token release on the timer thread (the least of 3 runs)");
     }
 
     [Fact]
