@@ -29,7 +29,14 @@ public sealed class HwSimChatClient : IChatClient, ITextStreamSource
 
     private readonly IReadOnlyList<string> _filler;
 
-    private readonly HwSimEngine[] _engines;
+    // The replicas' engines, made when the balancer first needs one: an idle replica and a new one serve alike, so memory
+    // follows the requests ever in flight at once, not replicas=N (up to 100,000, each engine a few tens of KB of slots).
+    private readonly List<HwSimEngine> _engines = [];
+    private readonly Lock _route = new();
+
+    // Captured when the client is made, outside any request: an engine made later, inside a request's flow, must not run its
+    // loop on that request's context (serve-sim keeps each request's timer slot in an AsyncLocal that ends with it).
+    private readonly ExecutionContext? _root = ExecutionContext.Capture();
 
     /// <summary>
     /// A client for <paramref name="replicas"/> identical servers of <paramref name="latency"/>'s hardware and model behind one
@@ -46,25 +53,40 @@ public sealed class HwSimChatClient : IChatClient, ITextStreamSource
         ExtraRttMs = extraRttMs;
         ModelId = $"{latency.Model.Id}@{latency.Hardware.Id} (simulated)";
         _filler = tokens.Split(SimulatedAnswerLength.Filler);
-        _engines = [.. Enumerable.Range(0, replicas).Select(_ => new HwSimEngine(time, latency))];
+        Replicas = replicas;
     }
 
     /// <summary>Identical servers behind this client's load balancer, each with its own engine.</summary>
-    public int Replicas => _engines.Length;
+    public int Replicas { get; }
 
-    // Join the shortest queue: the replica with the fewest requests in flight, the first of those tied.
+    // Join the shortest queue: the replica with the fewest requests in flight, the first of those tied (an idle one made
+    // when every replica made so far is busy and fewer than Replicas exist).
     private HwSimEngine Route()
     {
-        var best = _engines[0];
-        for (var i = 1; i < _engines.Length && best.InFlight > 0; i++)
+        lock (_route)
         {
-            if (_engines[i].InFlight < best.InFlight)
+            HwSimEngine? best = null;
+            foreach (var engine in _engines)
             {
-                best = _engines[i];
-            }
-        }
+                if (best is null || engine.InFlight < best.InFlight)
+                {
+                    best = engine;
+                }
 
-        return best;
+                if (best.InFlight == 0)
+                {
+                    return best;
+                }
+            }
+
+            if (best is null || _engines.Count < Replicas)
+            {
+                best = new HwSimEngine(_time, Latency, _root);
+                _engines.Add(best);
+            }
+
+            return best;
+        }
     }
 
     public LatencyModel Latency { get; }

@@ -39,9 +39,9 @@ internal sealed class HwSimEngine
     private bool _looping;
     private bool _decodeThisStep;
 
-    // The execution context the engine was made in, outside any request: its loop must not run on the request that started
+    // The execution context of the engine's owner, outside any request: its loop must not run on the request that started
     // it (serve-sim keeps each request's timer slot in an AsyncLocal, which ends with the request).
-    private readonly ExecutionContext? _root = ExecutionContext.Capture();
+    private readonly ExecutionContext? _root;
 
     // Real time: a step's tokens are handed out when it is formed (each stream then waits on its own timer); virtual time:
     // at its end (nothing real to spread, and a timer per stream and token would only cost).
@@ -53,8 +53,10 @@ internal sealed class HwSimEngine
     // The end of the last step: no step starts before it, whatever a late submission says.
     private long _stepEnd = long.MinValue;
 
-    public HwSimEngine(TimeProvider time, LatencyModel model)
+    /// <summary>An engine for <paramref name="model"/> on <paramref name="time"/>, its loop on <paramref name="root"/>: the execution context its owner captured outside any request (default: the caller's).</summary>
+    public HwSimEngine(TimeProvider time, LatencyModel model, ExecutionContext? root = null)
     {
+        _root = root ?? ExecutionContext.Capture();
         _time = time;
         _model = model;
         _chunkedPrefill = model.Hardware.ChunkedPrefill;
